@@ -1,0 +1,55 @@
+//! Limits and sizes of the sandbox, each with a safe default.
+
+use std::time::Duration;
+
+const MIB: usize = 1024 * 1024;
+
+/// How the runtime is sized and what each invocation may use.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Wall-clock limit of one invocation unless the call gives its own.
+    pub default_timeout: Duration,
+    /// Cap on a single linear memory, in bytes.
+    pub max_memory_bytes: usize,
+    /// Cap on the wasm stack, in bytes.
+    pub max_wasm_stack: usize,
+    /// Cap on the elements of one table.
+    pub max_table_elements: usize,
+    /// Caps on the tables, memories and instances one invocation may create.
+    pub max_tables: usize,
+    pub max_memories: usize,
+    pub max_instances: usize,
+    /// Cap on what a WASI command may write to stdout, and to stderr.
+    pub max_output_bytes: usize,
+    /// Largest module accepted, in bytes (WAT text is measured after parsing).
+    pub max_module_bytes: usize,
+    /// A compile that takes longer is abandoned with an error.
+    pub compile_timeout: Duration,
+    /// Most modules kept compiled in the cache.
+    pub cache_capacity: usize,
+    /// Instances that may be alive at once in this process (the size of the
+    /// pooling allocator); an executor's slots must not exceed it.
+    pub max_concurrent_instances: u32,
+    /// How often the epoch advances: the granularity of timeouts.
+    pub epoch_tick: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            default_timeout: Duration::from_secs(10),
+            max_memory_bytes: 256 * MIB,
+            max_wasm_stack: 512 * 1024,
+            max_table_elements: 100_000,
+            max_tables: 4,
+            max_memories: 1,
+            max_instances: 1,
+            max_output_bytes: MIB,
+            max_module_bytes: 16 * MIB,
+            compile_timeout: Duration::from_secs(10),
+            cache_capacity: 256,
+            max_concurrent_instances: 128,
+            epoch_tick: Duration::from_millis(5),
+        }
+    }
+}

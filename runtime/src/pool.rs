@@ -1,0 +1,160 @@
+//! The `Executor`: N slots, each a dedicated OS thread, that run invocations
+//! from one shared queue and hand each outcome to a callback.
+//!
+//! Dedicated threads rather than rayon: an invocation blocks its thread for
+//! its whole run (up to its timeout), the jobs are independent so work
+//! stealing buys nothing, and each slot keeps thread-local state (its timer
+//! runtime). A panic inside a job is caught and becomes that job's failure.
+
+use crate::load::Function;
+use crate::outcome::{FailureKind, Outcome};
+use crate::runtime::Runtime;
+use crate::signature::Args;
+use crossbeam_channel::{Receiver, Sender};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Called once with the outcome of a submitted invocation, on a slot thread.
+pub type OnDone = Box<dyn FnOnce(Outcome) + Send + 'static>;
+
+struct Job {
+    function: Function,
+    args: Args,
+    timeout: Option<Duration>,
+    on_done: OnDone,
+}
+
+/// The executor has shut down and takes no more work.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the executor has shut down")]
+pub struct ExecutorClosed;
+
+/// Runs invocations on a fixed number of slots.
+pub struct Executor {
+    queue: Option<Sender<Job>>,
+    slots: Vec<JoinHandle<()>>,
+    running: Arc<AtomicUsize>,
+}
+
+impl Executor {
+    /// Starts `slots` threads (at least one) running invocations on `runtime`.
+    pub fn new(runtime: Runtime, slots: usize) -> std::io::Result<Self> {
+        let slots = slots.max(1);
+        let (queue, jobs) = crossbeam_channel::unbounded::<Job>();
+        let running = Arc::new(AtomicUsize::new(0));
+        let threads = (0..slots)
+            .map(|i| {
+                let runtime = runtime.clone();
+                let jobs = jobs.clone();
+                let running = running.clone();
+                std::thread::Builder::new()
+                    .name(format!("faas-slot-{i}"))
+                    .spawn(move || slot_loop(runtime, jobs, running))
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(Executor {
+            queue: Some(queue),
+            slots: threads,
+            running,
+        })
+    }
+
+    /// Queues an invocation; `on_done` gets its outcome on a slot thread.
+    pub fn submit(
+        &self,
+        function: Function,
+        args: Args,
+        timeout: Option<Duration>,
+        on_done: impl FnOnce(Outcome) + Send + 'static,
+    ) -> Result<(), ExecutorClosed> {
+        let job = Job {
+            function,
+            args,
+            timeout,
+            on_done: Box::new(on_done),
+        };
+        self.queue
+            .as_ref()
+            .ok_or(ExecutorClosed)?
+            .send(job)
+            .map_err(|_| ExecutorClosed)
+    }
+
+    /// Queues an invocation and waits for its outcome.
+    pub fn run(&self, function: Function, args: Args, timeout: Option<Duration>) -> Outcome {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let submitted = self.submit(function, args, timeout, move |outcome| {
+            let _ = tx.send(outcome);
+        });
+        match submitted.ok().and_then(|()| rx.recv().ok()) {
+            Some(outcome) => outcome,
+            None => Outcome::failed(FailureKind::Instantiation, ExecutorClosed.to_string()),
+        }
+    }
+
+    /// Number of slots.
+    pub fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Invocations running now.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Invocations waiting for a slot.
+    pub fn queued(&self) -> usize {
+        self.queue.as_ref().map_or(0, Sender::len)
+    }
+
+    /// Stops taking work, runs what is queued, and waits for the slots.
+    pub fn shutdown(mut self) {
+        self.close_and_join();
+    }
+
+    fn close_and_join(&mut self) {
+        self.queue = None;
+        for slot in self.slots.drain(..) {
+            let _ = slot.join();
+        }
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        self.close_and_join();
+    }
+}
+
+fn slot_loop(runtime: Runtime, jobs: Receiver<Job>, running: Arc<AtomicUsize>) {
+    while let Ok(job) = jobs.recv() {
+        running.fetch_add(1, Ordering::Relaxed);
+        let Job {
+            function,
+            args,
+            timeout,
+            on_done,
+        } = job;
+        let outcome = catch_unwind(AssertUnwindSafe(|| runtime.invoke(&function, args, timeout)))
+            .unwrap_or_else(|panic| {
+                Outcome::failed(
+                    FailureKind::Trap,
+                    format!("the host panicked while running the task: {}", panic_message(&panic)),
+                )
+            });
+        running.fetch_sub(1, Ordering::Relaxed);
+        // A callback that panics loses its own outcome, not the slot.
+        let _ = catch_unwind(AssertUnwindSafe(|| on_done(outcome)));
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}

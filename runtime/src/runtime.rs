@@ -1,0 +1,127 @@
+//! The `Runtime`: one wasmtime `Engine` per process, the WASI linker, the
+//! compiled-module cache and the epoch ticker that enforces timeouts.
+
+use crate::cache::{CacheStats, ModuleCache};
+use crate::config::RuntimeConfig;
+use crate::host::HostState;
+use crate::load::{self, CompiledModule, Function, LoadError};
+use std::sync::{Arc, Weak};
+use std::thread;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
+
+/// A handle to the sandbox. Cheap to clone; all clones share the engine,
+/// the linker and the module cache.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<HostState>,
+    pub(crate) config: RuntimeConfig,
+    pub(crate) cache: ModuleCache,
+}
+
+/// The runtime could not be set up (a configuration wasmtime rejects, or the
+/// pooling allocator could not reserve its address space).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the wasm runtime: {0}")]
+pub struct RuntimeError(String);
+
+impl Runtime {
+    /// Builds the engine, the linker and the epoch ticker.
+    pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        let engine = Engine::new(&engine_config(&config)).map_err(|e| RuntimeError(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, HostState::wasi)
+            .map_err(|e| RuntimeError(format!("{e:#}")))?;
+        let inner = Arc::new(Inner {
+            engine,
+            linker,
+            cache: ModuleCache::new(config.cache_capacity),
+            config,
+        });
+        spawn_epoch_ticker(Arc::downgrade(&inner))?;
+        Ok(Runtime { inner })
+    }
+
+    /// Validates, compiles (or finds in the cache) and links `bytes`, a wasm
+    /// binary or WAT text, then resolves which export a task calls: `entry`
+    /// if given, else `_start`, else the export called `name`, else the only
+    /// exported function.
+    pub fn load(&self, bytes: &[u8], name: &str, entry: Option<&str>) -> Result<Function, LoadError> {
+        let module = self.compile(bytes)?;
+        load::resolve_entry(module, name, entry)
+    }
+
+    /// Compiles `bytes` (or finds them in the cache) without resolving an
+    /// entry.
+    pub(crate) fn compile(&self, bytes: &[u8]) -> Result<Arc<CompiledModule>, LoadError> {
+        let binary = load::to_binary(bytes, self.inner.config.max_module_bytes)?;
+        let hash = load::content_hash(&binary);
+        self.inner
+            .cache
+            .get_or_compile(hash, || load::compile(&self.inner, hash, binary.into_owned()))
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+
+    /// Hits, compiles and entries of the module cache.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner.cache.stats()
+    }
+}
+
+fn engine_config(config: &RuntimeConfig) -> Config {
+    let mut pool = PoolingAllocationConfig::new();
+    let slots = config.max_concurrent_instances.max(1);
+    pool.total_core_instances(slots)
+        .total_memories(slots.saturating_mul(config.max_memories.max(1) as u32))
+        .total_tables(slots.saturating_mul(config.max_tables.max(1) as u32))
+        .total_stacks(slots)
+        .total_component_instances(0)
+        .max_memories_per_module(config.max_memories.max(1) as u32)
+        .max_tables_per_module(config.max_tables.max(1) as u32)
+        .table_elements(config.max_table_elements)
+        // The pool must hold any memory32 a module may declare, so that a
+        // declaration past the cap fails its task (as "memory limit
+        // exceeded") instead of its compile; the limiter enforces the cap.
+        .max_memory_size(1 << 32)
+        // Reuse small dirty pages with a memset instead of an madvise +
+        // page faults on every invocation.
+        .linear_memory_keep_resident(64 * 1024)
+        .table_keep_resident(16 * 1024);
+
+    let mut cfg = Config::new();
+    cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .epoch_interruption(true)
+        .max_wasm_stack(config.max_wasm_stack)
+        .async_stack_size(config.max_wasm_stack + 1024 * 1024)
+        .wasm_memory64(false)
+        .memory_init_cow(true)
+        .parallel_compilation(true);
+    cfg
+}
+
+/// Advances the engine's epoch every tick for as long as the runtime lives;
+/// a store's deadline is a number of ticks from its start.
+fn spawn_epoch_ticker(inner: Weak<Inner>) -> Result<(), RuntimeError> {
+    let tick = inner
+        .upgrade()
+        .map(|i| i.config.epoch_tick)
+        .ok_or_else(|| RuntimeError("runtime dropped during start".into()))?;
+    thread::Builder::new()
+        .name("faas-epoch".into())
+        .spawn(move || loop {
+            thread::sleep(tick);
+            match inner.upgrade() {
+                Some(inner) => inner.engine.increment_epoch(),
+                None => return,
+            }
+        })
+        .map(drop)
+        .map_err(|e| RuntimeError(format!("cannot spawn the epoch ticker: {e}")))
+}
