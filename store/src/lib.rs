@@ -1,0 +1,173 @@
+//! The task model and the store of functions and tasks.
+//!
+//! `Store` has two backends with one contract (the test suite in
+//! `store/tests/suite.rs` runs against both): Redis, the source of truth in a
+//! deployment, and an embedded in-process store for the one-command start.
+//! The store owns durability and the task lifecycle rules: a submitted task
+//! is queued durably; each claim counts an attempt under a lease; an attempt
+//! whose lease lapses is re-queued, up to `max_attempts`; a task's final
+//! state is written once, by its current attempt.
+//!
+//! This crate is the only one that talks to Redis. It must not run wasm or
+//! know about HTTP or ZeroMQ.
+
+mod error;
+mod memory;
+mod model;
+mod redis_store;
+mod waiters;
+
+pub use error::{StoreError, StoreResult};
+pub use memory::MemoryStore;
+pub use model::{
+    now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskRecord, TaskStatus, LOST_KIND,
+};
+pub use redis_store::{RedisStore, DONE_CHANNEL, GROUP, NEW_TASK_CHANNEL, STREAM};
+
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Task lifecycle settings shared by both backends.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// A claimed task whose executor has not renewed it for this long is
+    /// given to another executor.
+    pub lease: Duration,
+    /// Attempts before a task whose executors keep dying fails as lost.
+    pub max_attempts: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            lease: Duration::from_secs(10),
+            max_attempts: 3,
+        }
+    }
+}
+
+/// A handle to the store; cheap to clone.
+#[derive(Clone)]
+pub enum Store {
+    Memory(Arc<MemoryStore>),
+    Redis(Arc<RedisStore>),
+}
+
+macro_rules! each {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Store::Memory($s) => $e,
+            Store::Redis($s) => $e,
+        }
+    };
+}
+
+impl Store {
+    /// The embedded store.
+    pub fn memory(config: StoreConfig) -> Store {
+        Store::Memory(Arc::new(MemoryStore::new(config)))
+    }
+
+    /// Connects to Redis; fails if it is unreachable now.
+    pub async fn redis(url: &str, config: StoreConfig) -> StoreResult<Store> {
+        Ok(Store::Redis(Arc::new(RedisStore::connect(url, config).await?)))
+    }
+
+    /// "embedded" or the Redis URL, for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Store::Memory(_) => "embedded store".to_string(),
+            Store::Redis(r) => format!("Redis at {}", r.url()),
+        }
+    }
+
+    pub async fn ping(&self) -> StoreResult<()> {
+        match self {
+            Store::Memory(_) => Ok(()),
+            Store::Redis(r) => r.ping().await,
+        }
+    }
+
+    /// Stores a function record, and its module bytes once per content hash.
+    pub async fn put_function(&self, record: &FunctionRecord, module: &[u8]) -> StoreResult<()> {
+        each!(self, s => s.put_function(record, module).await)
+    }
+
+    pub async fn function(&self, id: FunctionId) -> StoreResult<Option<FunctionRecord>> {
+        each!(self, s => s.function(id).await)
+    }
+
+    /// Module bytes by hex SHA-256.
+    pub async fn module(&self, hash: &str) -> StoreResult<Option<Arc<Vec<u8>>>> {
+        each!(self, s => s.module(hash).await)
+    }
+
+    /// Records a QUEUED task, queues it durably and announces it on the
+    /// `tasks` channel, atomically. When this returns Ok the task is stored.
+    pub async fn submit(&self, id: TaskId, function_id: FunctionId, payload: &Value) -> StoreResult<()> {
+        each!(self, s => s.submit(id, function_id, payload).await)
+    }
+
+    pub async fn task(&self, id: TaskId) -> StoreResult<Option<TaskRecord>> {
+        each!(self, s => s.task(id).await)
+    }
+
+    /// Takes up to `max` queued tasks for `consumer` (marking them RUNNING
+    /// and counting an attempt), waiting up to `block` for one to arrive.
+    /// Tasks whose lease lapsed are taken first.
+    pub async fn claim(&self, consumer: &str, max: usize, block: Duration) -> StoreResult<Vec<Claim>> {
+        each!(self, s => s.claim(consumer, max, block).await)
+    }
+
+    /// Extends the leases of claims still running. Call well within the lease.
+    pub async fn renew(&self, consumer: &str, claims: &[Claim]) -> StoreResult<()> {
+        each!(self, s => s.renew(consumer, claims).await)
+    }
+
+    /// Records how an attempt ended. Returns false (and changes nothing) if
+    /// the task already ended or the attempt is no longer the current one.
+    pub async fn finish(&self, claim: &Claim, outcome: &Final) -> StoreResult<bool> {
+        each!(self, s => s.finish(claim, outcome).await)
+    }
+
+    /// Hands back a claim that was never started (a shutting-down executor),
+    /// without counting the attempt.
+    pub async fn release(&self, claim: &Claim) -> StoreResult<()> {
+        each!(self, s => s.release(claim).await)
+    }
+
+    /// Waits until the task is final or `timeout` passes, and returns its
+    /// latest record (None if there is no such task). Woken by the store's
+    /// completion notifications; re-reads at least every second in case one
+    /// was missed.
+    pub async fn wait_final(&self, id: TaskId, timeout: Duration) -> StoreResult<Option<TaskRecord>> {
+        let waiters = match self {
+            Store::Memory(m) => &m.waiters,
+            Store::Redis(r) => {
+                r.ensure_listening();
+                &*r.waiters
+            }
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let woken = waiters.register(id);
+            let record = self.task(id).await;
+            let record = match record {
+                Ok(Some(r)) => r,
+                other => {
+                    waiters.prune(id);
+                    return other;
+                }
+            };
+            let now = tokio::time::Instant::now();
+            if record.status.is_final() || now >= deadline {
+                drop(woken);
+                waiters.prune(id);
+                return Ok(Some(record));
+            }
+            let nap = (deadline - now).min(Duration::from_secs(1));
+            let _ = tokio::time::timeout(nap, woken).await;
+        }
+    }
+}

@@ -1,0 +1,543 @@
+//! The Redis backend: the source of truth for functions and tasks.
+//!
+//! Key layout (documented for operators in ARCHITECTURE.md):
+//! `faas:function:{id}` hash, `faas:module:{sha256}` bytes,
+//! `faas:task:{id}` hash, `faas:tasks` stream (consumer group `dispatchers`)
+//! as the durable queue, `tasks` channel (a task id per new task) and
+//! `faas:done` channel (a task id per final state).
+//!
+//! State changes that must be atomic (claim, finish, renew) are Lua scripts.
+
+use crate::error::{StoreError, StoreResult};
+use crate::model::{now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskRecord, TaskStatus};
+use crate::waiters::Waiters;
+use crate::StoreConfig;
+use futures::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Client, Script, Value as RValue};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+pub const STREAM: &str = "faas:tasks";
+pub const GROUP: &str = "dispatchers";
+pub const NEW_TASK_CHANNEL: &str = "tasks";
+pub const DONE_CHANNEL: &str = "faas:done";
+
+fn task_key(id: TaskId) -> String {
+    format!("faas:task:{id}")
+}
+fn function_key(id: FunctionId) -> String {
+    format!("faas:function:{id}")
+}
+fn module_key(hash: &str) -> String {
+    format!("faas:module:{hash}")
+}
+
+const CLAIM_LUA: &str = r#"
+-- ARGV: max_attempts, now, stream, group, then (entry id, task id) pairs
+local out = {}
+for i = 5, #ARGV, 2 do
+  local entry, tid = ARGV[i], ARGV[i + 1]
+  local key = 'faas:task:' .. tid
+  local f = redis.call('HMGET', key, 'status', 'function_id', 'payload')
+  if (not f[1]) or f[1] == 'COMPLETED' or f[1] == 'FAILED' then
+    redis.call('XACK', ARGV[3], ARGV[4], entry)
+    redis.call('XDEL', ARGV[3], entry)
+  else
+    local n = redis.call('HINCRBY', key, 'attempts', 1)
+    if n > tonumber(ARGV[1]) then
+      redis.call('HSET', key, 'attempts', n - 1, 'status', 'FAILED', 'failure_kind', 'lost',
+        'result', cjson.encode('worker lost ' .. (n - 1) .. ' times'), 'finished_at', ARGV[2])
+      redis.call('XACK', ARGV[3], ARGV[4], entry)
+      redis.call('XDEL', ARGV[3], entry)
+      redis.call('PUBLISH', 'faas:done', tid)
+    else
+      redis.call('HSET', key, 'status', 'RUNNING', 'started_at', ARGV[2])
+      table.insert(out, {tid, entry, n, f[2], f[3]})
+    end
+  end
+end
+return out
+"#;
+
+const FINISH_LUA: &str = r#"
+-- ARGV: task id, attempt, status, result json, failure kind, now, stream, group, entry
+local key = 'faas:task:' .. ARGV[1]
+local f = redis.call('HMGET', key, 'status', 'attempts')
+if not f[1] then return 0 end
+if f[1] == 'COMPLETED' or f[1] == 'FAILED' then
+  if ARGV[9] ~= '' then
+    redis.call('XACK', ARGV[7], ARGV[8], ARGV[9])
+  end
+  return 0
+end
+if tonumber(f[2]) ~= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', key, 'status', ARGV[3], 'result', ARGV[4], 'finished_at', ARGV[6])
+if ARGV[5] ~= '' then redis.call('HSET', key, 'failure_kind', ARGV[5]) end
+if ARGV[9] ~= '' then
+  redis.call('XACK', ARGV[7], ARGV[8], ARGV[9])
+  redis.call('XDEL', ARGV[7], ARGV[9])
+end
+redis.call('PUBLISH', 'faas:done', ARGV[1])
+return 1
+"#;
+
+const RENEW_LUA: &str = r#"
+-- ARGV: stream, group, consumer, then (entry id, task id, attempt) triples.
+-- Only entries whose task is still on our attempt: never take back an entry
+-- another consumer has reclaimed.
+for i = 4, #ARGV, 3 do
+  local f = redis.call('HMGET', 'faas:task:' .. ARGV[i + 1], 'status', 'attempts')
+  if f[1] == 'RUNNING' and tonumber(f[2]) == tonumber(ARGV[i + 2]) then
+    redis.call('XCLAIM', ARGV[1], ARGV[2], ARGV[3], 0, ARGV[i], 'JUSTID')
+  end
+end
+return 1
+"#;
+
+const RELEASE_LUA: &str = r#"
+-- ARGV: task id, attempt, stream, group, entry. Hands an unstarted claim back.
+local key = 'faas:task:' .. ARGV[1]
+local f = redis.call('HMGET', key, 'status', 'attempts', 'function_id')
+if f[1] ~= 'RUNNING' or tonumber(f[2]) ~= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', key, 'status', 'QUEUED', 'attempts', tonumber(f[2]) - 1)
+redis.call('XACK', ARGV[3], ARGV[4], ARGV[5])
+redis.call('XDEL', ARGV[3], ARGV[5])
+redis.call('XADD', ARGV[3], '*', 'task', ARGV[1])
+return 1
+"#;
+
+pub struct RedisStore {
+    url: String,
+    client: Client,
+    conn: ConnectionManager,
+    /// A second connection for blocking reads, so they never hold up the
+    /// multiplexed one. Created on first claim.
+    blocking: tokio::sync::Mutex<Option<ConnectionManager>>,
+    pub(crate) waiters: Arc<Waiters>,
+    listening: AtomicBool,
+    last_reclaim: Mutex<Option<Instant>>,
+    config: StoreConfig,
+    claim_script: Script,
+    finish_script: Script,
+    renew_script: Script,
+    release_script: Script,
+}
+
+fn manager_config(response_timeout: Duration) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(response_timeout))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(500))
+}
+
+impl RedisStore {
+    /// Connects, and fails if Redis cannot be reached now.
+    pub async fn connect(url: &str, config: StoreConfig) -> StoreResult<Self> {
+        let client = Client::open(url).map_err(|e| StoreError::Unavailable(format!("bad Redis URL {url}: {e}")))?;
+        let conn = client
+            .get_connection_manager_with_config(manager_config(Duration::from_secs(3)))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot connect to Redis at {url}: {e}")))?;
+        let store = RedisStore {
+            url: url.to_string(),
+            client,
+            conn,
+            blocking: tokio::sync::Mutex::new(None),
+            waiters: Arc::new(Waiters::default()),
+            listening: AtomicBool::new(false),
+            last_reclaim: Mutex::new(None),
+            config,
+            claim_script: Script::new(CLAIM_LUA),
+            finish_script: Script::new(FINISH_LUA),
+            renew_script: Script::new(RENEW_LUA),
+            release_script: Script::new(RELEASE_LUA),
+        };
+        store.ping().await?;
+        store.ensure_group().await?;
+        Ok(store)
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub async fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING").query_async::<String>(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Creates the consumer group from the start of the stream, so tasks
+    /// queued before any dispatcher existed are delivered.
+    async fn ensure_group(&self) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let created: Result<String, _> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(STREAM)
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut conn)
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(e) if e.to_string().contains("BUSYGROUP") => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn put_function(&self, record: &FunctionRecord, module: &[u8]) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let convention = record.convention.to_string();
+        redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg(module_key(&record.module_hash))
+            .arg(module)
+            .arg("NX")
+            .ignore()
+            .hset_multiple(
+                function_key(record.id),
+                &[
+                    ("name", record.name.as_str()),
+                    ("entry", record.entry.as_str()),
+                    ("convention", convention.as_str()),
+                    ("module", record.module_hash.as_str()),
+                    ("module_size", &record.module_size.to_string()),
+                    ("created_at", &record.created_at_ms.to_string()),
+                ],
+            )
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn function(&self, id: FunctionId) -> StoreResult<Option<FunctionRecord>> {
+        let mut conn = self.conn.clone();
+        let map: HashMap<String, String> = conn.hgetall(function_key(id)).await?;
+        if map.is_empty() {
+            return Ok(None);
+        }
+        let get = |k: &str| {
+            map.get(k)
+                .cloned()
+                .ok_or_else(|| StoreError::Corrupt(format!("function {id} has no `{k}`")))
+        };
+        Ok(Some(FunctionRecord {
+            id,
+            name: get("name")?,
+            entry: get("entry")?,
+            convention: serde_json::from_str(&get("convention")?)
+                .map_err(|e| StoreError::Corrupt(format!("function {id}: {e}")))?,
+            module_hash: get("module")?,
+            module_size: get("module_size")?.parse().unwrap_or(0),
+            created_at_ms: get("created_at")?.parse().unwrap_or(0),
+        }))
+    }
+
+    pub async fn module(&self, hash: &str) -> StoreResult<Option<Arc<Vec<u8>>>> {
+        let mut conn = self.conn.clone();
+        let bytes: Option<Vec<u8>> = conn.get(module_key(hash)).await?;
+        Ok(bytes.map(Arc::new))
+    }
+
+    pub async fn submit(&self, id: TaskId, function_id: FunctionId, payload: &Value) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let id_text = id.to_string();
+        redis::pipe()
+            .atomic()
+            .hset_multiple(
+                task_key(id),
+                &[
+                    ("function_id", function_id.to_string()),
+                    ("payload", payload.to_string()),
+                    ("status", TaskStatus::Queued.as_str().to_string()),
+                    ("attempts", "0".to_string()),
+                    ("created_at", now_ms().to_string()),
+                ],
+            )
+            .ignore()
+            .cmd("XADD")
+            .arg(STREAM)
+            .arg("*")
+            .arg("task")
+            .arg(&id_text)
+            .ignore()
+            .publish(NEW_TASK_CHANNEL, &id_text)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn task(&self, id: TaskId) -> StoreResult<Option<TaskRecord>> {
+        let mut conn = self.conn.clone();
+        let map: HashMap<String, String> = conn.hgetall(task_key(id)).await?;
+        if map.is_empty() {
+            return Ok(None);
+        }
+        parse_task(id, &map).map(Some)
+    }
+
+    pub async fn claim(&self, consumer: &str, max: usize, block: Duration) -> StoreResult<Vec<Claim>> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let mut entries = self.reclaim_expired(consumer, max).await?;
+        if entries.is_empty() {
+            entries = self.read_new(consumer, max, block).await?;
+        }
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        let mut invocation = self.claim_script.prepare_invoke();
+        invocation
+            .arg(self.config.max_attempts)
+            .arg(now_ms())
+            .arg(STREAM)
+            .arg(GROUP);
+        for (entry, task) in &entries {
+            invocation.arg(entry).arg(task);
+        }
+        let rows: Vec<(String, String, u32, String, String)> = invocation.invoke_async(&mut conn).await?;
+        let lost = entries.len() - rows.len();
+        if lost > 0 {
+            tracing::debug!(lost, "claimed entries were already final or out of attempts");
+        }
+        rows.into_iter()
+            .map(|(task, entry, attempt, function, payload)| {
+                Ok(Claim {
+                    task_id: parse_uuid(&task)?,
+                    function_id: parse_uuid(&function)?,
+                    payload: serde_json::from_str(&payload)
+                        .map_err(|e| StoreError::Corrupt(format!("task {task} payload: {e}")))?,
+                    attempt,
+                    receipt: entry,
+                })
+            })
+            .collect()
+    }
+
+    /// Takes over entries whose lease ran out (their executor stopped
+    /// renewing). Checked at most twice per lease period.
+    async fn reclaim_expired(&self, consumer: &str, max: usize) -> StoreResult<Vec<(String, String)>> {
+        {
+            let mut last = self.last_reclaim.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|t| t.elapsed() < self.config.lease / 2) {
+                return Ok(Vec::new());
+            }
+            *last = Some(Instant::now());
+        }
+        let mut conn = self.conn.clone();
+        let reply: RValue = redis::cmd("XAUTOCLAIM")
+            .arg(STREAM)
+            .arg(GROUP)
+            .arg(consumer)
+            .arg(self.config.lease.as_millis() as u64)
+            .arg("0-0")
+            .arg("COUNT")
+            .arg(max)
+            .query_async(&mut conn)
+            .await?;
+        let entries = match reply {
+            RValue::Array(mut parts) if parts.len() >= 2 => parse_entries(parts.swap_remove(1)),
+            _ => Vec::new(),
+        };
+        if !entries.is_empty() {
+            tracing::info!(count = entries.len(), "reclaimed tasks whose executor stopped renewing");
+            // More may be waiting: look again on the next claim.
+            *self.last_reclaim.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+        Ok(entries)
+    }
+
+    async fn read_new(&self, consumer: &str, max: usize, block: Duration) -> StoreResult<Vec<(String, String)>> {
+        let mut guard = self.blocking.lock().await;
+        if guard.is_none() {
+            let conn = self
+                .client
+                .get_connection_manager_with_config(manager_config(block + Duration::from_secs(3)))
+                .await?;
+            *guard = Some(conn);
+        }
+        let Some(conn) = guard.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let reply: RValue = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(GROUP)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(max)
+            .arg("BLOCK")
+            .arg(block.as_millis().max(1) as u64)
+            .arg("STREAMS")
+            .arg(STREAM)
+            .arg(">")
+            .query_async(conn)
+            .await?;
+        // Reply: [[stream, [[id, [field, value, ...]], ...]]], or nil on timeout.
+        let mut out = Vec::new();
+        if let RValue::Array(streams) = reply {
+            for stream in streams {
+                if let RValue::Array(mut parts) = stream {
+                    if parts.len() == 2 {
+                        out.extend(parse_entries(parts.swap_remove(1)));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn renew(&self, consumer: &str, claims: &[Claim]) -> StoreResult<()> {
+        if claims.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn.clone();
+        let mut invocation = self.renew_script.prepare_invoke();
+        invocation.arg(STREAM).arg(GROUP).arg(consumer);
+        for claim in claims {
+            invocation
+                .arg(&claim.receipt)
+                .arg(claim.task_id.to_string())
+                .arg(claim.attempt);
+        }
+        invocation.invoke_async::<i64>(&mut conn).await?;
+        Ok(())
+    }
+
+    pub async fn finish(&self, claim: &Claim, outcome: &Final) -> StoreResult<bool> {
+        let mut conn = self.conn.clone();
+        let applied: i64 = self
+            .finish_script
+            .arg(claim.task_id.to_string())
+            .arg(claim.attempt)
+            .arg(outcome.status().as_str())
+            .arg(outcome.result().to_string())
+            .arg(outcome.kind().unwrap_or(""))
+            .arg(now_ms())
+            .arg(STREAM)
+            .arg(GROUP)
+            .arg(&claim.receipt)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(applied == 1)
+    }
+
+    pub async fn release(&self, claim: &Claim) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        self.release_script
+            .arg(claim.task_id.to_string())
+            .arg(claim.attempt)
+            .arg(STREAM)
+            .arg(GROUP)
+            .arg(&claim.receipt)
+            .invoke_async::<i64>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Starts (once) the subscriber that wakes long-polls on `faas:done`.
+    /// When the subscription drops, everyone is woken to re-read, and it
+    /// reconnects.
+    pub(crate) fn ensure_listening(&self) {
+        if self.listening.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let client = self.client.clone();
+        let waiters = self.waiters.clone();
+        tokio::spawn(async move {
+            loop {
+                match client.get_async_pubsub().await {
+                    Ok(mut pubsub) => {
+                        if pubsub.subscribe(DONE_CHANNEL).await.is_ok() {
+                            let mut messages = pubsub.on_message();
+                            while let Some(msg) = messages.next().await {
+                                let id = msg
+                                    .get_payload::<String>()
+                                    .ok()
+                                    .and_then(|s| Uuid::parse_str(&s).ok());
+                                if let Some(id) = id {
+                                    waiters.notify(id);
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => tracing::debug!("done-channel subscription failed: {e}"),
+                }
+                waiters.notify_all();
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        });
+    }
+}
+
+/// Parses `[[id, [field, value, ...]], ...]` into (entry id, task id) pairs,
+/// skipping entries deleted meanwhile (nil bodies).
+fn parse_entries(value: RValue) -> Vec<(String, String)> {
+    let RValue::Array(entries) = value else { return Vec::new() };
+    entries
+        .into_iter()
+        .filter_map(|entry| {
+            let RValue::Array(mut parts) = entry else { return None };
+            if parts.len() != 2 {
+                return None;
+            }
+            let fields = parts.pop()?;
+            let id: String = redis::from_redis_value(parts.pop()?).ok()?;
+            let RValue::Array(fields) = fields else { return None };
+            let mut fields = fields.into_iter();
+            while let (Some(k), Some(v)) = (fields.next(), fields.next()) {
+                let k: String = redis::from_redis_value(k).ok()?;
+                if k == "task" {
+                    return Some((id, redis::from_redis_value(v).ok()?));
+                }
+            }
+            None
+        })
+        .collect()
+}
+
+fn parse_uuid(text: &str) -> StoreResult<Uuid> {
+    Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(format!("bad id {text:?}: {e}")))
+}
+
+fn parse_task(id: TaskId, map: &HashMap<String, String>) -> StoreResult<TaskRecord> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("task {id}: {what}"));
+    let num = |k: &str| map.get(k).and_then(|v| v.parse::<u64>().ok());
+    let status = map
+        .get("status")
+        .and_then(|s| TaskStatus::parse(s))
+        .ok_or_else(|| corrupt("bad status"))?;
+    Ok(TaskRecord {
+        id,
+        function_id: parse_uuid(map.get("function_id").ok_or_else(|| corrupt("no function_id"))?)?,
+        payload: map
+            .get("payload")
+            .map(|p| serde_json::from_str(p))
+            .transpose()
+            .map_err(|e| corrupt(&format!("payload: {e}")))?
+            .unwrap_or(Value::Null),
+        status,
+        result: map
+            .get("result")
+            .map(|r| serde_json::from_str(r))
+            .transpose()
+            .map_err(|e| corrupt(&format!("result: {e}")))?
+            .unwrap_or(Value::Null),
+        failure_kind: map.get("failure_kind").cloned(),
+        attempts: num("attempts").unwrap_or(0) as u32,
+        created_at_ms: num("created_at").unwrap_or(0),
+        started_at_ms: num("started_at"),
+        finished_at_ms: num("finished_at"),
+    })
+}

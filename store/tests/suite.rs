@@ -1,0 +1,236 @@
+//! One store test suite, run against both backends: the embedded store and
+//! a real `redis-server` started on a free port for each test.
+
+use faas_e2e::RedisServer;
+use faas_store::{Final, FunctionRecord, Store, StoreConfig, TaskStatus};
+use serde_json::json;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+fn config() -> StoreConfig {
+    StoreConfig {
+        lease: Duration::from_millis(400),
+        max_attempts: 3,
+    }
+}
+
+/// A store plus whatever keeps its backend alive.
+struct Fixture {
+    store: Store,
+    _redis: Option<RedisServer>,
+}
+
+async fn memory() -> Fixture {
+    Fixture {
+        store: Store::memory(config()),
+        _redis: None,
+    }
+}
+
+async fn redis() -> Fixture {
+    let server = RedisServer::start();
+    let store = Store::redis(&server.url(), config()).await.expect("connects");
+    Fixture {
+        store,
+        _redis: Some(server),
+    }
+}
+
+fn function(hash: &str) -> FunctionRecord {
+    FunctionRecord {
+        id: Uuid::new_v4(),
+        name: "add".into(),
+        entry: "add".into(),
+        convention: json!({"kind": "typed", "params": ["i32"], "results": ["i32"]}),
+        module_hash: hash.into(),
+        module_size: 3,
+        created_at_ms: 1,
+    }
+}
+
+const NO_WAIT: Duration = Duration::from_millis(1);
+
+async fn functions_and_modules_round_trip(f: Fixture) {
+    let s = &f.store;
+    let a = function("abc");
+    let b = function("abc");
+    s.put_function(&a, b"one").await.unwrap();
+    s.put_function(&b, b"two").await.unwrap();
+    assert_eq!(s.function(a.id).await.unwrap(), Some(a.clone()));
+    // Stored once per hash: the second put did not replace the bytes.
+    assert_eq!(s.module("abc").await.unwrap().as_deref(), Some(&b"one".to_vec()));
+    assert_eq!(s.function(Uuid::new_v4()).await.unwrap(), None);
+    assert_eq!(s.module("nope").await.unwrap(), None);
+}
+
+async fn submitted_tasks_are_queued_and_claimed_in_order(f: Fixture) {
+    let s = &f.store;
+    let fid = Uuid::new_v4();
+    let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        s.submit(*id, fid, &json!([i])).await.unwrap();
+    }
+    let t = s.task(ids[0]).await.unwrap().unwrap();
+    assert_eq!((t.status, t.attempts, t.function_id), (TaskStatus::Queued, 0, fid));
+    assert_eq!(t.result, serde_json::Value::Null);
+
+    let first = s.claim("c1", 3, NO_WAIT).await.unwrap();
+    let rest = s.claim("c2", 10, NO_WAIT).await.unwrap();
+    let order: Vec<Uuid> = first.iter().chain(&rest).map(|c| c.task_id).collect();
+    assert_eq!(order, ids);
+    assert_eq!(first[1].payload, json!([1]));
+    assert!(first.iter().all(|c| c.attempt == 1 && c.function_id == fid));
+    let t = s.task(ids[0]).await.unwrap().unwrap();
+    assert_eq!((t.status, t.attempts), (TaskStatus::Running, 1));
+    assert!(s.claim("c1", 10, NO_WAIT).await.unwrap().is_empty());
+}
+
+async fn claim_blocks_then_wakes_on_submit(f: Fixture) {
+    let s = f.store.clone();
+    let started = Instant::now();
+    assert!(s.claim("c", 1, Duration::from_millis(200)).await.unwrap().is_empty());
+    assert!(started.elapsed() >= Duration::from_millis(150));
+
+    let waiting = tokio::spawn({
+        let s = s.clone();
+        async move { s.claim("c", 1, Duration::from_secs(5)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let id = Uuid::new_v4();
+    let submitted = Instant::now();
+    s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
+    let got = waiting.await.unwrap().unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].task_id, id);
+    assert!(submitted.elapsed() < Duration::from_secs(1), "woke late");
+}
+
+async fn final_state_is_written_once_by_the_current_attempt(f: Fixture) {
+    let s = &f.store;
+    let id = Uuid::new_v4();
+    s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
+    let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
+    assert!(s.finish(&claim, &Final::Completed(json!(42))).await.unwrap());
+    let failed = Final::Failed {
+        kind: "trap".into(),
+        message: "late".into(),
+    };
+    assert!(!s.finish(&claim, &failed).await.unwrap(), "second finish must not apply");
+    let t = s.task(id).await.unwrap().unwrap();
+    assert_eq!((t.status, t.result.clone()), (TaskStatus::Completed, json!(42)));
+    assert!(t.finished_at_ms.is_some() && t.started_at_ms.is_some());
+    assert!(s.claim("c", 1, NO_WAIT).await.unwrap().is_empty());
+}
+
+async fn a_lapsed_lease_is_re_run_and_the_old_attempt_cannot_finish(f: Fixture) {
+    let s = &f.store;
+    let id = Uuid::new_v4();
+    s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
+    let old = s.claim("dead", 1, NO_WAIT).await.unwrap().remove(0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let new = s.claim("alive", 1, Duration::from_secs(2)).await.unwrap();
+    assert_eq!(new.len(), 1, "lapsed task was not handed out again");
+    let new = &new[0];
+    assert_eq!((new.task_id, new.attempt), (id, 2));
+    assert!(!s.finish(&old, &Final::Completed(json!("old"))).await.unwrap());
+    assert!(s.finish(new, &Final::Completed(json!("new"))).await.unwrap());
+    let t = s.task(id).await.unwrap().unwrap();
+    assert_eq!((t.result, t.attempts), (json!("new"), 2));
+}
+
+async fn renewed_leases_are_not_taken(f: Fixture) {
+    let s = &f.store;
+    let id = Uuid::new_v4();
+    s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
+    let claim = s.claim("busy", 1, NO_WAIT).await.unwrap();
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        s.renew("busy", &claim).await.unwrap();
+        assert!(s.claim("thief", 1, NO_WAIT).await.unwrap().is_empty());
+    }
+    assert!(s.finish(&claim[0], &Final::Completed(json!(1))).await.unwrap());
+}
+
+async fn a_task_whose_executors_keep_dying_fails_as_lost(f: Fixture) {
+    let s = &f.store;
+    let id = Uuid::new_v4();
+    s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
+    for attempt in 1..=3 {
+        let c = s.claim("dies", 1, Duration::from_secs(2)).await.unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].attempt, attempt);
+        tokio::time::sleep(Duration::from_millis(450)).await;
+    }
+    assert!(s.claim("dies", 1, Duration::from_millis(300)).await.unwrap().is_empty());
+    let t = s.task(id).await.unwrap().unwrap();
+    assert_eq!(t.status, TaskStatus::Failed);
+    assert_eq!(t.result, json!("worker lost 3 times"));
+    assert_eq!(t.failure_kind.as_deref(), Some("lost"));
+}
+
+async fn wait_final_returns_on_completion_or_timeout(f: Fixture) {
+    let s = f.store.clone();
+    let id = Uuid::new_v4();
+    s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
+    let t = s.wait_final(id, Duration::from_millis(200)).await.unwrap().unwrap();
+    assert_eq!(t.status, TaskStatus::Queued);
+
+    let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
+    let waiter = tokio::spawn({
+        let s = s.clone();
+        async move { s.wait_final(id, Duration::from_secs(10)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let finished = Instant::now();
+    s.finish(&claim, &Final::Completed(json!("done"))).await.unwrap();
+    let t = waiter.await.unwrap().unwrap().unwrap();
+    assert_eq!((t.status, t.result), (TaskStatus::Completed, json!("done")));
+    assert!(finished.elapsed() < Duration::from_millis(500), "long poll woke late");
+    assert_eq!(s.wait_final(Uuid::new_v4(), NO_WAIT).await.unwrap(), None);
+}
+
+async fn released_claims_go_back_without_counting(f: Fixture) {
+    let s = &f.store;
+    let id = Uuid::new_v4();
+    s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
+    let claim = s.claim("leaving", 1, NO_WAIT).await.unwrap().remove(0);
+    s.release(&claim).await.unwrap();
+    let t = s.task(id).await.unwrap().unwrap();
+    assert_eq!((t.status, t.attempts), (TaskStatus::Queued, 0));
+    let again = s.claim("next", 1, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempt, 1);
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(#[tokio::test] async fn $name() { super::$name(super::memory().await).await })*
+        }
+        mod redis {
+            $(#[tokio::test] async fn $name() { super::$name(super::redis().await).await })*
+        }
+    };
+}
+
+suite!(
+    functions_and_modules_round_trip,
+    submitted_tasks_are_queued_and_claimed_in_order,
+    claim_blocks_then_wakes_on_submit,
+    final_state_is_written_once_by_the_current_attempt,
+    a_lapsed_lease_is_re_run_and_the_old_attempt_cannot_finish,
+    renewed_leases_are_not_taken,
+    a_task_whose_executors_keep_dying_fails_as_lost,
+    wait_final_returns_on_completion_or_timeout,
+    released_claims_go_back_without_counting,
+);
+
+#[tokio::test]
+async fn redis_unreachable_at_start_is_a_clear_error() {
+    let port = faas_e2e::free_port();
+    let err = Store::redis(&format!("redis://127.0.0.1:{port}"), config())
+        .await
+        .err()
+        .expect("must fail");
+    assert!(err.to_string().contains("cannot connect to Redis"), "{err}");
+}
