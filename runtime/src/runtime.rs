@@ -55,6 +55,12 @@ impl Runtime {
         load::resolve_entry(module, name, entry)
     }
 
+    /// The wasm binary form of `bytes` (WAT text is parsed), within the
+    /// module size cap: what stores keep and hash.
+    pub fn binary<'a>(&self, bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>, LoadError> {
+        load::to_binary(bytes, self.inner.config.max_module_bytes)
+    }
+
     /// Compiles `bytes` (or finds them in the cache) without resolving an
     /// entry.
     pub(crate) fn compile(&self, bytes: &[u8]) -> Result<Arc<CompiledModule>, LoadError> {

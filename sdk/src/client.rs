@@ -1,0 +1,550 @@
+//! Async HTTP client for the faas REST API: register functions, queue tasks, read status and results.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Longest single long poll `wait_result` asks for; the server may cut it shorter.
+pub const LONG_POLL_MAX: Duration = Duration::from_secs(30);
+
+/// Time limit of an ordinary request (a 16 MiB upload plus a 10 s compile fits).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How much longer than its `wait` a long-poll request may take before we give up on it.
+const WAIT_MARGIN: Duration = Duration::from_secs(15);
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest error body quoted in [`ClientError::Http`] when it is not `{"detail": ...}`.
+const MAX_DETAIL_CHARS: usize = 500;
+
+/// Everything that can go wrong talking to a faas server.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The base URL given to [`Client::new`] is unusable.
+    #[error("invalid server URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+
+    /// No connection could be made (refused, DNS failure, connect timeout).
+    #[error(
+        "cannot reach the faas server at {url}: {}; check that it is running (`faas up` starts one) \
+         and that --url / FAAS_URL point to it",
+        root_cause(.error)
+    )]
+    Connect { url: String, error: reqwest::Error },
+
+    /// Connected, but no complete answer came in time.
+    #[error("no answer from {url} within {} s", .after.as_secs_f64())]
+    Timeout { url: String, after: Duration },
+
+    /// The request failed after connecting (connection reset, truncated body, ...).
+    #[error("request to {url} failed: {}", root_cause(.error))]
+    Request { url: String, error: reqwest::Error },
+
+    /// The server answered with a non-success status; `detail` is its `{"detail": ...}` message.
+    #[error("HTTP {status}{}: {detail}", reason_suffix(*.status))]
+    Http { status: u16, detail: String },
+
+    /// A success answer whose body is not what the REST contract says.
+    #[error("{0}")]
+    Decode(String),
+}
+
+// The reqwest error is deliberately not exposed as `source()`: its chain
+// ("error sending request for url (...): client error (Connect): tcp connect
+// error: ...") would be printed in full by `{:#}`, burying the one line that
+// matters, which `root_cause` already puts into the message.
+fn root_cause(err: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+fn reason_suffix(status: u16) -> String {
+    StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default()
+}
+
+/// Lifecycle state of a task, as the server spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TaskStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl TaskStatus {
+    /// True once the task has ended (COMPLETED or FAILED); its result will not change.
+    pub fn is_final(self) -> bool {
+        matches!(self, TaskStatus::Completed | TaskStatus::Failed)
+    }
+
+    /// The wire spelling: `QUEUED`, `RUNNING`, `COMPLETED` or `FAILED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Queued => "QUEUED",
+            TaskStatus::Running => "RUNNING",
+            TaskStatus::Completed => "COMPLETED",
+            TaskStatus::Failed => "FAILED",
+        }
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Answer of `GET /result/{task_id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    pub task_id: Uuid,
+    pub status: TaskStatus,
+    /// Null until the task ends; then the return value (or stdout), or the failure message.
+    #[serde(default)]
+    pub result: serde_json::Value,
+}
+
+#[derive(Serialize)]
+struct RegisterRequest<'a> {
+    name: &'a str,
+    payload: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entry: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct RegisterResponse {
+    function_id: Uuid,
+}
+
+#[derive(Serialize)]
+struct ExecuteRequest<'a> {
+    function_id: Uuid,
+    payload: &'a serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct ExecuteResponse {
+    task_id: Uuid,
+}
+
+#[derive(Deserialize)]
+struct StatusResponse {
+    status: TaskStatus,
+}
+
+/// A connection to one faas server. Cheap to clone; clones share the connection pool.
+#[derive(Debug, Clone)]
+pub struct Client {
+    base_url: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for the server at `base_url` (e.g. `http://127.0.0.1:8000`).
+    /// Trailing slashes are ignored; only `http` URLs are supported.
+    pub fn new(base_url: &str) -> Result<Client, ClientError> {
+        let base_url = normalize_base_url(base_url)?;
+        // Request time limits are set per request (long polls need longer ones).
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(|error| ClientError::InvalidUrl {
+                url: base_url.clone(),
+                reason: format!("cannot build an HTTP client: {}", root_cause(&error)),
+            })?;
+        Ok(Client { base_url, http })
+    }
+
+    /// The server URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Uploads a module (wasm binary or WAT text) and returns its function id.
+    pub async fn register_function(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        entry: Option<&str>,
+    ) -> Result<Uuid, ClientError> {
+        let body = RegisterRequest {
+            name,
+            payload: base64::engine::general_purpose::STANDARD.encode(wasm),
+            entry,
+        };
+        let req = self.request(Method::POST, "/register_function").json(&body);
+        let resp: RegisterResponse = self
+            .send(req, "/register_function", REQUEST_TIMEOUT)
+            .await?;
+        Ok(resp.function_id)
+    }
+
+    /// Queues one invocation of `function_id` with `payload` and returns the task id.
+    pub async fn execute_function(
+        &self,
+        function_id: Uuid,
+        payload: &serde_json::Value,
+    ) -> Result<Uuid, ClientError> {
+        let body = ExecuteRequest {
+            function_id,
+            payload,
+        };
+        let req = self.request(Method::POST, "/execute_function").json(&body);
+        let resp: ExecuteResponse = self.send(req, "/execute_function", REQUEST_TIMEOUT).await?;
+        Ok(resp.task_id)
+    }
+
+    /// The task's current status.
+    pub async fn status(&self, task_id: Uuid) -> Result<TaskStatus, ClientError> {
+        let path = format!("/status/{task_id}");
+        let req = self.request(Method::GET, &path);
+        let resp: StatusResponse = self.send(req, &path, REQUEST_TIMEOUT).await?;
+        Ok(resp.status)
+    }
+
+    /// The task's status and result. With `wait`, the server holds the request
+    /// until the task ends or `wait` runs out (long poll).
+    pub async fn result(
+        &self,
+        task_id: Uuid,
+        wait: Option<Duration>,
+    ) -> Result<TaskResult, ClientError> {
+        let path = format!("/result/{task_id}");
+        let mut req = self.request(Method::GET, &path);
+        let mut timeout = REQUEST_TIMEOUT;
+        if let Some(wait) = wait {
+            req = req.query(&[("wait", format_wait(wait))]);
+            // The HTTP deadline must outlast the server's hold, or every
+            // long poll on a slow task would end as a client-side timeout.
+            timeout = wait.saturating_add(WAIT_MARGIN);
+        }
+        self.send(req, &path, timeout).await
+    }
+
+    /// Long-polls until the task is COMPLETED or FAILED, or `timeout` passes.
+    /// On timeout it returns the last answer, whose status is not final:
+    /// check [`TaskStatus::is_final`].
+    pub async fn wait_result(
+        &self,
+        task_id: Uuid,
+        timeout: Duration,
+    ) -> Result<TaskResult, ClientError> {
+        // A timeout too large for an Instant means "no deadline".
+        let deadline = Instant::now().checked_add(timeout);
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let remaining = deadline.map_or(LONG_POLL_MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
+            let wait = remaining.min(LONG_POLL_MAX);
+            let started = Instant::now();
+            let answer = self
+                .result(task_id, (!wait.is_zero()).then_some(wait))
+                .await?;
+            if answer.status.is_final() || wait.is_zero() {
+                return Ok(answer);
+            }
+            // A server that answers a long poll early without a final status
+            // (or ignores `wait`) must not turn this loop into a busy loop.
+            let held = started.elapsed();
+            if held < wait {
+                let pause = backoff.min(wait - held);
+                tokio::time::sleep(pause).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{}", self.base_url, path))
+    }
+
+    /// Sends `req` with a `timeout` for the whole exchange, turns transport
+    /// failures and non-2xx answers into `ClientError`, and decodes a success
+    /// body as `T`.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        req: RequestBuilder,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<T, ClientError> {
+        let url = format!("{}{}", self.base_url, path);
+        let resp = req
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&url, timeout, e))?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&url, timeout, e))?;
+        if !status.is_success() {
+            return Err(ClientError::Http {
+                status: status.as_u16(),
+                detail: error_detail(&String::from_utf8_lossy(&body)),
+            });
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            ClientError::Decode(format!(
+                "unexpected answer from {url}: {e}; body: {}",
+                truncate_chars(&String::from_utf8_lossy(&body), MAX_DETAIL_CHARS)
+            ))
+        })
+    }
+
+    fn transport_error(&self, url: &str, timeout: Duration, error: reqwest::Error) -> ClientError {
+        if error.is_connect() {
+            ClientError::Connect {
+                url: self.base_url.clone(),
+                error,
+            }
+        } else if error.is_timeout() {
+            ClientError::Timeout {
+                url: url.to_owned(),
+                after: timeout,
+            }
+        } else {
+            ClientError::Request {
+                url: url.to_owned(),
+                error,
+            }
+        }
+    }
+}
+
+/// Checks a server URL and strips trailing slashes, so paths can be appended.
+fn normalize_base_url(raw: &str) -> Result<String, ClientError> {
+    let invalid = |reason: String| ClientError::InvalidUrl {
+        url: raw.to_owned(),
+        reason,
+    };
+    let trimmed = raw.trim().trim_end_matches('/');
+    let url = reqwest::Url::parse(trimmed).map_err(|e| invalid(e.to_string()))?;
+    match url.scheme() {
+        "http" => {}
+        // reqwest is built without TLS here, so say so now rather than on the first request.
+        "https" => {
+            return Err(invalid(
+                "https is not supported by this client (built without TLS); use http://".into(),
+            ))
+        }
+        other => {
+            return Err(invalid(format!(
+                "unsupported scheme {other:?}; use http://"
+            )))
+        }
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("no host".into()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("a server URL takes no query or fragment".into()));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Seconds for `?wait=`, rounded to the millisecond (e.g. `30`, `1.5`, `0.001`).
+fn format_wait(wait: Duration) -> String {
+    // Rounded, so a remaining 4.9999 s asks for `5` rather than `4.999`.
+    let millis = (wait.as_micros() + 500) / 1000;
+    if millis % 1000 == 0 {
+        format!("{}", millis / 1000)
+    } else {
+        let s = format!("{}.{:03}", millis / 1000, millis % 1000);
+        s.trim_end_matches('0').to_owned()
+    }
+}
+
+/// The message of an error body: its `detail` field when it is `{"detail": ...}`
+/// (a non-string detail, like a validation error list, as compact JSON),
+/// otherwise the body text itself, cut to a readable length.
+fn error_detail(body: &str) -> String {
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(body) {
+        match map.get("detail") {
+            Some(serde_json::Value::String(s)) => return s.clone(),
+            Some(other) => return other.to_string(),
+            None => {}
+        }
+    }
+    let body = body.trim();
+    if body.is_empty() {
+        "(empty body)".to_owned()
+    } else {
+        truncate_chars(body, MAX_DETAIL_CHARS)
+    }
+}
+
+fn truncate_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}...", &s[..cut]),
+        None => s.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_trailing_slashes_are_trimmed() {
+        let c = Client::new("http://127.0.0.1:8000/").expect("valid url");
+        assert_eq!(c.base_url(), "http://127.0.0.1:8000");
+        let c = Client::new("http://example.com:9000///").expect("valid url");
+        assert_eq!(c.base_url(), "http://example.com:9000");
+        let c = Client::new("http://localhost:8000").expect("valid url");
+        assert_eq!(c.base_url(), "http://localhost:8000");
+    }
+
+    #[test]
+    fn base_url_with_path_prefix_is_kept() {
+        let c = Client::new("http://proxy.local/faas/").expect("valid url");
+        assert_eq!(c.base_url(), "http://proxy.local/faas");
+        assert_eq!(
+            c.request(Method::GET, "/status/x")
+                .build()
+                .expect("request builds")
+                .url()
+                .as_str(),
+            "http://proxy.local/faas/status/x"
+        );
+    }
+
+    #[test]
+    fn bad_base_urls_are_rejected() {
+        for bad in [
+            "",
+            "127.0.0.1:8000",
+            "localhost",
+            "ftp://host",
+            "https://host",
+            "http://",
+            "http://h/?a=b",
+        ] {
+            match Client::new(bad) {
+                Err(ClientError::InvalidUrl { url, .. }) => assert_eq!(url, bad),
+                other => panic!("{bad:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn detail_field_is_extracted() {
+        assert_eq!(error_detail(r#"{"detail":"unknown task"}"#), "unknown task");
+        assert_eq!(
+            error_detail(r#"{"detail":[{"loc":["body","name"],"msg":"field required"}]}"#),
+            r#"[{"loc":["body","name"],"msg":"field required"}]"#
+        );
+    }
+
+    #[test]
+    fn other_bodies_are_quoted_and_truncated() {
+        assert_eq!(error_detail("Bad Gateway\n"), "Bad Gateway");
+        assert_eq!(error_detail(r#"{"error":"x"}"#), r#"{"error":"x"}"#);
+        assert_eq!(error_detail(""), "(empty body)");
+        let long = "é".repeat(600);
+        let got = error_detail(&long);
+        assert_eq!(got.chars().count(), 503);
+        assert!(got.ends_with("..."));
+        assert_eq!(error_detail(&"x".repeat(500)), "x".repeat(500));
+    }
+
+    #[test]
+    fn http_error_message() {
+        let e = ClientError::Http {
+            status: 404,
+            detail: "unknown function".into(),
+        };
+        assert_eq!(e.to_string(), "HTTP 404 Not Found: unknown function");
+        let e = ClientError::Http {
+            status: 599,
+            detail: "x".into(),
+        };
+        assert_eq!(e.to_string(), "HTTP 599: x");
+    }
+
+    #[test]
+    fn wait_is_formatted_in_seconds() {
+        assert_eq!(format_wait(Duration::from_secs(30)), "30");
+        assert_eq!(format_wait(Duration::from_millis(1500)), "1.5");
+        assert_eq!(format_wait(Duration::from_millis(1)), "0.001");
+        assert_eq!(format_wait(Duration::from_millis(250)), "0.25");
+        assert_eq!(format_wait(Duration::from_micros(10)), "0");
+        assert_eq!(format_wait(Duration::from_micros(4_999_900)), "5");
+    }
+
+    #[test]
+    fn long_poll_request_outlasts_the_wait() {
+        let c = Client::new("http://127.0.0.1:8000").expect("valid url");
+        let req = c
+            .request(Method::GET, "/result/x")
+            .query(&[("wait", format_wait(Duration::from_secs(30)))])
+            .timeout(Duration::from_secs(30).saturating_add(WAIT_MARGIN))
+            .build()
+            .expect("request builds");
+        assert_eq!(req.url().query(), Some("wait=30"));
+        assert!(req.timeout().is_some_and(|t| *t > Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn status_serde_uses_upper_case_words() {
+        for s in [
+            TaskStatus::Queued,
+            TaskStatus::Running,
+            TaskStatus::Completed,
+            TaskStatus::Failed,
+        ] {
+            let json = serde_json::to_string(&s).expect("serializes");
+            assert_eq!(json, format!("\"{s}\""));
+            assert_eq!(serde_json::from_str::<TaskStatus>(&json).ok(), Some(s));
+        }
+        assert!(TaskStatus::Completed.is_final() && TaskStatus::Failed.is_final());
+        assert!(!TaskStatus::Queued.is_final() && !TaskStatus::Running.is_final());
+    }
+
+    #[test]
+    fn task_result_decodes() {
+        let id = Uuid::new_v4();
+        let r: TaskResult = serde_json::from_str(&format!(
+            r#"{{"task_id":"{id}","status":"COMPLETED","result":5}}"#
+        ))
+        .expect("decodes");
+        assert_eq!(r.task_id, id);
+        assert_eq!(r.status, TaskStatus::Completed);
+        assert_eq!(r.result, serde_json::json!(5));
+        // A server leaving out a null result is still understood.
+        let r: TaskResult =
+            serde_json::from_str(&format!(r#"{{"task_id":"{id}","status":"QUEUED"}}"#))
+                .expect("decodes");
+        assert!(r.result.is_null());
+    }
+
+    #[test]
+    fn register_body_shape() {
+        let body = RegisterRequest {
+            name: "add",
+            payload: base64::engine::general_purpose::STANDARD.encode(b"\0asm"),
+            entry: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&body).expect("serializes"),
+            serde_json::json!({"name": "add", "payload": "AGFzbQ=="})
+        );
+    }
+}

@@ -1,0 +1,233 @@
+//! The daemon subcommands: `faas up` (server + local dispatcher in one
+//! process), `faas server` and `faas dispatcher`. Each logs one line saying
+//! what it listens on once ready, and exits non-zero with a clear message
+//! when it cannot start.
+
+use anyhow::{bail, Context};
+use faas_dispatcher::{run_local, LocalConfig};
+use faas_runtime::{Runtime, RuntimeConfig};
+use faas_server::{router, serve, AppState, ServerConfig};
+use faas_store::{Store, StoreConfig};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+fn default_slots() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UpArgs {
+    /// Use Redis at this URL instead of the embedded store
+    #[arg(long, env = "FAAS_REDIS_URL")]
+    pub redis: Option<String>,
+    /// Port of the REST API
+    #[arg(long, short = 'p', default_value_t = 8000)]
+    pub port: u16,
+    /// Address to listen on (0.0.0.0 for all interfaces)
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Execution slots of the local dispatcher (tasks run at once)
+    #[arg(short = 'w', long = "workers", default_value_t = default_slots())]
+    pub slots: usize,
+    /// Seconds before a task whose executor stopped renewing it runs again
+    #[arg(long, default_value_t = 10.0)]
+    pub lease: f64,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ServerArgs {
+    /// Redis URL, e.g. redis://127.0.0.1:6379
+    #[arg(long, env = "FAAS_REDIS_URL")]
+    pub redis: String,
+    /// Port of the REST API
+    #[arg(long, short = 'p', default_value_t = 8000)]
+    pub port: u16,
+    /// Address to listen on (0.0.0.0 for all interfaces)
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Run tasks on this process's own thread pool
+    Local,
+    /// Push tasks to worker daemons over ZeroMQ (ROUTER/DEALER)
+    Push,
+    /// Let worker daemons pull tasks over ZeroMQ (REQ/REP)
+    Pull,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DispatcherArgs {
+    /// Redis URL, e.g. redis://127.0.0.1:6379
+    #[arg(long, env = "FAAS_REDIS_URL")]
+    pub redis: String,
+    /// Dispatch mode
+    #[arg(short = 'm', long, value_enum, default_value_t = Mode::Local)]
+    pub mode: Mode,
+    /// Execution slots in local mode
+    #[arg(short = 'w', long = "workers", default_value_t = default_slots())]
+    pub slots: usize,
+    /// Port workers connect to (push and pull modes)
+    #[arg(short = 'p', long, default_value_t = 7001)]
+    pub port: u16,
+    /// Seconds before a task whose executor stopped renewing it runs again
+    #[arg(long, default_value_t = 10.0)]
+    pub lease: f64,
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the level (info by default).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// A flag that turns true on Ctrl-C or SIGTERM.
+fn shutdown_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("cannot watch SIGTERM: {e}");
+                    let _ = ctrl_c.await;
+                    let _ = tx.send(true);
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+async fn until_true(mut flag: watch::Receiver<bool>) {
+    while !*flag.borrow() {
+        if flag.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn store_config(lease: f64) -> anyhow::Result<StoreConfig> {
+    if !(lease.is_finite() && lease > 0.0) {
+        bail!("--lease must be a positive number of seconds");
+    }
+    Ok(StoreConfig {
+        lease: Duration::from_secs_f64(lease),
+        ..StoreConfig::default()
+    })
+}
+
+async fn connect(redis: Option<&str>, config: StoreConfig) -> anyhow::Result<Store> {
+    match redis {
+        Some(url) => Store::redis(url, config)
+            .await
+            .with_context(|| "is redis-server running? (start one with `redis-server`)".to_string()),
+        None => Ok(Store::memory(config)),
+    }
+}
+
+fn runtime(instances: usize) -> anyhow::Result<Runtime> {
+    Runtime::new(RuntimeConfig {
+        max_concurrent_instances: u32::try_from(instances).unwrap_or(u32::MAX),
+        ..RuntimeConfig::default()
+    })
+    .context("cannot start the wasm runtime")
+}
+
+async fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
+    TcpListener::bind((host, port))
+        .await
+        .with_context(|| format!("cannot listen on {host}:{port} (is another server using the port?)"))
+}
+
+fn local_config(slots: usize, lease: Duration) -> LocalConfig {
+    LocalConfig {
+        renew_every: lease / 3,
+        ..LocalConfig::new(slots)
+    }
+}
+
+/// `faas up`: the REST server and a local dispatcher in one process.
+pub async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let config = store_config(args.lease)?;
+    let lease = config.lease;
+    let store = connect(args.redis.as_deref(), config).await?;
+    let runtime = runtime(args.slots + 4)?;
+    let listener = bind(&args.host, args.port).await?;
+    let shutdown = shutdown_signal();
+    let slots = args.slots.max(1);
+    let dispatcher = tokio::spawn(run_local(
+        store.clone(),
+        runtime.clone(),
+        local_config(slots, lease),
+        shutdown.clone(),
+    ));
+    let state = AppState {
+        store: store.clone(),
+        runtime,
+        config: Arc::new(ServerConfig::default()),
+    };
+    tracing::info!(
+        "faas up: listening on http://{} ({}, local dispatcher with {slots} slots)",
+        listener.local_addr()?,
+        store.describe()
+    );
+    serve(listener, router(state.clone()), &state.config, until_true(shutdown)).await?;
+    dispatcher.await.context("dispatcher task")??;
+    Ok(())
+}
+
+/// `faas server`: the REST API alone, on Redis.
+pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
+    let store = connect(Some(&args.redis), StoreConfig::default()).await?;
+    // The server only validates modules; one instance slot is plenty.
+    let runtime = runtime(1)?;
+    let listener = bind(&args.host, args.port).await?;
+    let shutdown = shutdown_signal();
+    let state = AppState {
+        store: store.clone(),
+        runtime,
+        config: Arc::new(ServerConfig::default()),
+    };
+    tracing::info!("faas server: listening on http://{} ({})", listener.local_addr()?, store.describe());
+    serve(listener, router(state.clone()), &state.config, until_true(shutdown)).await?;
+    Ok(())
+}
+
+/// `faas dispatcher`: runs queued tasks.
+pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
+    if args.mode != Mode::Local {
+        bail!(
+            "dispatcher mode {:?} is not available in this version; use -m local",
+            args.mode
+        );
+    }
+    let config = store_config(args.lease)?;
+    let lease = config.lease;
+    let store = connect(Some(&args.redis), config).await?;
+    let slots = args.slots.max(1);
+    let runtime = runtime(slots + 4)?;
+    let shutdown = shutdown_signal();
+    tracing::info!("faas dispatcher ready: mode local, {slots} slots, {}", store.describe());
+    run_local(store, runtime, local_config(slots, lease), shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! The REST handlers: register a function, execute it, read a task's status
+//! and result (with long poll). Bad input is rejected here, before anything
+//! is stored.
+
+use crate::body::ApiJson;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use base64::Engine as _;
+use faas_runtime::Convention;
+use faas_store::{now_ms, FunctionRecord, TaskRecord};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::time::Duration;
+use uuid::Uuid;
+
+#[derive(Deserialize)]
+pub struct RegisterRequest {
+    name: String,
+    payload: String,
+    #[serde(default)]
+    entry: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct RegisterResponse {
+    function_id: Uuid,
+}
+
+pub async fn register_function(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<RegisterResponse>), ApiError> {
+    if req.name.trim().is_empty() {
+        return Err(ApiError::bad_request("`name` must not be empty"));
+    }
+    let bytes = decode_base64(&req.payload)?;
+    let runtime = state.runtime.clone();
+    let name = req.name.clone();
+    let entry = req.entry.clone();
+    // Compiling can take a while (and is capped): keep it off the async threads.
+    let (function, binary) = tokio::task::spawn_blocking(move || {
+        let binary = runtime.binary(&bytes)?.into_owned();
+        let function = runtime.load(&binary, &name, entry.as_deref())?;
+        Ok::<_, faas_runtime::LoadError>((function, binary))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("compile task failed: {e}")))?
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+
+    let record = FunctionRecord {
+        id: Uuid::new_v4(),
+        name: req.name,
+        entry: function.entry().to_string(),
+        convention: serde_json::to_value(function.convention())
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
+        module_hash: function.hash_hex(),
+        module_size: binary.len() as u64,
+        created_at_ms: now_ms(),
+    };
+    state.store.put_function(&record, &binary).await?;
+    tracing::debug!(function = %record.id, name = %record.name, entry = %record.entry, "registered");
+    Ok((StatusCode::CREATED, Json(RegisterResponse { function_id: record.id })))
+}
+
+fn decode_base64(text: &str) -> Result<Vec<u8>, ApiError> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    let trimmed = text.trim();
+    STANDARD
+        .decode(trimmed)
+        .or_else(|_| URL_SAFE.decode(trimmed))
+        .map_err(|e| ApiError::bad_request(format!("`payload` is not valid base64: {e}")))
+}
+
+#[derive(Deserialize)]
+pub struct ExecuteRequest {
+    function_id: String,
+    payload: Value,
+}
+
+#[derive(Serialize)]
+pub struct ExecuteResponse {
+    task_id: Uuid,
+}
+
+pub async fn execute_function(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<ExecuteRequest>,
+) -> Result<(StatusCode, Json<ExecuteResponse>), ApiError> {
+    let not_found = || ApiError::not_found(format!("function {} not found", req.function_id));
+    let function_id = Uuid::parse_str(req.function_id.trim()).map_err(|_| not_found())?;
+    let function = state.store.function(function_id).await?.ok_or_else(not_found)?;
+    let convention: Convention = serde_json::from_value(function.convention.clone()).map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("function {function_id} has an unreadable signature: {e}"),
+        )
+    })?;
+    convention
+        .parse_args(&req.payload)
+        .map_err(|e| ApiError::bad_request(format!("{}: {e}", function.name)))?;
+    let task_id = Uuid::new_v4();
+    state.store.submit(task_id, function_id, &req.payload).await?;
+    Ok((StatusCode::CREATED, Json(ExecuteResponse { task_id })))
+}
+
+fn parse_task_id(text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text.trim()).map_err(|_| ApiError::not_found(format!("task {text} not found")))
+}
+
+async fn find_task(state: &AppState, text: &str) -> Result<TaskRecord, ApiError> {
+    let id = parse_task_id(text)?;
+    state
+        .store
+        .task(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("task {text} not found")))
+}
+
+pub async fn status(State(state): State<AppState>, Path(task_id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let task = find_task(&state, &task_id).await?;
+    Ok(Json(json!({ "task_id": task.id, "status": task.status })))
+}
+
+#[derive(Deserialize)]
+pub struct ResultQuery {
+    wait: Option<String>,
+}
+
+pub async fn result(
+    State(state): State<AppState>,
+    Path(task_id): Path<String>,
+    Query(query): Query<ResultQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let wait = match query.wait.as_deref().map(str::trim) {
+        None | Some("") => 0.0,
+        Some(text) => text
+            .parse::<f64>()
+            .ok()
+            .filter(|w| w.is_finite() && *w >= 0.0)
+            .ok_or_else(|| ApiError::bad_request(format!("`wait` must be a number of seconds, got {text:?}")))?,
+    };
+    let task = if wait > 0.0 {
+        let wait = Duration::from_secs_f64(wait).min(state.config.max_wait);
+        let id = parse_task_id(&task_id)?;
+        state
+            .store
+            .wait_final(id, wait)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("task {task_id} not found")))?
+    } else {
+        find_task(&state, &task_id).await?
+    };
+    Ok(Json(json!({ "task_id": task.id, "status": task.status, "result": task.result })))
+}
+
+/// The whole task record, attempts and timestamps included.
+pub async fn task(State(state): State<AppState>, Path(task_id): Path<String>) -> Result<Json<TaskRecord>, ApiError> {
+    Ok(Json(find_task(&state, &task_id).await?))
+}
+
+/// A function's record, without its module bytes.
+pub async fn function(
+    State(state): State<AppState>,
+    Path(function_id): Path<String>,
+) -> Result<Json<FunctionRecord>, ApiError> {
+    let not_found = || ApiError::not_found(format!("function {function_id} not found"));
+    let id = Uuid::parse_str(function_id.trim()).map_err(|_| not_found())?;
+    Ok(Json(state.store.function(id).await?.ok_or_else(not_found)?))
+}
+
+pub async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    state.store.ping().await?;
+    Ok(Json(json!({ "status": "ok", "store": state.store.describe() })))
+}

@@ -1,0 +1,73 @@
+//! The REST API server: registers functions, accepts tasks, answers status
+//! and results (with long poll), and serves its OpenAPI document and a
+//! browsable page at `/docs`.
+//!
+//! It validates modules and arguments with the runtime (load and signature
+//! only: it never runs a guest) before storing anything, and talks to the
+//! store only. It must not run tasks or talk to workers.
+
+mod api;
+mod body;
+mod docs;
+mod error;
+mod serve;
+
+pub use error::ApiError;
+pub use serve::serve;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use faas_runtime::Runtime;
+use faas_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Server settings, each with a safe default.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest request body, in bytes (413 beyond).
+    pub body_limit: usize,
+    /// A client must send its request headers within this time.
+    pub header_read_timeout: Duration,
+    /// Longest `?wait=` a result request may hold.
+    pub max_wait: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            body_limit: 32 * 1024 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            max_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    /// Used to validate and inspect modules; never to run them.
+    pub runtime: Runtime,
+    pub config: Arc<ServerConfig>,
+}
+
+/// The API's routes.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.body_limit;
+    Router::new()
+        .route("/register_function", post(api::register_function))
+        .route("/execute_function", post(api::execute_function))
+        .route("/status/{task_id}", get(api::status))
+        .route("/result/{task_id}", get(api::result))
+        .route("/tasks/{task_id}", get(api::task))
+        .route("/functions/{function_id}", get(api::function))
+        .route("/health", get(api::health))
+        .route("/openapi.json", get(docs::openapi))
+        .route("/docs", get(docs::page))
+        .fallback(docs::not_found)
+        .method_not_allowed_fallback(docs::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
