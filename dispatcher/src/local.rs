@@ -1,6 +1,6 @@
-//! Local mode: claim tasks from the store as slots free up, run them on the
-//! runtime's executor, write each outcome back, and keep the leases of
-//! running tasks alive.
+//! Local mode: claim tasks from the store as room frees up, run them on the
+//! runtime's executor, write outcomes back in batches, and keep the leases
+//! of held tasks alive.
 
 use crate::functions::{FunctionCache, LoadFailure};
 use crate::outcome::to_final;
@@ -9,18 +9,21 @@ use faas_store::{Claim, Final, Store, StoreError, TaskId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 /// Settings of a local dispatcher.
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
     /// Invocations run at once.
     pub slots: usize,
+    /// Tasks claimed beyond the free slots, so a slot never waits on a
+    /// store round trip. Kept small so other dispatchers get their share.
+    pub prefetch: usize,
     /// This dispatcher's name in the store (its consumer name).
     pub consumer: String,
     /// Longest wait for new work in one claim.
     pub claim_block: Duration,
-    /// How often running tasks' leases are renewed (well within the lease).
+    /// How often held tasks' leases are renewed (well within the lease).
     pub renew_every: Duration,
 }
 
@@ -28,6 +31,7 @@ impl LocalConfig {
     pub fn new(slots: usize) -> Self {
         LocalConfig {
             slots: slots.max(1),
+            prefetch: 16,
             consumer: format!("local-{}", uuid::Uuid::new_v4()),
             claim_block: Duration::from_secs(1),
             renew_every: Duration::from_secs(3),
@@ -35,7 +39,14 @@ impl LocalConfig {
     }
 }
 
-type Running = Arc<Mutex<HashMap<TaskId, Claim>>>;
+type Held = Arc<Mutex<HashMap<TaskId, Claim>>>;
+
+/// An ended attempt on its way to the store, with the room it frees.
+struct Done {
+    claim: Claim,
+    outcome: Option<Final>,
+    _room: OwnedSemaphorePermit,
+}
 
 /// Runs until `shutdown` turns true, then stops claiming and waits for the
 /// tasks it holds to finish and be recorded.
@@ -47,22 +58,23 @@ pub async fn run_local(
 ) -> std::io::Result<()> {
     let executor = Arc::new(Executor::new(runtime.clone(), config.slots)?);
     let functions = Arc::new(FunctionCache::new(store.clone(), runtime));
-    let free = Arc::new(Semaphore::new(config.slots));
-    let running: Running = Arc::default();
-    let renewer = tokio::spawn(renew_leases(store.clone(), config.clone(), running.clone()));
+    let window = config.slots + config.prefetch;
+    let room = Arc::new(Semaphore::new(window));
+    let held: Held = Arc::default();
+    let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
+    let recorder = tokio::spawn(record_outcomes(store.clone(), held.clone(), done_rx));
+    let renewer = tokio::spawn(renew_leases(store.clone(), config.clone(), held.clone()));
 
     while !*shutdown.borrow() {
-        // Claim only what free slots can start now, so other dispatchers
-        // can take the rest.
         let first = tokio::select! {
-            permit = free.clone().acquire_owned() => match permit {
+            permit = room.clone().acquire_owned() => match permit {
                 Ok(p) => p,
                 Err(_) => break,
             },
             _ = shutdown.changed() => break,
         };
         let mut permits = vec![first];
-        while let Ok(p) = free.clone().try_acquire_owned() {
+        while let Ok(p) = room.clone().try_acquire_owned() {
             permits.push(p);
         }
         let claims = match store.claim(&config.consumer, permits.len(), config.claim_block).await {
@@ -75,26 +87,23 @@ pub async fn run_local(
         };
         for claim in claims {
             let Some(permit) = permits.pop() else { break };
-            running.lock().unwrap_or_else(|e| e.into_inner()).insert(claim.task_id, claim.clone());
-            let (store, executor, functions, running) =
-                (store.clone(), executor.clone(), functions.clone(), running.clone());
+            held.lock().unwrap_or_else(|e| e.into_inner()).insert(claim.task_id, claim.clone());
+            let (executor, functions, done_tx) = (executor.clone(), functions.clone(), done_tx.clone());
             tokio::spawn(async move {
-                match run_one(&executor, &functions, &claim).await {
-                    Some(outcome) => record(&store, &claim, &outcome).await,
-                    // Not run: hand it back (if the store is still down, its
-                    // lease lapses and it is handed out again anyway).
-                    None => {
-                        let _ = store.release(&claim).await;
-                    }
-                }
-                running.lock().unwrap_or_else(|e| e.into_inner()).remove(&claim.task_id);
-                drop(permit);
+                let outcome = run_one(&executor, &functions, &claim).await;
+                let _ = done_tx.send(Done {
+                    claim,
+                    outcome,
+                    _room: permit,
+                });
             });
         }
     }
 
     tracing::info!("dispatcher stopping: draining tasks in flight");
-    let _all_idle = free.acquire_many(config.slots as u32).await;
+    drop(done_tx);
+    let _all_recorded = room.acquire_many(window as u32).await;
+    let _ = recorder.await;
     renewer.abort();
     tracing::info!("dispatcher stopped");
     Ok(())
@@ -125,39 +134,62 @@ async fn run_one(executor: &Executor, functions: &FunctionCache, claim: &Claim) 
     let submitted = executor.submit(function, args, None, move |outcome| {
         let _ = tx.send(outcome);
     });
+    let internal = |message: String| Final::Failed {
+        kind: "internal".into(),
+        message,
+    };
     Some(match submitted {
         Ok(()) => match rx.await {
             Ok(outcome) => to_final(outcome),
-            Err(_) => Final::Failed {
-                kind: "internal".into(),
-                message: "the executor dropped the task".into(),
-            },
+            Err(_) => internal("the executor dropped the task".into()),
         },
-        Err(e) => Final::Failed {
-            kind: "internal".into(),
-            message: e.to_string(),
-        },
+        Err(e) => internal(e.to_string()),
     })
 }
 
-/// Writes an outcome, retrying while the store is unreachable: a result is
-/// not dropped because Redis blinked. If it never comes back, the lease
-/// lapses and the task runs again (at-least-once).
-async fn record(store: &Store, claim: &Claim, outcome: &Final) {
+/// Writes ended attempts to the store, as many per round trip as have
+/// piled up. Retries while the store is unreachable: a result is not dropped
+/// because Redis blinked. If it never comes back, the leases lapse and the
+/// tasks run again (at-least-once).
+async fn record_outcomes(store: Store, held: Held, mut done: mpsc::UnboundedReceiver<Done>) {
+    const BATCH: usize = 256;
+    let mut batch = Vec::with_capacity(BATCH);
+    while done.recv_many(&mut batch, BATCH).await > 0 {
+        let (finished, unstarted): (Vec<_>, Vec<_>) = batch.drain(..).partition(|d| d.outcome.is_some());
+        for d in &unstarted {
+            // Hand it back; if that fails too, its lease lapses.
+            let _ = store.release(&d.claim).await;
+        }
+        let writes: Vec<(Claim, Final)> = finished
+            .iter()
+            .filter_map(|d| d.outcome.clone().map(|o| (d.claim.clone(), o)))
+            .collect();
+        write_with_retry(&store, &writes).await;
+        let mut held = held.lock().unwrap_or_else(|e| e.into_inner());
+        for d in finished.iter().chain(&unstarted) {
+            held.remove(&d.claim.task_id);
+        }
+        // Dropping the batch frees its room for new claims.
+    }
+}
+
+async fn write_with_retry(store: &Store, writes: &[(Claim, Final)]) {
     let mut delay = Duration::from_millis(100);
     for _ in 0..60 {
-        match store.finish(claim, outcome).await {
-            Ok(true) => return,
-            Ok(false) => {
-                tracing::info!(task = %claim.task_id, "result dropped: the task ended elsewhere or was re-run");
+        match store.finish_many(writes).await {
+            Ok(applied) => {
+                let stale = applied.iter().filter(|a| !**a).count();
+                if stale > 0 {
+                    tracing::info!(stale, "results dropped: those tasks ended elsewhere or were re-run");
+                }
                 return;
             }
             Err(StoreError::Corrupt(e)) => {
-                tracing::error!(task = %claim.task_id, "cannot record result: {e}");
+                tracing::error!("cannot record results: {e}");
                 return;
             }
             Err(e) => {
-                tracing::warn!(task = %claim.task_id, "cannot record result yet: {e}");
+                tracing::warn!("cannot record {} results yet: {e}", writes.len());
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(2));
             }
@@ -165,11 +197,11 @@ async fn record(store: &Store, claim: &Claim, outcome: &Final) {
     }
 }
 
-async fn renew_leases(store: Store, config: LocalConfig, running: Running) {
+async fn renew_leases(store: Store, config: LocalConfig, held: Held) {
     let mut tick = tokio::time::interval(config.renew_every);
     loop {
         tick.tick().await;
-        let claims: Vec<Claim> = running.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let claims: Vec<Claim> = held.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
         if let Err(e) = store.renew(&config.consumer, &claims).await {
             tracing::warn!("cannot renew leases: {e}");
         }

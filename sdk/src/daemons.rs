@@ -8,7 +8,6 @@ use faas_dispatcher::{run_local, LocalConfig};
 use faas_runtime::{Runtime, RuntimeConfig};
 use faas_server::{router, serve, AppState, ServerConfig};
 use faas_store::{Store, StoreConfig};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -85,6 +84,7 @@ pub fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }
@@ -181,11 +181,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         local_config(slots, lease),
         shutdown.clone(),
     ));
-    let state = AppState {
-        store: store.clone(),
-        runtime,
-        config: Arc::new(ServerConfig::default()),
-    };
+    let state = AppState::new(store.clone(), runtime, ServerConfig::default());
     tracing::info!(
         "faas up: listening on http://{} ({}, local dispatcher with {slots} slots)",
         listener.local_addr()?,
@@ -203,11 +199,7 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let runtime = runtime(1)?;
     let listener = bind(&args.host, args.port).await?;
     let shutdown = shutdown_signal();
-    let state = AppState {
-        store: store.clone(),
-        runtime,
-        config: Arc::new(ServerConfig::default()),
-    };
+    let state = AppState::new(store.clone(), runtime, ServerConfig::default());
     tracing::info!("faas server: listening on http://{} ({})", listener.local_addr()?, store.describe());
     serve(listener, router(state.clone()), &state.config, until_true(shutdown)).await?;
     Ok(())

@@ -9,6 +9,7 @@
 //! knows about functions and tasks comes from a server over HTTP (WAT text
 //! is compiled to a binary locally only so syntax errors show before upload).
 
+pub mod bench;
 pub mod client;
 pub mod commands;
 pub mod daemons;

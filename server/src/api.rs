@@ -13,8 +13,31 @@ use faas_runtime::Convention;
 use faas_store::{now_ms, FunctionRecord, TaskRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 use uuid::Uuid;
+
+/// Function id -> (name, convention), filled on first use. Bounded: past
+/// `CAPACITY` entries it starts over.
+#[derive(Default)]
+pub struct SignatureCache(Mutex<HashMap<Uuid, (String, Convention)>>);
+
+impl SignatureCache {
+    const CAPACITY: usize = 100_000;
+
+    fn get(&self, id: Uuid) -> Option<(String, Convention)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
+    }
+
+    fn put(&self, id: Uuid, name: String, convention: Convention) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(id, (name, convention));
+    }
+}
 
 #[derive(Deserialize)]
 pub struct RegisterRequest {
@@ -61,6 +84,9 @@ pub async fn register_function(
         created_at_ms: now_ms(),
     };
     state.store.put_function(&record, &binary).await?;
+    state
+        .signatures
+        .put(record.id, record.name.clone(), function.convention().clone());
     tracing::debug!(function = %record.id, name = %record.name, entry = %record.entry, "registered");
     Ok((StatusCode::CREATED, Json(RegisterResponse { function_id: record.id })))
 }
@@ -91,16 +117,23 @@ pub async fn execute_function(
 ) -> Result<(StatusCode, Json<ExecuteResponse>), ApiError> {
     let not_found = || ApiError::not_found(format!("function {} not found", req.function_id));
     let function_id = Uuid::parse_str(req.function_id.trim()).map_err(|_| not_found())?;
-    let function = state.store.function(function_id).await?.ok_or_else(not_found)?;
-    let convention: Convention = serde_json::from_value(function.convention.clone()).map_err(|e| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("function {function_id} has an unreadable signature: {e}"),
-        )
-    })?;
+    let (name, convention) = match state.signatures.get(function_id) {
+        Some(known) => known,
+        None => {
+            let function = state.store.function(function_id).await?.ok_or_else(not_found)?;
+            let convention: Convention = serde_json::from_value(function.convention.clone()).map_err(|e| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("function {function_id} has an unreadable signature: {e}"),
+                )
+            })?;
+            state.signatures.put(function_id, function.name.clone(), convention.clone());
+            (function.name, convention)
+        }
+    };
     convention
         .parse_args(&req.payload)
-        .map_err(|e| ApiError::bad_request(format!("{}: {e}", function.name)))?;
+        .map_err(|e| ApiError::bad_request(format!("{name}: {e}")))?;
     let task_id = Uuid::new_v4();
     state.store.submit(task_id, function_id, &req.payload).await?;
     Ok((StatusCode::CREATED, Json(ExecuteResponse { task_id })))

@@ -51,6 +51,20 @@ pub struct AppState {
     /// Used to validate and inspect modules; never to run them.
     pub runtime: Runtime,
     pub config: Arc<ServerConfig>,
+    /// Signatures of functions seen: records never change once stored, so
+    /// an execute need not read the store to check its arguments.
+    pub(crate) signatures: Arc<api::SignatureCache>,
+}
+
+impl AppState {
+    pub fn new(store: Store, runtime: Runtime, config: ServerConfig) -> Self {
+        AppState {
+            store,
+            runtime,
+            config: Arc::new(config),
+            signatures: Arc::default(),
+        }
+    }
 }
 
 /// The API's routes.

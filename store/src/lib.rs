@@ -128,7 +128,13 @@ impl Store {
     /// Records how an attempt ended. Returns false (and changes nothing) if
     /// the task already ended or the attempt is no longer the current one.
     pub async fn finish(&self, claim: &Claim, outcome: &Final) -> StoreResult<bool> {
-        each!(self, s => s.finish(claim, outcome).await)
+        let applied = self.finish_many(&[(claim.clone(), outcome.clone())]).await?;
+        Ok(applied.first().copied().unwrap_or(false))
+    }
+
+    /// `finish` for many attempts in one round trip; one flag per entry.
+    pub async fn finish_many(&self, done: &[(Claim, Final)]) -> StoreResult<Vec<bool>> {
+        each!(self, s => s.finish_many(done).await)
     }
 
     /// Hands back a claim that was never started (a shutting-down executor),

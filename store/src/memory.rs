@@ -184,12 +184,16 @@ impl MemoryStore {
         Ok(())
     }
 
-    pub async fn finish(&self, claim: &Claim, outcome: &Final) -> StoreResult<bool> {
+    pub async fn finish_many(&self, done: &[(Claim, Final)]) -> StoreResult<Vec<bool>> {
+        Ok(done.iter().map(|(claim, outcome)| self.finish_one(claim, outcome)).collect())
+    }
+
+    fn finish_one(&self, claim: &Claim, outcome: &Final) -> bool {
         let applied = {
             let mut state = self.lock();
             let current = match state.tasks.get_mut(&claim.task_id) {
                 Some(task) if !task.status.is_final() && task.attempts == claim.attempt => task,
-                _ => return Ok(false),
+                _ => return false,
             };
             current.status = outcome.status();
             current.result = outcome.result();
@@ -199,7 +203,7 @@ impl MemoryStore {
             true
         };
         self.waiters.notify(claim.task_id);
-        Ok(applied)
+        applied
     }
 
     /// Puts a claimed task back in the queue without counting the attempt,

@@ -65,25 +65,32 @@ return out
 "#;
 
 const FINISH_LUA: &str = r#"
--- ARGV: task id, attempt, status, result json, failure kind, now, stream, group, entry
-local key = 'faas:task:' .. ARGV[1]
-local f = redis.call('HMGET', key, 'status', 'attempts')
-if not f[1] then return 0 end
-if f[1] == 'COMPLETED' or f[1] == 'FAILED' then
-  if ARGV[9] ~= '' then
-    redis.call('XACK', ARGV[7], ARGV[8], ARGV[9])
+-- ARGV: stream, group, now, then (task id, attempt, status, result json,
+-- failure kind, entry id) sextets. Returns 1 per sextet that was applied.
+local out = {}
+for i = 4, #ARGV, 6 do
+  local tid, attempt, status, result, kind, entry =
+    ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  local key = 'faas:task:' .. tid
+  local f = redis.call('HMGET', key, 'status', 'attempts')
+  local applied = 0
+  if not f[1] then
+    applied = 0
+  elseif f[1] == 'COMPLETED' or f[1] == 'FAILED' then
+    if entry ~= '' then redis.call('XACK', ARGV[1], ARGV[2], entry) end
+  elseif tonumber(f[2]) == tonumber(attempt) then
+    redis.call('HSET', key, 'status', status, 'result', result, 'finished_at', ARGV[3])
+    if kind ~= '' then redis.call('HSET', key, 'failure_kind', kind) end
+    if entry ~= '' then
+      redis.call('XACK', ARGV[1], ARGV[2], entry)
+      redis.call('XDEL', ARGV[1], entry)
+    end
+    redis.call('PUBLISH', 'faas:done', tid)
+    applied = 1
   end
-  return 0
+  table.insert(out, applied)
 end
-if tonumber(f[2]) ~= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', key, 'status', ARGV[3], 'result', ARGV[4], 'finished_at', ARGV[6])
-if ARGV[5] ~= '' then redis.call('HSET', key, 'failure_kind', ARGV[5]) end
-if ARGV[9] ~= '' then
-  redis.call('XACK', ARGV[7], ARGV[8], ARGV[9])
-  redis.call('XDEL', ARGV[7], ARGV[9])
-end
-redis.call('PUBLISH', 'faas:done', ARGV[1])
-return 1
+return out
 "#;
 
 const RENEW_LUA: &str = r#"
@@ -415,22 +422,24 @@ impl RedisStore {
         Ok(())
     }
 
-    pub async fn finish(&self, claim: &Claim, outcome: &Final) -> StoreResult<bool> {
+    pub async fn finish_many(&self, done: &[(Claim, Final)]) -> StoreResult<Vec<bool>> {
+        if done.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut conn = self.conn.clone();
-        let applied: i64 = self
-            .finish_script
-            .arg(claim.task_id.to_string())
-            .arg(claim.attempt)
-            .arg(outcome.status().as_str())
-            .arg(outcome.result().to_string())
-            .arg(outcome.kind().unwrap_or(""))
-            .arg(now_ms())
-            .arg(STREAM)
-            .arg(GROUP)
-            .arg(&claim.receipt)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(applied == 1)
+        let mut invocation = self.finish_script.prepare_invoke();
+        invocation.arg(STREAM).arg(GROUP).arg(now_ms());
+        for (claim, outcome) in done {
+            invocation
+                .arg(claim.task_id.to_string())
+                .arg(claim.attempt)
+                .arg(outcome.status().as_str())
+                .arg(outcome.result().to_string())
+                .arg(outcome.kind().unwrap_or(""))
+                .arg(&claim.receipt);
+        }
+        let applied: Vec<i64> = invocation.invoke_async(&mut conn).await?;
+        Ok(applied.into_iter().map(|a| a == 1).collect())
     }
 
     pub async fn release(&self, claim: &Claim) -> StoreResult<()> {
