@@ -1,15 +1,21 @@
 //! The dispatcher: takes queued tasks from the store and runs them.
 //!
-//! Local mode (`run_local`) runs them on this process's runtime pool. It
-//! claims only as many tasks as it has free slots, renews the leases of the
-//! tasks it runs, and writes each outcome back through the store, which
-//! keeps a task's final state to one write by its current attempt. It must
-//! not serve HTTP; it talks to the store only.
+//! Local mode (`run_local`) runs them on this process's runtime pool; push
+//! mode (`run_push`) sends them to worker daemons over ZeroMQ (protocol in
+//! `docs/protocol.md`). Either way it claims only what it can start soon,
+//! renews the leases of the tasks it holds, and writes outcomes back
+//! through the store, which keeps a task's final state to one write by its
+//! current attempt. It must not serve HTTP; workers never see the store.
 
 mod functions;
 mod local;
 mod outcome;
+mod push;
+mod recorder;
+mod router;
 
 pub use functions::{FunctionCache, LoadFailure};
 pub use local::{run_local, LocalConfig};
 pub use outcome::{kind_name, to_final};
+pub use push::{run_push, PushConfig, PushError};
+pub use recorder::{Done, Held};

@@ -4,12 +4,12 @@
 
 use crate::functions::{FunctionCache, LoadFailure};
 use crate::outcome::to_final;
+use crate::recorder::{record_outcomes, renew_leases, Done, Held};
 use faas_runtime::{Executor, Runtime};
-use faas_store::{Claim, Final, Store, StoreError, TaskId};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use faas_store::{Claim, Final, Store};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 
 /// Settings of a local dispatcher.
 #[derive(Debug, Clone)]
@@ -39,14 +39,6 @@ impl LocalConfig {
     }
 }
 
-type Held = Arc<Mutex<HashMap<TaskId, Claim>>>;
-
-/// An ended attempt on its way to the store, with the room it frees.
-struct Done {
-    claim: Claim,
-    outcome: Option<Final>,
-    _room: OwnedSemaphorePermit,
-}
 
 /// Runs until `shutdown` turns true, then stops claiming and waits for the
 /// tasks it holds to finish and be recorded.
@@ -60,10 +52,15 @@ pub async fn run_local(
     let functions = Arc::new(FunctionCache::new(store.clone(), runtime));
     let window = config.slots + config.prefetch;
     let room = Arc::new(Semaphore::new(window));
-    let held: Held = Arc::default();
+    let held = Held::default();
     let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
     let recorder = tokio::spawn(record_outcomes(store.clone(), held.clone(), done_rx));
-    let renewer = tokio::spawn(renew_leases(store.clone(), config.clone(), held.clone()));
+    let renewer = tokio::spawn(renew_leases(
+        store.clone(),
+        config.consumer.clone(),
+        config.renew_every,
+        held.clone(),
+    ));
 
     while !*shutdown.borrow() {
         let first = tokio::select! {
@@ -87,14 +84,14 @@ pub async fn run_local(
         };
         for claim in claims {
             let Some(permit) = permits.pop() else { break };
-            held.lock().unwrap_or_else(|e| e.into_inner()).insert(claim.task_id, claim.clone());
+            held.insert(claim.clone());
             let (executor, functions, done_tx) = (executor.clone(), functions.clone(), done_tx.clone());
             tokio::spawn(async move {
                 let outcome = run_one(&executor, &functions, &claim).await;
                 let _ = done_tx.send(Done {
                     claim,
                     outcome,
-                    _room: permit,
+                    room: Some(permit),
                 });
             });
         }
@@ -145,65 +142,4 @@ async fn run_one(executor: &Executor, functions: &FunctionCache, claim: &Claim) 
         },
         Err(e) => internal(e.to_string()),
     })
-}
-
-/// Writes ended attempts to the store, as many per round trip as have
-/// piled up. Retries while the store is unreachable: a result is not dropped
-/// because Redis blinked. If it never comes back, the leases lapse and the
-/// tasks run again (at-least-once).
-async fn record_outcomes(store: Store, held: Held, mut done: mpsc::UnboundedReceiver<Done>) {
-    const BATCH: usize = 256;
-    let mut batch = Vec::with_capacity(BATCH);
-    while done.recv_many(&mut batch, BATCH).await > 0 {
-        let (finished, unstarted): (Vec<_>, Vec<_>) = batch.drain(..).partition(|d| d.outcome.is_some());
-        for d in &unstarted {
-            // Hand it back; if that fails too, its lease lapses.
-            let _ = store.release(&d.claim).await;
-        }
-        let writes: Vec<(Claim, Final)> = finished
-            .iter()
-            .filter_map(|d| d.outcome.clone().map(|o| (d.claim.clone(), o)))
-            .collect();
-        write_with_retry(&store, &writes).await;
-        let mut held = held.lock().unwrap_or_else(|e| e.into_inner());
-        for d in finished.iter().chain(&unstarted) {
-            held.remove(&d.claim.task_id);
-        }
-        // Dropping the batch frees its room for new claims.
-    }
-}
-
-async fn write_with_retry(store: &Store, writes: &[(Claim, Final)]) {
-    let mut delay = Duration::from_millis(100);
-    for _ in 0..60 {
-        match store.finish_many(writes).await {
-            Ok(applied) => {
-                let stale = applied.iter().filter(|a| !**a).count();
-                if stale > 0 {
-                    tracing::info!(stale, "results dropped: those tasks ended elsewhere or were re-run");
-                }
-                return;
-            }
-            Err(StoreError::Corrupt(e)) => {
-                tracing::error!("cannot record results: {e}");
-                return;
-            }
-            Err(e) => {
-                tracing::warn!("cannot record {} results yet: {e}", writes.len());
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-        }
-    }
-}
-
-async fn renew_leases(store: Store, config: LocalConfig, held: Held) {
-    let mut tick = tokio::time::interval(config.renew_every);
-    loop {
-        tick.tick().await;
-        let claims: Vec<Claim> = held.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-        if let Err(e) = store.renew(&config.consumer, &claims).await {
-            tracing::warn!("cannot renew leases: {e}");
-        }
-    }
 }

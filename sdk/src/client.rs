@@ -210,6 +210,19 @@ impl Client {
     }
 
     /// The task's current status.
+    /// Live workers of all dispatchers (push and pull modes), as the server
+    /// reports them.
+    pub async fn workers(&self) -> Result<Vec<serde_json::Value>, ClientError> {
+        #[derive(Deserialize)]
+        struct Workers {
+            workers: Vec<serde_json::Value>,
+        }
+        let path = "/workers";
+        let req = self.request(Method::GET, path);
+        let resp: Workers = self.send(req, path, REQUEST_TIMEOUT).await?;
+        Ok(resp.workers)
+    }
+
     pub async fn status(&self, task_id: Uuid) -> Result<TaskStatus, ClientError> {
         let path = format!("/status/{task_id}");
         let req = self.request(Method::GET, &path);

@@ -156,6 +156,39 @@ pub async fn invoke(args: InvokeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Prints a task's status word.
+/// `faas workers`: the live workers of every dispatcher.
+#[derive(clap::Args, Debug)]
+pub struct WorkersArgs {
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+pub async fn workers(args: WorkersArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&args.conn.url)?;
+    let workers = client.workers().await.context("cannot list workers")?;
+    let out = if args.conn.json {
+        format!("{}\n", json!({ "workers": workers }))
+    } else if workers.is_empty() {
+        "no live workers\n".to_string()
+    } else {
+        let mut text = format!("{:<40} {:<6} {:>5} {:>7} {:>14}\n", "WORKER", "MODE", "SLOTS", "RUNNING", "LAST HEARTBEAT");
+        for w in &workers {
+            let field = |k: &str| w.get(k).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).unwrap_or_default();
+            text.push_str(&format!(
+                "{:<40} {:<6} {:>5} {:>7} {:>11} ms\n",
+                field("name"),
+                field("mode"),
+                field("slots"),
+                field("running"),
+                field("last_heartbeat_ms_ago")
+            ));
+        }
+        text
+    };
+    print_stdout(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(&args.conn.url)?;
     let status = client

@@ -4,7 +4,7 @@
 //! when it cannot start.
 
 use anyhow::{bail, Context};
-use faas_dispatcher::{run_local, LocalConfig};
+use faas_dispatcher::{run_local, run_push, LocalConfig, PushConfig};
 use faas_runtime::{Runtime, RuntimeConfig};
 use faas_server::{router, serve, AppState, ServerConfig};
 use faas_store::{Store, StoreConfig};
@@ -75,6 +75,9 @@ pub struct DispatcherArgs {
     /// Seconds before a task whose executor stopped renewing it runs again
     #[arg(long, default_value_t = 10.0)]
     pub lease: f64,
+    /// Seconds of silence after which a worker is declared dead (push mode)
+    #[arg(long, default_value_t = 3.0)]
+    pub heartbeat_timeout: f64,
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the level (info by default).
@@ -207,15 +210,27 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
 
 /// `faas dispatcher`: runs queued tasks.
 pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
-    if args.mode != Mode::Local {
-        bail!(
-            "dispatcher mode {:?} is not available in this version; use -m local",
-            args.mode
-        );
-    }
     let config = store_config(args.lease)?;
     let lease = config.lease;
     let store = connect(Some(&args.redis), config).await?;
+    match args.mode {
+        Mode::Local => {}
+        Mode::Push => {
+            if !(args.heartbeat_timeout.is_finite() && args.heartbeat_timeout > 0.0) {
+                bail!("--heartbeat-timeout must be a positive number of seconds");
+            }
+            let timeout = Duration::from_secs_f64(args.heartbeat_timeout);
+            let config = PushConfig {
+                heartbeat_timeout: timeout,
+                heartbeat_interval: (timeout / 3).min(Duration::from_secs(1)),
+                renew_every: lease / 3,
+                ..PushConfig::new(args.port)
+            };
+            run_push(store, config, shutdown_signal()).await?;
+            return Ok(());
+        }
+        Mode::Pull => bail!("dispatcher mode pull is not available in this version; use -m local or -m push"),
+    }
     let slots = args.slots.max(1);
     let runtime = runtime(slots + 4)?;
     let shutdown = shutdown_signal();

@@ -28,6 +28,8 @@ enum Command {
     Status(commands::StatusArgs),
     /// Print a task's result
     Result(commands::ResultArgs),
+    /// List the live workers of all dispatchers
+    Workers(commands::WorkersArgs),
     /// Measure a running platform: round-trip latency and throughput
     Bench(faas_sdk::bench::BenchArgs),
 }
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
             Command::Invoke(args) => commands::invoke(args).await,
             Command::Status(args) => commands::status(args).await,
             Command::Result(args) => commands::result(args).await,
+            Command::Workers(args) => commands::workers(args).await,
             Command::Bench(args) => faas_sdk::bench::bench(args).await,
         }
     });

@@ -204,6 +204,11 @@ pub async fn function(
     Ok(Json(state.store.function(id).await?.ok_or_else(not_found)?))
 }
 
+/// Live workers of all dispatchers (push and pull modes).
+pub async fn workers(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "workers": state.store.workers().await? })))
+}
+
 pub async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.store.ping().await?;
     Ok(Json(json!({ "status": "ok", "store": state.store.describe() })))

@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/result/{task_id}", get(api::result))
         .route("/tasks/{task_id}", get(api::task))
         .route("/functions/{function_id}", get(api::function))
+        .route("/workers", get(api::workers))
         .route("/health", get(api::health))
         .route("/openapi.json", get(docs::openapi))
         .route("/docs", get(docs::page))

@@ -140,7 +140,24 @@ impl Store {
     /// Hands back a claim that was never started (a shutting-down executor),
     /// without counting the attempt.
     pub async fn release(&self, claim: &Claim) -> StoreResult<()> {
-        each!(self, s => s.release(claim).await)
+        each!(self, s => s.release(claim, false).await)
+    }
+
+    /// Queues again a claim whose executor was lost mid-run: the attempt
+    /// counts, so a task whose workers keep dying ends as lost.
+    pub async fn requeue(&self, claim: &Claim) -> StoreResult<()> {
+        each!(self, s => s.release(claim, true).await)
+    }
+
+    /// Publishes a dispatcher's live workers (a JSON array), kept for `ttl`:
+    /// a dispatcher that stops publishing disappears from the list.
+    pub async fn publish_workers(&self, dispatcher: &str, workers: &Value, ttl: Duration) -> StoreResult<()> {
+        each!(self, s => s.publish_workers(dispatcher, workers, ttl).await)
+    }
+
+    /// Live workers of every dispatcher.
+    pub async fn workers(&self) -> StoreResult<Vec<Value>> {
+        each!(self, s => s.workers().await)
     }
 
     /// Waits until the task is final or `timeout` passes, and returns its

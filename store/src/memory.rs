@@ -26,6 +26,7 @@ struct State {
     tasks: HashMap<TaskId, TaskRecord>,
     queue: VecDeque<TaskId>,
     leases: HashMap<TaskId, Lease>,
+    workers: HashMap<String, (Instant, Value)>,
 }
 
 pub struct MemoryStore {
@@ -192,7 +193,7 @@ impl MemoryStore {
         let applied = {
             let mut state = self.lock();
             let current = match state.tasks.get_mut(&claim.task_id) {
-                Some(task) if !task.status.is_final() && task.attempts == claim.attempt => task,
+                Some(task) if task.status == TaskStatus::Running && task.attempts == claim.attempt => task,
                 _ => return false,
             };
             current.status = outcome.status();
@@ -206,9 +207,26 @@ impl MemoryStore {
         applied
     }
 
-    /// Puts a claimed task back in the queue without counting the attempt,
-    /// for an executor that shuts down before running it.
-    pub async fn release(&self, claim: &Claim) -> StoreResult<()> {
+    pub async fn publish_workers(&self, dispatcher: &str, workers: &Value, ttl: Duration) -> StoreResult<()> {
+        self.lock()
+            .workers
+            .insert(dispatcher.to_string(), (Instant::now() + ttl, workers.clone()));
+        Ok(())
+    }
+
+    pub async fn workers(&self) -> StoreResult<Vec<Value>> {
+        let mut state = self.lock();
+        let now = Instant::now();
+        state.workers.retain(|_, (expires, _)| *expires > now);
+        Ok(state
+            .workers
+            .values()
+            .filter_map(|(_, v)| v.as_array().cloned())
+            .flatten()
+            .collect())
+    }
+
+    pub async fn release(&self, claim: &Claim, count_attempt: bool) -> StoreResult<()> {
         let mut state = self.lock();
         let ours = state
             .tasks
@@ -218,7 +236,9 @@ impl MemoryStore {
             state.leases.remove(&claim.task_id);
             if let Some(task) = state.tasks.get_mut(&claim.task_id) {
                 task.status = TaskStatus::Queued;
-                task.attempts -= 1;
+                if !count_attempt {
+                    task.attempts -= 1;
+                }
             }
             state.queue.push_front(claim.task_id);
             drop(state);

@@ -78,7 +78,7 @@ for i = 4, #ARGV, 6 do
     applied = 0
   elseif f[1] == 'COMPLETED' or f[1] == 'FAILED' then
     if entry ~= '' then redis.call('XACK', ARGV[1], ARGV[2], entry) end
-  elseif tonumber(f[2]) == tonumber(attempt) then
+  elseif f[1] == 'RUNNING' and tonumber(f[2]) == tonumber(attempt) then
     redis.call('HSET', key, 'status', status, 'result', result, 'finished_at', ARGV[3])
     if kind ~= '' then redis.call('HSET', key, 'failure_kind', kind) end
     if entry ~= '' then
@@ -107,13 +107,18 @@ return 1
 "#;
 
 const RELEASE_LUA: &str = r#"
--- ARGV: task id, attempt, stream, group, entry. Hands an unstarted claim back.
+-- ARGV: task id, attempt, stream, group, entry, uncount (1: the attempt
+-- never started, so it does not count). Queues the task again.
 local key = 'faas:task:' .. ARGV[1]
-local f = redis.call('HMGET', key, 'status', 'attempts', 'function_id')
+local f = redis.call('HMGET', key, 'status', 'attempts')
 if f[1] ~= 'RUNNING' or tonumber(f[2]) ~= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', key, 'status', 'QUEUED', 'attempts', tonumber(f[2]) - 1)
-redis.call('XACK', ARGV[3], ARGV[4], ARGV[5])
-redis.call('XDEL', ARGV[3], ARGV[5])
+local attempts = tonumber(f[2])
+if ARGV[6] == '1' then attempts = attempts - 1 end
+redis.call('HSET', key, 'status', 'QUEUED', 'attempts', attempts)
+if ARGV[5] ~= '' then
+  redis.call('XACK', ARGV[3], ARGV[4], ARGV[5])
+  redis.call('XDEL', ARGV[3], ARGV[5])
+end
 redis.call('XADD', ARGV[3], '*', 'task', ARGV[1])
 return 1
 "#;
@@ -442,7 +447,7 @@ impl RedisStore {
         Ok(applied.into_iter().map(|a| a == 1).collect())
     }
 
-    pub async fn release(&self, claim: &Claim) -> StoreResult<()> {
+    pub async fn release(&self, claim: &Claim, count_attempt: bool) -> StoreResult<()> {
         let mut conn = self.conn.clone();
         self.release_script
             .arg(claim.task_id.to_string())
@@ -450,9 +455,52 @@ impl RedisStore {
             .arg(STREAM)
             .arg(GROUP)
             .arg(&claim.receipt)
+            .arg(if count_attempt { "0" } else { "1" })
             .invoke_async::<i64>(&mut conn)
             .await?;
         Ok(())
+    }
+
+    pub async fn publish_workers(&self, dispatcher: &str, workers: &Value, ttl: Duration) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let ttl_ms = ttl.as_millis().max(1) as u64;
+        redis::cmd("SET")
+            .arg(format!("faas:workers:{dispatcher}"))
+            .arg(workers.to_string())
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn workers(&self) -> StoreResult<Vec<Value>> {
+        let mut conn = self.conn.clone();
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg("faas:workers:*")
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut conn)
+                .await?;
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        let mut out = Vec::new();
+        for key in keys {
+            let text: Option<String> = conn.get(&key).await?;
+            if let Some(Value::Array(list)) = text.and_then(|t| serde_json::from_str(&t).ok()) {
+                out.extend(list);
+            }
+        }
+        Ok(out)
     }
 
     /// Starts (once) the subscriber that wakes long-polls on `faas:done`.

@@ -202,6 +202,21 @@ async fn released_claims_go_back_without_counting(f: Fixture) {
     assert_eq!(again[0].attempt, 1);
 }
 
+async fn requeued_claims_go_back_and_count(f: Fixture) {
+    let s = &f.store;
+    let id = Uuid::new_v4();
+    s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
+    for attempt in 1..=3 {
+        let claim = s.claim("w", 1, Duration::from_secs(1)).await.unwrap().remove(0);
+        assert_eq!(claim.attempt, attempt);
+        s.requeue(&claim).await.unwrap();
+        assert!(!s.finish(&claim, &Final::Completed(json!(1))).await.unwrap(), "requeued attempt is stale");
+    }
+    assert!(s.claim("w", 1, Duration::from_millis(200)).await.unwrap().is_empty());
+    let t = s.task(id).await.unwrap().unwrap();
+    assert_eq!((t.status, t.result), (TaskStatus::Failed, json!("worker lost 3 times")));
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -223,6 +238,7 @@ suite!(
     a_task_whose_executors_keep_dying_fails_as_lost,
     wait_final_returns_on_completion_or_timeout,
     released_claims_go_back_without_counting,
+    requeued_claims_go_back_and_count,
 );
 
 #[tokio::test]

@@ -1,0 +1,521 @@
+//! Push mode: a ROUTER that registers workers, pushes each claimed task to
+//! the least-loaded live worker with a free slot, records results, and
+//! re-queues the tasks of workers whose heartbeats stop.
+//!
+//! One async task (the scheduler) owns all worker state; the ZeroMQ thread
+//! (`router.rs`), the claimer and the recorder talk to it over channels.
+
+use crate::recorder::{record_outcomes, renew_leases, Done, Held};
+use crate::router::{self, hex_id, Identity, Inbound, Outbox};
+use faas_protocol::{DispatcherMessage, FunctionInfo, ResultMessage, TaskMessage, TaskRef, WorkerMessage};
+use faas_store::{Claim, Final, FunctionId, Store, TaskId};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// Settings of a push dispatcher.
+#[derive(Debug, Clone)]
+pub struct PushConfig {
+    /// Where the ROUTER binds, e.g. `tcp://*:7001`.
+    pub endpoint: String,
+    /// How often workers send heartbeats (told to them in WELCOME).
+    pub heartbeat_interval: Duration,
+    /// A worker silent this long is dead and its tasks are queued again.
+    pub heartbeat_timeout: Duration,
+    /// This dispatcher's name in the store.
+    pub consumer: String,
+    /// Longest wait for new work in one claim.
+    pub claim_block: Duration,
+    /// How often held tasks' leases are renewed.
+    pub renew_every: Duration,
+}
+
+impl PushConfig {
+    pub fn new(port: u16) -> Self {
+        PushConfig {
+            endpoint: format!("tcp://*:{port}"),
+            heartbeat_interval: Duration::from_secs(1),
+            heartbeat_timeout: Duration::from_secs(3),
+            consumer: format!("push-{}", uuid::Uuid::new_v4()),
+            claim_block: Duration::from_secs(1),
+            renew_every: Duration::from_secs(3),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("cannot listen on {endpoint}: {source}")]
+    Bind { endpoint: String, source: zmq::Error },
+}
+
+struct Worker {
+    name: String,
+    slots: usize,
+    running: HashMap<TaskId, Claim>,
+    /// Functions whose module this worker has been sent.
+    functions: HashSet<FunctionId>,
+    last_seen: Instant,
+    draining: bool,
+}
+
+impl Worker {
+    fn free(&self) -> usize {
+        if self.draining {
+            0
+        } else {
+            self.slots.saturating_sub(self.running.len())
+        }
+    }
+}
+
+/// Runs until `shutdown` turns true. On shutdown it stops taking work,
+/// hands back tasks not yet sent, and waits (up to 30 s) for the workers'
+/// results of the tasks they run.
+pub async fn run_push(store: Store, config: PushConfig, shutdown: watch::Receiver<bool>) -> Result<(), PushError> {
+    let (router, outbox, inbound) = router::start(&config.endpoint).map_err(|source| PushError::Bind {
+        endpoint: config.endpoint.clone(),
+        source,
+    })?;
+    tracing::info!(
+        "faas dispatcher ready: mode push, listening on {}, {}",
+        config.endpoint,
+        store.describe()
+    );
+    let held = Held::default();
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let recorder = tokio::spawn(record_outcomes(store.clone(), held.clone(), done_rx));
+    let renewer = tokio::spawn(renew_leases(
+        store.clone(),
+        config.consumer.clone(),
+        config.renew_every,
+        held.clone(),
+    ));
+    let (want_tx, want_rx) = mpsc::unbounded_channel();
+    let (claims_tx, claims_rx) = mpsc::unbounded_channel();
+    let claimer = tokio::spawn(claimer(store.clone(), config.clone(), want_rx, claims_tx));
+
+    let mut scheduler = Scheduler {
+        store,
+        config,
+        outbox,
+        held,
+        done: done_tx,
+        workers: HashMap::new(),
+        pending: VecDeque::new(),
+        functions: HashMap::new(),
+        claiming: false,
+        want: want_tx,
+        turn: 0,
+    };
+    scheduler.run(inbound, claims_rx, shutdown).await;
+
+    claimer.abort();
+    drop(scheduler);
+    let _ = recorder.await;
+    renewer.abort();
+    drop(router);
+    tracing::info!("dispatcher stopped");
+    Ok(())
+}
+
+/// Claims on request, so that at most one claim is outstanding and the
+/// scheduler never holds more than its workers can start.
+async fn claimer(
+    store: Store,
+    config: PushConfig,
+    mut want: mpsc::UnboundedReceiver<usize>,
+    claims: mpsc::UnboundedSender<Vec<Claim>>,
+) {
+    while let Some(n) = want.recv().await {
+        let got = match store.claim(&config.consumer, n, config.claim_block).await {
+            Ok(got) => got,
+            Err(e) => {
+                tracing::warn!("cannot claim tasks: {e}; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                Vec::new()
+            }
+        };
+        if claims.send(got).is_err() {
+            return;
+        }
+    }
+}
+
+struct Scheduler {
+    store: Store,
+    config: PushConfig,
+    outbox: Outbox,
+    held: Held,
+    done: mpsc::UnboundedSender<Done>,
+    workers: HashMap<Identity, Worker>,
+    /// Claimed, not yet sent to a worker.
+    pending: VecDeque<Claim>,
+    functions: HashMap<FunctionId, (FunctionInfo, Arc<Vec<u8>>)>,
+    claiming: bool,
+    want: mpsc::UnboundedSender<usize>,
+    /// Round-robin start for ties between equally loaded workers.
+    turn: usize,
+}
+
+impl Scheduler {
+    async fn run(
+        &mut self,
+        mut inbound: mpsc::UnboundedReceiver<Inbound>,
+        mut claims: mpsc::UnboundedReceiver<Vec<Claim>>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        let mut ticks: u64 = 0;
+        loop {
+            tokio::select! {
+                Some(msg) = inbound.recv() => self.handle(msg.from, msg.message).await,
+                Some(got) = claims.recv() => {
+                    self.claiming = false;
+                    for claim in got {
+                        self.held.insert(claim.clone());
+                        self.pending.push_back(claim);
+                    }
+                }
+                _ = tick.tick() => {
+                    self.reap_dead();
+                    ticks += 1;
+                    if ticks % 5 == 1 {
+                        self.publish_workers();
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+            self.assign().await;
+            self.request_work();
+        }
+        self.drain(inbound).await;
+    }
+
+    async fn drain(&mut self, mut inbound: mpsc::UnboundedReceiver<Inbound>) {
+        tracing::info!("dispatcher stopping: handing back unsent tasks, waiting for running ones");
+        for claim in self.pending.drain(..) {
+            self.held.remove(&claim.task_id);
+            let _ = self.done.send(Done {
+                claim,
+                outcome: None,
+                room: None,
+            });
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self.workers.values().any(|w| !w.running.is_empty()) {
+            match tokio::time::timeout_at(deadline, inbound.recv()).await {
+                Ok(Some(msg)) => self.handle(msg.from, msg.message).await,
+                _ => break,
+            }
+        }
+    }
+
+    /// Publishes the live workers to the store (for `GET /workers`).
+    fn publish_workers(&self) {
+        let list: Vec<Value> = self
+            .workers
+            .iter()
+            .map(|(id, w)| {
+                serde_json::json!({
+                    "id": hex_id(id),
+                    "name": w.name,
+                    "slots": w.slots,
+                    "running": w.running.len(),
+                    "draining": w.draining,
+                    "last_heartbeat_ms_ago": w.last_seen.elapsed().as_millis() as u64,
+                    "dispatcher": self.config.consumer,
+                    "mode": "push",
+                })
+            })
+            .collect();
+        let store = self.store.clone();
+        let consumer = self.config.consumer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.publish_workers(&consumer, &Value::Array(list), Duration::from_secs(3)).await {
+                tracing::debug!("cannot publish workers: {e}");
+            }
+        });
+    }
+
+    fn request_work(&mut self) {
+        if self.claiming {
+            return;
+        }
+        let free: usize = self.workers.values().map(Worker::free).sum();
+        let wanted = free.saturating_sub(self.pending.len());
+        if wanted > 0 && self.want.send(wanted).is_ok() {
+            self.claiming = true;
+        }
+    }
+
+    async fn handle(&mut self, from: Identity, message: WorkerMessage) {
+        if let Some(worker) = self.workers.get_mut(&from) {
+            worker.last_seen = Instant::now();
+        }
+        match message {
+            WorkerMessage::Register { worker, slots, running } => self.register(from, worker, slots, running),
+            WorkerMessage::Heartbeat { .. } => {
+                if !self.workers.contains_key(&from) {
+                    self.outbox.send(&from, &DispatcherMessage::Reregister);
+                }
+            }
+            WorkerMessage::Result(result) => self.result(from, result),
+            WorkerMessage::NeedModule { task, function_id } => self.resend_with_module(from, task, function_id).await,
+            WorkerMessage::Bye { returned } => self.bye(from, returned),
+        }
+    }
+
+    fn register(&mut self, from: Identity, name: String, slots: u32, running: Vec<TaskRef>) {
+        let worker = self.workers.entry(from.clone()).or_insert_with(|| Worker {
+            name: name.clone(),
+            slots: 0,
+            running: HashMap::new(),
+            functions: HashSet::new(),
+            last_seen: Instant::now(),
+            draining: false,
+        });
+        worker.name = name;
+        worker.slots = (slots as usize).max(1);
+        worker.draining = false;
+        // Tasks it still runs from before a dispatcher restart: count them
+        // against its slots and keep their leases alive.
+        for task in running {
+            let claim = worker
+                .running
+                .entry(task.task_id)
+                .or_insert_with(|| claim_from_ref(&task))
+                .clone();
+            self.held.insert(claim);
+        }
+        tracing::info!(
+            worker = %worker.name,
+            id = %hex_id(&from),
+            slots = worker.slots,
+            running = worker.running.len(),
+            "worker registered"
+        );
+        self.outbox.send(
+            &from,
+            &DispatcherMessage::Welcome {
+                heartbeat_ms: self.config.heartbeat_interval.as_millis() as u64,
+            },
+        );
+    }
+
+    fn result(&mut self, from: Identity, result: ResultMessage) {
+        let claim = match self.workers.get_mut(&from) {
+            Some(worker) => worker.running.remove(&result.task.task_id),
+            None => {
+                self.outbox.send(&from, &DispatcherMessage::Reregister);
+                None
+            }
+        }
+        .unwrap_or_else(|| claim_from_ref(&result.task));
+        self.held.remove(&claim.task_id);
+        let outcome = match result.status.as_str() {
+            "COMPLETED" => Final::Completed(result.result),
+            _ => Final::Failed {
+                kind: result.kind.unwrap_or_else(|| "failed".into()),
+                message: match result.result {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                },
+            },
+        };
+        let _ = self.done.send(Done {
+            claim,
+            outcome: Some(outcome),
+            room: None,
+        });
+    }
+
+    async fn resend_with_module(&mut self, from: Identity, task: TaskRef, function_id: FunctionId) {
+        let claim = match self.workers.get_mut(&from) {
+            Some(worker) => {
+                worker.functions.remove(&function_id);
+                worker.running.get(&task.task_id).cloned()
+            }
+            None => None,
+        };
+        match claim {
+            Some(claim) => {
+                if let Err(failure) = self.send_task(&from, &claim).await {
+                    self.fail_unsent(&from, claim, failure);
+                }
+            }
+            None => tracing::debug!("NEED_MODULE for a task this worker does not hold"),
+        }
+    }
+
+    fn bye(&mut self, from: Identity, returned: Vec<TaskRef>) {
+        let Some(worker) = self.workers.get_mut(&from) else { return };
+        worker.draining = true;
+        tracing::info!(worker = %worker.name, returned = returned.len(), "worker leaving");
+        for task in returned {
+            if let Some(claim) = worker.running.remove(&task.task_id) {
+                self.held.remove(&claim.task_id);
+                let _ = self.done.send(Done {
+                    claim,
+                    outcome: None,
+                    room: None,
+                });
+            }
+        }
+    }
+
+    /// Declares silent workers dead and queues their tasks again (counting
+    /// the attempt).
+    fn reap_dead(&mut self) {
+        let timeout = self.config.heartbeat_timeout;
+        let dead: Vec<Identity> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.last_seen.elapsed() > timeout)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in dead {
+            let Some(worker) = self.workers.remove(&id) else { continue };
+            tracing::warn!(
+                worker = %worker.name,
+                tasks = worker.running.len(),
+                "worker lost (no heartbeat for {timeout:?}); its tasks go back to the queue"
+            );
+            for claim in worker.running.into_values() {
+                self.held.remove(&claim.task_id);
+                let store = self.store.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = store.requeue(&claim).await {
+                        tracing::warn!(task = %claim.task_id, "cannot re-queue (its lease will lapse instead): {e}");
+                    }
+                });
+            }
+        }
+    }
+
+    /// Sends pending tasks to the least-loaded workers while any has room.
+    async fn assign(&mut self) {
+        while !self.pending.is_empty() {
+            let Some(to) = self.pick_worker() else { return };
+            let Some(claim) = self.pending.pop_front() else { return };
+            if let Some(worker) = self.workers.get_mut(&to) {
+                worker.running.insert(claim.task_id, claim.clone());
+            }
+            if let Err(failure) = self.send_task(&to, &claim).await {
+                self.fail_unsent(&to, claim, failure);
+            }
+        }
+    }
+
+    /// The live worker with the largest share of free slots; ties go to the
+    /// next in turn.
+    fn pick_worker(&mut self) -> Option<Identity> {
+        let mut ids: Vec<&Identity> = self.workers.keys().collect();
+        ids.sort();
+        let n = ids.len();
+        if n == 0 {
+            return None;
+        }
+        self.turn = self.turn.wrapping_add(1);
+        let mut best: Option<(&Identity, f64)> = None;
+        for k in 0..n {
+            let id = ids[(self.turn + k) % n];
+            let w = &self.workers[id];
+            let free = w.free();
+            if free == 0 {
+                continue;
+            }
+            let share = free as f64 / w.slots as f64;
+            if best.is_none_or(|(_, s)| share > s) {
+                best = Some((id, share));
+            }
+        }
+        best.map(|(id, _)| id.clone())
+    }
+
+    async fn send_task(&mut self, to: &Identity, claim: &Claim) -> Result<(), Final> {
+        let (info, module) = self.function(claim.function_id).await?;
+        let first_time = self
+            .workers
+            .get_mut(to)
+            .map(|w| w.functions.insert(claim.function_id))
+            .unwrap_or(true);
+        let message = DispatcherMessage::Task {
+            task: TaskMessage {
+                task: TaskRef {
+                    task_id: claim.task_id,
+                    attempt: claim.attempt,
+                    receipt: claim.receipt.clone(),
+                },
+                function_id: claim.function_id,
+                function: info,
+                payload: claim.payload.clone(),
+            },
+            module: first_time.then(|| module.to_vec()),
+        };
+        self.outbox.send(to, &message);
+        Ok(())
+    }
+
+    fn fail_unsent(&mut self, to: &Identity, claim: Claim, failure: Final) {
+        if let Some(worker) = self.workers.get_mut(to) {
+            worker.running.remove(&claim.task_id);
+        }
+        self.held.remove(&claim.task_id);
+        let outcome = match failure {
+            // The store could not be read: try again later, uncounted.
+            Final::Failed { ref kind, .. } if kind == "store" => None,
+            other => Some(other),
+        };
+        let _ = self.done.send(Done {
+            claim,
+            outcome,
+            room: None,
+        });
+    }
+
+    /// A function's wire description and module, from the store once.
+    async fn function(&mut self, id: FunctionId) -> Result<(FunctionInfo, Arc<Vec<u8>>), Final> {
+        if let Some(found) = self.functions.get(&id) {
+            return Ok(found.clone());
+        }
+        let failed = |kind: &str, message: String| Final::Failed {
+            kind: kind.into(),
+            message,
+        };
+        let record = match self.store.function(id).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return Err(failed("missing_function", format!("function {id} does not exist"))),
+            Err(e) => return Err(failed("store", e.to_string())),
+        };
+        let module = match self.store.module(&record.module_hash).await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Err(failed("missing_function", format!("module of function {id} is missing"))),
+            Err(e) => return Err(failed("store", e.to_string())),
+        };
+        let info = FunctionInfo {
+            name: record.name,
+            entry: record.entry,
+            module_hash: record.module_hash,
+        };
+        if self.functions.len() >= 1024 {
+            self.functions.clear();
+        }
+        self.functions.insert(id, (info.clone(), module.clone()));
+        Ok((info, module))
+    }
+}
+
+/// A claim rebuilt from what a worker echoes back: enough to finish, renew
+/// or re-queue it (the store keys on task id, attempt and receipt).
+fn claim_from_ref(task: &TaskRef) -> Claim {
+    Claim {
+        task_id: task.task_id,
+        function_id: uuid::Uuid::nil(),
+        payload: Value::Null,
+        attempt: task.attempt,
+        receipt: task.receipt.clone(),
+    }
+}

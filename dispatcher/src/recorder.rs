@@ -1,0 +1,110 @@
+//! Shared by every dispatch mode: writing ended attempts to the store in
+//! batches, and renewing the leases of the tasks a dispatcher holds.
+
+use faas_store::{Claim, Final, Store, StoreError, TaskId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+
+/// The claims a dispatcher holds (running or about to run), whose leases it
+/// keeps alive.
+#[derive(Clone, Default)]
+pub struct Held(Arc<Mutex<HashMap<TaskId, Claim>>>);
+
+impl Held {
+    fn lock(&self) -> MutexGuard<'_, HashMap<TaskId, Claim>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn insert(&self, claim: Claim) {
+        self.lock().insert(claim.task_id, claim);
+    }
+
+    pub fn remove(&self, task: &TaskId) -> Option<Claim> {
+        self.lock().remove(task)
+    }
+
+    pub fn all(&self) -> Vec<Claim> {
+        self.lock().values().cloned().collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+}
+
+/// An ended attempt on its way to the store. `outcome: None` means it never
+/// started and goes back to the queue uncounted. `room`, if any, is freed
+/// once the outcome is recorded.
+pub struct Done {
+    pub claim: Claim,
+    pub outcome: Option<Final>,
+    pub room: Option<OwnedSemaphorePermit>,
+}
+
+/// Writes ended attempts to the store, as many per round trip as have
+/// piled up. Retries while the store is unreachable: a result is not dropped
+/// because Redis blinked. If it never comes back, the leases lapse and the
+/// tasks run again (at-least-once).
+pub async fn record_outcomes(store: Store, held: Held, mut done: mpsc::UnboundedReceiver<Done>) {
+    const BATCH: usize = 256;
+    let mut batch = Vec::with_capacity(BATCH);
+    while done.recv_many(&mut batch, BATCH).await > 0 {
+        let (finished, unstarted): (Vec<_>, Vec<_>) = batch.drain(..).partition(|d| d.outcome.is_some());
+        for d in &unstarted {
+            // Hand it back; if that fails too, its lease lapses.
+            let _ = store.release(&d.claim).await;
+        }
+        let writes: Vec<(Claim, Final)> = finished
+            .iter()
+            .filter_map(|d| d.outcome.clone().map(|o| (d.claim.clone(), o)))
+            .collect();
+        write_with_retry(&store, &writes).await;
+        for d in finished.iter().chain(&unstarted) {
+            held.remove(&d.claim.task_id);
+        }
+        // Dropping the batch frees its room for new claims.
+    }
+}
+
+async fn write_with_retry(store: &Store, writes: &[(Claim, Final)]) {
+    let mut delay = Duration::from_millis(100);
+    for _ in 0..60 {
+        match store.finish_many(writes).await {
+            Ok(applied) => {
+                let stale = applied.iter().filter(|a| !**a).count();
+                if stale > 0 {
+                    tracing::info!(stale, "results dropped: those tasks ended elsewhere or were re-run");
+                }
+                return;
+            }
+            Err(StoreError::Corrupt(e)) => {
+                tracing::error!("cannot record results: {e}");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!("cannot record {} results yet: {e}", writes.len());
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// Renews the leases of everything in `held`, every `every`, forever (abort
+/// the task to stop).
+pub async fn renew_leases(store: Store, consumer: String, every: Duration, held: Held) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let claims = held.all();
+        if let Err(e) = store.renew(&consumer, &claims).await {
+            tracing::warn!("cannot renew leases: {e}");
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The ZeroMQ side of push mode: one thread owns the ROUTER socket (zmq
+//! sockets are not thread-safe) and moves messages between it and the async
+//! scheduler. Outbound messages reach the thread through an inproc socket,
+//! so sending never waits on a poll timeout.
+//!
+//! libzmq enforces `ZMQ_MAXMSGSIZE` while reading a frame header: a peer that
+//! announces a frame over the cap is disconnected before anything is
+//! allocated. Undecodable messages are logged and dropped here.
+
+use faas_protocol::{DispatcherMessage, WorkerMessage, MAX_MESSAGE_BYTES};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+/// A worker's ZeroMQ routing id.
+pub type Identity = Vec<u8>;
+
+/// A decoded message from a worker.
+pub struct Inbound {
+    pub from: Identity,
+    pub message: WorkerMessage,
+}
+
+/// Sends messages to workers from any thread.
+#[derive(Clone)]
+pub struct Outbox {
+    socket: Arc<Mutex<zmq::Socket>>,
+}
+
+impl Outbox {
+    pub fn send(&self, to: &Identity, message: &DispatcherMessage) {
+        let mut frames = vec![to.clone()];
+        frames.extend(message.encode());
+        let socket = self.socket.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = socket.send_multipart(frames, 0) {
+            tracing::warn!("cannot queue a {} message: {e}", message.kind());
+        }
+    }
+}
+
+/// The running I/O thread; stops when dropped.
+pub struct Router {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Router {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Binds the ROUTER on `endpoint` (e.g. `tcp://*:7001`) and starts the I/O
+/// thread. Fails if the port cannot be bound.
+pub fn start(endpoint: &str) -> Result<(Router, Outbox, mpsc::UnboundedReceiver<Inbound>), zmq::Error> {
+    let context = zmq::Context::new();
+    let router = context.socket(zmq::ROUTER)?;
+    router.set_maxmsgsize(MAX_MESSAGE_BYTES as i64)?;
+    router.set_linger(0)?;
+    // Sending to a routing id that is gone is an error, not a silent drop.
+    router.set_router_mandatory(true)?;
+    router.set_sndhwm(100_000)?;
+    router.set_rcvhwm(100_000)?;
+    router.bind(endpoint)?;
+
+    let inproc = format!("inproc://faas-outbox-{}", uuid::Uuid::new_v4());
+    let pull = context.socket(zmq::PULL)?;
+    pull.set_rcvhwm(0)?;
+    pull.bind(&inproc)?;
+    let push = context.socket(zmq::PUSH)?;
+    push.set_sndhwm(0)?;
+    push.connect(&inproc)?;
+
+    let (tx, rx) = mpsc::unbounded_channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("faas-router".into())
+            .spawn(move || io_loop(router, pull, tx, stop))
+            .map_err(|_| zmq::Error::EMFILE)?
+    };
+    Ok((
+        Router {
+            stop,
+            thread: Some(thread),
+        },
+        Outbox {
+            socket: Arc::new(Mutex::new(push)),
+        },
+        rx,
+    ))
+}
+
+fn io_loop(router: zmq::Socket, outbox: zmq::Socket, inbound: mpsc::UnboundedSender<Inbound>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        let mut items = [router.as_poll_item(zmq::POLLIN), outbox.as_poll_item(zmq::POLLIN)];
+        if let Err(e) = zmq::poll(&mut items, 100) {
+            tracing::warn!("poll failed: {e}");
+            continue;
+        }
+        let (router_ready, outbox_ready) = (items[0].is_readable(), items[1].is_readable());
+        if router_ready {
+            // Drain what is there, without blocking.
+            while let Ok(frames) = router.recv_multipart(zmq::DONTWAIT) {
+                let Some((from, rest)) = frames.split_first() else { continue };
+                match WorkerMessage::decode(rest) {
+                    Ok(message) => {
+                        if inbound
+                            .send(Inbound {
+                                from: from.clone(),
+                                message,
+                            })
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::warn!(peer = %hex_id(from), "dropped a malformed message: {e}"),
+                }
+            }
+        }
+        if outbox_ready {
+            while let Ok(frames) = outbox.recv_multipart(zmq::DONTWAIT) {
+                if let Err(e) = router.send_multipart(frames, zmq::DONTWAIT) {
+                    // EHOSTUNREACH: the worker is gone; its heartbeats stop and
+                    // its tasks are re-queued by the scheduler.
+                    tracing::debug!("cannot send to a worker: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// A routing id for logs.
+pub fn hex_id(id: &[u8]) -> String {
+    match std::str::from_utf8(id) {
+        Ok(text) if text.chars().all(|c| c.is_ascii_graphic()) => text.to_string(),
+        _ => id.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
