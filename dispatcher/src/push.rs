@@ -30,6 +30,9 @@ pub struct PushConfig {
     pub claim_block: Duration,
     /// How often held tasks' leases are renewed.
     pub renew_every: Duration,
+    /// Tasks sent to a worker beyond its slots, per slot, so a slot that
+    /// frees up starts the next task without a round trip to the dispatcher.
+    pub prefetch_per_slot: usize,
 }
 
 impl PushConfig {
@@ -41,6 +44,7 @@ impl PushConfig {
             consumer: format!("push-{}", uuid::Uuid::new_v4()),
             claim_block: Duration::from_secs(1),
             renew_every: Duration::from_secs(3),
+            prefetch_per_slot: 1,
         }
     }
 }
@@ -54,11 +58,15 @@ pub enum PushError {
 struct Worker {
     name: String,
     slots: usize,
+    /// Most tasks held at once: slots plus prefetch.
+    capacity: usize,
     running: HashMap<TaskId, Claim>,
     /// Functions whose module this worker has been sent.
     functions: HashSet<FunctionId>,
     last_seen: Instant,
     draining: bool,
+    /// Results received from it.
+    completed: u64,
 }
 
 impl Worker {
@@ -66,7 +74,7 @@ impl Worker {
         if self.draining {
             0
         } else {
-            self.slots.saturating_sub(self.running.len())
+            self.capacity.saturating_sub(self.running.len())
         }
     }
 }
@@ -224,6 +232,7 @@ impl Scheduler {
                     "name": w.name,
                     "slots": w.slots,
                     "running": w.running.len(),
+                    "completed": w.completed,
                     "draining": w.draining,
                     "last_heartbeat_ms_ago": w.last_seen.elapsed().as_millis() as u64,
                     "dispatcher": self.config.consumer,
@@ -272,13 +281,16 @@ impl Scheduler {
         let worker = self.workers.entry(from.clone()).or_insert_with(|| Worker {
             name: name.clone(),
             slots: 0,
+            capacity: 0,
             running: HashMap::new(),
             functions: HashSet::new(),
             last_seen: Instant::now(),
             draining: false,
+            completed: 0,
         });
         worker.name = name;
         worker.slots = (slots as usize).max(1);
+        worker.capacity = worker.slots * (1 + self.config.prefetch_per_slot);
         worker.draining = false;
         // Tasks it still runs from before a dispatcher restart: count them
         // against its slots and keep their leases alive.
@@ -307,7 +319,10 @@ impl Scheduler {
 
     fn result(&mut self, from: Identity, result: ResultMessage) {
         let claim = match self.workers.get_mut(&from) {
-            Some(worker) => worker.running.remove(&result.task.task_id),
+            Some(worker) => {
+                worker.completed += 1;
+                worker.running.remove(&result.task.task_id)
+            }
             None => {
                 self.outbox.send(&from, &DispatcherMessage::Reregister);
                 None
@@ -427,7 +442,7 @@ impl Scheduler {
             if free == 0 {
                 continue;
             }
-            let share = free as f64 / w.slots as f64;
+            let share = free as f64 / w.capacity as f64;
             if best.is_none_or(|(_, s)| share > s) {
                 best = Some((id, share));
             }

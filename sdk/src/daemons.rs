@@ -80,6 +80,28 @@ pub struct DispatcherArgs {
     pub heartbeat_timeout: f64,
 }
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkerMode {
+    /// Receive tasks pushed by a `dispatcher -m push`
+    Push,
+    /// Ask a `dispatcher -m pull` for tasks
+    Pull,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct WorkerArgs {
+    /// How tasks reach this worker
+    #[arg(value_enum)]
+    pub mode: WorkerMode,
+    /// Execution slots (tasks run at once)
+    pub slots: usize,
+    /// The dispatcher's address, e.g. tcp://127.0.0.1:7001
+    pub dispatcher: String,
+    /// Name in logs and worker listings (default: host-pid)
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
 /// Logs to stderr; `RUST_LOG` overrides the level (info by default).
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -205,6 +227,34 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let state = AppState::new(store.clone(), runtime, ServerConfig::default());
     tracing::info!("faas server: listening on http://{} ({})", listener.local_addr()?, store.describe());
     serve(listener, router(state.clone()), &state.config, until_true(shutdown)).await?;
+    Ok(())
+}
+
+/// `faas worker push|pull SLOTS URL`: a worker daemon for a compute node.
+/// Its ZeroMQ loop runs on a thread of its own; SIGTERM or Ctrl-C make it
+/// hand back unstarted tasks, finish running ones and exit.
+pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    if args.mode == WorkerMode::Pull {
+        bail!("worker mode pull is not available in this version; use push");
+    }
+    if args.slots == 0 {
+        bail!("SLOTS must be at least 1");
+    }
+    let mut config = faas_worker::WorkerConfig::new(args.slots, args.dispatcher);
+    if let Some(name) = args.name {
+        config.name = name;
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut signal = shutdown_signal();
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        until_true(signal.clone()).await;
+        let _ = signal.borrow_and_update();
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    tokio::task::spawn_blocking(move || faas_worker::run_push(config, stop))
+        .await
+        .context("worker thread")??;
     Ok(())
 }
 

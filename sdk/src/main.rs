@@ -20,6 +20,8 @@ enum Command {
     Server(daemons::ServerArgs),
     /// Run a dispatcher that executes queued tasks (needs Redis)
     Dispatcher(daemons::DispatcherArgs),
+    /// Run a worker daemon: faas worker push SLOTS tcp://HOST:PORT
+    Worker(daemons::WorkerArgs),
     /// Upload a .wasm or .wat module; prints the function id
     Deploy(commands::DeployArgs),
     /// Invoke a function; prints the task id, or the result with --wait
@@ -56,6 +58,10 @@ fn main() -> ExitCode {
             Command::Dispatcher(args) => {
                 daemons::init_logging();
                 daemons::dispatcher(args).await.map(|()| ExitCode::SUCCESS)
+            }
+            Command::Worker(args) => {
+                daemons::init_logging();
+                daemons::worker(args).await.map(|()| ExitCode::SUCCESS)
             }
             Command::Deploy(args) => commands::deploy(args).await,
             Command::Invoke(args) => commands::invoke(args).await,

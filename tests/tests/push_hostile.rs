@@ -1,0 +1,138 @@
+//! Hostile peers on the push dispatcher's port: garbage bytes, malformed
+//! faas/1 messages, and a peer that completes the ZMTP handshake and then
+//! announces a 2^40-byte frame. The dispatcher must drop them and keep
+//! serving well-behaved workers.
+
+use faas_e2e::{free_port, Daemon, RedisServer};
+use faas_protocol::{DispatcherMessage, WorkerMessage};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// A well-behaved worker's handshake: REGISTER must be answered by WELCOME.
+fn register_and_expect_welcome(port: u16) {
+    let ctx = zmq::Context::new();
+    let dealer = ctx.socket(zmq::DEALER).expect("dealer");
+    dealer.set_linger(0).expect("linger");
+    dealer.set_rcvtimeo(5000).expect("timeout");
+    dealer
+        .connect(&format!("tcp://127.0.0.1:{port}"))
+        .expect("connect");
+    let register = WorkerMessage::Register {
+        worker: "probe".into(),
+        slots: 1,
+        running: vec![],
+    };
+    dealer.send_multipart(register.encode(), 0).expect("send");
+    let frames = dealer.recv_multipart(0).expect("the dispatcher answers");
+    assert!(
+        matches!(DispatcherMessage::decode(&frames), Ok(DispatcherMessage::Welcome { .. })),
+        "expected WELCOME, got {frames:?}"
+    );
+}
+
+/// ZMTP 3.0 greeting (NULL mechanism, client side) and READY for a DEALER.
+fn zmtp_handshake(stream: &mut TcpStream) {
+    let mut greeting = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 0];
+    let mut mechanism = b"NULL".to_vec();
+    mechanism.resize(20, 0);
+    greeting.extend(mechanism);
+    greeting.push(0); // as-server: no
+    greeting.extend([0u8; 31]);
+    assert_eq!(greeting.len(), 64);
+    stream.write_all(&greeting).expect("greeting");
+
+    // READY command: name, then metadata "Socket-Type" = "DEALER".
+    let mut body = vec![5];
+    body.extend(b"READY");
+    body.push(11);
+    body.extend(b"Socket-Type");
+    body.extend(6u32.to_be_bytes());
+    body.extend(b"DEALER");
+    let mut ready = vec![0x04, body.len() as u8];
+    ready.extend(body);
+    stream.write_all(&ready).expect("ready");
+
+    // Read the server's greeting and READY so the handshake is complete.
+    let mut theirs = [0u8; 64];
+    stream.read_exact(&mut theirs).expect("server greeting");
+    assert_eq!(theirs[0], 0xFF, "not a ZMTP peer");
+}
+
+fn start_push_dispatcher(redis: &RedisServer, port: u16) -> Daemon {
+    Daemon::start(
+        &["dispatcher", "--redis", &redis.url(), "-m", "push", "-p", &port.to_string()],
+        "dispatcher ready",
+    )
+}
+
+#[test]
+fn a_frame_header_claiming_2_pow_40_bytes_drops_that_peer_only() {
+    let redis = RedisServer::start();
+    let port = free_port();
+    let mut dispatcher = start_push_dispatcher(&redis, port);
+
+    let mut attacker = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    attacker
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    zmtp_handshake(&mut attacker);
+    // A long message frame (flags 0x02) announcing 2^40 bytes, then a trickle.
+    let mut frame = vec![0x02];
+    frame.extend((1u64 << 40).to_be_bytes());
+    frame.extend([0u8; 1024]);
+    let _ = attacker.write_all(&frame);
+
+    // libzmq closes the connection instead of allocating a terabyte.
+    let mut sink = Vec::new();
+    let closed = matches!(attacker.read_to_end(&mut sink), Ok(_));
+    assert!(closed, "the dispatcher kept the hostile connection open");
+
+    register_and_expect_welcome(port);
+    assert!(dispatcher.wait_exit(Duration::from_millis(200)).is_none(), "the dispatcher died");
+}
+
+#[test]
+fn garbage_and_malformed_messages_do_not_stop_the_dispatcher() {
+    let redis = RedisServer::start();
+    let port = free_port();
+    let mut dispatcher = start_push_dispatcher(&redis, port);
+
+    // Raw garbage that is not ZMTP at all.
+    for garbage in [&b"GET / HTTP/1.1\r\n\r\n"[..], &[0u8; 4096][..], &[0xFFu8; 64][..]] {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(garbage);
+        }
+    }
+
+    // Well-framed ZeroMQ messages that are not valid faas/1.
+    let ctx = zmq::Context::new();
+    let dealer = ctx.socket(zmq::DEALER).expect("dealer");
+    dealer.set_linger(0).expect("linger");
+    dealer
+        .connect(&format!("tcp://127.0.0.1:{port}"))
+        .expect("connect");
+    let bad: Vec<Vec<Vec<u8>>> = vec![
+        vec![b"hello".to_vec()],
+        vec![b"faas/1".to_vec(), b"REGISTER".to_vec(), b"{not json".to_vec()],
+        vec![b"faas/1".to_vec(), b"RESULT".to_vec(), b"{}".to_vec()],
+        vec![b"faas/1".to_vec(), b"NO_SUCH_TYPE".to_vec(), b"{}".to_vec()],
+        vec![b"faas/9".to_vec(), b"HEARTBEAT".to_vec(), b"{}".to_vec()],
+        vec![vec![0xff; 100_000]],
+    ];
+    for frames in bad {
+        dealer.send_multipart(frames, 0).expect("send");
+    }
+    // An unregistered sender's heartbeat is answered with REREGISTER.
+    dealer
+        .send_multipart(WorkerMessage::Heartbeat { running: 0 }.encode(), 0)
+        .expect("send");
+    dealer.set_rcvtimeo(5000).expect("timeout");
+    let frames = dealer.recv_multipart(0).expect("an answer");
+    assert_eq!(DispatcherMessage::decode(&frames), Ok(DispatcherMessage::Reregister));
+
+    register_and_expect_welcome(port);
+    assert!(dispatcher.wait_exit(Duration::from_millis(200)).is_none(), "the dispatcher died");
+    let log = dispatcher.drain().join("\n");
+    assert!(log.contains("dropped a malformed message"), "nothing logged:\n{log}");
+}

@@ -1,0 +1,475 @@
+//! The worker's task bookkeeping, without sockets or threads: what happens
+//! to a `TASK` (run it, load its module first, ask for the module, or turn
+//! it down), when a slot frees up, and what a `REGISTER`, `HEARTBEAT` or
+//! `BYE` says. The I/O loop feeds it messages and events and carries out the
+//! [`Action`]s it returns.
+//!
+//! A task is *held* from its `TASK` until its `RESULT` (or its return in a
+//! `BYE`), in exactly one state: waiting for its function's load, queued for
+//! a slot, or running. Tasks are started only while fewer than `slots` run,
+//! so the executor never queues and "received but not started" is exactly
+//! the tasks in the first two states.
+
+use crate::functions::{FunctionCache, LoadJob, Loaded};
+use crate::outcome::{failed, kind_name, result_of, KIND_INTERNAL, KIND_LOAD};
+use faas_protocol::{TaskMessage, TaskRef, WorkerMessage};
+use faas_runtime::{Args, FailureKind, Function, Outcome};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// A task whose `NEED_MODULE` got no answer this long is forgotten.
+const NEED_MODULE_EXPIRY: Duration = Duration::from_secs(60);
+
+/// A task ready for a slot.
+pub struct Ready {
+    pub task: TaskRef,
+    pub function: Function,
+    pub args: Args,
+}
+
+/// What the I/O loop must do next.
+pub enum Action {
+    Send(WorkerMessage),
+    Load(LoadJob),
+    Start(Ready),
+}
+
+struct Waiting {
+    task: TaskRef,
+    payload: Value,
+}
+
+struct Load {
+    /// The module hash the dispatcher announced.
+    announced: String,
+    waiting: Vec<Waiting>,
+}
+
+pub struct Tasks {
+    slots: usize,
+    functions: FunctionCache,
+    loading: HashMap<Uuid, Load>,
+    queued: VecDeque<Ready>,
+    running: HashSet<TaskRef>,
+    /// Tasks answered with `NEED_MODULE`: not held, but returned in a `BYE`
+    /// because the dispatcher still counts them on this worker.
+    need_module: HashMap<TaskRef, Instant>,
+    draining: bool,
+}
+
+impl Tasks {
+    pub fn new(slots: usize, function_capacity: usize) -> Self {
+        Tasks {
+            slots: slots.max(1),
+            functions: FunctionCache::new(function_capacity),
+            loading: HashMap::new(),
+            queued: VecDeque::new(),
+            running: HashSet::new(),
+            need_module: HashMap::new(),
+            draining: false,
+        }
+    }
+
+    /// A `TASK` arrived, with or without its module.
+    pub fn task(&mut self, message: TaskMessage, module: Option<Vec<u8>>, out: &mut Vec<Action>) {
+        let TaskMessage {
+            task,
+            function_id,
+            function,
+            payload,
+        } = message;
+        if self.draining {
+            out.push(Action::Send(WorkerMessage::Bye { returned: vec![task] }));
+            return;
+        }
+        if self.holds(&task) {
+            tracing::debug!(task = %task.task_id, attempt = task.attempt, "ignoring a TASK already held");
+            return;
+        }
+        self.need_module.remove(&task);
+        if let Some(load) = self.loading.get_mut(&function_id) {
+            load.waiting.push(Waiting { task, payload });
+            return;
+        }
+        if let Some(f) = self.functions.get(&function_id, &function.module_hash) {
+            self.accept(task, f, &payload, out);
+            return;
+        }
+        match module {
+            Some(module) => {
+                self.loading.insert(
+                    function_id,
+                    Load {
+                        announced: function.module_hash,
+                        waiting: vec![Waiting { task, payload }],
+                    },
+                );
+                out.push(Action::Load(LoadJob {
+                    function_id,
+                    name: function.name,
+                    entry: function.entry,
+                    module,
+                }));
+            }
+            None => {
+                self.need_module.insert(task.clone(), Instant::now());
+                out.push(Action::Send(WorkerMessage::NeedModule { task, function_id }));
+            }
+        }
+    }
+
+    /// A load finished: cache the function and accept the tasks that
+    /// waited for it, or fail them with the load error.
+    pub fn loaded(&mut self, loaded: Loaded, out: &mut Vec<Action>) {
+        let load = self.loading.remove(&loaded.function_id);
+        let (announced, waiting) = load.map(|l| (l.announced, l.waiting)).unwrap_or_default();
+        match loaded.result {
+            Ok(function) => {
+                if !announced.is_empty() && !function.hash_hex().eq_ignore_ascii_case(&announced) {
+                    tracing::warn!(
+                        function = %loaded.function_id,
+                        "the dispatcher announced module {announced} but sent a module hashing to {}",
+                        function.hash_hex()
+                    );
+                }
+                self.functions.insert(loaded.function_id, function.clone(), announced);
+                for w in waiting {
+                    self.accept(w.task, function.clone(), &w.payload, out);
+                }
+            }
+            Err(message) => {
+                tracing::warn!(function = %loaded.function_id, "{message}");
+                for w in waiting {
+                    out.push(Action::Send(WorkerMessage::Result(failed(w.task, KIND_LOAD, message.clone()))));
+                }
+            }
+        }
+    }
+
+    /// A running task ended: its `RESULT`, and the next queued task starts.
+    pub fn finished(&mut self, task: TaskRef, outcome: Outcome, out: &mut Vec<Action>) {
+        self.end(task, |task| result_of(task, outcome), out);
+    }
+
+    /// A started task could not be handed to the executor.
+    pub fn abandon(&mut self, task: TaskRef, why: String, out: &mut Vec<Action>) {
+        self.end(task, |task| failed(task, KIND_INTERNAL, why), out);
+    }
+
+    fn end(
+        &mut self,
+        task: TaskRef,
+        result: impl FnOnce(TaskRef) -> faas_protocol::ResultMessage,
+        out: &mut Vec<Action>,
+    ) {
+        if !self.running.remove(&task) {
+            tracing::warn!(task = %task.task_id, "a task ended that was not running");
+        }
+        out.push(Action::Send(WorkerMessage::Result(result(task))));
+        self.start_queued(out);
+    }
+
+    fn accept(&mut self, task: TaskRef, function: Function, payload: &Value, out: &mut Vec<Action>) {
+        match function.parse_args(payload) {
+            Ok(args) => {
+                self.queued.push_back(Ready { task, function, args });
+                self.start_queued(out);
+            }
+            Err(e) => out.push(Action::Send(WorkerMessage::Result(failed(
+                task,
+                kind_name(FailureKind::BadArguments),
+                e.to_string(),
+            )))),
+        }
+    }
+
+    fn start_queued(&mut self, out: &mut Vec<Action>) {
+        while self.running.len() < self.slots && !self.draining {
+            let Some(ready) = self.queued.pop_front() else { return };
+            self.running.insert(ready.task.clone());
+            out.push(Action::Start(ready));
+        }
+    }
+
+    fn holds(&self, task: &TaskRef) -> bool {
+        self.running.contains(task)
+            || self.queued.iter().any(|r| &r.task == task)
+            || self.loading.values().any(|l| l.waiting.iter().any(|w| &w.task == task))
+    }
+
+    /// Every task held: what a `REGISTER` lists as running.
+    pub fn held(&self) -> Vec<TaskRef> {
+        let mut all: Vec<TaskRef> = self.running.iter().cloned().collect();
+        all.extend(self.queued.iter().map(|r| r.task.clone()));
+        all.extend(self.loading.values().flat_map(|l| l.waiting.iter().map(|w| w.task.clone())));
+        all
+    }
+
+    /// How many tasks are held: what a `HEARTBEAT` reports.
+    pub fn held_count(&self) -> usize {
+        self.running.len() + self.queued.len() + self.loading.values().map(|l| l.waiting.len()).sum::<usize>()
+    }
+
+    pub fn running(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Stops taking work: the `BYE` returning every task not started.
+    pub fn begin_drain(&mut self) -> WorkerMessage {
+        self.draining = true;
+        let mut returned: Vec<TaskRef> = self.queued.drain(..).map(|r| r.task).collect();
+        for load in self.loading.values_mut() {
+            returned.extend(load.waiting.drain(..).map(|w| w.task));
+        }
+        returned.extend(self.need_module.drain().map(|(task, _)| task));
+        WorkerMessage::Bye { returned }
+    }
+
+    pub fn draining(&self) -> bool {
+        self.draining
+    }
+
+    /// Nothing left to finish (after `begin_drain`).
+    pub fn idle(&self) -> bool {
+        self.held_count() == 0
+    }
+
+    /// The dispatcher asked for a new `REGISTER`: it does not know this
+    /// worker (it restarted, or declared it dead), so it will not answer
+    /// earlier `NEED_MODULE`s.
+    pub fn forget_need_module(&mut self) {
+        self.need_module.clear();
+    }
+
+    /// Forgets `NEED_MODULE`s that were never answered.
+    pub fn expire(&mut self, now: Instant) {
+        self.need_module
+            .retain(|_, asked| now.saturating_duration_since(*asked) < NEED_MODULE_EXPIRY);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faas_protocol::FunctionInfo;
+    use faas_runtime::{Runtime, RuntimeConfig};
+    use serde_json::json;
+
+    const ADD: &str = r#"(module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))"#;
+
+    fn runtime() -> Runtime {
+        Runtime::new(RuntimeConfig {
+            max_concurrent_instances: 2,
+            ..RuntimeConfig::default()
+        })
+        .unwrap()
+    }
+
+    fn task_ref() -> TaskRef {
+        TaskRef {
+            task_id: Uuid::new_v4(),
+            attempt: 1,
+            receipt: "r".into(),
+        }
+    }
+
+    fn message(task: &TaskRef, function_id: Uuid, hash: &str, payload: Value) -> TaskMessage {
+        TaskMessage {
+            task: task.clone(),
+            function_id,
+            function: FunctionInfo {
+                name: "add".into(),
+                entry: "add".into(),
+                module_hash: hash.into(),
+            },
+            payload,
+        }
+    }
+
+    fn sends(out: &[Action]) -> Vec<&WorkerMessage> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Send(m) => Some(m),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn started(out: &[Action]) -> Vec<TaskRef> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Start(r) => Some(r.task.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Runs a load the way a loader thread would.
+    fn load(rt: &Runtime, out: &[Action]) -> Loaded {
+        let job = out
+            .iter()
+            .find_map(|a| match a {
+                Action::Load(job) => Some(job),
+                _ => None,
+            })
+            .expect("a load");
+        Loaded {
+            function_id: job.function_id,
+            result: rt
+                .load(&job.module, &job.name, Some(&job.entry))
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    #[test]
+    fn a_task_with_its_module_loads_then_runs_and_later_tasks_reuse_it() {
+        let rt = runtime();
+        let mut tasks = Tasks::new(2, 16);
+        let f = Uuid::new_v4();
+        let (t1, t2) = (task_ref(), task_ref());
+        let mut out = Vec::new();
+        tasks.task(message(&t1, f, "", json!([2, 3])), Some(ADD.as_bytes().to_vec()), &mut out);
+        assert_eq!(tasks.held(), vec![t1.clone()]);
+        let loaded = load(&rt, &out);
+        // A second task for the same function arrives while it loads.
+        let mut out = Vec::new();
+        tasks.task(message(&t2, f, "", json!([1, 1])), None, &mut out);
+        assert!(out.is_empty(), "it waits for the load, no NEED_MODULE");
+        tasks.loaded(loaded, &mut out);
+        assert_eq!(started(&out), vec![t1.clone(), t2.clone()]);
+        assert_eq!(tasks.running(), 2);
+
+        let mut out = Vec::new();
+        tasks.finished(t1.clone(), Outcome::completed(json!(5)), &mut out);
+        match sends(&out)[..] {
+            [WorkerMessage::Result(r)] => {
+                assert_eq!((&r.task, r.status.as_str(), &r.result), (&t1, "COMPLETED", &json!(5)));
+            }
+            ref other => panic!("{other:?}"),
+        }
+        // Cached: no module, no load.
+        let t3 = task_ref();
+        let mut out = Vec::new();
+        tasks.task(message(&t3, f, "", json!([1, 1])), None, &mut out);
+        assert_eq!(started(&out), vec![t3]);
+    }
+
+    #[test]
+    fn an_unknown_function_without_module_asks_for_it() {
+        let mut tasks = Tasks::new(1, 16);
+        let (t, f) = (task_ref(), Uuid::new_v4());
+        let mut out = Vec::new();
+        tasks.task(message(&t, f, "", json!([])), None, &mut out);
+        assert_eq!(
+            sends(&out),
+            vec![&WorkerMessage::NeedModule {
+                task: t.clone(),
+                function_id: f
+            }]
+        );
+        assert!(tasks.held().is_empty());
+        // It is still handed back in a BYE: the dispatcher counts it here.
+        assert_eq!(tasks.begin_drain(), WorkerMessage::Bye { returned: vec![t] });
+    }
+
+    #[test]
+    fn a_cached_function_with_another_module_hash_is_not_used() {
+        let rt = runtime();
+        let mut tasks = Tasks::new(1, 16);
+        let f = Uuid::new_v4();
+        let add = rt.load(ADD.as_bytes(), "add", None).unwrap();
+        let mut out = Vec::new();
+        tasks.task(message(&task_ref(), f, &add.hash_hex(), json!([1, 2])), Some(ADD.as_bytes().to_vec()), &mut out);
+        let loaded = load(&rt, &out);
+        tasks.loaded(loaded, &mut out);
+        let mut out = Vec::new();
+        tasks.task(message(&task_ref(), f, "00ff", json!([1, 2])), None, &mut out);
+        assert!(matches!(sends(&out)[..], [WorkerMessage::NeedModule { .. }]));
+    }
+
+    #[test]
+    fn load_and_argument_errors_fail_the_task_with_their_kind() {
+        let rt = runtime();
+        let mut tasks = Tasks::new(1, 16);
+        let (t1, f1) = (task_ref(), Uuid::new_v4());
+        let mut out = Vec::new();
+        tasks.task(message(&t1, f1, "", json!([1, 2])), Some(b"garbage".to_vec()), &mut out);
+        let loaded = load(&rt, &out);
+        let mut out = Vec::new();
+        tasks.loaded(loaded, &mut out);
+        match sends(&out)[..] {
+            [WorkerMessage::Result(r)] => {
+                assert_eq!((r.status.as_str(), r.kind.as_deref()), ("FAILED", Some("load")));
+                assert!(r.result.as_str().unwrap().contains("not a WebAssembly module"), "{}", r.result);
+            }
+            ref other => panic!("{other:?}"),
+        }
+        assert!(tasks.idle());
+
+        let (t2, f2) = (task_ref(), Uuid::new_v4());
+        let mut out = Vec::new();
+        tasks.task(message(&t2, f2, "", json!(["x"])), Some(ADD.as_bytes().to_vec()), &mut out);
+        let loaded = load(&rt, &out);
+        let mut out = Vec::new();
+        tasks.loaded(loaded, &mut out);
+        match sends(&out)[..] {
+            [WorkerMessage::Result(r)] => {
+                assert_eq!(r.task, t2);
+                assert_eq!(r.kind.as_deref(), Some("bad_arguments"));
+            }
+            ref other => panic!("{other:?}"),
+        }
+        assert!(started(&out).is_empty());
+    }
+
+    #[test]
+    fn slots_bound_what_runs_and_a_bye_returns_what_did_not_start() {
+        let rt = runtime();
+        let mut tasks = Tasks::new(1, 16);
+        let f = Uuid::new_v4();
+        let ts: Vec<TaskRef> = (0..3).map(|_| task_ref()).collect();
+        let mut out = Vec::new();
+        tasks.task(message(&ts[0], f, "", json!([1, 2])), Some(ADD.as_bytes().to_vec()), &mut out);
+        let loaded = load(&rt, &out);
+        let mut out = Vec::new();
+        tasks.loaded(loaded, &mut out);
+        tasks.task(message(&ts[1], f, "", json!([1, 2])), None, &mut out);
+        tasks.task(message(&ts[2], f, "", json!([1, 2])), None, &mut out);
+        assert_eq!(started(&out), vec![ts[0].clone()]);
+        assert_eq!(tasks.held_count(), 3);
+        let mut out = Vec::new();
+        // A duplicate TASK (same attempt) is ignored.
+        tasks.task(message(&ts[1], f, "", json!([1, 2])), None, &mut out);
+        assert!(out.is_empty());
+        tasks.finished(ts[0].clone(), Outcome::completed(json!(3)), &mut out);
+        assert_eq!(started(&out), vec![ts[1].clone()]);
+
+        assert_eq!(
+            tasks.begin_drain(),
+            WorkerMessage::Bye {
+                returned: vec![ts[2].clone()]
+            }
+        );
+        assert!(!tasks.idle());
+        // New work while draining goes straight back.
+        let late = task_ref();
+        let mut out = Vec::new();
+        tasks.task(message(&late, f, "", json!([1, 2])), None, &mut out);
+        assert_eq!(sends(&out), vec![&WorkerMessage::Bye { returned: vec![late] }]);
+        let mut out = Vec::new();
+        tasks.finished(ts[1].clone(), Outcome::completed(json!(3)), &mut out);
+        assert!(started(&out).is_empty());
+        assert!(tasks.idle());
+    }
+
+    #[test]
+    fn unanswered_need_modules_expire() {
+        let mut tasks = Tasks::new(1, 16);
+        let mut out = Vec::new();
+        tasks.task(message(&task_ref(), Uuid::new_v4(), "", json!([])), None, &mut out);
+        tasks.expire(Instant::now() + NEED_MODULE_EXPIRY);
+        assert_eq!(tasks.begin_drain(), WorkerMessage::Bye { returned: vec![] });
+    }
+}
