@@ -176,7 +176,8 @@ fn classify(
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => timeout_failure(timeout),
         Some(trap) => {
-            let mut message = format!("wasm trap: {trap}");
+            // wasmtime's text already reads "wasm trap: ...".
+            let mut message = trap.to_string();
             if let Some(backtrace) = error.downcast_ref::<WasmBacktrace>() {
                 let frames = backtrace.to_string();
                 if !frames.trim().is_empty() {

@@ -72,7 +72,8 @@ fn signature_is_exposed_and_checked_before_running() {
 fn unreachable_traps_with_a_backtrace() {
     let (kind, message) = failure(&call(TYPED, "boom", json!([])));
     assert_eq!(kind, FailureKind::Trap);
-    assert!(message.contains("unreachable"), "{message}");
+    assert!(message.starts_with("wasm trap: wasm `unreachable` instruction executed"), "{message}");
+    assert_eq!(message.matches("wasm trap").count(), 1, "{message}");
     assert!(message.contains("deeper") && message.contains("boom"), "frames missing: {message}");
 }
 

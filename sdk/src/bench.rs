@@ -1,8 +1,9 @@
 //! `faas bench`: measures a running platform over its public REST API.
-//! It starts nothing: point it at a `faas up` (or server + dispatcher) and it
-//! deploys its own no-op function, then reports the single-task round trip
-//! (submit -> result by long poll, one at a time) and the sustained
-//! throughput of many tasks submitted by concurrent clients.
+//! It starts nothing: point it at a `faas up` (or server + dispatcher and
+//! workers) and it deploys its own function (no-op, fib or sleep), then
+//! reports the single-task round trip (submit -> result by long poll, one
+//! at a time) and the sustained throughput of many tasks submitted by
+//! concurrent clients. `scripts/bench-modes.sh` runs it across modes.
 
 use crate::client::{Client, TaskStatus};
 use crate::commands::Connection;
@@ -17,6 +18,61 @@ use std::time::{Duration, Instant};
 const SEED_LOCAL_TASKS_PER_S: f64 = 11.0;
 
 const NOOP_WAT: &str = r#"(module (func (export "noop")))"#;
+const FIB_WAT: &str = r#"(module
+  (func $fib (export "fib") (param i32) (result i64)
+    (if (result i64) (i32.lt_u (local.get 0) (i32.const 2))
+      (then (i64.extend_i32_u (local.get 0)))
+      (else (i64.add (call $fib (i32.sub (local.get 0) (i32.const 1)))
+                     (call $fib (i32.sub (local.get 0) (i32.const 2))))))))"#;
+/// Sleeps for the milliseconds given as decimal stdin (WASI poll_oneoff).
+const SLEEP_WAT: &str = include_str!("../../runtime/tests/fixtures/sleep.wat");
+
+/// What each benchmark task runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Workload {
+    Noop,
+    Fib(u32),
+    SleepMs(u64),
+}
+
+impl std::str::FromStr for Workload {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, arg) = s.split_once(':').unwrap_or((s, ""));
+        let number = |default: u64| -> Result<u64, String> {
+            if arg.is_empty() {
+                Ok(default)
+            } else {
+                arg.parse().map_err(|_| format!("bad number in workload {s:?}"))
+            }
+        };
+        match name {
+            "noop" => Ok(Workload::Noop),
+            "fib" => Ok(Workload::Fib(number(25)? as u32)),
+            "sleep" => Ok(Workload::SleepMs(number(100)?)),
+            _ => Err(format!("unknown workload {s:?}: use noop, fib[:N] or sleep[:MS]")),
+        }
+    }
+}
+
+impl Workload {
+    fn module(self) -> (&'static str, &'static str) {
+        match self {
+            Workload::Noop => ("noop", NOOP_WAT),
+            Workload::Fib(_) => ("fib", FIB_WAT),
+            Workload::SleepMs(_) => ("sleep", SLEEP_WAT),
+        }
+    }
+
+    fn payload(self) -> serde_json::Value {
+        match self {
+            Workload::Noop => json!([]),
+            Workload::Fib(n) => json!([n]),
+            Workload::SleepMs(ms) => json!(ms.to_string()),
+        }
+    }
+}
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -34,6 +90,12 @@ pub struct BenchArgs {
     /// Throughput runs (the median is reported)
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+    /// What each task runs: noop, fib[:N] (default 25) or sleep[:MS] (default 100)
+    #[arg(long, default_value = "noop")]
+    pub workload: Workload,
+    /// Print one CSV line (label,workload,tasks,clients,p50_ms,p99_ms,tasks_per_s) at the end
+    #[arg(long)]
+    pub csv_label: Option<String>,
 }
 
 /// Percentile of sorted durations, in milliseconds.
@@ -50,24 +112,31 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         bail!("--tasks, --clients and --rounds must be positive");
     }
     let client = Client::new(&args.conn.url)?;
-    let wasm = wat::parse_str(NOOP_WAT).context("built-in no-op module")?;
-    let function = client.register_function("noop", &wasm, None).await?;
-    println!("faas bench against {} (no-op function {function})", client.base_url());
+    let (name, wat) = args.workload.module();
+    let wasm = wat::parse_str(wat).context("built-in module")?;
+    let function = client.register_function(name, &wasm, None).await?;
+    let payload = args.workload.payload();
+    println!(
+        "faas bench against {} ({:?} tasks, function {function})",
+        client.base_url(),
+        args.workload
+    );
 
     // Warm up: connections, the dispatcher's function cache.
-    run_round(&client, function, 200.min(args.tasks), args.clients).await?;
+    run_round(&client, function, &payload, 50.min(args.tasks), args.clients).await?;
 
     let mut times = Vec::with_capacity(args.latency_samples);
     for _ in 0..args.latency_samples {
         let started = Instant::now();
-        let task = client.execute_function(function, &json!([])).await?;
-        let result = client.result(task, Some(Duration::from_secs(10))).await?;
+        let task = client.execute_function(function, &payload).await?;
+        let result = client.wait_result(task, Duration::from_secs(60)).await?;
         if result.status != TaskStatus::Completed {
             bail!("task {task} ended {:?}: {}", result.status, result.result);
         }
         times.push(started.elapsed());
     }
     times.sort();
+    let (p50, p99) = (pct_ms(&times, 0.5), pct_ms(&times, 0.99));
     if !times.is_empty() {
         println!(
             "round trip (submit -> result, long poll), {} tasks one at a time: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
@@ -81,9 +150,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
 
     let mut rates = Vec::new();
     for round in 1..=args.rounds {
-        let r = run_round(&client, function, args.tasks, args.clients).await?;
+        let r = run_round(&client, function, &payload, args.tasks, args.clients).await?;
         println!(
-            "throughput round {round}: {} no-op tasks, {} clients: submitted at {:.0}/s, all completed at {:.0}/s ({:.2} s)",
+            "throughput round {round}: {} tasks, {} clients: submitted at {:.0}/s, all completed at {:.0}/s ({:.3} s)",
             args.tasks, args.clients, r.submit_rate, r.completion_rate, r.elapsed.as_secs_f64()
         );
         rates.push(r.completion_rate);
@@ -94,6 +163,10 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "throughput median: {median:.0} tasks/s = {:.0}x the seed's local mode ({SEED_LOCAL_TASKS_PER_S} tasks/s)",
         median / SEED_LOCAL_TASKS_PER_S
     );
+    if let Some(label) = args.csv_label {
+        let workload = format!("{:?}", args.workload).to_lowercase();
+        println!("csv,{label},{workload},{},{},{p50:.3},{p99:.3},{median:.0}", args.tasks, args.clients);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -105,16 +178,22 @@ struct Round {
 
 /// Submits `tasks` no-op tasks from `clients` concurrent clients, then
 /// collects every result with long polls; fails if any task did not complete.
-async fn run_round(client: &Client, function: uuid::Uuid, tasks: usize, clients: usize) -> anyhow::Result<Round> {
+async fn run_round(
+    client: &Client,
+    function: uuid::Uuid,
+    payload: &serde_json::Value,
+    tasks: usize,
+    clients: usize,
+) -> anyhow::Result<Round> {
     let started = Instant::now();
     let next = Arc::new(AtomicUsize::new(0));
     let mut submitters = Vec::new();
     for _ in 0..clients {
-        let (client, next) = (client.clone(), next.clone());
+        let (client, next, payload) = (client.clone(), next.clone(), payload.clone());
         submitters.push(tokio::spawn(async move {
             let mut ids = Vec::new();
             while next.fetch_add(1, Ordering::Relaxed) < tasks {
-                ids.push(client.execute_function(function, &json!([])).await?);
+                ids.push(client.execute_function(function, &payload).await?);
             }
             Ok::<_, anyhow::Error>(ids)
         }));

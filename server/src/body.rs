@@ -27,13 +27,12 @@ where
             };
             ApiError::new(status, detail)
         })?;
-        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
-            use serde_json::error::Category;
-            let status = match e.classify() {
-                Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            ApiError::new(status, format!("invalid request body: {e}"))
-        })
+        // Syntax first (400), then shape (422): a truncated body must not be
+        // reported as a missing field.
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON in request body: {e}")))?;
+        serde_json::from_value(value)
+            .map(ApiJson)
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("invalid request body: {e}")))
     }
 }

@@ -302,10 +302,24 @@ impl RedisStore {
         if max == 0 {
             return Ok(Vec::new());
         }
-        let mut entries = self.reclaim_expired(consumer, max).await?;
-        if entries.is_empty() {
-            entries = self.read_new(consumer, max, block).await?;
-        }
+        let read = async {
+            let mut entries = self.reclaim_expired(consumer, max).await?;
+            if entries.is_empty() {
+                entries = self.read_new(consumer, max, block).await?;
+            }
+            Ok::<_, redis::RedisError>(entries)
+        };
+        let entries = match read.await {
+            Ok(entries) => entries,
+            // Redis came back empty (no persistence): the group is gone with
+            // the stream. Make them again; new tasks will be delivered.
+            Err(e) if e.to_string().contains("NOGROUP") => {
+                tracing::warn!("the task stream's consumer group is missing (Redis restarted empty?); recreating it");
+                self.ensure_group().await?;
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e.into()),
+        };
         if entries.is_empty() {
             return Ok(Vec::new());
         }
@@ -340,7 +354,7 @@ impl RedisStore {
 
     /// Takes over entries whose lease ran out (their executor stopped
     /// renewing). Checked at most twice per lease period.
-    async fn reclaim_expired(&self, consumer: &str, max: usize) -> StoreResult<Vec<(String, String)>> {
+    async fn reclaim_expired(&self, consumer: &str, max: usize) -> redis::RedisResult<Vec<(String, String)>> {
         {
             let mut last = self.last_reclaim.lock().unwrap_or_else(|e| e.into_inner());
             if last.is_some_and(|t| t.elapsed() < self.config.lease / 2) {
@@ -371,7 +385,7 @@ impl RedisStore {
         Ok(entries)
     }
 
-    async fn read_new(&self, consumer: &str, max: usize, block: Duration) -> StoreResult<Vec<(String, String)>> {
+    async fn read_new(&self, consumer: &str, max: usize, block: Duration) -> redis::RedisResult<Vec<(String, String)>> {
         let mut guard = self.blocking.lock().await;
         if guard.is_none() {
             let conn = self

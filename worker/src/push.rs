@@ -277,12 +277,14 @@ impl Worker {
                         if self.config.slots == 1 { "" } else { "s" },
                         self.config.dispatcher
                     );
-                } else if self.rejoining || gap >= self.heartbeat * SILENT_INTERVALS * 2 {
+                } else if gap >= self.heartbeat * SILENT_INTERVALS * 2 {
                     tracing::info!(
-                        "registered again with the dispatcher at {} (silent for {:.1} s)",
+                        "the dispatcher at {} answers again after {:.1} s of silence; registered",
                         self.config.dispatcher,
                         gap.as_secs_f64()
                     );
+                } else {
+                    tracing::debug!("welcomed by the dispatcher");
                 }
                 self.welcomed = true;
                 self.rejoining = false;
@@ -294,7 +296,9 @@ impl Worker {
                 if self.rejoining && self.last_register.elapsed() < self.heartbeat {
                     return;
                 }
-                tracing::info!("the dispatcher does not know this worker (it restarted?); registering again");
+                tracing::info!(
+                    "the dispatcher does not know this worker (it restarted, or missed its heartbeats); registering again"
+                );
                 self.tasks.forget_need_module();
                 self.rejoining = true;
                 self.register();

@@ -6,9 +6,11 @@
 //!
 //! A task is *held* from its `TASK` until its `RESULT` (or its return in a
 //! `BYE`), in exactly one state: waiting for its function's load, queued for
-//! a slot, or running. Tasks are started only while fewer than `slots` run,
-//! so the executor never queues and "received but not started" is exactly
-//! the tasks in the first two states.
+//! a slot, or running. The dispatcher may send up to `2 x slots` tasks (see
+//! `docs/protocol.md`, Capacity); they start in arrival order, and only
+//! while fewer than `slots` run, so the executor never queues and "received
+//! but not started" is exactly the tasks in the first two states. A freed
+//! slot gets its next task before the finished task's `RESULT` is sent.
 
 use crate::functions::{FunctionCache, LoadJob, Loaded};
 use crate::outcome::{failed, kind_name, result_of, KIND_INTERNAL, KIND_LOAD};
@@ -80,6 +82,14 @@ impl Tasks {
             function,
             payload,
         } = message;
+        tracing::trace!(
+            task = %task.task_id,
+            attempt = task.attempt,
+            function = %function_id,
+            module = module.is_some(),
+            held = self.held_count(),
+            "TASK"
+        );
         if self.draining {
             out.push(Action::Send(WorkerMessage::Bye { returned: vec![task] }));
             return;
@@ -167,8 +177,9 @@ impl Tasks {
         if !self.running.remove(&task) {
             tracing::warn!(task = %task.task_id, "a task ended that was not running");
         }
-        out.push(Action::Send(WorkerMessage::Result(result(task))));
+        // The freed slot gets its next task before the result goes out.
         self.start_queued(out);
+        out.push(Action::Send(WorkerMessage::Result(result(task))));
     }
 
     fn accept(&mut self, task: TaskRef, function: Function, payload: &Value, out: &mut Vec<Action>) {

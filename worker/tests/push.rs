@@ -477,3 +477,33 @@ fn a_no_op_result_goes_out_at_once() {
     w.stop().unwrap();
     assert!(logs_contain("each RESULT was sent"));
 }
+
+/// No-op throughput with the dispatcher's window of `2 x slots` tasks in
+/// flight: what one worker can turn around, wire included.
+#[test]
+fn pipelined_no_op_throughput() {
+    let slots = 2;
+    let mut d = Dispatcher::bind();
+    let mut w = Worker::start(slots, &d.endpoint);
+    let (id, _, _) = d.accept(1000);
+    let noop = Uuid::new_v4();
+    let first = task_ref(1);
+    d.send(&id, &task(&first, noop, "noop", Some(NOOP), json!([])));
+    d.result();
+    let total = 5000;
+    let (mut sent, mut done) = (0, 0);
+    let start = Instant::now();
+    while done < total {
+        while sent < total && sent - done < 2 * slots {
+            d.send(&id, &task(&task_ref(1), noop, "noop", None, json!([])));
+            sent += 1;
+        }
+        let r = d.result();
+        assert_eq!(r.status, "COMPLETED");
+        done += 1;
+    }
+    let rate = total as f64 / start.elapsed().as_secs_f64();
+    eprintln!("pipelined no-op throughput, {slots} slots, window {}: {rate:.0} tasks/s", 2 * slots);
+    assert!(rate > 1000.0, "{rate:.0} tasks/s");
+    w.stop().unwrap();
+}
