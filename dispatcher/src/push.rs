@@ -278,6 +278,7 @@ impl Scheduler {
     }
 
     fn register(&mut self, from: Identity, name: String, slots: u32, running: Vec<TaskRef>) {
+        let known = self.workers.contains_key(&from);
         let worker = self.workers.entry(from.clone()).or_insert_with(|| Worker {
             name: name.clone(),
             slots: 0,
@@ -302,19 +303,33 @@ impl Scheduler {
                 .clone();
             self.held.insert(claim);
         }
-        tracing::info!(
-            worker = %worker.name,
-            id = %hex_id(&from),
-            slots = worker.slots,
-            running = worker.running.len(),
-            "worker registered"
-        );
+        // Idle workers re-send REGISTER as a ping: log only the first one.
+        if known {
+            tracing::debug!(worker = %worker.name, "worker registered again");
+        } else {
+            tracing::info!(
+                worker = %worker.name,
+                id = %hex_id(&from),
+                slots = worker.slots,
+                running = worker.running.len(),
+                "worker registered"
+            );
+        }
         self.outbox.send(
             &from,
             &DispatcherMessage::Welcome {
                 heartbeat_ms: self.config.heartbeat_interval.as_millis() as u64,
             },
         );
+    }
+
+    /// Forgets a worker that said BYE once it has nothing left running.
+    fn forget_if_gone(&mut self, from: &Identity) {
+        if self.workers.get(from).is_some_and(|w| w.draining && w.running.is_empty()) {
+            if let Some(w) = self.workers.remove(from) {
+                tracing::info!(worker = %w.name, "worker left");
+            }
+        }
     }
 
     fn result(&mut self, from: Identity, result: ResultMessage) {
@@ -345,6 +360,7 @@ impl Scheduler {
             outcome: Some(outcome),
             room: None,
         });
+        self.forget_if_gone(&from);
     }
 
     async fn resend_with_module(&mut self, from: Identity, task: TaskRef, function_id: FunctionId) {
@@ -379,6 +395,7 @@ impl Scheduler {
                 });
             }
         }
+        self.forget_if_gone(&from);
     }
 
     /// Declares silent workers dead and queues their tasks again (counting

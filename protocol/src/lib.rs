@@ -128,6 +128,7 @@ struct ByeBody {
 #[derive(Serialize, Deserialize)]
 struct WelcomeBody {
     heartbeat_ms: u64,
+    #[serde(default)]
     max_message_bytes: usize,
 }
 
