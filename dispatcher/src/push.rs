@@ -44,7 +44,7 @@ impl PushConfig {
             consumer: format!("push-{}", uuid::Uuid::new_v4()),
             claim_block: Duration::from_secs(1),
             renew_every: Duration::from_secs(3),
-            prefetch_per_slot: 1,
+            prefetch_per_slot: 4,
         }
     }
 }
