@@ -5,15 +5,7 @@ use faas_store::Final;
 
 /// The `failure_kind` recorded for each runtime failure kind.
 pub fn kind_name(kind: FailureKind) -> &'static str {
-    match kind {
-        FailureKind::Trap => "trap",
-        FailureKind::Timeout => "timeout",
-        FailureKind::Memory => "memory",
-        FailureKind::ExitCode => "exit_code",
-        FailureKind::OutputTooLarge => "output_too_large",
-        FailureKind::BadArguments => "bad_arguments",
-        FailureKind::Instantiation => "instantiation",
-    }
+    kind.as_str()
 }
 
 pub fn to_final(outcome: Outcome) -> Final {

@@ -27,6 +27,22 @@ pub enum FailureKind {
     Instantiation,
 }
 
+impl FailureKind {
+    /// The kind's stable name, as stores and wire messages record it (the
+    /// same as its serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Trap => "trap",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Memory => "memory",
+            FailureKind::ExitCode => "exit_code",
+            FailureKind::OutputTooLarge => "output_too_large",
+            FailureKind::BadArguments => "bad_arguments",
+            FailureKind::Instantiation => "instantiation",
+        }
+    }
+}
+
 impl fmt::Display for FailureKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -98,6 +114,19 @@ impl Outcome {
         match self {
             Outcome::Completed { .. } => None,
             Outcome::Failed(failure) => Some(failure),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FailureKind;
+
+    #[test]
+    fn names_are_the_serde_names() {
+        use FailureKind::*;
+        for kind in [Trap, Timeout, Memory, ExitCode, OutputTooLarge, BadArguments, Instantiation] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), serde_json::json!(kind.as_str()));
         }
     }
 }

@@ -12,15 +12,7 @@ pub const KIND_INTERNAL: &str = "internal";
 
 /// The failure kind recorded for each runtime failure kind.
 pub fn kind_name(kind: FailureKind) -> &'static str {
-    match kind {
-        FailureKind::Trap => "trap",
-        FailureKind::Timeout => "timeout",
-        FailureKind::Memory => "memory",
-        FailureKind::ExitCode => "exit_code",
-        FailureKind::OutputTooLarge => "output_too_large",
-        FailureKind::BadArguments => "bad_arguments",
-        FailureKind::Instantiation => "instantiation",
-    }
+    kind.as_str()
 }
 
 /// The `RESULT` of an invocation that ran.
