@@ -189,6 +189,7 @@ impl Scheduler {
                 }
                 _ = tick.tick() => {
                     self.reap_dead();
+                    self.release_excess();
                     ticks += 1;
                     if ticks % 5 == 1 {
                         self.publish_workers();
@@ -396,6 +397,22 @@ impl Scheduler {
             }
         }
         self.forget_if_gone(&from);
+    }
+
+    /// Hands back claimed tasks no worker has room for (workers left or
+    /// died while a claim was under way), so they are not held here while
+    /// another dispatcher could run them.
+    fn release_excess(&mut self) {
+        let free: usize = self.workers.values().map(Worker::free).sum();
+        while self.pending.len() > free {
+            let Some(claim) = self.pending.pop_back() else { break };
+            self.held.remove(&claim.task_id);
+            let _ = self.done.send(Done {
+                claim,
+                outcome: None,
+                room: None,
+            });
+        }
     }
 
     /// Declares silent workers dead and queues their tasks again (counting
