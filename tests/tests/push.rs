@@ -297,3 +297,35 @@ async fn a_python_worker_from_the_protocol_doc_works_beside_ours() {
     assert!(done.get("python-interop").copied().unwrap_or(0) > 0, "python worker did nothing: {done:?}");
     assert!(done.get("rust").copied().unwrap_or(0) > 0, "rust worker did nothing: {done:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_makes_a_worker_hand_back_unstarted_tasks_and_finish_running_ones() {
+    let mut c = Cluster::start("3");
+    c.add_worker(2, "leaving");
+    c.wait_for_workers(1).await;
+    let f = c.api.register("sleep", SLEEP.as_bytes(), None).await;
+    let ids = submit_all(&c.api, f, (0..8).map(|_| json!("700")).collect()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let code = c.workers[0].terminate(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "worker exit code");
+
+    // The two that were running finished; the rest went back to the queue.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for id in &ids {
+            *counts.entry(c.api.status(*id).await).or_default() += 1;
+        }
+        if counts.get("COMPLETED") == Some(&2) && counts.get("QUEUED") == Some(&6) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "after SIGTERM: {counts:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.add_worker(2, "next");
+    let results = finish_all(&c.api, &ids).await;
+    assert!(results.iter().all(|(s, r)| s == "COMPLETED" && r == "slept"), "{results:?}");
+    for id in &ids {
+        assert_eq!(c.api.task(*id).await["attempts"], json!(1), "a handed-back task counts no attempt");
+    }
+}
