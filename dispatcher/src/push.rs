@@ -15,6 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
+/// Most slots one worker may announce.
+const MAX_SLOTS_PER_WORKER: usize = 1024;
+
 /// Settings of a push dispatcher.
 #[derive(Debug, Clone)]
 pub struct PushConfig {
@@ -188,6 +191,11 @@ impl Scheduler {
                     }
                 }
                 _ = tick.tick() => {
+                    // Messages that queued up while this loop was busy (a slow
+                    // store) prove their senders alive: count them first.
+                    while let Ok(msg) = inbound.try_recv() {
+                        self.handle(msg.from, msg.message).await;
+                    }
                     self.reap_dead();
                     self.release_excess();
                     ticks += 1;
@@ -200,13 +208,22 @@ impl Scheduler {
             self.assign().await;
             self.request_work();
         }
-        self.drain(inbound).await;
+        self.drain(inbound, claims).await;
     }
 
-    async fn drain(&mut self, mut inbound: mpsc::UnboundedReceiver<Inbound>) {
+    async fn drain(&mut self, mut inbound: mpsc::UnboundedReceiver<Inbound>, mut claims: mpsc::UnboundedReceiver<Vec<Claim>>) {
         tracing::info!("dispatcher stopping: handing back unsent tasks, waiting for running ones");
+        // A claim under way has already marked its tasks RUNNING: take it
+        // and hand those back too.
+        if self.claiming {
+            let wait = self.config.claim_block + Duration::from_secs(3);
+            if let Ok(Some(got)) = tokio::time::timeout(wait, claims.recv()).await {
+                self.pending.extend(got);
+            }
+            self.claiming = false;
+        }
         for claim in self.pending.drain(..) {
-            self.held.remove(&claim.task_id);
+            self.held.remove(&claim);
             let _ = self.done.send(Done {
                 claim,
                 outcome: None,
@@ -291,7 +308,8 @@ impl Scheduler {
             completed: 0,
         });
         worker.name = name;
-        worker.slots = (slots as usize).max(1);
+        // A worker's word sets how much this dispatcher claims for it: bound it.
+        worker.slots = (slots as usize).clamp(1, MAX_SLOTS_PER_WORKER);
         worker.capacity = worker.slots * (1 + self.config.prefetch_per_slot);
         worker.draining = false;
         // Tasks it still runs from before a dispatcher restart: count them
@@ -337,7 +355,7 @@ impl Scheduler {
         let claim = match self.workers.get_mut(&from) {
             Some(worker) => {
                 worker.completed += 1;
-                worker.running.remove(&result.task.task_id)
+                take_attempt(&mut worker.running, &result.task)
             }
             None => {
                 self.outbox.send(&from, &DispatcherMessage::Reregister);
@@ -345,7 +363,7 @@ impl Scheduler {
             }
         }
         .unwrap_or_else(|| claim_from_ref(&result.task));
-        self.held.remove(&claim.task_id);
+        self.held.remove(&claim);
         let outcome = match result.status.as_str() {
             "COMPLETED" => Final::Completed(result.result),
             _ => Final::Failed {
@@ -387,8 +405,8 @@ impl Scheduler {
         worker.draining = true;
         tracing::info!(worker = %worker.name, returned = returned.len(), "worker leaving");
         for task in returned {
-            if let Some(claim) = worker.running.remove(&task.task_id) {
-                self.held.remove(&claim.task_id);
+            if let Some(claim) = take_attempt(&mut worker.running, &task) {
+                self.held.remove(&claim);
                 let _ = self.done.send(Done {
                     claim,
                     outcome: None,
@@ -406,7 +424,7 @@ impl Scheduler {
         let free: usize = self.workers.values().map(Worker::free).sum();
         while self.pending.len() > free {
             let Some(claim) = self.pending.pop_back() else { break };
-            self.held.remove(&claim.task_id);
+            self.held.remove(&claim);
             let _ = self.done.send(Done {
                 claim,
                 outcome: None,
@@ -433,7 +451,7 @@ impl Scheduler {
                 "worker lost (no heartbeat for {timeout:?}); its tasks go back to the queue"
             );
             for claim in worker.running.into_values() {
-                self.held.remove(&claim.task_id);
+                self.held.remove(&claim);
                 let store = self.store.clone();
                 tokio::spawn(async move {
                     if let Err(e) = store.requeue(&claim).await {
@@ -512,7 +530,7 @@ impl Scheduler {
         if let Some(worker) = self.workers.get_mut(to) {
             worker.running.remove(&claim.task_id);
         }
-        self.held.remove(&claim.task_id);
+        self.held.remove(&claim);
         let outcome = match failure {
             // The store could not be read: try again later, uncounted.
             Final::Failed { ref kind, .. } if kind == "store" => None,
@@ -554,6 +572,18 @@ impl Scheduler {
         }
         self.functions.insert(id, (info.clone(), module.clone()));
         Ok((info, module))
+    }
+}
+
+/// Removes and returns the running claim of exactly this attempt, if held.
+fn take_attempt(running: &mut HashMap<TaskId, Claim>, task: &TaskRef) -> Option<Claim> {
+    let same = running
+        .get(&task.task_id)
+        .is_some_and(|c| c.attempt == task.attempt && c.receipt == task.receipt);
+    if same {
+        running.remove(&task.task_id)
+    } else {
+        None
     }
 }
 

@@ -17,12 +17,25 @@ impl Held {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Holds `claim`, unless a later attempt of the same task is held.
     pub fn insert(&self, claim: Claim) {
-        self.lock().insert(claim.task_id, claim);
+        let mut held = self.lock();
+        if held.get(&claim.task_id).is_some_and(|h| h.attempt > claim.attempt) {
+            return;
+        }
+        held.insert(claim.task_id, claim);
     }
 
-    pub fn remove(&self, task: &TaskId) -> Option<Claim> {
-        self.lock().remove(task)
+    /// Stops holding `claim`: only that attempt (same attempt and receipt),
+    /// never a newer claim of the same task.
+    pub fn remove(&self, claim: &Claim) {
+        let mut held = self.lock();
+        if held
+            .get(&claim.task_id)
+            .is_some_and(|h| h.attempt == claim.attempt && h.receipt == claim.receipt)
+        {
+            held.remove(&claim.task_id);
+        }
     }
 
     pub fn all(&self) -> Vec<Claim> {
@@ -66,7 +79,7 @@ pub async fn record_outcomes(store: Store, held: Held, mut done: mpsc::Unbounded
             .collect();
         write_with_retry(&store, &writes).await;
         for d in finished.iter().chain(&unstarted) {
-            held.remove(&d.claim.task_id);
+            held.remove(&d.claim);
         }
         // Dropping the batch frees its room for new claims.
     }

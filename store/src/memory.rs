@@ -231,9 +231,11 @@ impl MemoryStore {
         let ours = state
             .tasks
             .get(&claim.task_id)
-            .is_some_and(|t| !t.status.is_final() && t.attempts == claim.attempt);
+            .is_some_and(|t| t.status == TaskStatus::Running && t.attempts == claim.attempt);
         if ours {
             state.leases.remove(&claim.task_id);
+            // Never queue a task twice (a lapsed lease may have queued it).
+            state.queue.retain(|id| *id != claim.task_id);
             if let Some(task) = state.tasks.get_mut(&claim.task_id) {
                 task.status = TaskStatus::Queued;
                 if !count_attempt {

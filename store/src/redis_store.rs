@@ -43,8 +43,11 @@ local out = {}
 for i = 5, #ARGV, 2 do
   local entry, tid = ARGV[i], ARGV[i + 1]
   local key = 'faas:task:' .. tid
-  local f = redis.call('HMGET', key, 'status', 'function_id', 'payload')
-  if (not f[1]) or f[1] == 'COMPLETED' or f[1] == 'FAILED' then
+  local f = redis.call('HMGET', key, 'status', 'function_id', 'payload', 'entry')
+  -- An entry that is not the task's current one (the task was queued again
+  -- meanwhile) is a stale duplicate: drop it.
+  local stale = f[1] == 'RUNNING' and f[4] and f[4] ~= entry
+  if (not f[1]) or f[1] == 'COMPLETED' or f[1] == 'FAILED' or stale then
     redis.call('XACK', ARGV[3], ARGV[4], entry)
     redis.call('XDEL', ARGV[3], entry)
   else
@@ -56,8 +59,8 @@ for i = 5, #ARGV, 2 do
       redis.call('XDEL', ARGV[3], entry)
       redis.call('PUBLISH', 'faas:done', tid)
     else
-      redis.call('HSET', key, 'status', 'RUNNING', 'started_at', ARGV[2])
-      table.insert(out, {tid, entry, n, f[2], f[3]})
+      redis.call('HSET', key, 'status', 'RUNNING', 'started_at', ARGV[2], 'entry', entry)
+      table.insert(out, {tid, entry, n, f[2] or '', f[3] or 'null'})
     end
   end
 end
@@ -72,13 +75,15 @@ for i = 4, #ARGV, 6 do
   local tid, attempt, status, result, kind, entry =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local key = 'faas:task:' .. tid
-  local f = redis.call('HMGET', key, 'status', 'attempts')
+  local f = redis.call('HMGET', key, 'status', 'attempts', 'entry')
+  -- The receipt comes from a worker: act only on the task's own entry.
+  local own = (f[3] or '') == entry
   local applied = 0
   if not f[1] then
     applied = 0
   elseif f[1] == 'COMPLETED' or f[1] == 'FAILED' then
-    if entry ~= '' then redis.call('XACK', ARGV[1], ARGV[2], entry) end
-  elseif f[1] == 'RUNNING' and tonumber(f[2]) == tonumber(attempt) then
+    if entry ~= '' and own then redis.call('XACK', ARGV[1], ARGV[2], entry) end
+  elseif f[1] == 'RUNNING' and tonumber(f[2]) == tonumber(attempt) and own then
     redis.call('HSET', key, 'status', status, 'result', result, 'finished_at', ARGV[3])
     if kind ~= '' then redis.call('HSET', key, 'failure_kind', kind) end
     if entry ~= '' then
@@ -98,8 +103,8 @@ const RENEW_LUA: &str = r#"
 -- Only entries whose task is still on our attempt: never take back an entry
 -- another consumer has reclaimed.
 for i = 4, #ARGV, 3 do
-  local f = redis.call('HMGET', 'faas:task:' .. ARGV[i + 1], 'status', 'attempts')
-  if f[1] == 'RUNNING' and tonumber(f[2]) == tonumber(ARGV[i + 2]) then
+  local f = redis.call('HMGET', 'faas:task:' .. ARGV[i + 1], 'status', 'attempts', 'entry')
+  if f[1] == 'RUNNING' and tonumber(f[2]) == tonumber(ARGV[i + 2]) and f[3] == ARGV[i] then
     redis.call('XCLAIM', ARGV[1], ARGV[2], ARGV[3], 0, ARGV[i], 'JUSTID')
   end
 end
@@ -110,16 +115,16 @@ const RELEASE_LUA: &str = r#"
 -- ARGV: task id, attempt, stream, group, entry, uncount (1: the attempt
 -- never started, so it does not count). Queues the task again.
 local key = 'faas:task:' .. ARGV[1]
-local f = redis.call('HMGET', key, 'status', 'attempts')
-if f[1] ~= 'RUNNING' or tonumber(f[2]) ~= tonumber(ARGV[2]) then return 0 end
+local f = redis.call('HMGET', key, 'status', 'attempts', 'entry')
+if f[1] ~= 'RUNNING' or tonumber(f[2]) ~= tonumber(ARGV[2]) or (f[3] or '') ~= ARGV[5] then return 0 end
 local attempts = tonumber(f[2])
 if ARGV[6] == '1' then attempts = attempts - 1 end
-redis.call('HSET', key, 'status', 'QUEUED', 'attempts', attempts)
 if ARGV[5] ~= '' then
   redis.call('XACK', ARGV[3], ARGV[4], ARGV[5])
   redis.call('XDEL', ARGV[3], ARGV[5])
 end
-redis.call('XADD', ARGV[3], '*', 'task', ARGV[1])
+local fresh = redis.call('XADD', ARGV[3], '*', 'task', ARGV[1])
+redis.call('HSET', key, 'status', 'QUEUED', 'attempts', attempts, 'entry', fresh)
 return 1
 "#;
 
@@ -133,6 +138,9 @@ pub struct RedisStore {
     pub(crate) waiters: Arc<Waiters>,
     listening: AtomicBool,
     last_reclaim: Mutex<Option<Instant>>,
+    /// Where the next XAUTOCLAIM scan starts: Redis scans a bounded window
+    /// of the pending list per call.
+    reclaim_cursor: Mutex<String>,
     config: StoreConfig,
     claim_script: Script,
     finish_script: Script,
@@ -164,6 +172,7 @@ impl RedisStore {
             waiters: Arc::new(Waiters::default()),
             listening: AtomicBool::new(false),
             last_reclaim: Mutex::new(None),
+            reclaim_cursor: Mutex::new("0-0".to_string()),
             config,
             claim_script: Script::new(CLAIM_LUA),
             finish_script: Script::new(FINISH_LUA),
@@ -338,18 +347,24 @@ impl RedisStore {
         if lost > 0 {
             tracing::debug!(lost, "claimed entries were already final or out of attempts");
         }
-        rows.into_iter()
-            .map(|(task, entry, attempt, function, payload)| {
-                Ok(Claim {
-                    task_id: parse_uuid(&task)?,
-                    function_id: parse_uuid(&function)?,
-                    payload: serde_json::from_str(&payload)
-                        .map_err(|e| StoreError::Corrupt(format!("task {task} payload: {e}")))?,
-                    attempt,
-                    receipt: entry,
-                })
+        // A corrupt record fails alone (its lease lapses and it ends as
+        // lost); the rest of the batch runs.
+        Ok(rows
+            .into_iter()
+            .filter_map(|(task, entry, attempt, function, payload)| {
+                let claim = (|| {
+                    Ok::<_, StoreError>(Claim {
+                        task_id: parse_uuid(&task)?,
+                        function_id: parse_uuid(&function)?,
+                        payload: serde_json::from_str(&payload)
+                            .map_err(|e| StoreError::Corrupt(format!("task {task} payload: {e}")))?,
+                        attempt,
+                        receipt: entry,
+                    })
+                })();
+                claim.map_err(|e| tracing::error!("skipping a corrupt task: {e}")).ok()
             })
-            .collect()
+            .collect())
     }
 
     /// Takes over entries whose lease ran out (their executor stopped
@@ -363,20 +378,31 @@ impl RedisStore {
             *last = Some(Instant::now());
         }
         let mut conn = self.conn.clone();
+        let start = self.reclaim_cursor.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let reply: RValue = redis::cmd("XAUTOCLAIM")
             .arg(STREAM)
             .arg(GROUP)
             .arg(consumer)
             .arg(self.config.lease.as_millis() as u64)
-            .arg("0-0")
+            .arg(&start)
             .arg("COUNT")
             .arg(max)
             .query_async(&mut conn)
             .await?;
-        let entries = match reply {
-            RValue::Array(mut parts) if parts.len() >= 2 => parse_entries(parts.swap_remove(1)),
-            _ => Vec::new(),
+        let (next, entries) = match reply {
+            RValue::Array(mut parts) if parts.len() >= 2 => {
+                let entries = parse_entries(parts.swap_remove(1));
+                let next: String = redis::from_redis_value(parts.swap_remove(0)).unwrap_or_else(|_| "0-0".into());
+                (next, entries)
+            }
+            _ => ("0-0".to_string(), Vec::new()),
         };
+        let more = next != "0-0";
+        *self.reclaim_cursor.lock().unwrap_or_else(|e| e.into_inner()) = next;
+        if more {
+            // The scan is not through the pending list yet: go on next claim.
+            *self.last_reclaim.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
         if !entries.is_empty() {
             tracing::info!(count = entries.len(), "reclaimed tasks whose executor stopped renewing");
             // More may be waiting: look again on the next claim.

@@ -250,3 +250,26 @@ async fn redis_unreachable_at_start_is_a_clear_error() {
         .expect("must fail");
     assert!(err.to_string().contains("cannot connect to Redis"), "{err}");
 }
+
+/// Receipts come back from workers over the network: one naming another
+/// task's queue entry must not touch that entry (Redis keeps the entry id).
+#[tokio::test]
+async fn redis_a_wrong_receipt_changes_nothing() {
+    let f = redis().await;
+    let s = &f.store;
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    s.submit(a, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(b, Uuid::new_v4(), &json!([])).await.unwrap();
+    let claims = s.claim("c", 2, NO_WAIT).await.unwrap();
+    let (ca, cb) = (&claims[0], &claims[1]);
+    let forged = faas_store::Claim {
+        receipt: cb.receipt.clone(),
+        ..ca.clone()
+    };
+    assert!(!s.finish(&forged, &Final::Completed(json!("forged"))).await.unwrap());
+    s.release(&forged).await.unwrap();
+    assert_eq!(s.task(a).await.unwrap().unwrap().status, TaskStatus::Running);
+    assert!(s.finish(cb, &Final::Completed(json!("b"))).await.unwrap());
+    assert!(s.finish(ca, &Final::Completed(json!("a"))).await.unwrap());
+    assert_eq!(s.task(a).await.unwrap().unwrap().result, json!("a"));
+}
