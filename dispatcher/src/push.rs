@@ -70,6 +70,9 @@ struct Worker {
     draining: bool,
     /// Results received from it.
     completed: u64,
+    /// When each held task was sent, to tell a task the worker lost from
+    /// one still on its way.
+    sent_at: HashMap<TaskId, Instant>,
 }
 
 impl Worker {
@@ -306,12 +309,40 @@ impl Scheduler {
             last_seen: Instant::now(),
             draining: false,
             completed: 0,
+            sent_at: HashMap::new(),
         });
         worker.name = name;
         // A worker's word sets how much this dispatcher claims for it: bound it.
         worker.slots = (slots as usize).clamp(1, MAX_SLOTS_PER_WORKER);
         worker.capacity = worker.slots * (1 + self.config.prefetch_per_slot);
         worker.draining = false;
+        // Tasks we think it holds but it does not list (a TASK lost on a
+        // broken connection, say), sent long enough ago not to be in
+        // flight, go back to the queue: nothing may stay RUNNING unseen.
+        let listed: HashSet<TaskId> = running.iter().map(|t| t.task_id).collect();
+        let grace = self.config.heartbeat_interval * 2;
+        let lost: Vec<TaskId> = worker
+            .running
+            .keys()
+            .filter(|id| !listed.contains(id))
+            .filter(|id| worker.sent_at.get(id).is_none_or(|t| t.elapsed() > grace))
+            .copied()
+            .collect();
+        for id in lost {
+            worker.sent_at.remove(&id);
+            if let Some(claim) = worker.running.remove(&id) {
+                tracing::warn!(task = %id, worker = %worker.name, "the worker does not hold a task sent to it; queueing it again");
+                self.held.remove(&claim);
+                let store = self.store.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = store.requeue(&claim).await {
+                        tracing::warn!(task = %claim.task_id, "cannot re-queue (its lease will lapse instead): {e}");
+                    }
+                });
+            }
+        }
+        let still_held: HashSet<TaskId> = worker.running.keys().copied().collect();
+        worker.sent_at.retain(|id, _| still_held.contains(id));
         // Tasks it still runs from before a dispatcher restart: count them
         // against its slots and keep their leases alive.
         for task in running {
@@ -469,6 +500,7 @@ impl Scheduler {
             let Some(claim) = self.pending.pop_front() else { return };
             if let Some(worker) = self.workers.get_mut(&to) {
                 worker.running.insert(claim.task_id, claim.clone());
+                worker.sent_at.insert(claim.task_id, Instant::now());
             }
             if let Err(failure) = self.send_task(&to, &claim).await {
                 self.fail_unsent(&to, claim, failure);

@@ -6,7 +6,7 @@
 //!
 //! A task is *held* from its `TASK` until its `RESULT` (or its return in a
 //! `BYE`), in exactly one state: waiting for its function's load, queued for
-//! a slot, or running. The dispatcher may send up to `2 x slots` tasks (see
+//! a slot, or running. The dispatcher may send up to `5 x slots` tasks (see
 //! `docs/protocol.md`, Capacity); they start in arrival order, and only
 //! while fewer than `slots` run, so the executor never queues and "received
 //! but not started" is exactly the tasks in the first two states. A freed
