@@ -1,6 +1,5 @@
 //! Async HTTP client for the faas REST API: register functions, queue tasks, read status and results.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -75,38 +74,9 @@ fn reason_suffix(status: u16) -> String {
         .unwrap_or_default()
 }
 
-/// Lifecycle state of a task, as the server spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum TaskStatus {
-    Queued,
-    Running,
-    Completed,
-    Failed,
-}
-
-impl TaskStatus {
-    /// True once the task has ended (COMPLETED or FAILED); its result will not change.
-    pub fn is_final(self) -> bool {
-        matches!(self, TaskStatus::Completed | TaskStatus::Failed)
-    }
-
-    /// The wire spelling: `QUEUED`, `RUNNING`, `COMPLETED` or `FAILED`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskStatus::Queued => "QUEUED",
-            TaskStatus::Running => "RUNNING",
-            TaskStatus::Completed => "COMPLETED",
-            TaskStatus::Failed => "FAILED",
-        }
-    }
-}
-
-impl fmt::Display for TaskStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Lifecycle state of a task, as the server spells it (the store's own type:
+/// one definition of the wire spelling).
+pub use faas_store::TaskStatus;
 
 /// Answer of `GET /result/{task_id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -45,6 +45,12 @@ impl TaskStatus {
     }
 }
 
+impl std::fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A registered function. The module bytes are stored once per content hash,
 /// apart from this record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
