@@ -4,12 +4,12 @@
 
 use crate::functions::{FunctionCache, LoadFailure};
 use crate::outcome::to_final;
-use crate::recorder::{record_outcomes, renew_leases, Done, Held};
+use crate::recorder::{Bookkeeping, Done};
 use faas_runtime::{Executor, Runtime};
 use faas_store::{Claim, Final, Store};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{watch, Semaphore};
 
 /// Settings of a local dispatcher.
 #[derive(Debug, Clone)]
@@ -52,15 +52,12 @@ pub async fn run_local(
     let functions = Arc::new(FunctionCache::new(store.clone(), runtime));
     let window = config.slots + config.prefetch;
     let room = Arc::new(Semaphore::new(window));
-    let held = Held::default();
-    let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
-    let recorder = tokio::spawn(record_outcomes(store.clone(), held.clone(), done_rx));
-    let renewer = tokio::spawn(renew_leases(
-        store.clone(),
-        config.consumer.clone(),
-        config.renew_every,
-        held.clone(),
-    ));
+    let Bookkeeping {
+        held,
+        done: done_tx,
+        recorder,
+        renewer,
+    } = Bookkeeping::start(&store, &config.consumer, config.renew_every);
 
     while !*shutdown.borrow() {
         let first = tokio::select! {

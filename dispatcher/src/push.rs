@@ -5,7 +5,7 @@
 //! One async task (the scheduler) owns all worker state; the ZeroMQ thread
 //! (`router.rs`), the claimer and the recorder talk to it over channels.
 
-use crate::recorder::{record_outcomes, renew_leases, Done, Held};
+use crate::recorder::{Bookkeeping, Done, Held};
 use crate::router::{self, hex_id, Identity, Inbound, Outbox};
 use faas_protocol::{DispatcherMessage, FunctionInfo, ResultMessage, TaskMessage, TaskRef, WorkerMessage};
 use faas_store::{Claim, Final, FunctionId, Store, TaskId};
@@ -98,15 +98,12 @@ pub async fn run_push(store: Store, config: PushConfig, shutdown: watch::Receive
         config.endpoint,
         store.describe()
     );
-    let held = Held::default();
-    let (done_tx, done_rx) = mpsc::unbounded_channel();
-    let recorder = tokio::spawn(record_outcomes(store.clone(), held.clone(), done_rx));
-    let renewer = tokio::spawn(renew_leases(
-        store.clone(),
-        config.consumer.clone(),
-        config.renew_every,
-        held.clone(),
-    ));
+    let Bookkeeping {
+        held,
+        done: done_tx,
+        recorder,
+        renewer,
+    } = Bookkeeping::start(&store, &config.consumer, config.renew_every);
     let (want_tx, want_rx) = mpsc::unbounded_channel();
     let (claims_tx, claims_rx) = mpsc::unbounded_channel();
     let claimer = tokio::spawn(claimer(store.clone(), config.clone(), want_rx, claims_tx));

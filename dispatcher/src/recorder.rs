@@ -109,6 +109,30 @@ async fn write_with_retry(store: &Store, writes: &[(Claim, Final)]) {
     }
 }
 
+/// What every dispatch mode runs beside its loop: the held claims, the
+/// recorder fed by `done`, and the lease renewer.
+pub struct Bookkeeping {
+    pub held: Held,
+    pub done: mpsc::UnboundedSender<Done>,
+    pub recorder: tokio::task::JoinHandle<()>,
+    pub renewer: tokio::task::JoinHandle<()>,
+}
+
+impl Bookkeeping {
+    pub fn start(store: &Store, consumer: &str, renew_every: Duration) -> Self {
+        let held = Held::default();
+        let (done, done_rx) = mpsc::unbounded_channel();
+        let recorder = tokio::spawn(record_outcomes(store.clone(), held.clone(), done_rx));
+        let renewer = tokio::spawn(renew_leases(store.clone(), consumer.to_string(), renew_every, held.clone()));
+        Bookkeeping {
+            held,
+            done,
+            recorder,
+            renewer,
+        }
+    }
+}
+
 /// Renews the leases of everything in `held`, every `every`, forever (abort
 /// the task to stop).
 pub async fn renew_leases(store: Store, consumer: String, every: Duration, held: Held) {

@@ -13,12 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const NOOP: &str = r#"(module (func (export "noop")))"#;
-const FIB: &str = r#"(module
-  (func $fib (export "fib") (param i32) (result i64)
-    (if (result i64) (i32.lt_u (local.get 0) (i32.const 2))
-      (then (i64.extend_i32_u (local.get 0)))
-      (else (i64.add (call $fib (i32.sub (local.get 0) (i32.const 1)))
-                     (call $fib (i32.sub (local.get 0) (i32.const 2))))))))"#;
+const FIB: &str = include_str!("../../examples/fib.wat");
 const ECHO: &str = include_str!("../tests/fixtures/echo.wat");
 
 fn native_fib(n: u32) -> u64 {

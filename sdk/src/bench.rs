@@ -18,12 +18,7 @@ use std::time::{Duration, Instant};
 const SEED_LOCAL_TASKS_PER_S: f64 = 11.0;
 
 const NOOP_WAT: &str = r#"(module (func (export "noop")))"#;
-const FIB_WAT: &str = r#"(module
-  (func $fib (export "fib") (param i32) (result i64)
-    (if (result i64) (i32.lt_u (local.get 0) (i32.const 2))
-      (then (i64.extend_i32_u (local.get 0)))
-      (else (i64.add (call $fib (i32.sub (local.get 0) (i32.const 1)))
-                     (call $fib (i32.sub (local.get 0) (i32.const 2))))))))"#;
+const FIB_WAT: &str = include_str!("../../examples/fib.wat");
 /// Sleeps for the milliseconds given as decimal stdin (WASI poll_oneoff).
 const SLEEP_WAT: &str = include_str!("../../runtime/tests/fixtures/sleep.wat");
 

@@ -211,20 +211,9 @@ impl Daemon {
 
     /// SIGTERM, then waits for the exit; returns the exit status code.
     pub fn terminate(&mut self, timeout: Duration) -> Option<i32> {
-        let mut child = self.child.take()?;
+        let child = self.child.take()?;
         let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                return status.code();
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_or_kill(child, timeout)
     }
 
     /// True if the process has ended (by itself or killed); does not wait.
@@ -237,18 +226,25 @@ impl Daemon {
 
     /// Waits for the process to exit by itself; returns its exit code.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let mut child = self.child.take()?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                return status.code();
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let child = self.child.take()?;
+        wait_or_kill(child, timeout)
+    }
+}
+
+/// Waits up to `timeout` for `child` to exit and returns its exit code;
+/// kills it (and returns None) if it does not.
+fn wait_or_kill(mut child: Child, timeout: Duration) -> Option<i32> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code();
         }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -293,13 +293,7 @@ impl Api {
     pub async fn status(&self, task: Uuid) -> String {
         let reply = self.get(&format!("/status/{task}")).await;
         assert_eq!(reply.status, 200, "status of {task}: {reply:?}");
-        let v = reply.json();
-        assert_eq!(v["task_id"], json!(task.to_string()), "{v}");
-        let status = v["status"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no status in {v}"));
-        assert_status_word(status);
-        status.to_string()
+        status_of(task, &reply.json())
     }
 
     /// `GET /result/{id}?wait=SECS`: the raw reply.
@@ -315,11 +309,7 @@ impl Api {
             let reply = self.result_reply(task, LONG_POLL as f64).await;
             assert_eq!(reply.status, 200, "result of {task}: {reply:?}");
             let v = reply.json();
-            assert_eq!(v["task_id"], json!(task.to_string()), "{v}");
-            let status = v["status"]
-                .as_str()
-                .unwrap_or_else(|| panic!("no status in {v}"));
-            assert_status_word(status);
+            let status = status_of(task, &v);
             if status == "COMPLETED" || status == "FAILED" {
                 return reply;
             }
@@ -400,6 +390,16 @@ pub fn uuid_field(v: &Value, field: &str) -> Uuid {
 }
 
 #[track_caller]
+/// The status word of a `/status` or `/result` body about `task`, checked.
+pub fn status_of(task: Uuid, body: &Value) -> String {
+    assert_eq!(body["task_id"], json!(task.to_string()), "{body}");
+    let status = body["status"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no status in {body}"));
+    assert_status_word(status);
+    status.to_string()
+}
+
 pub fn assert_status_word(status: &str) {
     assert!(
         ["QUEUED", "RUNNING", "COMPLETED", "FAILED"].contains(&status),
