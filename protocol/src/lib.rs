@@ -73,6 +73,9 @@ pub enum WorkerMessage {
     Bye {
         returned: Vec<TaskRef>,
     },
+    /// Pull mode's one request: answered with exactly one `TASKS` (or
+    /// `ERROR`).
+    Pull(PullRequest),
 }
 
 /// Messages a dispatcher sends.
@@ -81,13 +84,90 @@ pub enum DispatcherMessage {
     Welcome { heartbeat_ms: u64 },
     Task { task: TaskMessage, module: Option<Vec<u8>> },
     Reregister,
+    /// Pull mode's answer to a `PULL`.
+    Tasks(TasksReply),
+    /// Pull mode's answer to a request it could not read, so that a REQ
+    /// peer is not left waiting.
+    Error { message: String },
+}
+
+/// A pull worker's request: results to record, tasks it wants, and what
+/// it holds. Every field but `worker` has a default, so the smallest
+/// request is `{"worker": "w1", "free": 1}`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PullRequest {
+    /// Unique per worker process; the dispatcher keys its state on it.
+    pub worker: String,
+    /// For logs and `GET /workers`; defaults to `worker`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Slots of the worker (for `GET /workers`); at least `free`.
+    #[serde(default)]
+    pub slots: u32,
+    /// Tasks it wants now (0: a report or heartbeat, answered at once).
+    #[serde(default)]
+    pub free: u32,
+    /// Echoed in the answer.
+    #[serde(default)]
+    pub seq: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<ResultMessage>,
+    /// Every task the worker holds, when present (at least once per
+    /// heartbeat interval); absent means "not listed this time".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<Vec<TaskRef>>,
+    /// Functions whose module the worker lacks, for tasks it holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub need_modules: Vec<Uuid>,
+    /// Tasks it received but will not start (it is stopping).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub returned: Vec<TaskRef>,
+    /// The worker is stopping: it asks for nothing more.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bye: bool,
+}
+
+/// The answer to a `PULL`: tasks (maybe none) and modules, one extra frame
+/// per entry of `modules`, in order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TasksReply {
+    pub seq: u64,
+    pub tasks: Vec<TaskMessage>,
+    pub modules: Vec<(Uuid, Vec<u8>)>,
+    /// Longest gap between a worker's requests before it is declared dead
+    /// is a few of these.
+    pub heartbeat_ms: u64,
+    /// Longest the dispatcher holds a `PULL` that finds no work.
+    pub hold_ms: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TasksBody {
+    #[serde(default)]
+    seq: u64,
+    #[serde(default)]
+    tasks: Vec<TaskMessage>,
+    /// Function ids of the module frames 3, 4, ...
+    #[serde(default)]
+    modules: Vec<Uuid>,
+    #[serde(default)]
+    heartbeat_ms: u64,
+    #[serde(default)]
+    hold_ms: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ErrorBody {
+    message: String,
 }
 
 /// Why a message could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
-    #[error("expected 3 or 4 frames, got {0}")]
+    #[error("expected 3 or 4 frames (TASKS: 3 or more), got {0}")]
     FrameCount(usize),
+    #[error("TASKS lists {listed} modules but carries {frames} module frames")]
+    ModuleFrames { listed: usize, frames: usize },
     #[error("not a faas/1 message (tag {0:?})")]
     Tag(String),
     #[error("unknown message type {0:?}")]
@@ -132,7 +212,7 @@ struct WelcomeBody {
     max_message_bytes: usize,
 }
 
-fn frames(kind: &str, body: &impl Serialize, extra: Option<Vec<u8>>) -> Vec<Vec<u8>> {
+fn frames(kind: &str, body: &impl Serialize, extra: impl IntoIterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
     // Serializing these plain structs cannot fail.
     let body = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut out = vec![TAG.to_vec(), kind.as_bytes().to_vec(), body];
@@ -148,6 +228,7 @@ impl WorkerMessage {
             WorkerMessage::Result(_) => "RESULT",
             WorkerMessage::NeedModule { .. } => "NEED_MODULE",
             WorkerMessage::Bye { .. } => "BYE",
+            WorkerMessage::Pull(_) => "PULL",
         }
     }
 
@@ -180,12 +261,13 @@ impl WorkerMessage {
                 },
                 None,
             ),
+            WorkerMessage::Pull(request) => frames(kind, request, None),
         }
     }
 
     pub fn decode(frames: &[Vec<u8>]) -> Result<Self, ProtocolError> {
-        let (kind, body, extra) = split(frames)?;
-        if extra.is_some() {
+        let (kind, body, extra) = split(frames, 4)?;
+        if !extra.is_empty() {
             return Err(ProtocolError::UnexpectedModule("a worker message"));
         }
         Ok(match kind {
@@ -211,6 +293,19 @@ impl WorkerMessage {
             "BYE" => WorkerMessage::Bye {
                 returned: parse::<ByeBody>("BYE", body)?.returned,
             },
+            "PULL" => {
+                let mut request: PullRequest = parse("PULL", body)?;
+                if request.worker.is_empty() {
+                    return Err(ProtocolError::Body {
+                        kind: "PULL",
+                        reason: "`worker` must not be empty".into(),
+                    });
+                }
+                if request.name.is_empty() {
+                    request.name = request.worker.clone();
+                }
+                WorkerMessage::Pull(request)
+            }
             other => return Err(ProtocolError::UnknownType(other.to_string())),
         })
     }
@@ -222,6 +317,8 @@ impl DispatcherMessage {
             DispatcherMessage::Welcome { .. } => "WELCOME",
             DispatcherMessage::Task { .. } => "TASK",
             DispatcherMessage::Reregister => "REREGISTER",
+            DispatcherMessage::Tasks(_) => "TASKS",
+            DispatcherMessage::Error { .. } => "ERROR",
         }
     }
 
@@ -238,11 +335,47 @@ impl DispatcherMessage {
             ),
             DispatcherMessage::Task { task, module } => frames(kind, task, module.clone()),
             DispatcherMessage::Reregister => frames(kind, &serde_json::json!({}), None),
+            DispatcherMessage::Tasks(reply) => frames(
+                kind,
+                &TasksBody {
+                    seq: reply.seq,
+                    tasks: reply.tasks.clone(),
+                    modules: reply.modules.iter().map(|(id, _)| *id).collect(),
+                    heartbeat_ms: reply.heartbeat_ms,
+                    hold_ms: reply.hold_ms,
+                },
+                reply.modules.iter().map(|(_, bytes)| bytes.clone()),
+            ),
+            DispatcherMessage::Error { message } => frames(
+                kind,
+                &ErrorBody {
+                    message: message.clone(),
+                },
+                None,
+            ),
         }
     }
 
     pub fn decode(frames: &[Vec<u8>]) -> Result<Self, ProtocolError> {
-        let (kind, body, extra) = split(frames)?;
+        if frames.get(1).is_some_and(|kind| kind == b"TASKS") {
+            let (_, body, extra) = split(frames, usize::MAX)?;
+            let body: TasksBody = parse("TASKS", body)?;
+            if body.modules.len() != extra.len() {
+                return Err(ProtocolError::ModuleFrames {
+                    listed: body.modules.len(),
+                    frames: extra.len(),
+                });
+            }
+            return Ok(DispatcherMessage::Tasks(TasksReply {
+                seq: body.seq,
+                tasks: body.tasks,
+                modules: body.modules.into_iter().zip(extra.iter().cloned()).collect(),
+                heartbeat_ms: body.heartbeat_ms,
+                hold_ms: body.hold_ms,
+            }));
+        }
+        let (kind, body, extra) = split(frames, 4)?;
+        let extra = extra.first().map(Vec::as_slice);
         Ok(match kind {
             "WELCOME" => DispatcherMessage::Welcome {
                 heartbeat_ms: parse::<WelcomeBody>("WELCOME", body)?.heartbeat_ms,
@@ -252,13 +385,17 @@ impl DispatcherMessage {
                 module: extra.map(<[u8]>::to_vec),
             },
             "REREGISTER" => DispatcherMessage::Reregister,
+            "ERROR" => DispatcherMessage::Error {
+                message: parse::<ErrorBody>("ERROR", body)?.message,
+            },
             other => return Err(ProtocolError::UnknownType(other.to_string())),
         })
     }
 }
 
-fn split(frames: &[Vec<u8>]) -> Result<(&str, &[u8], Option<&[u8]>), ProtocolError> {
-    if !(3..=4).contains(&frames.len()) {
+/// The type, body and extra frames of a message of 3 to `max_frames` frames.
+fn split(frames: &[Vec<u8>], max_frames: usize) -> Result<(&str, &[u8], &[Vec<u8>]), ProtocolError> {
+    if frames.len() < 3 || frames.len() > max_frames {
         return Err(ProtocolError::FrameCount(frames.len()));
     }
     if frames[0] != TAG {
@@ -272,7 +409,7 @@ fn split(frames: &[Vec<u8>]) -> Result<(&str, &[u8], Option<&[u8]>), ProtocolErr
             reason: format!("body of {} bytes is over the cap", frames[2].len()),
         });
     }
-    Ok((kind, &frames[2], frames.get(3).map(Vec::as_slice)))
+    Ok((kind, &frames[2], &frames[3..]))
 }
 
 fn parse<T: DeserializeOwned>(kind: &'static str, body: &[u8]) -> Result<T, ProtocolError> {
@@ -315,6 +452,23 @@ mod tests {
                 function_id: Uuid::new_v4(),
             },
             WorkerMessage::Bye { returned: vec![] },
+            WorkerMessage::Pull(PullRequest {
+                worker: "w1-abc".into(),
+                name: "w1".into(),
+                slots: 4,
+                free: 2,
+                seq: 7,
+                results: vec![ResultMessage {
+                    task: task_ref(),
+                    status: "COMPLETED".into(),
+                    result: json!(3),
+                    kind: None,
+                }],
+                running: Some(vec![task_ref()]),
+                need_modules: vec![Uuid::new_v4()],
+                returned: vec![task_ref()],
+                bye: true,
+            }),
         ];
         for m in messages {
             assert_eq!(WorkerMessage::decode(&m.encode()).unwrap(), m);
@@ -339,8 +493,20 @@ mod tests {
                 task: task.clone(),
                 module: Some(b"\0asm".to_vec()),
             },
-            DispatcherMessage::Task { task, module: None },
+            DispatcherMessage::Task {
+                task: task.clone(),
+                module: None,
+            },
             DispatcherMessage::Reregister,
+            DispatcherMessage::Tasks(TasksReply::default()),
+            DispatcherMessage::Tasks(TasksReply {
+                seq: 3,
+                tasks: vec![task.clone(), task],
+                modules: vec![(Uuid::new_v4(), b"\0asm1".to_vec()), (Uuid::new_v4(), b"\0asm2".to_vec())],
+                heartbeat_ms: 1000,
+                hold_ms: 500,
+            }),
+            DispatcherMessage::Error { message: "bad".into() },
         ] {
             assert_eq!(DispatcherMessage::decode(&m.encode()).unwrap(), m);
         }
@@ -366,6 +532,28 @@ mod tests {
         assert_eq!(
             body,
             json!({"task_id": "00000000-0000-0000-0000-000000000000", "attempt": 1, "receipt": "r", "status": "COMPLETED", "result": 5})
+        );
+    }
+
+    #[test]
+    fn the_smallest_pull_is_a_worker_and_a_count() {
+        let frames = vec![TAG.to_vec(), b"PULL".to_vec(), br#"{"worker": "w", "free": 1}"#.to_vec()];
+        let WorkerMessage::Pull(request) = WorkerMessage::decode(&frames).unwrap() else {
+            panic!("not a PULL")
+        };
+        assert_eq!((request.name.as_str(), request.free, request.running), ("w", 1, None));
+        let frames = vec![TAG.to_vec(), b"PULL".to_vec(), br#"{"worker": "", "free": 1}"#.to_vec()];
+        assert!(WorkerMessage::decode(&frames).is_err());
+        // Module frames must match the list.
+        let mut frames = DispatcherMessage::Tasks(TasksReply {
+            modules: vec![(Uuid::new_v4(), b"m".to_vec())],
+            ..TasksReply::default()
+        })
+        .encode();
+        frames.pop();
+        assert_eq!(
+            DispatcherMessage::decode(&frames),
+            Err(ProtocolError::ModuleFrames { listed: 1, frames: 0 })
         );
     }
 
