@@ -1,7 +1,8 @@
 //! The dispatcher: takes queued tasks from the store and runs them.
 //!
 //! Local mode (`run_local`) runs them on this process's runtime pool; push
-//! mode (`run_push`) sends them to worker daemons over ZeroMQ (protocol in
+//! mode (`run_push`) sends them to worker daemons over ZeroMQ, and pull mode
+//! (`run_pull`) hands them to worker daemons that ask (protocol in
 //! `docs/protocol.md`). Either way it claims only what it can start soon,
 //! renews the leases of the tasks it holds, and writes outcomes back
 //! through the store, which keeps a task's final state to one write by its
@@ -10,12 +11,16 @@
 mod functions;
 mod local;
 mod outcome;
+mod pull;
 mod push;
 mod recorder;
+mod remote;
 mod router;
 
 pub use functions::{FunctionCache, LoadFailure};
 pub use local::{run_local, LocalConfig};
 pub use outcome::{kind_name, to_final};
-pub use push::{run_push, PushConfig, PushError};
+pub use pull::{run_pull, PullConfig};
+pub use push::{run_push, PushConfig};
+pub use remote::ListenError;
 pub use recorder::{Done, Held};

@@ -6,17 +6,16 @@
 //! (`router.rs`), the claimer and the recorder talk to it over channels.
 
 use crate::recorder::{Bookkeeping, Done, Held};
-use crate::router::{self, hex_id, Identity, Inbound, Outbox};
-use faas_protocol::{DispatcherMessage, FunctionInfo, ResultMessage, TaskMessage, TaskRef, WorkerMessage};
-use faas_store::{Claim, Final, FunctionId, Store, TaskId};
-use serde_json::Value;
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
+use crate::remote::{
+    claim_from_ref, claimer, final_of, publish_workers, requeue_later, task_message, unsent_outcome, Assigned, WireFunctions,
+    ListenError, WorkerRow, MAX_SLOTS_PER_WORKER,
+};
+use crate::router::{self, hex_id, Framing, Identity, Inbound, Outbox};
+use faas_protocol::{DispatcherMessage, ResultMessage, TaskRef, WorkerMessage};
+use faas_store::{Claim, Final, FunctionId, Store};
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
-
-/// Most slots one worker may announce.
-const MAX_SLOTS_PER_WORKER: usize = 1024;
 
 /// Settings of a push dispatcher.
 #[derive(Debug, Clone)]
@@ -52,27 +51,17 @@ impl PushConfig {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum PushError {
-    #[error("cannot listen on {endpoint}: {source}")]
-    Bind { endpoint: String, source: zmq::Error },
-}
 
 struct Worker {
     name: String,
     slots: usize,
     /// Most tasks held at once: slots plus prefetch.
     capacity: usize,
-    running: HashMap<TaskId, Claim>,
-    /// Functions whose module this worker has been sent.
-    functions: HashSet<FunctionId>,
+    assigned: Assigned,
     last_seen: Instant,
     draining: bool,
     /// Results received from it.
     completed: u64,
-    /// When each held task was sent, to tell a task the worker lost from
-    /// one still on its way.
-    sent_at: HashMap<TaskId, Instant>,
 }
 
 impl Worker {
@@ -80,7 +69,7 @@ impl Worker {
         if self.draining {
             0
         } else {
-            self.capacity.saturating_sub(self.running.len())
+            self.capacity.saturating_sub(self.assigned.len())
         }
     }
 }
@@ -88,8 +77,8 @@ impl Worker {
 /// Runs until `shutdown` turns true. On shutdown it stops taking work,
 /// hands back tasks not yet sent, and waits (up to 30 s) for the workers'
 /// results of the tasks they run.
-pub async fn run_push(store: Store, config: PushConfig, shutdown: watch::Receiver<bool>) -> Result<(), PushError> {
-    let (router, outbox, inbound) = router::start(&config.endpoint).map_err(|source| PushError::Bind {
+pub async fn run_push(store: Store, config: PushConfig, shutdown: watch::Receiver<bool>) -> Result<(), ListenError> {
+    let (router, outbox, inbound) = router::start(&config.endpoint, Framing::Push).map_err(|source| ListenError::Bind {
         endpoint: config.endpoint.clone(),
         source,
     })?;
@@ -106,9 +95,16 @@ pub async fn run_push(store: Store, config: PushConfig, shutdown: watch::Receive
     } = Bookkeeping::start(&store, &config.consumer, config.renew_every);
     let (want_tx, want_rx) = mpsc::unbounded_channel();
     let (claims_tx, claims_rx) = mpsc::unbounded_channel();
-    let claimer = tokio::spawn(claimer(store.clone(), config.clone(), want_rx, claims_tx));
+    let claimer = tokio::spawn(claimer(
+        store.clone(),
+        config.consumer.clone(),
+        config.claim_block,
+        want_rx,
+        claims_tx,
+    ));
 
     let mut scheduler = Scheduler {
+        functions: WireFunctions::new(store.clone()),
         store,
         config,
         outbox,
@@ -116,7 +112,6 @@ pub async fn run_push(store: Store, config: PushConfig, shutdown: watch::Receive
         done: done_tx,
         workers: HashMap::new(),
         pending: VecDeque::new(),
-        functions: HashMap::new(),
         claiming: false,
         want: want_tx,
         turn: 0,
@@ -132,29 +127,6 @@ pub async fn run_push(store: Store, config: PushConfig, shutdown: watch::Receive
     Ok(())
 }
 
-/// Claims on request, so that at most one claim is outstanding and the
-/// scheduler never holds more than its workers can start.
-async fn claimer(
-    store: Store,
-    config: PushConfig,
-    mut want: mpsc::UnboundedReceiver<usize>,
-    claims: mpsc::UnboundedSender<Vec<Claim>>,
-) {
-    while let Some(n) = want.recv().await {
-        let got = match store.claim(&config.consumer, n, config.claim_block).await {
-            Ok(got) => got,
-            Err(e) => {
-                tracing::warn!("cannot claim tasks: {e}; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                Vec::new()
-            }
-        };
-        if claims.send(got).is_err() {
-            return;
-        }
-    }
-}
-
 struct Scheduler {
     store: Store,
     config: PushConfig,
@@ -164,7 +136,7 @@ struct Scheduler {
     workers: HashMap<Identity, Worker>,
     /// Claimed, not yet sent to a worker.
     pending: VecDeque<Claim>,
-    functions: HashMap<FunctionId, (FunctionInfo, Arc<Vec<u8>>)>,
+    functions: WireFunctions,
     claiming: bool,
     want: mpsc::UnboundedSender<usize>,
     /// Round-robin start for ties between equally loaded workers.
@@ -231,7 +203,7 @@ impl Scheduler {
             });
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while self.workers.values().any(|w| !w.running.is_empty()) {
+        while self.workers.values().any(|w| !w.assigned.is_empty()) {
             match tokio::time::timeout_at(deadline, inbound.recv()).await {
                 Ok(Some(msg)) => self.handle(msg.from, msg.message).await,
                 _ => break,
@@ -241,30 +213,20 @@ impl Scheduler {
 
     /// Publishes the live workers to the store (for `GET /workers`).
     fn publish_workers(&self) {
-        let list: Vec<Value> = self
+        let rows = self
             .workers
             .iter()
-            .map(|(id, w)| {
-                serde_json::json!({
-                    "id": hex_id(id),
-                    "name": w.name,
-                    "slots": w.slots,
-                    "running": w.running.len(),
-                    "completed": w.completed,
-                    "draining": w.draining,
-                    "last_heartbeat_ms_ago": w.last_seen.elapsed().as_millis() as u64,
-                    "dispatcher": self.config.consumer,
-                    "mode": "push",
-                })
+            .map(|(id, w)| WorkerRow {
+                id: hex_id(id),
+                name: &w.name,
+                slots: w.slots,
+                running: w.assigned.len(),
+                completed: w.completed,
+                draining: w.draining,
+                last_seen: w.last_seen,
             })
             .collect();
-        let store = self.store.clone();
-        let consumer = self.config.consumer.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.publish_workers(&consumer, &Value::Array(list), Duration::from_secs(3)).await {
-                tracing::debug!("cannot publish workers: {e}");
-            }
-        });
+        publish_workers(&self.store, &self.config.consumer, "push", rows);
     }
 
     fn request_work(&mut self) {
@@ -292,6 +254,7 @@ impl Scheduler {
             WorkerMessage::Result(result) => self.result(from, result),
             WorkerMessage::NeedModule { task, function_id } => self.resend_with_module(from, task, function_id).await,
             WorkerMessage::Bye { returned } => self.bye(from, returned),
+            WorkerMessage::Pull(_) => tracing::warn!("dropped a PULL: this dispatcher is in push mode"),
         }
     }
 
@@ -301,12 +264,10 @@ impl Scheduler {
             name: name.clone(),
             slots: 0,
             capacity: 0,
-            running: HashMap::new(),
-            functions: HashSet::new(),
+            assigned: Assigned::default(),
             last_seen: Instant::now(),
             draining: false,
             completed: 0,
-            sent_at: HashMap::new(),
         });
         worker.name = name;
         // A worker's word sets how much this dispatcher claims for it: bound it.
@@ -316,38 +277,15 @@ impl Scheduler {
         // Tasks we think it holds but it does not list (a TASK lost on a
         // broken connection, say), sent long enough ago not to be in
         // flight, go back to the queue: nothing may stay RUNNING unseen.
-        let listed: HashSet<TaskId> = running.iter().map(|t| t.task_id).collect();
-        let grace = self.config.heartbeat_interval * 2;
-        let lost: Vec<TaskId> = worker
-            .running
-            .keys()
-            .filter(|id| !listed.contains(id))
-            .filter(|id| worker.sent_at.get(id).is_none_or(|t| t.elapsed() > grace))
-            .copied()
-            .collect();
-        for id in lost {
-            worker.sent_at.remove(&id);
-            if let Some(claim) = worker.running.remove(&id) {
-                tracing::warn!(task = %id, worker = %worker.name, "the worker does not hold a task sent to it; queueing it again");
-                self.held.remove(&claim);
-                let store = self.store.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = store.requeue(&claim).await {
-                        tracing::warn!(task = %claim.task_id, "cannot re-queue (its lease will lapse instead): {e}");
-                    }
-                });
-            }
-        }
-        let still_held: HashSet<TaskId> = worker.running.keys().copied().collect();
-        worker.sent_at.retain(|id, _| still_held.contains(id));
-        // Tasks it still runs from before a dispatcher restart: count them
+        // Tasks it still runs from before a dispatcher restart count
         // against its slots and keep their leases alive.
-        for task in running {
-            let claim = worker
-                .running
-                .entry(task.task_id)
-                .or_insert_with(|| claim_from_ref(&task))
-                .clone();
+        let (lost, adopted) = worker.assigned.reconcile(&running, self.config.heartbeat_interval * 2);
+        for claim in lost {
+            tracing::warn!(task = %claim.task_id, worker = %worker.name, "the worker does not hold a task sent to it; queueing it again");
+            self.held.remove(&claim);
+            requeue_later(&self.store, claim);
+        }
+        for claim in adopted {
             self.held.insert(claim);
         }
         // Idle workers re-send REGISTER as a ping: log only the first one.
@@ -358,7 +296,7 @@ impl Scheduler {
                 worker = %worker.name,
                 id = %hex_id(&from),
                 slots = worker.slots,
-                running = worker.running.len(),
+                running = worker.assigned.len(),
                 "worker registered"
             );
         }
@@ -372,7 +310,7 @@ impl Scheduler {
 
     /// Forgets a worker that said BYE once it has nothing left running.
     fn forget_if_gone(&mut self, from: &Identity) {
-        if self.workers.get(from).is_some_and(|w| w.draining && w.running.is_empty()) {
+        if self.workers.get(from).is_some_and(|w| w.draining && w.assigned.is_empty()) {
             if let Some(w) = self.workers.remove(from) {
                 tracing::info!(worker = %w.name, "worker left");
             }
@@ -383,7 +321,7 @@ impl Scheduler {
         let claim = match self.workers.get_mut(&from) {
             Some(worker) => {
                 worker.completed += 1;
-                take_attempt(&mut worker.running, &result.task)
+                worker.assigned.take(&result.task)
             }
             None => {
                 self.outbox.send(&from, &DispatcherMessage::Reregister);
@@ -392,16 +330,7 @@ impl Scheduler {
         }
         .unwrap_or_else(|| claim_from_ref(&result.task));
         self.held.remove(&claim);
-        let outcome = match result.status.as_str() {
-            "COMPLETED" => Final::Completed(result.result),
-            _ => Final::Failed {
-                kind: result.kind.unwrap_or_else(|| "failed".into()),
-                message: match result.result {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                },
-            },
-        };
+        let outcome = final_of(result);
         let _ = self.done.send(Done {
             claim,
             outcome: Some(outcome),
@@ -413,8 +342,8 @@ impl Scheduler {
     async fn resend_with_module(&mut self, from: Identity, task: TaskRef, function_id: FunctionId) {
         let claim = match self.workers.get_mut(&from) {
             Some(worker) => {
-                worker.functions.remove(&function_id);
-                worker.running.get(&task.task_id).cloned()
+                worker.assigned.functions.remove(&function_id);
+                worker.assigned.get(&task.task_id).cloned()
             }
             None => None,
         };
@@ -433,7 +362,7 @@ impl Scheduler {
         worker.draining = true;
         tracing::info!(worker = %worker.name, returned = returned.len(), "worker leaving");
         for task in returned {
-            if let Some(claim) = take_attempt(&mut worker.running, &task) {
+            if let Some(claim) = worker.assigned.take(&task) {
                 self.held.remove(&claim);
                 let _ = self.done.send(Done {
                     claim,
@@ -472,20 +401,15 @@ impl Scheduler {
             .map(|(id, _)| id.clone())
             .collect();
         for id in dead {
-            let Some(worker) = self.workers.remove(&id) else { continue };
+            let Some(mut worker) = self.workers.remove(&id) else { continue };
             tracing::warn!(
                 worker = %worker.name,
-                tasks = worker.running.len(),
+                tasks = worker.assigned.len(),
                 "worker lost (no heartbeat for {timeout:?}); its tasks go back to the queue"
             );
-            for claim in worker.running.into_values() {
+            for claim in worker.assigned.drain() {
                 self.held.remove(&claim);
-                let store = self.store.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = store.requeue(&claim).await {
-                        tracing::warn!(task = %claim.task_id, "cannot re-queue (its lease will lapse instead): {e}");
-                    }
-                });
+                requeue_later(&self.store, claim);
             }
         }
     }
@@ -496,8 +420,7 @@ impl Scheduler {
             let Some(to) = self.pick_worker() else { return };
             let Some(claim) = self.pending.pop_front() else { return };
             if let Some(worker) = self.workers.get_mut(&to) {
-                worker.running.insert(claim.task_id, claim.clone());
-                worker.sent_at.insert(claim.task_id, Instant::now());
+                worker.assigned.sent(claim.clone());
             }
             if let Err(failure) = self.send_task(&to, &claim).await {
                 self.fail_unsent(&to, claim, failure);
@@ -532,23 +455,14 @@ impl Scheduler {
     }
 
     async fn send_task(&mut self, to: &Identity, claim: &Claim) -> Result<(), Final> {
-        let (info, module) = self.function(claim.function_id).await?;
+        let (info, module) = self.functions.get(claim.function_id).await?;
         let first_time = self
             .workers
             .get_mut(to)
-            .map(|w| w.functions.insert(claim.function_id))
+            .map(|w| w.assigned.functions.insert(claim.function_id))
             .unwrap_or(true);
         let message = DispatcherMessage::Task {
-            task: TaskMessage {
-                task: TaskRef {
-                    task_id: claim.task_id,
-                    attempt: claim.attempt,
-                    receipt: claim.receipt.clone(),
-                },
-                function_id: claim.function_id,
-                function: info,
-                payload: claim.payload.clone(),
-            },
+            task: task_message(claim, info),
             module: first_time.then(|| module.to_vec()),
         };
         self.outbox.send(to, &message);
@@ -557,73 +471,13 @@ impl Scheduler {
 
     fn fail_unsent(&mut self, to: &Identity, claim: Claim, failure: Final) {
         if let Some(worker) = self.workers.get_mut(to) {
-            worker.running.remove(&claim.task_id);
+            worker.assigned.remove(&claim.task_id);
         }
         self.held.remove(&claim);
-        let outcome = match failure {
-            // The store could not be read: try again later, uncounted.
-            Final::Failed { ref kind, .. } if kind == "store" => None,
-            other => Some(other),
-        };
         let _ = self.done.send(Done {
             claim,
-            outcome,
+            outcome: unsent_outcome(failure),
             room: None,
         });
-    }
-
-    /// A function's wire description and module, from the store once.
-    async fn function(&mut self, id: FunctionId) -> Result<(FunctionInfo, Arc<Vec<u8>>), Final> {
-        if let Some(found) = self.functions.get(&id) {
-            return Ok(found.clone());
-        }
-        let failed = |kind: &str, message: String| Final::Failed {
-            kind: kind.into(),
-            message,
-        };
-        let record = match self.store.function(id).await {
-            Ok(Some(r)) => r,
-            Ok(None) => return Err(failed("missing_function", format!("function {id} does not exist"))),
-            Err(e) => return Err(failed("store", e.to_string())),
-        };
-        let module = match self.store.module(&record.module_hash).await {
-            Ok(Some(m)) => m,
-            Ok(None) => return Err(failed("missing_function", format!("module of function {id} is missing"))),
-            Err(e) => return Err(failed("store", e.to_string())),
-        };
-        let info = FunctionInfo {
-            name: record.name,
-            entry: record.entry,
-            module_hash: record.module_hash,
-        };
-        if self.functions.len() >= 1024 {
-            self.functions.clear();
-        }
-        self.functions.insert(id, (info.clone(), module.clone()));
-        Ok((info, module))
-    }
-}
-
-/// Removes and returns the running claim of exactly this attempt, if held.
-fn take_attempt(running: &mut HashMap<TaskId, Claim>, task: &TaskRef) -> Option<Claim> {
-    let same = running
-        .get(&task.task_id)
-        .is_some_and(|c| c.attempt == task.attempt && c.receipt == task.receipt);
-    if same {
-        running.remove(&task.task_id)
-    } else {
-        None
-    }
-}
-
-/// A claim rebuilt from what a worker echoes back: enough to finish, renew
-/// or re-queue it (the store keys on task id, attempt and receipt).
-fn claim_from_ref(task: &TaskRef) -> Claim {
-    Claim {
-        task_id: task.task_id,
-        function_id: uuid::Uuid::nil(),
-        payload: Value::Null,
-        attempt: task.attempt,
-        receipt: task.receipt.clone(),
     }
 }

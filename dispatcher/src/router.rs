@@ -1,11 +1,12 @@
-//! The ZeroMQ side of push mode: one thread owns the ROUTER socket (zmq
-//! sockets are not thread-safe) and moves messages between it and the async
-//! scheduler. Outbound messages reach the thread through an inproc socket,
-//! so sending never waits on a poll timeout.
+//! The ZeroMQ side of push and pull mode: one thread owns the ROUTER socket
+//! (zmq sockets are not thread-safe) and moves messages between it and the
+//! async scheduler. Outbound messages reach the thread through an inproc
+//! socket, so sending never waits on a poll timeout.
 //!
 //! libzmq enforces `ZMQ_MAXMSGSIZE` while reading a frame header: a peer that
 //! announces a frame over the cap is disconnected before anything is
-//! allocated. Undecodable messages are logged and dropped here.
+//! allocated. Undecodable messages are logged and dropped here; in pull mode
+//! they are answered with `ERROR`, so a REQ peer is not left waiting.
 
 use faas_protocol::{DispatcherMessage, WorkerMessage, MAX_MESSAGE_BYTES};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,9 +16,26 @@ use tokio::sync::mpsc;
 /// A worker's ZeroMQ routing id.
 pub type Identity = Vec<u8>;
 
+/// How messages are wrapped on the ROUTER.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// DEALER peers: the routing id, then the message.
+    Push,
+    /// REQ peers: the routing id, the REQ envelope up to an empty
+    /// delimiter frame, then the message; answers echo the envelope.
+    Request,
+}
+
+/// Most envelope frames before the delimiter (a REQ adds none, a chain of
+/// proxies one each).
+const MAX_ENVELOPE: usize = 8;
+
 /// A decoded message from a worker.
 pub struct Inbound {
     pub from: Identity,
+    /// Where an answer goes: the routing id and, for REQ peers, the
+    /// envelope through its delimiter.
+    pub route: Vec<Vec<u8>>,
     pub message: WorkerMessage,
 }
 
@@ -29,7 +47,12 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn send(&self, to: &Identity, message: &DispatcherMessage) {
-        let mut frames = vec![to.clone()];
+        self.reply(std::slice::from_ref(to), message);
+    }
+
+    /// Sends `message` along `route` (an [`Inbound::route`]).
+    pub fn reply(&self, route: &[Vec<u8>], message: &DispatcherMessage) {
+        let mut frames = route.to_vec();
         frames.extend(message.encode());
         let socket = self.socket.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(e) = socket.send_multipart(frames, 0) {
@@ -55,7 +78,7 @@ impl Drop for Router {
 
 /// Binds the ROUTER on `endpoint` (e.g. `tcp://*:7001`) and starts the I/O
 /// thread. Fails if the port cannot be bound.
-pub fn start(endpoint: &str) -> Result<(Router, Outbox, mpsc::UnboundedReceiver<Inbound>), zmq::Error> {
+pub fn start(endpoint: &str, framing: Framing) -> Result<(Router, Outbox, mpsc::UnboundedReceiver<Inbound>), zmq::Error> {
     let context = zmq::Context::new();
     let router = context.socket(zmq::ROUTER)?;
     router.set_maxmsgsize(MAX_MESSAGE_BYTES as i64)?;
@@ -80,7 +103,7 @@ pub fn start(endpoint: &str) -> Result<(Router, Outbox, mpsc::UnboundedReceiver<
         let stop = stop.clone();
         std::thread::Builder::new()
             .name("faas-router".into())
-            .spawn(move || io_loop(router, pull, tx, stop))
+            .spawn(move || io_loop(router, pull, framing, tx, stop))
             .map_err(|_| zmq::Error::EMFILE)?
     };
     Ok((
@@ -95,7 +118,13 @@ pub fn start(endpoint: &str) -> Result<(Router, Outbox, mpsc::UnboundedReceiver<
     ))
 }
 
-fn io_loop(router: zmq::Socket, outbox: zmq::Socket, inbound: mpsc::UnboundedSender<Inbound>, stop: Arc<AtomicBool>) {
+fn io_loop(
+    router: zmq::Socket,
+    outbox: zmq::Socket,
+    framing: Framing,
+    inbound: mpsc::UnboundedSender<Inbound>,
+    stop: Arc<AtomicBool>,
+) {
     while !stop.load(Ordering::Relaxed) {
         let mut items = [router.as_poll_item(zmq::POLLIN), outbox.as_poll_item(zmq::POLLIN)];
         if let Err(e) = zmq::poll(&mut items, 100) {
@@ -105,21 +134,29 @@ fn io_loop(router: zmq::Socket, outbox: zmq::Socket, inbound: mpsc::UnboundedSen
         let (router_ready, outbox_ready) = (items[0].is_readable(), items[1].is_readable());
         if router_ready {
             // Drain what is there, without blocking.
-            while let Ok(frames) = router.recv_multipart(zmq::DONTWAIT) {
-                let Some((from, rest)) = frames.split_first() else { continue };
-                match WorkerMessage::decode(rest) {
+            while let Ok(mut frames) = router.recv_multipart(zmq::DONTWAIT) {
+                let Some(route_len) = route_len(&frames, framing) else {
+                    let peer = frames.first().map(|id| hex_id(id)).unwrap_or_default();
+                    tracing::warn!(peer = %peer, "dropped a message without a REQ envelope");
+                    continue;
+                };
+                let rest = frames.split_off(route_len);
+                let route = frames;
+                match WorkerMessage::decode(&rest) {
                     Ok(message) => {
-                        if inbound
-                            .send(Inbound {
-                                from: from.clone(),
-                                message,
-                            })
-                            .is_err()
-                        {
+                        let from = route[0].clone();
+                        if inbound.send(Inbound { from, route, message }).is_err() {
                             return;
                         }
                     }
-                    Err(e) => tracing::warn!(peer = %hex_id(from), "dropped a malformed message: {e}"),
+                    Err(e) => {
+                        tracing::warn!(peer = %hex_id(&route[0]), "dropped a malformed message: {e}");
+                        if framing == Framing::Request {
+                            let mut answer = route;
+                            answer.extend(DispatcherMessage::Error { message: e.to_string() }.encode());
+                            let _ = router.send_multipart(answer, zmq::DONTWAIT);
+                        }
+                    }
                 }
             }
         }
@@ -135,10 +172,43 @@ fn io_loop(router: zmq::Socket, outbox: zmq::Socket, inbound: mpsc::UnboundedSen
     }
 }
 
+/// How many leading frames are the route: the routing id, plus for
+/// `Request` framing the envelope through the first empty frame. `None`
+/// if there is no such envelope.
+fn route_len(frames: &[Vec<u8>], framing: Framing) -> Option<usize> {
+    if frames.is_empty() {
+        return None;
+    }
+    match framing {
+        Framing::Push => Some(1),
+        Framing::Request => frames
+            .iter()
+            .skip(1)
+            .take(MAX_ENVELOPE + 1)
+            .position(Vec::is_empty)
+            .map(|at| at + 2),
+    }
+}
+
 /// A routing id for logs.
 pub fn hex_id(id: &[u8]) -> String {
     match std::str::from_utf8(id) {
         Ok(text) if text.chars().all(|c| c.is_ascii_graphic()) => text.to_string(),
         _ => id.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_route_runs_through_the_req_delimiter() {
+        let f = |v: &[&[u8]]| v.iter().map(|x| x.to_vec()).collect::<Vec<_>>();
+        assert_eq!(route_len(&f(&[b"id", b"faas/1"]), Framing::Push), Some(1));
+        assert_eq!(route_len(&f(&[b"id", b"", b"faas/1"]), Framing::Request), Some(2));
+        assert_eq!(route_len(&f(&[b"id", b"x", b"", b"faas/1"]), Framing::Request), Some(3));
+        assert_eq!(route_len(&f(&[b"id", b"faas/1", b"PULL"]), Framing::Request), None);
+        assert_eq!(route_len(&[], Framing::Request), None);
     }
 }

@@ -4,7 +4,7 @@
 //! when it cannot start.
 
 use anyhow::{bail, Context};
-use faas_dispatcher::{run_local, run_push, LocalConfig, PushConfig};
+use faas_dispatcher::{run_local, run_pull, run_push, LocalConfig, PullConfig, PushConfig};
 use faas_runtime::{Runtime, RuntimeConfig};
 use faas_server::{router, serve, AppState, ServerConfig};
 use faas_store::{Store, StoreConfig};
@@ -75,7 +75,7 @@ pub struct DispatcherArgs {
     /// Seconds before a task whose executor stopped renewing it runs again
     #[arg(long, default_value_t = 10.0)]
     pub lease: f64,
-    /// Seconds of silence after which a worker is declared dead (push mode)
+    /// Seconds of silence after which a worker is declared dead (push and pull modes)
     #[arg(long, default_value_t = 3.0)]
     pub heartbeat_timeout: f64,
 }
@@ -258,6 +258,13 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn heartbeat_timeout(seconds: f64) -> anyhow::Result<Duration> {
+    if !(seconds.is_finite() && seconds > 0.0) {
+        bail!("--heartbeat-timeout must be a positive number of seconds");
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
 /// `faas dispatcher`: runs queued tasks.
 pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
     let config = store_config(args.lease)?;
@@ -266,10 +273,7 @@ pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
     match args.mode {
         Mode::Local => {}
         Mode::Push => {
-            if !(args.heartbeat_timeout.is_finite() && args.heartbeat_timeout > 0.0) {
-                bail!("--heartbeat-timeout must be a positive number of seconds");
-            }
-            let timeout = Duration::from_secs_f64(args.heartbeat_timeout);
+            let timeout = heartbeat_timeout(args.heartbeat_timeout)?;
             let config = PushConfig {
                 heartbeat_timeout: timeout,
                 heartbeat_interval: (timeout / 3).min(Duration::from_secs(1)),
@@ -279,7 +283,19 @@ pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
             run_push(store, config, shutdown_signal()).await?;
             return Ok(());
         }
-        Mode::Pull => bail!("dispatcher mode pull is not available in this version; use -m local or -m push"),
+        Mode::Pull => {
+            let timeout = heartbeat_timeout(args.heartbeat_timeout)?;
+            let interval = (timeout / 3).min(Duration::from_secs(1));
+            let config = PullConfig {
+                heartbeat_timeout: timeout,
+                heartbeat_interval: interval,
+                hold: interval,
+                renew_every: lease / 3,
+                ..PullConfig::new(args.port)
+            };
+            run_pull(store, config, shutdown_signal()).await?;
+            return Ok(());
+        }
     }
     let slots = args.slots.max(1);
     let runtime = runtime(slots + 4)?;

@@ -1,287 +1,45 @@
 //! Push mode end to end: a real Redis, `faas server`, `faas dispatcher -m
 //! push` and several real `faas worker push` processes (and one worker in
-//! Python written from docs/protocol.md).
+//! Python written from docs/protocol.md). The scenarios are shared with
+//! pull mode (`common/cluster.rs`).
 
 mod common;
 
-use common::{Api, SLEEP, TYPED};
-use faas_e2e::{free_port, Daemon, RedisServer};
-use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
-use uuid::Uuid;
-
-const WORKER_READY: &str = "worker ready";
-
-struct Cluster {
-    redis: RedisServer,
-    api: Api,
-    zmq_port: u16,
-    _server: Daemon,
-    dispatcher: Daemon,
-    workers: Vec<Daemon>,
-}
-
-impl Cluster {
-    fn start(heartbeat_timeout: &str) -> Cluster {
-        common::require_binary();
-        let redis = RedisServer::start();
-        let (server, port) = common::start_server(&redis);
-        let zmq_port = free_port();
-        let dispatcher = start_dispatcher(&redis, zmq_port, heartbeat_timeout);
-        Cluster {
-            redis,
-            api: Api::new(port),
-            zmq_port,
-            _server: server,
-            dispatcher,
-            workers: Vec::new(),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("tcp://127.0.0.1:{}", self.zmq_port)
-    }
-
-    fn add_worker(&mut self, slots: usize, name: &str) {
-        let url = self.url();
-        let worker = Daemon::start(
-            &["worker", "push", &slots.to_string(), &url, "--name", name],
-            WORKER_READY,
-        );
-        self.workers.push(worker);
-    }
-
-    /// Completed-result counts per worker name, from `GET /workers`.
-    async fn completed_by_worker(&self) -> HashMap<String, u64> {
-        let listing = self.api.get("/workers").await.json();
-        listing["workers"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .map(|w| {
-                (
-                    w["name"].as_str().unwrap_or_default().to_string(),
-                    w["completed"].as_u64().unwrap_or(0),
-                )
-            })
-            .collect()
-    }
-
-    /// Waits until the dispatcher's published listing shows `n` workers.
-    async fn wait_for_workers(&self, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let listing = self.api.get("/workers").await.json();
-            if listing["workers"].as_array().map_or(0, Vec::len) == n {
-                return;
-            }
-            assert!(Instant::now() < deadline, "expected {n} workers, listing: {listing}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-fn start_dispatcher(redis: &RedisServer, port: u16, heartbeat_timeout: &str) -> Daemon {
-    Daemon::start(
-        &[
-            "dispatcher",
-            "--redis",
-            &redis.url(),
-            "-m",
-            "push",
-            "-p",
-            &port.to_string(),
-            "--heartbeat-timeout",
-            heartbeat_timeout,
-            "--lease",
-            "2",
-        ],
-        "dispatcher ready",
-    )
-}
-
-/// Submits tasks concurrently and returns their ids in order.
-async fn submit_all(api: &Api, function: Uuid, payloads: Vec<Value>) -> Vec<Uuid> {
-    let handles: Vec<_> = payloads
-        .into_iter()
-        .map(|p| {
-            let api = api.clone();
-            tokio::spawn(async move { api.execute(function, &p).await })
-        })
-        .collect();
-    let mut ids = Vec::new();
-    for h in handles {
-        ids.push(h.await.expect("submit"));
-    }
-    ids
-}
-
-/// Waits for every task and returns (status, result) in order.
-async fn finish_all(api: &Api, ids: &[Uuid]) -> Vec<(String, Value)> {
-    let handles: Vec<_> = ids
-        .iter()
-        .map(|id| {
-            let (api, id) = (api.clone(), *id);
-            tokio::spawn(async move { api.wait_final(id).await })
-        })
-        .collect();
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(h.await.expect("wait"));
-    }
-    out
-}
-
-fn fib(n: u64) -> u64 {
-    (0..n).fold((0u64, 1u64), |(a, b), _| (b, a + b)).0
-}
+use common::cluster::{self, finish_all, submit_all, Cluster, Mode, Python};
+use common::TYPED;
+use serde_json::json;
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn five_hundred_tasks_over_three_workers_all_complete_and_all_share() {
-    let mut c = Cluster::start("3");
-    for (i, slots) in [2, 2, 2].iter().enumerate() {
-        c.add_worker(*slots, &format!("w{i}"));
-    }
-    c.wait_for_workers(3).await;
-    let f = c.api.register("fib", TYPED.as_bytes(), Some("fib")).await;
-    let payloads: Vec<Value> = (0..500).map(|i| json!([i % 25])).collect();
-    let ids = submit_all(&c.api, f, payloads).await;
-    let results = finish_all(&c.api, &ids).await;
-    for (i, (status, result)) in results.iter().enumerate() {
-        assert_eq!(status, "COMPLETED", "task {i}: {result}");
-        assert_eq!(result, &json!(fib(i as u64 % 25)), "task {i}");
-    }
-    // Listings are published every second.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let done = c.completed_by_worker().await;
-    assert_eq!(done.values().sum::<u64>(), 500, "{done:?}");
-    assert!(done.values().all(|n| *n > 0), "a worker got nothing: {done:?}");
+    cluster::five_hundred_tasks_over_three_workers_all_complete_and_all_share(Mode::Push).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_with_four_slots_gets_about_twice_the_work_of_one_with_two() {
-    let mut c = Cluster::start("3");
-    c.add_worker(4, "big");
-    c.add_worker(2, "small");
-    c.wait_for_workers(2).await;
-    let f = c.api.register("sleep", SLEEP.as_bytes(), None).await;
-    // 30 ms tasks, many more than the slots: a steady load.
-    let ids = submit_all(&c.api, f, (0..240).map(|_| json!("30")).collect()).await;
-    for (status, result) in finish_all(&c.api, &ids).await {
-        assert_eq!((status.as_str(), result), ("COMPLETED", json!("slept")));
-    }
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let done = c.completed_by_worker().await;
-    let (big, small) = (done["big"] as f64, done["small"] as f64);
-    let ratio = big / small;
-    assert!((1.5..=2.8).contains(&ratio), "4-slot/2-slot work ratio {ratio:.2} ({done:?})");
+    cluster::a_worker_with_four_slots_gets_about_twice_the_work_of_one_with_two(Mode::Push).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_a_worker_mid_run_loses_nothing_and_reruns_only_what_it_held() {
-    let mut c = Cluster::start("2");
-    for i in 0..3 {
-        c.add_worker(2, &format!("w{i}"));
-    }
-    c.wait_for_workers(3).await;
-    let f = c.api.register("sleep", SLEEP.as_bytes(), None).await;
-    let ids = submit_all(&c.api, f, (0..300).map(|_| json!("40")).collect()).await;
-
-    // Let the run get going, then kill -9 one worker.
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let killed_at = Instant::now();
-    c.workers[1].kill();
-    let line = c
-        .dispatcher
-        .wait_for_line("worker lost", Duration::from_secs(10));
-    let failover = killed_at.elapsed();
-    let held: usize = line
-        .split("tasks=")
-        .nth(1)
-        .and_then(|rest| rest.split(|ch: char| !ch.is_ascii_digit()).next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no task count in {line:?}"));
-    assert!(held > 0, "the killed worker held nothing: {line}");
-    // Heartbeat timeout 2 s, plus one second.
-    assert!(failover < Duration::from_secs(3), "failover took {failover:?}");
-
-    let results = finish_all(&c.api, &ids).await;
-    assert!(results.iter().all(|(s, r)| s == "COMPLETED" && r == "slept"), "{results:?}");
-    let mut reruns = 0;
-    for id in &ids {
-        let attempts = c.api.task(*id).await["attempts"].as_u64().unwrap_or(0);
-        assert!(attempts >= 1);
-        reruns += attempts - 1;
-    }
-    assert_eq!(reruns as usize, held, "re-runs must equal what the dead worker held");
+    cluster::killing_a_worker_mid_run_loses_nothing_and_reruns_only_what_it_held(Mode::Push).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_started_after_the_tasks_were_queued_takes_its_share() {
-    let mut c = Cluster::start("3");
-    let f = c.api.register("sleep", SLEEP.as_bytes(), None).await;
-    let ids = submit_all(&c.api, f, (0..60).map(|_| json!("20")).collect()).await;
-    for id in &ids {
-        assert_eq!(c.api.status(*id).await, "QUEUED");
-    }
-    c.add_worker(2, "late");
-    let results = finish_all(&c.api, &ids).await;
-    assert!(results.iter().all(|(s, _)| s == "COMPLETED"), "{results:?}");
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert_eq!(c.completed_by_worker().await.get("late"), Some(&60));
+    cluster::a_worker_started_after_the_tasks_were_queued_takes_its_share(Mode::Push).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dispatcher_killed_and_restarted_mid_run_loses_nothing() {
-    let mut c = Cluster::start("3");
-    c.add_worker(2, "a");
-    c.add_worker(2, "b");
-    c.wait_for_workers(2).await;
-    let f = c.api.register("sleep", SLEEP.as_bytes(), None).await;
-    let ids = submit_all(&c.api, f, (0..150).map(|_| json!("30")).collect()).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    c.dispatcher.kill();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    c.dispatcher = start_dispatcher(&c.redis, c.zmq_port, "3");
-    let results = finish_all(&c.api, &ids).await;
-    assert!(
-        results.iter().all(|(s, r)| s == "COMPLETED" && r == "slept"),
-        "{results:?}"
-    );
-    // The workers re-joined the new dispatcher by themselves.
-    c.wait_for_workers(2).await;
+    cluster::a_dispatcher_killed_and_restarted_mid_run_loses_nothing(Mode::Push).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_python_worker_from_the_protocol_doc_works_beside_ours() {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import zmq, wasmtime"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "the interop test needs python3 with pyzmq and wasmtime (pip install pyzmq wasmtime; .ci/run does)");
-
-    let mut c = Cluster::start("3");
+    let mut c = Cluster::start(Mode::Push, "3");
     c.add_worker(2, "rust");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/push_worker.py");
-    let mut python = std::process::Command::new("python3")
-        .args([script, "2", &c.url()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .expect("python3 runs");
-    let stdout = python.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let ready = rx.recv_timeout(Duration::from_secs(20)).expect("python worker starts");
-    assert!(ready.contains("python worker ready"), "{ready}");
+    let python = Python::start("push_worker.py", &["2", &c.url()], "python worker ready");
     c.wait_for_workers(2).await;
 
     let f = c.api.register("add", TYPED.as_bytes(), Some("add")).await;
@@ -292,40 +50,12 @@ async fn a_python_worker_from_the_protocol_doc_works_beside_ours() {
     }
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let done = c.completed_by_worker().await;
-    let _ = python.kill();
-    let _ = python.wait();
+    drop(python);
     assert!(done.get("python-interop").copied().unwrap_or(0) > 0, "python worker did nothing: {done:?}");
     assert!(done.get("rust").copied().unwrap_or(0) > 0, "rust worker did nothing: {done:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_makes_a_worker_hand_back_unstarted_tasks_and_finish_running_ones() {
-    let mut c = Cluster::start("3");
-    c.add_worker(2, "leaving");
-    c.wait_for_workers(1).await;
-    let f = c.api.register("sleep", SLEEP.as_bytes(), None).await;
-    let ids = submit_all(&c.api, f, (0..8).map(|_| json!("700")).collect()).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let code = c.workers[0].terminate(Duration::from_secs(10));
-    assert_eq!(code, Some(0), "worker exit code");
-
-    // The two that were running finished; the rest went back to the queue.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        for id in &ids {
-            *counts.entry(c.api.status(*id).await).or_default() += 1;
-        }
-        if counts.get("COMPLETED") == Some(&2) && counts.get("QUEUED") == Some(&6) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "after SIGTERM: {counts:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    c.add_worker(2, "next");
-    let results = finish_all(&c.api, &ids).await;
-    assert!(results.iter().all(|(s, r)| s == "COMPLETED" && r == "slept"), "{results:?}");
-    for id in &ids {
-        assert_eq!(c.api.task(*id).await["attempts"], json!(1), "a handed-back task counts no attempt");
-    }
+    cluster::sigterm_makes_a_worker_hand_back_unstarted_tasks_and_finish_running_ones(Mode::Push).await;
 }

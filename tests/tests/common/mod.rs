@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each suite uses its own part of this module
 
+pub mod cluster;
+
 use base64::Engine as _;
 use faas_e2e::{faas_bin, free_port, Daemon, RedisServer};
 use serde_json::{json, Value};

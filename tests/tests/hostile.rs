@@ -1,16 +1,25 @@
-//! Hostile peers on the push dispatcher's port: garbage bytes, malformed
-//! faas/1 messages, and a peer that completes the ZMTP handshake and then
-//! announces a 2^40-byte frame. The dispatcher must drop them and keep
-//! serving well-behaved workers.
+//! Hostile peers on the push and pull dispatchers' ports: garbage bytes,
+//! malformed faas/1 messages, and a peer that completes the ZMTP handshake
+//! and then announces a 2^40-byte frame. The dispatcher must drop them and
+//! keep serving well-behaved workers.
 
 use faas_e2e::{free_port, Daemon, RedisServer};
-use faas_protocol::{DispatcherMessage, WorkerMessage};
+use faas_protocol::{DispatcherMessage, PullRequest, WorkerMessage};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-/// A well-behaved worker's handshake: REGISTER must be answered by WELCOME.
-fn register_and_expect_welcome(port: u16) {
+/// A well-behaved worker's first exchange: REGISTER answered by WELCOME
+/// (push), or a PULL from a REQ socket answered by TASKS (pull).
+fn expect_service(mode: &str, port: u16) {
+    if mode == "pull" {
+        let frames = req_exchange(port, WorkerMessage::Pull(pull_probe()).encode());
+        assert!(
+            matches!(DispatcherMessage::decode(&frames), Ok(DispatcherMessage::Tasks(_))),
+            "expected TASKS, got {frames:?}"
+        );
+        return;
+    }
     let ctx = zmq::Context::new();
     let dealer = ctx.socket(zmq::DEALER).expect("dealer");
     dealer.set_linger(0).expect("linger");
@@ -59,18 +68,55 @@ fn zmtp_handshake(stream: &mut TcpStream) {
     assert_eq!(theirs[0], 0xFF, "not a ZMTP peer");
 }
 
-fn start_push_dispatcher(redis: &RedisServer, port: u16) -> Daemon {
+fn pull_probe() -> PullRequest {
+    PullRequest {
+        worker: "probe".into(),
+        ..PullRequest::default()
+    }
+}
+
+/// One request and its answer over a fresh REQ socket.
+fn req_exchange(port: u16, frames: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let ctx = zmq::Context::new();
+    let req = ctx.socket(zmq::REQ).expect("req");
+    req.set_linger(0).expect("linger");
+    req.set_rcvtimeo(5000).expect("timeout");
+    req.connect(&format!("tcp://127.0.0.1:{port}")).expect("connect");
+    req.send_multipart(frames, 0).expect("send");
+    req.recv_multipart(0).expect("the dispatcher answers")
+}
+
+fn start_dispatcher(mode: &str, redis: &RedisServer, port: u16) -> Daemon {
     Daemon::start(
-        &["dispatcher", "--redis", &redis.url(), "-m", "push", "-p", &port.to_string()],
+        &["dispatcher", "--redis", &redis.url(), "-m", mode, "-p", &port.to_string()],
         "dispatcher ready",
     )
 }
 
 #[test]
-fn a_frame_header_claiming_2_pow_40_bytes_drops_that_peer_only() {
+fn push_a_frame_header_claiming_2_pow_40_bytes_drops_that_peer_only() {
+    a_frame_header_claiming_2_pow_40_bytes_drops_that_peer_only("push");
+}
+
+#[test]
+fn pull_a_frame_header_claiming_2_pow_40_bytes_drops_that_peer_only() {
+    a_frame_header_claiming_2_pow_40_bytes_drops_that_peer_only("pull");
+}
+
+#[test]
+fn push_garbage_and_malformed_messages_do_not_stop_the_dispatcher() {
+    garbage_and_malformed_messages_do_not_stop_the_dispatcher("push");
+}
+
+#[test]
+fn pull_garbage_and_malformed_messages_do_not_stop_the_dispatcher() {
+    garbage_and_malformed_messages_do_not_stop_the_dispatcher("pull");
+}
+
+fn a_frame_header_claiming_2_pow_40_bytes_drops_that_peer_only(mode: &str) {
     let redis = RedisServer::start();
     let port = free_port();
-    let mut dispatcher = start_push_dispatcher(&redis, port);
+    let mut dispatcher = start_dispatcher(mode, &redis, port);
 
     let mut attacker = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     attacker
@@ -88,15 +134,14 @@ fn a_frame_header_claiming_2_pow_40_bytes_drops_that_peer_only() {
     let closed = matches!(attacker.read_to_end(&mut sink), Ok(_));
     assert!(closed, "the dispatcher kept the hostile connection open");
 
-    register_and_expect_welcome(port);
+    expect_service(mode, port);
     assert!(dispatcher.wait_exit(Duration::from_millis(200)).is_none(), "the dispatcher died");
 }
 
-#[test]
-fn garbage_and_malformed_messages_do_not_stop_the_dispatcher() {
+fn garbage_and_malformed_messages_do_not_stop_the_dispatcher(mode: &str) {
     let redis = RedisServer::start();
     let port = free_port();
-    let mut dispatcher = start_push_dispatcher(&redis, port);
+    let mut dispatcher = start_dispatcher(mode, &redis, port);
 
     // Raw garbage that is not ZMTP at all.
     for garbage in [&b"GET / HTTP/1.1\r\n\r\n"[..], &[0u8; 4096][..], &[0xFFu8; 64][..]] {
@@ -120,18 +165,33 @@ fn garbage_and_malformed_messages_do_not_stop_the_dispatcher() {
         vec![b"faas/9".to_vec(), b"HEARTBEAT".to_vec(), b"{}".to_vec()],
         vec![vec![0xff; 100_000]],
     ];
-    for frames in bad {
+    for frames in &bad {
+        // In pull mode these lack the REQ envelope: dropped unanswered.
         dealer.send_multipart(frames, 0).expect("send");
     }
-    // An unregistered sender's heartbeat is answered with REREGISTER.
-    dealer
-        .send_multipart(WorkerMessage::Heartbeat { running: 0 }.encode(), 0)
-        .expect("send");
-    dealer.set_rcvtimeo(5000).expect("timeout");
-    let frames = dealer.recv_multipart(0).expect("an answer");
-    assert_eq!(DispatcherMessage::decode(&frames), Ok(DispatcherMessage::Reregister));
+    if mode == "push" {
+        // An unregistered sender's heartbeat is answered with REREGISTER.
+        dealer
+            .send_multipart(WorkerMessage::Heartbeat { running: 0 }.encode(), 0)
+            .expect("send");
+        dealer.set_rcvtimeo(5000).expect("timeout");
+        let frames = dealer.recv_multipart(0).expect("an answer");
+        assert_eq!(DispatcherMessage::decode(&frames), Ok(DispatcherMessage::Reregister));
+    } else {
+        // With the envelope, a REQ peer gets ERROR for each, not silence.
+        let mut wrong_mode = WorkerMessage::Heartbeat { running: 0 }.encode();
+        let mut empty_worker = WorkerMessage::Pull(pull_probe()).encode();
+        empty_worker[2] = br#"{"worker": ""}"#.to_vec();
+        for frames in bad.into_iter().chain([std::mem::take(&mut wrong_mode), std::mem::take(&mut empty_worker)]) {
+            let answer = req_exchange(port, frames);
+            assert!(
+                matches!(DispatcherMessage::decode(&answer), Ok(DispatcherMessage::Error { .. })),
+                "expected ERROR, got {answer:?}"
+            );
+        }
+    }
 
-    register_and_expect_welcome(port);
+    expect_service(mode, port);
     assert!(dispatcher.wait_exit(Duration::from_millis(200)).is_none(), "the dispatcher died");
     let log = dispatcher.drain().join("\n");
     assert!(log.contains("dropped a malformed message"), "nothing logged:\n{log}");

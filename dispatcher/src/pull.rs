@@ -1,0 +1,531 @@
+//! Pull mode: a ROUTER answering workers' `PULL` requests (REQ-style, see
+//! `docs/protocol.md`). Each request carries results, the worker's list of
+//! what it holds and how many tasks it wants; the answer carries up to that
+//! many tasks, straight from tasks claimed ahead. A request that finds no
+//! work is held (long poll) until work comes or the hold ends, so idle
+//! workers cost one request per hold and wake the moment a task arrives.
+//!
+//! Tasks are leased to the worker they were sent to: every request from it
+//! renews them, and a worker silent for the heartbeat timeout loses them to
+//! the queue (counting an attempt). Worker state is keyed on the `worker`
+//! field, not the socket, so a worker that reconnects keeps its tasks.
+//!
+//! One async task (the scheduler) owns all state; the ZeroMQ thread
+//! (`router.rs`), the claimer and the recorder talk to it over channels.
+
+use crate::recorder::{Bookkeeping, Done, Held};
+use crate::remote::{
+    claim_from_ref, claimer, final_of, publish_workers, requeue_later, task_message, unsent_outcome, Assigned,
+    ListenError, WireFunctions, WorkerRow, MAX_SLOTS_PER_WORKER,
+};
+use crate::router::{self, Framing, Inbound, Outbox};
+use faas_protocol::{DispatcherMessage, PullRequest, TasksReply, WorkerMessage};
+use faas_store::{Claim, Final, FunctionId, Store};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// Settings of a pull dispatcher.
+#[derive(Debug, Clone)]
+pub struct PullConfig {
+    /// Where the ROUTER binds, e.g. `tcp://*:7001`.
+    pub endpoint: String,
+    /// Longest gap between a worker's requests (told to workers).
+    pub heartbeat_interval: Duration,
+    /// A worker silent this long is dead and its tasks are queued again.
+    pub heartbeat_timeout: Duration,
+    /// Longest a request that finds no work is held.
+    pub hold: Duration,
+    /// This dispatcher's name in the store.
+    pub consumer: String,
+    /// Longest wait for new work in one claim.
+    pub claim_block: Duration,
+    /// How often held tasks' leases are renewed in the store.
+    pub renew_every: Duration,
+    /// Tasks claimed ahead per slot of the live workers, so that a request
+    /// is answered from memory instead of a store round trip.
+    pub claim_ahead_per_slot: usize,
+}
+
+impl PullConfig {
+    pub fn new(port: u16) -> Self {
+        PullConfig {
+            endpoint: format!("tcp://*:{port}"),
+            heartbeat_interval: Duration::from_secs(1),
+            heartbeat_timeout: Duration::from_secs(3),
+            hold: Duration::from_secs(1),
+            consumer: format!("pull-{}", uuid::Uuid::new_v4()),
+            claim_block: Duration::from_secs(1),
+            renew_every: Duration::from_secs(3),
+            claim_ahead_per_slot: 2,
+        }
+    }
+}
+
+/// A request held until work comes.
+struct Waiting {
+    route: Vec<Vec<u8>>,
+    seq: u64,
+    free: usize,
+    until: Instant,
+}
+
+struct Worker {
+    name: String,
+    slots: usize,
+    assigned: Assigned,
+    last_seen: Instant,
+    draining: bool,
+    completed: u64,
+    waiting: Option<Waiting>,
+}
+
+/// Runs until `shutdown` turns true. On shutdown it stops claiming, hands
+/// back tasks not yet sent, and keeps answering requests (with no tasks)
+/// until the workers have reported the tasks they run, they are declared
+/// dead, or 30 s pass.
+pub async fn run_pull(store: Store, config: PullConfig, shutdown: watch::Receiver<bool>) -> Result<(), ListenError> {
+    let (router, outbox, inbound) =
+        router::start(&config.endpoint, Framing::Request).map_err(|source| ListenError::Bind {
+            endpoint: config.endpoint.clone(),
+            source,
+        })?;
+    tracing::info!(
+        "faas dispatcher ready: mode pull, listening on {}, {}",
+        config.endpoint,
+        store.describe()
+    );
+    let Bookkeeping {
+        held,
+        done,
+        recorder,
+        renewer,
+    } = Bookkeeping::start(&store, &config.consumer, config.renew_every);
+    let (want_tx, want_rx) = mpsc::unbounded_channel();
+    let (claims_tx, claims_rx) = mpsc::unbounded_channel();
+    let claimer = tokio::spawn(claimer(
+        store.clone(),
+        config.consumer.clone(),
+        config.claim_block,
+        want_rx,
+        claims_tx,
+    ));
+    let mut scheduler = Scheduler {
+        functions: WireFunctions::new(store.clone()),
+        store,
+        config,
+        outbox,
+        held,
+        done,
+        workers: HashMap::new(),
+        pending: VecDeque::new(),
+        claiming: false,
+        want: want_tx,
+        stopping: false,
+    };
+    scheduler.run(inbound, claims_rx, shutdown).await;
+
+    claimer.abort();
+    drop(scheduler);
+    let _ = recorder.await;
+    renewer.abort();
+    drop(router);
+    tracing::info!("dispatcher stopped");
+    Ok(())
+}
+
+struct Scheduler {
+    store: Store,
+    config: PullConfig,
+    outbox: Outbox,
+    held: Held,
+    done: mpsc::UnboundedSender<Done>,
+    workers: HashMap<String, Worker>,
+    /// Claimed, not yet sent to a worker.
+    pending: VecDeque<Claim>,
+    functions: WireFunctions,
+    claiming: bool,
+    want: mpsc::UnboundedSender<usize>,
+    stopping: bool,
+}
+
+impl Scheduler {
+    async fn run(
+        &mut self,
+        mut inbound: mpsc::UnboundedReceiver<Inbound>,
+        mut claims: mpsc::UnboundedReceiver<Vec<Claim>>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let mut ticks: u64 = 0;
+        loop {
+            tokio::select! {
+                Some(msg) = inbound.recv() => self.handle(msg).await,
+                Some(got) = claims.recv() => {
+                    self.claiming = false;
+                    for claim in got {
+                        self.held.insert(claim.clone());
+                        self.pending.push_back(claim);
+                    }
+                    self.serve_waiting().await;
+                }
+                _ = tick.tick() => {
+                    // Requests that queued up while this loop was busy (a slow
+                    // store) prove their senders alive: count them first.
+                    while let Ok(msg) = inbound.try_recv() {
+                        self.handle(msg).await;
+                    }
+                    self.end_holds(false).await;
+                    self.reap_dead();
+                    self.release_excess();
+                    ticks += 1;
+                    if ticks % 20 == 1 {
+                        self.publish_workers();
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+            self.request_work();
+        }
+        self.drain(inbound, claims).await;
+    }
+
+    async fn drain(&mut self, mut inbound: mpsc::UnboundedReceiver<Inbound>, mut claims: mpsc::UnboundedReceiver<Vec<Claim>>) {
+        tracing::info!("dispatcher stopping: handing back unsent tasks, waiting for running ones");
+        self.stopping = true;
+        // A claim under way has already marked its tasks RUNNING: take it
+        // and hand those back too.
+        if self.claiming {
+            let wait = self.config.claim_block + Duration::from_secs(3);
+            if let Ok(Some(got)) = tokio::time::timeout(wait, claims.recv()).await {
+                self.pending.extend(got);
+            }
+            self.claiming = false;
+        }
+        for claim in self.pending.drain(..) {
+            self.held.remove(&claim);
+            let _ = self.done.send(Done {
+                claim,
+                outcome: None,
+                room: None,
+            });
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        while self.workers.values().any(|w| !w.assigned.is_empty()) {
+            tokio::select! {
+                msg = inbound.recv() => match msg {
+                    Some(msg) => self.handle(msg).await,
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    self.end_holds(false).await;
+                    self.reap_dead();
+                }
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        self.end_holds(true).await;
+    }
+
+    async fn handle(&mut self, inbound: Inbound) {
+        match inbound.message {
+            WorkerMessage::Pull(request) => self.pull(inbound.route, request).await,
+            other => {
+                tracing::warn!("a {} message on the pull port; only PULL is taken here", other.kind());
+                let message = format!(
+                    "this dispatcher is in pull mode and takes only PULL requests, not {}",
+                    other.kind()
+                );
+                self.outbox.reply(&inbound.route, &DispatcherMessage::Error { message });
+            }
+        }
+    }
+
+    async fn pull(&mut self, route: Vec<Vec<u8>>, request: PullRequest) {
+        let key = request.worker;
+        let grace = self.config.heartbeat_interval * 2;
+        let worker = self.workers.entry(key.clone()).or_insert_with(|| {
+            tracing::info!(worker = %request.name, slots = request.slots, "worker joined");
+            Worker {
+                name: request.name.clone(),
+                slots: 1,
+                assigned: Assigned::default(),
+                last_seen: Instant::now(),
+                draining: false,
+                completed: 0,
+                waiting: None,
+            }
+        });
+        worker.last_seen = Instant::now();
+        worker.name = request.name;
+        worker.slots = (request.slots.max(request.free) as usize).clamp(1, MAX_SLOTS_PER_WORKER);
+
+        for result in request.results {
+            worker.completed += 1;
+            let claim = worker
+                .assigned
+                .take(&result.task)
+                .unwrap_or_else(|| claim_from_ref(&result.task));
+            self.held.remove(&claim);
+            let _ = self.done.send(Done {
+                claim,
+                outcome: Some(final_of(result)),
+                room: None,
+            });
+        }
+        for task in &request.returned {
+            if let Some(claim) = worker.assigned.take(task) {
+                self.held.remove(&claim);
+                let _ = self.done.send(Done {
+                    claim,
+                    outcome: None,
+                    room: None,
+                });
+            }
+        }
+        if let Some(listed) = &request.running {
+            // Tasks sent long enough ago not to be in flight that it does
+            // not list were lost on the way; tasks it lists that we do not
+            // know are from before a restart of this dispatcher.
+            let (lost, adopted) = worker.assigned.reconcile(listed, grace);
+            for claim in lost {
+                tracing::warn!(task = %claim.task_id, worker = %worker.name, "the worker does not hold a task sent to it; queueing it again");
+                self.held.remove(&claim);
+                requeue_later(&self.store, claim);
+            }
+            for claim in adopted {
+                self.held.insert(claim);
+            }
+        }
+        if request.bye && !worker.draining {
+            tracing::info!(worker = %worker.name, returned = request.returned.len(), running = worker.assigned.len(), "worker leaving");
+            worker.draining = true;
+        }
+
+        let free = if worker.draining {
+            0
+        } else {
+            (request.free as usize).min(worker.slots.saturating_sub(worker.assigned.len()))
+        };
+        if request.free > 0 {
+            // A new request for work supersedes a held one.
+            if let Some(old) = worker.waiting.take() {
+                self.answer(&key, old.route, old.seq, Vec::new(), &[]).await;
+            }
+        }
+        let take = free.min(self.pending.len());
+        let claims: Vec<Claim> = self.pending.drain(..take).collect();
+        if claims.is_empty() && request.free > 0 && !request.bye && request.need_modules.is_empty() {
+            if let Some(worker) = self.workers.get_mut(&key) {
+                // `free` is 0 if this worker holds all its slots by our
+                // count: then only the hold's end answers it.
+                worker.waiting = Some(Waiting {
+                    route,
+                    seq: request.seq,
+                    free,
+                    until: Instant::now() + self.config.hold,
+                });
+            }
+            return;
+        }
+        self.answer(&key, route, request.seq, claims, &request.need_modules).await;
+        self.forget_if_gone(&key);
+    }
+
+    /// Sends `claims` (and the modules asked for) to a worker in one
+    /// `TASKS`; a module goes along the first time the worker gets a task
+    /// of its function.
+    async fn answer(&mut self, key: &str, route: Vec<Vec<u8>>, seq: u64, claims: Vec<Claim>, need: &[FunctionId]) {
+        let mut reply = TasksReply {
+            seq,
+            heartbeat_ms: self.config.heartbeat_interval.as_millis() as u64,
+            hold_ms: self.config.hold.as_millis() as u64,
+            ..TasksReply::default()
+        };
+        let mut attached: HashSet<FunctionId> = HashSet::new();
+        for &id in need {
+            match self.functions.get(id).await {
+                Ok((_, module)) => {
+                    if attached.insert(id) {
+                        reply.modules.push((id, module.to_vec()));
+                    }
+                }
+                Err(failure) => self.fail_function(key, id, failure),
+            }
+        }
+        for claim in claims {
+            let (info, module) = match self.functions.get(claim.function_id).await {
+                Ok(found) => found,
+                Err(failure) => {
+                    self.held.remove(&claim);
+                    let _ = self.done.send(Done {
+                        claim,
+                        outcome: unsent_outcome(failure),
+                        room: None,
+                    });
+                    continue;
+                }
+            };
+            let Some(worker) = self.workers.get_mut(key) else {
+                // Unreachable: the worker was just seen. Hand it back.
+                self.pending.push_front(claim);
+                continue;
+            };
+            if worker.assigned.functions.insert(claim.function_id) && attached.insert(claim.function_id) {
+                reply.modules.push((claim.function_id, module.to_vec()));
+            }
+            reply.tasks.push(task_message(&claim, info));
+            worker.assigned.sent(claim);
+        }
+        if let Some(worker) = self.workers.get_mut(key) {
+            worker.assigned.functions.extend(attached);
+        }
+        self.outbox.reply(&route, &DispatcherMessage::Tasks(reply));
+    }
+
+    /// A worker asked for the module of a function that cannot be sent:
+    /// its tasks of that function end with the failure (or, if the store
+    /// is down, go back to the queue).
+    fn fail_function(&mut self, key: &str, id: FunctionId, failure: Final) {
+        let Some(worker) = self.workers.get_mut(key) else { return };
+        let ids: Vec<_> = worker
+            .assigned
+            .tasks()
+            .filter(|c| c.function_id == id)
+            .map(|c| c.task_id)
+            .collect();
+        for task_id in ids {
+            if let Some(claim) = worker.assigned.remove(&task_id) {
+                self.held.remove(&claim);
+                let _ = self.done.send(Done {
+                    claim,
+                    outcome: unsent_outcome(failure.clone()),
+                    room: None,
+                });
+            }
+        }
+    }
+
+    /// Answers held requests from newly claimed tasks, longest held first.
+    async fn serve_waiting(&mut self) {
+        let mut waiting: Vec<(Instant, String)> = self
+            .workers
+            .iter()
+            .filter_map(|(key, w)| w.waiting.as_ref().filter(|h| h.free > 0).map(|h| (h.until, key.clone())))
+            .collect();
+        waiting.sort();
+        for (_, key) in waiting {
+            if self.pending.is_empty() {
+                return;
+            }
+            let Some(hold) = self.workers.get_mut(&key).and_then(|w| w.waiting.take()) else { continue };
+            let take = hold.free.min(self.pending.len());
+            let claims: Vec<Claim> = self.pending.drain(..take).collect();
+            self.answer(&key, hold.route, hold.seq, claims, &[]).await;
+        }
+    }
+
+    /// Answers held requests whose hold is over (all of them if `all`)
+    /// with no tasks: the worker asks again.
+    async fn end_holds(&mut self, all: bool) {
+        let now = Instant::now();
+        let over: Vec<String> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.waiting.as_ref().is_some_and(|h| all || h.until <= now))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in over {
+            if let Some(hold) = self.workers.get_mut(&key).and_then(|w| w.waiting.take()) {
+                self.answer(&key, hold.route, hold.seq, Vec::new(), &[]).await;
+            }
+        }
+    }
+
+    /// Tasks to keep claimed ahead: enough to fill every live worker's
+    /// slots `claim_ahead_per_slot` times over.
+    fn target(&self) -> usize {
+        let slots: usize = self.workers.values().filter(|w| !w.draining).map(|w| w.slots).sum();
+        slots * self.config.claim_ahead_per_slot.max(1)
+    }
+
+    fn request_work(&mut self) {
+        if self.claiming || self.stopping {
+            return;
+        }
+        let wanted = self.target().saturating_sub(self.pending.len());
+        if wanted > 0 && self.want.send(wanted).is_ok() {
+            self.claiming = true;
+        }
+    }
+
+    /// Hands back claimed tasks beyond what the live workers can use soon
+    /// (workers left or died), so another dispatcher can run them.
+    fn release_excess(&mut self) {
+        let target = self.target();
+        while self.pending.len() > target {
+            let Some(claim) = self.pending.pop_back() else { break };
+            self.held.remove(&claim);
+            let _ = self.done.send(Done {
+                claim,
+                outcome: None,
+                room: None,
+            });
+        }
+    }
+
+    /// Declares silent workers dead and queues their tasks again (counting
+    /// the attempt).
+    fn reap_dead(&mut self) {
+        let timeout = self.config.heartbeat_timeout;
+        let dead: Vec<String> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.last_seen.elapsed() > timeout)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in dead {
+            let Some(mut worker) = self.workers.remove(&key) else { continue };
+            if worker.assigned.is_empty() {
+                tracing::info!(worker = %worker.name, "worker gone (no request for {timeout:?})");
+                continue;
+            }
+            tracing::warn!(
+                worker = %worker.name,
+                tasks = worker.assigned.len(),
+                "worker lost (no request for {timeout:?}); its tasks go back to the queue"
+            );
+            for claim in worker.assigned.drain() {
+                self.held.remove(&claim);
+                requeue_later(&self.store, claim);
+            }
+        }
+    }
+
+    /// Forgets a worker that said bye once it has nothing left running.
+    fn forget_if_gone(&mut self, key: &str) {
+        if self.workers.get(key).is_some_and(|w| w.draining && w.assigned.is_empty()) {
+            if let Some(w) = self.workers.remove(key) {
+                tracing::info!(worker = %w.name, "worker left");
+            }
+        }
+    }
+
+    fn publish_workers(&self) {
+        let rows = self
+            .workers
+            .iter()
+            .map(|(key, w)| WorkerRow {
+                id: key.clone(),
+                name: &w.name,
+                slots: w.slots,
+                running: w.assigned.len(),
+                completed: w.completed,
+                draining: w.draining,
+                last_seen: w.last_seen,
+            })
+            .collect();
+        publish_workers(&self.store, &self.config.consumer, "pull", rows);
+    }
+}

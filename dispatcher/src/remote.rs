@@ -1,0 +1,316 @@
+//! What push and pull mode share: the claimer, the modules sent over the
+//! wire, the tasks a remote worker holds, and turning a worker's `RESULT`
+//! into a final state.
+
+use faas_protocol::{FunctionInfo, ResultMessage, TaskMessage, TaskRef};
+use faas_store::{Claim, Final, FunctionId, Store, TaskId};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Why a push or pull dispatcher could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("cannot listen on {endpoint}: {source}")]
+    Bind { endpoint: String, source: zmq::Error },
+}
+
+/// Most slots one worker may announce: its word sets how much a dispatcher
+/// claims for it.
+pub const MAX_SLOTS_PER_WORKER: usize = 1024;
+
+/// Claims on request, so that at most one claim is outstanding and a
+/// dispatcher never holds more than its workers can start soon.
+pub async fn claimer(
+    store: Store,
+    consumer: String,
+    block: Duration,
+    mut want: mpsc::UnboundedReceiver<usize>,
+    claims: mpsc::UnboundedSender<Vec<Claim>>,
+) {
+    while let Some(n) = want.recv().await {
+        let got = match store.claim(&consumer, n, block).await {
+            Ok(got) => got,
+            Err(e) => {
+                tracing::warn!("cannot claim tasks: {e}; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                Vec::new()
+            }
+        };
+        if claims.send(got).is_err() {
+            return;
+        }
+    }
+}
+
+/// Functions' wire descriptions and module bytes, read from the store once.
+pub struct WireFunctions {
+    store: Store,
+    loaded: HashMap<FunctionId, (FunctionInfo, Arc<Vec<u8>>)>,
+}
+
+impl WireFunctions {
+    pub fn new(store: Store) -> Self {
+        WireFunctions {
+            store,
+            loaded: HashMap::new(),
+        }
+    }
+
+    /// A function's description and module, or the final state its task
+    /// gets (kind `store` when the store could not be read: try later).
+    pub async fn get(&mut self, id: FunctionId) -> Result<(FunctionInfo, Arc<Vec<u8>>), Final> {
+        if let Some(found) = self.loaded.get(&id) {
+            return Ok(found.clone());
+        }
+        let failed = |kind: &str, message: String| Final::Failed {
+            kind: kind.into(),
+            message,
+        };
+        let record = match self.store.function(id).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return Err(failed("missing_function", format!("function {id} does not exist"))),
+            Err(e) => return Err(failed(STORE_FAILURE, e.to_string())),
+        };
+        let module = match self.store.module(&record.module_hash).await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Err(failed("missing_function", format!("module of function {id} is missing"))),
+            Err(e) => return Err(failed(STORE_FAILURE, e.to_string())),
+        };
+        let info = FunctionInfo {
+            name: record.name,
+            entry: record.entry,
+            module_hash: record.module_hash,
+        };
+        if self.loaded.len() >= 1024 {
+            self.loaded.clear();
+        }
+        self.loaded.insert(id, (info.clone(), module.clone()));
+        Ok((info, module))
+    }
+}
+
+/// The failure kind of [`WireFunctions::get`] that is not final.
+pub const STORE_FAILURE: &str = "store";
+
+/// What a task that could not be sent gets: `None` (back to the queue,
+/// uncounted) if the store was down, else its final failure.
+pub fn unsent_outcome(failure: Final) -> Option<Final> {
+    match failure {
+        Final::Failed { ref kind, .. } if kind == STORE_FAILURE => None,
+        other => Some(other),
+    }
+}
+
+/// The tasks sent to one worker and not yet ended, with when each was sent
+/// (to tell a task the worker lost from one still on its way).
+#[derive(Default)]
+pub struct Assigned {
+    running: HashMap<TaskId, Claim>,
+    sent_at: HashMap<TaskId, Instant>,
+    /// Functions whose module this worker has been sent.
+    pub functions: HashSet<FunctionId>,
+}
+
+impl Assigned {
+    pub fn len(&self) -> usize {
+        self.running.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.running.is_empty()
+    }
+
+    pub fn sent(&mut self, claim: Claim) {
+        self.sent_at.insert(claim.task_id, Instant::now());
+        self.running.insert(claim.task_id, claim);
+    }
+
+    pub fn tasks(&self) -> impl Iterator<Item = &Claim> {
+        self.running.values()
+    }
+
+    pub fn get(&self, id: &TaskId) -> Option<&Claim> {
+        self.running.get(id)
+    }
+
+    /// Removes and returns the claim of exactly this attempt, if held.
+    pub fn take(&mut self, task: &TaskRef) -> Option<Claim> {
+        let same = self
+            .running
+            .get(&task.task_id)
+            .is_some_and(|c| c.attempt == task.attempt && c.receipt == task.receipt);
+        if !same {
+            return None;
+        }
+        self.sent_at.remove(&task.task_id);
+        self.running.remove(&task.task_id)
+    }
+
+    pub fn remove(&mut self, id: &TaskId) -> Option<Claim> {
+        self.sent_at.remove(id);
+        self.running.remove(id)
+    }
+
+    /// Everything, emptying it (the worker is gone).
+    pub fn drain(&mut self) -> Vec<Claim> {
+        self.sent_at.clear();
+        self.running.drain().map(|(_, c)| c).collect()
+    }
+
+    /// Checks the worker's own list of what it holds against ours. Returns
+    /// the tasks it lost (sent more than `grace` ago, not listed: queue
+    /// them again) and the listed tasks we did not know (a restart: hold
+    /// them, their results will come).
+    pub fn reconcile(&mut self, listed: &[TaskRef], grace: Duration) -> (Vec<Claim>, Vec<Claim>) {
+        let ids: HashSet<TaskId> = listed.iter().map(|t| t.task_id).collect();
+        let lost_ids: Vec<TaskId> = self
+            .running
+            .keys()
+            .filter(|id| !ids.contains(id))
+            .filter(|id| self.sent_at.get(id).is_none_or(|t| t.elapsed() > grace))
+            .copied()
+            .collect();
+        let lost = lost_ids.iter().filter_map(|id| self.remove(id)).collect();
+        let mut adopted = Vec::new();
+        for task in listed {
+            if !self.running.contains_key(&task.task_id) {
+                let claim = claim_from_ref(task);
+                self.running.insert(task.task_id, claim.clone());
+                adopted.push(claim);
+            }
+        }
+        (lost, adopted)
+    }
+}
+
+/// The final state a worker's `RESULT` records.
+pub fn final_of(result: ResultMessage) -> Final {
+    match result.status.as_str() {
+        "COMPLETED" => Final::Completed(result.result),
+        _ => Final::Failed {
+            kind: result.kind.unwrap_or_else(|| "failed".into()),
+            message: match result.result {
+                Value::String(s) => s,
+                other => other.to_string(),
+            },
+        },
+    }
+}
+
+/// The wire form of a claimed task.
+pub fn task_message(claim: &Claim, function: FunctionInfo) -> TaskMessage {
+    TaskMessage {
+        task: TaskRef {
+            task_id: claim.task_id,
+            attempt: claim.attempt,
+            receipt: claim.receipt.clone(),
+        },
+        function_id: claim.function_id,
+        function,
+        payload: claim.payload.clone(),
+    }
+}
+
+/// A claim rebuilt from what a worker echoes back: enough to finish, renew
+/// or re-queue it (the store keys on task id, attempt and receipt).
+pub fn claim_from_ref(task: &TaskRef) -> Claim {
+    Claim {
+        task_id: task.task_id,
+        function_id: uuid::Uuid::nil(),
+        payload: Value::Null,
+        attempt: task.attempt,
+        receipt: task.receipt.clone(),
+    }
+}
+
+/// Queues a task a worker lost again, counting the attempt, without
+/// waiting; if the store is down, its lease lapses instead.
+pub fn requeue_later(store: &Store, claim: Claim) {
+    let store = store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = store.requeue(&claim).await {
+            tracing::warn!(task = %claim.task_id, "cannot re-queue (its lease will lapse instead): {e}");
+        }
+    });
+}
+
+/// One worker's row in `GET /workers`.
+pub struct WorkerRow<'a> {
+    pub id: String,
+    pub name: &'a str,
+    pub slots: usize,
+    pub running: usize,
+    pub completed: u64,
+    pub draining: bool,
+    pub last_seen: Instant,
+}
+
+/// Publishes the live workers to the store (for `GET /workers`), without
+/// waiting.
+pub fn publish_workers(store: &Store, consumer: &str, mode: &str, rows: Vec<WorkerRow<'_>>) {
+    let list: Vec<Value> = rows
+        .into_iter()
+        .map(|w| {
+            serde_json::json!({
+                "id": w.id,
+                "name": w.name,
+                "slots": w.slots,
+                "running": w.running,
+                "completed": w.completed,
+                "draining": w.draining,
+                "last_heartbeat_ms_ago": w.last_seen.elapsed().as_millis() as u64,
+                "dispatcher": consumer,
+                "mode": mode,
+            })
+        })
+        .collect();
+    let store = store.clone();
+    let consumer = consumer.to_string();
+    tokio::spawn(async move {
+        if let Err(e) = store.publish_workers(&consumer, &Value::Array(list), Duration::from_secs(3)).await {
+            tracing::debug!("cannot publish workers: {e}");
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task() -> TaskRef {
+        TaskRef {
+            task_id: uuid::Uuid::new_v4(),
+            attempt: 1,
+            receipt: "1-0".into(),
+        }
+    }
+
+    #[test]
+    fn reconcile_requeues_unlisted_old_tasks_and_adopts_unknown_ones() {
+        let mut assigned = Assigned::default();
+        let (old, fresh, listed, unknown) = (task(), task(), task(), task());
+        for t in [&old, &fresh, &listed] {
+            assigned.sent(claim_from_ref(t));
+        }
+        assigned.sent_at.insert(old.task_id, Instant::now() - Duration::from_secs(10));
+        let (lost, adopted) = assigned.reconcile(&[listed.clone(), unknown.clone()], Duration::from_secs(2));
+        assert_eq!(lost.iter().map(|c| c.task_id).collect::<Vec<_>>(), vec![old.task_id]);
+        assert_eq!(adopted.iter().map(|c| c.task_id).collect::<Vec<_>>(), vec![unknown.task_id]);
+        assert_eq!(assigned.len(), 3, "fresh (maybe in flight), listed and unknown");
+    }
+
+    #[test]
+    fn take_matches_the_attempt() {
+        let mut assigned = Assigned::default();
+        let t = task();
+        assigned.sent(claim_from_ref(&t));
+        let mut other = t.clone();
+        other.attempt = 2;
+        assert!(assigned.take(&other).is_none());
+        assert!(assigned.take(&t).is_some());
+        assert!(assigned.is_empty());
+    }
+}
