@@ -45,7 +45,7 @@ start_local 2; bench --csv-label local-2slots --tasks 20000 --latency-samples 10
 for w in 1 2 4; do
     start_push "$w" 2; bench --csv-label "push-${w}x2" --tasks 20000 --latency-samples 1000; stop_exec
 done
-[ "${1:-}" = quick ] && { cat "$CSV"; exit 0; }
+[ "${1:-}" = quick ] && { cat "$CSV"; $FAAS bench plot "$CSV"; exit 0; }
 
 echo "== weak scaling: 5 tasks per slot, then 100x ==" >&2
 for workload in noop fib:25 sleep:100; do
@@ -58,3 +58,4 @@ for workload in noop fib:25 sleep:100; do
     done
 done
 cat "$CSV"
+$FAAS bench plot "$CSV"

@@ -3,7 +3,8 @@
 //! workers) and it deploys its own function (no-op, fib or sleep), then
 //! reports the single-task round trip (submit -> result by long poll, one
 //! at a time) and the sustained throughput of many tasks submitted by
-//! concurrent clients. `scripts/bench-modes.sh` runs it across modes.
+//! concurrent clients. `scripts/bench-modes.sh` runs it across modes;
+//! `faas bench plot CSV` draws what it collected (see [`crate::plot`]).
 
 use crate::client::{Client, TaskStatus};
 use crate::commands::Connection;
@@ -70,7 +71,10 @@ impl Workload {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
     #[command(flatten)]
     pub conn: Connection,
     /// Single-task round trips to time, one after another
@@ -93,6 +97,42 @@ pub struct BenchArgs {
     pub csv_label: Option<String>,
 }
 
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Draw SVG charts (throughput, latency, weak scaling) from a CSV of
+    /// `--csv-label` lines, as scripts/bench-modes.sh writes
+    Plot(PlotArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PlotArgs {
+    /// The CSV (header label,workload,tasks,clients,p50_ms,p99_ms,tasks_per_s)
+    pub csv: std::path::PathBuf,
+    /// Directory for the SVG files [default: the CSV's directory]
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// `faas bench plot`: writes the charts and prints their paths.
+pub fn plot(args: PlotArgs) -> anyhow::Result<ExitCode> {
+    let out = match args.out {
+        Some(dir) => dir,
+        None => match args.csv.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => ".".into(),
+        },
+    };
+    let report = crate::plot::plot_file(&args.csv, &out)
+        .with_context(|| format!("plotting {}", args.csv.display()))?;
+    for path in &report.written {
+        println!("wrote {}", path.display());
+    }
+    for note in &report.skipped {
+        println!("skipped {note}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Percentile of sorted durations, in milliseconds.
 fn pct_ms(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -103,6 +143,9 @@ fn pct_ms(sorted: &[Duration], p: f64) -> f64 {
 }
 
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(BenchCommand::Plot(plot_args)) = args.command {
+        return plot(plot_args);
+    }
     if args.clients == 0 || args.tasks == 0 || args.rounds == 0 {
         bail!("--tasks, --clients and --rounds must be positive");
     }
@@ -224,4 +267,43 @@ async fn run_round(
         completion_rate: tasks as f64 / elapsed.as_secs_f64(),
         elapsed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        bench: Top,
+    }
+
+    #[derive(clap::Subcommand)]
+    enum Top {
+        Bench(BenchArgs),
+    }
+
+    fn parse(args: &[&str]) -> Result<BenchArgs, clap::Error> {
+        let Top::Bench(b) = Cli::try_parse_from(["faas", "bench"].iter().chain(args))?.bench;
+        Ok(b)
+    }
+
+    #[test]
+    fn flags_still_run_the_benchmark() {
+        let b = parse(&["--tasks", "100", "--workload", "fib:20", "--csv-label", "push-1x2"]).expect("parse");
+        assert!(b.command.is_none());
+        assert_eq!((b.tasks, b.clients, b.workload), (100, 32, Workload::Fib(20)));
+        assert_eq!(b.csv_label.as_deref(), Some("push-1x2"));
+    }
+
+    #[test]
+    fn plot_is_a_subcommand() {
+        let b = parse(&["plot", "bench-out/modes.csv", "--out", "/tmp/charts"]).expect("parse");
+        let Some(BenchCommand::Plot(p)) = b.command else { panic!("no plot subcommand") };
+        assert_eq!(p.csv, std::path::Path::new("bench-out/modes.csv"));
+        assert_eq!(p.out.as_deref(), Some(std::path::Path::new("/tmp/charts")));
+        assert!(parse(&["--tasks", "5", "plot", "x.csv"]).is_err(), "bench flags and plot conflict");
+    }
 }
