@@ -308,8 +308,9 @@ impl Scheduler {
         } else {
             (request.free as usize).min(worker.slots.saturating_sub(worker.assigned.len()))
         };
-        if request.free > 0 {
-            // A new request for work supersedes a held one.
+        if request.free > 0 || request.bye {
+            // A new request for work supersedes a held one; a leaving
+            // worker wants no more.
             if let Some(old) = worker.waiting.take() {
                 self.answer(&key, old.route, old.seq, Vec::new(), &[]).await;
             }

@@ -234,9 +234,6 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
 /// Its ZeroMQ loop runs on a thread of its own; SIGTERM or Ctrl-C make it
 /// hand back unstarted tasks, finish running ones and exit.
 pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
-    if args.mode == WorkerMode::Pull {
-        bail!("worker mode pull is not available in this version; use push");
-    }
     if args.slots == 0 {
         bail!("SLOTS must be at least 1");
     }
@@ -252,7 +249,11 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         let _ = signal.borrow_and_update();
         flag.store(true, std::sync::atomic::Ordering::SeqCst);
     });
-    tokio::task::spawn_blocking(move || faas_worker::run_push(config, stop))
+    let run = match args.mode {
+        WorkerMode::Push => faas_worker::run_push,
+        WorkerMode::Pull => faas_worker::run_pull,
+    };
+    tokio::task::spawn_blocking(move || run(config, stop))
         .await
         .context("worker thread")??;
     Ok(())

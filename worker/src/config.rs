@@ -35,6 +35,28 @@ impl WorkerConfig {
     }
 }
 
+impl WorkerConfig {
+    /// What can be checked before anything starts: at least one slot and a
+    /// dispatcher URL libzmq can connect to.
+    pub(crate) fn check(&self) -> Result<(), WorkerError> {
+        if self.slots == 0 {
+            return Err(WorkerError::NoSlots);
+        }
+        check_url(&self.dispatcher)
+    }
+
+    /// The ready line (end-to-end tests wait for "faas worker ready").
+    pub(crate) fn log_ready(&self, mode: &str) {
+        tracing::info!(
+            worker = %self.name,
+            "faas worker ready: {mode} mode, {} slot{}, dispatcher {}",
+            self.slots,
+            if self.slots == 1 { "" } else { "s" },
+            self.dispatcher
+        );
+    }
+}
+
 /// Why a worker could not start. Once running, a worker does not fail: bad
 /// messages are dropped and a lost dispatcher is waited for.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,8 @@
 //! to a `TASK` (run it, load its module first, ask for the module, or turn
 //! it down), when a slot frees up, and what a `REGISTER`, `HEARTBEAT` or
 //! `BYE` says. The I/O loop feeds it messages and events and carries out the
-//! [`Action`]s it returns.
+//! [`Action`]s it returns (pull mode folds the messages into its `PULL`s:
+//! a `NEED_MODULE` becomes `need_modules`, a `BYE` becomes `returned`).
 //!
 //! A task is *held* from its `TASK` until its `RESULT` (or its return in a
 //! `BYE`), in exactly one state: waiting for its function's load, queued for
@@ -21,8 +22,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// A task whose `NEED_MODULE` got no answer this long is forgotten.
-const NEED_MODULE_EXPIRY: Duration = Duration::from_secs(60);
+/// A task whose `NEED_MODULE` got no answer this long is forgotten (push
+/// mode) or failed (pull mode).
+pub(crate) const NEED_MODULE_EXPIRY: Duration = Duration::from_secs(60);
 
 /// A task ready for a slot.
 pub struct Ready {
@@ -254,6 +256,14 @@ impl Tasks {
         self.need_module.clear();
     }
 
+    /// Pull mode: the module a task waited for never came; it fails with
+    /// `why` (unless it was handed back or fed again meanwhile).
+    pub fn module_missing(&mut self, task: TaskRef, why: &str, out: &mut Vec<Action>) {
+        if self.need_module.remove(&task).is_some() {
+            out.push(Action::Send(WorkerMessage::Result(failed(task, KIND_LOAD, why))));
+        }
+    }
+
     /// Forgets `NEED_MODULE`s that were never answered.
     pub fn expire(&mut self, now: Instant) {
         self.need_module
@@ -473,6 +483,26 @@ mod tests {
         tasks.finished(ts[1].clone(), Outcome::completed(json!(3)), &mut out);
         assert!(started(&out).is_empty());
         assert!(tasks.idle());
+    }
+
+    #[test]
+    fn a_task_whose_module_never_comes_fails_once() {
+        let mut tasks = Tasks::new(1, 16);
+        let t = task_ref();
+        let mut out = Vec::new();
+        tasks.task(message(&t, Uuid::new_v4(), "", json!([])), None, &mut out);
+        let mut out = Vec::new();
+        tasks.module_missing(t.clone(), "no module", &mut out);
+        match sends(&out)[..] {
+            [WorkerMessage::Result(r)] => {
+                assert_eq!((&r.task, r.kind.as_deref(), &r.result), (&t, Some("load"), &json!("no module")));
+            }
+            ref other => panic!("{other:?}"),
+        }
+        let mut out = Vec::new();
+        tasks.module_missing(t, "no module", &mut out);
+        assert!(out.is_empty(), "failed once");
+        assert_eq!(tasks.begin_drain(), WorkerMessage::Bye { returned: vec![] });
     }
 
     #[test]

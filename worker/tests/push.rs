@@ -1,56 +1,23 @@
 //! The push worker against a minimal dispatcher written here: a real ROUTER
 //! socket on a free port, speaking `faas/1` with the protocol crate.
 
-use faas_protocol::{DispatcherMessage, FunctionInfo, ResultMessage, TaskMessage, TaskRef, WorkerMessage, TAG};
+mod common;
+
+use common::{logs_contain, task_message, task_ref, Router, Worker, ADD, BOOM, NOOP, SPIN};
+use faas_protocol::{DispatcherMessage, ResultMessage, TaskRef, WorkerMessage, TAG};
 use faas_worker::{run_push, WorkerConfig, WorkerError};
 use serde_json::{json, Value};
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
-
-const ADD: &str = r#"(module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))"#;
-const NOOP: &str = r#"(module (func (export "noop")))"#;
-const BOOM: &str = r#"(module (func (export "boom") unreachable))"#;
-const SPIN: &str = r#"(module (func (export "spin") (loop (br 0))))"#;
-
-// ---- log capture: the end-to-end tests wait for the ready line --------
-
-static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
-        std::io::stderr().write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn init_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(|| Capture)
-        .with_ansi(false)
-        .with_env_filter("faas_worker=debug")
-        .try_init();
-}
-
-fn logs_contain(text: &str) -> bool {
-    String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(|e| e.into_inner())).contains(text)
-}
 
 // ---- the test dispatcher ----------------------------------------------
 
 struct Dispatcher {
-    router: zmq::Socket,
+    router: Router,
     endpoint: String,
     heartbeats: usize,
-    _context: zmq::Context,
 }
 
 impl Dispatcher {
@@ -59,27 +26,17 @@ impl Dispatcher {
     }
 
     fn bind_at(endpoint: &str) -> Self {
-        let context = zmq::Context::new();
-        let router = context.socket(zmq::ROUTER).unwrap();
-        router.set_linger(0).unwrap();
-        router.set_router_mandatory(true).unwrap();
-        router.bind(endpoint).unwrap();
-        let endpoint = router.get_last_endpoint().unwrap().unwrap();
+        let router = Router::bind(endpoint);
         Dispatcher {
+            endpoint: router.endpoint.clone(),
             router,
-            endpoint,
             heartbeats: 0,
-            _context: context,
         }
     }
 
     /// The next decoded message, or None after `timeout`.
     fn recv(&mut self, timeout: Duration) -> Option<(Vec<u8>, WorkerMessage)> {
-        if self.router.poll(zmq::POLLIN, timeout.as_millis() as i64).unwrap() == 0 {
-            return None;
-        }
-        let mut frames = self.router.recv_multipart(0).unwrap();
-        let id = frames.remove(0);
+        let (id, frames) = self.router.recv(timeout)?;
         let message = WorkerMessage::decode(&frames).expect("the worker sends well-formed messages");
         if matches!(message, WorkerMessage::Heartbeat { .. }) {
             self.heartbeats += 1;
@@ -109,15 +66,11 @@ impl Dispatcher {
     }
 
     fn send(&self, to: &[u8], message: &DispatcherMessage) {
-        let mut frames = vec![to.to_vec()];
-        frames.extend(message.encode());
-        self.router.send_multipart(frames, 0).unwrap();
+        self.router.send(to, message.encode());
     }
 
     fn send_raw(&self, to: &[u8], frames: Vec<Vec<u8>>) {
-        let mut all = vec![to.to_vec()];
-        all.extend(frames);
-        self.router.send_multipart(all, 0).unwrap();
+        self.router.send(to, frames);
     }
 
     /// Waits for REGISTER and answers WELCOME.
@@ -132,72 +85,11 @@ impl Dispatcher {
     }
 }
 
-// ---- the worker under test --------------------------------------------
-
-struct Worker {
-    shutdown: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Result<(), WorkerError>>>,
-}
-
-impl Worker {
-    fn start(slots: usize, endpoint: &str) -> Self {
-        Self::start_with(slots, endpoint, |_| {})
-    }
-
-    fn start_with(slots: usize, endpoint: &str, tweak: impl FnOnce(&mut WorkerConfig)) -> Self {
-        init_logs();
-        let mut config = WorkerConfig::new(slots, endpoint);
-        config.name = "test-worker".into();
-        tweak(&mut config);
-        let shutdown = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let shutdown = shutdown.clone();
-            std::thread::spawn(move || run_push(config, shutdown))
-        };
-        Worker {
-            shutdown,
-            thread: Some(thread),
-        }
-    }
-
-    fn stop(&mut self) -> Result<(), WorkerError> {
-        self.shutdown.store(true, Ordering::Relaxed);
-        let thread = self.thread.take().expect("running");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !thread.is_finished() {
-            assert!(Instant::now() < deadline, "run_push did not return after shutdown");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        thread.join().expect("run_push panicked")
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.shutdown.store(true, Ordering::Relaxed);
-    }
-}
-
-fn task_ref(attempt: u32) -> TaskRef {
-    TaskRef {
-        task_id: Uuid::new_v4(),
-        attempt,
-        receipt: format!("receipt-{}", Uuid::new_v4()),
-    }
-}
+// ---- tasks --------------------------------------------------------------
 
 fn task(task: &TaskRef, function_id: Uuid, name: &str, wat: Option<&str>, payload: Value) -> DispatcherMessage {
     DispatcherMessage::Task {
-        task: TaskMessage {
-            task: task.clone(),
-            function_id,
-            function: FunctionInfo {
-                name: name.into(),
-                entry: name.into(),
-                module_hash: String::new(),
-            },
-            payload,
-        },
+        task: task_message(task, function_id, name, payload),
         module: wat.map(|w| w.as_bytes().to_vec()),
     }
 }
@@ -207,7 +99,7 @@ fn task(task: &TaskRef, function_id: Uuid, name: &str, wat: Option<&str>, payloa
 #[test]
 fn runs_tasks_keeps_modules_and_asks_for_the_ones_it_lacks() {
     let mut d = Dispatcher::bind();
-    let mut w = Worker::start(2, &d.endpoint);
+    let mut w = Worker::start(run_push, 2, &d.endpoint);
     let (id, name, slots) = d.accept(1000);
     assert_eq!((name.as_str(), slots), ("test-worker", 2));
     assert!(id.starts_with(b"test-worker-"), "routing id {:?}", String::from_utf8_lossy(&id));
@@ -278,7 +170,7 @@ fn runs_tasks_keeps_modules_and_asks_for_the_ones_it_lacks() {
 #[test]
 fn garbage_from_the_dispatcher_is_dropped_and_the_worker_keeps_serving() {
     let mut d = Dispatcher::bind();
-    let mut w = Worker::start(1, &d.endpoint);
+    let mut w = Worker::start(run_push, 1, &d.endpoint);
     let (id, _, _) = d.accept(1000);
     let body = |v: Value| serde_json::to_vec(&v).unwrap();
     let garbage: Vec<Vec<Vec<u8>>> = vec![
@@ -324,7 +216,7 @@ fn garbage_from_the_dispatcher_is_dropped_and_the_worker_keeps_serving() {
 #[test]
 fn heartbeats_come_at_the_welcomed_interval() {
     let mut d = Dispatcher::bind();
-    let mut w = Worker::start(1, &d.endpoint);
+    let mut w = Worker::start(run_push, 1, &d.endpoint);
     let (id, _, _) = d.accept(50);
     let start = Instant::now();
     d.heartbeats = 0;
@@ -345,7 +237,7 @@ fn heartbeats_come_at_the_welcomed_interval() {
 #[test]
 fn registers_again_when_asked_listing_what_it_runs() {
     let mut d = Dispatcher::bind();
-    let mut w = Worker::start_with(1, &d.endpoint, |c| c.runtime.default_timeout = Duration::from_millis(1500));
+    let mut w = Worker::start_with(run_push, 1, &d.endpoint, |c| c.runtime.default_timeout = Duration::from_millis(1500));
     let (id, _, _) = d.accept(1000);
     let t = task_ref(1);
     d.send(&id, &task(&t, Uuid::new_v4(), "spin", Some(SPIN), json!([])));
@@ -369,7 +261,7 @@ fn registers_again_when_asked_listing_what_it_runs() {
 fn rejoins_a_dispatcher_restarted_on_the_same_address() {
     let mut d = Dispatcher::bind();
     let endpoint = d.endpoint.clone();
-    let mut w = Worker::start(1, &endpoint);
+    let mut w = Worker::start(run_push, 1, &endpoint);
     let (id, _, _) = d.accept(100);
     drop(d);
     let mut d = Dispatcher::bind_at(&endpoint);
@@ -393,7 +285,7 @@ fn rejoins_a_dispatcher_restarted_on_the_same_address() {
 #[test]
 fn shutdown_returns_unstarted_tasks_finishes_running_ones_and_returns() {
     let mut d = Dispatcher::bind();
-    let mut w = Worker::start_with(1, &d.endpoint, |c| c.runtime.default_timeout = Duration::from_millis(700));
+    let mut w = Worker::start_with(run_push, 1, &d.endpoint, |c| c.runtime.default_timeout = Duration::from_millis(700));
     let (id, _, _) = d.accept(100);
     // Load `spin` first (a task with bad arguments fails at once), so the
     // next task starts the moment it arrives.
@@ -433,7 +325,7 @@ fn shutdown_returns_unstarted_tasks_finishes_running_ones_and_returns() {
 
 #[test]
 fn bad_settings_fail_at_start() {
-    init_logs();
+    common::init_logs();
     let shutdown = Arc::new(AtomicBool::new(false));
     for url in ["localhost:7001", "tcp://no-such-host.invalid:7001", "tcp://127.0.0.1:0"] {
         let e = run_push(WorkerConfig::new(1, url), shutdown.clone()).unwrap_err();
@@ -449,7 +341,7 @@ fn bad_settings_fail_at_start() {
 #[test]
 fn a_no_op_result_goes_out_at_once() {
     let mut d = Dispatcher::bind();
-    let mut w = Worker::start(2, &d.endpoint);
+    let mut w = Worker::start(run_push, 2, &d.endpoint);
     let (id, _, _) = d.accept(1000);
     let noop = Uuid::new_v4();
     let first = task_ref(1);
@@ -484,7 +376,7 @@ fn a_no_op_result_goes_out_at_once() {
 fn pipelined_no_op_throughput() {
     let slots = 2;
     let mut d = Dispatcher::bind();
-    let mut w = Worker::start(slots, &d.endpoint);
+    let mut w = Worker::start(run_push, slots, &d.endpoint);
     let (id, _, _) = d.accept(1000);
     let noop = Uuid::new_v4();
     let first = task_ref(1);

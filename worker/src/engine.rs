@@ -1,0 +1,173 @@
+//! The execution side both modes share: the runtime, the executor's slots,
+//! the loader threads, the mailbox they wake the I/O loop through, and the
+//! task bookkeeping ([`Tasks`]). The I/O loop (`push.rs`, `pull.rs`) owns an
+//! [`Engine`] and decides only what happens to the messages [`Tasks`] wants
+//! sent: push mode sends each one, pull mode folds them into its next
+//! `PULL`.
+
+use crate::config::{WorkerConfig, WorkerError};
+use crate::functions::{spawn_loaders, LoadJob, Loaded};
+use crate::link::Link;
+use crate::tasks::{Action, Tasks};
+use crate::wake::{Mailbox, Poster};
+use faas_protocol::{TaskRef, WorkerMessage};
+use faas_runtime::{Executor, Outcome, Runtime};
+use std::time::{Duration, Instant};
+
+/// Loader threads (the runtime compiles at most two modules at once).
+const LOADERS: usize = 2;
+
+/// What slot and loader threads tell the I/O loop.
+pub(crate) enum Event {
+    Finished {
+        task: TaskRef,
+        outcome: Outcome,
+        at: Instant,
+    },
+    Loaded(Loaded),
+}
+
+/// Where an [`Engine`] hands the messages [`Tasks`] wants sent; the
+/// instant is when the task ended, for a `RESULT` of a task that ran.
+pub(crate) type Outbox<'a> = dyn FnMut(WorkerMessage, Option<Instant>) + 'a;
+
+pub(crate) struct Engine {
+    pub tasks: Tasks,
+    mailbox: Mailbox<Event>,
+    poster: Poster<Event>,
+    executor: Executor,
+    loads: crossbeam_channel::Sender<LoadJob>,
+}
+
+impl Engine {
+    /// Checks the settings and starts the runtime, the slots and the
+    /// loaders.
+    pub fn start(config: &WorkerConfig) -> Result<Engine, WorkerError> {
+        config.check()?;
+        let mut runtime_config = config.runtime.clone();
+        let slots = u32::try_from(config.slots).unwrap_or(u32::MAX);
+        runtime_config.max_concurrent_instances = runtime_config.max_concurrent_instances.max(slots);
+        let function_capacity = runtime_config.cache_capacity;
+        let runtime = Runtime::new(runtime_config)?;
+        let (mailbox, poster) = Mailbox::<Event>::new().map_err(WorkerError::zmq("inproc wake-up socket"))?;
+        let executor = Executor::new(runtime.clone(), config.slots)?;
+        let loads = spawn_loaders(runtime, LOADERS, poster.clone(), Event::Loaded)?;
+        Ok(Engine {
+            tasks: Tasks::new(config.slots, function_capacity),
+            mailbox,
+            poster,
+            executor,
+            loads,
+        })
+    }
+
+    pub fn mailbox(&self) -> &Mailbox<Event> {
+        &self.mailbox
+    }
+
+    /// Handles what slot and loader threads posted.
+    pub fn events(&mut self, outbox: &mut Outbox<'_>) {
+        let mut actions = Vec::new();
+        for event in self.mailbox.drain() {
+            match event {
+                Event::Finished { task, outcome, at } => {
+                    self.tasks.finished(task, outcome, &mut actions);
+                    self.perform(&mut actions, &mut |message, _| outbox(message, Some(at)));
+                }
+                Event::Loaded(loaded) => {
+                    self.tasks.loaded(loaded, &mut actions);
+                    self.perform(&mut actions, outbox);
+                }
+            }
+        }
+    }
+
+    /// Carries out actions in order, including those they lead to.
+    pub fn perform(&mut self, actions: &mut Vec<Action>, outbox: &mut Outbox<'_>) {
+        loop {
+            let batch = std::mem::take(actions);
+            if batch.is_empty() {
+                return;
+            }
+            for action in batch {
+                match action {
+                    Action::Send(message) => outbox(message, None),
+                    Action::Load(job) => {
+                        let function_id = job.function_id;
+                        if self.loads.send(job).is_err() {
+                            let loaded = Loaded {
+                                function_id,
+                                result: Err("the worker's loader threads are gone".into()),
+                            };
+                            self.tasks.loaded(loaded, actions);
+                        }
+                    }
+                    Action::Start(ready) => {
+                        let task = ready.task.clone();
+                        let poster = self.poster.clone();
+                        let submitted = self.executor.submit(ready.function, ready.args, None, move |outcome| {
+                            poster.post(Event::Finished {
+                                task: ready.task,
+                                outcome,
+                                at: Instant::now(),
+                            });
+                        });
+                        if let Err(e) = submitted {
+                            self.tasks.abandon(task, e.to_string(), actions);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops taking work: returns the tasks received but not started, to
+    /// hand back; running ones finish.
+    pub fn begin_drain(&mut self) -> Vec<TaskRef> {
+        let WorkerMessage::Bye { returned } = self.tasks.begin_drain() else {
+            return Vec::new();
+        };
+        tracing::info!(
+            returned = returned.len(),
+            running = self.tasks.running(),
+            "faas worker stopping: returning tasks not started, finishing running ones"
+        );
+        returned
+    }
+
+    /// Joins the slot threads (every task has ended), closes the link
+    /// (waiting up to its linger for the last messages to go out) and logs
+    /// the last line.
+    pub fn stop(self, link: Link, latency: &Latency) {
+        self.executor.shutdown();
+        drop(link);
+        tracing::info!("faas worker stopped: {}", latency.summary());
+    }
+}
+
+/// How long finished tasks waited for their `RESULT` to reach the socket.
+#[derive(Default)]
+pub(crate) struct Latency {
+    count: u64,
+    total: Duration,
+    max: Duration,
+}
+
+impl Latency {
+    pub fn record(&mut self, waited: Duration) {
+        self.count += 1;
+        self.total += waited;
+        self.max = self.max.max(waited);
+    }
+
+    fn summary(&self) -> String {
+        if self.count == 0 {
+            return "no tasks run".into();
+        }
+        let mean = Duration::from_nanos(u64::try_from(self.total.as_nanos() / u128::from(self.count)).unwrap_or(u64::MAX));
+        format!(
+            "{} tasks run; each RESULT was sent {:?} on average (at most {:?}) after its task ended",
+            self.count, mean, self.max
+        )
+    }
+}
