@@ -20,7 +20,7 @@ mod router;
 pub use functions::{FunctionCache, LoadFailure};
 pub use local::{run_local, LocalConfig};
 pub use outcome::{kind_name, to_final};
-pub use pull::{run_pull, PullConfig};
+pub use pull::{run_pull, PullConfig, MAX_PULL_PREFETCH};
 pub use push::{run_push, PushConfig};
 pub use remote::ListenError;
 pub use recorder::{Done, Held};

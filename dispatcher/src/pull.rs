@@ -25,6 +25,10 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
+/// Most tasks a pull worker may hold beyond its slots, per slot (its
+/// prefetch); a worker asking for more gets no more.
+pub const MAX_PULL_PREFETCH: usize = 4;
+
 /// Settings of a pull dispatcher.
 #[derive(Debug, Clone)]
 pub struct PullConfig {
@@ -57,7 +61,7 @@ impl PullConfig {
             consumer: format!("pull-{}", uuid::Uuid::new_v4()),
             claim_block: Duration::from_secs(1),
             renew_every: Duration::from_secs(3),
-            claim_ahead_per_slot: 2,
+            claim_ahead_per_slot: 3,
         }
     }
 }
@@ -306,7 +310,8 @@ impl Scheduler {
         let free = if worker.draining {
             0
         } else {
-            (request.free as usize).min(worker.slots.saturating_sub(worker.assigned.len()))
+            let capacity = worker.slots * (1 + MAX_PULL_PREFETCH);
+            (request.free as usize).min(capacity.saturating_sub(worker.assigned.len()))
         };
         if request.free > 0 || request.bye {
             // A new request for work supersedes a held one; a leaving
@@ -319,7 +324,7 @@ impl Scheduler {
         let claims: Vec<Claim> = self.pending.drain(..take).collect();
         if claims.is_empty() && request.free > 0 && !request.bye && request.need_modules.is_empty() {
             if let Some(worker) = self.workers.get_mut(&key) {
-                // `free` is 0 if this worker holds all its slots by our
+                // `free` is 0 if this worker holds all it may by our
                 // count: then only the hold's end answers it.
                 worker.waiting = Some(Waiting {
                     route,

@@ -100,6 +100,10 @@ pub struct WorkerArgs {
     /// Name in logs and worker listings (default: host-pid)
     #[arg(long)]
     pub name: Option<String>,
+    /// Pull mode: tasks to ask for beyond the free slots, per slot, queued
+    /// behind the running ones (0: ask strictly for free slots)
+    #[arg(long, default_value_t = faas_worker::DEFAULT_PULL_PREFETCH)]
+    pub prefetch: usize,
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the level (info by default).
@@ -241,6 +245,10 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     if let Some(name) = args.name {
         config.name = name;
     }
+    if args.prefetch > faas_dispatcher::MAX_PULL_PREFETCH {
+        bail!("--prefetch is at most {} per slot", faas_dispatcher::MAX_PULL_PREFETCH);
+    }
+    config.prefetch = args.prefetch;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut signal = shutdown_signal();
     let flag = stop.clone();

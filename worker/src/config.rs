@@ -14,6 +14,10 @@ pub struct WorkerConfig {
     pub dispatcher: String,
     /// This worker's name in logs and in its `REGISTER` body.
     pub name: String,
+    /// Pull mode: tasks asked for beyond the free slots, per slot, to
+    /// queue behind the running ones so a freed slot starts its next task
+    /// without a round trip (0: ask strictly for free slots).
+    pub prefetch: usize,
     /// The sandbox's limits; `max_concurrent_instances` is raised to
     /// `slots` if it is lower.
     pub runtime: RuntimeConfig,
@@ -27,6 +31,7 @@ impl WorkerConfig {
             slots,
             dispatcher: dispatcher.into(),
             name: default_name(),
+            prefetch: DEFAULT_PULL_PREFETCH,
             runtime: RuntimeConfig {
                 max_concurrent_instances: u32::try_from(slots.max(1)).unwrap_or(u32::MAX),
                 ..RuntimeConfig::default()
@@ -56,6 +61,9 @@ impl WorkerConfig {
         );
     }
 }
+
+/// Pull mode's default prefetch per slot.
+pub const DEFAULT_PULL_PREFETCH: usize = 1;
 
 /// Why a worker could not start. Once running, a worker does not fail: bad
 /// messages are dropped and a lost dispatcher is waited for.

@@ -37,7 +37,7 @@ mod requests;
 mod tasks;
 mod wake;
 
-pub use config::{default_name, WorkerConfig, WorkerError};
+pub use config::{default_name, WorkerConfig, WorkerError, DEFAULT_PULL_PREFETCH};
 pub use outcome::kind_name;
 pub use pull::run_pull;
 pub use push::run_push;

@@ -56,7 +56,7 @@ pub fn run_pull(config: WorkerConfig, shutdown: Arc<AtomicBool>) -> Result<(), W
     let mut worker = Puller {
         link,
         engine,
-        requests: Requests::new(config.slots),
+        requests: Requests::new(config.slots, config.prefetch),
         // The routing id is built from a `String` by whole characters.
         worker: String::from_utf8_lossy(&id).into_owned(),
         config,

@@ -5,8 +5,8 @@
 //! answers, `ERROR`s and the passing of time.
 //!
 //! The rules (`docs/protocol.md`, Pull mode):
-//! - `free` is the slots minus the tasks held minus what unanswered `PULL`s
-//!   asked for, and at most one `PULL` with `free > 0` (a *work* `PULL`) is
+//! - `free` is the capacity (slots, plus `prefetch` per slot) minus the
+//!   tasks held minus what unanswered `PULL`s asked for, and at most one `PULL` with `free > 0` (a *work* `PULL`) is
 //!   unanswered at a time. With none out and room, the next one goes at
 //!   once; the dispatcher holds it until work comes (up to `hold_ms`), so
 //!   an idle worker asks about once per hold. An empty answer that comes
@@ -14,8 +14,8 @@
 //!   hold would have ended, so nothing spins.
 //! - Results and returned tasks ride on the next `PULL`. With none out it
 //!   goes at once; while one is out (a work `PULL` may be held for a
-//!   second) a *report* (`free = 0`, answered at once) follows within
-//!   [`REPORT_DELAY`]. They stay unacknowledged until the answer to the
+//!   second) a *report* (`free = 0`, answered at once) goes at once, and
+//!   results that end while a report is out wait for its answer. They stay unacknowledged until the answer to the
 //!   `PULL` that carried them (answers are matched by `seq` and may come in
 //!   any order). A module request goes at once.
 //! - A `PULL` goes at least every heartbeat interval, listing `running` at
@@ -31,8 +31,6 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// Longest a result waits for a report while a work `PULL` is held.
-pub(crate) const REPORT_DELAY: Duration = Duration::from_millis(2);
 /// Results per `PULL`, by encoded size (the body cap is 16 MiB); the rest
 /// follow in the next one.
 const RESULTS_BUDGET: usize = 4 * 1024 * 1024;
@@ -95,6 +93,8 @@ pub(crate) struct Settled {
 
 pub(crate) struct Requests {
     slots: u32,
+    /// Most tasks held at once: the slots plus the prefetch.
+    capacity: u32,
     next_seq: u64,
     in_flight: BTreeMap<u64, InFlight>,
     results: VecDeque<Unsent>,
@@ -119,9 +119,13 @@ pub(crate) struct Requests {
 }
 
 impl Requests {
-    pub fn new(slots: usize) -> Self {
+    /// For a worker with `slots` that also asks for `prefetch` tasks per
+    /// slot to queue behind the running ones.
+    pub fn new(slots: usize, prefetch: usize) -> Self {
+        let capacity = slots.saturating_mul(prefetch.saturating_add(1));
         Requests {
             slots: u32::try_from(slots).unwrap_or(u32::MAX),
+            capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
             next_seq: 1,
             in_flight: BTreeMap::new(),
             results: VecDeque::new(),
@@ -174,7 +178,7 @@ impl Requests {
         if self.draining || self.work_in_flight().is_some() {
             return 0;
         }
-        self.slots.saturating_sub(u32::try_from(held).unwrap_or(u32::MAX))
+        self.capacity.saturating_sub(u32::try_from(held).unwrap_or(u32::MAX))
     }
 
     /// When the unanswered work `PULL` was sent.
@@ -194,7 +198,13 @@ impl Requests {
             consider(self.ask_not_before.unwrap_or(now));
         }
         if let Some(since) = self.waiting_since {
-            consider(if self.in_flight.is_empty() { since } else { since + REPORT_DELAY });
+            // Results go at once, in a report if a work PULL is out (it may
+            // be held); while a report is out, later results wait for its
+            // answer, which comes at once, and go together after it.
+            let report_out = self.in_flight.values().any(|f| f.asked == 0);
+            if !report_out {
+                consider(since);
+            }
         }
         if let Some(last) = self.last_sent {
             let mut heartbeat = last + self.heartbeat;
@@ -440,7 +450,7 @@ mod tests {
     #[test]
     fn asks_for_free_slots_with_one_work_pull_at_a_time() {
         let t0 = Instant::now();
-        let mut r = Requests::new(4);
+        let mut r = Requests::new(4, 0);
         assert!(is_due(&r, t0, 0), "the first PULL goes at once");
         let first = pull(&mut r, t0, &[]);
         assert_eq!((first.worker.as_str(), first.name.as_str(), first.slots, first.free, first.seq), ("w-1", "w", 4, 4, 1));
@@ -465,7 +475,7 @@ mod tests {
     #[test]
     fn results_go_at_once_or_in_a_report_beside_a_held_pull() {
         let t0 = Instant::now();
-        let mut r = Requests::new(2);
+        let mut r = Requests::new(2, 0);
         pull(&mut r, t0, &[]);
         r.answered(1, 1000, 1000, true, t0).unwrap();
         // Both slots busy, nothing out: a result goes at once, asking for
@@ -475,15 +485,24 @@ mod tests {
         assert!(is_due(&r, t0 + 5 * MS, 1));
         let with_a = pull(&mut r, t0 + 5 * MS, &[task()]);
         assert_eq!((with_a.free, with_a.results.clone()), (1, vec![a.clone()]));
-        // That work PULL is held; the next result waits at most
-        // REPORT_DELAY, then goes in a report.
+        // That work PULL may be held: the next result goes at once, in a
+        // report.
         r.add_result(b.clone(), None, t0 + 10 * MS);
-        assert_eq!(r.due(t0 + 10 * MS, 0), Some(t0 + 10 * MS + REPORT_DELAY));
-        let report = pull(&mut r, t0 + 10 * MS + REPORT_DELAY, &[]);
+        assert_eq!(r.due(t0 + 10 * MS, 0), Some(t0 + 10 * MS));
+        let report = pull(&mut r, t0 + 10 * MS, &[]);
         assert_eq!((report.free, report.results.clone()), (0, vec![b]));
         assert_eq!(r.unacknowledged(), 2);
-        // The report's answer overtakes the held one's.
+        // While the report is out, a later result waits for its answer.
+        let c = result(json!(3));
+        r.add_result(c.clone(), None, t0 + 11 * MS);
+        assert!(!is_due(&r, t0 + 12 * MS, 0));
+        // The report's answer overtakes the held one's; then c goes.
         r.answered(report.seq, 1000, 1000, false, t0 + 13 * MS).unwrap();
+        assert_eq!(r.unacknowledged(), 2, "a, out in the held PULL, and c");
+        assert!(is_due(&r, t0 + 13 * MS, 0));
+        let second = pull(&mut r, t0 + 13 * MS, &[]);
+        assert_eq!((second.free, second.results.clone()), (0, vec![c]));
+        r.answered(second.seq, 1000, 1000, false, t0 + 14 * MS).unwrap();
         assert_eq!(r.unacknowledged(), 1);
         r.answered(with_a.seq, 1000, 1000, false, t0 + 1005 * MS).unwrap();
         assert_eq!(r.unacknowledged(), 0);
@@ -493,14 +512,14 @@ mod tests {
     #[test]
     fn an_idle_worker_asks_once_per_hold_and_an_early_empty_answer_waits() {
         let t0 = Instant::now();
-        let mut r = Requests::new(1);
+        let mut r = Requests::new(1, 0);
         pull(&mut r, t0, &[]);
         // Held for the whole hold, then empty: ask again at once.
         r.answered(1, 1000, 200, false, t0 + 201 * MS).unwrap();
         assert!(is_due(&r, t0 + 201 * MS, 0));
         let again = pull(&mut r, t0 + 201 * MS, &[]);
         r.add_result(result(json!(1)), None, t0 + 201 * MS);
-        let report = pull(&mut r, t0 + 201 * MS + REPORT_DELAY, &[]);
+        let report = pull(&mut r, t0 + 201 * MS, &[]);
         assert_eq!(report.free, 0);
         // Answered empty right away (not held): wait as if it had been,
         // and the report's answer after it does not change that.
@@ -518,7 +537,7 @@ mod tests {
     #[test]
     fn a_held_pull_stands_for_the_heartbeat_it_would_overlap() {
         let t0 = Instant::now();
-        let mut r = Requests::new(1);
+        let mut r = Requests::new(1, 0);
         pull(&mut r, t0, &[]);
         r.answered(1, 1000, 1000, false, t0 + 1000 * MS).unwrap();
         let t1 = t0 + 1000 * MS;
@@ -528,7 +547,7 @@ mod tests {
         assert!(!is_due(&r, t1 + 1000 * MS, 0));
         assert_eq!(r.due(t1, 0), Some(t1 + 1250 * MS));
         // A long hold does not silence the worker.
-        let mut r = Requests::new(1);
+        let mut r = Requests::new(1, 0);
         pull(&mut r, t0, &[]);
         r.answered(1, 1000, 30_000, false, t0 + 30 * 1000 * MS).unwrap();
         let t2 = t0 + 30 * 1000 * MS;
@@ -538,7 +557,7 @@ mod tests {
         assert_eq!((heartbeat.free, work.free), (0, 1));
         assert!(heartbeat.running.is_some(), "heartbeats list what the worker holds");
         // Busy (no work PULL): a heartbeat every interval.
-        let mut r = Requests::new(1);
+        let mut r = Requests::new(1, 0);
         pull(&mut r, t0, &[]);
         r.answered(1, 100, 100, true, t0 + 5 * MS).unwrap();
         assert_eq!(r.due(t0 + 5 * MS, 1), Some(t0 + 100 * MS), "the answer's heartbeat_ms applies");
@@ -547,7 +566,7 @@ mod tests {
     #[test]
     fn an_unanswered_pull_is_given_up_and_what_it_carried_goes_again() {
         let t0 = Instant::now();
-        let mut r = Requests::new(1);
+        let mut r = Requests::new(1, 0);
         pull(&mut r, t0, &[]);
         r.answered(1, 100, 100, true, t0).unwrap();
         let held = [task()];
@@ -573,7 +592,7 @@ mod tests {
     #[test]
     fn an_error_answer_sends_the_report_again_after_a_pause() {
         let t0 = Instant::now();
-        let mut r = Requests::new(1);
+        let mut r = Requests::new(1, 0);
         let work = pull(&mut r, t0, &[]);
         let a = result(json!(1));
         r.add_result(a.clone(), None, t0 + MS);
@@ -587,14 +606,14 @@ mod tests {
         assert_eq!((again.results, again.free), (vec![a], 0));
         assert!(r.answered(work.seq, 1000, 1000, false, t0 + 1000 * MS).is_some());
         // An ERROR nobody asked for changes nothing else.
-        let mut idle = Requests::new(1);
+        let mut idle = Requests::new(1, 0);
         assert!(!idle.refused(t0));
     }
 
     #[test]
     fn module_requests_go_at_once_and_are_asked_again_if_lost() {
         let t0 = Instant::now();
-        let mut r = Requests::new(2);
+        let mut r = Requests::new(2, 0);
         pull(&mut r, t0, &[]);
         let (f, g) = (Uuid::new_v4(), Uuid::new_v4());
         r.ask_module(f);
@@ -613,21 +632,33 @@ mod tests {
     }
 
     #[test]
+    fn prefetch_asks_for_more_than_the_free_slots() {
+        let t0 = Instant::now();
+        let mut r = Requests::new(2, 1);
+        assert_eq!(pull(&mut r, t0, &[]).free, 4);
+        r.answered(1, 1000, 1000, true, t0).unwrap();
+        // Two running and one queued: one more.
+        assert!(is_due(&r, t0, 3));
+        let next = pull(&mut r, t0, &[task(), task(), task()]);
+        assert_eq!((next.free, next.slots), (1, 2));
+    }
+
+    #[test]
     fn large_results_are_split_over_several_pulls() {
         let t0 = Instant::now();
-        let mut r = Requests::new(1);
+        let mut r = Requests::new(1, 0);
         let big = "x".repeat(RESULTS_BUDGET / 3);
         for _ in 0..4 {
             r.add_result(result(json!(big)), Some(t0), t0);
         }
         let first = pull(&mut r, t0, &[]);
         assert_eq!(first.results.len(), 2);
-        assert!(is_due(&r, t0 + REPORT_DELAY, 0));
-        let second = pull(&mut r, t0 + REPORT_DELAY, &[]);
+        assert!(is_due(&r, t0, 0));
+        let second = pull(&mut r, t0, &[]);
         assert_eq!(second.results.len(), 2);
         assert_eq!(r.unacknowledged(), 4);
         // One result over the budget still goes, alone.
-        let mut r = Requests::new(1);
+        let mut r = Requests::new(1, 0);
         r.add_result(result(json!("y".repeat(RESULTS_BUDGET + 1))), None, t0);
         assert_eq!(pull(&mut r, t0, &[]).results.len(), 1);
     }
@@ -635,7 +666,7 @@ mod tests {
     #[test]
     fn stopping_says_bye_asks_for_nothing_and_settles_once_answered() {
         let t0 = Instant::now();
-        let mut r = Requests::new(2);
+        let mut r = Requests::new(2, 0);
         let work = pull(&mut r, t0, &[]);
         r.ask_module(Uuid::new_v4());
         let (returned, running) = (task(), task());
@@ -659,7 +690,7 @@ mod tests {
     #[test]
     fn a_pull_the_socket_did_not_take_is_retracted() {
         let t0 = Instant::now();
-        let mut r = Requests::new(1);
+        let mut r = Requests::new(1, 0);
         r.add_result(result(json!(1)), None, t0);
         let frames = r.build(t0, "w-1", "w", 0, Vec::new, &mut Latency::default());
         assert!(!frames.is_empty());

@@ -141,11 +141,23 @@ impl Dispatcher {
     }
 }
 
+/// A worker that asks strictly for its free slots (no prefetch), the
+/// protocol's base case that most tests check.
 fn start(slots: usize, d: &Dispatcher) -> Worker {
-    Worker::start(run_pull, slots, &d.endpoint)
+    Worker::start_with(run_pull, slots, &d.endpoint, |c| c.prefetch = 0)
 }
 
 // ---- tests -------------------------------------------------------------
+
+#[test]
+fn by_default_a_worker_asks_for_one_task_per_slot_beyond_its_free_slots() {
+    let mut d = Dispatcher::bind(1000, 1000);
+    let mut w = Worker::start(run_pull, 3, &d.endpoint);
+    let (id, first) = d.recv(Duration::from_secs(10)).expect("a first PULL");
+    assert_eq!((first.slots, first.free), (3, 6));
+    d.held = Some((id, first.seq));
+    d.stop(&mut w);
+}
 
 #[test]
 fn runs_a_task_with_its_module_and_reports_it_in_a_pull() {
@@ -287,6 +299,7 @@ fn a_restarted_dispatcher_hears_what_the_worker_holds_and_gets_its_results() {
     let mut d = Dispatcher::bind(100, 100);
     let endpoint = d.endpoint.clone();
     let mut w = Worker::start_with(run_pull, 1, &endpoint, |c| {
+        c.prefetch = 0;
         c.runtime.default_timeout = Duration::from_millis(800)
     });
     let spin = Uuid::new_v4();
@@ -310,6 +323,7 @@ fn a_restarted_dispatcher_hears_what_the_worker_holds_and_gets_its_results() {
 fn shutdown_says_bye_returns_unstarted_tasks_and_finishes_running_ones() {
     let mut d = Dispatcher::bind(100, 100);
     let mut w = Worker::start_with(run_pull, 1, &d.endpoint, |c| {
+        c.prefetch = 0;
         c.runtime.default_timeout = Duration::from_millis(700)
     });
     // Load `spin` first (a task with bad arguments fails at once), so the
@@ -477,7 +491,7 @@ fn stopping_without_a_dispatcher_returns_promptly() {
     let d = Dispatcher::bind(1000, 1000);
     let endpoint = d.endpoint.clone();
     drop(d);
-    let mut w = Worker::start(run_pull, 1, &endpoint);
+    let mut w = Worker::start_with(run_pull, 1, &endpoint, |c| c.prefetch = 0);
     std::thread::sleep(Duration::from_millis(50));
     let start = Instant::now();
     w.stop().unwrap();
