@@ -63,7 +63,7 @@ impl WorkerConfig {
 }
 
 /// Pull mode's default prefetch per slot.
-pub const DEFAULT_PULL_PREFETCH: usize = 1;
+pub const DEFAULT_PULL_PREFETCH: usize = 2;
 
 /// Why a worker could not start. Once running, a worker does not fail: bad
 /// messages are dropped and a lost dispatcher is waited for.

@@ -150,11 +150,11 @@ fn start(slots: usize, d: &Dispatcher) -> Worker {
 // ---- tests -------------------------------------------------------------
 
 #[test]
-fn by_default_a_worker_asks_for_one_task_per_slot_beyond_its_free_slots() {
+fn by_default_a_worker_asks_for_two_tasks_per_slot_beyond_its_free_slots() {
     let mut d = Dispatcher::bind(1000, 1000);
     let mut w = Worker::start(run_pull, 3, &d.endpoint);
     let (id, first) = d.recv(Duration::from_secs(10)).expect("a first PULL");
-    assert_eq!((first.slots, first.free), (3, 6));
+    assert_eq!((first.slots, first.free), (3, 9));
     d.held = Some((id, first.seq));
     d.stop(&mut w);
 }
