@@ -13,17 +13,16 @@
 //! One async task (the scheduler) owns all state; the ZeroMQ thread
 //! (`router.rs`), the claimer and the recorder talk to it over channels.
 
-use crate::recorder::{Bookkeeping, Done, Held};
 use crate::remote::{
-    claim_from_ref, claimer, final_of, publish_workers, requeue_later, task_message, unsent_outcome, Assigned,
-    ListenError, WireFunctions, WorkerRow, MAX_SLOTS_PER_WORKER,
+    self, claim_from_ref, final_of, publish_workers, task_message, unsent_outcome, Assigned, Listen, ListenError,
+    Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
 };
-use crate::router::{self, Framing, Inbound, Outbox};
+use crate::router::{Framing, Inbound};
 use faas_protocol::{DispatcherMessage, PullRequest, TasksReply, WorkerMessage};
 use faas_store::{Claim, Final, FunctionId, Store};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// Most tasks a pull worker may hold beyond its slots, per slot (its
 /// prefetch); a worker asking for more gets no more.
@@ -89,150 +88,76 @@ struct Worker {
 /// until the workers have reported the tasks they run, they are declared
 /// dead, or 30 s pass.
 pub async fn run_pull(store: Store, config: PullConfig, shutdown: watch::Receiver<bool>) -> Result<(), ListenError> {
-    let (router, outbox, inbound) =
-        router::start(&config.endpoint, Framing::Request).map_err(|source| ListenError::Bind {
-            endpoint: config.endpoint.clone(),
-            source,
-        })?;
-    tracing::info!(
-        "faas dispatcher ready: mode pull, listening on {}, {}",
-        config.endpoint,
-        store.describe()
-    );
-    let Bookkeeping {
-        held,
-        done,
-        recorder,
-        renewer,
-    } = Bookkeeping::start(&store, &config.consumer, config.renew_every);
-    let (want_tx, want_rx) = mpsc::unbounded_channel();
-    let (claims_tx, claims_rx) = mpsc::unbounded_channel();
-    let claimer = tokio::spawn(claimer(
-        store.clone(),
-        config.consumer.clone(),
-        config.claim_block,
-        want_rx,
-        claims_tx,
-    ));
-    let mut scheduler = Scheduler {
-        functions: WireFunctions::new(store.clone()),
-        store,
-        config,
-        outbox,
-        held,
-        done,
-        workers: HashMap::new(),
-        pending: VecDeque::new(),
-        claiming: false,
-        want: want_tx,
-        stopping: false,
+    let listen = Listen {
+        mode: "pull",
+        endpoint: &config.endpoint,
+        framing: Framing::Request,
+        consumer: &config.consumer,
+        claim_block: config.claim_block,
+        renew_every: config.renew_every,
     };
-    scheduler.run(inbound, claims_rx, shutdown).await;
-
-    claimer.abort();
-    drop(scheduler);
-    let _ = recorder.await;
-    renewer.abort();
-    drop(router);
-    tracing::info!("dispatcher stopped");
+    let (io, inboxes, running) = remote::start(store, listen)?;
+    let mut scheduler = Scheduler {
+        io,
+        config,
+        workers: HashMap::new(),
+        ticks: 0,
+    };
+    remote::serve(&mut scheduler, inboxes, shutdown).await;
+    running.stop(scheduler.io).await;
     Ok(())
 }
 
 struct Scheduler {
-    store: Store,
+    io: Plumbing,
     config: PullConfig,
-    outbox: Outbox,
-    held: Held,
-    done: mpsc::UnboundedSender<Done>,
     workers: HashMap<String, Worker>,
-    /// Claimed, not yet sent to a worker.
-    pending: VecDeque<Claim>,
-    functions: WireFunctions,
-    claiming: bool,
-    want: mpsc::UnboundedSender<usize>,
-    stopping: bool,
+    ticks: u64,
+}
+
+impl Scheduling for Scheduler {
+    const TICK: Duration = Duration::from_millis(50);
+
+    fn io(&mut self) -> &mut Plumbing {
+        &mut self.io
+    }
+
+    async fn handle(&mut self, message: Inbound) {
+        self.message(message).await;
+    }
+
+    async fn dispatch(&mut self) {
+        self.serve_waiting().await;
+    }
+
+    async fn tick(&mut self, stopping: bool) {
+        self.end_holds(false).await;
+        self.reap_dead();
+        if stopping {
+            return;
+        }
+        self.io.release_beyond(self.target());
+        self.ticks += 1;
+        if self.ticks % 20 == 1 {
+            self.publish_workers();
+        }
+    }
+
+    fn wanted(&self) -> usize {
+        self.target().saturating_sub(self.io.pending.len())
+    }
+
+    fn busy(&self) -> bool {
+        self.workers.values().any(|w| !w.assigned.is_empty())
+    }
+
+    async fn stopped(&mut self) {
+        self.end_holds(true).await;
+    }
 }
 
 impl Scheduler {
-    async fn run(
-        &mut self,
-        mut inbound: mpsc::UnboundedReceiver<Inbound>,
-        mut claims: mpsc::UnboundedReceiver<Vec<Claim>>,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
-        let mut ticks: u64 = 0;
-        loop {
-            tokio::select! {
-                Some(msg) = inbound.recv() => self.handle(msg).await,
-                Some(got) = claims.recv() => {
-                    self.claiming = false;
-                    for claim in got {
-                        self.held.insert(claim.clone());
-                        self.pending.push_back(claim);
-                    }
-                    self.serve_waiting().await;
-                }
-                _ = tick.tick() => {
-                    // Requests that queued up while this loop was busy (a slow
-                    // store) prove their senders alive: count them first.
-                    while let Ok(msg) = inbound.try_recv() {
-                        self.handle(msg).await;
-                    }
-                    self.end_holds(false).await;
-                    self.reap_dead();
-                    self.release_excess();
-                    ticks += 1;
-                    if ticks % 20 == 1 {
-                        self.publish_workers();
-                    }
-                }
-                _ = shutdown.changed() => break,
-            }
-            self.request_work();
-        }
-        self.drain(inbound, claims).await;
-    }
-
-    async fn drain(&mut self, mut inbound: mpsc::UnboundedReceiver<Inbound>, mut claims: mpsc::UnboundedReceiver<Vec<Claim>>) {
-        tracing::info!("dispatcher stopping: handing back unsent tasks, waiting for running ones");
-        self.stopping = true;
-        // A claim under way has already marked its tasks RUNNING: take it
-        // and hand those back too.
-        if self.claiming {
-            let wait = self.config.claim_block + Duration::from_secs(3);
-            if let Ok(Some(got)) = tokio::time::timeout(wait, claims.recv()).await {
-                self.pending.extend(got);
-            }
-            self.claiming = false;
-        }
-        for claim in self.pending.drain(..) {
-            self.held.remove(&claim);
-            let _ = self.done.send(Done {
-                claim,
-                outcome: None,
-                room: None,
-            });
-        }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
-        while self.workers.values().any(|w| !w.assigned.is_empty()) {
-            tokio::select! {
-                msg = inbound.recv() => match msg {
-                    Some(msg) => self.handle(msg).await,
-                    None => break,
-                },
-                _ = tick.tick() => {
-                    self.end_holds(false).await;
-                    self.reap_dead();
-                }
-                _ = tokio::time::sleep_until(deadline) => break,
-            }
-        }
-        self.end_holds(true).await;
-    }
-
-    async fn handle(&mut self, inbound: Inbound) {
+    async fn message(&mut self, inbound: Inbound) {
         match inbound.message {
             WorkerMessage::Pull(request) => self.pull(inbound.route, request).await,
             other => {
@@ -241,7 +166,7 @@ impl Scheduler {
                     "this dispatcher is in pull mode and takes only PULL requests, not {}",
                     other.kind()
                 );
-                self.outbox.reply(&inbound.route, &DispatcherMessage::Error { message });
+                self.io.outbox.reply(&inbound.route, &DispatcherMessage::Error { message });
             }
         }
     }
@@ -271,21 +196,11 @@ impl Scheduler {
                 .assigned
                 .take(&result.task)
                 .unwrap_or_else(|| claim_from_ref(&result.task));
-            self.held.remove(&claim);
-            let _ = self.done.send(Done {
-                claim,
-                outcome: Some(final_of(result)),
-                room: None,
-            });
+            self.io.end(claim, Some(final_of(result)));
         }
         for task in &request.returned {
             if let Some(claim) = worker.assigned.take(task) {
-                self.held.remove(&claim);
-                let _ = self.done.send(Done {
-                    claim,
-                    outcome: None,
-                    room: None,
-                });
+                self.io.end(claim, None);
             }
         }
         if let Some(listed) = &request.running {
@@ -295,11 +210,10 @@ impl Scheduler {
             let (lost, adopted) = worker.assigned.reconcile(listed, grace);
             for claim in lost {
                 tracing::warn!(task = %claim.task_id, worker = %worker.name, "the worker does not hold a task sent to it; queueing it again");
-                self.held.remove(&claim);
-                requeue_later(&self.store, claim);
+                self.io.lost(claim);
             }
             for claim in adopted {
-                self.held.insert(claim);
+                self.io.held.insert(claim);
             }
         }
         if request.bye && !worker.draining {
@@ -320,8 +234,8 @@ impl Scheduler {
                 self.answer(&key, old.route, old.seq, Vec::new(), &[]).await;
             }
         }
-        let take = free.min(self.pending.len());
-        let claims: Vec<Claim> = self.pending.drain(..take).collect();
+        let take = free.min(self.io.pending.len());
+        let claims: Vec<Claim> = self.io.pending.drain(..take).collect();
         if claims.is_empty() && request.free > 0 && !request.bye && request.need_modules.is_empty() {
             if let Some(worker) = self.workers.get_mut(&key) {
                 // `free` is 0 if this worker holds all it may by our
@@ -351,7 +265,7 @@ impl Scheduler {
         };
         let mut attached: HashSet<FunctionId> = HashSet::new();
         for &id in need {
-            match self.functions.get(id).await {
+            match self.io.functions.get(id).await {
                 Ok((_, module)) => {
                     if attached.insert(id) {
                         reply.modules.push((id, module.to_vec()));
@@ -361,21 +275,16 @@ impl Scheduler {
             }
         }
         for claim in claims {
-            let (info, module) = match self.functions.get(claim.function_id).await {
+            let (info, module) = match self.io.functions.get(claim.function_id).await {
                 Ok(found) => found,
                 Err(failure) => {
-                    self.held.remove(&claim);
-                    let _ = self.done.send(Done {
-                        claim,
-                        outcome: unsent_outcome(failure),
-                        room: None,
-                    });
+                    self.io.end(claim, unsent_outcome(failure));
                     continue;
                 }
             };
             let Some(worker) = self.workers.get_mut(key) else {
                 // Unreachable: the worker was just seen. Hand it back.
-                self.pending.push_front(claim);
+                self.io.pending.push_front(claim);
                 continue;
             };
             if worker.assigned.functions.insert(claim.function_id) && attached.insert(claim.function_id) {
@@ -387,7 +296,7 @@ impl Scheduler {
         if let Some(worker) = self.workers.get_mut(key) {
             worker.assigned.functions.extend(attached);
         }
-        self.outbox.reply(&route, &DispatcherMessage::Tasks(reply));
+        self.io.outbox.reply(&route, &DispatcherMessage::Tasks(reply));
     }
 
     /// A worker asked for the module of a function that cannot be sent:
@@ -403,12 +312,7 @@ impl Scheduler {
             .collect();
         for task_id in ids {
             if let Some(claim) = worker.assigned.remove(&task_id) {
-                self.held.remove(&claim);
-                let _ = self.done.send(Done {
-                    claim,
-                    outcome: unsent_outcome(failure.clone()),
-                    room: None,
-                });
+                self.io.end(claim, unsent_outcome(failure.clone()));
             }
         }
     }
@@ -422,12 +326,12 @@ impl Scheduler {
             .collect();
         waiting.sort();
         for (_, key) in waiting {
-            if self.pending.is_empty() {
+            if self.io.pending.is_empty() {
                 return;
             }
             let Some(hold) = self.workers.get_mut(&key).and_then(|w| w.waiting.take()) else { continue };
-            let take = hold.free.min(self.pending.len());
-            let claims: Vec<Claim> = self.pending.drain(..take).collect();
+            let take = hold.free.min(self.io.pending.len());
+            let claims: Vec<Claim> = self.io.pending.drain(..take).collect();
             self.answer(&key, hold.route, hold.seq, claims, &[]).await;
         }
     }
@@ -456,31 +360,6 @@ impl Scheduler {
         slots * self.config.claim_ahead_per_slot.max(1)
     }
 
-    fn request_work(&mut self) {
-        if self.claiming || self.stopping {
-            return;
-        }
-        let wanted = self.target().saturating_sub(self.pending.len());
-        if wanted > 0 && self.want.send(wanted).is_ok() {
-            self.claiming = true;
-        }
-    }
-
-    /// Hands back claimed tasks beyond what the live workers can use soon
-    /// (workers left or died), so another dispatcher can run them.
-    fn release_excess(&mut self) {
-        let target = self.target();
-        while self.pending.len() > target {
-            let Some(claim) = self.pending.pop_back() else { break };
-            self.held.remove(&claim);
-            let _ = self.done.send(Done {
-                claim,
-                outcome: None,
-                room: None,
-            });
-        }
-    }
-
     /// Declares silent workers dead and queues their tasks again (counting
     /// the attempt).
     fn reap_dead(&mut self) {
@@ -503,8 +382,7 @@ impl Scheduler {
                 "worker lost (no request for {timeout:?}); its tasks go back to the queue"
             );
             for claim in worker.assigned.drain() {
-                self.held.remove(&claim);
-                requeue_later(&self.store, claim);
+                self.io.lost(claim);
             }
         }
     }
@@ -532,6 +410,6 @@ impl Scheduler {
                 last_seen: w.last_seen,
             })
             .collect();
-        publish_workers(&self.store, &self.config.consumer, "pull", rows);
+        publish_workers(&self.io.store, &self.config.consumer, "pull", rows);
     }
 }

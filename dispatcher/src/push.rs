@@ -5,17 +5,16 @@
 //! One async task (the scheduler) owns all worker state; the ZeroMQ thread
 //! (`router.rs`), the claimer and the recorder talk to it over channels.
 
-use crate::recorder::{Bookkeeping, Done, Held};
 use crate::remote::{
-    claim_from_ref, claimer, final_of, publish_workers, requeue_later, task_message, unsent_outcome, Assigned, WireFunctions,
-    ListenError, WorkerRow, MAX_SLOTS_PER_WORKER,
+    self, claim_from_ref, final_of, publish_workers, task_message, unsent_outcome, Assigned, Listen, ListenError,
+    Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
 };
-use crate::router::{self, hex_id, Framing, Identity, Inbound, Outbox};
+use crate::router::{hex_id, Framing, Identity, Inbound};
 use faas_protocol::{DispatcherMessage, ResultMessage, TaskRef, WorkerMessage};
 use faas_store::{Claim, Final, FunctionId, Store};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// Settings of a push dispatcher.
 #[derive(Debug, Clone)]
@@ -78,139 +77,74 @@ impl Worker {
 /// hands back tasks not yet sent, and waits (up to 30 s) for the workers'
 /// results of the tasks they run.
 pub async fn run_push(store: Store, config: PushConfig, shutdown: watch::Receiver<bool>) -> Result<(), ListenError> {
-    let (router, outbox, inbound) = router::start(&config.endpoint, Framing::Push).map_err(|source| ListenError::Bind {
-        endpoint: config.endpoint.clone(),
-        source,
-    })?;
-    tracing::info!(
-        "faas dispatcher ready: mode push, listening on {}, {}",
-        config.endpoint,
-        store.describe()
-    );
-    let Bookkeeping {
-        held,
-        done: done_tx,
-        recorder,
-        renewer,
-    } = Bookkeeping::start(&store, &config.consumer, config.renew_every);
-    let (want_tx, want_rx) = mpsc::unbounded_channel();
-    let (claims_tx, claims_rx) = mpsc::unbounded_channel();
-    let claimer = tokio::spawn(claimer(
-        store.clone(),
-        config.consumer.clone(),
-        config.claim_block,
-        want_rx,
-        claims_tx,
-    ));
-
-    let mut scheduler = Scheduler {
-        functions: WireFunctions::new(store.clone()),
-        store,
-        config,
-        outbox,
-        held,
-        done: done_tx,
-        workers: HashMap::new(),
-        pending: VecDeque::new(),
-        claiming: false,
-        want: want_tx,
-        turn: 0,
+    let listen = Listen {
+        mode: "push",
+        endpoint: &config.endpoint,
+        framing: Framing::Push,
+        consumer: &config.consumer,
+        claim_block: config.claim_block,
+        renew_every: config.renew_every,
     };
-    scheduler.run(inbound, claims_rx, shutdown).await;
-
-    claimer.abort();
-    drop(scheduler);
-    let _ = recorder.await;
-    renewer.abort();
-    drop(router);
-    tracing::info!("dispatcher stopped");
+    let (io, inboxes, running) = remote::start(store, listen)?;
+    let mut scheduler = Scheduler {
+        io,
+        config,
+        workers: HashMap::new(),
+        turn: 0,
+        ticks: 0,
+    };
+    remote::serve(&mut scheduler, inboxes, shutdown).await;
+    running.stop(scheduler.io).await;
     Ok(())
 }
 
 struct Scheduler {
-    store: Store,
+    io: Plumbing,
     config: PushConfig,
-    outbox: Outbox,
-    held: Held,
-    done: mpsc::UnboundedSender<Done>,
     workers: HashMap<Identity, Worker>,
-    /// Claimed, not yet sent to a worker.
-    pending: VecDeque<Claim>,
-    functions: WireFunctions,
-    claiming: bool,
-    want: mpsc::UnboundedSender<usize>,
     /// Round-robin start for ties between equally loaded workers.
     turn: usize,
+    ticks: u64,
+}
+
+impl Scheduling for Scheduler {
+    const TICK: Duration = Duration::from_millis(200);
+
+    fn io(&mut self) -> &mut Plumbing {
+        &mut self.io
+    }
+
+    async fn handle(&mut self, message: Inbound) {
+        self.message(message.from, message.message).await;
+    }
+
+    async fn dispatch(&mut self) {
+        self.assign().await;
+    }
+
+    async fn tick(&mut self, stopping: bool) {
+        self.reap_dead();
+        if stopping {
+            return;
+        }
+        self.release_excess();
+        self.ticks += 1;
+        if self.ticks % 5 == 1 {
+            self.publish_workers();
+        }
+    }
+
+    fn wanted(&self) -> usize {
+        let free: usize = self.workers.values().map(Worker::free).sum();
+        free.saturating_sub(self.io.pending.len())
+    }
+
+    fn busy(&self) -> bool {
+        self.workers.values().any(|w| !w.assigned.is_empty())
+    }
 }
 
 impl Scheduler {
-    async fn run(
-        &mut self,
-        mut inbound: mpsc::UnboundedReceiver<Inbound>,
-        mut claims: mpsc::UnboundedReceiver<Vec<Claim>>,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
-        let mut tick = tokio::time::interval(Duration::from_millis(200));
-        let mut ticks: u64 = 0;
-        loop {
-            tokio::select! {
-                Some(msg) = inbound.recv() => self.handle(msg.from, msg.message).await,
-                Some(got) = claims.recv() => {
-                    self.claiming = false;
-                    for claim in got {
-                        self.held.insert(claim.clone());
-                        self.pending.push_back(claim);
-                    }
-                }
-                _ = tick.tick() => {
-                    // Messages that queued up while this loop was busy (a slow
-                    // store) prove their senders alive: count them first.
-                    while let Ok(msg) = inbound.try_recv() {
-                        self.handle(msg.from, msg.message).await;
-                    }
-                    self.reap_dead();
-                    self.release_excess();
-                    ticks += 1;
-                    if ticks % 5 == 1 {
-                        self.publish_workers();
-                    }
-                }
-                _ = shutdown.changed() => break,
-            }
-            self.assign().await;
-            self.request_work();
-        }
-        self.drain(inbound, claims).await;
-    }
-
-    async fn drain(&mut self, mut inbound: mpsc::UnboundedReceiver<Inbound>, mut claims: mpsc::UnboundedReceiver<Vec<Claim>>) {
-        tracing::info!("dispatcher stopping: handing back unsent tasks, waiting for running ones");
-        // A claim under way has already marked its tasks RUNNING: take it
-        // and hand those back too.
-        if self.claiming {
-            let wait = self.config.claim_block + Duration::from_secs(3);
-            if let Ok(Some(got)) = tokio::time::timeout(wait, claims.recv()).await {
-                self.pending.extend(got);
-            }
-            self.claiming = false;
-        }
-        for claim in self.pending.drain(..) {
-            self.held.remove(&claim);
-            let _ = self.done.send(Done {
-                claim,
-                outcome: None,
-                room: None,
-            });
-        }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while self.workers.values().any(|w| !w.assigned.is_empty()) {
-            match tokio::time::timeout_at(deadline, inbound.recv()).await {
-                Ok(Some(msg)) => self.handle(msg.from, msg.message).await,
-                _ => break,
-            }
-        }
-    }
-
     /// Publishes the live workers to the store (for `GET /workers`).
     fn publish_workers(&self) {
         let rows = self
@@ -226,21 +160,10 @@ impl Scheduler {
                 last_seen: w.last_seen,
             })
             .collect();
-        publish_workers(&self.store, &self.config.consumer, "push", rows);
+        publish_workers(&self.io.store, &self.config.consumer, "push", rows);
     }
 
-    fn request_work(&mut self) {
-        if self.claiming {
-            return;
-        }
-        let free: usize = self.workers.values().map(Worker::free).sum();
-        let wanted = free.saturating_sub(self.pending.len());
-        if wanted > 0 && self.want.send(wanted).is_ok() {
-            self.claiming = true;
-        }
-    }
-
-    async fn handle(&mut self, from: Identity, message: WorkerMessage) {
+    async fn message(&mut self, from: Identity, message: WorkerMessage) {
         if let Some(worker) = self.workers.get_mut(&from) {
             worker.last_seen = Instant::now();
         }
@@ -248,7 +171,7 @@ impl Scheduler {
             WorkerMessage::Register { worker, slots, running } => self.register(from, worker, slots, running),
             WorkerMessage::Heartbeat { .. } => {
                 if !self.workers.contains_key(&from) {
-                    self.outbox.send(&from, &DispatcherMessage::Reregister);
+                    self.io.outbox.send(&from, &DispatcherMessage::Reregister);
                 }
             }
             WorkerMessage::Result(result) => self.result(from, result),
@@ -282,11 +205,10 @@ impl Scheduler {
         let (lost, adopted) = worker.assigned.reconcile(&running, self.config.heartbeat_interval * 2);
         for claim in lost {
             tracing::warn!(task = %claim.task_id, worker = %worker.name, "the worker does not hold a task sent to it; queueing it again");
-            self.held.remove(&claim);
-            requeue_later(&self.store, claim);
+            self.io.lost(claim);
         }
         for claim in adopted {
-            self.held.insert(claim);
+            self.io.held.insert(claim);
         }
         // Idle workers re-send REGISTER as a ping: log only the first one.
         if known {
@@ -300,7 +222,7 @@ impl Scheduler {
                 "worker registered"
             );
         }
-        self.outbox.send(
+        self.io.outbox.send(
             &from,
             &DispatcherMessage::Welcome {
                 heartbeat_ms: self.config.heartbeat_interval.as_millis() as u64,
@@ -324,18 +246,12 @@ impl Scheduler {
                 worker.assigned.take(&result.task)
             }
             None => {
-                self.outbox.send(&from, &DispatcherMessage::Reregister);
+                self.io.outbox.send(&from, &DispatcherMessage::Reregister);
                 None
             }
         }
         .unwrap_or_else(|| claim_from_ref(&result.task));
-        self.held.remove(&claim);
-        let outcome = final_of(result);
-        let _ = self.done.send(Done {
-            claim,
-            outcome: Some(outcome),
-            room: None,
-        });
+        self.io.end(claim, Some(final_of(result)));
         self.forget_if_gone(&from);
     }
 
@@ -363,12 +279,7 @@ impl Scheduler {
         tracing::info!(worker = %worker.name, returned = returned.len(), "worker leaving");
         for task in returned {
             if let Some(claim) = worker.assigned.take(&task) {
-                self.held.remove(&claim);
-                let _ = self.done.send(Done {
-                    claim,
-                    outcome: None,
-                    room: None,
-                });
+                self.io.end(claim, None);
             }
         }
         self.forget_if_gone(&from);
@@ -379,15 +290,7 @@ impl Scheduler {
     /// another dispatcher could run them.
     fn release_excess(&mut self) {
         let free: usize = self.workers.values().map(Worker::free).sum();
-        while self.pending.len() > free {
-            let Some(claim) = self.pending.pop_back() else { break };
-            self.held.remove(&claim);
-            let _ = self.done.send(Done {
-                claim,
-                outcome: None,
-                room: None,
-            });
-        }
+        self.io.release_beyond(free);
     }
 
     /// Declares silent workers dead and queues their tasks again (counting
@@ -408,17 +311,16 @@ impl Scheduler {
                 "worker lost (no heartbeat for {timeout:?}); its tasks go back to the queue"
             );
             for claim in worker.assigned.drain() {
-                self.held.remove(&claim);
-                requeue_later(&self.store, claim);
+                self.io.lost(claim);
             }
         }
     }
 
     /// Sends pending tasks to the least-loaded workers while any has room.
     async fn assign(&mut self) {
-        while !self.pending.is_empty() {
+        while !self.io.pending.is_empty() {
             let Some(to) = self.pick_worker() else { return };
-            let Some(claim) = self.pending.pop_front() else { return };
+            let Some(claim) = self.io.pending.pop_front() else { return };
             if let Some(worker) = self.workers.get_mut(&to) {
                 worker.assigned.sent(claim.clone());
             }
@@ -455,7 +357,7 @@ impl Scheduler {
     }
 
     async fn send_task(&mut self, to: &Identity, claim: &Claim) -> Result<(), Final> {
-        let (info, module) = self.functions.get(claim.function_id).await?;
+        let (info, module) = self.io.functions.get(claim.function_id).await?;
         let first_time = self
             .workers
             .get_mut(to)
@@ -465,7 +367,7 @@ impl Scheduler {
             task: task_message(claim, info),
             module: first_time.then(|| module.to_vec()),
         };
-        self.outbox.send(to, &message);
+        self.io.outbox.send(to, &message);
         Ok(())
     }
 
@@ -473,11 +375,6 @@ impl Scheduler {
         if let Some(worker) = self.workers.get_mut(to) {
             worker.assigned.remove(&claim.task_id);
         }
-        self.held.remove(&claim);
-        let _ = self.done.send(Done {
-            claim,
-            outcome: unsent_outcome(failure),
-            room: None,
-        });
+        self.io.end(claim, unsent_outcome(failure));
     }
 }

@@ -2,13 +2,16 @@
 //! wire, the tasks a remote worker holds, and turning a worker's `RESULT`
 //! into a final state.
 
+use crate::recorder::{Bookkeeping, Done, Held};
+use crate::router::{self, Framing, Inbound, Outbox, Router};
 use faas_protocol::{FunctionInfo, ResultMessage, TaskMessage, TaskRef};
 use faas_store::{Claim, Final, FunctionId, Store, TaskId};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// Why a push or pull dispatcher could not start.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +23,230 @@ pub enum ListenError {
 /// Most slots one worker may announce: its word sets how much a dispatcher
 /// claims for it.
 pub const MAX_SLOTS_PER_WORKER: usize = 1024;
+
+/// What a push or pull scheduler works with: the store, the way to the
+/// workers, the claims it holds and the tasks claimed but not yet sent.
+pub struct Plumbing {
+    pub store: Store,
+    pub outbox: Outbox,
+    pub held: Held,
+    pub functions: WireFunctions,
+    /// Claimed, not yet sent to a worker.
+    pub pending: VecDeque<Claim>,
+    done: mpsc::UnboundedSender<Done>,
+    want: mpsc::UnboundedSender<usize>,
+    /// A claim is under way (at most one is).
+    claiming: bool,
+    claim_block: Duration,
+}
+
+/// What the scheduler's loop reads: workers' messages and landed claims.
+pub struct Inboxes {
+    pub inbound: mpsc::UnboundedReceiver<Inbound>,
+    pub claims: mpsc::UnboundedReceiver<Vec<Claim>>,
+}
+
+/// The threads and tasks behind a [`Plumbing`], stopped by [`Running::stop`].
+pub struct Running {
+    router: Router,
+    claimer: JoinHandle<()>,
+    recorder: JoinHandle<()>,
+    renewer: JoinHandle<()>,
+}
+
+/// Where and how a push or pull dispatcher listens and claims.
+pub struct Listen<'a> {
+    pub mode: &'a str,
+    pub endpoint: &'a str,
+    pub framing: Framing,
+    pub consumer: &'a str,
+    pub claim_block: Duration,
+    pub renew_every: Duration,
+}
+
+/// Binds the ROUTER and starts the recorder, the lease renewer and the
+/// claimer; logs the ready line.
+pub fn start(store: Store, listen: Listen<'_>) -> Result<(Plumbing, Inboxes, Running), ListenError> {
+    let (router, outbox, inbound) = router::start(listen.endpoint, listen.framing).map_err(|source| ListenError::Bind {
+        endpoint: listen.endpoint.to_string(),
+        source,
+    })?;
+    tracing::info!(
+        "faas dispatcher ready: mode {}, listening on {}, {}",
+        listen.mode,
+        listen.endpoint,
+        store.describe()
+    );
+    let Bookkeeping {
+        held,
+        done,
+        recorder,
+        renewer,
+    } = Bookkeeping::start(&store, listen.consumer, listen.renew_every);
+    let (want, want_rx) = mpsc::unbounded_channel();
+    let (claims_tx, claims) = mpsc::unbounded_channel();
+    let claimer = tokio::spawn(claimer(
+        store.clone(),
+        listen.consumer.to_string(),
+        listen.claim_block,
+        want_rx,
+        claims_tx,
+    ));
+    let plumbing = Plumbing {
+        functions: WireFunctions::new(store.clone()),
+        store,
+        outbox,
+        held,
+        pending: VecDeque::new(),
+        done,
+        want,
+        claiming: false,
+        claim_block: listen.claim_block,
+    };
+    let running = Running {
+        router,
+        claimer,
+        recorder,
+        renewer,
+    };
+    Ok((plumbing, Inboxes { inbound, claims }, running))
+}
+
+impl Running {
+    /// Stops claiming, lets the recorder write what it has, and closes the
+    /// ROUTER.
+    pub async fn stop(self, plumbing: Plumbing) {
+        self.claimer.abort();
+        drop(plumbing);
+        let _ = self.recorder.await;
+        self.renewer.abort();
+        drop(self.router);
+        tracing::info!("dispatcher stopped");
+    }
+}
+
+impl Plumbing {
+    /// Asks the claimer for `n` more tasks, unless a claim is under way.
+    pub fn want(&mut self, n: usize) {
+        if !self.claiming && n > 0 && self.want.send(n).is_ok() {
+            self.claiming = true;
+        }
+    }
+
+    /// A claim landed: hold its tasks, queue them to be sent.
+    pub fn claimed(&mut self, got: Vec<Claim>) {
+        self.claiming = false;
+        for claim in got {
+            self.held.insert(claim.clone());
+            self.pending.push_back(claim);
+        }
+    }
+
+    /// Ends an attempt: its outcome goes to the store (`None`: back to the
+    /// queue, uncounted) and its lease is no longer renewed here.
+    pub fn end(&self, claim: Claim, outcome: Option<Final>) {
+        self.held.remove(&claim);
+        let _ = self.done.send(Done {
+            claim,
+            outcome,
+            room: None,
+        });
+    }
+
+    /// A worker lost this task: queue it again, counting the attempt.
+    pub fn lost(&self, claim: Claim) {
+        self.held.remove(&claim);
+        requeue_later(&self.store, claim);
+    }
+
+    /// On shutdown: waits for a claim under way (its tasks are already
+    /// RUNNING) and hands back every task not sent.
+    pub async fn hand_back_unsent(&mut self, claims: &mut mpsc::UnboundedReceiver<Vec<Claim>>) {
+        if self.claiming {
+            let wait = self.claim_block + Duration::from_secs(3);
+            if let Ok(Some(got)) = tokio::time::timeout(wait, claims.recv()).await {
+                self.pending.extend(got);
+            }
+            self.claiming = false;
+        }
+        for claim in std::mem::take(&mut self.pending) {
+            self.end(claim, None);
+        }
+    }
+
+    /// Hands back claimed tasks beyond `keep` (workers left or died while a
+    /// claim was under way), so another dispatcher can run them.
+    pub fn release_beyond(&mut self, keep: usize) {
+        while self.pending.len() > keep {
+            let Some(claim) = self.pending.pop_back() else { break };
+            self.end(claim, None);
+        }
+    }
+}
+
+/// The mode-specific half of a push or pull dispatcher; [`serve`] runs
+/// the loop both share.
+#[allow(async_fn_in_trait)] // used with concrete types only
+pub trait Scheduling {
+    /// How often `tick` runs.
+    const TICK: Duration;
+    fn io(&mut self) -> &mut Plumbing;
+    async fn handle(&mut self, message: Inbound);
+    /// Sends pending tasks that can go now.
+    async fn dispatch(&mut self);
+    /// Timers: silent workers, held requests, the workers listing.
+    /// `stopping`: only what the drain needs.
+    async fn tick(&mut self, stopping: bool);
+    /// More tasks to claim now.
+    fn wanted(&self) -> usize;
+    /// Some worker still runs tasks of this dispatcher.
+    fn busy(&self) -> bool;
+    /// The drain is over.
+    async fn stopped(&mut self) {}
+}
+
+/// Runs a scheduler until `shutdown` turns true; then stops claiming,
+/// hands back tasks not yet sent, and handles workers' messages until they
+/// have reported what they run, they are declared dead, or 30 s pass.
+pub async fn serve<S: Scheduling>(s: &mut S, inboxes: Inboxes, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let Inboxes {
+        mut inbound,
+        mut claims,
+    } = inboxes;
+    let mut tick = tokio::time::interval(S::TICK);
+    loop {
+        tokio::select! {
+            Some(msg) = inbound.recv() => s.handle(msg).await,
+            Some(got) = claims.recv() => s.io().claimed(got),
+            _ = tick.tick() => {
+                // Messages that queued up while this loop was busy (a slow
+                // store) prove their senders alive: count them first.
+                while let Ok(msg) = inbound.try_recv() {
+                    s.handle(msg).await;
+                }
+                s.tick(false).await;
+            }
+            _ = shutdown.changed() => break,
+        }
+        s.dispatch().await;
+        let wanted = s.wanted();
+        s.io().want(wanted);
+    }
+    tracing::info!("dispatcher stopping: handing back unsent tasks, waiting for running ones");
+    s.io().hand_back_unsent(&mut claims).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while s.busy() {
+        tokio::select! {
+            msg = inbound.recv() => match msg {
+                Some(msg) => s.handle(msg).await,
+                None => break,
+            },
+            _ = tick.tick() => s.tick(true).await,
+            _ = tokio::time::sleep_until(deadline) => break,
+        }
+    }
+    s.stopped().await;
+}
 
 /// Claims on request, so that at most one claim is outstanding and a
 /// dispatcher never holds more than its workers can start soon.
@@ -176,10 +403,8 @@ impl Assigned {
         let lost = lost_ids.iter().filter_map(|id| self.remove(id)).collect();
         let mut adopted = Vec::new();
         for task in listed {
-            if !self.running.contains_key(&task.task_id) {
-                let claim = claim_from_ref(task);
-                self.running.insert(task.task_id, claim.clone());
-                adopted.push(claim);
+            if let std::collections::hash_map::Entry::Vacant(entry) = self.running.entry(task.task_id) {
+                adopted.push(entry.insert(claim_from_ref(task)).clone());
             }
         }
         (lost, adopted)
@@ -228,7 +453,7 @@ pub fn claim_from_ref(task: &TaskRef) -> Claim {
 
 /// Queues a task a worker lost again, counting the attempt, without
 /// waiting; if the store is down, its lease lapses instead.
-pub fn requeue_later(store: &Store, claim: Claim) {
+fn requeue_later(store: &Store, claim: Claim) {
     let store = store.clone();
     tokio::spawn(async move {
         if let Err(e) = store.requeue(&claim).await {

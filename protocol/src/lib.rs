@@ -393,8 +393,11 @@ impl DispatcherMessage {
     }
 }
 
-/// The type, body and extra frames of a message of 3 to `max_frames` frames.
-fn split(frames: &[Vec<u8>], max_frames: usize) -> Result<(&str, &[u8], &[Vec<u8>]), ProtocolError> {
+/// A message's type, body and extra frames.
+type Parts<'a> = (&'a str, &'a [u8], &'a [Vec<u8>]);
+
+/// The parts of a message of 3 to `max_frames` frames.
+fn split(frames: &[Vec<u8>], max_frames: usize) -> Result<Parts<'_>, ProtocolError> {
     if frames.len() < 3 || frames.len() > max_frames {
         return Err(ProtocolError::FrameCount(frames.len()));
     }

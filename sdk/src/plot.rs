@@ -4,6 +4,8 @@
 //! It reads the CSV and writes the SVGs, and does no other I/O.
 
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::collections::BTreeSet;
@@ -466,26 +468,21 @@ fn category_labels<'a>(rows: &'a [&'a BenchRow]) -> impl Fn(&f64) -> String + 'a
     }
 }
 
-fn throughput_chart(rows: &[&BenchRow], path: &Path) -> DrawResult {
-    let n = rows.len();
-    let root = SVGBackend::new(path, (category_width(rows), 520)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let title = format!("Throughput by configuration{}", common_setup(rows));
-    let root = root.titled(&title, (FONT, 24))?;
-    let (legend, body) = root.split_vertically(34);
-    let modes = modes_of(rows);
-    draw_legend(
-        &legend,
-        &modes
-            .iter()
-            .map(|m| (m.name().to_string(), Mark::Bar(m.color())))
-            .collect::<Vec<_>>(),
-    )?;
+type CategoryChart<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<TickAxis, RangedCoordf64>>;
 
-    let max = rows.iter().map(|r| r.tasks_per_s).fold(0.0, f64::max);
+/// A chart with one category per row on x (labelled with the rows'
+/// labels) and 0 to a little over `max` on y, its mesh drawn.
+fn category_chart<'a>(
+    body: &DrawingArea<SVGBackend<'a>, Shift>,
+    rows: &[&BenchRow],
+    max: f64,
+    y_format: &dyn Fn(&f64) -> String,
+    y_desc: &str,
+) -> Result<CategoryChart<'a>, Box<dyn std::error::Error>> {
+    let n = rows.len();
     let top = if max > 0.0 { max * 1.12 } else { 1.0 };
     let ticks: Vec<f64> = (0..n).map(|i| i as f64).collect();
-    let mut chart = ChartBuilder::on(&body)
+    let mut chart = ChartBuilder::on(body)
         .margin(12)
         .margin_right(24)
         .x_label_area_size(56)
@@ -503,13 +500,33 @@ fn throughput_chart(rows: &[&BenchRow], path: &Path) -> DrawResult {
         .disable_x_mesh()
         .x_labels(n)
         .x_label_formatter(&labels)
-        .y_label_formatter(&|y| fmt_number(*y))
+        .y_label_formatter(y_format)
         .light_line_style(WHITE)
         .x_desc("configuration (MODE-WORKERSxSLOTS; local: 2 slots in the dispatcher)")
-        .y_desc("throughput (tasks/s)")
+        .y_desc(y_desc)
         .axis_desc_style((FONT, 16))
         .label_style((FONT, 14))
         .draw()?;
+    Ok(chart)
+}
+
+fn throughput_chart(rows: &[&BenchRow], path: &Path) -> DrawResult {
+    let root = SVGBackend::new(path, (category_width(rows), 520)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let title = format!("Throughput by configuration{}", common_setup(rows));
+    let root = root.titled(&title, (FONT, 24))?;
+    let (legend, body) = root.split_vertically(34);
+    let modes = modes_of(rows);
+    draw_legend(
+        &legend,
+        &modes
+            .iter()
+            .map(|m| (m.name().to_string(), Mark::Bar(m.color())))
+            .collect::<Vec<_>>(),
+    )?;
+
+    let max = rows.iter().map(|r| r.tasks_per_s).fold(0.0, f64::max);
+    let mut chart = category_chart(&body, rows, max, &|y| fmt_number(*y), "throughput (tasks/s)")?;
     for mode in modes {
         let color = mode.color();
         chart.draw_series(
@@ -536,7 +553,6 @@ fn throughput_chart(rows: &[&BenchRow], path: &Path) -> DrawResult {
 }
 
 fn latency_chart(rows: &[&BenchRow], path: &Path) -> DrawResult {
-    let n = rows.len();
     let root = SVGBackend::new(path, (category_width(rows), 520)).into_drawing_area();
     root.fill(&WHITE)?;
     let root = root.titled(
@@ -557,33 +573,7 @@ fn latency_chart(rows: &[&BenchRow], path: &Path) -> DrawResult {
         .flat_map(|r| [r.p50_ms, r.p99_ms])
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max);
-    let top = if max > 0.0 { max * 1.12 } else { 1.0 };
-    let ticks: Vec<f64> = (0..n).map(|i| i as f64).collect();
-    let mut chart = ChartBuilder::on(&body)
-        .margin(12)
-        .margin_right(24)
-        .x_label_area_size(56)
-        .y_label_area_size(84)
-        .build_cartesian_2d(
-            TickAxis {
-                range: -0.5..n as f64 - 0.5,
-                points: ticks,
-            },
-            0f64..top,
-        )?;
-    let labels = category_labels(rows);
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n)
-        .x_label_formatter(&labels)
-        .y_label_formatter(&|y| format!("{y:.2}"))
-        .light_line_style(WHITE)
-        .x_desc("configuration (MODE-WORKERSxSLOTS; local: 2 slots in the dispatcher)")
-        .y_desc("round trip (ms)")
-        .axis_desc_style((FONT, 16))
-        .label_style((FONT, 14))
-        .draw()?;
+    let mut chart = category_chart(&body, rows, max, &|y| format!("{y:.2}"), "round trip (ms)")?;
     let timed = |r: &&BenchRow| r.p50_ms.is_finite() && r.p99_ms.is_finite();
     for mode in modes {
         let color = mode.color();

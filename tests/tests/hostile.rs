@@ -131,7 +131,7 @@ fn a_frame_header_claiming_2_pow_40_bytes_drops_that_peer_only(mode: &str) {
 
     // libzmq closes the connection instead of allocating a terabyte.
     let mut sink = Vec::new();
-    let closed = matches!(attacker.read_to_end(&mut sink), Ok(_));
+    let closed = attacker.read_to_end(&mut sink).is_ok();
     assert!(closed, "the dispatcher kept the hostile connection open");
 
     expect_service(mode, port);
