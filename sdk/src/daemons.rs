@@ -54,7 +54,7 @@ pub enum Mode {
     Local,
     /// Push tasks to worker daemons over ZeroMQ (ROUTER/DEALER)
     Push,
-    /// Let worker daemons pull tasks over ZeroMQ (REQ/REP)
+    /// Let worker daemons ask for tasks over ZeroMQ (REQ-style requests, long-polled)
     Pull,
 }
 
