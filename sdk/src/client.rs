@@ -1,4 +1,4 @@
-//! Async HTTP client for the faas REST API: register functions, queue tasks, read status and results.
+//! Async HTTP client for the faas REST API: register functions, queue tasks, read status and results, list functions and tasks.
 
 use std::time::{Duration, Instant};
 
@@ -86,6 +86,42 @@ pub struct TaskResult {
     /// Null until the task ends; then the return value (or stdout), or the failure message.
     #[serde(default)]
     pub result: serde_json::Value,
+}
+
+/// A registered function: a row of `GET /functions`, or the record of
+/// `GET /functions/{id}` (whose `id` field is read as `function_id`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionInfo {
+    #[serde(alias = "id")]
+    pub function_id: Uuid,
+    pub name: String,
+    /// The export a task calls.
+    pub entry: String,
+    #[serde(default)]
+    pub module_hash: String,
+    #[serde(default)]
+    pub module_size: u64,
+    /// Registration time, ms since the Unix epoch.
+    #[serde(default)]
+    pub created_at_ms: u64,
+}
+
+/// A row of `GET /tasks`: a task without its payload and result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskInfo {
+    pub task_id: Uuid,
+    pub function_id: Uuid,
+    pub status: TaskStatus,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub failure_kind: Option<String>,
+    #[serde(default)]
+    pub created_at_ms: u64,
+    #[serde(default)]
+    pub started_at_ms: Option<u64>,
+    #[serde(default)]
+    pub finished_at_ms: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -179,7 +215,6 @@ impl Client {
         Ok(resp.task_id)
     }
 
-    /// The task's current status.
     /// Live workers of all dispatchers (push and pull modes), as the server
     /// reports them.
     pub async fn workers(&self) -> Result<Vec<serde_json::Value>, ClientError> {
@@ -193,6 +228,50 @@ impl Client {
         Ok(resp.workers)
     }
 
+    /// A function's record.
+    pub async fn function(&self, function_id: Uuid) -> Result<FunctionInfo, ClientError> {
+        let path = format!("/functions/{function_id}");
+        let req = self.request(Method::GET, &path);
+        self.send(req, &path, REQUEST_TIMEOUT).await
+    }
+
+    /// Registered functions, newest first; the server's default count (100)
+    /// unless `limit` is given (it caps it at 1000).
+    pub async fn functions(&self, limit: Option<usize>) -> Result<Vec<FunctionInfo>, ClientError> {
+        #[derive(Deserialize)]
+        struct Functions {
+            functions: Vec<FunctionInfo>,
+        }
+        let path = "/functions";
+        let mut req = self.request(Method::GET, path);
+        if let Some(limit) = limit {
+            req = req.query(&[("limit", limit)]);
+        }
+        let resp: Functions = self.send(req, path, REQUEST_TIMEOUT).await?;
+        Ok(resp.functions)
+    }
+
+    /// The most recently submitted tasks, newest first, only those in
+    /// `status` if given; the server's default count (100) unless `limit`
+    /// is given (it caps it at 1000).
+    pub async fn tasks(&self, limit: Option<usize>, status: Option<TaskStatus>) -> Result<Vec<TaskInfo>, ClientError> {
+        #[derive(Deserialize)]
+        struct Tasks {
+            tasks: Vec<TaskInfo>,
+        }
+        let path = "/tasks";
+        let mut req = self.request(Method::GET, path);
+        if let Some(limit) = limit {
+            req = req.query(&[("limit", limit)]);
+        }
+        if let Some(status) = status {
+            req = req.query(&[("status", status.as_str())]);
+        }
+        let resp: Tasks = self.send(req, path, REQUEST_TIMEOUT).await?;
+        Ok(resp.tasks)
+    }
+
+    /// The task's current status.
     pub async fn status(&self, task_id: Uuid) -> Result<TaskStatus, ClientError> {
         let path = format!("/status/{task_id}");
         let req = self.request(Method::GET, &path);
@@ -516,6 +595,36 @@ mod tests {
             serde_json::from_str(&format!(r#"{{"task_id":"{id}","status":"QUEUED"}}"#))
                 .expect("decodes");
         assert!(r.result.is_null());
+    }
+
+    #[test]
+    fn function_info_reads_rows_and_records() {
+        let id = Uuid::new_v4();
+        let row: FunctionInfo = serde_json::from_value(serde_json::json!({
+            "function_id": id, "name": "add", "entry": "add", "module_hash": "ab",
+            "module_size": 3, "created_at_ms": 7
+        }))
+        .expect("a row");
+        // The record of GET /functions/{id} names the id `id` and has more fields.
+        let record: FunctionInfo = serde_json::from_value(serde_json::json!({
+            "id": id, "name": "add", "entry": "add", "module_hash": "ab",
+            "module_size": 3, "created_at_ms": 7, "convention": {"kind": "typed"}
+        }))
+        .expect("a record");
+        assert_eq!(row, record);
+        assert_eq!(serde_json::to_value(&row).expect("serializes")["function_id"], serde_json::json!(id));
+    }
+
+    #[test]
+    fn list_queries() {
+        let c = Client::new("http://127.0.0.1:8000").expect("valid url");
+        let req = c
+            .request(Method::GET, "/tasks")
+            .query(&[("limit", 5)])
+            .query(&[("status", TaskStatus::Failed.as_str())])
+            .build()
+            .expect("request builds");
+        assert_eq!(req.url().query(), Some("limit=5&status=FAILED"));
     }
 
     #[test]

@@ -34,7 +34,9 @@ pub struct DeployArgs {
     #[command(flatten)]
     pub conn: Connection,
 
-    /// The module: a .wasm binary or a .wat text file (compiled locally before upload)
+    /// The module: a .wasm binary or a .wat text file (compiled locally before
+    /// upload), or a source built first: a Rust crate (directory or
+    /// Cargo.toml) or a .c file
     pub file: PathBuf,
 
     /// Function name [default: the file name without its extension]
@@ -45,9 +47,13 @@ pub struct DeployArgs {
     /// the function, else the only exported function]
     #[arg(long)]
     pub entry: Option<String>,
+
+    /// How to build a source (see `faas build --help`)
+    #[command(flatten)]
+    pub tools: crate::build::ToolchainArgs,
 }
 
-/// `faas invoke FUNCTION [ARGS]...`: queue a task and print its id (or, with --wait, its result).
+/// `faas invoke FUNCTION [ARGS]...`: queue a task, wait for it and print its result (or, with --no-wait, its id).
 #[derive(clap::Args, Debug, Clone)]
 pub struct InvokeArgs {
     #[command(flatten)]
@@ -69,11 +75,16 @@ pub struct InvokeArgs {
     #[arg(long, value_name = "JSON", conflicts_with = "args")]
     pub raw: Option<String>,
 
-    /// Wait for the task to end and print its result
-    #[arg(long)]
+    /// Wait for the task to end and print its result (the default; kept for
+    /// scripts that pass it)
+    #[arg(long, overrides_with = "no_wait")]
     pub wait: bool,
 
-    /// Seconds to wait with --wait before giving up (exit code 2)
+    /// Print the task id at once instead of waiting for the result
+    #[arg(long, overrides_with = "wait")]
+    pub no_wait: bool,
+
+    /// Seconds to wait for the result before giving up (exit code 2)
     #[arg(long, default_value = "60", value_parser = parse_seconds)]
     pub timeout: f64,
 }
@@ -114,8 +125,9 @@ const EXIT_TIMED_OUT: u8 = 2;
 /// Uploads a module and prints its function id.
 pub async fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(&args.conn.url)?;
-    let wasm = read_module(&args.file)?;
-    let name = function_name(&args.file, args.name.as_deref())?;
+    // A source is built first; the name comes from the module it built.
+    let (module, wasm) = crate::run::module_bytes(&args.file, &args.tools, "deploy").await?;
+    let name = function_name(&module, args.name.as_deref())?;
     let id = client
         .register_function(&name, &wasm, args.entry.as_deref())
         .await
@@ -130,7 +142,8 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Queues a task; with --wait, also waits for it and prints its result.
+/// Queues a task, waits for it and prints its result (a failure with a
+/// hint); with --no-wait, prints the task id only.
 pub async fn invoke(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(&args.conn.url)?;
     let payload = build_payload(&args.args, args.raw.as_deref(), args.stdin.as_deref())?;
@@ -138,7 +151,7 @@ pub async fn invoke(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         .execute_function(args.function, &payload)
         .await
         .with_context(|| format!("cannot invoke function {}", args.function))?;
-    if !args.wait {
+    if args.no_wait {
         let out = if args.conn.json {
             json!({ "task_id": task_id }).to_string()
         } else {
@@ -152,7 +165,11 @@ pub async fn invoke(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         .wait_result(task_id, timeout)
         .await
         .with_context(|| format!("cannot get the result of task {task_id}"))?;
-    emit(render_result(&answer, args.conn.json, Some(args.timeout)))
+    let code = emit(render_result(&answer, args.conn.json, Some(args.timeout)))?;
+    if answer.status == TaskStatus::Failed && !args.conn.json {
+        crate::run::print_remote_hint(&client, &args, &answer).await;
+    }
+    Ok(code)
 }
 
 /// Prints a task's status word.
@@ -392,6 +409,11 @@ fn failure_message(result: &Value) -> String {
         Value::Null => "(no message)".to_owned(),
         other => other.to_string(),
     }
+}
+
+/// Prints a final result exactly as `faas invoke` does (for `faas run`).
+pub(crate) fn emit_result(answer: &TaskResult) -> anyhow::Result<ExitCode> {
+    emit(render_result(answer, false, None))
 }
 
 fn emit(rendered: Rendered) -> anyhow::Result<ExitCode> {

@@ -5,15 +5,23 @@
 //! [`commands`], the argument parsing, payload building and output of the
 //! client subcommands, and [`daemons`], which wires the server, store and
 //! dispatcher crates into the `up`, `server` and `dispatcher` subcommands;
-//! [`bench`] measures a running platform and [`plot`] charts its CSV.
+//! [`bench`] measures a running platform and [`plot`] charts its CSV;
+//! [`build`] compiles Rust crates and C files to modules (`faas build`) and
+//! [`run`] runs a module once on the local runtime (`faas run`);
+//! [`listing`] lists functions and tasks (`faas functions`, `faas tasks`)
+//! and [`map`] invokes a function once per line of a file (`faas map`).
 //! The client side must not talk to Redis or run wasm itself: everything it
 //! knows about functions and tasks comes from a server over HTTP (WAT text
 //! is compiled to a binary locally only so syntax errors show before upload).
 
 pub mod bench;
+pub mod build;
 pub mod client;
 pub mod commands;
 pub mod daemons;
+pub mod listing;
+pub mod map;
 pub mod plot;
+pub mod run;
 
-pub use client::{Client, ClientError, TaskResult, TaskStatus};
+pub use client::{Client, ClientError, FunctionInfo, TaskInfo, TaskResult, TaskStatus};

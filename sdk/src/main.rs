@@ -20,11 +20,15 @@ enum Command {
     Server(daemons::ServerArgs),
     /// Run a dispatcher that executes queued tasks (needs Redis)
     Dispatcher(daemons::DispatcherArgs),
-    /// Run a worker daemon: faas worker push SLOTS tcp://HOST:PORT
+    /// Run a worker daemon: faas worker push|pull SLOTS tcp://HOST:PORT
     Worker(daemons::WorkerArgs),
-    /// Upload a .wasm or .wat module; prints the function id
+    /// Build a Rust crate or a C file to a .wasm module; prints its path, size and entry
+    Build(faas_sdk::run::BuildArgs),
+    /// Run a module (or a source, built first) once, locally, with the platform's limits
+    Run(faas_sdk::run::RunArgs),
+    /// Upload a .wasm or .wat module, or build a source and upload it; prints the function id
     Deploy(commands::DeployArgs),
-    /// Invoke a function; prints the task id, or the result with --wait
+    /// Invoke a function and print its result (--no-wait: print the task id)
     Invoke(commands::InvokeArgs),
     /// Print a task's status
     Status(commands::StatusArgs),
@@ -32,6 +36,12 @@ enum Command {
     Result(commands::ResultArgs),
     /// List the live workers of all dispatchers
     Workers(commands::WorkersArgs),
+    /// List registered functions, newest first
+    Functions(faas_sdk::listing::FunctionsArgs),
+    /// List the most recent tasks, newest first (--status to filter)
+    Tasks(faas_sdk::listing::TasksArgs),
+    /// Invoke a function once per line of a file of JSON payloads; prints results in order
+    Map(faas_sdk::map::MapArgs),
     /// Measure a running platform: round-trip latency and throughput
     Bench(faas_sdk::bench::BenchArgs),
 }
@@ -63,11 +73,16 @@ fn main() -> ExitCode {
                 daemons::init_logging();
                 daemons::worker(args).await.map(|()| ExitCode::SUCCESS)
             }
+            Command::Build(args) => faas_sdk::run::build_command(args).await,
+            Command::Run(args) => faas_sdk::run::run(args).await,
             Command::Deploy(args) => commands::deploy(args).await,
             Command::Invoke(args) => commands::invoke(args).await,
             Command::Status(args) => commands::status(args).await,
             Command::Result(args) => commands::result(args).await,
             Command::Workers(args) => commands::workers(args).await,
+            Command::Functions(args) => faas_sdk::listing::functions(args).await,
+            Command::Tasks(args) => faas_sdk::listing::tasks(args).await,
+            Command::Map(args) => faas_sdk::map::map(args).await,
             Command::Bench(args) => faas_sdk::bench::bench(args).await,
         }
     });

@@ -1,6 +1,8 @@
-//! The `faas` command line against a real `faas up`: deploy, invoke (with
-//! and without --wait), status, result --json, failures and an unreachable
-//! server. Being an integration test of this package, it also makes
+//! The `faas` command line against a real `faas up`: deploy, invoke (waiting
+//! by default, and --no-wait), status, result --json, failures with hints and
+//! an unreachable server; and without a server: `faas run` (local runs
+//! printed as invoke prints them) and `faas build` (toolchain detection with
+//! fake toolchains, real builds when the Debian toolchains are installed). Being an integration test of this package, it also makes
 //! `cargo test --workspace` build the `faas` binary before any test runs
 //! (the end-to-end suite in `tests/` starts that binary).
 
@@ -132,6 +134,12 @@ fn deploy_then_invoke_and_wait_prints_the_result() {
     // Negative numbers are arguments, not flags.
     let out = up.faas(&["invoke", &id.to_string(), "-7", "3", "--wait"]);
     assert_eq!(success(&out), "-4\n");
+    // Waiting is the default.
+    let out = up.faas(&["invoke", &id.to_string(), "40", "2"]);
+    assert_eq!(success(&out), "42\n");
+    let out = up.faas(&["invoke", &id.to_string(), "40", "2", "--no-wait"]);
+    let task = success(&out);
+    assert!(Uuid::parse_str(task.trim()).is_ok(), "a task id: {task:?}");
 
     // A WASI command, its stdin given as a JSON string.
     let hello = repo_file("examples/hello.wat");
@@ -155,7 +163,7 @@ fn invoke_prints_a_task_id_then_status_and_result_json() {
         &[],
     );
     let id = success(&out).trim().to_string();
-    let out = up.faas(&["invoke", &id, "40", "2"]);
+    let out = up.faas(&["invoke", &id, "40", "2", "--no-wait"]);
     let task = success(&out).trim().to_string();
     let task = Uuid::parse_str(&task).unwrap_or_else(|e| panic!("not a task id ({e}): {task:?}"));
 
@@ -224,4 +232,696 @@ fn an_unreachable_server_is_a_clear_error() {
     let out = faas_env(&["status", &id, "--url", &url], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("cannot reach"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_failed_task_comes_with_a_hint_and_reads_like_a_local_run() {
+    let up = Up::start();
+    let exit3 = repo_file("runtime/tests/fixtures/exit3.wat");
+    let exit3 = exit3.to_str().expect("utf-8 path");
+    let id = deploy(&up, &[exit3]);
+    let remote = up.faas(&["invoke", &id.to_string(), "--raw", "\"x\""]);
+    assert_eq!(remote.status.code(), Some(1), "stderr: {}", stderr(&remote));
+    let err = stderr(&remote);
+    let mut lines = err.lines();
+    let failed = lines.next().unwrap_or_default().to_owned();
+    assert_eq!(failed, "FAILED: exit code 3: input file is missing");
+    let hint = lines.next().unwrap_or_default();
+    assert!(
+        hint.starts_with("hint: ") && hint.contains("faas run <module> --raw '\"x\"'"),
+        "{err}"
+    );
+
+    // The same module run locally prints the same failure.
+    let local = faas_env(&["run", exit3, "--raw", "\"x\""], &[]);
+    assert_eq!(local.status.code(), Some(1), "stderr: {}", stderr(&local));
+    assert_eq!(stderr(&local).lines().next(), Some(failed.as_str()));
+    assert_eq!(stdout(&local), stdout(&remote));
+
+    // A trap: the hint says how to reproduce it locally.
+    let typed = repo_file("runtime/tests/fixtures/typed.wat");
+    let id = deploy(
+        &up,
+        &[typed.to_str().expect("utf-8 path"), "--entry", "boom"],
+    );
+    let out = up.faas(&["invoke", &id.to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("hint: run it locally to debug: faas run <module>"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn run_calls_a_typed_export_locally() {
+    let add = repo_file("examples/add.wat");
+    let add = add.to_str().expect("utf-8 path");
+    assert_eq!(success(&faas_env(&["run", add, "2", "3"], &[])), "5\n");
+    assert_eq!(success(&faas_env(&["run", add, "-7", "3"], &[])), "-4\n");
+    assert_eq!(
+        success(&faas_env(&["run", add, "--raw", "[40, 2]"], &[])),
+        "42\n"
+    );
+
+    let typed = repo_file("runtime/tests/fixtures/typed.wat");
+    let typed = typed.to_str().expect("utf-8 path");
+    let out = faas_env(&["run", typed, "--entry", "divmod", "7", "2"], &[]);
+    assert_eq!(success(&out), "[3,1]\n");
+    let out = faas_env(&["run", typed, "--entry", "fib", "20", "--json"], &[]);
+    let v: serde_json::Value = serde_json::from_str(&success(&out)).expect("JSON");
+    assert_eq!(
+        v,
+        serde_json::json!({"status": "COMPLETED", "result": 6765, "failure_kind": null})
+    );
+
+    // Wrong arguments: the signature, as the server would say it.
+    let out = faas_env(&["run", add, "1"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("takes 2 argument(s) (i32, i32) -> (i32)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn run_feeds_a_wasi_command_its_stdin() {
+    let echo = repo_file("runtime/tests/fixtures/echo.wat");
+    let echo = echo.to_str().expect("utf-8 path");
+    let out = faas_env(&["run", echo, "--raw", "\"hello, world\""], &[]);
+    assert_eq!(success(&out), "hello, world\n");
+    let hello = repo_file("examples/hello.wat");
+    let out = faas_env(
+        &[
+            "run",
+            hello.to_str().expect("utf-8 path"),
+            "--raw",
+            "\"world\"",
+        ],
+        &[],
+    );
+    assert_eq!(success(&out).trim_end(), "hello, world");
+    // A file as stdin.
+    let tmp = TempDir::new();
+    let input = tmp.write("input.txt", "two\nlines\n");
+    let out = faas_env(
+        &["run", echo, "--stdin", input.to_str().expect("utf-8 path")],
+        &[],
+    );
+    assert_eq!(success(&out), "two\nlines\n");
+}
+
+#[test]
+fn run_failures_exit_non_zero_with_the_platform_message() {
+    let exit3 = repo_file("runtime/tests/fixtures/exit3.wat");
+    let out = faas_env(&["run", exit3.to_str().expect("utf-8 path")], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stderr(&out), "FAILED: exit code 3: input file is missing\n");
+
+    let typed = repo_file("runtime/tests/fixtures/typed.wat");
+    let typed = typed.to_str().expect("utf-8 path");
+    let out = faas_env(&["run", typed, "--entry", "boom"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("FAILED: ") && stderr(&out).contains("unreachable"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The time limit is an option; the hint names it.
+    let started = std::time::Instant::now();
+    let out = faas_env(&["run", typed, "--entry", "spin", "--timeout", "0.2"], &[]);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.starts_with("FAILED: timed out after 200 ms\n"), "{err}");
+    assert!(
+        err.contains("hint: the limit is --timeout 0.2 s here; the platform's is 10 s"),
+        "{err}"
+    );
+
+    // A module that does not load is an error before any run.
+    let tmp = TempDir::new();
+    let bad = tmp.write("bad.wat", "(module (import \"env\" \"f\" (func)))");
+    let out = faas_env(&["run", bad.to_str().expect("utf-8 path")], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("env::f"), "{}", stderr(&out));
+}
+
+/// A directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let dir = std::env::temp_dir().join(format!("faas-cli-test-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    fn write(&self, rel: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+        std::fs::write(&path, contents).expect("writable");
+        path
+    }
+
+    fn script(&self, rel: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.write(rel, &format!("#!/bin/sh\n{body}\n"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        path
+    }
+
+    /// A fake toolchain: a `rustc` that prints `sysroot` (a rustup-like one
+    /// with the standard libraries of `targets`) and refuses anything else,
+    /// and a `cargo` running `cargo_body`.
+    fn fake_rust(&self, targets: &[&str], cargo_body: &str) -> PathBuf {
+        let sysroot = self.0.join(".rustup/toolchains/fake");
+        std::fs::create_dir_all(sysroot.join("lib/rustlib/x86_64-unknown-linux-gnu/lib"))
+            .expect("dirs");
+        for t in targets {
+            std::fs::create_dir_all(sysroot.join("lib/rustlib").join(t).join("lib")).expect("dirs");
+        }
+        self.script(
+            "bin/rustc",
+            &format!(
+                "if [ \"$1 $2\" = '--print sysroot' ]; then echo '{}'; exit 0; fi\n\
+                 echo 'error[E0463]: FAKE RUSTC RAN' >&2; exit 1",
+                sysroot.display()
+            ),
+        );
+        self.script("bin/cargo", cargo_body)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn build_without_a_wasm_target_gives_the_install_hint_not_a_compiler_dump() {
+    let tmp = TempDir::new();
+    tmp.write(
+        "guest/Cargo.toml",
+        "[package]\nname = \"guest\"\nversion = \"0.1.0\"\n",
+    );
+    tmp.write("guest/src/main.rs", "fn main() {}\n");
+    let cargo = tmp.fake_rust(&[], "echo 'error[E0463]: FAKE CARGO RAN' >&2; exit 101");
+    let guest = tmp.0.join("guest");
+    for extra in [&[][..], &["--target", "wasm32-wasip1"][..]] {
+        let mut argv = vec![
+            "build",
+            "--cargo",
+            cargo.to_str().expect("utf-8"),
+            guest.to_str().expect("utf-8"),
+        ];
+        argv.extend_from_slice(extra);
+        let out = faas_env(&argv, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "stdout: {}\nstderr: {}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let err = stderr(&out);
+        assert!(
+            !err.contains("FAKE") && !err.contains("error["),
+            "the compiler ran: {err}"
+        );
+        assert!(
+            err.contains(&format!("{}", tmp.0.join("bin/rustc").display())),
+            "{err}"
+        );
+        assert!(
+            err.contains("run `rustup target add wasm32-wasip1`"),
+            "{err}"
+        );
+        assert!(err.contains("/usr/bin/cargo"), "{err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert_eq!(stdout(&out), "");
+    }
+    // `faas deploy` of the crate says the same, before reaching for a server.
+    let out = faas_env(
+        &[
+            "deploy",
+            guest.to_str().expect("utf-8"),
+            "--cargo",
+            cargo.to_str().expect("utf-8"),
+        ],
+        &[("FAAS_URL", "http://127.0.0.1:9")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("rustup target add"),
+        "{}",
+        stderr(&out)
+    );
+
+    // This machine's rustup toolchain, if it has no wasm32-wasip1.
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let rustup_cargo = home.join(".cargo/bin/cargo");
+    let has_wasip1 = std::process::Command::new(home.join(".cargo/bin/rustc"))
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|o| {
+            PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
+                .join("lib/rustlib/wasm32-wasip1/lib")
+                .is_dir()
+        });
+    if has_wasip1 == Some(false) {
+        let out = faas_env(
+            &[
+                "build",
+                "--cargo",
+                rustup_cargo.to_str().expect("utf-8"),
+                "--target",
+                "wasm32-wasip1",
+                guest.to_str().expect("utf-8"),
+            ],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("error: no `wasm32-wasip1` target for the Rust toolchain at "),
+            "{err}"
+        );
+        assert!(
+            err.contains("rustup target add wasm32-wasip1") && !err.contains("Compiling"),
+            "{err}"
+        );
+    } else {
+        eprintln!(
+            "skipped: no rustup toolchain without wasm32-wasip1 at {}",
+            rustup_cargo.display()
+        );
+    }
+}
+
+#[test]
+fn build_runs_the_chosen_cargo_and_reports_the_module() {
+    let tmp = TempDir::new();
+    let manifest = tmp.write(
+        "guest/Cargo.toml",
+        "[package]\nname = \"guest\"\nversion = \"0.1.0\"\n",
+    );
+    let wasm = wat::parse_str(r#"(module (func (export "_start")) (memory (export "memory") 1))"#)
+        .expect("WAT");
+    let out_dir = tmp.0.join("guest/target/wasm32-wasi/release");
+    std::fs::create_dir_all(&out_dir).expect("dirs");
+    let module = out_dir.join("guest.wasm");
+    std::fs::write(&module, &wasm).expect("writable");
+    let log = tmp.0.join("cargo.log");
+    let cargo = tmp.fake_rust(
+        &["wasm32-wasi"],
+        &format!(
+            "echo \"$@\" > '{log}'\necho \"RUSTC=$RUSTC STRIP=$CARGO_PROFILE_RELEASE_STRIP\" >> '{log}'\n\
+             echo '   Compiling guest (fake)' >&2\n\
+             echo '{{\"reason\":\"compiler-artifact\",\"manifest_path\":\"{manifest}\",\"filenames\":[\"{module}\"]}}'\n\
+             echo '{{\"reason\":\"build-finished\",\"success\":true}}'",
+            log = log.display(),
+            manifest = manifest.display(),
+            module = module.display(),
+        ),
+    );
+    let out = faas_env(
+        &[
+            "build",
+            "--cargo",
+            cargo.to_str().expect("utf-8"),
+            manifest.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    let printed = success(&out);
+    assert_eq!(
+        printed,
+        format!(
+            "built {} ({} bytes), entry _start (WASI command)\n",
+            module.display(),
+            wasm.len()
+        )
+    );
+    let log = std::fs::read_to_string(&log).expect("cargo ran");
+    assert!(
+        log.contains(
+            "build --release --target wasm32-wasi --message-format=json-render-diagnostics"
+        ),
+        "{log}"
+    );
+    assert!(!log.contains("--offline"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "RUSTC={} STRIP=true",
+            tmp.0.join("bin/rustc").display()
+        )),
+        "{log}"
+    );
+
+    // --json, and `faas run` of the crate builds it and runs it.
+    let out = faas_env(
+        &[
+            "build",
+            "--json",
+            "--cargo",
+            cargo.to_str().expect("utf-8"),
+            manifest.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_str(&success(&out)).expect("JSON");
+    assert_eq!(v["entry"], "_start");
+    assert_eq!(v["convention"], serde_json::json!({"kind": "wasi_command"}));
+    let out = faas_env(
+        &[
+            "run",
+            tmp.0.join("guest").to_str().expect("utf-8"),
+            "--cargo",
+            cargo.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert_eq!(success(&out), "");
+    assert!(stderr(&out).contains("built "), "{}", stderr(&out));
+}
+
+#[test]
+fn build_with_the_debian_toolchains_when_installed() {
+    let tmp = TempDir::new();
+    let debian = PathBuf::from("/usr/bin/rustc");
+    let has_wasi = debian.is_file()
+        && std::process::Command::new(&debian)
+            .args(["--print", "sysroot"])
+            .output()
+            .ok()
+            .is_some_and(|o| {
+                PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
+                    .join("lib/rustlib/wasm32-wasi/lib")
+                    .is_dir()
+            });
+    if has_wasi {
+        tmp.write(
+            "hello/Cargo.toml",
+            "[package]\nname = \"hello\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+        );
+        tmp.write(
+            "hello/src/main.rs",
+            "use std::io::Read;\nfn main() {\n    let mut s = String::new();\n    std::io::stdin().read_to_string(&mut s).unwrap();\n    println!(\"hello, {}\", s.trim());\n}\n",
+        );
+        let dir = tmp.0.join("hello");
+        // Found without --cargo: PATH's toolchain if it has a wasm target, else Debian's.
+        let out = faas_env(&["build", dir.to_str().expect("utf-8")], &[]);
+        let printed = success(&out);
+        assert!(
+            printed.starts_with("built ") && printed.contains("/release/hello.wasm ("),
+            "{printed}"
+        );
+        assert!(
+            printed.ends_with("entry _start (WASI command)\n"),
+            "{printed}"
+        );
+        let out = faas_env(
+            &[
+                "run",
+                dir.to_str().expect("utf-8"),
+                "--cargo",
+                "/usr/bin/cargo",
+                "--raw",
+                "\"rust\"",
+            ],
+            &[],
+        );
+        assert_eq!(success(&out), "hello, rust\n");
+        // The user's own compile errors are shown as they are.
+        tmp.write("hello/src/main.rs", "fn main() { let x: u32 = \"no\"; }\n");
+        let out = faas_env(
+            &[
+                "build",
+                "--cargo",
+                "/usr/bin/cargo",
+                dir.to_str().expect("utf-8"),
+            ],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).contains("mismatched types")
+                && stderr(&out).contains("cargo build failed"),
+            "{}",
+            stderr(&out)
+        );
+    } else {
+        eprintln!("skipped the Rust build: no /usr/bin/rustc with wasm32-wasi (apt-get install rustc cargo libstd-rust-dev-wasm32)");
+    }
+
+    let clang_ok = PathBuf::from("/usr/bin/clang").is_file()
+        && PathBuf::from("/usr/lib/wasm32-wasi/libc.a").is_file();
+    if clang_ok {
+        let c = tmp.write(
+            "c/hello.c",
+            "#include <stdio.h>\nint main(void) { char b[64]; size_t n = fread(b, 1, sizeof b, stdin); printf(\"%zu bytes\\n\", n); return 0; }\n",
+        );
+        let out = faas_env(&["build", c.to_str().expect("utf-8")], &[]);
+        let printed = success(&out);
+        let module = tmp.0.join("c/target/hello.wasm");
+        assert!(
+            printed.starts_with(&format!("built {} (", module.display())),
+            "{printed}"
+        );
+        assert!(
+            printed.ends_with("entry _start (WASI command)\n"),
+            "{printed}"
+        );
+        let out = faas_env(
+            &["run", c.to_str().expect("utf-8"), "--raw", "\"abc\""],
+            &[],
+        );
+        assert_eq!(success(&out), "3 bytes\n");
+        // No main: a reactor whose exports are called directly.
+        let add = tmp.write(
+            "c/add.c",
+            "__attribute__((export_name(\"add\"))) int add(int a, int b) { return a + b; }\n",
+        );
+        let out = faas_env(&["build", add.to_str().expect("utf-8")], &[]);
+        assert!(
+            success(&out).ends_with("entry add (i32, i32) -> (i32)\n"),
+            "{}",
+            stdout(&out)
+        );
+        let out = faas_env(&["run", add.to_str().expect("utf-8"), "2", "40"], &[]);
+        assert_eq!(success(&out), "42\n");
+    } else {
+        eprintln!("skipped the C build: no clang with wasi-libc (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32)");
+    }
+}
+
+/// `faas map`, `faas functions` and `faas tasks` against `faas up`.
+mod map_and_listings {
+    use super::*;
+    use serde_json::{json, Value};
+    use std::io::Write;
+
+    /// A file in the temp dir, removed on drop.
+    struct Lines(PathBuf);
+
+    impl Lines {
+        fn new(text: &str) -> Lines {
+            let path = std::env::temp_dir().join(format!("faas-map-{}.txt", Uuid::new_v4()));
+            std::fs::write(&path, text).expect("temp file is writable");
+            Lines(path)
+        }
+
+        fn path(&self) -> &str {
+            self.0.to_str().expect("utf-8 path")
+        }
+    }
+
+    impl Drop for Lines {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn json_lines(out: &Output) -> Vec<Value> {
+        stdout(out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}")))
+            .collect()
+    }
+
+    fn add(up: &Up) -> String {
+        deploy(up, &[repo_file("examples/add.wat").to_str().expect("utf-8 path")]).to_string()
+    }
+
+    #[test]
+    fn map_prints_every_result_in_input_order() {
+        let up = Up::start();
+        let id = add(&up);
+        // 50 payloads, with blank lines between some: `line` is the file's line.
+        let mut text = String::new();
+        let mut want = Vec::new();
+        for i in 0..50 {
+            if i % 10 == 3 {
+                text.push_str("\n  \n");
+            }
+            text.push_str(&format!("[{i}, 1000]\n"));
+            want.push((text.lines().count(), 1000 + i));
+        }
+        let file = Lines::new(&text);
+        let out = up.faas(&["map", &id, file.path(), "--concurrency", "8"]);
+        success(&out);
+        let rows = json_lines(&out);
+        assert_eq!(rows.len(), 50, "{}", stdout(&out));
+        for (row, (line, sum)) in rows.iter().zip(&want) {
+            assert_eq!(row["line"], json!(line), "{row}");
+            assert_eq!((row["status"].as_str(), &row["result"]), (Some("COMPLETED"), &json!(sum)), "{row}");
+            let task = row["task_id"].as_str().unwrap_or_default();
+            assert!(Uuid::parse_str(task).is_ok(), "{row}");
+        }
+        // Not a terminal: no bar, just the summary.
+        let err = stderr(&out);
+        assert!(err.starts_with("50 tasks: 50 completed, 0 failed in "), "{err:?}");
+        assert_eq!(err.lines().count(), 1, "{err:?}");
+
+        // Standard input, with `-`.
+        let mut child = Command::new(FAAS)
+            .args(["map", &id, "-"])
+            .env("FAAS_URL", &up.url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("faas map starts");
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(b"[1, 2]\n[3, 4]\n")
+            .expect("writes");
+        let out = child.wait_with_output().expect("faas map ends");
+        success(&out);
+        let results: Vec<Value> = json_lines(&out).iter().map(|r| r["result"].clone()).collect();
+        assert_eq!(results, [json!(3), json!(7)]);
+    }
+
+    #[test]
+    fn map_exits_1_when_a_task_fails_or_is_refused() {
+        let up = Up::start();
+        let typed = repo_file("runtime/tests/fixtures/typed.wat");
+        let boom = deploy(&up, &[typed.to_str().expect("utf-8 path"), "--entry", "boom"]).to_string();
+        let file = Lines::new("[]\n[]\n");
+        let out = up.faas(&["map", &boom, file.path()]);
+        assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+        let rows = json_lines(&out);
+        assert_eq!(rows.len(), 2);
+        assert!(rows.iter().all(|r| r["status"] == "FAILED"), "{rows:?}");
+        assert!(rows[0]["result"].as_str().is_some_and(|m| m.contains("unreachable")), "{rows:?}");
+        assert!(stderr(&out).contains("2 tasks: 0 completed, 2 failed"), "{}", stderr(&out));
+
+        // A payload the server refuses (wrong arity) is an ERROR row; the others run.
+        let id = add(&up);
+        let file = Lines::new("[1, 2]\n[1]\n[5, 5]\n");
+        let out = up.faas(&["map", &id, file.path()]);
+        assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+        let rows = json_lines(&out);
+        assert_eq!((rows[0]["result"].clone(), rows[2]["result"].clone()), (json!(3), json!(10)));
+        assert_eq!((rows[1]["status"].as_str(), &rows[1]["task_id"]), (Some("ERROR"), &Value::Null));
+        assert!(rows[1]["error"].as_str().is_some_and(|e| e.contains("400")), "{rows:?}");
+    }
+
+    #[test]
+    fn map_names_a_bad_line_and_submits_nothing() {
+        let up = Up::start();
+        let id = add(&up);
+        let file = Lines::new("[1, 2]\n\n[3, oops]\n[4, 5]\n");
+        let out = up.faas(&["map", &id, file.path()]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        assert!(err.contains("line 3") && err.contains("[3, oops]"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(stdout(&out), "");
+        let out = up.faas(&["tasks", "--json"]);
+        let listed: Value = serde_json::from_str(&success(&out)).expect("JSON");
+        assert_eq!(listed, json!({ "tasks": [] }), "nothing may be submitted");
+
+        // An unknown function: one error, before anything is submitted.
+        let file = Lines::new("[1, 2]\n");
+        let out = up.faas(&["map", &Uuid::new_v4().to_string(), file.path()]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out).contains("404"), "{}", stderr(&out));
+        assert_eq!(stdout(&out), "");
+    }
+
+    #[test]
+    fn functions_and_tasks_list_what_is_there() {
+        let up = Up::start();
+        assert_eq!(success(&up.faas(&["functions"])), "no functions\n");
+        assert_eq!(success(&up.faas(&["tasks"])), "no tasks\n");
+        let id = add(&up);
+        let typed = repo_file("runtime/tests/fixtures/typed.wat");
+        let boom = deploy(&up, &[typed.to_str().expect("utf-8 path"), "--entry", "boom"]).to_string();
+
+        let table = success(&up.faas(&["functions"]));
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3, "{table}");
+        assert!(lines[0].starts_with("FUNCTION ID") && lines[0].contains("NAME"), "{table}");
+        let add_row = lines.iter().find(|l| l.starts_with(&id)).expect("add listed");
+        assert!(add_row.contains(" add ") && add_row.contains(" B "), "{table}");
+        assert!(lines.iter().any(|l| l.starts_with(&boom) && l.contains("typed") && l.contains("boom")), "{table}");
+        let listed: Value = serde_json::from_str(&success(&up.faas(&["functions", "--json", "-n", "1"]))).expect("JSON");
+        assert_eq!(listed["functions"].as_array().map(Vec::len), Some(1), "{listed}");
+
+        let file = Lines::new("[1, 2]\n[3, 4]\n");
+        success(&up.faas(&["map", &id, file.path()]));
+        let file = Lines::new("[]\n");
+        up.faas(&["map", &boom, file.path()]);
+
+        let table = success(&up.faas(&["tasks"]));
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 4, "{table}");
+        assert!(lines[0].starts_with("TASK ID") && lines[0].contains("ATTEMPTS"), "{table}");
+        // Newest first: the failed one.
+        assert!(lines[1].contains(&boom) && lines[1].contains("FAILED (trap)"), "{table}");
+        assert!(lines[2].contains(&id) && lines[2].contains("COMPLETED"), "{table}");
+
+        let out = success(&up.faas(&["tasks", "--status", "completed", "--json"]));
+        let listed: Value = serde_json::from_str(&out).expect("JSON");
+        let tasks = listed["tasks"].as_array().expect("array");
+        assert_eq!(tasks.len(), 2, "{listed}");
+        assert!(tasks.iter().all(|t| t["status"] == "COMPLETED" && t["attempts"] == 1), "{listed}");
+        assert_eq!(success(&up.faas(&["tasks", "-s", "running"])), "no RUNNING tasks among the latest\n");
+        assert_eq!(success(&up.faas(&["tasks", "--limit", "1"])).lines().count(), 2);
+
+        // Bad flags are usage errors that say what is allowed.
+        let out = up.faas(&["tasks", "--status", "done"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr(&out).contains("queued, running, completed or failed"), "{}", stderr(&out));
+        let out = up.faas(&["functions", "--limit", "0"]);
+        assert_eq!(out.status.code(), Some(2));
+    }
+}
+
+#[test]
+fn the_client_example_submits_many_tasks_and_gathers_them_in_order() {
+    let up = Up::start();
+    // `cargo test` builds the package's examples beside its binary.
+    let example = PathBuf::from(FAAS)
+        .parent()
+        .expect("the binary's directory")
+        .join("examples/many_tasks");
+    assert!(example.exists(), "{} was not built", example.display());
+    let out = Command::new(&example)
+        .args([up.url.as_str(), "300"])
+        .output()
+        .expect("the example runs");
+    let text = success(&out);
+    assert!(text.starts_with("300 tasks in ") && text.contains(", 0 wrong"), "{text}");
 }

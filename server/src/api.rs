@@ -1,6 +1,6 @@
 //! The REST handlers: register a function, execute it, read a task's status
-//! and result (with long poll). Bad input is rejected here, before anything
-//! is stored.
+//! and result (with long poll), list functions and recent tasks. Bad input
+//! is rejected here, before anything is stored.
 
 use crate::body::ApiJson;
 use crate::error::ApiError;
@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine as _;
 use faas_runtime::Convention;
-use faas_store::{now_ms, FunctionRecord, TaskRecord};
+use faas_store::{now_ms, FunctionRecord, TaskRecord, TaskStatus, TaskSummary};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -202,6 +202,118 @@ pub async fn function(
     let not_found = || ApiError::not_found(format!("function {function_id} not found"));
     let id = Uuid::parse_str(function_id.trim()).map_err(|_| not_found())?;
     Ok(Json(state.store.function(id).await?.ok_or_else(not_found)?))
+}
+
+/// Rows a listing returns unless `limit` says otherwise.
+pub const DEFAULT_LIST_LIMIT: usize = 100;
+/// Most rows a listing returns; a larger `limit` is cut to this.
+pub const MAX_LIST_LIMIT: usize = 1000;
+
+/// Query parameters as pairs: unknown ones are ignored, a repeated one takes
+/// its last value, and nothing here can be rejected outside the API's
+/// error format.
+type Params = Query<Vec<(String, String)>>;
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.trim())
+}
+
+/// `limit`: a whole number from 1; above `MAX_LIST_LIMIT` it is cut to it.
+fn list_limit(params: &[(String, String)]) -> Result<usize, ApiError> {
+    match param(params, "limit") {
+        None | Some("") => Ok(DEFAULT_LIST_LIMIT),
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(|n| n.min(MAX_LIST_LIMIT as u64) as usize)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "`limit` must be a whole number from 1 to {MAX_LIST_LIMIT}, got {text:?}"
+                ))
+            }),
+    }
+}
+
+/// One row of `GET /functions`.
+#[derive(Serialize)]
+pub struct FunctionRow {
+    function_id: Uuid,
+    name: String,
+    entry: String,
+    module_hash: String,
+    module_size: u64,
+    created_at_ms: u64,
+}
+
+/// Registered functions, newest first.
+pub async fn functions(State(state): State<AppState>, Query(params): Params) -> Result<Json<Value>, ApiError> {
+    let limit = list_limit(&params)?;
+    let rows: Vec<FunctionRow> = state
+        .store
+        .functions(limit)
+        .await?
+        .into_iter()
+        .map(|f| FunctionRow {
+            function_id: f.id,
+            name: f.name,
+            entry: f.entry,
+            module_hash: f.module_hash,
+            module_size: f.module_size,
+            created_at_ms: f.created_at_ms,
+        })
+        .collect();
+    Ok(Json(json!({ "functions": rows })))
+}
+
+/// One row of `GET /tasks`: a task without its payload and result.
+#[derive(Serialize)]
+pub struct TaskRow {
+    task_id: Uuid,
+    function_id: Uuid,
+    status: TaskStatus,
+    attempts: u32,
+    failure_kind: Option<String>,
+    created_at_ms: u64,
+    started_at_ms: Option<u64>,
+    finished_at_ms: Option<u64>,
+}
+
+impl From<TaskSummary> for TaskRow {
+    fn from(t: TaskSummary) -> Self {
+        TaskRow {
+            task_id: t.id,
+            function_id: t.function_id,
+            status: t.status,
+            attempts: t.attempts,
+            failure_kind: t.failure_kind,
+            created_at_ms: t.created_at_ms,
+            started_at_ms: t.started_at_ms,
+            finished_at_ms: t.finished_at_ms,
+        }
+    }
+}
+
+/// The most recently submitted tasks, newest first, optionally only those
+/// with one `status` (any case).
+pub async fn tasks(State(state): State<AppState>, Query(params): Params) -> Result<Json<Value>, ApiError> {
+    let limit = list_limit(&params)?;
+    let status = match param(&params, "status") {
+        None | Some("") => None,
+        Some(text) => Some(TaskStatus::parse(&text.to_ascii_uppercase()).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "`status` must be one of QUEUED, RUNNING, COMPLETED, FAILED, got {text:?}"
+            ))
+        })?),
+    };
+    let rows: Vec<TaskRow> = state
+        .store
+        .recent_tasks(limit, status)
+        .await?
+        .into_iter()
+        .map(TaskRow::from)
+        .collect();
+    Ok(Json(json!({ "tasks": rows })))
 }
 
 /// Live workers of all dispatchers (push and pull modes).

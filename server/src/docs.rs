@@ -30,7 +30,14 @@ mod tests {
     fn openapi_document_is_valid_json() {
         let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).expect("valid JSON");
         assert_eq!(doc["openapi"], "3.0.3");
-        for path in ["/register_function", "/execute_function", "/status/{task_id}", "/result/{task_id}"] {
+        for path in [
+            "/register_function",
+            "/execute_function",
+            "/status/{task_id}",
+            "/result/{task_id}",
+            "/functions",
+            "/tasks",
+        ] {
             assert!(doc["paths"].get(path).is_some(), "{path} missing");
         }
     }

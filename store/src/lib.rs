@@ -20,9 +20,10 @@ mod waiters;
 pub use error::{StoreError, StoreResult};
 pub use memory::MemoryStore;
 pub use model::{
-    now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskRecord, TaskStatus, LOST_KIND,
+    now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskRecord, TaskStatus, TaskSummary, LOST_KIND,
+    RECENT_TASKS,
 };
-pub use redis_store::{RedisStore, DONE_CHANNEL, GROUP, NEW_TASK_CHANNEL, STREAM};
+pub use redis_store::{RedisStore, DONE_CHANNEL, FUNCTIONS_INDEX, GROUP, NEW_TASK_CHANNEL, RECENT_INDEX, STREAM};
 
 use serde_json::Value;
 use std::sync::Arc;
@@ -98,6 +99,12 @@ impl Store {
         each!(self, s => s.function(id).await)
     }
 
+    /// Up to `limit` registered functions, newest first (by `created_at_ms`;
+    /// ties by id, highest first).
+    pub async fn functions(&self, limit: usize) -> StoreResult<Vec<FunctionRecord>> {
+        each!(self, s => s.functions(limit).await)
+    }
+
     /// Module bytes by hex SHA-256.
     pub async fn module(&self, hash: &str) -> StoreResult<Option<Arc<Vec<u8>>>> {
         each!(self, s => s.module(hash).await)
@@ -111,6 +118,13 @@ impl Store {
 
     pub async fn task(&self, id: TaskId) -> StoreResult<Option<TaskRecord>> {
         each!(self, s => s.task(id).await)
+    }
+
+    /// Up to `limit` of the most recently submitted tasks, newest first,
+    /// only those in `status` if given. Only the latest [`RECENT_TASKS`]
+    /// submissions are listed.
+    pub async fn recent_tasks(&self, limit: usize, status: Option<TaskStatus>) -> StoreResult<Vec<TaskSummary>> {
+        each!(self, s => s.recent_tasks(limit, status).await)
     }
 
     /// Takes up to `max` queued tasks for `consumer` (marking them RUNNING

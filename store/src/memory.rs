@@ -3,12 +3,13 @@
 
 use crate::error::StoreResult;
 use crate::model::{
-    lost_message, now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskRecord, TaskStatus, LOST_KIND,
+    lost_message, now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskRecord, TaskStatus, TaskSummary,
+    LOST_KIND, RECENT_TASKS,
 };
 use crate::waiters::Waiters;
 use crate::StoreConfig;
 use serde_json::Value;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -22,9 +23,13 @@ struct Lease {
 #[derive(Default)]
 struct State {
     functions: HashMap<FunctionId, FunctionRecord>,
+    /// Functions by (created_at_ms, id): the order of Redis's sorted set.
+    function_order: BTreeSet<(u64, FunctionId)>,
     modules: HashMap<String, Arc<Vec<u8>>>,
     tasks: HashMap<TaskId, TaskRecord>,
     queue: VecDeque<TaskId>,
+    /// The latest submissions, newest at the front, at most `RECENT_TASKS`.
+    recent: VecDeque<TaskId>,
     leases: HashMap<TaskId, Lease>,
     workers: HashMap<String, (Instant, Value)>,
 }
@@ -57,8 +62,34 @@ impl MemoryStore {
             .modules
             .entry(record.module_hash.clone())
             .or_insert_with(|| Arc::new(module.to_vec()));
-        state.functions.insert(record.id, record.clone());
+        if let Some(old) = state.functions.insert(record.id, record.clone()) {
+            state.function_order.remove(&(old.created_at_ms, old.id));
+        }
+        state.function_order.insert((record.created_at_ms, record.id));
         Ok(())
+    }
+
+    pub async fn functions(&self, limit: usize) -> StoreResult<Vec<FunctionRecord>> {
+        let state = self.lock();
+        Ok(state
+            .function_order
+            .iter()
+            .rev()
+            .filter_map(|(_, id)| state.functions.get(id).cloned())
+            .take(limit)
+            .collect())
+    }
+
+    pub async fn recent_tasks(&self, limit: usize, status: Option<TaskStatus>) -> StoreResult<Vec<TaskSummary>> {
+        let state = self.lock();
+        Ok(state
+            .recent
+            .iter()
+            .filter_map(|id| state.tasks.get(id))
+            .filter(|t| status.is_none_or(|s| t.status == s))
+            .take(limit)
+            .map(TaskSummary::from)
+            .collect())
     }
 
     pub async fn function(&self, id: FunctionId) -> StoreResult<Option<FunctionRecord>> {
@@ -88,6 +119,8 @@ impl MemoryStore {
                 },
             );
             state.queue.push_back(id);
+            state.recent.push_front(id);
+            state.recent.truncate(RECENT_TASKS);
         }
         self.new_work.notify_waiters();
         Ok(())

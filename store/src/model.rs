@@ -86,6 +86,38 @@ pub struct TaskRecord {
     pub finished_at_ms: Option<u64>,
 }
 
+/// A task without its payload and result: what a listing shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSummary {
+    pub id: TaskId,
+    pub function_id: FunctionId,
+    pub status: TaskStatus,
+    pub attempts: u32,
+    pub failure_kind: Option<String>,
+    pub created_at_ms: u64,
+    pub started_at_ms: Option<u64>,
+    pub finished_at_ms: Option<u64>,
+}
+
+impl From<&TaskRecord> for TaskSummary {
+    fn from(t: &TaskRecord) -> Self {
+        TaskSummary {
+            id: t.id,
+            function_id: t.function_id,
+            status: t.status,
+            attempts: t.attempts,
+            failure_kind: t.failure_kind.clone(),
+            created_at_ms: t.created_at_ms,
+            started_at_ms: t.started_at_ms,
+            finished_at_ms: t.finished_at_ms,
+        }
+    }
+}
+
+/// How many of the latest submitted tasks a store keeps listable
+/// (`Store::recent_tasks`); older tasks stay readable by id.
+pub const RECENT_TASKS: usize = 10_000;
+
 /// A task handed to an executor for one attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claim {

@@ -3,13 +3,17 @@
 //! Key layout (documented for operators in ARCHITECTURE.md):
 //! `faas:function:{id}` hash, `faas:module:{sha256}` bytes,
 //! `faas:task:{id}` hash, `faas:tasks` stream (consumer group `dispatchers`)
-//! as the durable queue, `tasks` channel (a task id per new task) and
+//! as the durable queue, `faas:functions` sorted set (function ids by
+//! registration time) and `faas:recent_tasks` list (the latest task ids,
+//! capped) for listings, `tasks` channel (a task id per new task) and
 //! `faas:done` channel (a task id per final state).
 //!
 //! State changes that must be atomic (claim, finish, renew) are Lua scripts.
 
 use crate::error::{StoreError, StoreResult};
-use crate::model::{now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskRecord, TaskStatus};
+use crate::model::{
+    now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskRecord, TaskStatus, TaskSummary, RECENT_TASKS,
+};
 use crate::waiters::Waiters;
 use crate::StoreConfig;
 use futures::StreamExt;
@@ -26,6 +30,23 @@ pub const STREAM: &str = "faas:tasks";
 pub const GROUP: &str = "dispatchers";
 pub const NEW_TASK_CHANNEL: &str = "tasks";
 pub const DONE_CHANNEL: &str = "faas:done";
+/// Sorted set of function ids, scored by registration time (ms).
+pub const FUNCTIONS_INDEX: &str = "faas:functions";
+/// List of the latest `RECENT_TASKS` task ids, newest first.
+pub const RECENT_INDEX: &str = "faas:recent_tasks";
+
+/// Task ids read per round trip when a status filter skips most of them.
+const RECENT_SCAN_CHUNK: usize = 500;
+/// Task hash fields a summary needs, in `parse_summary`'s order.
+const SUMMARY_FIELDS: [&str; 7] = [
+    "function_id",
+    "status",
+    "attempts",
+    "failure_kind",
+    "created_at",
+    "started_at",
+    "finished_at",
+];
 
 fn task_key(id: TaskId) -> String {
     format!("faas:task:{id}")
@@ -235,32 +256,45 @@ impl RedisStore {
                 ],
             )
             .ignore()
+            .zadd(FUNCTIONS_INDEX, record.id.to_string(), record.created_at_ms)
+            .ignore()
             .query_async::<()>(&mut conn)
             .await?;
         Ok(())
     }
 
+    pub async fn functions(&self, limit: usize) -> StoreResult<Vec<FunctionRecord>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let last = limit.min(isize::MAX as usize) as isize - 1;
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = conn.zrevrange(FUNCTIONS_INDEX, 0, last).await?;
+        let ids = listable_ids(&ids);
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.hgetall(function_key(*id));
+        }
+        let maps: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (id, map) in ids.into_iter().zip(maps) {
+            // One corrupt record must not hide the others.
+            match parse_function(id, &map) {
+                Ok(Some(record)) => out.push(record),
+                Ok(None) => {}
+                Err(e) => tracing::error!("listing functions: skipping {id}: {e}"),
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn function(&self, id: FunctionId) -> StoreResult<Option<FunctionRecord>> {
         let mut conn = self.conn.clone();
         let map: HashMap<String, String> = conn.hgetall(function_key(id)).await?;
-        if map.is_empty() {
-            return Ok(None);
-        }
-        let get = |k: &str| {
-            map.get(k)
-                .cloned()
-                .ok_or_else(|| StoreError::Corrupt(format!("function {id} has no `{k}`")))
-        };
-        Ok(Some(FunctionRecord {
-            id,
-            name: get("name")?,
-            entry: get("entry")?,
-            convention: serde_json::from_str(&get("convention")?)
-                .map_err(|e| StoreError::Corrupt(format!("function {id}: {e}")))?,
-            module_hash: get("module")?,
-            module_size: get("module_size")?.parse().unwrap_or(0),
-            created_at_ms: get("created_at")?.parse().unwrap_or(0),
-        }))
+        parse_function(id, &map)
     }
 
     pub async fn module(&self, hash: &str) -> StoreResult<Option<Arc<Vec<u8>>>> {
@@ -291,11 +325,65 @@ impl RedisStore {
             .arg("task")
             .arg(&id_text)
             .ignore()
+            .lpush(RECENT_INDEX, &id_text)
+            .ignore()
+            .ltrim(RECENT_INDEX, 0, RECENT_TASKS as isize - 1)
+            .ignore()
             .publish(NEW_TASK_CHANNEL, &id_text)
             .ignore()
             .query_async::<()>(&mut conn)
             .await?;
         Ok(())
+    }
+
+    pub async fn recent_tasks(&self, limit: usize, status: Option<TaskStatus>) -> StoreResult<Vec<TaskSummary>> {
+        let limit = limit.min(RECENT_TASKS);
+        // Without a filter every id is a row: read exactly `limit`.
+        let chunk = if status.is_some() { limit.max(RECENT_SCAN_CHUNK) } else { limit };
+        let mut conn = self.conn.clone();
+        let mut out = Vec::new();
+        let mut start = 0;
+        while out.len() < limit && start < RECENT_TASKS {
+            let stop = (start + chunk).min(RECENT_TASKS) - 1;
+            let ids: Vec<String> = conn.lrange(RECENT_INDEX, start as isize, stop as isize).await?;
+            if ids.is_empty() {
+                break;
+            }
+            let read = ids.len();
+            let ids = listable_ids(&ids);
+            if ids.is_empty() {
+                start = stop + 1;
+                continue;
+            }
+            let mut pipe = redis::pipe();
+            for id in &ids {
+                pipe.cmd("HMGET").arg(task_key(*id)).arg(&SUMMARY_FIELDS[..]);
+            }
+            let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut conn).await?;
+            for (id, fields) in ids.iter().zip(rows) {
+                // A task whose hash is gone (deleted by hand) is skipped, and
+                // one corrupt record must not hide the others.
+                let summary = match parse_summary(*id, &fields) {
+                    Ok(Some(summary)) => summary,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        tracing::error!("listing tasks: skipping {id}: {e}");
+                        continue;
+                    }
+                };
+                if status.is_none_or(|s| summary.status == s) {
+                    out.push(summary);
+                    if out.len() == limit {
+                        break;
+                    }
+                }
+            }
+            if read < stop + 1 - start {
+                break;
+            }
+            start = stop + 1;
+        }
+        Ok(out)
     }
 
     pub async fn task(&self, id: TaskId) -> StoreResult<Option<TaskRecord>> {
@@ -606,6 +694,60 @@ fn parse_entries(value: RValue) -> Vec<(String, String)> {
 
 fn parse_uuid(text: &str) -> StoreResult<Uuid> {
     Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(format!("bad id {text:?}: {e}")))
+}
+
+/// The ids of an index, skipping (and logging) any that is not a uuid.
+fn listable_ids(ids: &[String]) -> Vec<Uuid> {
+    ids.iter()
+        .filter_map(|id| {
+            parse_uuid(id)
+                .map_err(|e| tracing::error!("skipping a bad index entry: {e}"))
+                .ok()
+        })
+        .collect()
+}
+
+/// A function hash, or None if there is none.
+fn parse_function(id: FunctionId, map: &HashMap<String, String>) -> StoreResult<Option<FunctionRecord>> {
+    if map.is_empty() {
+        return Ok(None);
+    }
+    let get = |k: &str| {
+        map.get(k)
+            .cloned()
+            .ok_or_else(|| StoreError::Corrupt(format!("function {id} has no `{k}`")))
+    };
+    Ok(Some(FunctionRecord {
+        id,
+        name: get("name")?,
+        entry: get("entry")?,
+        convention: serde_json::from_str(&get("convention")?)
+            .map_err(|e| StoreError::Corrupt(format!("function {id}: {e}")))?,
+        module_hash: get("module")?,
+        module_size: get("module_size")?.parse().unwrap_or(0),
+        created_at_ms: get("created_at")?.parse().unwrap_or(0),
+    }))
+}
+
+/// A task's `SUMMARY_FIELDS`, or None if the task hash does not exist.
+fn parse_summary(id: TaskId, fields: &[Option<String>]) -> StoreResult<Option<TaskSummary>> {
+    let field = |i: usize| fields.get(i).and_then(|f| f.as_deref());
+    let num = |i: usize| field(i).and_then(|v| v.parse::<u64>().ok());
+    let (Some(function_id), Some(status)) = (field(0), field(1)) else {
+        return Ok(None);
+    };
+    let status =
+        TaskStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("task {id}: bad status {status:?}")))?;
+    Ok(Some(TaskSummary {
+        id,
+        function_id: parse_uuid(function_id)?,
+        status,
+        attempts: num(2).unwrap_or(0) as u32,
+        failure_kind: field(3).map(str::to_string),
+        created_at_ms: num(4).unwrap_or(0),
+        started_at_ms: num(5),
+        finished_at_ms: num(6),
+    }))
 }
 
 fn parse_task(id: TaskId, map: &HashMap<String, String>) -> StoreResult<TaskRecord> {

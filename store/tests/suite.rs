@@ -2,7 +2,7 @@
 //! a real `redis-server` started on a free port for each test.
 
 use faas_e2e::RedisServer;
-use faas_store::{Final, FunctionRecord, Store, StoreConfig, TaskStatus};
+use faas_store::{Final, FunctionRecord, Store, StoreConfig, TaskStatus, RECENT_TASKS};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -217,6 +217,98 @@ async fn requeued_claims_go_back_and_count(f: Fixture) {
     assert_eq!((t.status, t.result), (TaskStatus::Failed, json!("worker lost 3 times")));
 }
 
+async fn functions_are_listed_newest_first(f: Fixture) {
+    let s = &f.store;
+    assert!(s.functions(10).await.unwrap().is_empty());
+    let mut records = Vec::new();
+    for created in [10, 30, 20] {
+        let mut r = function("abc");
+        r.created_at_ms = created;
+        r.name = format!("f{created}");
+        s.put_function(&r, b"bytes").await.unwrap();
+        records.push(r);
+    }
+    let listed = s.functions(10).await.unwrap();
+    assert_eq!(listed, vec![records[1].clone(), records[2].clone(), records[0].clone()]);
+    let names: Vec<String> = s.functions(2).await.unwrap().into_iter().map(|r| r.name).collect();
+    assert_eq!(names, ["f30", "f20"]);
+    assert!(s.functions(0).await.unwrap().is_empty());
+    // Putting a record again does not list it twice.
+    s.put_function(&records[0], b"bytes").await.unwrap();
+    assert_eq!(s.functions(10).await.unwrap().len(), 3);
+}
+
+async fn recent_tasks_are_listed_newest_first_and_filtered(f: Fixture) {
+    let s = &f.store;
+    assert!(s.recent_tasks(10, None).await.unwrap().is_empty());
+    let fid = Uuid::new_v4();
+    let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
+    for id in &ids {
+        s.submit(*id, fid, &json!([1])).await.unwrap();
+    }
+    let claims = s.claim("c", 2, NO_WAIT).await.unwrap();
+    assert!(s.finish(&claims[0], &Final::Completed(json!(1))).await.unwrap());
+    let failed = Final::Failed {
+        kind: "trap".into(),
+        message: "boom".into(),
+    };
+    assert!(s.finish(&claims[1], &failed).await.unwrap());
+
+    let all = s.recent_tasks(10, None).await.unwrap();
+    let order: Vec<Uuid> = all.iter().map(|t| t.id).collect();
+    let newest_first: Vec<Uuid> = ids.iter().rev().copied().collect();
+    assert_eq!(order, newest_first);
+    assert!(all.iter().all(|t| t.function_id == fid && t.created_at_ms > 0));
+    let t1 = &all[3];
+    assert_eq!((t1.status, t1.attempts, t1.failure_kind.as_deref()), (TaskStatus::Failed, 1, Some("trap")));
+    assert!(t1.started_at_ms.is_some() && t1.finished_at_ms.is_some());
+    let t4 = &all[0];
+    assert_eq!((t4.status, t4.attempts, t4.started_at_ms), (TaskStatus::Queued, 0, None));
+
+    let ids_of = |tasks: Vec<faas_store::TaskSummary>| tasks.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(ids_of(s.recent_tasks(2, None).await.unwrap()), newest_first[..2]);
+    assert_eq!(
+        ids_of(s.recent_tasks(10, Some(TaskStatus::Queued)).await.unwrap()),
+        newest_first[..3]
+    );
+    assert_eq!(ids_of(s.recent_tasks(1, Some(TaskStatus::Queued)).await.unwrap()), [ids[4]]);
+    assert_eq!(ids_of(s.recent_tasks(10, Some(TaskStatus::Failed)).await.unwrap()), [ids[1]]);
+    assert_eq!(ids_of(s.recent_tasks(10, Some(TaskStatus::Completed)).await.unwrap()), [ids[0]]);
+    assert!(s.recent_tasks(10, Some(TaskStatus::Running)).await.unwrap().is_empty());
+    assert!(s.recent_tasks(0, None).await.unwrap().is_empty());
+}
+
+/// Submits `n` tasks of one function, 100 at a time.
+async fn submit_many(s: &Store, n: usize) {
+    let fid = Uuid::new_v4();
+    let payload = json!([]);
+    for start in (0..n).step_by(100) {
+        let batch = (start..n.min(start + 100)).map(|_| s.submit(Uuid::new_v4(), fid, &payload));
+        for done in futures::future::join_all(batch).await {
+            done.unwrap();
+        }
+    }
+}
+
+async fn the_recent_task_index_is_capped(f: Fixture) {
+    let s = &f.store;
+    let first = Uuid::new_v4();
+    s.submit(first, Uuid::new_v4(), &json!([])).await.unwrap();
+    let claim = s.claim("c", 1, NO_WAIT).await.unwrap();
+    assert_eq!(claim[0].task_id, first);
+    // A filter finds a match far down the index (past one read's worth).
+    submit_many(s, 1_200).await;
+    let running = s.recent_tasks(10, Some(TaskStatus::Running)).await.unwrap();
+    assert_eq!(running.iter().map(|t| t.id).collect::<Vec<_>>(), [first]);
+    // Past the cap, the oldest submissions are no longer listed (but still readable).
+    submit_many(s, RECENT_TASKS - 1_200).await;
+    let all = s.recent_tasks(RECENT_TASKS + 10, None).await.unwrap();
+    assert_eq!(all.len(), RECENT_TASKS);
+    assert!(all.iter().all(|t| t.id != first));
+    assert!(s.recent_tasks(10, Some(TaskStatus::Running)).await.unwrap().is_empty());
+    assert_eq!(s.task(first).await.unwrap().unwrap().status, TaskStatus::Running);
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -239,6 +331,9 @@ suite!(
     wait_final_returns_on_completion_or_timeout,
     released_claims_go_back_without_counting,
     requeued_claims_go_back_and_count,
+    functions_are_listed_newest_first,
+    recent_tasks_are_listed_newest_first_and_filtered,
+    the_recent_task_index_is_capped,
 );
 
 #[tokio::test]

@@ -78,6 +78,7 @@ suite!(
     body_over_32_mib_is_413,
     malformed_json_is_400,
     openapi_docs_and_health,
+    functions_and_tasks_are_listed,
 );
 
 fn add_wat() -> &'static [u8] {
@@ -840,6 +841,8 @@ async fn openapi_docs_and_health(api: Api) {
         "/execute_function",
         "/status/{task_id}",
         "/result/{task_id}",
+        "/functions",
+        "/tasks",
     ] {
         assert!(
             doc["paths"].get(path).is_some(),
@@ -866,6 +869,71 @@ async fn openapi_docs_and_health(api: Api) {
     // Unknown routes and methods answer in the API's error format.
     api.get("/no/such/route").await.expect_error(404);
     api.get("/register_function").await.expect_error(405);
+}
+
+// ------------------------------------------------------------- listings
+
+async fn functions_and_tasks_are_listed(api: Api) {
+    let rows = |v: Value, key: &str| v[key].as_array().unwrap_or_else(|| panic!("no {key} array: {v}")).clone();
+    assert!(rows(api.get("/functions").await.json(), "functions").is_empty());
+    assert!(rows(api.get("/tasks").await.json(), "tasks").is_empty());
+
+    let add = api.register("add", add_wat(), None).await;
+    let boom = api.register("typed", TYPED.as_bytes(), Some("boom")).await;
+    let functions = rows(api.get("/functions").await.json(), "functions");
+    assert_eq!(functions.len(), 2, "{functions:?}");
+    let created: Vec<u64> = functions.iter().map(|f| f["created_at_ms"].as_u64().unwrap_or(0)).collect();
+    assert!(created[0] >= created[1] && created[1] > 0, "newest first: {functions:?}");
+    let row = functions
+        .iter()
+        .find(|f| f["function_id"] == json!(boom.to_string()))
+        .unwrap_or_else(|| panic!("{boom} not listed: {functions:?}"));
+    assert_eq!((row["name"].as_str(), row["entry"].as_str()), (Some("typed"), Some("boom")), "{row}");
+    assert_eq!(rows(api.get("/functions?limit=1").await.json(), "functions").len(), 1);
+
+    // Submitted one after the other: listed in reverse.
+    let mut tasks = Vec::new();
+    for (function, payload) in [(add, json!([1, 2])), (boom, json!([])), (add, json!([3, 4])), (boom, json!([]))] {
+        tasks.push((function, api.execute(function, &payload).await));
+    }
+    for (_, task) in &tasks {
+        api.wait_final(*task).await;
+    }
+    let ids = |v: Value| -> Vec<String> {
+        rows(v, "tasks").iter().map(|t| t["task_id"].as_str().unwrap_or_default().to_string()).collect()
+    };
+    let newest_first: Vec<String> = tasks.iter().rev().map(|(_, t)| t.to_string()).collect();
+    let listed = rows(api.get("/tasks").await.json(), "tasks");
+    assert_eq!(
+        listed.iter().map(|t| t["task_id"].as_str().unwrap_or_default()).collect::<Vec<_>>(),
+        newest_first,
+        "{listed:?}"
+    );
+    let last = &listed[0];
+    assert_eq!(
+        (last["function_id"].as_str(), last["status"].as_str(), last["attempts"].as_u64(), last["failure_kind"].as_str()),
+        (Some(boom.to_string().as_str()), Some("FAILED"), Some(1), Some("trap")),
+        "{last}"
+    );
+    assert_eq!(ids(api.get("/tasks?limit=2").await.json()), newest_first[..2]);
+    assert_eq!(
+        ids(api.get("/tasks?status=COMPLETED").await.json()),
+        [newest_first[1].clone(), newest_first[3].clone()]
+    );
+    assert_eq!(ids(api.get("/tasks?status=failed&limit=1").await.json()), newest_first[..1]);
+    assert!(ids(api.get("/tasks?status=RUNNING").await.json()).is_empty());
+    assert_eq!(ids(api.get("/tasks?limit=100000").await.json()).len(), 4);
+
+    let detail = api.get("/tasks?status=DONE").await.expect_error(400);
+    assert!(detail.contains("QUEUED") && detail.contains("FAILED"), "{detail}");
+    for path in ["/tasks?limit=0", "/tasks?limit=ten", "/functions?limit=-1", "/functions?limit=2.5"] {
+        let detail = api.get(path).await.expect_error(400);
+        assert!(detail.contains("limit"), "{path}: {detail}");
+    }
+    // The routes by id answer as before.
+    assert_eq!(api.task(tasks[0].1).await["payload"], json!([1, 2]));
+    let record = api.get(&format!("/functions/{add}")).await;
+    assert_eq!(record.status, 200, "{record:?}");
 }
 
 // ------------------------------------------------------------ slow clients
