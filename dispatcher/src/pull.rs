@@ -28,6 +28,11 @@ use tokio::sync::watch;
 /// prefetch); a worker asking for more gets no more.
 pub const MAX_PULL_PREFETCH: usize = 4;
 
+/// Most modules sent in one answer to `need_modules`.
+const MAX_MODULES_PER_ANSWER: usize = 16;
+/// Most tasks claimed ahead, whatever the workers announce.
+const MAX_CLAIM_AHEAD: usize = 4096;
+
 /// Settings of a pull dispatcher.
 #[derive(Debug, Clone)]
 pub struct PullConfig {
@@ -188,8 +193,24 @@ impl Scheduler {
         });
         worker.last_seen = Instant::now();
         worker.name = request.name;
-        worker.slots = (request.slots.max(request.free) as usize).clamp(1, MAX_SLOTS_PER_WORKER);
+        // `slots` is the worker's word; a minimal client may send only `free`.
+        let slots = if request.slots > 0 { request.slots } else { request.free };
+        worker.slots = (slots as usize).clamp(1, MAX_SLOTS_PER_WORKER);
+        let capacity = worker.slots * (1 + MAX_PULL_PREFETCH);
 
+        if let Some(listed) = &request.running {
+            // Before the results: a task whose result is in this request is
+            // still listed. Tasks sent long enough ago not to be in flight
+            // that it does not list were lost on the way; tasks it lists
+            // that we do not know are from before a restart of this
+            // dispatcher (adopted up to the worker's capacity).
+            let (lost, adopted) = worker.assigned.reconcile(listed, grace, capacity);
+            for claim in lost {
+                tracing::warn!(task = %claim.task_id, worker = %worker.name, "the worker does not hold a task sent to it; queueing it again");
+                self.io.lost(claim);
+            }
+            self.io.adopt(adopted);
+        }
         for result in request.results {
             worker.completed += 1;
             let claim = worker
@@ -199,22 +220,10 @@ impl Scheduler {
             self.io.end(claim, Some(final_of(result)));
         }
         for task in &request.returned {
-            if let Some(claim) = worker.assigned.take(task) {
-                self.io.end(claim, None);
-            }
-        }
-        if let Some(listed) = &request.running {
-            // Tasks sent long enough ago not to be in flight that it does
-            // not list were lost on the way; tasks it lists that we do not
-            // know are from before a restart of this dispatcher.
-            let (lost, adopted) = worker.assigned.reconcile(listed, grace);
-            for claim in lost {
-                tracing::warn!(task = %claim.task_id, worker = %worker.name, "the worker does not hold a task sent to it; queueing it again");
-                self.io.lost(claim);
-            }
-            for claim in adopted {
-                self.io.held.insert(claim);
-            }
+            // Unknown here (sent before a restart): hand it back all the same;
+            // the store checks that it is still this attempt.
+            let claim = worker.assigned.take(task).unwrap_or_else(|| claim_from_ref(task));
+            self.io.end(claim, None);
         }
         if request.bye && !worker.draining {
             tracing::info!(worker = %worker.name, returned = request.returned.len(), running = worker.assigned.len(), "worker leaving");
@@ -224,7 +233,6 @@ impl Scheduler {
         let free = if worker.draining {
             0
         } else {
-            let capacity = worker.slots * (1 + MAX_PULL_PREFETCH);
             (request.free as usize).min(capacity.saturating_sub(worker.assigned.len()))
         };
         if request.free > 0 || request.bye {
@@ -249,7 +257,12 @@ impl Scheduler {
             }
             return;
         }
-        self.answer(&key, route, request.seq, claims, &request.need_modules).await;
+        // At most a few distinct functions: each is a store read.
+        let mut need = request.need_modules;
+        need.sort();
+        need.dedup();
+        need.truncate(MAX_MODULES_PER_ANSWER);
+        self.answer(&key, route, request.seq, claims, &need).await;
         self.forget_if_gone(&key);
     }
 
@@ -317,14 +330,16 @@ impl Scheduler {
         }
     }
 
-    /// Answers held requests from newly claimed tasks, longest held first.
+    /// Answers held requests from newly claimed tasks, newest first: a
+    /// live idle worker asks again every hold, so the oldest held request
+    /// is the likeliest to be from a worker that has died since.
     async fn serve_waiting(&mut self) {
         let mut waiting: Vec<(Instant, String)> = self
             .workers
             .iter()
             .filter_map(|(key, w)| w.waiting.as_ref().filter(|h| h.free > 0).map(|h| (h.until, key.clone())))
             .collect();
-        waiting.sort();
+        waiting.sort_by(|a, b| b.cmp(a));
         for (_, key) in waiting {
             if self.io.pending.is_empty() {
                 return;
@@ -357,7 +372,7 @@ impl Scheduler {
     /// slots `claim_ahead_per_slot` times over.
     fn target(&self) -> usize {
         let slots: usize = self.workers.values().filter(|w| !w.draining).map(|w| w.slots).sum();
-        slots * self.config.claim_ahead_per_slot.max(1)
+        (slots * self.config.claim_ahead_per_slot.max(1)).min(MAX_CLAIM_AHEAD)
     }
 
     /// Declares silent workers dead and queues their tasks again (counting

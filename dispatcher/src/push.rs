@@ -202,14 +202,13 @@ impl Scheduler {
         // flight, go back to the queue: nothing may stay RUNNING unseen.
         // Tasks it still runs from before a dispatcher restart count
         // against its slots and keep their leases alive.
-        let (lost, adopted) = worker.assigned.reconcile(&running, self.config.heartbeat_interval * 2);
+        let capacity = worker.capacity;
+        let (lost, adopted) = worker.assigned.reconcile(&running, self.config.heartbeat_interval * 2, capacity);
         for claim in lost {
             tracing::warn!(task = %claim.task_id, worker = %worker.name, "the worker does not hold a task sent to it; queueing it again");
             self.io.lost(claim);
         }
-        for claim in adopted {
-            self.io.held.insert(claim);
-        }
+        self.io.adopt(adopted);
         // Idle workers re-send REGISTER as a ping: log only the first one.
         if known {
             tracing::debug!(worker = %worker.name, "worker registered again");

@@ -35,6 +35,7 @@ pub struct Plumbing {
     pub pending: VecDeque<Claim>,
     done: mpsc::UnboundedSender<Done>,
     want: mpsc::UnboundedSender<usize>,
+    consumer: String,
     /// A claim is under way (at most one is).
     claiming: bool,
     claim_block: Duration,
@@ -100,6 +101,7 @@ pub fn start(store: Store, listen: Listen<'_>) -> Result<(Plumbing, Inboxes, Run
         pending: VecDeque::new(),
         done,
         want,
+        consumer: listen.consumer.to_string(),
         claiming: false,
         claim_block: listen.claim_block,
     };
@@ -143,13 +145,31 @@ impl Plumbing {
     }
 
     /// Ends an attempt: its outcome goes to the store (`None`: back to the
-    /// queue, uncounted) and its lease is no longer renewed here.
+    /// queue, uncounted). Its lease is renewed until the recorder has
+    /// written it, so a slow write cannot let it lapse.
     pub fn end(&self, claim: Claim, outcome: Option<Final>) {
-        self.held.remove(&claim);
         let _ = self.done.send(Done {
             claim,
             outcome,
             room: None,
+        });
+    }
+
+    /// Holds tasks a worker says it runs that this dispatcher did not know
+    /// (it restarted): their leases are renewed at once, since the last
+    /// renewal was the previous dispatcher's.
+    pub fn adopt(&self, claims: Vec<Claim>) {
+        if claims.is_empty() {
+            return;
+        }
+        for claim in &claims {
+            self.held.insert(claim.clone());
+        }
+        let (store, consumer) = (self.store.clone(), self.consumer.clone());
+        tokio::spawn(async move {
+            if let Err(e) = store.renew(&consumer, &claims).await {
+                tracing::warn!("cannot renew adopted tasks: {e}");
+            }
         });
     }
 
@@ -241,7 +261,14 @@ pub async fn serve<S: Scheduling>(s: &mut S, inboxes: Inboxes, mut shutdown: tok
                 Some(msg) => s.handle(msg).await,
                 None => break,
             },
-            _ = tick.tick() => s.tick(true).await,
+            _ = tick.tick() => {
+                // Count queued messages before declaring anyone dead: the
+                // hand-back above may have kept this loop away a while.
+                while let Ok(msg) = inbound.try_recv() {
+                    s.handle(msg).await;
+                }
+                s.tick(true).await;
+            }
             _ = tokio::time::sleep_until(deadline) => break,
         }
     }
@@ -391,7 +418,8 @@ impl Assigned {
     /// the tasks it lost (sent more than `grace` ago, not listed: queue
     /// them again) and the listed tasks we did not know (a restart: hold
     /// them, their results will come).
-    pub fn reconcile(&mut self, listed: &[TaskRef], grace: Duration) -> (Vec<Claim>, Vec<Claim>) {
+    /// At most `capacity` tasks are held in all.
+    pub fn reconcile(&mut self, listed: &[TaskRef], grace: Duration, capacity: usize) -> (Vec<Claim>, Vec<Claim>) {
         let ids: HashSet<TaskId> = listed.iter().map(|t| t.task_id).collect();
         let lost_ids: Vec<TaskId> = self
             .running
@@ -403,6 +431,9 @@ impl Assigned {
         let lost = lost_ids.iter().filter_map(|id| self.remove(id)).collect();
         let mut adopted = Vec::new();
         for task in listed {
+            if self.running.len() >= capacity {
+                break;
+            }
             if let std::collections::hash_map::Entry::Vacant(entry) = self.running.entry(task.task_id) {
                 adopted.push(entry.insert(claim_from_ref(task)).clone());
             }
@@ -521,7 +552,7 @@ mod tests {
             assigned.sent(claim_from_ref(t));
         }
         assigned.sent_at.insert(old.task_id, Instant::now() - Duration::from_secs(10));
-        let (lost, adopted) = assigned.reconcile(&[listed.clone(), unknown.clone()], Duration::from_secs(2));
+        let (lost, adopted) = assigned.reconcile(&[listed.clone(), unknown.clone()], Duration::from_secs(2), 10);
         assert_eq!(lost.iter().map(|c| c.task_id).collect::<Vec<_>>(), vec![old.task_id]);
         assert_eq!(adopted.iter().map(|c| c.task_id).collect::<Vec<_>>(), vec![unknown.task_id]);
         assert_eq!(assigned.len(), 3, "fresh (maybe in flight), listed and unknown");

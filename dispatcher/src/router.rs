@@ -85,6 +85,13 @@ pub fn start(endpoint: &str, framing: Framing) -> Result<(Router, Outbox, mpsc::
     router.set_linger(0)?;
     // Sending to a routing id that is gone is an error, not a silent drop.
     router.set_router_mandatory(true)?;
+    // A worker that reconnects under the same routing id (after a network
+    // partition, say) takes over from its old, half-open connection
+    // instead of being ignored; worker state is keyed so that this is safe.
+    router.set_router_handover(true)?;
+    // ZMTP heartbeats close connections whose peer vanished without a word.
+    router.set_heartbeat_ivl(1000)?;
+    router.set_heartbeat_timeout(5000)?;
     router.set_sndhwm(100_000)?;
     router.set_rcvhwm(100_000)?;
     router.bind(endpoint)?;

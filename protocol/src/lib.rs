@@ -15,6 +15,8 @@ use uuid::Uuid;
 pub const TAG: &[u8] = b"faas/1";
 /// Cap on a whole message, set as `ZMQ_MAXMSGSIZE` on every socket.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+/// Cap on a worker's id and name in a `PULL`.
+pub const MAX_NAME_BYTES: usize = 255;
 /// Cap on the JSON body frame.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
@@ -295,10 +297,10 @@ impl WorkerMessage {
             },
             "PULL" => {
                 let mut request: PullRequest = parse("PULL", body)?;
-                if request.worker.is_empty() {
+                if request.worker.is_empty() || request.worker.len() > MAX_NAME_BYTES || request.name.len() > MAX_NAME_BYTES {
                     return Err(ProtocolError::Body {
                         kind: "PULL",
-                        reason: "`worker` must not be empty".into(),
+                        reason: format!("`worker` must be 1 to {MAX_NAME_BYTES} bytes, `name` at most {MAX_NAME_BYTES}"),
                     });
                 }
                 if request.name.is_empty() {
@@ -546,6 +548,9 @@ mod tests {
         };
         assert_eq!((request.name.as_str(), request.free, request.running), ("w", 1, None));
         let frames = vec![TAG.to_vec(), b"PULL".to_vec(), br#"{"worker": "", "free": 1}"#.to_vec()];
+        assert!(WorkerMessage::decode(&frames).is_err());
+        let long = format!(r#"{{"worker": "{}"}}"#, "w".repeat(MAX_NAME_BYTES + 1));
+        let frames = vec![TAG.to_vec(), b"PULL".to_vec(), long.into_bytes()];
         assert!(WorkerMessage::decode(&frames).is_err());
         // Module frames must match the list.
         let mut frames = DispatcherMessage::Tasks(TasksReply {

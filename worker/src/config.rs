@@ -47,6 +47,9 @@ impl WorkerConfig {
         if self.slots == 0 {
             return Err(WorkerError::NoSlots);
         }
+        if self.name.len() > faas_protocol::MAX_NAME_BYTES {
+            return Err(WorkerError::LongName(faas_protocol::MAX_NAME_BYTES));
+        }
         check_url(&self.dispatcher)
     }
 
@@ -71,6 +74,8 @@ pub const DEFAULT_PULL_PREFETCH: usize = 2;
 pub enum WorkerError {
     #[error("a worker needs at least one slot")]
     NoSlots,
+    #[error("a worker's name is at most {0} bytes")]
+    LongName(usize),
     #[error("bad dispatcher address {url:?}: {reason} (expected e.g. tcp://HOST:PORT)")]
     BadUrl { url: String, reason: String },
     #[error("cannot set up the ZeroMQ socket ({what}): {source}")]

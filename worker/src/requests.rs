@@ -268,6 +268,16 @@ impl Requests {
             self.last_listed = Some(now);
             self.list_running = false;
         }
+        let listed = list.then(|| {
+            // Tasks whose results are not acknowledged yet are still this
+            // worker's: the dispatcher must not take them for lost (nor,
+            // after a restart, leave them unadopted).
+            let mut all = running();
+            all.extend(results.iter().map(|r| r.task.clone()));
+            all.extend(self.results.iter().map(|u| u.result.task.clone()));
+            all.extend(self.in_flight.values().flat_map(|f| f.results.iter().map(|r| r.task.clone())));
+            all
+        });
         let message = WorkerMessage::Pull(PullRequest {
             worker: worker.to_string(),
             name: name.to_string(),
@@ -275,7 +285,7 @@ impl Requests {
             free,
             seq,
             results,
-            running: list.then(running),
+            running: listed,
             need_modules: std::mem::take(&mut self.need).into_iter().collect(),
             returned: std::mem::take(&mut self.returned),
             bye: self.draining,
@@ -582,8 +592,10 @@ mod tests {
         assert_eq!(r.give_up(t0 + 300 * MS), 1);
         assert!(is_due(&r, t0 + 300 * MS, 1));
         let again = pull(&mut r, t0 + 300 * MS, &held);
-        assert_eq!(again.results, vec![a, b], "oldest first");
-        assert_eq!(again.running, Some(held.to_vec()));
+        assert_eq!(again.results, vec![a.clone(), b.clone()], "oldest first");
+        let listed = again.running.expect("listed after a give-up");
+        assert_eq!(listed[0], held[0]);
+        assert!(listed.contains(&a.task) && listed.contains(&b.task), "results not acknowledged are listed too");
         // Its late answer is not one of ours any more.
         assert!(r.answered(lost.seq, 100, 100, false, t0 + 301 * MS).is_none());
         assert_eq!(r.unacknowledged(), 2);
@@ -641,6 +653,23 @@ mod tests {
         assert!(is_due(&r, t0, 3));
         let next = pull(&mut r, t0, &[task(), task(), task()]);
         assert_eq!((next.free, next.slots), (1, 2));
+    }
+
+    #[test]
+    fn tasks_with_unacknowledged_results_are_listed_as_running() {
+        let t0 = Instant::now();
+        let mut r = Requests::new(2, 0);
+        let big = "x".repeat(RESULTS_BUDGET / 2 + 1);
+        let (mut a, mut b) = (result(json!(big)), result(json!(big)));
+        a.task = task();
+        b.task = task();
+        r.add_result(a.clone(), None, t0);
+        r.add_result(b.clone(), None, t0);
+        // Only a fits in the first PULL; b waits but is listed.
+        let first = pull(&mut r, t0, &[]);
+        assert_eq!(first.results.iter().map(|x| x.task.clone()).collect::<Vec<_>>(), vec![a.task.clone()]);
+        let listed = first.running.expect("the first PULL lists");
+        assert!(listed.contains(&a.task) && listed.contains(&b.task), "{listed:?}");
     }
 
     #[test]
