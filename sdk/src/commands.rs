@@ -53,16 +53,10 @@ pub struct DeployArgs {
     pub tools: crate::build::ToolchainArgs,
 }
 
-/// `faas invoke FUNCTION [ARGS]...`: queue a task, wait for it and print its result (or, with --no-wait, its id).
+/// A task's payload on the command line (`faas invoke`, `faas run`).
 #[derive(clap::Args, Debug, Clone)]
-pub struct InvokeArgs {
-    #[command(flatten)]
-    pub conn: Connection,
-
-    /// Function id, as printed by `faas deploy`
-    pub function: Uuid,
-
-    /// Arguments, each a JSON value (`faas invoke ID 2 3` sends [2,3])
+pub struct PayloadArgs {
+    /// Arguments, each a JSON value (`2 3` is the payload [2,3])
     #[arg(allow_negative_numbers = true)]
     pub args: Vec<String>,
 
@@ -74,6 +68,26 @@ pub struct InvokeArgs {
     /// Send this JSON text as the whole payload (e.g. --raw '"hello"' or --raw '[1, 2]')
     #[arg(long, value_name = "JSON", conflicts_with = "args")]
     pub raw: Option<String>,
+}
+
+impl PayloadArgs {
+    /// The payload these arguments describe.
+    pub fn payload(&self) -> anyhow::Result<serde_json::Value> {
+        build_payload(&self.args, self.raw.as_deref(), self.stdin.as_deref())
+    }
+}
+
+/// `faas invoke FUNCTION [ARGS]...`: queue a task, wait for it and print its result (or, with --no-wait, its id).
+#[derive(clap::Args, Debug, Clone)]
+pub struct InvokeArgs {
+    #[command(flatten)]
+    pub conn: Connection,
+
+    /// Function id, as printed by `faas deploy`
+    pub function: Uuid,
+
+    #[command(flatten)]
+    pub payload: PayloadArgs,
 
     /// Wait for the task to end and print its result (the default; kept for
     /// scripts that pass it)
@@ -146,7 +160,7 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
 /// hint); with --no-wait, prints the task id only.
 pub async fn invoke(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(&args.conn.url)?;
-    let payload = build_payload(&args.args, args.raw.as_deref(), args.stdin.as_deref())?;
+    let payload = args.payload.payload()?;
     let task_id = client
         .execute_function(args.function, &payload)
         .await
@@ -546,7 +560,7 @@ mod tests {
         let Cmd::Invoke(a) = cli.cmd else {
             panic!("not invoke")
         };
-        assert_eq!(a.args, words(&["-3", "4.5"]));
+        assert_eq!(a.payload.args, words(&["-3", "4.5"]));
         assert!(a.wait);
         assert_eq!(a.timeout, 1.5);
         assert_eq!(a.conn.url, "http://127.0.0.1:8000");

@@ -50,18 +50,8 @@ pub struct RunArgs {
     /// The module: .wasm, .wat, a Rust crate (directory or Cargo.toml) or a .c file (built first)
     pub path: PathBuf,
 
-    /// Arguments, each a JSON value (`faas run add.wat 2 3` passes [2,3])
-    #[arg(allow_negative_numbers = true)]
-    pub args: Vec<String>,
-
-    /// Send this file's contents as the payload string, the stdin of a WASI
-    /// command (`-` reads standard input)
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["args", "raw"])]
-    pub stdin: Option<PathBuf>,
-
-    /// Send this JSON text as the whole payload (e.g. --raw '"hello"' or --raw '[1, 2]')
-    #[arg(long, value_name = "JSON", conflicts_with = "args")]
-    pub raw: Option<String>,
+    #[command(flatten)]
+    pub payload: commands::PayloadArgs,
 
     /// Function name the entry is resolved with [default: the file name without its extension]
     #[arg(long)]
@@ -216,7 +206,7 @@ pub async fn build_command(args: BuildArgs) -> anyhow::Result<ExitCode> {
 
 /// `faas run`: builds if needed, runs once, prints like `faas invoke`.
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let payload = commands::build_payload(&args.args, args.raw.as_deref(), args.stdin.as_deref())?;
+    let payload = args.payload.payload()?;
     let (module, bytes) = module_bytes(&args.path, &args.tools, "run").await?;
     let name = commands::function_name(&module, args.name.as_deref())?;
     let config = RuntimeConfig {
@@ -428,9 +418,9 @@ pub async fn print_remote_hint(client: &Client, args: &InvokeArgs, answer: &Task
         None
     };
     let payload = PayloadWords {
-        args: &args.args,
-        raw: args.raw.as_deref(),
-        stdin: args.stdin.as_deref(),
+        args: &args.payload.args,
+        raw: args.payload.raw.as_deref(),
+        stdin: args.payload.stdin.as_deref(),
     };
     if let Some(hint) = remote_hint(
         kind.as_deref(),
