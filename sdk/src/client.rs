@@ -88,6 +88,24 @@ pub struct TaskResult {
     pub result: serde_json::Value,
 }
 
+/// One row of `POST /results`: a task's status and result, or, for an id
+/// the server does not know, no status and an `error`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchResult {
+    pub task_id: Uuid,
+    /// None for an unknown task.
+    pub status: Option<TaskStatus>,
+    #[serde(default)]
+    pub result: serde_json::Value,
+    /// "unknown task" when the server has no such task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Most payloads in one `execute_batch` and most ids in one `results` call
+/// (the server's cap).
+pub const MAX_BATCH: usize = 10_000;
+
 /// A registered function: a row of `GET /functions`, or the record of
 /// `GET /functions/{id}` (whose `id` field is read as `function_id`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -213,6 +231,72 @@ impl Client {
         let req = self.request(Method::POST, "/execute_function").json(&body);
         let resp: ExecuteResponse = self.send(req, "/execute_function", REQUEST_TIMEOUT).await?;
         Ok(resp.task_id)
+    }
+
+    /// Queues one invocation of `function_id` per payload in one request
+    /// (`POST /execute_batch`, at most [`MAX_BATCH`] payloads) and returns the
+    /// task ids in the payloads' order. One invalid payload rejects the batch.
+    pub async fn execute_batch(
+        &self,
+        function_id: Uuid,
+        payloads: &[serde_json::Value],
+    ) -> Result<Vec<Uuid>, ClientError> {
+        #[derive(Serialize)]
+        struct Batch<'a> {
+            function_id: Uuid,
+            payloads: &'a [serde_json::Value],
+        }
+        #[derive(Deserialize)]
+        struct Ids {
+            task_ids: Vec<Uuid>,
+        }
+        let path = "/execute_batch";
+        let req = self.request(Method::POST, path).json(&Batch { function_id, payloads });
+        let resp: Ids = self.send(req, path, REQUEST_TIMEOUT).await?;
+        if resp.task_ids.len() != payloads.len() {
+            return Err(ClientError::Decode(format!(
+                "{path}: sent {} payloads, got {} task ids",
+                payloads.len(),
+                resp.task_ids.len()
+            )));
+        }
+        Ok(resp.task_ids)
+    }
+
+    /// Status and result of many tasks in order (`POST /results`, at most
+    /// [`MAX_BATCH`] ids). With `wait`, the server holds the request until
+    /// every task has ended or `wait` runs out.
+    pub async fn results(
+        &self,
+        task_ids: &[Uuid],
+        wait: Option<Duration>,
+    ) -> Result<Vec<BatchResult>, ClientError> {
+        #[derive(Serialize)]
+        struct Request<'a> {
+            task_ids: &'a [Uuid],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            wait: Option<f64>,
+        }
+        #[derive(Deserialize)]
+        struct Rows {
+            results: Vec<BatchResult>,
+        }
+        let path = "/results";
+        let body = Request {
+            task_ids,
+            wait: wait.map(|w| w.as_secs_f64()),
+        };
+        let timeout = wait.map_or(REQUEST_TIMEOUT, |w| w.saturating_add(WAIT_MARGIN).max(REQUEST_TIMEOUT));
+        let req = self.request(Method::POST, path).json(&body);
+        let resp: Rows = self.send(req, path, timeout).await?;
+        if resp.results.len() != task_ids.len() {
+            return Err(ClientError::Decode(format!(
+                "{path}: asked for {} tasks, got {} rows",
+                task_ids.len(),
+                resp.results.len()
+            )));
+        }
+        Ok(resp.results)
     }
 
     /// Live workers of all dispatchers (push and pull modes), as the server

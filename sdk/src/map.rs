@@ -3,8 +3,9 @@
 //! progress bar on a terminal and a summary line on stderr.
 //!
 //! The run has three steps: read and check every line (nothing is submitted
-//! if one is not JSON), [`submit_all`] (the one place that creates tasks, so
-//! a batch endpoint can replace it), then collect results with long polls.
+//! if one is not JSON), [`submit_all`] (the one place that creates tasks,
+//! with `POST /execute_batch` in chunks), then collect results with waiting
+//! `POST /results` in chunks.
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -188,10 +189,20 @@ fn excerpt(line: &str) -> String {
     }
 }
 
-/// Creates one task per payload, `concurrency` requests at a time; one
-/// outcome per payload, in order. The one place that submits: a batch
-/// endpoint would replace this body. After a connection failure the rest
-/// are not tried (each would wait for its own connect timeout).
+/// Payloads per `POST /execute_batch`, and ids per `POST /results`.
+const CHUNK: usize = 1_000;
+/// Batch requests in flight at once while submitting (at most `--concurrency`).
+const SUBMITS_IN_FLIGHT: usize = 4;
+/// Result requests in flight at once (at most `--concurrency`).
+const COLLECTS_IN_FLIGHT: usize = 8;
+/// Longest hold of one `POST /results`: the progress bar moves at least this often.
+const COLLECT_WAIT: Duration = Duration::from_secs(1);
+
+/// Creates one task per payload with `POST /execute_batch`, in chunks of up
+/// to [`CHUNK`], a few chunks in flight; one outcome per payload, in order.
+/// A payload the server refuses is an error of its own and the rest of its
+/// chunk is sent again without it. After a connection failure the rest are
+/// not tried (each would wait for its own connect timeout).
 pub async fn submit_all(
     client: &Client,
     function: Uuid,
@@ -200,44 +211,98 @@ pub async fn submit_all(
     progress: &Progress,
 ) -> Vec<Result<Uuid, String>> {
     let total = payloads.len();
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let permits = Arc::new(Semaphore::new(concurrency.clamp(1, SUBMITS_IN_FLIGHT)));
     let unreachable = Arc::new(AtomicBool::new(false));
     let mut running = JoinSet::new();
-    for (i, payload) in payloads.into_iter().enumerate() {
+    let mut payloads = payloads.into_iter();
+    let mut first = 0;
+    while first < total {
+        let chunk: Vec<Value> = payloads.by_ref().take(CHUNK).collect();
         let Ok(permit) = permits.clone().acquire_owned().await else { break };
         let client = client.clone();
         let unreachable = unreachable.clone();
         let submitted = progress.submitted.clone();
+        let len = chunk.len();
         running.spawn(async move {
-            let outcome = if unreachable.load(Ordering::Relaxed) {
-                Err("not submitted: the server became unreachable".to_string())
-            } else {
-                match client.execute_function(function, &payload).await {
-                    Ok(id) => Ok(id),
-                    Err(e) => {
-                        if matches!(e, ClientError::Connect { .. }) {
-                            unreachable.store(true, Ordering::Relaxed);
-                        }
-                        Err(format!("not submitted: {e}"))
-                    }
-                }
-            };
-            submitted.fetch_add(1, Ordering::Relaxed);
+            let outcomes = submit_chunk(&client, function, chunk, &unreachable).await;
+            submitted.fetch_add(len, Ordering::Relaxed);
             drop(permit);
-            (i, outcome)
+            (first, outcomes)
         });
+        first += len;
     }
     let mut out: Vec<Result<Uuid, String>> = vec![Err("not submitted".to_string()); total];
     while let Some(joined) = running.join_next().await {
-        if let Ok((i, outcome)) = joined {
-            out[i] = outcome;
+        if let Ok((first, outcomes)) = joined {
+            for (i, outcome) in outcomes.into_iter().enumerate() {
+                out[first + i] = outcome;
+            }
         }
     }
     out
 }
 
-/// Long-polls each submitted task until it ends or `deadline` passes,
-/// `concurrency` at a time; None for tasks that were never submitted.
+/// One chunk: a batch request, repeated without each payload the server
+/// refuses (its 400 names the index: `payloads[3]: ...`).
+async fn submit_chunk(
+    client: &Client,
+    function: Uuid,
+    chunk: Vec<Value>,
+    unreachable: &AtomicBool,
+) -> Vec<Result<Uuid, String>> {
+    let mut out: Vec<Result<Uuid, String>> = vec![Err("not submitted".to_string()); chunk.len()];
+    // Positions (in `chunk`) still to submit.
+    let mut left: Vec<usize> = (0..chunk.len()).collect();
+    while !left.is_empty() {
+        if unreachable.load(Ordering::Relaxed) {
+            for &i in &left {
+                out[i] = Err("not submitted: the server became unreachable".to_string());
+            }
+            break;
+        }
+        let payloads: Vec<Value> = left.iter().map(|&i| chunk[i].clone()).collect();
+        match client.execute_batch(function, &payloads).await {
+            Ok(ids) => {
+                for (&i, id) in left.iter().zip(ids) {
+                    out[i] = Ok(id);
+                }
+                break;
+            }
+            Err(ClientError::Http { status: 400, detail })
+                if refused_index(&detail).is_some_and(|(k, _)| k < left.len()) =>
+            {
+                if let Some((k, reason)) = refused_index(&detail) {
+                    let e = ClientError::Http {
+                        status: 400,
+                        detail: reason.to_string(),
+                    };
+                    out[left.remove(k)] = Err(format!("not submitted: {e}"));
+                }
+            }
+            Err(e) => {
+                if matches!(e, ClientError::Connect { .. }) {
+                    unreachable.store(true, Ordering::Relaxed);
+                }
+                for &i in &left {
+                    out[i] = Err(format!("not submitted: {e}"));
+                }
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// `payloads[3]: why` -> (3, "why").
+fn refused_index(detail: &str) -> Option<(usize, &str)> {
+    let rest = detail.strip_prefix("payloads[")?;
+    let (index, reason) = rest.split_once("]: ")?;
+    Some((index.parse().ok()?, reason))
+}
+
+/// Reads the results of the submitted tasks with `POST /results`, chunks of
+/// up to [`CHUNK`] ids, each re-asking (long poll) for its unfinished tasks
+/// until they end or `deadline` passes; None for tasks never submitted.
 async fn collect_all(
     client: &Client,
     submitted: &[Result<Uuid, String>],
@@ -245,37 +310,87 @@ async fn collect_all(
     concurrency: usize,
     progress: &Progress,
 ) -> Vec<Option<Result<TaskResult, String>>> {
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut running = JoinSet::new();
     let mut out: Vec<Option<Result<TaskResult, String>>> = vec![None; submitted.len()];
+    let mut tasks: Vec<(usize, Uuid)> = Vec::with_capacity(submitted.len());
     for (i, task) in submitted.iter().enumerate() {
-        let Ok(task) = task else {
-            progress.record(true);
-            continue;
-        };
-        let task = *task;
+        match task {
+            Ok(task) => tasks.push((i, *task)),
+            Err(_) => progress.record(true),
+        }
+    }
+    let permits = Arc::new(Semaphore::new(concurrency.clamp(1, COLLECTS_IN_FLIGHT)));
+    let mut running = JoinSet::new();
+    for chunk in tasks.chunks(CHUNK) {
+        let chunk = chunk.to_vec();
         let Ok(permit) = permits.clone().acquire_owned().await else { break };
         let client = client.clone();
         let (done, failed) = (progress.done.clone(), progress.failed.clone());
         running.spawn(async move {
-            let remaining = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
-            let outcome = client
-                .wait_result(task, remaining)
-                .await
-                .map_err(|e| format!("cannot get the result of task {task}: {e}"));
-            let bad = !matches!(&outcome, Ok(r) if r.status != TaskStatus::Failed);
-            done.fetch_add(1, Ordering::Relaxed);
-            if bad {
-                failed.fetch_add(1, Ordering::Relaxed);
-            }
+            let outcomes = collect_chunk(&client, chunk, deadline, &done, &failed).await;
             drop(permit);
-            (i, outcome)
+            outcomes
         });
     }
     while let Some(joined) = running.join_next().await {
-        if let Ok((i, outcome)) = joined {
-            out[i] = Some(outcome);
+        if let Ok(outcomes) = joined {
+            for (i, outcome) in outcomes {
+                out[i] = Some(outcome);
+            }
         }
+    }
+    out
+}
+
+/// One chunk of tasks, asked again until each has ended or `deadline`
+/// passes; counts each task in `done` (and `failed`) once, when it is settled.
+async fn collect_chunk(
+    client: &Client,
+    mut pending: Vec<(usize, Uuid)>,
+    deadline: Option<Instant>,
+    done: &AtomicUsize,
+    failed: &AtomicUsize,
+) -> Vec<(usize, Result<TaskResult, String>)> {
+    let mut out = Vec::with_capacity(pending.len());
+    let settle = |i: usize, outcome: Result<TaskResult, String>, out: &mut Vec<_>| {
+        let bad = !matches!(&outcome, Ok(r) if r.status != TaskStatus::Failed);
+        done.fetch_add(1, Ordering::Relaxed);
+        if bad {
+            failed.fetch_add(1, Ordering::Relaxed);
+        }
+        out.push((i, outcome));
+    };
+    while !pending.is_empty() {
+        let remaining = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+        let wait = remaining.min(COLLECT_WAIT);
+        let ids: Vec<Uuid> = pending.iter().map(|(_, id)| *id).collect();
+        let rows = match client.results(&ids, (!wait.is_zero()).then_some(wait)).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                for (i, task) in pending.drain(..) {
+                    settle(i, Err(format!("cannot get the result of task {task}: {e}")), &mut out);
+                }
+                break;
+            }
+        };
+        let mut still = Vec::new();
+        for ((i, task), row) in pending.drain(..).zip(rows) {
+            match row.status {
+                None => {
+                    let why = row.error.unwrap_or_else(|| "unknown task".to_string());
+                    settle(i, Err(format!("cannot get the result of task {task}: {why}")), &mut out);
+                }
+                Some(status) if status.is_final() || wait.is_zero() => {
+                    let result = TaskResult {
+                        task_id: task,
+                        status,
+                        result: row.result,
+                    };
+                    settle(i, Ok(result), &mut out);
+                }
+                Some(_) => still.push((i, task)),
+            }
+        }
+        pending = still;
     }
     out
 }
@@ -536,6 +651,14 @@ mod tests {
         let s = Summary::of(&rows[..1]);
         assert_eq!((s.exit_code(), s.line(Duration::ZERO).as_str()), (0, "1 task: 1 completed, 0 failed in 0.0 s"));
         assert_eq!(Summary::of(&[]).exit_code(), 0);
+    }
+
+    #[test]
+    fn a_refused_payload_is_found_by_its_index() {
+        assert_eq!(refused_index("payloads[3]: add: expected 2 arguments"), Some((3, "add: expected 2 arguments")));
+        assert_eq!(refused_index("payloads[x]: why"), None);
+        assert_eq!(refused_index("`payloads` must not be empty"), None);
+        assert_eq!(refused_index("payloads[2] no colon"), None);
     }
 
     #[test]

@@ -115,28 +115,120 @@ pub async fn execute_function(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<ExecuteRequest>,
 ) -> Result<(StatusCode, Json<ExecuteResponse>), ApiError> {
-    let not_found = || ApiError::not_found(format!("function {} not found", req.function_id));
-    let function_id = Uuid::parse_str(req.function_id.trim()).map_err(|_| not_found())?;
-    let (name, convention) = match state.signatures.get(function_id) {
-        Some(known) => known,
-        None => {
-            let function = state.store.function(function_id).await?.ok_or_else(not_found)?;
-            let convention: Convention = serde_json::from_value(function.convention.clone()).map_err(|e| {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("function {function_id} has an unreadable signature: {e}"),
-                )
-            })?;
-            state.signatures.put(function_id, function.name.clone(), convention.clone());
-            (function.name, convention)
-        }
-    };
+    let (function_id, name, convention) = signature(&state, &req.function_id).await?;
     convention
         .parse_args(&req.payload)
         .map_err(|e| ApiError::bad_request(format!("{name}: {e}")))?;
     let task_id = Uuid::new_v4();
     state.store.submit(task_id, function_id, &req.payload).await?;
     Ok((StatusCode::CREATED, Json(ExecuteResponse { task_id })))
+}
+
+/// A function's id, name and signature, from the cache or the store; 404
+/// if there is no such function.
+async fn signature(state: &AppState, text: &str) -> Result<(Uuid, String, Convention), ApiError> {
+    let not_found = || ApiError::not_found(format!("function {text} not found"));
+    let function_id = Uuid::parse_str(text.trim()).map_err(|_| not_found())?;
+    if let Some((name, convention)) = state.signatures.get(function_id) {
+        return Ok((function_id, name, convention));
+    }
+    let function = state.store.function(function_id).await?.ok_or_else(not_found)?;
+    let convention: Convention = serde_json::from_value(function.convention.clone()).map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("function {function_id} has an unreadable signature: {e}"),
+        )
+    })?;
+    state.signatures.put(function_id, function.name.clone(), convention.clone());
+    Ok((function_id, function.name, convention))
+}
+
+/// Most payloads in one `POST /execute_batch`, and most ids in one
+/// `POST /results` (413 beyond).
+pub const MAX_BATCH: usize = 10_000;
+
+#[derive(Deserialize)]
+pub struct BatchRequest {
+    function_id: String,
+    payloads: Vec<Value>,
+}
+
+#[derive(Serialize)]
+pub struct BatchResponse {
+    task_ids: Vec<Uuid>,
+}
+
+/// Many tasks of one function in one request: every payload is checked
+/// first, and one bad payload rejects the whole batch (nothing is stored).
+pub async fn execute_batch(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<BatchRequest>,
+) -> Result<(StatusCode, Json<BatchResponse>), ApiError> {
+    if req.payloads.is_empty() {
+        return Err(ApiError::bad_request("`payloads` must not be empty"));
+    }
+    if req.payloads.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("at most {MAX_BATCH} payloads per batch, got {}; split it", req.payloads.len()),
+        ));
+    }
+    let (function_id, name, convention) = signature(&state, &req.function_id).await?;
+    for (index, payload) in req.payloads.iter().enumerate() {
+        convention
+            .parse_args(payload)
+            .map_err(|e| ApiError::bad_request(format!("payloads[{index}]: {name}: {e}")))?;
+    }
+    let tasks: Vec<(Uuid, Value)> = req.payloads.into_iter().map(|p| (Uuid::new_v4(), p)).collect();
+    state.store.submit_many(function_id, &tasks).await?;
+    let task_ids = tasks.into_iter().map(|(id, _)| id).collect();
+    Ok((StatusCode::CREATED, Json(BatchResponse { task_ids })))
+}
+
+#[derive(Deserialize)]
+pub struct ResultsRequest {
+    task_ids: Vec<String>,
+    #[serde(default)]
+    wait: Option<f64>,
+}
+
+/// Many tasks' results in order, each as `GET /result/{id}` shows it; an
+/// unknown id gets `"error": "unknown task"` in its place. With `wait`,
+/// holds until every task has ended or the wait runs out.
+pub async fn results(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<ResultsRequest>,
+) -> Result<Json<Value>, ApiError> {
+    if req.task_ids.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("at most {MAX_BATCH} task ids per request, got {}; split it", req.task_ids.len()),
+        ));
+    }
+    let wait = match req.wait {
+        None => 0.0,
+        Some(w) if w.is_finite() && w >= 0.0 => w,
+        Some(w) => return Err(ApiError::bad_request(format!("`wait` must be a number of seconds, got {w}"))),
+    };
+    let parsed: Vec<Option<Uuid>> = req.task_ids.iter().map(|t| Uuid::parse_str(t.trim()).ok()).collect();
+    let known: Vec<Uuid> = parsed.iter().flatten().copied().collect();
+    let records = if wait > 0.0 {
+        let wait = Duration::from_secs_f64(wait).min(state.config.max_wait);
+        state.store.wait_final_many(&known, wait).await?
+    } else {
+        state.store.tasks_many(&known).await?
+    };
+    let mut records = records.into_iter();
+    let rows: Vec<Value> = req
+        .task_ids
+        .iter()
+        .zip(&parsed)
+        .map(|(text, id)| match id.and_then(|_| records.next().flatten()) {
+            Some(task) => json!({ "task_id": task.id, "status": task.status, "result": task.result }),
+            None => json!({ "task_id": text, "status": null, "result": null, "error": "unknown task" }),
+        })
+        .collect();
+    Ok(Json(json!({ "results": rows })))
 }
 
 fn parse_task_id(text: &str) -> Result<Uuid, ApiError> {

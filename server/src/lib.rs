@@ -73,6 +73,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/register_function", post(api::register_function))
         .route("/execute_function", post(api::execute_function))
+        .route("/execute_batch", post(api::execute_batch))
+        .route("/results", post(api::results))
         .route("/status/{task_id}", get(api::status))
         .route("/result/{task_id}", get(api::result))
         .route("/tasks", get(api::tasks))

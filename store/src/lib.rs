@@ -116,8 +116,22 @@ impl Store {
         each!(self, s => s.submit(id, function_id, payload).await)
     }
 
+    /// `submit` for many tasks of one function, in few round trips (Redis:
+    /// one MULTI per 1,000 tasks, so each task's record and queue entry are
+    /// written together), announced once on the `tasks` channel. Tasks are
+    /// queued and indexed in the slice's order. Chunks commit one by one: if
+    /// the store fails mid-batch (an Err), earlier chunks stay queued.
+    pub async fn submit_many(&self, function_id: FunctionId, tasks: &[(TaskId, Value)]) -> StoreResult<()> {
+        each!(self, s => s.submit_many(function_id, tasks).await)
+    }
+
     pub async fn task(&self, id: TaskId) -> StoreResult<Option<TaskRecord>> {
         each!(self, s => s.task(id).await)
+    }
+
+    /// `task` for many ids, in order, in one round trip per 1,000 ids.
+    pub async fn tasks_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskRecord>>> {
+        each!(self, s => s.tasks_many(ids).await)
     }
 
     /// Up to `limit` of the most recently submitted tasks, newest first,
@@ -172,6 +186,67 @@ impl Store {
     /// Live workers of every dispatcher.
     pub async fn workers(&self) -> StoreResult<Vec<Value>> {
         each!(self, s => s.workers().await)
+    }
+
+    /// `wait_final` for many tasks: waits until every one is final (or
+    /// unknown) or `timeout` passes, and returns their latest records in
+    /// order. A completion notification re-reads only the tasks it woke;
+    /// every second, all unfinished ones are re-read in case one was missed.
+    pub async fn wait_final_many(&self, ids: &[TaskId], timeout: Duration) -> StoreResult<Vec<Option<TaskRecord>>> {
+        let waiters = match self {
+            Store::Memory(m) => &m.waiters,
+            Store::Redis(r) => {
+                r.ensure_listening();
+                &*r.waiters
+            }
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        // Register before the first read, so no completion is missed.
+        let mut waiting: Vec<(usize, tokio::sync::oneshot::Receiver<()>)> =
+            ids.iter().enumerate().map(|(i, id)| (i, waiters.register(*id))).collect();
+        let mut records = vec![None; ids.len()];
+        let mut to_read: Vec<usize> = (0..ids.len()).collect();
+        let result = loop {
+            let read_ids: Vec<TaskId> = to_read.iter().map(|&i| ids[i]).collect();
+            let read = match self.tasks_many(&read_ids).await {
+                Ok(read) => read,
+                Err(e) => break Err(e),
+            };
+            for (&i, record) in to_read.iter().zip(read) {
+                records[i] = record;
+            }
+            let settled = |i: usize| records[i].as_ref().is_none_or(|r: &TaskRecord| r.status.is_final());
+            waiting.retain(|(i, _)| !settled(*i));
+            let now = tokio::time::Instant::now();
+            if waiting.is_empty() || now >= deadline {
+                break Ok(());
+            }
+            let nap = (deadline - now).min(Duration::from_secs(1));
+            let woke = tokio::time::timeout(
+                nap,
+                futures::future::select_all(waiting.iter_mut().map(|(_, rx)| rx)),
+            )
+            .await
+            .is_ok();
+            if !woke {
+                to_read = waiting.iter().map(|(i, _)| *i).collect();
+                continue;
+            }
+            // Let a burst of completions gather into one read.
+            tokio::time::sleep(Duration::from_millis(2).min(deadline.saturating_duration_since(now))).await;
+            to_read.clear();
+            for (i, rx) in waiting.iter_mut() {
+                if !matches!(rx.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Empty)) {
+                    to_read.push(*i);
+                    *rx = waiters.register(ids[*i]);
+                }
+            }
+        };
+        drop(waiting);
+        for id in ids {
+            waiters.prune(*id);
+        }
+        result.map(|()| records)
     }
 
     /// Waits until the task is final or `timeout` passes, and returns its

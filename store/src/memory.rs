@@ -126,8 +126,45 @@ impl MemoryStore {
         Ok(())
     }
 
+    pub async fn submit_many(&self, function_id: FunctionId, tasks: &[(TaskId, Value)]) -> StoreResult<()> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        {
+            let mut state = self.lock();
+            let created = now_ms();
+            for (id, payload) in tasks {
+                state.tasks.insert(
+                    *id,
+                    TaskRecord {
+                        id: *id,
+                        function_id,
+                        payload: payload.clone(),
+                        status: TaskStatus::Queued,
+                        result: Value::Null,
+                        failure_kind: None,
+                        attempts: 0,
+                        created_at_ms: created,
+                        started_at_ms: None,
+                        finished_at_ms: None,
+                    },
+                );
+                state.queue.push_back(*id);
+                state.recent.push_front(*id);
+            }
+            state.recent.truncate(RECENT_TASKS);
+        }
+        self.new_work.notify_waiters();
+        Ok(())
+    }
+
     pub async fn task(&self, id: TaskId) -> StoreResult<Option<TaskRecord>> {
         Ok(self.lock().tasks.get(&id).cloned())
+    }
+
+    pub async fn tasks_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskRecord>>> {
+        let state = self.lock();
+        Ok(ids.iter().map(|id| state.tasks.get(id).cloned()).collect())
     }
 
     pub async fn claim(&self, consumer: &str, max: usize, block: Duration) -> StoreResult<Vec<Claim>> {

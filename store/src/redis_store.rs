@@ -37,6 +37,8 @@ pub const RECENT_INDEX: &str = "faas:recent_tasks";
 
 /// Task ids read per round trip when a status filter skips most of them.
 const RECENT_SCAN_CHUNK: usize = 500;
+/// Tasks per MULTI (submit_many) or per pipeline (tasks_many).
+const BATCH_CHUNK: usize = 1_000;
 /// Task hash fields a summary needs, in `parse_summary`'s order.
 const SUMMARY_FIELDS: [&str; 7] = [
     "function_id",
@@ -334,6 +336,70 @@ impl RedisStore {
             .query_async::<()>(&mut conn)
             .await?;
         Ok(())
+    }
+
+    /// Each chunk is one MULTI/EXEC: a task's record and queue entry are
+    /// written together or not at all, as in `submit`.
+    pub async fn submit_many(&self, function_id: FunctionId, tasks: &[(TaskId, Value)]) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let function_text = function_id.to_string();
+        let chunks = tasks.chunks(BATCH_CHUNK);
+        let last = chunks.len();
+        for (n, chunk) in chunks.enumerate() {
+            let created = now_ms().to_string();
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            let mut ids = Vec::with_capacity(chunk.len());
+            for (id, payload) in chunk {
+                let id_text = id.to_string();
+                pipe.hset_multiple(
+                    task_key(*id),
+                    &[
+                        ("function_id", function_text.as_str()),
+                        ("payload", payload.to_string().as_str()),
+                        ("status", TaskStatus::Queued.as_str()),
+                        ("attempts", "0"),
+                        ("created_at", created.as_str()),
+                    ],
+                )
+                .ignore()
+                .cmd("XADD")
+                .arg(STREAM)
+                .arg("*")
+                .arg("task")
+                .arg(&id_text)
+                .ignore();
+                ids.push(id_text);
+            }
+            pipe.lpush(RECENT_INDEX, &ids)
+                .ignore()
+                .ltrim(RECENT_INDEX, 0, RECENT_TASKS as isize - 1)
+                .ignore();
+            if n + 1 == last {
+                // One announcement per batch: the last task's id.
+                if let Some(id) = ids.last() {
+                    pipe.publish(NEW_TASK_CHANNEL, id).ignore();
+                }
+            }
+            pipe.query_async::<()>(&mut conn).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn tasks_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskRecord>>> {
+        let mut conn = self.conn.clone();
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(BATCH_CHUNK) {
+            let mut pipe = redis::pipe();
+            for id in chunk {
+                pipe.hgetall(task_key(*id));
+            }
+            let maps: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
+            for (id, map) in chunk.iter().zip(maps) {
+                out.push(if map.is_empty() { None } else { Some(parse_task(*id, &map)?) });
+            }
+        }
+        Ok(out)
     }
 
     pub async fn recent_tasks(&self, limit: usize, status: Option<TaskStatus>) -> StoreResult<Vec<TaskSummary>> {

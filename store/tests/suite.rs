@@ -309,6 +309,103 @@ async fn the_recent_task_index_is_capped(f: Fixture) {
     assert_eq!(s.task(first).await.unwrap().unwrap().status, TaskStatus::Running);
 }
 
+async fn a_batch_is_stored_indexed_and_claimed_in_order(f: Fixture) {
+    let s = &f.store;
+    let fid = Uuid::new_v4();
+    // More than one Redis chunk (1,000 per MULTI).
+    let tasks: Vec<(Uuid, serde_json::Value)> = (0..2_500).map(|i| (Uuid::new_v4(), json!([i]))).collect();
+    s.submit_many(fid, &tasks).await.unwrap();
+    s.submit_many(fid, &[]).await.unwrap();
+    let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
+
+    let read = s.tasks_many(&ids).await.unwrap();
+    assert_eq!(read.len(), ids.len());
+    for ((id, payload), record) in tasks.iter().zip(&read) {
+        let t = record.as_ref().expect("stored");
+        assert_eq!((t.id, t.function_id, &t.payload), (*id, fid, payload));
+        assert_eq!((t.status, t.attempts, &t.result), (TaskStatus::Queued, 0, &serde_json::Value::Null));
+    }
+    // Unknown ids read as None, in their place.
+    let unknown = Uuid::new_v4();
+    let mixed = s.tasks_many(&[ids[7], unknown, ids[0]]).await.unwrap();
+    let mixed: Vec<Option<Uuid>> = mixed.iter().map(|t| t.as_ref().map(|t| t.id)).collect();
+    assert_eq!(mixed, [Some(ids[7]), None, Some(ids[0])]);
+    assert!(s.tasks_many(&[]).await.unwrap().is_empty());
+
+    // The recent index: the batch's last task is the newest.
+    let recent = s.recent_tasks(3, None).await.unwrap();
+    let recent: Vec<Uuid> = recent.iter().map(|t| t.id).collect();
+    assert_eq!(recent, [ids[2_499], ids[2_498], ids[2_497]]);
+
+    // Claimable, in the batch's order.
+    let mut claimed = Vec::new();
+    while claimed.len() < ids.len() {
+        let got = s.claim("c", 500, NO_WAIT).await.unwrap();
+        assert!(!got.is_empty(), "claimed only {} of {}", claimed.len(), ids.len());
+        claimed.extend(got);
+    }
+    assert_eq!(claimed.iter().map(|c| c.task_id).collect::<Vec<_>>(), ids);
+    assert_eq!(claimed[3].payload, json!([3]));
+    assert!(s.claim("c", 1, NO_WAIT).await.unwrap().is_empty());
+}
+
+async fn a_batch_wakes_a_blocked_claim(f: Fixture) {
+    let s = f.store.clone();
+    let claimer = tokio::spawn({
+        let s = s.clone();
+        async move { s.claim("c", 10, Duration::from_secs(5)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let id = Uuid::new_v4();
+    let sent = Instant::now();
+    s.submit_many(Uuid::new_v4(), &[(id, json!([]))]).await.unwrap();
+    let got = claimer.await.unwrap().unwrap();
+    assert_eq!(got.iter().map(|c| c.task_id).collect::<Vec<_>>(), [id]);
+    assert!(sent.elapsed() < Duration::from_secs(2), "claim woke late");
+}
+
+async fn wait_final_many_returns_when_all_are_final_or_on_timeout(f: Fixture) {
+    let s = f.store.clone();
+    let tasks: Vec<(Uuid, serde_json::Value)> = (0..3).map(|i| (Uuid::new_v4(), json!([i]))).collect();
+    s.submit_many(Uuid::new_v4(), &tasks).await.unwrap();
+    let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
+    let unknown = Uuid::new_v4();
+    let asked = [ids[0], unknown, ids[1], ids[2]];
+
+    // Timeout: the latest records, unfinished.
+    let started = Instant::now();
+    let read = s.wait_final_many(&asked, Duration::from_millis(200)).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert!(read[1].is_none());
+    assert!(read.iter().flatten().all(|t| t.status == TaskStatus::Queued));
+
+    let claims = s.claim("c", 3, NO_WAIT).await.unwrap();
+    let waiter = tokio::spawn({
+        let s = s.clone();
+        async move { s.wait_final_many(&asked, Duration::from_secs(10)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.finish(&claims[0], &Final::Completed(json!("a"))).await.unwrap();
+    s.finish(&claims[1], &Final::Completed(json!("b"))).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!waiter.is_finished(), "returned before every task ended");
+    let finished = Instant::now();
+    s.finish(&claims[2], &Final::Failed { kind: "trap".into(), message: "c".into() }).await.unwrap();
+    let read = waiter.await.unwrap().unwrap();
+    assert!(finished.elapsed() < Duration::from_millis(500), "long poll woke late");
+    let got: Vec<Option<(Uuid, TaskStatus, serde_json::Value)>> =
+        read.into_iter().map(|t| t.map(|t| (t.id, t.status, t.result))).collect();
+    assert_eq!(
+        got,
+        [
+            Some((ids[0], TaskStatus::Completed, json!("a"))),
+            None,
+            Some((ids[1], TaskStatus::Completed, json!("b"))),
+            Some((ids[2], TaskStatus::Failed, json!("c"))),
+        ]
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -334,6 +431,9 @@ suite!(
     functions_are_listed_newest_first,
     recent_tasks_are_listed_newest_first_and_filtered,
     the_recent_task_index_is_capped,
+    a_batch_is_stored_indexed_and_claimed_in_order,
+    a_batch_wakes_a_blocked_claim,
+    wait_final_many_returns_when_all_are_final_or_on_timeout,
 );
 
 #[tokio::test]

@@ -75,6 +75,7 @@ suite!(
     entry_resolution,
     sandbox_failures_fail_only_their_task,
     four_hundred_parallel_tasks,
+    two_thousand_tasks_in_one_batch_and_one_waiting_fetch,
     body_over_32_mib_is_413,
     malformed_json_is_400,
     openapi_docs_and_health,
@@ -686,6 +687,38 @@ async fn four_hundred_parallel_tasks(api: Api) {
     assert_eq!(done, (0..400).collect::<Vec<_>>());
 }
 
+async fn two_thousand_tasks_in_one_batch_and_one_waiting_fetch(api: Api) {
+    let add = api.register("add", add_wat(), None).await;
+    let payloads: Vec<Value> = (0..2_000u64).map(|i| json!([i, 7])).collect();
+    let reply = api
+        .post("/execute_batch", &json!({"function_id": add, "payloads": payloads}))
+        .await;
+    assert_eq!(reply.status, 201, "{reply:?}");
+    let ids: Vec<Value> = reply.json()["task_ids"].as_array().cloned().unwrap_or_default();
+    assert_eq!(ids.len(), 2_000, "{reply:?}");
+
+    // One bad payload: nothing of that batch is submitted.
+    let listed_before = api.get("/tasks?limit=1").await.json();
+    let mut bad = vec![json!([1, 2]); 5];
+    bad[3] = json!(["x", 2]);
+    let reply = api
+        .post("/execute_batch", &json!({"function_id": add, "payloads": bad}))
+        .await;
+    assert!(reply.expect_error(400).contains("payloads[3]"), "{reply:?}");
+    assert_eq!(api.get("/tasks?limit=1").await.json(), listed_before, "nothing submitted");
+
+    let started = Instant::now();
+    let reply = api.post("/results", &json!({"task_ids": ids, "wait": 25})).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let rows = reply.json()["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rows.len(), 2_000);
+    for (i, (row, id)) in rows.iter().zip(&ids).enumerate() {
+        assert_eq!(&row["task_id"], id, "row {i} out of order");
+        assert_eq!(row["status"], "COMPLETED", "row {i}: {row} (after {:?})", started.elapsed());
+        assert_eq!(row["result"], json!(i as u64 + 7), "row {i}");
+    }
+}
+
 // ------------------------------------------------------------ HTTP limits
 
 async fn body_over_32_mib_is_413(api: Api) {
@@ -839,6 +872,8 @@ async fn openapi_docs_and_health(api: Api) {
     for path in [
         "/register_function",
         "/execute_function",
+        "/execute_batch",
+        "/results",
         "/status/{task_id}",
         "/result/{task_id}",
         "/functions",
