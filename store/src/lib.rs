@@ -113,7 +113,7 @@ impl Store {
     /// Records a QUEUED task, queues it durably and announces it on the
     /// `tasks` channel, atomically. When this returns Ok the task is stored.
     pub async fn submit(&self, id: TaskId, function_id: FunctionId, payload: &Value) -> StoreResult<()> {
-        each!(self, s => s.submit(id, function_id, payload).await)
+        self.submit_many(function_id, &[(id, payload.clone())]).await
     }
 
     /// `submit` for many tasks of one function, in few round trips (Redis:
@@ -232,8 +232,11 @@ impl Store {
                 to_read = waiting.iter().map(|(i, _)| *i).collect();
                 continue;
             }
-            // Let a burst of completions gather into one read.
-            tokio::time::sleep(Duration::from_millis(2).min(deadline.saturating_duration_since(now))).await;
+            if waiting.len() > 1 {
+                // Let a burst of completions gather into one read (a single
+                // task's waiter reads at once: that is a round trip's latency).
+                tokio::time::sleep(Duration::from_millis(2).min(deadline.saturating_duration_since(now))).await;
+            }
             to_read.clear();
             for (i, rx) in waiting.iter_mut() {
                 if !matches!(rx.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Empty)) {
@@ -254,32 +257,7 @@ impl Store {
     /// completion notifications; re-reads at least every second in case one
     /// was missed.
     pub async fn wait_final(&self, id: TaskId, timeout: Duration) -> StoreResult<Option<TaskRecord>> {
-        let waiters = match self {
-            Store::Memory(m) => &m.waiters,
-            Store::Redis(r) => {
-                r.ensure_listening();
-                &*r.waiters
-            }
-        };
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let woken = waiters.register(id);
-            let record = self.task(id).await;
-            let record = match record {
-                Ok(Some(r)) => r,
-                other => {
-                    waiters.prune(id);
-                    return other;
-                }
-            };
-            let now = tokio::time::Instant::now();
-            if record.status.is_final() || now >= deadline {
-                drop(woken);
-                waiters.prune(id);
-                return Ok(Some(record));
-            }
-            let nap = (deadline - now).min(Duration::from_secs(1));
-            let _ = tokio::time::timeout(nap, woken).await;
-        }
+        let mut records = self.wait_final_many(&[id], timeout).await?;
+        Ok(records.pop().flatten())
     }
 }

@@ -100,32 +100,6 @@ impl MemoryStore {
         Ok(self.lock().modules.get(hash).cloned())
     }
 
-    pub async fn submit(&self, id: TaskId, function_id: FunctionId, payload: &Value) -> StoreResult<()> {
-        {
-            let mut state = self.lock();
-            state.tasks.insert(
-                id,
-                TaskRecord {
-                    id,
-                    function_id,
-                    payload: payload.clone(),
-                    status: TaskStatus::Queued,
-                    result: Value::Null,
-                    failure_kind: None,
-                    attempts: 0,
-                    created_at_ms: now_ms(),
-                    started_at_ms: None,
-                    finished_at_ms: None,
-                },
-            );
-            state.queue.push_back(id);
-            state.recent.push_front(id);
-            state.recent.truncate(RECENT_TASKS);
-        }
-        self.new_work.notify_waiters();
-        Ok(())
-    }
-
     pub async fn submit_many(&self, function_id: FunctionId, tasks: &[(TaskId, Value)]) -> StoreResult<()> {
         if tasks.is_empty() {
             return Ok(());

@@ -305,39 +305,6 @@ impl RedisStore {
         Ok(bytes.map(Arc::new))
     }
 
-    pub async fn submit(&self, id: TaskId, function_id: FunctionId, payload: &Value) -> StoreResult<()> {
-        let mut conn = self.conn.clone();
-        let id_text = id.to_string();
-        redis::pipe()
-            .atomic()
-            .hset_multiple(
-                task_key(id),
-                &[
-                    ("function_id", function_id.to_string()),
-                    ("payload", payload.to_string()),
-                    ("status", TaskStatus::Queued.as_str().to_string()),
-                    ("attempts", "0".to_string()),
-                    ("created_at", now_ms().to_string()),
-                ],
-            )
-            .ignore()
-            .cmd("XADD")
-            .arg(STREAM)
-            .arg("*")
-            .arg("task")
-            .arg(&id_text)
-            .ignore()
-            .lpush(RECENT_INDEX, &id_text)
-            .ignore()
-            .ltrim(RECENT_INDEX, 0, RECENT_TASKS as isize - 1)
-            .ignore()
-            .publish(NEW_TASK_CHANNEL, &id_text)
-            .ignore()
-            .query_async::<()>(&mut conn)
-            .await?;
-        Ok(())
-    }
-
     /// Each chunk is one MULTI/EXEC: a task's record and queue entry are
     /// written together or not at all, as in `submit`.
     pub async fn submit_many(&self, function_id: FunctionId, tasks: &[(TaskId, Value)]) -> StoreResult<()> {
