@@ -2,40 +2,15 @@
 //! store, no dispatcher: the test plays the executor through the store):
 //! order, all-or-nothing validation, caps, unknown ids, and a waiting fetch.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use faas_runtime::{Runtime, RuntimeConfig};
-use faas_server::{router, AppState, ServerConfig};
-use faas_store::{Final, Store, StoreConfig, TaskStatus};
+mod common;
+
+use common::{app, call, ADD};
+
+use axum::http::StatusCode;
+use faas_store::{Final, TaskStatus};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use tower::ServiceExt;
 use uuid::Uuid;
-
-const ADD: &str = "(module (func (export \"add\") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))";
-
-fn app() -> (axum::Router, Store) {
-    let runtime = Runtime::new(RuntimeConfig {
-        max_concurrent_instances: 2,
-        ..RuntimeConfig::default()
-    })
-    .expect("runtime");
-    let store = Store::memory(StoreConfig::default());
-    (router(AppState::new(store.clone(), runtime, ServerConfig::default())), store)
-}
-
-async fn call(app: &axum::Router, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .expect("request");
-    let response = app.clone().oneshot(request).await.expect("an answer");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20).await.expect("body");
-    let value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{uri}: not JSON ({e}): {bytes:?}"));
-    (status, value)
-}
 
 #[track_caller]
 fn error_detail(status: StatusCode, body: &Value, want: StatusCode) -> String {

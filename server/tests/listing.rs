@@ -2,37 +2,12 @@
 //! dispatcher, so every task stays QUEUED): rows, order, limits, filters and
 //! their 400s.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use faas_runtime::{Runtime, RuntimeConfig};
-use faas_server::{router, AppState, ServerConfig};
-use faas_store::{Store, StoreConfig};
+mod common;
+
+use common::{app, call, ADD};
+
+use axum::http::StatusCode;
 use serde_json::{json, Value};
-use tower::ServiceExt;
-
-const ADD: &str = "(module (func (export \"add\") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))";
-
-fn app() -> axum::Router {
-    let runtime = Runtime::new(RuntimeConfig {
-        max_concurrent_instances: 2,
-        ..RuntimeConfig::default()
-    })
-    .expect("runtime");
-    router(AppState::new(Store::memory(StoreConfig::default()), runtime, ServerConfig::default()))
-}
-
-async fn call(app: &axum::Router, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .expect("request");
-    let response = app.clone().oneshot(request).await.expect("an answer");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
-    let value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{uri}: not JSON ({e}): {bytes:?}"));
-    (status, value)
-}
 
 async fn get(app: &axum::Router, uri: &str) -> Value {
     let (status, body) = call(app, "GET", uri, None).await;
@@ -63,7 +38,7 @@ async fn execute(app: &axum::Router, function_id: &str) -> String {
 
 #[tokio::test]
 async fn functions_are_listed_newest_first_with_a_limit() {
-    let app = app();
+    let (app, _store) = app();
     assert_eq!(get(&app, "/functions").await, json!({"functions": []}));
     let mut ids = Vec::new();
     for name in ["one", "two", "three"] {
@@ -93,7 +68,7 @@ async fn functions_are_listed_newest_first_with_a_limit() {
 
 #[tokio::test]
 async fn tasks_are_listed_newest_first_filtered_by_status() {
-    let app = app();
+    let (app, _store) = app();
     assert_eq!(get(&app, "/tasks").await, json!({"tasks": []}));
     let f = register(&app, "add").await;
     let mut tasks = Vec::new();

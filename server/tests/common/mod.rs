@@ -1,0 +1,39 @@
+//! The in-process harness of the server's tests: the router on an embedded
+//! store (no dispatcher), and one request at a time through it.
+
+#![allow(dead_code)] // each test file uses its own part
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use faas_runtime::{Runtime, RuntimeConfig};
+use faas_server::{router, AppState, ServerConfig};
+use faas_store::{Store, StoreConfig};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const ADD: &str = "(module (func (export \"add\") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))";
+
+/// The router and the store behind it.
+pub fn app() -> (axum::Router, Store) {
+    let runtime = Runtime::new(RuntimeConfig {
+        max_concurrent_instances: 2,
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime");
+    let store = Store::memory(StoreConfig::default());
+    (router(AppState::new(store.clone(), runtime, ServerConfig::default())), store)
+}
+
+/// One request; the status and the JSON body.
+pub async fn call(app: &axum::Router, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("an answer");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20).await.expect("body");
+    let value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{uri}: not JSON ({e}): {bytes:?}"));
+    (status, value)
+}
