@@ -33,11 +33,16 @@ impl FunctionCache {
         }
     }
 
+    /// The function if it is loaded already.
+    pub fn cached(&self, id: FunctionId) -> Option<Function> {
+        self.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
+    }
+
     /// The function, or the final state its task should get if it cannot
     /// be loaded.
     pub async fn get(&self, id: FunctionId) -> Result<Function, LoadFailure> {
-        if let Some(f) = self.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
-            return Ok(f.clone());
+        if let Some(f) = self.cached(id) {
+            return Ok(f);
         }
         let failed = |kind: &str, message: String| {
             LoadFailure::Final(Final::Failed {

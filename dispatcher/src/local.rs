@@ -5,20 +5,29 @@
 use crate::functions::{FunctionCache, LoadFailure};
 use crate::outcome::to_final;
 use crate::recorder::{Bookkeeping, Done};
-use faas_runtime::{Executor, Runtime};
+use faas_runtime::{Executor, Function, Runtime};
 use faas_store::{Claim, Final, Store};
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::{watch, Semaphore};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 /// Settings of a local dispatcher.
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
     /// Invocations run at once.
     pub slots: usize,
-    /// Tasks claimed beyond the free slots, so a slot never waits on a
-    /// store round trip. Kept small so other dispatchers get their share.
+    /// Fewest tasks claimed beyond the slots, so a slot never waits on a
+    /// store round trip.
     pub prefetch: usize,
+    /// Most tasks claimed beyond the slots. Between the two, the claim-ahead
+    /// follows the completion rate: `claim_ahead` worth of work.
+    pub max_prefetch: usize,
+    /// How much work (at the recent completion rate) to hold beyond the
+    /// slots: short tasks are claimed hundreds per round trip, long ones a
+    /// few at a time, so other dispatchers get their share and a crashed
+    /// dispatcher strands little work behind its leases.
+    pub claim_ahead: Duration,
     /// This dispatcher's name in the store (its consumer name).
     pub consumer: String,
     /// Longest wait for new work in one claim.
@@ -32,6 +41,8 @@ impl LocalConfig {
         LocalConfig {
             slots: slots.max(1),
             prefetch: 16,
+            max_prefetch: 1024,
+            claim_ahead: Duration::from_millis(20),
             consumer: format!("local-{}", uuid::Uuid::new_v4()),
             claim_block: Duration::from_secs(1),
             renew_every: Duration::from_secs(3),
@@ -39,6 +50,82 @@ impl LocalConfig {
     }
 }
 
+/// How often the completion rate is sampled to size the window.
+const PACE_EVERY: Duration = Duration::from_millis(50);
+/// With the slots well fed, how long a claim waits for more room to free up
+/// so that one round trip claims many tasks.
+const GATHER: Duration = Duration::from_millis(1);
+
+/// The claim-ahead window: `room` holds a permit per task this dispatcher
+/// may hold at once (running, queued for a slot, or being recorded); it
+/// grows and shrinks with the completion rate.
+struct Window {
+    room: Arc<Semaphore>,
+    size: usize,
+    /// Permits to take out of circulation as they come back (a shrink
+    /// while they were held).
+    owed: usize,
+    slots: usize,
+    min_ahead: usize,
+    max_ahead: usize,
+    ahead: Duration,
+    finished: Arc<AtomicU64>,
+    sampled: (Instant, u64),
+}
+
+impl Window {
+    fn new(config: &LocalConfig) -> Self {
+        let size = config.slots + config.prefetch;
+        Window {
+            room: Arc::new(Semaphore::new(size)),
+            size,
+            owed: 0,
+            slots: config.slots,
+            min_ahead: config.prefetch,
+            max_ahead: config.max_prefetch.max(config.prefetch),
+            ahead: config.claim_ahead,
+            finished: Arc::default(),
+            sampled: (Instant::now(), 0),
+        }
+    }
+
+    /// Resizes to the recent completion rate, at most every PACE_EVERY.
+    fn pace(&mut self) {
+        if self.owed > 0 {
+            self.owed -= self.room.forget_permits(self.owed);
+        }
+        let (at, count) = self.sampled;
+        let elapsed = at.elapsed();
+        if elapsed < PACE_EVERY {
+            return;
+        }
+        let now_count = self.finished.load(Ordering::Relaxed);
+        self.sampled = (Instant::now(), now_count);
+        let rate = (now_count - count) as f64 / elapsed.as_secs_f64();
+        let ahead = ((rate * self.ahead.as_secs_f64()) as usize).clamp(self.min_ahead, self.max_ahead);
+        self.resize(self.slots + ahead);
+    }
+
+    fn resize(&mut self, size: usize) {
+        if size > self.size {
+            let grow = size - self.size;
+            let repaid = grow.min(self.owed);
+            self.owed -= repaid;
+            self.room.add_permits(grow - repaid);
+        } else {
+            let shrink = self.size - size;
+            let forgotten = self.room.forget_permits(shrink);
+            self.owed += shrink - forgotten;
+        }
+        self.size = size;
+    }
+
+    /// Whether the slots have enough queued to wait a moment for more room.
+    fn fed(&self) -> bool {
+        let held = self.size + self.owed - self.room.available_permits();
+        self.size > self.slots + self.min_ahead && held > 2 * self.slots
+    }
+}
 
 /// Runs until `shutdown` turns true, then stops claiming and waits for the
 /// tasks it holds to finish and be recorded.
@@ -50,8 +137,7 @@ pub async fn run_local(
 ) -> std::io::Result<()> {
     let executor = Arc::new(Executor::new(runtime.clone(), config.slots)?);
     let functions = Arc::new(FunctionCache::new(store.clone(), runtime));
-    let window = config.slots + config.prefetch;
-    let room = Arc::new(Semaphore::new(window));
+    let mut window = Window::new(&config);
     let Bookkeeping {
         held,
         done: done_tx,
@@ -60,15 +146,19 @@ pub async fn run_local(
     } = Bookkeeping::start(&store, &config.consumer, config.renew_every);
 
     while !*shutdown.borrow() {
+        window.pace();
         let first = tokio::select! {
-            permit = room.clone().acquire_owned() => match permit {
+            permit = window.room.clone().acquire_owned() => match permit {
                 Ok(p) => p,
                 Err(_) => break,
             },
             _ = shutdown.changed() => break,
         };
+        if window.fed() {
+            tokio::time::sleep(GATHER).await;
+        }
         let mut permits = vec![first];
-        while let Ok(p) = room.clone().try_acquire_owned() {
+        while let Ok(p) = window.room.clone().try_acquire_owned() {
             permits.push(p);
         }
         let claims = match store.claim(&config.consumer, permits.len(), config.claim_block).await {
@@ -82,61 +172,94 @@ pub async fn run_local(
         for claim in claims {
             let Some(permit) = permits.pop() else { break };
             held.insert(claim.clone());
-            let (executor, functions, done_tx) = (executor.clone(), functions.clone(), done_tx.clone());
-            tokio::spawn(async move {
-                let outcome = run_one(&executor, &functions, &claim).await;
-                let _ = done_tx.send(Done {
-                    claim,
-                    outcome,
-                    room: Some(permit),
-                });
-            });
+            let finish = Finish {
+                claim,
+                permit,
+                done: done_tx.clone(),
+                finished: window.finished.clone(),
+            };
+            // The common case starts the task right here; a function not
+            // loaded yet is fetched and compiled off this loop.
+            match functions.cached(finish.claim.function_id) {
+                Some(function) => start(&executor, function, finish),
+                None => {
+                    let (executor, functions) = (executor.clone(), functions.clone());
+                    tokio::spawn(async move {
+                        match functions.get(finish.claim.function_id).await {
+                            Ok(function) => start(&executor, function, finish),
+                            Err(LoadFailure::Final(failure)) => finish.record(Some(failure)),
+                            Err(LoadFailure::Transient(why)) => {
+                                tracing::warn!(task = %finish.claim.task_id, "not running the task now: {why}");
+                                tokio::time::sleep(Duration::from_millis(500)).await;
+                                finish.record(None);
+                            }
+                        }
+                    });
+                }
+            }
         }
     }
 
     tracing::info!("dispatcher stopping: draining tasks in flight");
+    // Every task in flight holds a sender: the recorder ends once the last
+    // one is recorded.
     drop(done_tx);
-    let _all_recorded = room.acquire_many(window as u32).await;
     let _ = recorder.await;
     renewer.abort();
     tracing::info!("dispatcher stopped");
     Ok(())
 }
 
-/// Runs one claimed task; None if it could not be started for a passing
-/// reason (the store was unreachable).
-async fn run_one(executor: &Executor, functions: &FunctionCache, claim: &Claim) -> Option<Final> {
-    let function = match functions.get(claim.function_id).await {
-        Ok(function) => function,
-        Err(LoadFailure::Final(failure)) => return Some(failure),
-        Err(LoadFailure::Transient(why)) => {
-            tracing::warn!(task = %claim.task_id, "not running the task now: {why}");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            return None;
-        }
-    };
-    let args = match function.parse_args(&claim.payload) {
+/// What a started task needs to report its end.
+struct Finish {
+    claim: Claim,
+    permit: OwnedSemaphorePermit,
+    done: mpsc::UnboundedSender<Done>,
+    finished: Arc<AtomicU64>,
+}
+
+impl Finish {
+    /// Hands the outcome to the recorder (None: never started, queue it
+    /// again uncounted); the room frees once it is recorded.
+    fn record(self, outcome: Option<Final>) {
+        self.finished.fetch_add(1, Ordering::Relaxed);
+        let _ = self.done.send(Done {
+            claim: self.claim,
+            outcome,
+            room: Some(self.permit),
+        });
+    }
+}
+
+/// Queues the task on the executor; its outcome goes straight from the slot
+/// thread to the recorder (no task of its own, no hop through this loop).
+fn start(executor: &Executor, function: Function, finish: Finish) {
+    let args = match function.parse_args(&finish.claim.payload) {
         Ok(args) => args,
         Err(e) => {
-            return Some(Final::Failed {
+            return finish.record(Some(Final::Failed {
                 kind: "bad_arguments".into(),
                 message: e.to_string(),
-            })
+            }))
         }
     };
-    let (tx, rx) = tokio::sync::oneshot::channel();
+    let finish = Arc::new(Mutex::new(Some(finish)));
+    let on_done = finish.clone();
     let submitted = executor.submit(function, args, None, move |outcome| {
-        let _ = tx.send(outcome);
+        if let Some(finish) = take(&on_done) {
+            finish.record(Some(to_final(outcome)));
+        }
     });
-    let internal = |message: String| Final::Failed {
-        kind: "internal".into(),
-        message,
-    };
-    Some(match submitted {
-        Ok(()) => match rx.await {
-            Ok(outcome) => to_final(outcome),
-            Err(_) => internal("the executor dropped the task".into()),
-        },
-        Err(e) => internal(e.to_string()),
-    })
+    if let Err(e) = submitted {
+        if let Some(finish) = take(&finish) {
+            finish.record(Some(Final::Failed {
+                kind: "internal".into(),
+                message: e.to_string(),
+            }));
+        }
+    }
+}
+
+fn take(finish: &Mutex<Option<Finish>>) -> Option<Finish> {
+    finish.lock().unwrap_or_else(|e| e.into_inner()).take()
 }

@@ -22,6 +22,7 @@ pub mod daemons;
 pub mod listing;
 pub mod map;
 pub mod plot;
+pub mod progress;
 pub mod run;
 
 pub use client::{Client, ClientError, FunctionInfo, TaskInfo, TaskResult, TaskStatus};

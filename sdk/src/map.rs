@@ -24,13 +24,13 @@ use uuid::Uuid;
 use crate::client::{Client, ClientError, TaskResult, TaskStatus};
 use crate::commands::Connection;
 use crate::listing::print_stdout;
+use crate::progress::Progress;
 
 /// Exit code when a task failed or could not be submitted or read.
 const EXIT_FAILED: u8 = 1;
 /// Exit code when none failed but some were still unfinished at --timeout.
 const EXIT_TIMED_OUT: u8 = 2;
 /// How often the progress bar is redrawn.
-const REDRAW: Duration = Duration::from_millis(200);
 
 const OUTPUT_HELP: &str = "\
 Input: FILE (`-` for standard input) holds one JSON payload per line, as
@@ -471,91 +471,6 @@ impl Summary {
     }
 }
 
-/// Counters shared with the tasks, and a bar drawn from them on stderr a few
-/// times a second when stderr is a terminal.
-pub struct Progress {
-    submitted: Arc<AtomicUsize>,
-    done: Arc<AtomicUsize>,
-    failed: Arc<AtomicUsize>,
-    collecting: Arc<AtomicBool>,
-    drawer: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
-}
-
-impl Progress {
-    /// Counters, and a drawing task if `draw`.
-    pub fn start(total: usize, draw: bool) -> Progress {
-        let mut progress = Progress {
-            submitted: Arc::default(),
-            done: Arc::default(),
-            failed: Arc::default(),
-            collecting: Arc::default(),
-            drawer: None,
-        };
-        if draw && total > 0 {
-            let (stop, mut stopped) = tokio::sync::oneshot::channel();
-            let (submitted, done, failed, collecting) = (
-                progress.submitted.clone(),
-                progress.done.clone(),
-                progress.failed.clone(),
-                progress.collecting.clone(),
-            );
-            let handle = tokio::spawn(async move {
-                let mut tick = tokio::time::interval(REDRAW);
-                loop {
-                    let line = if collecting.load(Ordering::Relaxed) {
-                        let failed = failed.load(Ordering::Relaxed);
-                        let note = if failed > 0 { format!("  {failed} failed") } else { String::new() };
-                        bar_line("results   ", done.load(Ordering::Relaxed), total, &note)
-                    } else {
-                        bar_line("submitting", submitted.load(Ordering::Relaxed), total, "")
-                    };
-                    let _ = write!(io::stderr().lock(), "\r\x1b[2K{line}");
-                    tokio::select! {
-                        _ = tick.tick() => {}
-                        _ = &mut stopped => break,
-                    }
-                }
-                // Leave the line clean for the summary.
-                let _ = write!(io::stderr().lock(), "\r\x1b[2K");
-            });
-            progress.drawer = Some((stop, handle));
-        }
-        progress
-    }
-
-    fn phase_collecting(&self) {
-        self.collecting.store(true, Ordering::Relaxed);
-    }
-
-    /// Counts one task as ended (`bad`: failed, or no task at all).
-    fn record(&self, bad: bool) {
-        self.done.fetch_add(1, Ordering::Relaxed);
-        if bad {
-            self.failed.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Stops drawing and clears the bar.
-    async fn finish(mut self) {
-        if let Some((stop, handle)) = self.drawer.take() {
-            let _ = stop.send(());
-            let _ = handle.await;
-        }
-    }
-}
-
-/// `submitting [##########..........]  512/1000`.
-fn bar_line(label: &str, count: usize, total: usize, note: &str) -> String {
-    const WIDTH: usize = 30;
-    let filled = (count.min(total) * WIDTH).checked_div(total).unwrap_or(WIDTH);
-    format!(
-        "{label} [{}{}] {count:>width$}/{total}{note}",
-        "#".repeat(filled),
-        ".".repeat(WIDTH - filled),
-        width = total.to_string().len()
-    )
-}
-
 fn parse_concurrency(s: &str) -> Result<usize, String> {
     s.trim()
         .parse::<usize>()
@@ -661,12 +576,6 @@ mod tests {
         assert_eq!(refused_index("payloads[2] no colon"), None);
     }
 
-    #[test]
-    fn the_bar_fills_with_the_count() {
-        assert_eq!(bar_line("x", 0, 10, ""), format!("x [{}]  0/10", ".".repeat(30)));
-        assert_eq!(bar_line("x", 5, 10, " n"), format!("x [{}{}]  5/10 n", "#".repeat(15), ".".repeat(15)));
-        assert_eq!(bar_line("x", 10, 10, ""), format!("x [{}] 10/10", "#".repeat(30)));
-    }
 
     #[test]
     fn flags_are_checked() {

@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The CSV header `faas bench --csv-label` rows go under.
-pub const HEADER: &str = "label,workload,tasks,clients,p50_ms,p99_ms,tasks_per_s";
+pub const HEADER: &str = crate::bench::CSV_HEADER;
+/// The columns the charts need; others (p95, CPU, ...) may be there too.
 const COLUMNS: [&str; 7] = [
     "label",
     "workload",
@@ -776,6 +777,9 @@ fn weak_scaling_chart(rows: &[&BenchRow], path: &Path) -> DrawResult {
 mod tests {
     use super::*;
 
+    /// The columns the charts need, as the first data files had them.
+    const SHORT: &str = "label,workload,tasks,clients,p50_ms,p99_ms,tasks_per_s";
+
     const CHECKED_IN: &str = include_str!("../../docs/data/modes-2026-11-23.csv");
 
     /// A fresh directory under the system temp dir, removed on drop.
@@ -802,7 +806,7 @@ mod tests {
     #[test]
     fn parses_good_rows() {
         let rows = parse_csv(&format!(
-            "{HEADER}\nlocal-2slots,noop,20000,32,0.767,1.418,10050\n\npull-2x2,noop,20000,32,NaN,NaN,7000\nweak-push-4,fib(25),2000,16,1.441,1.624,1761\n"
+            "{SHORT}\nlocal-2slots,noop,20000,32,0.767,1.418,10050\n\npull-2x2,noop,20000,32,NaN,NaN,7000\nweak-push-4,fib(25),2000,16,1.441,1.624,1761\n"
         ))
         .expect("parse");
         assert_eq!(rows.len(), 3);
@@ -857,21 +861,21 @@ mod tests {
     fn bad_lines_are_named() {
         let good = "local-2slots,noop,20000,32,0.767,1.418,10050";
         let (line, msg) = parse_error(&format!(
-            "{HEADER}\n{good}\npush-1x2,noop,20000,32,0.869,1.269\n"
+            "{SHORT}\n{good}\npush-1x2,noop,20000,32,0.869,1.269\n"
         ));
         assert_eq!(line, 3);
         assert!(msg.contains("expected 7 fields, found 6"), "{msg}");
         let (line, msg) = parse_error(&format!(
-            "{HEADER}\n{good}\n{good}\npush-1x2,noop,lots,32,0.869,1.269,5604\n"
+            "{SHORT}\n{good}\n{good}\npush-1x2,noop,lots,32,0.869,1.269,5604\n"
         ));
         assert_eq!(line, 4);
         assert!(msg.contains("tasks \"lots\""), "{msg}");
         let (line, msg) = parse_error(&format!(
-            "{HEADER}\npush-1x2,noop,20000,32,0.869,1.269,-3\n"
+            "{SHORT}\npush-1x2,noop,20000,32,0.869,1.269,-3\n"
         ));
         assert_eq!(line, 2);
         assert!(msg.contains("tasks_per_s"), "{msg}");
-        let (line, msg) = parse_error(&format!("{HEADER}\nweak-push-many,noop,5,16,1,1,10\n"));
+        let (line, msg) = parse_error(&format!("{SHORT}\nweak-push-many,noop,5,16,1,1,10\n"));
         assert_eq!(line, 2);
         assert!(msg.contains("weak-MODE-W"), "{msg}");
         let (line, msg) = parse_error("label,workload,tasks\nlocal-2slots,noop,1\n");
@@ -879,7 +883,7 @@ mod tests {
         assert!(msg.contains("clients"), "{msg}");
         assert_eq!(parse_error("").0, 1);
         assert!(matches!(
-            parse_csv(&format!("{HEADER}\n")),
+            parse_csv(&format!("{SHORT}\n")),
             Err(PlotError::NoRows)
         ));
     }
