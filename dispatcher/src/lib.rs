@@ -11,6 +11,7 @@
 mod functions;
 mod local;
 mod outcome;
+mod pace;
 mod pull;
 mod push;
 mod recorder;

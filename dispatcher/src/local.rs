@@ -4,12 +4,13 @@
 
 use crate::functions::{FunctionCache, LoadFailure};
 use crate::outcome::to_final;
+use crate::pace::{self, Rate};
 use crate::recorder::{Bookkeeping, Done};
 use faas_runtime::{Executor, Function, Runtime};
 use faas_store::{Claim, Final, Store};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 /// Settings of a local dispatcher.
@@ -18,16 +19,9 @@ pub struct LocalConfig {
     /// Invocations run at once.
     pub slots: usize,
     /// Fewest tasks claimed beyond the slots, so a slot never waits on a
-    /// store round trip.
+    /// store round trip. Beyond it the claim-ahead follows the completion
+    /// rate (see [`crate::pace`]).
     pub prefetch: usize,
-    /// Most tasks claimed beyond the slots. Between the two, the claim-ahead
-    /// follows the completion rate: `claim_ahead` worth of work.
-    pub max_prefetch: usize,
-    /// How much work (at the recent completion rate) to hold beyond the
-    /// slots: short tasks are claimed hundreds per round trip, long ones a
-    /// few at a time, so other dispatchers get their share and a crashed
-    /// dispatcher strands little work behind its leases.
-    pub claim_ahead: Duration,
     /// This dispatcher's name in the store (its consumer name).
     pub consumer: String,
     /// Longest wait for new work in one claim.
@@ -41,8 +35,6 @@ impl LocalConfig {
         LocalConfig {
             slots: slots.max(1),
             prefetch: 16,
-            max_prefetch: 1024,
-            claim_ahead: Duration::from_millis(20),
             consumer: format!("local-{}", uuid::Uuid::new_v4()),
             claim_block: Duration::from_secs(1),
             renew_every: Duration::from_secs(3),
@@ -67,10 +59,8 @@ struct Window {
     owed: usize,
     slots: usize,
     min_ahead: usize,
-    max_ahead: usize,
-    ahead: Duration,
     finished: Arc<AtomicU64>,
-    sampled: (Instant, u64),
+    rate: Rate,
 }
 
 impl Window {
@@ -82,10 +72,8 @@ impl Window {
             owed: 0,
             slots: config.slots,
             min_ahead: config.prefetch,
-            max_ahead: config.max_prefetch.max(config.prefetch),
-            ahead: config.claim_ahead,
             finished: Arc::default(),
-            sampled: (Instant::now(), 0),
+            rate: Rate::default(),
         }
     }
 
@@ -94,15 +82,13 @@ impl Window {
         if self.owed > 0 {
             self.owed -= self.room.forget_permits(self.owed);
         }
-        let (at, count) = self.sampled;
-        let elapsed = at.elapsed();
-        if elapsed < PACE_EVERY {
+        let Some(rate) = self.rate.sample(self.finished.load(Ordering::Relaxed), PACE_EVERY) else {
             return;
+        };
+        let ahead = pace::ahead(rate, self.min_ahead, pace::MAX_AHEAD);
+        if self.slots + ahead != self.size {
+            tracing::debug!(rate = rate as u64, window = self.slots + ahead, "claim-ahead window resized");
         }
-        let now_count = self.finished.load(Ordering::Relaxed);
-        self.sampled = (Instant::now(), now_count);
-        let rate = (now_count - count) as f64 / elapsed.as_secs_f64();
-        let ahead = ((rate * self.ahead.as_secs_f64()) as usize).clamp(self.min_ahead, self.max_ahead);
         self.resize(self.slots + ahead);
     }
 
@@ -162,7 +148,10 @@ pub async fn run_local(
             permits.push(p);
         }
         let claims = match store.claim(&config.consumer, permits.len(), config.claim_block).await {
-            Ok(claims) => claims,
+            Ok(claims) => {
+                tracing::trace!(asked = permits.len(), got = claims.len(), "claimed");
+                claims
+            }
             Err(e) => {
                 tracing::warn!("cannot claim tasks: {e}; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;

@@ -9,6 +9,7 @@ use crate::remote::{
     self, claim_from_ref, final_of, publish_workers, task_message, unsent_outcome, Assigned, Listen, ListenError,
     Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
 };
+use crate::pace::{self, Rate};
 use crate::router::{hex_id, Framing, Identity, Inbound};
 use faas_protocol::{DispatcherMessage, ResultMessage, TaskRef, WorkerMessage};
 use faas_store::{Claim, Final, FunctionId, Store};
@@ -31,8 +32,10 @@ pub struct PushConfig {
     pub claim_block: Duration,
     /// How often held tasks' leases are renewed.
     pub renew_every: Duration,
-    /// Tasks sent to a worker beyond its slots, per slot, so a slot that
-    /// frees up starts the next task without a round trip to the dispatcher.
+    /// Fewest tasks sent to a worker beyond its slots, per slot, so a slot
+    /// that frees up starts the next task without a round trip to the
+    /// dispatcher. A worker that completes tasks fast is sent more: the
+    /// work it does in [`crate::pace::AHEAD`] (see [`crate::pace`]).
     pub prefetch_per_slot: usize,
 }
 
@@ -54,8 +57,9 @@ impl PushConfig {
 struct Worker {
     name: String,
     slots: usize,
-    /// Most tasks held at once: slots plus prefetch.
+    /// Most tasks held at once: slots plus prefetch, paced by `rate`.
     capacity: usize,
+    rate: Rate,
     assigned: Assigned,
     last_seen: Instant,
     draining: bool,
@@ -127,6 +131,7 @@ impl Scheduling for Scheduler {
         if stopping {
             return;
         }
+        self.pace_workers();
         self.release_excess();
         self.ticks += 1;
         if self.ticks % 5 == 1 {
@@ -187,6 +192,7 @@ impl Scheduler {
             name: name.clone(),
             slots: 0,
             capacity: 0,
+            rate: Rate::default(),
             assigned: Assigned::default(),
             last_seen: Instant::now(),
             draining: false,
@@ -195,7 +201,7 @@ impl Scheduler {
         worker.name = name;
         // A worker's word sets how much this dispatcher claims for it: bound it.
         worker.slots = (slots as usize).clamp(1, MAX_SLOTS_PER_WORKER);
-        worker.capacity = worker.slots * (1 + self.config.prefetch_per_slot);
+        worker.capacity = worker.capacity.max(worker.slots * (1 + self.config.prefetch_per_slot));
         worker.draining = false;
         // Tasks we think it holds but it does not list (a TASK lost on a
         // broken connection, say), sent long enough ago not to be in
@@ -282,6 +288,17 @@ impl Scheduler {
             }
         }
         self.forget_if_gone(&from);
+    }
+
+    /// Sizes each worker's capacity by the rate it completes tasks.
+    fn pace_workers(&mut self) {
+        let prefetch = self.config.prefetch_per_slot;
+        for worker in self.workers.values_mut() {
+            if let Some(rate) = worker.rate.sample(worker.completed, Self::TICK) {
+                let min = worker.slots * prefetch;
+                worker.capacity = worker.slots + pace::ahead(rate, min, pace::MAX_AHEAD.max(min));
+            }
+        }
     }
 
     /// Hands back claimed tasks no worker has room for (workers left or

@@ -133,15 +133,28 @@ impl Bookkeeping {
     }
 }
 
-/// Renews the leases of everything in `held`, every `every`, forever (abort
-/// the task to stop).
+/// How often the queue is trimmed of ended tasks' entries.
+const TRIM_EVERY: Duration = Duration::from_secs(1);
+
+/// Renews the leases of everything in `held` every `every`, and trims the
+/// queue every TRIM_EVERY, forever (abort the task to stop).
 pub async fn renew_leases(store: Store, consumer: String, every: Duration, held: Held) {
-    let mut tick = tokio::time::interval(every);
+    let mut renew = tokio::time::interval(every);
+    let mut trim = tokio::time::interval(TRIM_EVERY);
+    trim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
-        let claims = held.all();
-        if let Err(e) = store.renew(&consumer, &claims).await {
-            tracing::warn!("cannot renew leases: {e}");
+        tokio::select! {
+            _ = renew.tick() => {
+                let claims = held.all();
+                if let Err(e) = store.renew(&consumer, &claims).await {
+                    tracing::warn!("cannot renew leases: {e}");
+                }
+            }
+            _ = trim.tick() => {
+                if let Err(e) = store.trim_queue().await {
+                    tracing::debug!("cannot trim the task queue: {e}");
+                }
+            }
         }
     }
 }

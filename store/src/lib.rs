@@ -26,6 +26,7 @@ pub use model::{
 pub use redis_store::{RedisStore, DONE_CHANNEL, FUNCTIONS_INDEX, GROUP, NEW_TASK_CHANNEL, RECENT_INDEX, STREAM};
 
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -134,6 +135,12 @@ impl Store {
         each!(self, s => s.tasks_many(ids).await)
     }
 
+    /// Only the statuses of many tasks, in order (None: no such task): what
+    /// a long poll checks before reading a whole record.
+    pub async fn statuses_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskStatus>>> {
+        each!(self, s => s.statuses_many(ids).await)
+    }
+
     /// Up to `limit` of the most recently submitted tasks, newest first,
     /// only those in `status` if given. Only the latest [`RECENT_TASKS`]
     /// submissions are listed.
@@ -163,6 +170,16 @@ impl Store {
     /// `finish` for many attempts in one round trip; one flag per entry.
     pub async fn finish_many(&self, done: &[(Claim, Final)]) -> StoreResult<Vec<bool>> {
         each!(self, s => s.finish_many(done).await)
+    }
+
+    /// Frees the queue of the entries of ended tasks (Redis acknowledges
+    /// them as they end and deletes them here, in bulk). Every dispatcher
+    /// calls it now and then; it is idempotent.
+    pub async fn trim_queue(&self) -> StoreResult<u64> {
+        match self {
+            Store::Memory(_) => Ok(0),
+            Store::Redis(r) => r.trim_queue().await,
+        }
     }
 
     /// Hands back a claim that was never started (a shutting-down executor),
@@ -202,54 +219,101 @@ impl Store {
         };
         let deadline = tokio::time::Instant::now() + timeout;
         // Register before the first read, so no completion is missed.
-        let mut waiting: Vec<(usize, tokio::sync::oneshot::Receiver<()>)> =
-            ids.iter().enumerate().map(|(i, id)| (i, waiters.register(*id))).collect();
-        let mut records = vec![None; ids.len()];
-        let mut to_read: Vec<usize> = (0..ids.len()).collect();
-        let result = loop {
-            let read_ids: Vec<TaskId> = to_read.iter().map(|&i| ids[i]).collect();
-            let read = match self.tasks_many(&read_ids).await {
-                Ok(read) => read,
-                Err(e) => break Err(e),
+        let (wake, mut woken) = tokio::sync::mpsc::unbounded_channel();
+        waiters.register(ids.iter().copied(), &wake);
+        let result = self.gather_final(ids, deadline, &wake, &mut woken, waiters).await;
+        drop((wake, woken));
+        waiters.prune(ids);
+        result
+    }
+
+    /// The loop of `wait_final_many`: reads only statuses until a task is
+    /// final (a queued task's record is not worth reading whole), then its
+    /// record once.
+    async fn gather_final(
+        &self,
+        ids: &[TaskId],
+        deadline: tokio::time::Instant,
+        wake: &tokio::sync::mpsc::UnboundedSender<TaskId>,
+        woken: &mut tokio::sync::mpsc::UnboundedReceiver<TaskId>,
+        waiters: &waiters::Waiters,
+    ) -> StoreResult<Vec<Option<TaskRecord>>> {
+        let mut records: Vec<Option<TaskRecord>> = vec![None; ids.len()];
+        // Where each waited-on id sits in `ids` (an id may be asked twice).
+        let mut pending: HashMap<TaskId, Vec<usize>> = HashMap::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            pending.entry(*id).or_default().push(i);
+        }
+        let mut to_check: Vec<TaskId> = pending.keys().copied().collect();
+        // Whether `to_check` came from wake-ups, which unregistered them.
+        let mut woke = false;
+        loop {
+            // A woken task has ended (almost surely): read its record. Any
+            // other check reads statuses first, and whole records only of
+            // the tasks that ended.
+            let ended: Vec<TaskId> = if woke {
+                to_check.clone()
+            } else {
+                let statuses = self.statuses_many(&to_check).await?;
+                to_check
+                    .iter()
+                    .zip(&statuses)
+                    .filter(|(_, s)| s.is_none_or(|s| s.is_final()))
+                    .map(|(id, _)| *id)
+                    .collect()
             };
-            for (&i, record) in to_read.iter().zip(read) {
-                records[i] = record;
-            }
-            let settled = |i: usize| records[i].as_ref().is_none_or(|r: &TaskRecord| r.status.is_final());
-            waiting.retain(|(i, _)| !settled(*i));
-            let now = tokio::time::Instant::now();
-            if waiting.is_empty() || now >= deadline {
-                break Ok(());
-            }
-            let nap = (deadline - now).min(Duration::from_secs(1));
-            let woke = tokio::time::timeout(
-                nap,
-                futures::future::select_all(waiting.iter_mut().map(|(_, rx)| rx)),
-            )
-            .await
-            .is_ok();
-            if !woke {
-                to_read = waiting.iter().map(|(i, _)| *i).collect();
-                continue;
-            }
-            if waiting.len() > 1 {
-                // Let a burst of completions gather into one read (a single
-                // task's waiter reads at once: that is a round trip's latency).
-                tokio::time::sleep(Duration::from_millis(2).min(deadline.saturating_duration_since(now))).await;
-            }
-            to_read.clear();
-            for (i, rx) in waiting.iter_mut() {
-                if !matches!(rx.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Empty)) {
-                    to_read.push(*i);
-                    *rx = waiters.register(ids[*i]);
+            let mut unfinished = Vec::new();
+            for (id, record) in ended.iter().zip(self.tasks_many(&ended).await?) {
+                if record.as_ref().is_some_and(|r| !r.status.is_final()) {
+                    unfinished.push(*id);
+                    continue;
+                }
+                for i in pending.remove(id).unwrap_or_default() {
+                    records[i] = record.clone();
                 }
             }
-        };
-        drop(waiting);
-        for id in ids {
-            waiters.prune(*id);
+            if woke {
+                // Woken but not final (a spurious wake-up): wait again.
+                waiters.register(unfinished.iter().copied(), wake);
+            }
+            let now = tokio::time::Instant::now();
+            if pending.is_empty() || now >= deadline {
+                break;
+            }
+            // Wait for a wake-up; every second re-check all in case one was missed.
+            let nap = (deadline - now).min(Duration::from_secs(1));
+            match tokio::time::timeout(nap, woken.recv()).await {
+                Ok(Some(first)) => {
+                    if pending.len() > 1 {
+                        // Let a burst of completions gather into one read (a
+                        // single task's waiter reads at once: that is a round
+                        // trip's latency).
+                        tokio::time::sleep(Duration::from_millis(2).min(deadline.saturating_duration_since(now))).await;
+                    }
+                    to_check.clear();
+                    to_check.push(first);
+                    while let Ok(id) = woken.try_recv() {
+                        to_check.push(id);
+                    }
+                    to_check.retain(|id| pending.contains_key(id));
+                    to_check.sort_unstable();
+                    to_check.dedup();
+                    woke = true;
+                }
+                _ => {
+                    to_check = pending.keys().copied().collect();
+                    woke = false;
+                }
+            }
         }
-        result.map(|()| records)
+        // Still unfinished at the deadline: report their latest records.
+        let late: Vec<TaskId> = pending.keys().copied().collect();
+        for (id, record) in late.iter().zip(self.tasks_many(&late).await?) {
+            for i in pending.remove(id).unwrap_or_default() {
+                records[i] = record.clone();
+            }
+        }
+        Ok(records)
     }
 
     /// Waits until the task is final or `timeout` passes, and returns its

@@ -141,6 +141,11 @@ impl MemoryStore {
         Ok(ids.iter().map(|id| state.tasks.get(id).cloned()).collect())
     }
 
+    pub async fn statuses_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskStatus>>> {
+        let state = self.lock();
+        Ok(ids.iter().map(|id| state.tasks.get(id).map(|t| t.status)).collect())
+    }
+
     pub async fn claim(&self, consumer: &str, max: usize, block: Duration) -> StoreResult<Vec<Claim>> {
         let deadline = Instant::now() + block;
         loop {

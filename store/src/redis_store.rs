@@ -94,6 +94,7 @@ const FINISH_LUA: &str = r#"
 -- ARGV: stream, group, now, then (task id, attempt, status, result json,
 -- failure kind, entry id) sextets. Returns 1 per sextet that was applied.
 local out = {}
+local ended = {}
 for i = 4, #ARGV, 6 do
   local tid, attempt, status, result, kind, entry =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
@@ -109,15 +110,17 @@ for i = 4, #ARGV, 6 do
   elseif f[1] == 'RUNNING' and tonumber(f[2]) == tonumber(attempt) and own then
     redis.call('HSET', key, 'status', status, 'result', result, 'finished_at', ARGV[3])
     if kind ~= '' then redis.call('HSET', key, 'failure_kind', kind) end
-    if entry ~= '' then
-      redis.call('XACK', ARGV[1], ARGV[2], entry)
-      redis.call('XDEL', ARGV[1], entry)
-    end
-    redis.call('PUBLISH', 'faas:done', tid)
+    -- Acknowledged only: the stream is trimmed below its oldest
+    -- unacknowledged entry from time to time (TRIM_LUA), far cheaper than
+    -- a delete per task.
+    if entry ~= '' then redis.call('XACK', ARGV[1], ARGV[2], entry) end
+    table.insert(ended, tid)
     applied = 1
   end
   table.insert(out, applied)
 end
+-- One announcement for the batch: the ended ids, space-separated.
+if #ended > 0 then redis.call('PUBLISH', 'faas:done', table.concat(ended, ' ')) end
 return out
 "#;
 
@@ -151,6 +154,33 @@ redis.call('HSET', key, 'status', 'QUEUED', 'attempts', attempts, 'entry', fresh
 return 1
 "#;
 
+const TRIM_LUA: &str = r#"
+-- ARGV: stream. Deletes the entries every group is done with: those before
+-- each group's oldest unacknowledged entry and its last delivered one
+-- (finished tasks are only acknowledged). Returns the number deleted.
+local function older(a, b)
+  local am, as = string.match(a, '(%d+)-(%d+)')
+  local bm, bs = string.match(b, '(%d+)-(%d+)')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', ARGV[1])
+if not ok or #groups == 0 then return 0 end
+local keep
+for _, g in ipairs(groups) do
+  local info = {}
+  for k = 1, #g, 2 do info[g[k]] = g[k + 1] end
+  local candidates = {info['last-delivered-id']}
+  local pending = redis.call('XPENDING', ARGV[1], info['name'])
+  if pending[1] > 0 then table.insert(candidates, pending[2]) end
+  for _, id in ipairs(candidates) do
+    if not keep or older(id, keep) then keep = id end
+  end
+end
+-- LIMIT 0: no cap on the entries one call deletes (`~` caps it at 10,000).
+return redis.call('XTRIM', ARGV[1], 'MINID', '~', keep, 'LIMIT', 0)
+"#;
+
 pub struct RedisStore {
     url: String,
     client: Client,
@@ -169,6 +199,7 @@ pub struct RedisStore {
     finish_script: Script,
     renew_script: Script,
     release_script: Script,
+    trim_script: Script,
 }
 
 fn manager_config(response_timeout: Duration) -> ConnectionManagerConfig {
@@ -201,6 +232,7 @@ impl RedisStore {
             finish_script: Script::new(FINISH_LUA),
             renew_script: Script::new(RENEW_LUA),
             release_script: Script::new(RELEASE_LUA),
+            trim_script: Script::new(TRIM_LUA),
         };
         store.ping().await?;
         store.ensure_group().await?;
@@ -364,6 +396,28 @@ impl RedisStore {
             let maps: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
             for (id, map) in chunk.iter().zip(maps) {
                 out.push(if map.is_empty() { None } else { Some(parse_task(*id, &map)?) });
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn statuses_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskStatus>>> {
+        let mut conn = self.conn.clone();
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(BATCH_CHUNK) {
+            let mut pipe = redis::pipe();
+            for id in chunk {
+                pipe.hget(task_key(*id), "status");
+            }
+            let statuses: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+            for (id, status) in chunk.iter().zip(statuses) {
+                out.push(match status {
+                    None => None,
+                    Some(text) => Some(
+                        TaskStatus::parse(&text)
+                            .ok_or_else(|| StoreError::Corrupt(format!("task {id} has status {text:?}")))?,
+                    ),
+                });
             }
         }
         Ok(out)
@@ -608,6 +662,12 @@ impl RedisStore {
         Ok(applied.into_iter().map(|a| a == 1).collect())
     }
 
+    /// Deletes the queue's entries that every dispatcher is done with.
+    pub async fn trim_queue(&self) -> StoreResult<u64> {
+        let mut conn = self.conn.clone();
+        Ok(self.trim_script.arg(STREAM).invoke_async::<u64>(&mut conn).await?)
+    }
+
     pub async fn release(&self, claim: &Claim, count_attempt: bool) -> StoreResult<()> {
         let mut conn = self.conn.clone();
         self.release_script
@@ -680,13 +740,9 @@ impl RedisStore {
                         if pubsub.subscribe(DONE_CHANNEL).await.is_ok() {
                             let mut messages = pubsub.on_message();
                             while let Some(msg) = messages.next().await {
-                                let id = msg
-                                    .get_payload::<String>()
-                                    .ok()
-                                    .and_then(|s| Uuid::parse_str(&s).ok());
-                                if let Some(id) = id {
-                                    waiters.notify(id);
-                                }
+                                // One or more task ids, space-separated.
+                                let Ok(text) = msg.get_payload::<String>() else { continue };
+                                waiters.notify_many(text.split_ascii_whitespace().filter_map(|s| Uuid::parse_str(s).ok()));
                             }
                         }
                     }
