@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Runs `faas bench` against local, push and pull mode side by side, on one
-# private Redis, writes every figure to bench-out/modes.csv and draws the
-# charts (bench-out/*.svg) with `faas bench plot`:
-#   1. no-op throughput and round-trip latency: local (2 slots), and push and
-#      pull with 1, 2 and 4 workers of 2 slots;
-#   2. the seeds' weak-scaling study: W workers of 1 slot (W = 1, 2, 4, 8)
-#      get 5 tasks each, then 500 each (100x), for noop, fib:25 and sleep:100,
-#      in local mode (-w W), push mode and pull mode.
+# private Redis, and draws the charts with `faas bench plot`:
+#   1. no-op throughput (submitted in batches of 1,000) and single-task
+#      round-trip latency: local (2 slots), and push and pull with 1, 2 and
+#      4 workers of 2 slots                              -> bench-out/modes.csv
+#   2. the other workloads, one configuration of 2 slots per mode: WASI echo
+#      of 1 KiB, fib(30) (beside native Rust fib(30) on 2 threads), and
+#      no-op with one HTTP request per task              -> bench-out/workloads.csv
+#   3. the seeds' weak-scaling study: W workers of 1 slot (W = 1, 2, 4, 8)
+#      get 5 tasks each, then 100x and 1000x that (sleep 100 ms: 1x and 100x
+#      only, 1000x would sleep 8 minutes per point), in local mode (-w W),
+#      push mode and pull mode                           -> bench-out/modes.csv
 # Usage: scripts/bench-modes.sh [quick]   (quick: part 1 only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p faas-sdk
 FAAS=target/release/faas
-OUT=bench-out; mkdir -p "$OUT"; CSV="$OUT/modes.csv"
+OUT=bench-out; mkdir -p "$OUT"
+CSV="$OUT/modes.csv"; WORKLOADS="$OUT/workloads.csv"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 REDIS_PORT=$(free_port); HTTP_PORT=$(free_port); ZMQ_PORT=$(free_port)
 REDIS=redis://127.0.0.1:$REDIS_PORT
@@ -37,30 +42,43 @@ start_remote() {  # mode workers slots
         wait_line "$OUT/worker$i.log" "worker ready"
     done
 }
+start() { if [ "$1" = local ]; then start_local "$(($2 * $3))"; else start_remote "$@"; fi; }
 stop_exec() { kill "${EXEC[@]}" 2>/dev/null || true; wait "${EXEC[@]}" 2>/dev/null || true; EXEC=(); }
-bench() { $FAAS bench "$@" | tee /dev/stderr | grep '^csv,' | cut -d, -f2- >> "$CSV"; }
+bench_to() { local csv=$1; shift; $FAAS bench "$@" | tee /dev/stderr | grep '^csv,' | cut -d, -f2- >> "$csv"; }
 
-echo "label,workload,tasks,clients,p50_ms,p99_ms,tasks_per_s" > "$CSV"
-echo "== no-op throughput and latency, side by side ==" >&2
-start_local 2; bench --csv-label local-2slots --tasks 20000 --latency-samples 1000; stop_exec
+$FAAS bench --csv-header > "$CSV"
+$FAAS bench --csv-header > "$WORKLOADS"
+echo "== no-op throughput (batches of 1,000) and latency, side by side ==" >&2
+start local 1 2; bench_to "$CSV" --csv-label local-2slots --tasks 50000 --latency-samples 1000; stop_exec
 for w in 1 2 4; do
     for mode in push pull; do
-        start_remote "$mode" "$w" 2; bench --csv-label "$mode-${w}x2" --tasks 20000 --latency-samples 1000; stop_exec
+        start "$mode" "$w" 2; bench_to "$CSV" --csv-label "$mode-${w}x2" --tasks 50000 --latency-samples 1000; stop_exec
     done
 done
-[ "${1:-}" = quick ] && { cat "$CSV"; $FAAS bench plot "$CSV"; exit 0; }
+if [ "${1:-}" != quick ]; then
+    echo "== workloads: WASI echo 1 KiB, fib(30) beside native, no-op one request per task ==" >&2
+    for mode in local push pull; do
+        start "$mode" 1 2
+        bench_to "$WORKLOADS" --csv-label "$mode-1x2" --workload echo:1024 --tasks 20000 --latency-samples 500
+        bench_to "$WORKLOADS" --csv-label "$mode-1x2" --workload fib:30 --tasks 400 --latency-samples 20 --native-threads 2
+        bench_to "$WORKLOADS" --csv-label "$mode-1x2-http" --batch 1 --clients 32 --tasks 20000 --latency-samples 0
+        stop_exec
+    done
 
-echo "== weak scaling: 5 tasks per slot, then 100x ==" >&2
-for workload in noop fib:25 sleep:100; do
-    for w in 1 2 4 8; do
-        for per in 5 500; do
-            n=$((w * per))
-            start_local "$w"; bench --csv-label "weak-local-$w" --workload "$workload" --tasks "$n" --clients 16 --rounds 1 --latency-samples 5; stop_exec
-            for mode in push pull; do
-                start_remote "$mode" "$w" 1; bench --csv-label "weak-$mode-$w" --workload "$workload" --tasks "$n" --clients 16 --rounds 1 --latency-samples 5; stop_exec
+    echo "== weak scaling: 5 tasks per slot, then 100x and 1000x ==" >&2
+    for workload in noop fib:25 sleep:100; do
+        for w in 1 2 4 8; do
+            for per in 5 500 5000; do
+                [ "$workload" = sleep:100 ] && [ "$per" = 5000 ] && continue
+                n=$((w * per))
+                for mode in local push pull; do
+                    start "$mode" "$w" 1
+                    bench_to "$CSV" --csv-label "weak-$mode-$w" --workload "$workload" --tasks "$n" --clients 16 --rounds 1 --latency-samples 5
+                    stop_exec
+                done
             done
         done
     done
-done
-cat "$CSV"
+fi
+cat "$CSV" "$WORKLOADS"
 $FAAS bench plot "$CSV"

@@ -11,7 +11,6 @@
 mod functions;
 mod local;
 mod outcome;
-mod pace;
 mod pull;
 mod push;
 mod recorder;

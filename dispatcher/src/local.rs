@@ -4,7 +4,7 @@
 
 use crate::functions::{FunctionCache, LoadFailure};
 use crate::outcome::to_final;
-use crate::pace::{self, Rate};
+use faas_protocol::pace::{self, Rate};
 use crate::recorder::{Bookkeeping, Done};
 use faas_runtime::{Executor, Function, Runtime};
 use faas_store::{Claim, Final, Store};
@@ -20,7 +20,7 @@ pub struct LocalConfig {
     pub slots: usize,
     /// Fewest tasks claimed beyond the slots, so a slot never waits on a
     /// store round trip. Beyond it the claim-ahead follows the completion
-    /// rate (see [`crate::pace`]).
+    /// rate (see [`faas_protocol::pace`]).
     pub prefetch: usize,
     /// This dispatcher's name in the store (its consumer name).
     pub consumer: String,

@@ -18,6 +18,7 @@ use crate::remote::{
     Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
 };
 use crate::router::{Framing, Inbound};
+use faas_protocol::pace::{self, Rate};
 use faas_protocol::{DispatcherMessage, PullRequest, TasksReply, WorkerMessage};
 use faas_store::{Claim, Final, FunctionId, Store};
 use std::collections::{HashMap, HashSet};
@@ -25,7 +26,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Most tasks a pull worker may hold beyond its slots, per slot (its
-/// prefetch); a worker asking for more gets no more.
+/// prefetch), unless it completes tasks fast: then up to the work it does
+/// in [`pace::AHEAD`]. A worker asking for more gets no more.
 pub const MAX_PULL_PREFETCH: usize = 4;
 
 /// Most modules sent in one answer to `need_modules`.
@@ -74,18 +76,34 @@ impl PullConfig {
 struct Waiting {
     route: Vec<Vec<u8>>,
     seq: u64,
-    free: usize,
+    /// The tasks it asked for; it gets what its capacity has room for
+    /// when the request is served (results may free room meanwhile).
+    asked: usize,
     until: Instant,
 }
 
 struct Worker {
     name: String,
     slots: usize,
+    /// Most tasks it may hold: slots plus prefetch, paced by `rate`.
+    capacity: usize,
+    rate: Rate,
     assigned: Assigned,
     last_seen: Instant,
     draining: bool,
     completed: u64,
     waiting: Option<Waiting>,
+}
+
+impl Worker {
+    /// Tasks it may be sent now by this dispatcher's count.
+    fn room(&self) -> usize {
+        if self.draining {
+            0
+        } else {
+            self.capacity.saturating_sub(self.assigned.len())
+        }
+    }
 }
 
 /// Runs until `shutdown` turns true. On shutdown it stops claiming, hands
@@ -141,6 +159,7 @@ impl Scheduling for Scheduler {
         if stopping {
             return;
         }
+        self.pace_workers();
         self.io.release_beyond(self.target());
         self.ticks += 1;
         if self.ticks % 20 == 1 {
@@ -184,6 +203,8 @@ impl Scheduler {
             Worker {
                 name: request.name.clone(),
                 slots: 1,
+                capacity: 0,
+                rate: Rate::default(),
                 assigned: Assigned::default(),
                 last_seen: Instant::now(),
                 draining: false,
@@ -196,7 +217,8 @@ impl Scheduler {
         // `slots` is the worker's word; a minimal client may send only `free`.
         let slots = if request.slots > 0 { request.slots } else { request.free };
         worker.slots = (slots as usize).clamp(1, MAX_SLOTS_PER_WORKER);
-        let capacity = worker.slots * (1 + MAX_PULL_PREFETCH);
+        worker.capacity = worker.capacity.max(worker.slots * (1 + MAX_PULL_PREFETCH));
+        let capacity = worker.capacity;
 
         if let Some(listed) = &request.running {
             // Before the results: a task whose result is in this request is
@@ -230,11 +252,7 @@ impl Scheduler {
             worker.draining = true;
         }
 
-        let free = if worker.draining {
-            0
-        } else {
-            (request.free as usize).min(capacity.saturating_sub(worker.assigned.len()))
-        };
+        let free = (request.free as usize).min(worker.room());
         if request.free > 0 || request.bye {
             // A new request for work supersedes a held one; a leaving
             // worker wants no more.
@@ -246,12 +264,12 @@ impl Scheduler {
         let claims: Vec<Claim> = self.io.pending.drain(..take).collect();
         if claims.is_empty() && request.free > 0 && !request.bye && request.need_modules.is_empty() {
             if let Some(worker) = self.workers.get_mut(&key) {
-                // `free` is 0 if this worker holds all it may by our
-                // count: then only the hold's end answers it.
+                // If this worker holds all it may by our count, the
+                // request waits for its results to make room.
                 worker.waiting = Some(Waiting {
                     route,
                     seq: request.seq,
-                    free,
+                    asked: request.free as usize,
                     until: Instant::now() + self.config.hold,
                 });
             }
@@ -337,15 +355,17 @@ impl Scheduler {
         let mut waiting: Vec<(Instant, String)> = self
             .workers
             .iter()
-            .filter_map(|(key, w)| w.waiting.as_ref().filter(|h| h.free > 0).map(|h| (h.until, key.clone())))
+            .filter_map(|(key, w)| w.waiting.as_ref().filter(|_| w.room() > 0).map(|h| (h.until, key.clone())))
             .collect();
         waiting.sort_by(|a, b| b.cmp(a));
         for (_, key) in waiting {
             if self.io.pending.is_empty() {
                 return;
             }
-            let Some(hold) = self.workers.get_mut(&key).and_then(|w| w.waiting.take()) else { continue };
-            let take = hold.free.min(self.io.pending.len());
+            let Some(worker) = self.workers.get_mut(&key) else { continue };
+            let room = worker.room();
+            let Some(hold) = worker.waiting.take() else { continue };
+            let take = hold.asked.min(room).min(self.io.pending.len());
             let claims: Vec<Claim> = self.io.pending.drain(..take).collect();
             self.answer(&key, hold.route, hold.seq, claims, &[]).await;
         }
@@ -371,8 +391,26 @@ impl Scheduler {
     /// Tasks to keep claimed ahead: enough to fill every live worker's
     /// slots `claim_ahead_per_slot` times over.
     fn target(&self) -> usize {
-        let slots: usize = self.workers.values().filter(|w| !w.draining).map(|w| w.slots).sum();
-        (slots * self.config.claim_ahead_per_slot.max(1)).min(MAX_CLAIM_AHEAD)
+        let per_slot = self.config.claim_ahead_per_slot.max(1);
+        let ahead: usize = self
+            .workers
+            .values()
+            .filter(|w| !w.draining)
+            .map(|w| (w.slots * per_slot).max(w.capacity))
+            .sum();
+        ahead.min(MAX_CLAIM_AHEAD)
+    }
+
+    /// Sizes each worker's capacity by the rate it completes tasks.
+    fn pace_workers(&mut self) {
+        for worker in self.workers.values_mut() {
+            if let Some(rate) = worker.rate.sample(worker.completed, Self::TICK) {
+                // Twice the pace the worker sizes its own asks by: its
+                // sample and ours differ, and a worker refused room waits.
+                let min = worker.slots * MAX_PULL_PREFETCH;
+                worker.capacity = worker.slots + pace::ahead(2.0 * rate, min, 2 * pace::MAX_AHEAD.max(min));
+            }
+        }
     }
 
     /// Declares silent workers dead and queues their tasks again (counting

@@ -9,9 +9,9 @@ use crate::remote::{
     self, claim_from_ref, final_of, publish_workers, task_message, unsent_outcome, Assigned, Listen, ListenError,
     Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
 };
-use crate::pace::{self, Rate};
+use faas_protocol::pace::{self, Rate};
 use crate::router::{hex_id, Framing, Identity, Inbound};
-use faas_protocol::{DispatcherMessage, ResultMessage, TaskRef, WorkerMessage};
+use faas_protocol::{DispatcherMessage, ResultMessage, TaskRef, TasksReply, WorkerMessage};
 use faas_store::{Claim, Final, FunctionId, Store};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -35,7 +35,7 @@ pub struct PushConfig {
     /// Fewest tasks sent to a worker beyond its slots, per slot, so a slot
     /// that frees up starts the next task without a round trip to the
     /// dispatcher. A worker that completes tasks fast is sent more: the
-    /// work it does in [`crate::pace::AHEAD`] (see [`crate::pace`]).
+    /// work it does in [`faas_protocol::pace::AHEAD`] (see [`faas_protocol::pace`]).
     pub prefetch_per_slot: usize,
 }
 
@@ -54,12 +54,17 @@ impl PushConfig {
 }
 
 
+/// Most tasks in one `TASKS` message.
+const MAX_TASKS_PER_MESSAGE: usize = 256;
+
 struct Worker {
     name: String,
     slots: usize,
     /// Most tasks held at once: slots plus prefetch, paced by `rate`.
     capacity: usize,
     rate: Rate,
+    /// It takes `TASKS`: the tasks of one `assign` go in one message.
+    batch: bool,
     assigned: Assigned,
     last_seen: Instant,
     draining: bool,
@@ -173,32 +178,44 @@ impl Scheduler {
             worker.last_seen = Instant::now();
         }
         match message {
-            WorkerMessage::Register { worker, slots, running } => self.register(from, worker, slots, running),
+            WorkerMessage::Register {
+                worker,
+                slots,
+                running,
+                batch,
+            } => self.register(from, worker, slots, running, batch),
             WorkerMessage::Heartbeat { .. } => {
                 if !self.workers.contains_key(&from) {
                     self.io.outbox.send(&from, &DispatcherMessage::Reregister);
                 }
             }
             WorkerMessage::Result(result) => self.result(from, result),
+            WorkerMessage::Results(results) => {
+                for result in results {
+                    self.result(from.clone(), result);
+                }
+            }
             WorkerMessage::NeedModule { task, function_id } => self.resend_with_module(from, task, function_id).await,
             WorkerMessage::Bye { returned } => self.bye(from, returned),
             WorkerMessage::Pull(_) => tracing::warn!("dropped a PULL: this dispatcher is in push mode"),
         }
     }
 
-    fn register(&mut self, from: Identity, name: String, slots: u32, running: Vec<TaskRef>) {
+    fn register(&mut self, from: Identity, name: String, slots: u32, running: Vec<TaskRef>, batch: bool) {
         let known = self.workers.contains_key(&from);
         let worker = self.workers.entry(from.clone()).or_insert_with(|| Worker {
             name: name.clone(),
             slots: 0,
             capacity: 0,
             rate: Rate::default(),
+            batch: false,
             assigned: Assigned::default(),
             last_seen: Instant::now(),
             draining: false,
             completed: 0,
         });
         worker.name = name;
+        worker.batch = batch;
         // A worker's word sets how much this dispatcher claims for it: bound it.
         worker.slots = (slots as usize).clamp(1, MAX_SLOTS_PER_WORKER);
         worker.capacity = worker.capacity.max(worker.slots * (1 + self.config.prefetch_per_slot));
@@ -231,6 +248,7 @@ impl Scheduler {
             &from,
             &DispatcherMessage::Welcome {
                 heartbeat_ms: self.config.heartbeat_interval.as_millis() as u64,
+                batch: true,
             },
         );
     }
@@ -332,18 +350,57 @@ impl Scheduler {
         }
     }
 
-    /// Sends pending tasks to the least-loaded workers while any has room.
+    /// Sends pending tasks to the least-loaded workers while any has room:
+    /// one `TASK` each, or for a worker that takes `TASKS`, all of its
+    /// tasks of this round in one message.
     async fn assign(&mut self) {
+        let mut batches: HashMap<Identity, TasksReply> = HashMap::new();
         while !self.io.pending.is_empty() {
-            let Some(to) = self.pick_worker() else { return };
-            let Some(claim) = self.io.pending.pop_front() else { return };
-            if let Some(worker) = self.workers.get_mut(&to) {
-                worker.assigned.sent(claim.clone());
-            }
-            if let Err(failure) = self.send_task(&to, &claim).await {
+            let Some(to) = self.pick_worker() else { break };
+            let Some(claim) = self.io.pending.pop_front() else { break };
+            let batch = match self.workers.get_mut(&to) {
+                Some(worker) => {
+                    worker.assigned.sent(claim.clone());
+                    worker.batch
+                }
+                None => false,
+            };
+            let sent = if batch {
+                let tasks = batches.entry(to.clone()).or_default();
+                self.add_task(&to, &claim, tasks).await.map(|()| {
+                    if tasks.tasks.len() >= MAX_TASKS_PER_MESSAGE {
+                        let full = std::mem::take(tasks);
+                        self.io.outbox.send(&to, &DispatcherMessage::Tasks(full));
+                    }
+                })
+            } else {
+                self.send_task(&to, &claim).await
+            };
+            if let Err(failure) = sent {
                 self.fail_unsent(&to, claim, failure);
             }
         }
+        for (to, tasks) in batches {
+            if !tasks.tasks.is_empty() {
+                self.io.outbox.send(&to, &DispatcherMessage::Tasks(tasks));
+            }
+        }
+    }
+
+    /// Adds the task to a `TASKS` for `to`, with its module the first time
+    /// this worker gets its function.
+    async fn add_task(&mut self, to: &Identity, claim: &Claim, tasks: &mut TasksReply) -> Result<(), Final> {
+        let (info, module) = self.io.functions.get(claim.function_id).await?;
+        let first_time = self
+            .workers
+            .get_mut(to)
+            .map(|w| w.assigned.functions.insert(claim.function_id))
+            .unwrap_or(true);
+        if first_time {
+            tasks.modules.push((claim.function_id, module.to_vec()));
+        }
+        tasks.tasks.push(task_message(claim, info));
+        Ok(())
     }
 
     /// The live worker with the largest share of free slots; ties go to the

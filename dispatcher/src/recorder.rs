@@ -60,6 +60,11 @@ pub struct Done {
     pub room: Option<OwnedSemaphorePermit>,
 }
 
+/// A batch this large means the platform is busy: the next one gathers
+/// for GATHER first.
+const BUSY: usize = 16;
+const GATHER: Duration = Duration::from_millis(1);
+
 /// Writes ended attempts to the store, as many per round trip as have
 /// piled up. Retries while the store is unreachable: a result is not dropped
 /// because Redis blinked. If it never comes back, the leases lapse and the
@@ -67,7 +72,20 @@ pub struct Done {
 pub async fn record_outcomes(store: Store, held: Held, mut done: mpsc::UnboundedReceiver<Done>) {
     const BATCH: usize = 256;
     let mut batch = Vec::with_capacity(BATCH);
+    let mut busy = false;
     while done.recv_many(&mut batch, BATCH).await > 0 {
+        if busy && batch.len() < BATCH {
+            // Under load, let outcomes gather a moment: one store call per
+            // many tasks. A lone outcome (an idle platform) goes at once.
+            tokio::time::sleep(GATHER).await;
+            while batch.len() < BATCH {
+                match done.try_recv() {
+                    Ok(d) => batch.push(d),
+                    Err(_) => break,
+                }
+            }
+        }
+        busy = batch.len() >= BUSY;
         let (finished, unstarted): (Vec<_>, Vec<_>) = batch.drain(..).partition(|d| d.outcome.is_some());
         for d in &unstarted {
             // Hand it back; if that fails too, its lease lapses.

@@ -6,6 +6,8 @@
 //! trust its input: every malformed message is a `ProtocolError`, never a
 //! panic.
 
+pub mod pace;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -63,11 +65,16 @@ pub enum WorkerMessage {
         worker: String,
         slots: u32,
         running: Vec<TaskRef>,
+        /// Push mode: it takes `TASKS` (many tasks in one message).
+        batch: bool,
     },
     Heartbeat {
         running: u32,
     },
     Result(ResultMessage),
+    /// Push mode: many results in one message, sent only to a dispatcher
+    /// whose `WELCOME` said `batch`.
+    Results(Vec<ResultMessage>),
     NeedModule {
         task: TaskRef,
         function_id: Uuid,
@@ -83,10 +90,12 @@ pub enum WorkerMessage {
 /// Messages a dispatcher sends.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DispatcherMessage {
-    Welcome { heartbeat_ms: u64 },
+    /// `batch`: the dispatcher takes `RESULTS`.
+    Welcome { heartbeat_ms: u64, batch: bool },
     Task { task: TaskMessage, module: Option<Vec<u8>> },
     Reregister,
-    /// Pull mode's answer to a `PULL`.
+    /// Pull mode's answer to a `PULL`; in push mode, many tasks at once to
+    /// a worker that registered with `batch`.
     Tasks(TasksReply),
     /// Pull mode's answer to a request it could not read, so that a REQ
     /// peer is not left waiting.
@@ -186,6 +195,13 @@ struct RegisterBody {
     slots: u32,
     #[serde(default)]
     running: Vec<TaskRef>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    batch: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ResultsBody {
+    results: Vec<ResultMessage>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -212,6 +228,8 @@ struct WelcomeBody {
     heartbeat_ms: u64,
     #[serde(default)]
     max_message_bytes: usize,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    batch: bool,
 }
 
 fn frames(kind: &str, body: &impl Serialize, extra: impl IntoIterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
@@ -228,6 +246,7 @@ impl WorkerMessage {
             WorkerMessage::Register { .. } => "REGISTER",
             WorkerMessage::Heartbeat { .. } => "HEARTBEAT",
             WorkerMessage::Result(_) => "RESULT",
+            WorkerMessage::Results(_) => "RESULTS",
             WorkerMessage::NeedModule { .. } => "NEED_MODULE",
             WorkerMessage::Bye { .. } => "BYE",
             WorkerMessage::Pull(_) => "PULL",
@@ -237,17 +256,30 @@ impl WorkerMessage {
     pub fn encode(&self) -> Vec<Vec<u8>> {
         let kind = self.kind();
         match self {
-            WorkerMessage::Register { worker, slots, running } => frames(
+            WorkerMessage::Register {
+                worker,
+                slots,
+                running,
+                batch,
+            } => frames(
                 kind,
                 &RegisterBody {
                     worker: worker.clone(),
                     slots: *slots,
                     running: running.clone(),
+                    batch: *batch,
                 },
                 None,
             ),
             WorkerMessage::Heartbeat { running } => frames(kind, &HeartbeatBody { running: *running }, None),
             WorkerMessage::Result(result) => frames(kind, result, None),
+            WorkerMessage::Results(results) => frames(
+                kind,
+                &ResultsBody {
+                    results: results.clone(),
+                },
+                None,
+            ),
             WorkerMessage::NeedModule { task, function_id } => frames(
                 kind,
                 &NeedModuleBody {
@@ -279,12 +311,14 @@ impl WorkerMessage {
                     worker: b.worker,
                     slots: b.slots,
                     running: b.running,
+                    batch: b.batch,
                 }
             }
             "HEARTBEAT" => WorkerMessage::Heartbeat {
                 running: parse::<HeartbeatBody>("HEARTBEAT", body)?.running,
             },
             "RESULT" => WorkerMessage::Result(parse("RESULT", body)?),
+            "RESULTS" => WorkerMessage::Results(parse::<ResultsBody>("RESULTS", body)?.results),
             "NEED_MODULE" => {
                 let b: NeedModuleBody = parse("NEED_MODULE", body)?;
                 WorkerMessage::NeedModule {
@@ -327,11 +361,12 @@ impl DispatcherMessage {
     pub fn encode(&self) -> Vec<Vec<u8>> {
         let kind = self.kind();
         match self {
-            DispatcherMessage::Welcome { heartbeat_ms } => frames(
+            DispatcherMessage::Welcome { heartbeat_ms, batch } => frames(
                 kind,
                 &WelcomeBody {
                     heartbeat_ms: *heartbeat_ms,
                     max_message_bytes: MAX_MESSAGE_BYTES,
+                    batch: *batch,
                 },
                 None,
             ),
@@ -379,9 +414,13 @@ impl DispatcherMessage {
         let (kind, body, extra) = split(frames, 4)?;
         let extra = extra.first().map(Vec::as_slice);
         Ok(match kind {
-            "WELCOME" => DispatcherMessage::Welcome {
-                heartbeat_ms: parse::<WelcomeBody>("WELCOME", body)?.heartbeat_ms,
-            },
+            "WELCOME" => {
+                let b: WelcomeBody = parse("WELCOME", body)?;
+                DispatcherMessage::Welcome {
+                    heartbeat_ms: b.heartbeat_ms,
+                    batch: b.batch,
+                }
+            }
             "TASK" => DispatcherMessage::Task {
                 task: parse("TASK", body)?,
                 module: extra.map(<[u8]>::to_vec),
@@ -444,8 +483,29 @@ mod tests {
                 worker: "w1".into(),
                 slots: 4,
                 running: vec![task_ref()],
+                batch: false,
+            },
+            WorkerMessage::Register {
+                worker: "w2".into(),
+                slots: 1,
+                running: vec![],
+                batch: true,
             },
             WorkerMessage::Heartbeat { running: 3 },
+            WorkerMessage::Results(vec![
+                ResultMessage {
+                    task: task_ref(),
+                    status: "COMPLETED".into(),
+                    result: json!([1, 2]),
+                    kind: None,
+                },
+                ResultMessage {
+                    task: task_ref(),
+                    status: "FAILED".into(),
+                    result: json!("out of fuel"),
+                    kind: Some("timeout".into()),
+                },
+            ]),
             WorkerMessage::Result(ResultMessage {
                 task: task_ref(),
                 status: "FAILED".into(),
@@ -493,7 +553,14 @@ mod tests {
             payload: json!([1, 2]),
         };
         for m in [
-            DispatcherMessage::Welcome { heartbeat_ms: 1000 },
+            DispatcherMessage::Welcome {
+                heartbeat_ms: 1000,
+                batch: false,
+            },
+            DispatcherMessage::Welcome {
+                heartbeat_ms: 500,
+                batch: true,
+            },
             DispatcherMessage::Task {
                 task: task.clone(),
                 module: Some(b"\0asm".to_vec()),

@@ -151,6 +151,11 @@ pub struct BenchArgs {
     /// many times on this many threads, and print the ratio
     #[arg(long)]
     pub native_threads: Option<usize>,
+    /// The module the workload runs instead of the built-in one (.wasm or
+    /// .wat, with the same export), e.g. examples/fib-rs built by `faas
+    /// build`: the same Rust source as the native reference
+    #[arg(long)]
+    pub module: Option<std::path::PathBuf>,
     /// Print one CSV line (`csv,` then the columns of CSV_HEADER) at the end
     #[arg(long)]
     pub csv_label: Option<String>,
@@ -220,15 +225,24 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let client = Client::new(&args.conn.url)?;
     let (name, wat) = args.workload.module();
-    let wasm = wat::parse_str(wat).context("built-in module")?;
+    let wasm = match &args.module {
+        Some(path) => {
+            let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            wat::parse_bytes(&bytes)
+                .with_context(|| format!("{} is neither wasm nor wat", path.display()))?
+                .into_owned()
+        }
+        None => wat::parse_str(wat).context("built-in module")?,
+    };
     let function = client.register_function(name, &wasm, None).await?;
     let job = Job {
         function,
         payload: args.workload.payload(),
         expected: args.workload.expected(),
     };
+    let module = args.module.as_ref().map_or("built-in module".into(), |p| p.display().to_string());
     println!(
-        "faas bench against {}: {} tasks, function {function}",
+        "faas bench against {}: {} tasks ({module}), function {function}",
         client.base_url(),
         args.workload
     );

@@ -31,6 +31,7 @@ fn expect_service(mode: &str, port: u16) {
         worker: "probe".into(),
         slots: 1,
         running: vec![],
+        batch: false,
     };
     dealer.send_multipart(register.encode(), 0).expect("send");
     let frames = dealer.recv_multipart(0).expect("the dispatcher answers");

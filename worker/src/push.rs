@@ -10,14 +10,17 @@ use crate::engine::{Engine, Latency};
 use crate::link::{heartbeat_interval, Link, DEFAULT_HEARTBEAT, READ_BATCH};
 use crate::tasks::Action;
 use faas_protocol::{DispatcherMessage, WorkerMessage};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use uuid::Uuid;
 
 /// With no message from the dispatcher for this many heartbeat intervals,
 /// `REGISTER` again (it may have restarted on the same address).
 const SILENT_INTERVALS: u32 = 3;
+/// Most results in one `RESULTS` message.
+const MAX_RESULTS_PER_MESSAGE: usize = 256;
 
 /// Runs a push-mode worker until `shutdown` becomes true; then stops taking
 /// work, sends `BYE` listing tasks received but not started, waits for
@@ -35,6 +38,7 @@ pub fn run_push(config: WorkerConfig, shutdown: Arc<AtomicBool>) -> Result<(), W
         last_heard: now,
         last_register: now,
         welcomed: false,
+        batch_results: false,
         rejoining: false,
         warned_silent: false,
         backlog: VecDeque::new(),
@@ -70,6 +74,9 @@ struct Worker {
     last_register: Instant,
     /// A `WELCOME` has come at least once.
     welcomed: bool,
+    /// The dispatcher takes `RESULTS`: results that end together go in one
+    /// message.
+    batch_results: bool,
     /// A `REGISTER` went out because the dispatcher asked (`REREGISTER`);
     /// no `WELCOME` yet.
     rejoining: bool,
@@ -99,12 +106,24 @@ impl Worker {
             // Results first: they are what the dispatcher waits on.
             if polled.woken {
                 let (link, backlog, latency) = (&self.link, &mut self.backlog, &mut self.latency);
+                let mut results = Vec::new();
+                let batch = self.batch_results;
                 self.engine.events(&mut |message, ended| {
-                    send(link, backlog, message);
+                    match message {
+                        WorkerMessage::Result(result) if batch => results.push(result),
+                        message => send(link, backlog, message),
+                    }
                     if let Some(ended) = ended {
                         latency.record(ended.elapsed());
                     }
                 });
+                for chunk in results.chunks(MAX_RESULTS_PER_MESSAGE) {
+                    let message = match chunk {
+                        [one] => WorkerMessage::Result(one.clone()),
+                        many => WorkerMessage::Results(many.to_vec()),
+                    };
+                    send(link, backlog, message);
+                }
             }
             if polled.readable {
                 self.receive();
@@ -142,6 +161,7 @@ impl Worker {
             worker: self.config.name.clone(),
             slots: u32::try_from(self.config.slots).unwrap_or(u32::MAX),
             running: self.engine.tasks.held(),
+            batch: true,
         });
     }
 
@@ -166,7 +186,8 @@ impl Worker {
     /// `gap`: how long the dispatcher had been silent before this message.
     fn handle(&mut self, message: DispatcherMessage, gap: Duration, actions: &mut Vec<Action>) {
         match message {
-            DispatcherMessage::Welcome { heartbeat_ms } => {
+            DispatcherMessage::Welcome { heartbeat_ms, batch } => {
+                self.batch_results = batch;
                 self.heartbeat = heartbeat_interval(heartbeat_ms);
                 self.next_heartbeat = self.next_heartbeat.min(Instant::now() + self.heartbeat);
                 if !self.welcomed {
@@ -184,7 +205,15 @@ impl Worker {
                 self.rejoining = false;
             }
             DispatcherMessage::Task { task, module } => self.engine.tasks.task(task, module, actions),
-            DispatcherMessage::Tasks(_) | DispatcherMessage::Error { .. } => {
+            DispatcherMessage::Tasks(reply) => {
+                // Each module comes once, beside the first task that needs it.
+                let mut modules: HashMap<Uuid, Vec<u8>> = reply.modules.into_iter().collect();
+                for task in reply.tasks {
+                    let module = modules.remove(&task.function_id);
+                    self.engine.tasks.task(task, module, actions);
+                }
+            }
+            DispatcherMessage::Error { .. } => {
                 tracing::warn!("dropped a {} message: pull mode's, not push mode's", message.kind());
             }
             DispatcherMessage::Reregister => {

@@ -26,6 +26,7 @@
 
 use crate::engine::Latency;
 use crate::link::{heartbeat_interval, DEFAULT_HEARTBEAT};
+use faas_protocol::pace::{self, Rate};
 use faas_protocol::{PullRequest, ResultMessage, TaskRef, WorkerMessage};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -39,6 +40,8 @@ const DEFAULT_HOLD: Duration = Duration::from_millis(1000);
 const MAX_HOLD: Duration = Duration::from_secs(60);
 /// Least time between work `PULL`s answered with no tasks.
 const MIN_ASK_INTERVAL: Duration = Duration::from_millis(50);
+/// How often the completion rate is sampled to size the capacity.
+const PACE_EVERY: Duration = Duration::from_millis(100);
 /// After an `ERROR`, nothing is sent for this long (the next request would
 /// most likely be refused the same way).
 const ERROR_BACKOFF: Duration = Duration::from_secs(1);
@@ -93,8 +96,14 @@ pub(crate) struct Settled {
 
 pub(crate) struct Requests {
     slots: u32,
-    /// Most tasks held at once: the slots plus the prefetch.
+    /// Tasks asked for per slot beyond the slots, at least.
+    prefetch: u32,
+    /// Most tasks held at once: the slots plus the prefetch, or, for a
+    /// worker that completes tasks fast, the work it does in
+    /// [`pace::AHEAD`] (so that one `PULL` brings hundreds of short tasks).
     capacity: u32,
+    completed: u64,
+    rate: Rate,
     next_seq: u64,
     in_flight: BTreeMap<u64, InFlight>,
     results: VecDeque<Unsent>,
@@ -125,7 +134,10 @@ impl Requests {
         let capacity = slots.saturating_mul(prefetch.saturating_add(1));
         Requests {
             slots: u32::try_from(slots).unwrap_or(u32::MAX),
+            prefetch: u32::try_from(prefetch).unwrap_or(u32::MAX),
             capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
+            completed: 0,
+            rate: Rate::default(),
             next_seq: 1,
             in_flight: BTreeMap::new(),
             results: VecDeque::new(),
@@ -147,6 +159,22 @@ impl Requests {
     pub fn add_result(&mut self, result: ResultMessage, ended: Option<Instant>, now: Instant) {
         self.results.push_back(Unsent::new(result, ended));
         self.waiting_since.get_or_insert(now);
+        self.completed += 1;
+        self.pace();
+    }
+
+    /// Sizes the capacity by the completion rate (never below the slots
+    /// plus the prefetch; `--prefetch 0` asks strictly for free slots).
+    fn pace(&mut self) {
+        if self.prefetch == 0 {
+            return;
+        }
+        if let Some(rate) = self.rate.sample(self.completed, PACE_EVERY) {
+            let slots = self.slots as usize;
+            let min = slots.saturating_mul(self.prefetch as usize);
+            let ahead = pace::ahead(rate, min, pace::MAX_AHEAD.max(min));
+            self.capacity = u32::try_from(slots.saturating_add(ahead)).unwrap_or(u32::MAX);
+        }
     }
 
     pub fn add_returned(&mut self, tasks: Vec<TaskRef>, now: Instant) {

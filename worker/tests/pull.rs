@@ -384,7 +384,7 @@ fn garbage_from_the_dispatcher_is_dropped_and_the_worker_keeps_serving() {
         vec![e(), TAG.to_vec(), b"ERROR".to_vec(), b"{}".to_vec()],
         vec![e(), TAG.to_vec(), b"TASKS".to_vec(), vec![b' '; 17 * 1024 * 1024]],
         // Push mode's messages.
-        [vec![e()], DispatcherMessage::Welcome { heartbeat_ms: 0 }.encode()].concat(),
+        [vec![e()], DispatcherMessage::Welcome { heartbeat_ms: 0, batch: false }.encode()].concat(),
         [vec![e()], DispatcherMessage::Reregister.encode()].concat(),
         // Refused: the first PULL is sent again after a pause.
         [vec![e()], DispatcherMessage::Error { message: "test refusal".into() }.encode()].concat(),

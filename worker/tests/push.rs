@@ -76,11 +76,11 @@ impl Dispatcher {
     /// Waits for REGISTER and answers WELCOME.
     fn accept(&mut self, heartbeat_ms: u64) -> (Vec<u8>, String, u32) {
         let (id, message) = self.expect("REGISTER", true);
-        let WorkerMessage::Register { worker, slots, running } = message else {
+        let WorkerMessage::Register { worker, slots, running, .. } = message else {
             panic!("expected REGISTER first, got {message:?}");
         };
         assert!(running.is_empty());
-        self.send(&id, &DispatcherMessage::Welcome { heartbeat_ms });
+        self.send(&id, &DispatcherMessage::Welcome { heartbeat_ms, batch: false });
         (id, worker, slots)
     }
 }
@@ -187,7 +187,7 @@ fn garbage_from_the_dispatcher_is_dropped_and_the_worker_keeps_serving() {
         vec![TAG.to_vec(), b"TASK".to_vec(), vec![b' '; 17 * 1024 * 1024]],
         // Well-formed but odd: a zero heartbeat (clamped), a task for a
         // function whose entry does not exist, payloads of every shape.
-        DispatcherMessage::Welcome { heartbeat_ms: 0 }.encode(),
+        DispatcherMessage::Welcome { heartbeat_ms: 0, batch: false }.encode(),
     ];
     for frames in garbage {
         d.send_raw(&id, frames);
@@ -204,7 +204,7 @@ fn garbage_from_the_dispatcher_is_dropped_and_the_worker_keeps_serving() {
     }
 
     // Still serving.
-    d.send(&id, &DispatcherMessage::Welcome { heartbeat_ms: 1000 });
+    d.send(&id, &DispatcherMessage::Welcome { heartbeat_ms: 1000, batch: false });
     let t = task_ref(3);
     d.send(&id, &task(&t, Uuid::new_v4(), "add", Some(ADD), json!([2, 3])));
     let r = d.result();
@@ -226,7 +226,7 @@ fn heartbeats_come_at_the_welcomed_interval() {
             // The worker pings with REGISTER after 3 silent intervals; a
             // live dispatcher answers.
             registers += 1;
-            d.send(&id, &DispatcherMessage::Welcome { heartbeat_ms: 50 });
+            d.send(&id, &DispatcherMessage::Welcome { heartbeat_ms: 50, batch: false });
         }
     }
     assert!((12..=25).contains(&d.heartbeats), "{} heartbeats in 1 s at 50 ms", d.heartbeats);
@@ -251,7 +251,7 @@ fn registers_again_when_asked_listing_what_it_runs() {
         }
         (_, other) => panic!("expected REGISTER, got {other:?}"),
     }
-    d.send(&id, &DispatcherMessage::Welcome { heartbeat_ms: 1000 });
+    d.send(&id, &DispatcherMessage::Welcome { heartbeat_ms: 1000, batch: false });
     let r = d.result();
     assert_eq!((&r.task, r.kind.as_deref()), (&t, Some("timeout")));
     w.stop().unwrap();
@@ -275,7 +275,7 @@ fn rejoins_a_dispatcher_restarted_on_the_same_address() {
         }
     };
     assert_eq!(again, id);
-    d.send(&id, &DispatcherMessage::Welcome { heartbeat_ms: 100 });
+    d.send(&id, &DispatcherMessage::Welcome { heartbeat_ms: 100, batch: false });
     let t = task_ref(1);
     d.send(&id, &task(&t, Uuid::new_v4(), "add", Some(ADD), json!([1, 2])));
     assert_eq!(d.result().result, json!(3));
@@ -303,7 +303,7 @@ fn shutdown_returns_unstarted_tasks_finishes_running_ones_and_returns() {
         (_, WorkerMessage::Register { running: held, .. }) => assert_eq!(held.len(), 2, "{held:?}"),
         (_, other) => panic!("expected REGISTER, got {other:?}"),
     }
-    d.send(&id, &DispatcherMessage::Welcome { heartbeat_ms: 100 });
+    d.send(&id, &DispatcherMessage::Welcome { heartbeat_ms: 100, batch: false });
 
     w.shutdown.store(true, Ordering::Relaxed);
     match d.expect("BYE", false) {

@@ -1,5 +1,5 @@
-//! Sizing how much work a dispatcher holds ahead of its slots by the rate
-//! tasks complete: short tasks are claimed and sent hundreds at a time
+//! Sizing how much work a dispatcher (or a pull worker) holds ahead of the
+//! slots by the rate tasks complete: short tasks are claimed and sent hundreds at a time
 //! (one store or network round trip per hundreds), long ones a few at a
 //! time (so other dispatchers and workers get their share, and a crash
 //! strands little work behind leases).
