@@ -212,19 +212,19 @@ pub async fn results(
     };
     let parsed: Vec<Option<Uuid>> = req.task_ids.iter().map(|t| Uuid::parse_str(t.trim()).ok()).collect();
     let known: Vec<Uuid> = parsed.iter().flatten().copied().collect();
-    let records = if wait > 0.0 {
+    let outcomes = if wait > 0.0 {
         let wait = Duration::from_secs_f64(wait).min(state.config.max_wait);
-        state.store.wait_final_many(&known, wait).await?
+        state.store.wait_outcomes_many(&known, wait).await?
     } else {
-        state.store.tasks_many(&known).await?
+        state.store.outcomes_many(&known).await?
     };
-    let mut records = records.into_iter();
+    let mut outcomes = outcomes.into_iter();
     let rows: Vec<Value> = req
         .task_ids
         .iter()
         .zip(&parsed)
-        .map(|(text, id)| match id.and_then(|_| records.next().flatten()) {
-            Some(task) => json!({ "task_id": task.id, "status": task.status, "result": task.result }),
+        .map(|(text, id)| match id.zip(id.and_then(|_| outcomes.next().flatten())) {
+            Some((id, task)) => json!({ "task_id": id, "status": task.status, "result": task.result }),
             None => json!({ "task_id": text, "status": null, "result": null, "error": "unknown task" }),
         })
         .collect();

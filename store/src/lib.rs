@@ -20,7 +20,7 @@ mod waiters;
 pub use error::{StoreError, StoreResult};
 pub use memory::MemoryStore;
 pub use model::{
-    now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskRecord, TaskStatus, TaskSummary, LOST_KIND,
+    now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary, LOST_KIND,
     RECENT_TASKS,
 };
 pub use redis_store::{RedisStore, DONE_CHANNEL, FUNCTIONS_INDEX, GROUP, NEW_TASK_CHANNEL, RECENT_INDEX, STREAM};
@@ -135,6 +135,12 @@ impl Store {
         each!(self, s => s.tasks_many(ids).await)
     }
 
+    /// Only the status and result of many tasks, in order (None: no such
+    /// task).
+    pub async fn outcomes_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskOutcome>>> {
+        each!(self, s => s.outcomes_many(ids).await)
+    }
+
     /// Only the statuses of many tasks, in order (None: no such task): what
     /// a long poll checks before reading a whole record.
     pub async fn statuses_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskStatus>>> {
@@ -210,6 +216,16 @@ impl Store {
     /// order. A completion notification re-reads only the tasks it woke;
     /// every second, all unfinished ones are re-read in case one was missed.
     pub async fn wait_final_many(&self, ids: &[TaskId], timeout: Duration) -> StoreResult<Vec<Option<TaskRecord>>> {
+        self.wait_final_as(ids, timeout).await
+    }
+
+    /// `wait_final_many` reading only each task's status and result: what
+    /// `POST /results` answers, at a fraction of the whole record's cost.
+    pub async fn wait_outcomes_many(&self, ids: &[TaskId], timeout: Duration) -> StoreResult<Vec<Option<TaskOutcome>>> {
+        self.wait_final_as(ids, timeout).await
+    }
+
+    async fn wait_final_as<T: FinalRead>(&self, ids: &[TaskId], timeout: Duration) -> StoreResult<Vec<Option<T>>> {
         let waiters = match self {
             Store::Memory(m) => &m.waiters,
             Store::Redis(r) => {
@@ -230,15 +246,15 @@ impl Store {
     /// The loop of `wait_final_many`: reads only statuses until a task is
     /// final (a queued task's record is not worth reading whole), then its
     /// record once.
-    async fn gather_final(
+    async fn gather_final<T: FinalRead>(
         &self,
         ids: &[TaskId],
         deadline: tokio::time::Instant,
         wake: &tokio::sync::mpsc::UnboundedSender<TaskId>,
         woken: &mut tokio::sync::mpsc::UnboundedReceiver<TaskId>,
         waiters: &waiters::Waiters,
-    ) -> StoreResult<Vec<Option<TaskRecord>>> {
-        let mut records: Vec<Option<TaskRecord>> = vec![None; ids.len()];
+    ) -> StoreResult<Vec<Option<T>>> {
+        let mut records: Vec<Option<T>> = vec![None; ids.len()];
         // Where each waited-on id sits in `ids` (an id may be asked twice).
         let mut pending: HashMap<TaskId, Vec<usize>> = HashMap::with_capacity(ids.len());
         for (i, id) in ids.iter().enumerate() {
@@ -263,8 +279,8 @@ impl Store {
                     .collect()
             };
             let mut unfinished = Vec::new();
-            for (id, record) in ended.iter().zip(self.tasks_many(&ended).await?) {
-                if record.as_ref().is_some_and(|r| !r.status.is_final()) {
+            for (id, record) in ended.iter().zip(T::read(self, &ended).await?) {
+                if record.as_ref().is_some_and(|r| !r.status().is_final()) {
                     unfinished.push(*id);
                     continue;
                 }
@@ -308,7 +324,7 @@ impl Store {
         }
         // Still unfinished at the deadline: report their latest records.
         let late: Vec<TaskId> = pending.keys().copied().collect();
-        for (id, record) in late.iter().zip(self.tasks_many(&late).await?) {
+        for (id, record) in late.iter().zip(T::read(self, &late).await?) {
             for i in pending.remove(id).unwrap_or_default() {
                 records[i] = record.clone();
             }
@@ -323,5 +339,32 @@ impl Store {
     pub async fn wait_final(&self, id: TaskId, timeout: Duration) -> StoreResult<Option<TaskRecord>> {
         let mut records = self.wait_final_many(&[id], timeout).await?;
         Ok(records.pop().flatten())
+    }
+}
+
+/// What a long poll reads of the tasks that ended: whole records, or only
+/// their outcomes.
+trait FinalRead: Clone + Send + Sized {
+    fn status(&self) -> TaskStatus;
+    fn read(store: &Store, ids: &[TaskId]) -> impl std::future::Future<Output = StoreResult<Vec<Option<Self>>>> + Send;
+}
+
+impl FinalRead for TaskRecord {
+    fn status(&self) -> TaskStatus {
+        self.status
+    }
+
+    fn read(store: &Store, ids: &[TaskId]) -> impl std::future::Future<Output = StoreResult<Vec<Option<Self>>>> + Send {
+        store.tasks_many(ids)
+    }
+}
+
+impl FinalRead for TaskOutcome {
+    fn status(&self) -> TaskStatus {
+        self.status
+    }
+
+    fn read(store: &Store, ids: &[TaskId]) -> impl std::future::Future<Output = StoreResult<Vec<Option<Self>>>> + Send {
+        store.outcomes_many(ids)
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::error::StoreResult;
 use crate::model::{
-    lost_message, now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskRecord, TaskStatus, TaskSummary,
+    lost_message, now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary,
     LOST_KIND, RECENT_TASKS,
 };
 use crate::waiters::Waiters;
@@ -139,6 +139,19 @@ impl MemoryStore {
     pub async fn tasks_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskRecord>>> {
         let state = self.lock();
         Ok(ids.iter().map(|id| state.tasks.get(id).cloned()).collect())
+    }
+
+    pub async fn outcomes_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskOutcome>>> {
+        let state = self.lock();
+        Ok(ids
+            .iter()
+            .map(|id| {
+                state.tasks.get(id).map(|t| TaskOutcome {
+                    status: t.status,
+                    result: t.result.clone(),
+                })
+            })
+            .collect())
     }
 
     pub async fn statuses_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskStatus>>> {

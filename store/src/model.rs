@@ -86,6 +86,15 @@ pub struct TaskRecord {
     pub finished_at_ms: Option<u64>,
 }
 
+/// A task's status and result, without the rest of its record: what a
+/// batched result fetch needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskOutcome {
+    pub status: TaskStatus,
+    /// The result value, or a failure message; null until the task ends.
+    pub result: Value,
+}
+
 /// A task without its payload and result: what a listing shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskSummary {

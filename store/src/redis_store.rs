@@ -12,7 +12,7 @@
 
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskRecord, TaskStatus, TaskSummary, RECENT_TASKS,
+    now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary, RECENT_TASKS,
 };
 use crate::waiters::Waiters;
 use crate::StoreConfig;
@@ -396,6 +396,33 @@ impl RedisStore {
             let maps: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
             for (id, map) in chunk.iter().zip(maps) {
                 out.push(if map.is_empty() { None } else { Some(parse_task(*id, &map)?) });
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn outcomes_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskOutcome>>> {
+        let mut conn = self.conn.clone();
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(BATCH_CHUNK) {
+            let mut pipe = redis::pipe();
+            for id in chunk {
+                pipe.cmd("HMGET").arg(task_key(*id)).arg("status").arg("result");
+            }
+            let rows: Vec<(Option<String>, Option<String>)> = pipe.query_async(&mut conn).await?;
+            for (id, (status, result)) in chunk.iter().zip(rows) {
+                let Some(status) = status else {
+                    out.push(None);
+                    continue;
+                };
+                let status = TaskStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("task {id} has status {status:?}")))?;
+                let result = match result {
+                    None => Value::Null,
+                    Some(text) => serde_json::from_str(&text)
+                        .map_err(|e| StoreError::Corrupt(format!("task {id} result: {e}")))?,
+                };
+                out.push(Some(TaskOutcome { status, result }));
             }
         }
         Ok(out)

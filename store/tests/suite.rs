@@ -406,6 +406,34 @@ async fn wait_final_many_returns_when_all_are_final_or_on_timeout(f: Fixture) {
     );
 }
 
+async fn outcomes_and_the_trimmed_queue_leave_results_readable(f: Fixture) {
+    let s = f.store.clone();
+    let tasks: Vec<(Uuid, serde_json::Value)> = (0..4).map(|i| (Uuid::new_v4(), json!([i]))).collect();
+    s.submit_many(Uuid::new_v4(), &tasks).await.unwrap();
+    let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
+    let claims = s.claim("c", 2, NO_WAIT).await.unwrap();
+    s.finish(&claims[0], &Final::Completed(json!({"n": 0}))).await.unwrap();
+    s.finish(&claims[1], &Final::Failed { kind: "trap".into(), message: "boom".into() }).await.unwrap();
+    // The queue's ended entries go; the two never claimed stay claimable.
+    s.trim_queue().await.unwrap();
+    let unknown = Uuid::new_v4();
+    let read = s.outcomes_many(&[ids[0], unknown, ids[1], ids[3]]).await.unwrap();
+    let got: Vec<Option<(TaskStatus, serde_json::Value)>> = read.into_iter().map(|o| o.map(|o| (o.status, o.result))).collect();
+    assert_eq!(
+        got,
+        [
+            Some((TaskStatus::Completed, json!({"n": 0}))),
+            None,
+            Some((TaskStatus::Failed, json!("boom"))),
+            Some((TaskStatus::Queued, json!(null))),
+        ]
+    );
+    let waited = s.wait_outcomes_many(&ids[..2], Duration::from_secs(5)).await.unwrap();
+    assert!(waited.iter().all(|o| o.as_ref().is_some_and(|o| o.status.is_final())), "{waited:?}");
+    let rest = s.claim("c", 10, NO_WAIT).await.unwrap();
+    assert_eq!(rest.iter().map(|c| c.task_id).collect::<Vec<_>>(), ids[2..]);
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -434,6 +462,7 @@ suite!(
     a_batch_is_stored_indexed_and_claimed_in_order,
     a_batch_wakes_a_blocked_claim,
     wait_final_many_returns_when_all_are_final_or_on_timeout,
+    outcomes_and_the_trimmed_queue_leave_results_readable,
 );
 
 #[tokio::test]
