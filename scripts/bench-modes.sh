@@ -11,7 +11,7 @@
 #      get 5 tasks each, then 100x and 1000x that (sleep 100 ms: 1x and 100x
 #      only, 1000x would sleep 8 minutes per point), in local mode (-w W),
 #      push mode and pull mode                           -> bench-out/modes.csv
-# Usage: scripts/bench-modes.sh [quick]   (quick: part 1 only)
+# Usage: scripts/bench-modes.sh [quick]   (quick: parts 1 and 2, about 5 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p faas-sdk
@@ -44,7 +44,8 @@ start_remote() {  # mode workers slots
 }
 start() { if [ "$1" = local ]; then start_local "$(($2 * $3))"; else start_remote "$@"; fi; }
 stop_exec() { kill "${EXEC[@]}" 2>/dev/null || true; wait "${EXEC[@]}" 2>/dev/null || true; EXEC=(); }
-bench_to() { local csv=$1; shift; $FAAS bench "$@" | tee /dev/stderr | grep '^csv,' | cut -d, -f2- >> "$csv"; }
+# -a: never truncate a log that stderr is redirected to.
+bench_to() { local csv=$1; shift; $FAAS bench "$@" | tee -a /dev/stderr | grep '^csv,' | cut -d, -f2- >> "$csv"; }
 
 $FAAS bench --csv-header > "$CSV"
 $FAAS bench --csv-header > "$WORKLOADS"
@@ -55,16 +56,15 @@ for w in 1 2 4; do
         start "$mode" "$w" 2; bench_to "$CSV" --csv-label "$mode-${w}x2" --tasks 50000 --latency-samples 1000; stop_exec
     done
 done
+echo "== workloads: WASI echo 1 KiB, fib(30) beside native, no-op one request per task ==" >&2
+for mode in local push pull; do
+    start "$mode" 1 2
+    bench_to "$WORKLOADS" --csv-label "$mode-1x2" --workload echo:1024 --tasks 20000 --latency-samples 500
+    bench_to "$WORKLOADS" --csv-label "$mode-1x2" --workload fib:30 --tasks 400 --latency-samples 20 --native-threads 2
+    bench_to "$WORKLOADS" --csv-label "$mode-1x2-http" --batch 1 --clients 32 --tasks 20000 --latency-samples 0
+    stop_exec
+done
 if [ "${1:-}" != quick ]; then
-    echo "== workloads: WASI echo 1 KiB, fib(30) beside native, no-op one request per task ==" >&2
-    for mode in local push pull; do
-        start "$mode" 1 2
-        bench_to "$WORKLOADS" --csv-label "$mode-1x2" --workload echo:1024 --tasks 20000 --latency-samples 500
-        bench_to "$WORKLOADS" --csv-label "$mode-1x2" --workload fib:30 --tasks 400 --latency-samples 20 --native-threads 2
-        bench_to "$WORKLOADS" --csv-label "$mode-1x2-http" --batch 1 --clients 32 --tasks 20000 --latency-samples 0
-        stop_exec
-    done
-
     echo "== weak scaling: 5 tasks per slot, then 100x and 1000x ==" >&2
     for workload in noop fib:25 sleep:100; do
         for w in 1 2 4 8; do

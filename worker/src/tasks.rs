@@ -56,6 +56,9 @@ pub struct Tasks {
     functions: FunctionCache,
     loading: HashMap<Uuid, Load>,
     queued: VecDeque<Ready>,
+    /// The tasks in `queued` or waiting in `loading`: a duplicate `TASK`
+    /// is found in constant time however many are held.
+    not_started: HashSet<TaskRef>,
     running: HashSet<TaskRef>,
     /// Tasks answered with `NEED_MODULE`: not held, but returned in a `BYE`
     /// because the dispatcher still counts them on this worker.
@@ -70,6 +73,7 @@ impl Tasks {
             functions: FunctionCache::new(function_capacity),
             loading: HashMap::new(),
             queued: VecDeque::new(),
+            not_started: HashSet::new(),
             running: HashSet::new(),
             need_module: HashMap::new(),
             draining: false,
@@ -102,6 +106,7 @@ impl Tasks {
         }
         self.need_module.remove(&task);
         if let Some(load) = self.loading.get_mut(&function_id) {
+            self.not_started.insert(task.clone());
             load.waiting.push(Waiting { task, payload });
             return;
         }
@@ -111,6 +116,7 @@ impl Tasks {
         }
         match module {
             Some(module) => {
+                self.not_started.insert(task.clone());
                 self.loading.insert(
                     function_id,
                     Load {
@@ -154,6 +160,7 @@ impl Tasks {
             Err(message) => {
                 tracing::warn!(function = %loaded.function_id, "{message}");
                 for w in waiting {
+                    self.not_started.remove(&w.task);
                     out.push(Action::Send(WorkerMessage::Result(failed(w.task, KIND_LOAD, message.clone()))));
                 }
             }
@@ -187,29 +194,32 @@ impl Tasks {
     fn accept(&mut self, task: TaskRef, function: Function, payload: &Value, out: &mut Vec<Action>) {
         match function.parse_args(payload) {
             Ok(args) => {
+                self.not_started.insert(task.clone());
                 self.queued.push_back(Ready { task, function, args });
                 self.start_queued(out);
             }
-            Err(e) => out.push(Action::Send(WorkerMessage::Result(failed(
-                task,
-                kind_name(FailureKind::BadArguments),
-                e.to_string(),
-            )))),
+            Err(e) => {
+                self.not_started.remove(&task);
+                out.push(Action::Send(WorkerMessage::Result(failed(
+                    task,
+                    kind_name(FailureKind::BadArguments),
+                    e.to_string(),
+                ))))
+            }
         }
     }
 
     fn start_queued(&mut self, out: &mut Vec<Action>) {
         while self.running.len() < self.slots && !self.draining {
             let Some(ready) = self.queued.pop_front() else { return };
+            self.not_started.remove(&ready.task);
             self.running.insert(ready.task.clone());
             out.push(Action::Start(ready));
         }
     }
 
     fn holds(&self, task: &TaskRef) -> bool {
-        self.running.contains(task)
-            || self.queued.iter().any(|r| &r.task == task)
-            || self.loading.values().any(|l| l.waiting.iter().any(|w| &w.task == task))
+        self.running.contains(task) || self.not_started.contains(task)
     }
 
     /// Every task held: what a `REGISTER` lists as running.
@@ -232,6 +242,7 @@ impl Tasks {
     /// Stops taking work: the `BYE` returning every task not started.
     pub fn begin_drain(&mut self) -> WorkerMessage {
         self.draining = true;
+        self.not_started.clear();
         let mut returned: Vec<TaskRef> = self.queued.drain(..).map(|r| r.task).collect();
         for load in self.loading.values_mut() {
             returned.extend(load.waiting.drain(..).map(|w| w.task));
