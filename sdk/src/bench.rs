@@ -609,8 +609,10 @@ mod tests {
             std::hint::black_box(native_fib(15));
         }
         let d = CpuTicks::read().expect("again").since(&a);
+        // Both clocks moved (not compared: the two files are read at
+        // different instants and count in 10 ms ticks).
         assert!(d.own >= 5, "100 ms of spinning counted {} ticks", d.own);
-        assert!(d.machine >= d.own, "{} machine ticks < {} own", d.machine, d.own);
+        assert!(d.machine >= 5, "the machine counted {} ticks over 100 ms of spinning", d.machine);
     }
 
     #[test]

@@ -118,7 +118,7 @@ impl Store {
     }
 
     /// `submit` for many tasks of one function, in few round trips (Redis:
-    /// one MULTI per 1,000 tasks, so each task's record and queue entry are
+    /// one atomic script call per 1,000 tasks, so each task's record and queue entry are
     /// written together), announced once on the `tasks` channel. Tasks are
     /// queued and indexed in the slice's order. Chunks commit one by one: if
     /// the store fails mid-batch (an Err), earlier chunks stay queued.

@@ -37,7 +37,7 @@ pub const RECENT_INDEX: &str = "faas:recent_tasks";
 
 /// Task ids read per round trip when a status filter skips most of them.
 const RECENT_SCAN_CHUNK: usize = 500;
-/// Tasks per MULTI (submit_many) or per pipeline (tasks_many).
+/// Tasks per submit script call (submit_many) or per pipeline (tasks_many).
 const BATCH_CHUNK: usize = 1_000;
 /// Task hash fields a summary needs, in `parse_summary`'s order.
 const SUMMARY_FIELDS: [&str; 7] = [
@@ -59,6 +59,25 @@ fn function_key(id: FunctionId) -> String {
 fn module_key(hash: &str) -> String {
     format!("faas:module:{hash}")
 }
+
+const SUBMIT_LUA: &str = r#"
+-- ARGV: stream, recent index, its cap, new-task channel, function id, now,
+-- announce (1: publish the last id), then (task id, payload json) pairs.
+local ids = {}
+for i = 8, #ARGV, 2 do
+  local tid = ARGV[i]
+  redis.call('HSET', 'faas:task:' .. tid, 'function_id', ARGV[5], 'payload', ARGV[i + 1],
+    'status', 'QUEUED', 'attempts', '0', 'created_at', ARGV[6])
+  redis.call('XADD', ARGV[1], '*', 'task', tid)
+  ids[#ids + 1] = tid
+end
+if #ids > 0 then
+  redis.call('LPUSH', ARGV[2], unpack(ids))
+  redis.call('LTRIM', ARGV[2], 0, tonumber(ARGV[3]) - 1)
+  if ARGV[7] == '1' then redis.call('PUBLISH', ARGV[4], ids[#ids]) end
+end
+return #ids
+"#;
 
 const CLAIM_LUA: &str = r#"
 -- ARGV: max_attempts, now, stream, group, then (entry id, task id) pairs
@@ -195,6 +214,7 @@ pub struct RedisStore {
     /// of the pending list per call.
     reclaim_cursor: Mutex<String>,
     config: StoreConfig,
+    submit_script: Script,
     claim_script: Script,
     finish_script: Script,
     renew_script: Script,
@@ -228,6 +248,7 @@ impl RedisStore {
             last_reclaim: Mutex::new(None),
             reclaim_cursor: Mutex::new("0-0".to_string()),
             config,
+            submit_script: Script::new(SUBMIT_LUA),
             claim_script: Script::new(CLAIM_LUA),
             finish_script: Script::new(FINISH_LUA),
             renew_script: Script::new(RENEW_LUA),
@@ -337,50 +358,29 @@ impl RedisStore {
         Ok(bytes.map(Arc::new))
     }
 
-    /// Each chunk is one MULTI/EXEC: a task's record and queue entry are
-    /// written together or not at all, as in `submit`.
+    /// Each chunk is one script call (atomic, like MULTI/EXEC: a task's
+    /// record and queue entry are written together or not at all) with one
+    /// short reply, where a MULTI would answer every command.
     pub async fn submit_many(&self, function_id: FunctionId, tasks: &[(TaskId, Value)]) -> StoreResult<()> {
         let mut conn = self.conn.clone();
         let function_text = function_id.to_string();
         let chunks = tasks.chunks(BATCH_CHUNK);
         let last = chunks.len();
         for (n, chunk) in chunks.enumerate() {
-            let created = now_ms().to_string();
-            let mut pipe = redis::pipe();
-            pipe.atomic();
-            let mut ids = Vec::with_capacity(chunk.len());
-            for (id, payload) in chunk {
-                let id_text = id.to_string();
-                pipe.hset_multiple(
-                    task_key(*id),
-                    &[
-                        ("function_id", function_text.as_str()),
-                        ("payload", payload.to_string().as_str()),
-                        ("status", TaskStatus::Queued.as_str()),
-                        ("attempts", "0"),
-                        ("created_at", created.as_str()),
-                    ],
-                )
-                .ignore()
-                .cmd("XADD")
+            let mut invocation = self.submit_script.prepare_invoke();
+            invocation
                 .arg(STREAM)
-                .arg("*")
-                .arg("task")
-                .arg(&id_text)
-                .ignore();
-                ids.push(id_text);
-            }
-            pipe.lpush(RECENT_INDEX, &ids)
-                .ignore()
-                .ltrim(RECENT_INDEX, 0, RECENT_TASKS as isize - 1)
-                .ignore();
-            if n + 1 == last {
+                .arg(RECENT_INDEX)
+                .arg(RECENT_TASKS)
+                .arg(NEW_TASK_CHANNEL)
+                .arg(&function_text)
+                .arg(now_ms())
                 // One announcement per batch: the last task's id.
-                if let Some(id) = ids.last() {
-                    pipe.publish(NEW_TASK_CHANNEL, id).ignore();
-                }
+                .arg(if n + 1 == last { "1" } else { "0" });
+            for (id, payload) in chunk {
+                invocation.arg(id.to_string()).arg(payload.to_string());
             }
-            pipe.query_async::<()>(&mut conn).await?;
+            invocation.invoke_async::<i64>(&mut conn).await?;
         }
         Ok(())
     }
