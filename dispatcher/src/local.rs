@@ -9,7 +9,7 @@ use crate::recorder::{Bookkeeping, Done};
 use faas_runtime::{Executor, Function, Runtime};
 use faas_store::{Claim, Final, Store};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
@@ -161,24 +161,24 @@ pub async fn run_local(
         for claim in claims {
             let Some(permit) = permits.pop() else { break };
             held.insert(claim.clone());
+            let (function_id, task_id) = (claim.function_id, claim.task_id);
             let finish = Finish {
-                claim,
-                permit,
+                pending: Some((claim, permit)),
                 done: done_tx.clone(),
                 finished: window.finished.clone(),
             };
             // The common case starts the task right here; a function not
             // loaded yet is fetched and compiled off this loop.
-            match functions.cached(finish.claim.function_id) {
+            match functions.cached(function_id) {
                 Some(function) => start(&executor, function, finish),
                 None => {
                     let (executor, functions) = (executor.clone(), functions.clone());
                     tokio::spawn(async move {
-                        match functions.get(finish.claim.function_id).await {
+                        match functions.get(function_id).await {
                             Ok(function) => start(&executor, function, finish),
                             Err(LoadFailure::Final(failure)) => finish.record(Some(failure)),
                             Err(LoadFailure::Transient(why)) => {
-                                tracing::warn!(task = %finish.claim.task_id, "not running the task now: {why}");
+                                tracing::warn!(task = %task_id, "not running the task now: {why}");
                                 tokio::time::sleep(Duration::from_millis(500)).await;
                                 finish.record(None);
                             }
@@ -199,10 +199,12 @@ pub async fn run_local(
     Ok(())
 }
 
-/// What a started task needs to report its end.
+/// What a started task needs to report its end. Dropped unrecorded (the
+/// executor stopped before running the task), it records an internal
+/// failure, so no claim is held and renewed forever.
 struct Finish {
-    claim: Claim,
-    permit: OwnedSemaphorePermit,
+    /// The claim and its room in the window, until recorded.
+    pending: Option<(Claim, OwnedSemaphorePermit)>,
     done: mpsc::UnboundedSender<Done>,
     finished: Arc<AtomicU64>,
 }
@@ -210,20 +212,36 @@ struct Finish {
 impl Finish {
     /// Hands the outcome to the recorder (None: never started, queue it
     /// again uncounted); the room frees once it is recorded.
-    fn record(self, outcome: Option<Final>) {
-        self.finished.fetch_add(1, Ordering::Relaxed);
-        let _ = self.done.send(Done {
-            claim: self.claim,
-            outcome,
-            room: Some(self.permit),
-        });
+    fn record(mut self, outcome: Option<Final>) {
+        self.send(outcome);
+    }
+
+    fn send(&mut self, outcome: Option<Final>) {
+        if let Some((claim, permit)) = self.pending.take() {
+            self.finished.fetch_add(1, Ordering::Relaxed);
+            let _ = self.done.send(Done {
+                claim,
+                outcome,
+                room: Some(permit),
+            });
+        }
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        self.send(Some(Final::Failed {
+            kind: "internal".into(),
+            message: "the executor stopped before running the task".into(),
+        }));
     }
 }
 
 /// Queues the task on the executor; its outcome goes straight from the slot
 /// thread to the recorder (no task of its own, no hop through this loop).
 fn start(executor: &Executor, function: Function, finish: Finish) {
-    let args = match function.parse_args(&finish.claim.payload) {
+    let Some((claim, _)) = &finish.pending else { return };
+    let args = match function.parse_args(&claim.payload) {
         Ok(args) => args,
         Err(e) => {
             return finish.record(Some(Final::Failed {
@@ -232,23 +250,7 @@ fn start(executor: &Executor, function: Function, finish: Finish) {
             }))
         }
     };
-    let finish = Arc::new(Mutex::new(Some(finish)));
-    let on_done = finish.clone();
-    let submitted = executor.submit(function, args, None, move |outcome| {
-        if let Some(finish) = take(&on_done) {
-            finish.record(Some(to_final(outcome)));
-        }
-    });
-    if let Err(e) = submitted {
-        if let Some(finish) = take(&finish) {
-            finish.record(Some(Final::Failed {
-                kind: "internal".into(),
-                message: e.to_string(),
-            }));
-        }
-    }
-}
-
-fn take(finish: &Mutex<Option<Finish>>) -> Option<Finish> {
-    finish.lock().unwrap_or_else(|e| e.into_inner()).take()
+    // If the executor is closed, the closure (and `finish` in it) is
+    // dropped, which records the failure.
+    let _ = executor.submit(function, args, None, move |outcome| finish.record(Some(to_final(outcome))));
 }

@@ -11,7 +11,7 @@ use crate::remote::{
 };
 use faas_protocol::pace::{self, Rate};
 use crate::router::{hex_id, Framing, Identity, Inbound};
-use faas_protocol::{DispatcherMessage, ResultMessage, TaskRef, TasksReply, WorkerMessage};
+use faas_protocol::{DispatcherMessage, ResultMessage, TaskMessage, TaskRef, TasksReply, WorkerMessage};
 use faas_store::{Claim, Final, FunctionId, Store};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -365,19 +365,23 @@ impl Scheduler {
                 }
                 None => false,
             };
-            let sent = if batch {
-                let tasks = batches.entry(to.clone()).or_default();
-                self.add_task(&to, &claim, tasks).await.map(|()| {
-                    if tasks.tasks.len() >= MAX_TASKS_PER_MESSAGE {
-                        let full = std::mem::take(tasks);
-                        self.io.outbox.send(&to, &DispatcherMessage::Tasks(full));
-                    }
-                })
-            } else {
-                self.send_task(&to, &claim).await
+            let (task, module) = match self.prepare(&to, &claim).await {
+                Ok(prepared) => prepared,
+                Err(failure) => {
+                    self.fail_unsent(&to, claim, failure);
+                    continue;
+                }
             };
-            if let Err(failure) = sent {
-                self.fail_unsent(&to, claim, failure);
+            if !batch {
+                self.io.outbox.send(&to, &DispatcherMessage::Task { task, module });
+                continue;
+            }
+            let tasks = batches.entry(to.clone()).or_default();
+            tasks.modules.extend(module.map(|bytes| (claim.function_id, bytes)));
+            tasks.tasks.push(task);
+            if tasks.tasks.len() >= MAX_TASKS_PER_MESSAGE {
+                let full = std::mem::take(tasks);
+                self.io.outbox.send(&to, &DispatcherMessage::Tasks(full));
             }
         }
         for (to, tasks) in batches {
@@ -387,20 +391,16 @@ impl Scheduler {
         }
     }
 
-    /// Adds the task to a `TASKS` for `to`, with its module the first time
-    /// this worker gets its function.
-    async fn add_task(&mut self, to: &Identity, claim: &Claim, tasks: &mut TasksReply) -> Result<(), Final> {
+    /// The task's message for `to`, and its module if this worker has not
+    /// had the function yet.
+    async fn prepare(&mut self, to: &Identity, claim: &Claim) -> Result<(TaskMessage, Option<Vec<u8>>), Final> {
         let (info, module) = self.io.functions.get(claim.function_id).await?;
         let first_time = self
             .workers
             .get_mut(to)
             .map(|w| w.assigned.functions.insert(claim.function_id))
             .unwrap_or(true);
-        if first_time {
-            tasks.modules.push((claim.function_id, module.to_vec()));
-        }
-        tasks.tasks.push(task_message(claim, info));
-        Ok(())
+        Ok((task_message(claim, info), first_time.then(|| module.to_vec())))
     }
 
     /// The live worker with the largest share of free slots; ties go to the
@@ -430,17 +430,8 @@ impl Scheduler {
     }
 
     async fn send_task(&mut self, to: &Identity, claim: &Claim) -> Result<(), Final> {
-        let (info, module) = self.io.functions.get(claim.function_id).await?;
-        let first_time = self
-            .workers
-            .get_mut(to)
-            .map(|w| w.assigned.functions.insert(claim.function_id))
-            .unwrap_or(true);
-        let message = DispatcherMessage::Task {
-            task: task_message(claim, info),
-            module: first_time.then(|| module.to_vec()),
-        };
-        self.io.outbox.send(to, &message);
+        let (task, module) = self.prepare(to, claim).await?;
+        self.io.outbox.send(to, &DispatcherMessage::Task { task, module });
         Ok(())
     }
 

@@ -401,53 +401,49 @@ impl RedisStore {
         Ok(out)
     }
 
-    pub async fn outcomes_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskOutcome>>> {
+    /// `fields` of each task's hash, in order, a pipeline per BATCH_CHUNK
+    /// (a missing task reads as all None).
+    async fn task_fields(&self, ids: &[TaskId], fields: &[&str]) -> StoreResult<Vec<Vec<Option<String>>>> {
         let mut conn = self.conn.clone();
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(BATCH_CHUNK) {
             let mut pipe = redis::pipe();
             for id in chunk {
-                pipe.cmd("HMGET").arg(task_key(*id)).arg("status").arg("result");
+                pipe.cmd("HMGET").arg(task_key(*id)).arg(fields);
             }
-            let rows: Vec<(Option<String>, Option<String>)> = pipe.query_async(&mut conn).await?;
-            for (id, (status, result)) in chunk.iter().zip(rows) {
-                let Some(status) = status else {
-                    out.push(None);
-                    continue;
-                };
-                let status = TaskStatus::parse(&status)
-                    .ok_or_else(|| StoreError::Corrupt(format!("task {id} has status {status:?}")))?;
+            let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut conn).await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    pub async fn outcomes_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskOutcome>>> {
+        let rows = self.task_fields(ids, &["status", "result"]).await?;
+        ids.iter()
+            .zip(rows)
+            .map(|(id, row)| {
+                let mut fields = row.into_iter();
+                let (status, result) = (fields.next().flatten(), fields.next().flatten());
+                let Some(status) = status else { return Ok(None) };
                 let result = match result {
                     None => Value::Null,
                     Some(text) => serde_json::from_str(&text)
                         .map_err(|e| StoreError::Corrupt(format!("task {id} result: {e}")))?,
                 };
-                out.push(Some(TaskOutcome { status, result }));
-            }
-        }
-        Ok(out)
+                Ok(Some(TaskOutcome {
+                    status: parse_status(*id, &status)?,
+                    result,
+                }))
+            })
+            .collect()
     }
 
     pub async fn statuses_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskStatus>>> {
-        let mut conn = self.conn.clone();
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(BATCH_CHUNK) {
-            let mut pipe = redis::pipe();
-            for id in chunk {
-                pipe.hget(task_key(*id), "status");
-            }
-            let statuses: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
-            for (id, status) in chunk.iter().zip(statuses) {
-                out.push(match status {
-                    None => None,
-                    Some(text) => Some(
-                        TaskStatus::parse(&text)
-                            .ok_or_else(|| StoreError::Corrupt(format!("task {id} has status {text:?}")))?,
-                    ),
-                });
-            }
-        }
-        Ok(out)
+        let rows = self.task_fields(ids, &["status"]).await?;
+        ids.iter()
+            .zip(rows)
+            .map(|(id, row)| row.into_iter().next().flatten().map(|s| parse_status(*id, &s)).transpose())
+            .collect()
     }
 
     pub async fn recent_tasks(&self, limit: usize, status: Option<TaskStatus>) -> StoreResult<Vec<TaskSummary>> {
@@ -469,11 +465,7 @@ impl RedisStore {
                 start = stop + 1;
                 continue;
             }
-            let mut pipe = redis::pipe();
-            for id in &ids {
-                pipe.cmd("HMGET").arg(task_key(*id)).arg(&SUMMARY_FIELDS[..]);
-            }
-            let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut conn).await?;
+            let rows = self.task_fields(&ids, &SUMMARY_FIELDS).await?;
             for (id, fields) in ids.iter().zip(rows) {
                 // A task whose hash is gone (deleted by hand) is skipped, and
                 // one corrupt record must not hide the others.
@@ -845,6 +837,10 @@ fn parse_function(id: FunctionId, map: &HashMap<String, String>) -> StoreResult<
     }))
 }
 
+fn parse_status(id: TaskId, text: &str) -> StoreResult<TaskStatus> {
+    TaskStatus::parse(text).ok_or_else(|| StoreError::Corrupt(format!("task {id}: bad status {text:?}")))
+}
+
 /// A task's `SUMMARY_FIELDS`, or None if the task hash does not exist.
 fn parse_summary(id: TaskId, fields: &[Option<String>]) -> StoreResult<Option<TaskSummary>> {
     let field = |i: usize| fields.get(i).and_then(|f| f.as_deref());
@@ -852,8 +848,7 @@ fn parse_summary(id: TaskId, fields: &[Option<String>]) -> StoreResult<Option<Ta
     let (Some(function_id), Some(status)) = (field(0), field(1)) else {
         return Ok(None);
     };
-    let status =
-        TaskStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("task {id}: bad status {status:?}")))?;
+    let status = parse_status(id, status)?;
     Ok(Some(TaskSummary {
         id,
         function_id: parse_uuid(function_id)?,
@@ -869,10 +864,7 @@ fn parse_summary(id: TaskId, fields: &[Option<String>]) -> StoreResult<Option<Ta
 fn parse_task(id: TaskId, map: &HashMap<String, String>) -> StoreResult<TaskRecord> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("task {id}: {what}"));
     let num = |k: &str| map.get(k).and_then(|v| v.parse::<u64>().ok());
-    let status = map
-        .get("status")
-        .and_then(|s| TaskStatus::parse(s))
-        .ok_or_else(|| corrupt("bad status"))?;
+    let status = parse_status(id, map.get("status").map_or("", String::as_str))?;
     Ok(TaskRecord {
         id,
         function_id: parse_uuid(map.get("function_id").ok_or_else(|| corrupt("no function_id"))?)?,

@@ -28,11 +28,7 @@ impl Waiters {
     }
 
     pub(crate) fn notify(&self, id: TaskId) {
-        if let Some(senders) = self.lock().remove(&id) {
-            for tx in senders {
-                let _ = tx.send(id);
-            }
-        }
+        self.notify_many([id]);
     }
 
     /// `notify` for many ids, under one lock.
