@@ -4,7 +4,7 @@
 mod common;
 
 use common::{logs_contain, task_message, task_ref, Router, Worker, ADD, BOOM, NOOP, SPIN};
-use faas_protocol::{DispatcherMessage, ResultMessage, TaskRef, WorkerMessage, TAG};
+use faas_protocol::{DispatcherMessage, ResultMessage, TaskRef, TasksReply, WorkerMessage, TAG};
 use faas_worker::{run_push, WorkerConfig, WorkerError};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,6 +95,50 @@ fn task(task: &TaskRef, function_id: Uuid, name: &str, wat: Option<&str>, payloa
 }
 
 // ---- tests -------------------------------------------------------------
+
+#[test]
+fn a_batch_worker_takes_tasks_in_one_message_and_reports_every_result() {
+    let mut d = Dispatcher::bind();
+    let mut w = Worker::start(run_push, 2, &d.endpoint);
+    let (id, message) = d.expect("REGISTER", true);
+    assert!(matches!(message, WorkerMessage::Register { batch: true, .. }), "{message:?}");
+    d.send(&id, &DispatcherMessage::Welcome { heartbeat_ms: 1000, batch: true });
+
+    // Twenty tasks in one TASKS, the module once, beside the first.
+    let add = Uuid::new_v4();
+    let refs: Vec<TaskRef> = (0..20).map(|_| task_ref(1)).collect();
+    let tasks = refs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| task_message(t, add, "add", json!([i, 1])))
+        .collect();
+    d.send(
+        &id,
+        &DispatcherMessage::Tasks(TasksReply {
+            tasks,
+            modules: vec![(add, ADD.as_bytes().to_vec())],
+            ..TasksReply::default()
+        }),
+    );
+    // Results come as RESULTS (several ended together) or RESULT (alone).
+    let mut got = std::collections::HashMap::new();
+    while got.len() < refs.len() {
+        match d.expect("RESULT or RESULTS", false) {
+            (_, WorkerMessage::Result(r)) => {
+                got.insert(r.task.clone(), r.result);
+            }
+            (_, WorkerMessage::Results(rs)) => {
+                assert!(rs.len() > 1, "a lone result goes as RESULT");
+                got.extend(rs.into_iter().map(|r| (r.task, r.result)));
+            }
+            (_, other) => panic!("expected results, got {other:?}"),
+        }
+    }
+    for (i, t) in refs.iter().enumerate() {
+        assert_eq!(got[t], json!(i + 1), "task {i}");
+    }
+    w.stop().expect("a clean stop");
+}
 
 #[test]
 fn runs_tasks_keeps_modules_and_asks_for_the_ones_it_lacks() {
