@@ -152,6 +152,19 @@ impl Scheduling for Scheduler {
     fn busy(&self) -> bool {
         self.workers.values().any(|w| !w.assigned.is_empty())
     }
+
+    /// With every slot's next task already queued behind it, wait for room
+    /// for a quarter of the workers' capacity before claiming: results
+    /// keep arriving, so the room grows within a millisecond or two.
+    fn claim_floor(&self) -> usize {
+        let live = self.workers.values().filter(|w| !w.draining);
+        let (slots, capacity, held) = live.fold((0, 0, 0), |(s, c, h), w| (s + w.slots, c + w.capacity, h + w.assigned.len()));
+        if held + self.io.pending.len() > 2 * slots {
+            (capacity / 4).max(1)
+        } else {
+            1
+        }
+    }
 }
 
 impl Scheduler {

@@ -219,6 +219,11 @@ pub trait Scheduling {
     async fn tick(&mut self, stopping: bool);
     /// More tasks to claim now.
     fn wanted(&self) -> usize;
+    /// The fewest worth a claim now: above 1 while the workers are well
+    /// fed, so that one round trip to the store claims many tasks.
+    fn claim_floor(&self) -> usize {
+        1
+    }
     /// Some worker still runs tasks of this dispatcher.
     fn busy(&self) -> bool;
     /// The drain is over.
@@ -250,7 +255,9 @@ pub async fn serve<S: Scheduling>(s: &mut S, inboxes: Inboxes, mut shutdown: tok
         }
         s.dispatch().await;
         let wanted = s.wanted();
-        s.io().want(wanted);
+        if wanted >= s.claim_floor() {
+            s.io().want(wanted);
+        }
     }
     tracing::info!("dispatcher stopping: handing back unsent tasks, waiting for running ones");
     s.io().hand_back_unsent(&mut claims).await;

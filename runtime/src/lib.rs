@@ -40,6 +40,6 @@ pub use cache::CacheStats;
 pub use config::RuntimeConfig;
 pub use load::{Function, LoadError, ModuleHash, WASI_MODULE};
 pub use outcome::{Failure, FailureKind, Outcome};
-pub use pool::{Executor, ExecutorClosed, OnDone};
+pub use pool::{Executor, ExecutorClosed, OnDone, Ticket};
 pub use runtime::{Runtime, RuntimeError};
 pub use signature::{Arg, ArgError, Args, Convention, Signature, ValType};

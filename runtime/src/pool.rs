@@ -12,7 +12,7 @@ use crate::runtime::Runtime;
 use crate::signature::Args;
 use crossbeam_channel::{Receiver, Sender};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -25,6 +25,37 @@ struct Job {
     args: Args,
     timeout: Option<Duration>,
     on_done: OnDone,
+    ticket: Option<Ticket>,
+}
+
+const WAITING: u8 = 0;
+const STARTED: u8 = 1;
+const CANCELLED: u8 = 2;
+
+/// A queued invocation's claim check: exactly one of [`Ticket::cancel`]
+/// (before a slot takes it) and the slot's start wins, so a caller can
+/// take back work that never started without racing the slots.
+#[derive(Clone, Debug)]
+pub struct Ticket(Arc<AtomicU8>);
+
+impl Ticket {
+    fn new() -> Self {
+        Ticket(Arc::new(AtomicU8::new(WAITING)))
+    }
+
+    /// Withdraws the invocation if no slot has started it: it will never
+    /// run and its `on_done` is never called. False if it started.
+    pub fn cancel(&self) -> bool {
+        self.0
+            .compare_exchange(WAITING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    fn start(&self) -> bool {
+        self.0
+            .compare_exchange(WAITING, STARTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
 }
 
 /// The executor has shut down and takes no more work.
@@ -70,12 +101,37 @@ impl Executor {
         timeout: Option<Duration>,
         on_done: impl FnOnce(Outcome) + Send + 'static,
     ) -> Result<(), ExecutorClosed> {
-        let job = Job {
+        self.enqueue(Job {
             function,
             args,
             timeout,
             on_done: Box::new(on_done),
-        };
+            ticket: None,
+        })
+    }
+
+    /// `submit`, with a [`Ticket`] that can withdraw the invocation until
+    /// a slot starts it. Callers can keep the queue full (no slot waits on
+    /// them between tasks) and still hand back exactly what never ran.
+    pub fn submit_cancellable(
+        &self,
+        function: Function,
+        args: Args,
+        timeout: Option<Duration>,
+        on_done: impl FnOnce(Outcome) + Send + 'static,
+    ) -> Result<Ticket, ExecutorClosed> {
+        let ticket = Ticket::new();
+        self.enqueue(Job {
+            function,
+            args,
+            timeout,
+            on_done: Box::new(on_done),
+            ticket: Some(ticket.clone()),
+        })?;
+        Ok(ticket)
+    }
+
+    fn enqueue(&self, job: Job) -> Result<(), ExecutorClosed> {
         self.queue
             .as_ref()
             .ok_or(ExecutorClosed)?
@@ -131,13 +187,17 @@ impl Drop for Executor {
 
 fn slot_loop(runtime: Runtime, jobs: Receiver<Job>, running: Arc<AtomicUsize>) {
     while let Ok(job) = jobs.recv() {
-        running.fetch_add(1, Ordering::Relaxed);
         let Job {
             function,
             args,
             timeout,
             on_done,
+            ticket,
         } = job;
+        if ticket.is_some_and(|t| !t.start()) {
+            continue; // withdrawn before it started
+        }
+        running.fetch_add(1, Ordering::Relaxed);
         let outcome = catch_unwind(AssertUnwindSafe(|| runtime.invoke(&function, args, timeout)))
             .unwrap_or_else(|panic| {
                 Outcome::failed(

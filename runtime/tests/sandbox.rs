@@ -342,3 +342,39 @@ fn mismatched_args_are_a_bad_arguments_failure_not_a_crash() {
     let out = runtime().invoke(&f, Args::Stdin(b"x".to_vec()), None);
     assert_eq!(failure(&out).0, FailureKind::BadArguments);
 }
+
+#[test]
+fn a_cancelled_invocation_never_runs_and_a_started_one_cannot_be_cancelled() {
+    let rt = runtime().clone();
+    let spin = rt.load(TYPED.as_bytes(), "spin", None).unwrap();
+    let add = rt.load(TYPED.as_bytes(), "add", None).unwrap();
+    let pool = Executor::new(rt, 1).unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    // The one slot spins for 1 s; the next two wait in the queue.
+    let busy_tx = tx.clone();
+    let busy = pool
+        .submit_cancellable(spin, Args::Typed(vec![]), Some(Duration::from_secs(1)), move |o| {
+            let _ = busy_tx.send(("spin", o));
+        })
+        .unwrap();
+    let queued = |n: i64| {
+        let tx = tx.clone();
+        pool.submit_cancellable(add.clone(), add.parse_args(&json!([n, 1])).unwrap(), None, move |o| {
+            let _ = tx.send(("add", o));
+        })
+        .unwrap()
+    };
+    let (withdrawn, kept) = (queued(1), queued(2));
+    while pool.running() == 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(!busy.cancel(), "a started invocation cannot be withdrawn");
+    assert!(withdrawn.cancel());
+    assert!(!withdrawn.cancel(), "withdrawn once");
+    drop(tx);
+    let ended: Vec<_> = rx.iter().map(|(name, o)| (name, o.value().cloned())).collect();
+    assert_eq!(ended.len(), 2, "{ended:?}");
+    assert_eq!(ended[0].0, "spin");
+    assert_eq!(ended[1], ("add", Some(json!(3))));
+    assert!(!kept.cancel());
+}

@@ -245,8 +245,10 @@ async fn find_task(state: &AppState, text: &str) -> Result<TaskRecord, ApiError>
 }
 
 pub async fn status(State(state): State<AppState>, Path(task_id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let task = find_task(&state, &task_id).await?;
-    Ok(Json(json!({ "task_id": task.id, "status": task.status })))
+    let id = parse_task_id(&task_id)?;
+    let status = state.store.statuses_many(&[id]).await?.pop().flatten();
+    let status = status.ok_or_else(|| ApiError::not_found(format!("task {task_id} not found")))?;
+    Ok(Json(json!({ "task_id": id, "status": status })))
 }
 
 #[derive(Deserialize)]
@@ -267,18 +269,17 @@ pub async fn result(
             .filter(|w| w.is_finite() && *w >= 0.0)
             .ok_or_else(|| ApiError::bad_request(format!("`wait` must be a number of seconds, got {text:?}")))?,
     };
-    let task = if wait > 0.0 {
+    let id = parse_task_id(&task_id)?;
+    // Status and result only: a long poll usually gets them straight from
+    // the completion notification, without reading the task.
+    let outcome = if wait > 0.0 {
         let wait = Duration::from_secs_f64(wait).min(state.config.max_wait);
-        let id = parse_task_id(&task_id)?;
-        state
-            .store
-            .wait_final(id, wait)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("task {task_id} not found")))?
+        state.store.wait_outcome(id, wait).await?
     } else {
-        find_task(&state, &task_id).await?
+        state.store.outcomes_many(&[id]).await?.pop().flatten()
     };
-    Ok(Json(json!({ "task_id": task.id, "status": task.status, "result": task.result })))
+    let task = outcome.ok_or_else(|| ApiError::not_found(format!("task {task_id} not found")))?;
+    Ok(Json(json!({ "task_id": id, "status": task.status, "result": task.result })))
 }
 
 /// The whole task record, attempts and timestamps included.

@@ -235,7 +235,7 @@ impl Store {
         };
         let deadline = tokio::time::Instant::now() + timeout;
         // Register before the first read, so no completion is missed.
-        let (wake, mut woken) = tokio::sync::mpsc::unbounded_channel();
+        let (wake, mut woken) = tokio::sync::mpsc::unbounded_channel::<waiters::Wake>();
         waiters.register(ids.iter().copied(), &wake);
         let result = self.gather_final(ids, deadline, &wake, &mut woken, waiters).await;
         drop((wake, woken));
@@ -243,15 +243,15 @@ impl Store {
         result
     }
 
-    /// The loop of `wait_final_many`: reads only statuses until a task is
-    /// final (a queued task's record is not worth reading whole), then its
-    /// record once.
+    /// The loop of `wait_final_many`: checks every task once (a queued
+    /// task's record is not worth reading whole), then settles each as its
+    /// notification arrives, from the outcome it carries or by reading it.
     async fn gather_final<T: FinalRead>(
         &self,
         ids: &[TaskId],
         deadline: tokio::time::Instant,
-        wake: &tokio::sync::mpsc::UnboundedSender<TaskId>,
-        woken: &mut tokio::sync::mpsc::UnboundedReceiver<TaskId>,
+        wake: &tokio::sync::mpsc::UnboundedSender<waiters::Wake>,
+        woken: &mut tokio::sync::mpsc::UnboundedReceiver<waiters::Wake>,
         waiters: &waiters::Waiters,
     ) -> StoreResult<Vec<Option<T>>> {
         let mut records: Vec<Option<T>> = vec![None; ids.len()];
@@ -260,74 +260,70 @@ impl Store {
         for (i, id) in ids.iter().enumerate() {
             pending.entry(*id).or_default().push(i);
         }
+        let mut settle = |pending: &mut HashMap<TaskId, Vec<usize>>, id: &TaskId, record: Option<T>| {
+            for i in pending.remove(id).unwrap_or_default() {
+                records[i] = record.clone();
+            }
+        };
         let mut to_check: Vec<TaskId> = pending.keys().copied().collect();
-        // Whether `to_check` came from wake-ups, which unregistered them.
-        let mut woke = false;
         loop {
-            // A woken task has ended (almost surely): read its record. Any
-            // other check reads statuses first, and whole records only of
-            // the tasks that ended.
-            let ended: Vec<TaskId> = if woke {
-                to_check.clone()
-            } else {
-                let statuses = self.statuses_many(&to_check).await?;
-                to_check
-                    .iter()
-                    .zip(&statuses)
-                    .filter(|(_, s)| s.is_none_or(|s| s.is_final()))
-                    .map(|(id, _)| *id)
-                    .collect()
-            };
-            let mut unfinished = Vec::new();
-            for (id, record) in ended.iter().zip(T::read(self, &ended).await?) {
-                if record.as_ref().is_some_and(|r| !r.status().is_final()) {
-                    unfinished.push(*id);
-                    continue;
-                }
-                for i in pending.remove(id).unwrap_or_default() {
-                    records[i] = record.clone();
+            // Every task still registered: check them all (first, and
+            // every second in case a notification was missed).
+            for (id, checked) in to_check.iter().zip(T::check(self, &to_check).await?) {
+                if let Checked::Ended(record) = checked {
+                    settle(&mut pending, id, record);
                 }
             }
-            if woke {
-                // Woken but not final (a spurious wake-up): wait again.
-                waiters.register(unfinished.iter().copied(), wake);
+            let mut now = tokio::time::Instant::now();
+            // Wait for wake-ups; every second re-check all.
+            'woken: while !pending.is_empty() && now < deadline {
+                let nap = (deadline - now).min(Duration::from_secs(1));
+                let Ok(Some(first)) = tokio::time::timeout(nap, woken.recv()).await else {
+                    break 'woken;
+                };
+                if pending.len() > 1 {
+                    // Let a burst of completions gather (a single task's
+                    // waiter goes at once: that is a round trip's latency).
+                    tokio::time::sleep(Duration::from_millis(2).min(deadline.saturating_duration_since(now))).await;
+                }
+                let mut reread = Vec::new();
+                let mut wakes = vec![first];
+                while let Ok(more) = woken.try_recv() {
+                    wakes.push(more);
+                }
+                for (id, outcome) in wakes {
+                    if !pending.contains_key(&id) {
+                        continue;
+                    }
+                    match outcome.and_then(T::from_outcome) {
+                        Some(record) => settle(&mut pending, &id, Some(record)),
+                        None => reread.push(id),
+                    }
+                }
+                reread.sort_unstable();
+                reread.dedup();
+                // Woken without the outcome: read it; one not final after
+                // all (a spurious wake-up) waits again.
+                let mut unfinished = Vec::new();
+                for (id, record) in reread.iter().zip(T::read(self, &reread).await?) {
+                    if record.as_ref().is_some_and(|r| !r.status().is_final()) {
+                        unfinished.push(*id);
+                    } else {
+                        settle(&mut pending, id, record);
+                    }
+                }
+                waiters.register(unfinished, wake);
+                now = tokio::time::Instant::now();
             }
-            let now = tokio::time::Instant::now();
             if pending.is_empty() || now >= deadline {
                 break;
             }
-            // Wait for a wake-up; every second re-check all in case one was missed.
-            let nap = (deadline - now).min(Duration::from_secs(1));
-            match tokio::time::timeout(nap, woken.recv()).await {
-                Ok(Some(first)) => {
-                    if pending.len() > 1 {
-                        // Let a burst of completions gather into one read (a
-                        // single task's waiter reads at once: that is a round
-                        // trip's latency).
-                        tokio::time::sleep(Duration::from_millis(2).min(deadline.saturating_duration_since(now))).await;
-                    }
-                    to_check.clear();
-                    to_check.push(first);
-                    while let Ok(id) = woken.try_recv() {
-                        to_check.push(id);
-                    }
-                    to_check.retain(|id| pending.contains_key(id));
-                    to_check.sort_unstable();
-                    to_check.dedup();
-                    woke = true;
-                }
-                _ => {
-                    to_check = pending.keys().copied().collect();
-                    woke = false;
-                }
-            }
+            to_check = pending.keys().copied().collect();
         }
         // Still unfinished at the deadline: report their latest records.
         let late: Vec<TaskId> = pending.keys().copied().collect();
         for (id, record) in late.iter().zip(T::read(self, &late).await?) {
-            for i in pending.remove(id).unwrap_or_default() {
-                records[i] = record.clone();
-            }
+            settle(&mut pending, id, record);
         }
         Ok(records)
     }
@@ -340,13 +336,33 @@ impl Store {
         let mut records = self.wait_final_many(&[id], timeout).await?;
         Ok(records.pop().flatten())
     }
+
+    /// `wait_final` for only the status and result: what `GET /result`
+    /// answers, usually straight from the completion notification.
+    pub async fn wait_outcome(&self, id: TaskId, timeout: Duration) -> StoreResult<Option<TaskOutcome>> {
+        let mut outcomes = self.wait_outcomes_many(&[id], timeout).await?;
+        Ok(outcomes.pop().flatten())
+    }
+}
+
+/// What one check of a waited-on task found.
+enum Checked<T> {
+    /// Final, or unknown (None): no need to wait.
+    Ended(Option<T>),
+    /// Queued or running.
+    Waiting,
 }
 
 /// What a long poll reads of the tasks that ended: whole records, or only
 /// their outcomes.
 trait FinalRead: Clone + Send + Sized {
     fn status(&self) -> TaskStatus;
+    /// Reads tasks known to have ended.
     fn read(store: &Store, ids: &[TaskId]) -> impl std::future::Future<Output = StoreResult<Vec<Option<Self>>>> + Send;
+    /// Checks tasks that may not have ended yet, reading as little as it can.
+    fn check(store: &Store, ids: &[TaskId]) -> impl std::future::Future<Output = StoreResult<Vec<Checked<Self>>>> + Send;
+    /// The answer built from a notification's outcome, if that is all it needs.
+    fn from_outcome(outcome: TaskOutcome) -> Option<Self>;
 }
 
 impl FinalRead for TaskRecord {
@@ -357,6 +373,29 @@ impl FinalRead for TaskRecord {
     fn read(store: &Store, ids: &[TaskId]) -> impl std::future::Future<Output = StoreResult<Vec<Option<Self>>>> + Send {
         store.tasks_many(ids)
     }
+
+    /// Statuses first; whole records only of the tasks that ended.
+    async fn check(store: &Store, ids: &[TaskId]) -> StoreResult<Vec<Checked<Self>>> {
+        let statuses = store.statuses_many(ids).await?;
+        let ended: Vec<TaskId> = ids
+            .iter()
+            .zip(&statuses)
+            .filter(|(_, s)| s.is_none_or(|s| s.is_final()))
+            .map(|(id, _)| *id)
+            .collect();
+        let mut records = store.tasks_many(&ended).await?.into_iter();
+        Ok(statuses
+            .iter()
+            .map(|s| match s {
+                Some(s) if !s.is_final() => Checked::Waiting,
+                _ => Checked::Ended(records.next().flatten()),
+            })
+            .collect())
+    }
+
+    fn from_outcome(_: TaskOutcome) -> Option<Self> {
+        None
+    }
 }
 
 impl FinalRead for TaskOutcome {
@@ -366,5 +405,22 @@ impl FinalRead for TaskOutcome {
 
     fn read(store: &Store, ids: &[TaskId]) -> impl std::future::Future<Output = StoreResult<Vec<Option<Self>>>> + Send {
         store.outcomes_many(ids)
+    }
+
+    /// An outcome is as small as a status: read it at once.
+    async fn check(store: &Store, ids: &[TaskId]) -> StoreResult<Vec<Checked<Self>>> {
+        Ok(store
+            .outcomes_many(ids)
+            .await?
+            .into_iter()
+            .map(|o| match o {
+                Some(o) if !o.status.is_final() => Checked::Waiting,
+                o => Checked::Ended(o),
+            })
+            .collect())
+    }
+
+    fn from_outcome(outcome: TaskOutcome) -> Option<Self> {
+        Some(outcome)
     }
 }

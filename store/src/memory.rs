@@ -191,7 +191,7 @@ impl MemoryStore {
         }
 
         let mut claims = Vec::new();
-        let mut lost = Vec::new();
+        let mut lost: Vec<(TaskId, Option<TaskOutcome>)> = Vec::new();
         while claims.len() < max {
             let Some(id) = state.queue.pop_front() else { break };
             let Some(task) = state.tasks.get_mut(&id) else { continue };
@@ -205,7 +205,13 @@ impl MemoryStore {
                 task.result = Value::String(lost_message(task.attempts));
                 task.failure_kind = Some(LOST_KIND.to_string());
                 task.finished_at_ms = Some(now_ms());
-                lost.push(id);
+                lost.push((
+                    id,
+                    Some(TaskOutcome {
+                        status: task.status,
+                        result: task.result.clone(),
+                    }),
+                ));
                 continue;
             }
             task.status = TaskStatus::Running;
@@ -228,9 +234,7 @@ impl MemoryStore {
             claims.push(claim);
         }
         drop(state);
-        for id in lost {
-            self.waiters.notify(id);
-        }
+        self.waiters.notify_many(lost);
         claims
     }
 
@@ -252,7 +256,7 @@ impl MemoryStore {
     }
 
     fn finish_one(&self, claim: &Claim, outcome: &Final) -> bool {
-        let applied = {
+        let ended = {
             let mut state = self.lock();
             let current = match state.tasks.get_mut(&claim.task_id) {
                 Some(task) if task.status == TaskStatus::Running && task.attempts == claim.attempt => task,
@@ -262,11 +266,16 @@ impl MemoryStore {
             current.result = outcome.result();
             current.failure_kind = outcome.kind().map(str::to_string);
             current.finished_at_ms = Some(now_ms());
+            let ended = TaskOutcome {
+                status: current.status,
+                result: current.result.clone(),
+            };
             state.leases.remove(&claim.task_id);
-            true
+            ended
         };
-        self.waiters.notify(claim.task_id);
-        applied
+        // Written once: the waiters get the outcome itself, no re-read.
+        self.waiters.notify_many([(claim.task_id, Some(ended))]);
+        true
     }
 
     pub async fn publish_workers(&self, dispatcher: &str, workers: &Value, ttl: Duration) -> StoreResult<()> {

@@ -50,6 +50,10 @@ const SUMMARY_FIELDS: [&str; 7] = [
     "finished_at",
 ];
 
+/// What the claim script returns per claimed task: task id, entry id,
+/// attempt, function id, payload JSON.
+type ClaimRow = (String, String, u32, String, String);
+
 fn task_key(id: TaskId) -> String {
     format!("faas:task:{id}")
 }
@@ -60,15 +64,21 @@ fn module_key(hash: &str) -> String {
     format!("faas:module:{hash}")
 }
 
+/// Largest result (JSON bytes) a completion notification carries; a waiter
+/// reads larger ones from the task's hash.
+const ANNOUNCED_RESULT_BYTES: usize = 16 * 1024;
+
 const SUBMIT_LUA: &str = r#"
 -- ARGV: stream, recent index, its cap, new-task channel, function id, now,
 -- announce (1: publish the last id), then (task id, payload json) pairs.
+-- The queue entry carries what a claim needs (function, payload, attempts
+-- so far), so claiming a new entry writes the hash without reading it.
 local ids = {}
 for i = 8, #ARGV, 2 do
-  local tid = ARGV[i]
-  redis.call('HSET', 'faas:task:' .. tid, 'function_id', ARGV[5], 'payload', ARGV[i + 1],
-    'status', 'QUEUED', 'attempts', '0', 'created_at', ARGV[6])
-  redis.call('XADD', ARGV[1], '*', 'task', tid)
+  local tid, payload = ARGV[i], ARGV[i + 1]
+  redis.call('HSET', 'faas:task:' .. tid, 'function_id', ARGV[5], 'payload', payload,
+    'status', 'QUEUED', 'created_at', ARGV[6])
+  redis.call('XADD', ARGV[1], '*', 'task', tid, 'f', ARGV[5], 'p', payload, 'a', '0')
   ids[#ids + 1] = tid
 end
 if #ids > 0 then
@@ -80,41 +90,79 @@ return #ids
 "#;
 
 const CLAIM_LUA: &str = r#"
--- ARGV: max_attempts, now, stream, group, then (entry id, task id) pairs
-local out = {}
-for i = 5, #ARGV, 2 do
-  local entry, tid = ARGV[i], ARGV[i + 1]
+-- ARGV: max_attempts, now, stream, group, consumer, count, then either
+-- nothing (read up to `count` new entries here) or (entry id, task id)
+-- pairs already delivered (a blocking read, or entries taken over).
+-- Returns {entries read, {{task, entry, attempt, function, payload}, ...}}.
+local max, now, stream, group = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local out, acks, lost = {}, {}, {}
+local function ack(entry) acks[#acks + 1] = entry end
+local function run(tid, entry, n, fid, payload)
   local key = 'faas:task:' .. tid
-  local f = redis.call('HMGET', key, 'status', 'function_id', 'payload', 'entry')
+  if n > max then
+    local message = cjson.encode('worker lost ' .. (n - 1) .. ' times')
+    redis.call('HSET', key, 'attempts', n - 1, 'status', 'FAILED', 'failure_kind', 'lost',
+      'result', message, 'finished_at', now)
+    ack(entry)
+    lost[#lost + 1] = tid .. ' FAILED ' .. message
+  else
+    redis.call('HSET', key, 'status', 'RUNNING', 'started_at', now, 'entry', entry, 'attempts', n)
+    out[#out + 1] = {tid, entry, n, fid, payload}
+  end
+end
+-- An entry delivered before (taken over, or from an older version without
+-- the task's fields): check the task's hash first.
+local function checked(entry, tid)
+  local f = redis.call('HMGET', 'faas:task:' .. tid, 'status', 'function_id', 'payload', 'entry', 'attempts')
   -- An entry that is not the task's current one (the task was queued again
   -- meanwhile) is a stale duplicate: drop it.
   local stale = f[1] == 'RUNNING' and f[4] and f[4] ~= entry
   if (not f[1]) or f[1] == 'COMPLETED' or f[1] == 'FAILED' or stale then
-    redis.call('XACK', ARGV[3], ARGV[4], entry)
-    redis.call('XDEL', ARGV[3], entry)
+    ack(entry)
   else
-    local n = redis.call('HINCRBY', key, 'attempts', 1)
-    if n > tonumber(ARGV[1]) then
-      redis.call('HSET', key, 'attempts', n - 1, 'status', 'FAILED', 'failure_kind', 'lost',
-        'result', cjson.encode('worker lost ' .. (n - 1) .. ' times'), 'finished_at', ARGV[2])
-      redis.call('XACK', ARGV[3], ARGV[4], entry)
-      redis.call('XDEL', ARGV[3], entry)
-      redis.call('PUBLISH', 'faas:done', tid)
-    else
-      redis.call('HSET', key, 'status', 'RUNNING', 'started_at', ARGV[2], 'entry', entry)
-      table.insert(out, {tid, entry, n, f[2] or '', f[3] or 'null'})
-    end
+    run(tid, entry, (tonumber(f[5]) or 0) + 1, f[2] or '', f[3] or 'null')
   end
 end
-return out
+local read = 0
+if #ARGV == 6 then
+  local reply = redis.call('XREADGROUP', 'GROUP', group, ARGV[5], 'COUNT', ARGV[6], 'STREAMS', stream, '>')
+  if reply then
+    for _, e in ipairs(reply[1][2]) do
+      read = read + 1
+      local fields = {}
+      for k = 1, #e[2], 2 do fields[e[2][k]] = e[2][k + 1] end
+      -- A new entry is its task's current one, and the task is QUEUED
+      -- (only submit and release add entries, both with the task QUEUED).
+      if fields['task'] and fields['f'] and fields['p'] and fields['a'] then
+        run(fields['task'], e[1], tonumber(fields['a']) + 1, fields['f'], fields['p'])
+      elseif fields['task'] then
+        checked(e[1], fields['task'])
+      else
+        ack(e[1])
+      end
+    end
+  end
+else
+  for i = 7, #ARGV, 2 do
+    read = read + 1
+    checked(ARGV[i], ARGV[i + 1])
+  end
+end
+for i = 1, #acks, 1000 do
+  redis.call('XACK', stream, group, unpack(acks, i, math.min(i + 999, #acks)))
+  redis.call('XDEL', stream, unpack(acks, i, math.min(i + 999, #acks)))
+end
+if #lost > 0 then redis.call('PUBLISH', 'faas:done', table.concat(lost, '\n')) end
+return {read, out}
 "#;
 
 const FINISH_LUA: &str = r#"
--- ARGV: stream, group, now, then (task id, attempt, status, result json,
--- failure kind, entry id) sextets. Returns 1 per sextet that was applied.
-local out = {}
-local ended = {}
-for i = 4, #ARGV, 6 do
+-- ARGV: stream, group, now, largest announced result, then (task id,
+-- attempt, status, result json, failure kind, entry id) sextets. Returns 1
+-- per sextet that was applied.
+local out, ended, acks = {}, {}, {}
+local cap = tonumber(ARGV[4])
+for i = 5, #ARGV, 6 do
   local tid, attempt, status, result, kind, entry =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local key = 'faas:task:' .. tid
@@ -125,21 +173,32 @@ for i = 4, #ARGV, 6 do
   if not f[1] then
     applied = 0
   elseif f[1] == 'COMPLETED' or f[1] == 'FAILED' then
-    if entry ~= '' and own then redis.call('XACK', ARGV[1], ARGV[2], entry) end
+    if entry ~= '' and own then acks[#acks + 1] = entry end
   elseif f[1] == 'RUNNING' and tonumber(f[2]) == tonumber(attempt) and own then
-    redis.call('HSET', key, 'status', status, 'result', result, 'finished_at', ARGV[3])
-    if kind ~= '' then redis.call('HSET', key, 'failure_kind', kind) end
+    if kind ~= '' then
+      redis.call('HSET', key, 'status', status, 'result', result, 'finished_at', ARGV[3], 'failure_kind', kind)
+    else
+      redis.call('HSET', key, 'status', status, 'result', result, 'finished_at', ARGV[3])
+    end
     -- Acknowledged only: the stream is trimmed below its oldest
     -- unacknowledged entry from time to time (TRIM_LUA), far cheaper than
     -- a delete per task.
-    if entry ~= '' then redis.call('XACK', ARGV[1], ARGV[2], entry) end
-    table.insert(ended, tid)
+    if entry ~= '' then acks[#acks + 1] = entry end
+    -- Written once, so the announcement may carry the outcome itself.
+    if #result <= cap then
+      ended[#ended + 1] = tid .. ' ' .. status .. ' ' .. result
+    else
+      ended[#ended + 1] = tid
+    end
     applied = 1
   end
-  table.insert(out, applied)
+  out[#out + 1] = applied
 end
--- One announcement for the batch: the ended ids, space-separated.
-if #ended > 0 then redis.call('PUBLISH', 'faas:done', table.concat(ended, ' ')) end
+for i = 1, #acks, 1000 do
+  redis.call('XACK', ARGV[1], ARGV[2], unpack(acks, i, math.min(i + 999, #acks)))
+end
+-- One announcement for the batch: a line per ended task.
+if #ended > 0 then redis.call('PUBLISH', 'faas:done', table.concat(ended, '\n')) end
 return out
 "#;
 
@@ -168,7 +227,8 @@ if ARGV[5] ~= '' then
   redis.call('XACK', ARGV[3], ARGV[4], ARGV[5])
   redis.call('XDEL', ARGV[3], ARGV[5])
 end
-local fresh = redis.call('XADD', ARGV[3], '*', 'task', ARGV[1])
+local g = redis.call('HMGET', key, 'function_id', 'payload')
+local fresh = redis.call('XADD', ARGV[3], '*', 'task', ARGV[1], 'f', g[1] or '', 'p', g[2] or 'null', 'a', attempts)
 redis.call('HSET', key, 'status', 'QUEUED', 'attempts', attempts, 'entry', fresh)
 return 1
 "#;
@@ -505,15 +565,25 @@ impl RedisStore {
         if max == 0 {
             return Ok(Vec::new());
         }
-        let read = async {
-            let mut entries = self.reclaim_expired(consumer, max).await?;
-            if entries.is_empty() {
-                entries = self.read_new(consumer, max, block).await?;
+        let claimed = async {
+            let expired = self.reclaim_expired(consumer, max).await?;
+            if !expired.is_empty() {
+                return self.claim_script(consumer, max, &expired).await.map(|(_, rows)| rows);
             }
-            Ok::<_, redis::RedisError>(entries)
+            // Under load one script call reads and claims; only when the
+            // queue is empty does a blocking read wait for work.
+            let (read, rows) = self.claim_script(consumer, max, &[]).await?;
+            if read > 0 {
+                return Ok(rows);
+            }
+            let entries = self.read_new(consumer, max, block).await?;
+            if entries.is_empty() {
+                return Ok(Vec::new());
+            }
+            self.claim_script(consumer, max, &entries).await.map(|(_, rows)| rows)
         };
-        let entries = match read.await {
-            Ok(entries) => entries,
+        let rows = match claimed.await {
+            Ok(rows) => rows,
             // Redis came back empty (no persistence): the group is gone with
             // the stream. Make them again; new tasks will be delivered.
             Err(e) if e.to_string().contains("NOGROUP") => {
@@ -523,24 +593,6 @@ impl RedisStore {
             }
             Err(e) => return Err(e.into()),
         };
-        if entries.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut conn = self.conn.clone();
-        let mut invocation = self.claim_script.prepare_invoke();
-        invocation
-            .arg(self.config.max_attempts)
-            .arg(now_ms())
-            .arg(STREAM)
-            .arg(GROUP);
-        for (entry, task) in &entries {
-            invocation.arg(entry).arg(task);
-        }
-        let rows: Vec<(String, String, u32, String, String)> = invocation.invoke_async(&mut conn).await?;
-        let lost = entries.len() - rows.len();
-        if lost > 0 {
-            tracing::debug!(lost, "claimed entries were already final or out of attempts");
-        }
         // A corrupt record fails alone (its lease lapses and it ends as
         // lost); the rest of the batch runs.
         Ok(rows
@@ -559,6 +611,34 @@ impl RedisStore {
                 claim.map_err(|e| tracing::error!("skipping a corrupt task: {e}")).ok()
             })
             .collect())
+    }
+
+    /// The claim script: on `entries` already delivered (checked against
+    /// each task's hash), or with none, on up to `max` new entries it reads
+    /// itself. Returns how many entries it looked at, and the claims.
+    async fn claim_script(
+        &self,
+        consumer: &str,
+        max: usize,
+        entries: &[(String, String)],
+    ) -> redis::RedisResult<(usize, Vec<ClaimRow>)> {
+        let mut conn = self.conn.clone();
+        let mut invocation = self.claim_script.prepare_invoke();
+        invocation
+            .arg(self.config.max_attempts)
+            .arg(now_ms())
+            .arg(STREAM)
+            .arg(GROUP)
+            .arg(consumer)
+            .arg(max);
+        for (entry, task) in entries {
+            invocation.arg(entry).arg(task);
+        }
+        let (read, rows): (usize, Vec<ClaimRow>) = invocation.invoke_async(&mut conn).await?;
+        if read > rows.len() {
+            tracing::debug!(lost = read - rows.len(), "claimed entries were already final or out of attempts");
+        }
+        Ok((read, rows))
     }
 
     /// Takes over entries whose lease ran out (their executor stopped
@@ -667,7 +747,7 @@ impl RedisStore {
         }
         let mut conn = self.conn.clone();
         let mut invocation = self.finish_script.prepare_invoke();
-        invocation.arg(STREAM).arg(GROUP).arg(now_ms());
+        invocation.arg(STREAM).arg(GROUP).arg(now_ms()).arg(ANNOUNCED_RESULT_BYTES);
         for (claim, outcome) in done {
             invocation
                 .arg(claim.task_id.to_string())
@@ -759,9 +839,8 @@ impl RedisStore {
                         if pubsub.subscribe(DONE_CHANNEL).await.is_ok() {
                             let mut messages = pubsub.on_message();
                             while let Some(msg) = messages.next().await {
-                                // One or more task ids, space-separated.
                                 let Ok(text) = msg.get_payload::<String>() else { continue };
-                                waiters.notify_many(text.split_ascii_whitespace().filter_map(|s| Uuid::parse_str(s).ok()));
+                                waiters.notify_many(text.lines().filter_map(parse_done_line));
                             }
                         }
                     }
@@ -772,6 +851,20 @@ impl RedisStore {
             }
         });
     }
+}
+
+/// One line of a `faas:done` message: `{task id} {status} {result json}`,
+/// or the task id alone (a result too large to announce: read it).
+fn parse_done_line(line: &str) -> Option<(TaskId, Option<TaskOutcome>)> {
+    let mut parts = line.splitn(3, ' ');
+    let id = Uuid::parse_str(parts.next()?).ok()?;
+    let outcome = match (parts.next().and_then(TaskStatus::parse), parts.next()) {
+        (Some(status), Some(result)) if status.is_final() => serde_json::from_str(result)
+            .ok()
+            .map(|result| TaskOutcome { status, result }),
+        _ => None,
+    };
+    Some((id, outcome))
 }
 
 /// Parses `[[id, [field, value, ...]], ...]` into (entry id, task id) pairs,

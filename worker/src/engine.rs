@@ -11,7 +11,8 @@ use crate::link::Link;
 use crate::tasks::{Action, Tasks};
 use crate::wake::{Mailbox, Poster};
 use faas_protocol::{TaskRef, WorkerMessage};
-use faas_runtime::{Executor, Outcome, Runtime};
+use faas_runtime::{Executor, Outcome, Runtime, Ticket};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Loader threads (the runtime compiles at most two modules at once).
@@ -33,6 +34,10 @@ pub(crate) type Outbox<'a> = dyn FnMut(WorkerMessage, Option<Instant>) + 'a;
 
 pub(crate) struct Engine {
     pub tasks: Tasks,
+    /// Started tasks' claim checks: one still in the executor's queue can
+    /// be withdrawn (a `BYE` returns it).
+    tickets: HashMap<TaskRef, Ticket>,
+    slots: usize,
     mailbox: Mailbox<Event>,
     poster: Poster<Event>,
     executor: Executor,
@@ -53,7 +58,9 @@ impl Engine {
         let executor = Executor::new(runtime.clone(), config.slots)?;
         let loads = spawn_loaders(runtime, LOADERS, poster.clone(), Event::Loaded)?;
         Ok(Engine {
-            tasks: Tasks::new(config.slots, function_capacity),
+            tasks: Tasks::new(function_capacity),
+            tickets: HashMap::new(),
+            slots: config.slots,
             mailbox,
             poster,
             executor,
@@ -65,12 +72,20 @@ impl Engine {
         &self.mailbox
     }
 
+    /// More tasks are started than there are slots: the executor's queue
+    /// is feeding them, so results keep coming and the I/O loop may let a
+    /// few gather before it sends them.
+    pub fn busy(&self) -> bool {
+        self.tasks.started() > self.slots
+    }
+
     /// Handles what slot and loader threads posted.
     pub fn events(&mut self, outbox: &mut Outbox<'_>) {
         let mut actions = Vec::new();
         for event in self.mailbox.drain() {
             match event {
                 Event::Finished { task, outcome, at } => {
+                    self.tickets.remove(&task);
                     self.tasks.finished(task, outcome, &mut actions);
                     self.perform(&mut actions, &mut |message, _| outbox(message, Some(at)));
                 }
@@ -105,15 +120,18 @@ impl Engine {
                     Action::Start(ready) => {
                         let task = ready.task.clone();
                         let poster = self.poster.clone();
-                        let submitted = self.executor.submit(ready.function, ready.args, None, move |outcome| {
+                        let submitted = self.executor.submit_cancellable(ready.function, ready.args, None, move |outcome| {
                             poster.post(Event::Finished {
                                 task: ready.task,
                                 outcome,
                                 at: Instant::now(),
                             });
                         });
-                        if let Err(e) = submitted {
-                            self.tasks.abandon(task, e.to_string(), actions);
+                        match submitted {
+                            Ok(ticket) => {
+                                self.tickets.insert(task, ticket);
+                            }
+                            Err(e) => self.tasks.abandon(task, e.to_string(), actions),
                         }
                     }
                 }
@@ -124,12 +142,21 @@ impl Engine {
     /// Stops taking work: returns the tasks received but not started, to
     /// hand back; running ones finish.
     pub fn begin_drain(&mut self) -> Vec<TaskRef> {
-        let WorkerMessage::Bye { returned } = self.tasks.begin_drain() else {
+        let withdrawn: Vec<TaskRef> = self
+            .tickets
+            .iter()
+            .filter(|(_, ticket)| ticket.cancel())
+            .map(|(task, _)| task.clone())
+            .collect();
+        for task in &withdrawn {
+            self.tickets.remove(task);
+        }
+        let WorkerMessage::Bye { returned } = self.tasks.begin_drain(&withdrawn) else {
             return Vec::new();
         };
         tracing::info!(
             returned = returned.len(),
-            running = self.tasks.running(),
+            running = self.tasks.started(),
             "faas worker stopping: returning tasks not started, finishing running ones"
         );
         returned

@@ -96,19 +96,25 @@ impl Link {
     /// Waits up to `timeout` (at most [`MAX_POLL`], rounded up to whole
     /// milliseconds) for a message, the mailbox, or, if `want_out`, room to
     /// send (then [`Link::writable`] says so).
-    pub fn poll(&self, mailbox: &Mailbox<Event>, want_out: bool, timeout: Duration) -> Polled {
+    /// Waits for the socket (readable, or writable if `want_out`) and,
+    /// when given, the mailbox.
+    pub fn poll(&self, mailbox: Option<&Mailbox<Event>>, want_out: bool, timeout: Duration) -> Polled {
         let timeout = timeout.min(MAX_POLL);
         let ms = i64::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i64::MAX);
         let mut events = zmq::POLLIN;
         if want_out {
             events |= zmq::POLLOUT;
         }
-        let mut items = [self.socket.as_poll_item(events), mailbox.poll_item()];
-        match zmq::poll(&mut items, ms) {
-            Ok(_) => Polled {
-                readable: items[0].is_readable(),
-                woken: items[1].is_readable(),
-            },
+        let mut items = [self.socket.as_poll_item(events)];
+        let polled = match mailbox {
+            Some(mailbox) => {
+                let mut both = [self.socket.as_poll_item(events), mailbox.poll_item()];
+                zmq::poll(&mut both, ms).map(|_| (both[0].is_readable(), both[1].is_readable()))
+            }
+            None => zmq::poll(&mut items, ms).map(|_| (items[0].is_readable(), false)),
+        };
+        match polled {
+            Ok((readable, woken)) => Polled { readable, woken },
             Err(e) => {
                 // EINTR: a signal (SIGTERM, handled elsewhere) interrupted it.
                 if e != zmq::Error::EINTR {

@@ -129,7 +129,7 @@ impl Puller {
             };
             let wake = [due, self.requests.give_up_at()].into_iter().flatten().min();
             let timeout = wake.map_or(Duration::MAX, |at| at.saturating_duration_since(now));
-            let polled = self.link.poll(self.engine.mailbox(), self.blocked, timeout);
+            let polled = self.link.poll(Some(self.engine.mailbox()), self.blocked, timeout);
             // Results first: they are what the dispatcher waits on.
             if polled.woken {
                 let requests = &mut self.requests;

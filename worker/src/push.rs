@@ -21,6 +21,10 @@ use uuid::Uuid;
 const SILENT_INTERVALS: u32 = 3;
 /// Most results in one `RESULTS` message.
 const MAX_RESULTS_PER_MESSAGE: usize = 256;
+/// While the executor's queue feeds the slots, how long results may gather
+/// before they go out: one message (and one wake-up on each side) for
+/// many. An idle worker sends each result at once.
+const GATHER: Duration = Duration::from_millis(1);
 
 /// Runs a push-mode worker until `shutdown` becomes true; then stops taking
 /// work, sends `BYE` listing tasks received but not started, waits for
@@ -43,6 +47,7 @@ pub fn run_push(config: WorkerConfig, shutdown: Arc<AtomicBool>) -> Result<(), W
         warned_silent: false,
         backlog: VecDeque::new(),
         latency: Latency::default(),
+        gather_until: None,
     };
     worker.run(&shutdown);
     let Worker {
@@ -85,6 +90,8 @@ struct Worker {
     /// Messages the socket would not take yet (its send queue was full).
     backlog: VecDeque<Vec<Vec<u8>>>,
     latency: Latency,
+    /// Results are left to gather in the mailbox until then.
+    gather_until: Option<Instant>,
 }
 
 impl Worker {
@@ -101,10 +108,22 @@ impl Worker {
             }
             let now = Instant::now();
             self.timers(now);
-            let timeout = self.next_heartbeat.saturating_duration_since(now);
-            let polled = self.link.poll(self.engine.mailbox(), !self.backlog.is_empty(), timeout);
+            let mut timeout = self.next_heartbeat.saturating_duration_since(now);
+            let gathering = self.gather_until.filter(|until| *until > now);
+            if let Some(until) = gathering {
+                timeout = timeout.min(until - now);
+            }
+            let mailbox = if gathering.is_some() { None } else { Some(self.engine.mailbox()) };
+            let mut polled = self.link.poll(mailbox, !self.backlog.is_empty(), timeout);
+            if gathering.is_some_and(|until| Instant::now() >= until) {
+                self.gather_until = None;
+                polled.woken = true;
+            }
             // Results first: they are what the dispatcher waits on.
             if polled.woken {
+                // Busy: the next results come in microseconds, so let them
+                // gather after this drain.
+                self.gather_until = self.engine.busy().then(|| Instant::now() + GATHER);
                 let (link, backlog, latency) = (&self.link, &mut self.backlog, &mut self.latency);
                 let mut results = Vec::new();
                 let batch = self.batch_results;

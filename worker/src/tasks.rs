@@ -6,19 +6,20 @@
 //! a `NEED_MODULE` becomes `need_modules`, a `BYE` becomes `returned`).
 //!
 //! A task is *held* from its `TASK` until its `RESULT` (or its return in a
-//! `BYE`), in exactly one state: waiting for its function's load, queued for
-//! a slot, or running. The dispatcher may send up to `5 x slots` tasks (see
-//! `docs/protocol.md`, Capacity); they start in arrival order, and only
-//! while fewer than `slots` run, so the executor never queues and "received
-//! but not started" is exactly the tasks in the first two states. A freed
-//! slot gets its next task before the finished task's `RESULT` is sent.
+//! `BYE`), in exactly one state: waiting for its function's load, or
+//! started (handed to the executor, whose queue feeds the slots in arrival
+//! order, so a slot that frees up takes its next task without a round trip
+//! through the I/O loop). The dispatcher may send several tasks per slot
+//! (see `docs/protocol.md`, Capacity). A `BYE` returns what never ran: the
+//! tasks waiting for a load, and those the engine withdrew from the
+//! executor's queue before a slot took them (its tickets say which).
 
 use crate::functions::{FunctionCache, LoadJob, Loaded};
 use crate::outcome::{failed, kind_name, result_of, KIND_INTERNAL, KIND_LOAD};
 use faas_protocol::{TaskMessage, TaskRef, WorkerMessage};
 use faas_runtime::{Args, FailureKind, Function, Outcome};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -52,14 +53,13 @@ struct Load {
 }
 
 pub struct Tasks {
-    slots: usize,
     functions: FunctionCache,
     loading: HashMap<Uuid, Load>,
-    queued: VecDeque<Ready>,
-    /// The tasks in `queued` or waiting in `loading`: a duplicate `TASK`
-    /// is found in constant time however many are held.
+    /// The tasks waiting in `loading`: a duplicate `TASK` is found in
+    /// constant time however many are held.
     not_started: HashSet<TaskRef>,
-    running: HashSet<TaskRef>,
+    /// Handed to the executor: queued there or running.
+    started: HashSet<TaskRef>,
     /// Tasks answered with `NEED_MODULE`: not held, but returned in a `BYE`
     /// because the dispatcher still counts them on this worker.
     need_module: HashMap<TaskRef, Instant>,
@@ -67,14 +67,12 @@ pub struct Tasks {
 }
 
 impl Tasks {
-    pub fn new(slots: usize, function_capacity: usize) -> Self {
+    pub fn new(function_capacity: usize) -> Self {
         Tasks {
-            slots: slots.max(1),
             functions: FunctionCache::new(function_capacity),
             loading: HashMap::new(),
-            queued: VecDeque::new(),
             not_started: HashSet::new(),
-            running: HashSet::new(),
+            started: HashSet::new(),
             need_module: HashMap::new(),
             draining: false,
         }
@@ -167,7 +165,7 @@ impl Tasks {
         }
     }
 
-    /// A running task ended: its `RESULT`, and the next queued task starts.
+    /// A started task ended: its `RESULT`.
     pub fn finished(&mut self, task: TaskRef, outcome: Outcome, out: &mut Vec<Action>) {
         self.end(task, |task| result_of(task, outcome), out);
     }
@@ -183,23 +181,20 @@ impl Tasks {
         result: impl FnOnce(TaskRef) -> faas_protocol::ResultMessage,
         out: &mut Vec<Action>,
     ) {
-        if !self.running.remove(&task) {
-            tracing::warn!(task = %task.task_id, "a task ended that was not running");
+        if !self.started.remove(&task) {
+            tracing::warn!(task = %task.task_id, "a task ended that was not started");
         }
-        // The freed slot gets its next task before the result goes out.
-        self.start_queued(out);
         out.push(Action::Send(WorkerMessage::Result(result(task))));
     }
 
     fn accept(&mut self, task: TaskRef, function: Function, payload: &Value, out: &mut Vec<Action>) {
+        self.not_started.remove(&task);
         match function.parse_args(payload) {
             Ok(args) => {
-                self.not_started.insert(task.clone());
-                self.queued.push_back(Ready { task, function, args });
-                self.start_queued(out);
+                self.started.insert(task.clone());
+                out.push(Action::Start(Ready { task, function, args }));
             }
             Err(e) => {
-                self.not_started.remove(&task);
                 out.push(Action::Send(WorkerMessage::Result(failed(
                     task,
                     kind_name(FailureKind::BadArguments),
@@ -209,41 +204,35 @@ impl Tasks {
         }
     }
 
-    fn start_queued(&mut self, out: &mut Vec<Action>) {
-        while self.running.len() < self.slots && !self.draining {
-            let Some(ready) = self.queued.pop_front() else { return };
-            self.not_started.remove(&ready.task);
-            self.running.insert(ready.task.clone());
-            out.push(Action::Start(ready));
-        }
-    }
-
     fn holds(&self, task: &TaskRef) -> bool {
-        self.running.contains(task) || self.not_started.contains(task)
+        self.started.contains(task) || self.not_started.contains(task)
     }
 
     /// Every task held: what a `REGISTER` lists as running.
     pub fn held(&self) -> Vec<TaskRef> {
-        let mut all: Vec<TaskRef> = self.running.iter().cloned().collect();
-        all.extend(self.queued.iter().map(|r| r.task.clone()));
+        let mut all: Vec<TaskRef> = self.started.iter().cloned().collect();
         all.extend(self.loading.values().flat_map(|l| l.waiting.iter().map(|w| w.task.clone())));
         all
     }
 
     /// How many tasks are held: what a `HEARTBEAT` reports.
     pub fn held_count(&self) -> usize {
-        self.running.len() + self.queued.len() + self.loading.values().map(|l| l.waiting.len()).sum::<usize>()
+        self.started.len() + self.loading.values().map(|l| l.waiting.len()).sum::<usize>()
     }
 
-    pub fn running(&self) -> usize {
-        self.running.len()
+    /// Tasks handed to the executor (queued there or running).
+    pub fn started(&self) -> usize {
+        self.started.len()
     }
 
-    /// Stops taking work: the `BYE` returning every task not started.
-    pub fn begin_drain(&mut self) -> WorkerMessage {
+    /// Stops taking work: the `BYE` returning every task that will not
+    /// run: `withdrawn` (started tasks the engine took back from the
+    /// executor's queue before a slot took them), those waiting for a
+    /// load, and those whose module was asked for.
+    pub fn begin_drain(&mut self, withdrawn: &[TaskRef]) -> WorkerMessage {
         self.draining = true;
         self.not_started.clear();
-        let mut returned: Vec<TaskRef> = self.queued.drain(..).map(|r| r.task).collect();
+        let mut returned: Vec<TaskRef> = withdrawn.iter().filter(|t| self.started.remove(*t)).cloned().collect();
         for load in self.loading.values_mut() {
             returned.extend(load.waiting.drain(..).map(|w| w.task));
         }
@@ -358,7 +347,7 @@ mod tests {
     #[test]
     fn a_task_with_its_module_loads_then_runs_and_later_tasks_reuse_it() {
         let rt = runtime();
-        let mut tasks = Tasks::new(2, 16);
+        let mut tasks = Tasks::new(16);
         let f = Uuid::new_v4();
         let (t1, t2) = (task_ref(), task_ref());
         let mut out = Vec::new();
@@ -371,7 +360,7 @@ mod tests {
         assert!(out.is_empty(), "it waits for the load, no NEED_MODULE");
         tasks.loaded(loaded, &mut out);
         assert_eq!(started(&out), vec![t1.clone(), t2.clone()]);
-        assert_eq!(tasks.running(), 2);
+        assert_eq!(tasks.started(), 2);
 
         let mut out = Vec::new();
         tasks.finished(t1.clone(), Outcome::completed(json!(5)), &mut out);
@@ -390,7 +379,7 @@ mod tests {
 
     #[test]
     fn an_unknown_function_without_module_asks_for_it() {
-        let mut tasks = Tasks::new(1, 16);
+        let mut tasks = Tasks::new(16);
         let (t, f) = (task_ref(), Uuid::new_v4());
         let mut out = Vec::new();
         tasks.task(message(&t, f, "", json!([])), None, &mut out);
@@ -403,13 +392,13 @@ mod tests {
         );
         assert!(tasks.held().is_empty());
         // It is still handed back in a BYE: the dispatcher counts it here.
-        assert_eq!(tasks.begin_drain(), WorkerMessage::Bye { returned: vec![t] });
+        assert_eq!(tasks.begin_drain(&[]), WorkerMessage::Bye { returned: vec![t] });
     }
 
     #[test]
     fn a_cached_function_with_another_module_hash_is_not_used() {
         let rt = runtime();
-        let mut tasks = Tasks::new(1, 16);
+        let mut tasks = Tasks::new(16);
         let f = Uuid::new_v4();
         let add = rt.load(ADD.as_bytes(), "add", None).unwrap();
         let mut out = Vec::new();
@@ -424,7 +413,7 @@ mod tests {
     #[test]
     fn load_and_argument_errors_fail_the_task_with_their_kind() {
         let rt = runtime();
-        let mut tasks = Tasks::new(1, 16);
+        let mut tasks = Tasks::new(16);
         let (t1, f1) = (task_ref(), Uuid::new_v4());
         let mut out = Vec::new();
         tasks.task(message(&t1, f1, "", json!([1, 2])), Some(b"garbage".to_vec()), &mut out);
@@ -457,11 +446,11 @@ mod tests {
     }
 
     #[test]
-    fn slots_bound_what_runs_and_a_bye_returns_what_did_not_start() {
+    fn tasks_start_on_arrival_and_a_bye_returns_what_did_not_run() {
         let rt = runtime();
-        let mut tasks = Tasks::new(1, 16);
+        let mut tasks = Tasks::new(16);
         let f = Uuid::new_v4();
-        let ts: Vec<TaskRef> = (0..3).map(|_| task_ref()).collect();
+        let ts: Vec<TaskRef> = (0..4).map(|_| task_ref()).collect();
         let mut out = Vec::new();
         tasks.task(message(&ts[0], f, "", json!([1, 2])), Some(ADD.as_bytes().to_vec()), &mut out);
         let loaded = load(&rt, &out);
@@ -469,17 +458,20 @@ mod tests {
         tasks.loaded(loaded, &mut out);
         tasks.task(message(&ts[1], f, "", json!([1, 2])), None, &mut out);
         tasks.task(message(&ts[2], f, "", json!([1, 2])), None, &mut out);
-        assert_eq!(started(&out), vec![ts[0].clone()]);
+        // Every task goes to the executor at once: its queue feeds the slots.
+        assert_eq!(started(&out), ts[..3].to_vec());
         assert_eq!(tasks.held_count(), 3);
         let mut out = Vec::new();
         // A duplicate TASK (same attempt) is ignored.
         tasks.task(message(&ts[1], f, "", json!([1, 2])), None, &mut out);
         assert!(out.is_empty());
         tasks.finished(ts[0].clone(), Outcome::completed(json!(3)), &mut out);
-        assert_eq!(started(&out), vec![ts[1].clone()]);
+        assert_eq!(tasks.held_count(), 2);
 
+        // ts[2] was withdrawn from the executor's queue, ts[1] runs on; a
+        // withdrawn task that was not held is not returned twice.
         assert_eq!(
-            tasks.begin_drain(),
+            tasks.begin_drain(&[ts[2].clone(), ts[3].clone()]),
             WorkerMessage::Bye {
                 returned: vec![ts[2].clone()]
             }
@@ -498,7 +490,7 @@ mod tests {
 
     #[test]
     fn a_task_whose_module_never_comes_fails_once() {
-        let mut tasks = Tasks::new(1, 16);
+        let mut tasks = Tasks::new(16);
         let t = task_ref();
         let mut out = Vec::new();
         tasks.task(message(&t, Uuid::new_v4(), "", json!([])), None, &mut out);
@@ -513,15 +505,15 @@ mod tests {
         let mut out = Vec::new();
         tasks.module_missing(t, "no module", &mut out);
         assert!(out.is_empty(), "failed once");
-        assert_eq!(tasks.begin_drain(), WorkerMessage::Bye { returned: vec![] });
+        assert_eq!(tasks.begin_drain(&[]), WorkerMessage::Bye { returned: vec![] });
     }
 
     #[test]
     fn unanswered_need_modules_expire() {
-        let mut tasks = Tasks::new(1, 16);
+        let mut tasks = Tasks::new(16);
         let mut out = Vec::new();
         tasks.task(message(&task_ref(), Uuid::new_v4(), "", json!([])), None, &mut out);
         tasks.expire(Instant::now() + NEED_MODULE_EXPIRY);
-        assert_eq!(tasks.begin_drain(), WorkerMessage::Bye { returned: vec![] });
+        assert_eq!(tasks.begin_drain(&[]), WorkerMessage::Bye { returned: vec![] });
     }
 }
