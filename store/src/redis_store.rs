@@ -6,7 +6,8 @@
 //! as the durable queue, `faas:functions` sorted set (function ids by
 //! registration time) and `faas:recent_tasks` list (the latest task ids,
 //! capped) for listings, `tasks` channel (a task id per new task) and
-//! `faas:done` channel (a task id per final state).
+//! `faas:done` channel (a line per task that reached its final state,
+//! carrying the outcome unless it is large).
 //!
 //! State changes that must be atomic (claim, finish, renew) are Lua scripts.
 
@@ -980,4 +981,28 @@ fn parse_task(id: TaskId, map: &HashMap<String, String>) -> StoreResult<TaskReco
         started_at_ms: num("started_at"),
         finished_at_ms: num("finished_at"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_done_line_carries_the_outcome_or_only_the_id() {
+        let id = Uuid::new_v4();
+        let (got, outcome) = parse_done_line(&format!("{id} COMPLETED {{\"a\": [1, \"x y\"]}}")).unwrap();
+        assert_eq!(got, id);
+        let outcome = outcome.unwrap();
+        assert_eq!(outcome.status, TaskStatus::Completed);
+        assert_eq!(outcome.result, serde_json::json!({"a": [1, "x y"]}));
+        assert_eq!(
+            parse_done_line(&format!("{id} FAILED \"worker lost 3 times\"")).unwrap().1.unwrap().result,
+            serde_json::json!("worker lost 3 times")
+        );
+        // Too large to announce, or unreadable: wake the waiter to read it.
+        assert_eq!(parse_done_line(&id.to_string()), Some((id, None)));
+        assert_eq!(parse_done_line(&format!("{id} COMPLETED {{broken")), Some((id, None)));
+        assert_eq!(parse_done_line(&format!("{id} RUNNING null")), Some((id, None)));
+        assert_eq!(parse_done_line("not-a-uuid COMPLETED null"), None);
+    }
 }
