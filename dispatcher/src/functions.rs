@@ -35,7 +35,11 @@ impl FunctionCache {
 
     /// The function if it is loaded already.
     pub fn cached(&self, id: FunctionId) -> Option<Function> {
-        self.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
     }
 
     /// The function, or the final state its task should get if it cannot
@@ -52,21 +56,45 @@ impl FunctionCache {
         };
         let record = match self.store.function(id).await {
             Ok(Some(record)) => record,
-            Ok(None) => return Err(failed("missing_function", format!("function {id} does not exist"))),
-            Err(e) => return Err(LoadFailure::Transient(format!("cannot read function {id}: {e}"))),
+            Ok(None) => {
+                return Err(failed(
+                    "missing_function",
+                    format!("function {id} does not exist"),
+                ))
+            }
+            Err(e) => {
+                return Err(LoadFailure::Transient(format!(
+                    "cannot read function {id}: {e}"
+                )))
+            }
         };
         let bytes = match self.store.module(&record.module_hash).await {
             Ok(Some(bytes)) => bytes,
-            Ok(None) => return Err(failed("missing_function", format!("module of function {id} is missing"))),
-            Err(e) => return Err(LoadFailure::Transient(format!("cannot read module of function {id}: {e}"))),
+            Ok(None) => {
+                return Err(failed(
+                    "missing_function",
+                    format!("module of function {id} is missing"),
+                ))
+            }
+            Err(e) => {
+                return Err(LoadFailure::Transient(format!(
+                    "cannot read module of function {id}: {e}"
+                )))
+            }
         };
         let runtime = self.runtime.clone();
         let (name, entry) = (record.name.clone(), record.entry.clone());
-        let loaded = tokio::task::spawn_blocking(move || runtime.load(&bytes, &name, Some(&entry))).await;
+        let loaded =
+            tokio::task::spawn_blocking(move || runtime.load(&bytes, &name, Some(&entry))).await;
         let function = match loaded {
             Ok(Ok(function)) => function,
             Ok(Err(e)) => return Err(failed("load", format!("cannot load function {id}: {e}"))),
-            Err(e) => return Err(failed("load", format!("loading function {id} panicked: {e}"))),
+            Err(e) => {
+                return Err(failed(
+                    "load",
+                    format!("loading function {id} panicked: {e}"),
+                ))
+            }
         };
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         if loaded.len() >= CAPACITY {

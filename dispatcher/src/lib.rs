@@ -22,5 +22,5 @@ pub use local::{run_local, LocalConfig};
 pub use outcome::{kind_name, to_final};
 pub use pull::{run_pull, PullConfig, MAX_PULL_PREFETCH};
 pub use push::{run_push, PushConfig};
-pub use remote::ListenError;
 pub use recorder::{Done, Held};
+pub use remote::ListenError;

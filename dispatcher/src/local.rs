@@ -4,8 +4,8 @@
 
 use crate::functions::{FunctionCache, LoadFailure};
 use crate::outcome::to_final;
-use faas_protocol::pace::{self, Rate};
 use crate::recorder::{Bookkeeping, Done};
+use faas_protocol::pace::{self, Rate};
 use faas_runtime::{Executor, Function, Runtime};
 use faas_store::{Claim, Final, Store};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,12 +82,19 @@ impl Window {
         if self.owed > 0 {
             self.owed -= self.room.forget_permits(self.owed);
         }
-        let Some(rate) = self.rate.sample(self.finished.load(Ordering::Relaxed), PACE_EVERY) else {
+        let Some(rate) = self
+            .rate
+            .sample(self.finished.load(Ordering::Relaxed), PACE_EVERY)
+        else {
             return;
         };
         let ahead = pace::ahead(rate, self.min_ahead, pace::MAX_AHEAD);
         if self.slots + ahead != self.size {
-            tracing::debug!(rate = rate as u64, window = self.slots + ahead, "claim-ahead window resized");
+            tracing::debug!(
+                rate = rate as u64,
+                window = self.slots + ahead,
+                "claim-ahead window resized"
+            );
         }
         self.resize(self.slots + ahead);
     }
@@ -147,7 +154,10 @@ pub async fn run_local(
         while let Ok(p) = window.room.clone().try_acquire_owned() {
             permits.push(p);
         }
-        let claims = match store.claim(&config.consumer, permits.len(), config.claim_block).await {
+        let claims = match store
+            .claim(&config.consumer, permits.len(), config.claim_block)
+            .await
+        {
             Ok(claims) => {
                 tracing::trace!(asked = permits.len(), got = claims.len(), "claimed");
                 claims
@@ -240,7 +250,9 @@ impl Drop for Finish {
 /// Queues the task on the executor; its outcome goes straight from the slot
 /// thread to the recorder (no task of its own, no hop through this loop).
 fn start(executor: &Executor, function: Function, finish: Finish) {
-    let Some((claim, _)) = &finish.pending else { return };
+    let Some((claim, _)) = &finish.pending else {
+        return;
+    };
     let args = match function.parse_args(&claim.payload) {
         Ok(args) => args,
         Err(e) => {
@@ -252,5 +264,7 @@ fn start(executor: &Executor, function: Function, finish: Finish) {
     };
     // If the executor is closed, the closure (and `finish` in it) is
     // dropped, which records the failure.
-    let _ = executor.submit(function, args, None, move |outcome| finish.record(Some(to_final(outcome))));
+    let _ = executor.submit(function, args, None, move |outcome| {
+        finish.record(Some(to_final(outcome)))
+    });
 }

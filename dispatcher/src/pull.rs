@@ -14,8 +14,8 @@
 //! (`router.rs`), the claimer and the recorder talk to it over channels.
 
 use crate::remote::{
-    self, claim_from_ref, final_of, publish_workers, task_message, unsent_outcome, Assigned, Listen, ListenError,
-    Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
+    self, claim_from_ref, final_of, publish_workers, task_message, unsent_outcome, Assigned,
+    Listen, ListenError, Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
 };
 use crate::router::{Framing, Inbound};
 use faas_protocol::pace::{self, Rate};
@@ -110,7 +110,11 @@ impl Worker {
 /// back tasks not yet sent, and keeps answering requests (with no tasks)
 /// until the workers have reported the tasks they run, they are declared
 /// dead, or 30 s pass.
-pub async fn run_pull(store: Store, config: PullConfig, shutdown: watch::Receiver<bool>) -> Result<(), ListenError> {
+pub async fn run_pull(
+    store: Store,
+    config: PullConfig,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), ListenError> {
     let listen = Listen {
         mode: "pull",
         endpoint: &config.endpoint,
@@ -185,12 +189,17 @@ impl Scheduler {
         match inbound.message {
             WorkerMessage::Pull(request) => self.pull(inbound.route, request).await,
             other => {
-                tracing::warn!("a {} message on the pull port; only PULL is taken here", other.kind());
+                tracing::warn!(
+                    "a {} message on the pull port; only PULL is taken here",
+                    other.kind()
+                );
                 let message = format!(
                     "this dispatcher is in pull mode and takes only PULL requests, not {}",
                     other.kind()
                 );
-                self.io.outbox.reply(&inbound.route, &DispatcherMessage::Error { message });
+                self.io
+                    .outbox
+                    .reply(&inbound.route, &DispatcherMessage::Error { message });
             }
         }
     }
@@ -215,7 +224,11 @@ impl Scheduler {
         worker.last_seen = Instant::now();
         worker.name = request.name;
         // `slots` is the worker's word; a minimal client may send only `free`.
-        let slots = if request.slots > 0 { request.slots } else { request.free };
+        let slots = if request.slots > 0 {
+            request.slots
+        } else {
+            request.free
+        };
         worker.slots = (slots as usize).clamp(1, MAX_SLOTS_PER_WORKER);
         worker.capacity = worker.capacity.max(worker.slots * (1 + MAX_PULL_PREFETCH));
         let capacity = worker.capacity;
@@ -244,7 +257,10 @@ impl Scheduler {
         for task in &request.returned {
             // Unknown here (sent before a restart): hand it back all the same;
             // the store checks that it is still this attempt.
-            let claim = worker.assigned.take(task).unwrap_or_else(|| claim_from_ref(task));
+            let claim = worker
+                .assigned
+                .take(task)
+                .unwrap_or_else(|| claim_from_ref(task));
             self.io.end(claim, None);
         }
         if request.bye && !worker.draining {
@@ -262,7 +278,8 @@ impl Scheduler {
         }
         let take = free.min(self.io.pending.len());
         let claims: Vec<Claim> = self.io.pending.drain(..take).collect();
-        if claims.is_empty() && request.free > 0 && !request.bye && request.need_modules.is_empty() {
+        if claims.is_empty() && request.free > 0 && !request.bye && request.need_modules.is_empty()
+        {
             if let Some(worker) = self.workers.get_mut(&key) {
                 // If this worker holds all it may by our count, the
                 // request waits for its results to make room.
@@ -287,7 +304,14 @@ impl Scheduler {
     /// Sends `claims` (and the modules asked for) to a worker in one
     /// `TASKS`; a module goes along the first time the worker gets a task
     /// of its function.
-    async fn answer(&mut self, key: &str, route: Vec<Vec<u8>>, seq: u64, claims: Vec<Claim>, need: &[FunctionId]) {
+    async fn answer(
+        &mut self,
+        key: &str,
+        route: Vec<Vec<u8>>,
+        seq: u64,
+        claims: Vec<Claim>,
+        need: &[FunctionId],
+    ) {
         let mut reply = TasksReply {
             seq,
             heartbeat_ms: self.config.heartbeat_interval.as_millis() as u64,
@@ -318,7 +342,9 @@ impl Scheduler {
                 self.io.pending.push_front(claim);
                 continue;
             };
-            if worker.assigned.functions.insert(claim.function_id) && attached.insert(claim.function_id) {
+            if worker.assigned.functions.insert(claim.function_id)
+                && attached.insert(claim.function_id)
+            {
                 reply.modules.push((claim.function_id, module.to_vec()));
             }
             reply.tasks.push(task_message(&claim, info));
@@ -327,14 +353,18 @@ impl Scheduler {
         if let Some(worker) = self.workers.get_mut(key) {
             worker.assigned.functions.extend(attached);
         }
-        self.io.outbox.reply(&route, &DispatcherMessage::Tasks(reply));
+        self.io
+            .outbox
+            .reply(&route, &DispatcherMessage::Tasks(reply));
     }
 
     /// A worker asked for the module of a function that cannot be sent:
     /// its tasks of that function end with the failure (or, if the store
     /// is down, go back to the queue).
     fn fail_function(&mut self, key: &str, id: FunctionId, failure: Final) {
-        let Some(worker) = self.workers.get_mut(key) else { return };
+        let Some(worker) = self.workers.get_mut(key) else {
+            return;
+        };
         let ids: Vec<_> = worker
             .assigned
             .tasks()
@@ -355,16 +385,25 @@ impl Scheduler {
         let mut waiting: Vec<(Instant, String)> = self
             .workers
             .iter()
-            .filter_map(|(key, w)| w.waiting.as_ref().filter(|_| w.room() > 0).map(|h| (h.until, key.clone())))
+            .filter_map(|(key, w)| {
+                w.waiting
+                    .as_ref()
+                    .filter(|_| w.room() > 0)
+                    .map(|h| (h.until, key.clone()))
+            })
             .collect();
         waiting.sort_by(|a, b| b.cmp(a));
         for (_, key) in waiting {
             if self.io.pending.is_empty() {
                 return;
             }
-            let Some(worker) = self.workers.get_mut(&key) else { continue };
+            let Some(worker) = self.workers.get_mut(&key) else {
+                continue;
+            };
             let room = worker.room();
-            let Some(hold) = worker.waiting.take() else { continue };
+            let Some(hold) = worker.waiting.take() else {
+                continue;
+            };
             let take = hold.asked.min(room).min(self.io.pending.len());
             let claims: Vec<Claim> = self.io.pending.drain(..take).collect();
             self.answer(&key, hold.route, hold.seq, claims, &[]).await;
@@ -383,7 +422,8 @@ impl Scheduler {
             .collect();
         for key in over {
             if let Some(hold) = self.workers.get_mut(&key).and_then(|w| w.waiting.take()) {
-                self.answer(&key, hold.route, hold.seq, Vec::new(), &[]).await;
+                self.answer(&key, hold.route, hold.seq, Vec::new(), &[])
+                    .await;
             }
         }
     }
@@ -408,7 +448,8 @@ impl Scheduler {
                 // Twice the pace the worker sizes its own asks by: its
                 // sample and ours differ, and a worker refused room waits.
                 let min = worker.slots * MAX_PULL_PREFETCH;
-                worker.capacity = worker.slots + pace::ahead(2.0 * rate, min, 2 * pace::MAX_AHEAD.max(min));
+                worker.capacity =
+                    worker.slots + pace::ahead(2.0 * rate, min, 2 * pace::MAX_AHEAD.max(min));
             }
         }
     }
@@ -424,7 +465,9 @@ impl Scheduler {
             .map(|(key, _)| key.clone())
             .collect();
         for key in dead {
-            let Some(mut worker) = self.workers.remove(&key) else { continue };
+            let Some(mut worker) = self.workers.remove(&key) else {
+                continue;
+            };
             if worker.assigned.is_empty() {
                 tracing::info!(worker = %worker.name, "worker gone (no request for {timeout:?})");
                 continue;
@@ -442,7 +485,11 @@ impl Scheduler {
 
     /// Forgets a worker that said bye once it has nothing left running.
     fn forget_if_gone(&mut self, key: &str) {
-        if self.workers.get(key).is_some_and(|w| w.draining && w.assigned.is_empty()) {
+        if self
+            .workers
+            .get(key)
+            .is_some_and(|w| w.draining && w.assigned.is_empty())
+        {
             if let Some(w) = self.workers.remove(key) {
                 tracing::info!(worker = %w.name, "worker left");
             }

@@ -6,12 +6,14 @@
 //! (`router.rs`), the claimer and the recorder talk to it over channels.
 
 use crate::remote::{
-    self, claim_from_ref, final_of, publish_workers, task_message, unsent_outcome, Assigned, Listen, ListenError,
-    Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
+    self, claim_from_ref, final_of, publish_workers, task_message, unsent_outcome, Assigned,
+    Listen, ListenError, Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
 };
-use faas_protocol::pace::{self, Rate};
 use crate::router::{hex_id, Framing, Identity, Inbound};
-use faas_protocol::{DispatcherMessage, ResultMessage, TaskMessage, TaskRef, TasksReply, WorkerMessage};
+use faas_protocol::pace::{self, Rate};
+use faas_protocol::{
+    DispatcherMessage, ResultMessage, TaskMessage, TaskRef, TasksReply, WorkerMessage,
+};
 use faas_store::{Claim, Final, FunctionId, Store};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -53,7 +55,6 @@ impl PushConfig {
     }
 }
 
-
 /// Most tasks in one `TASKS` message.
 const MAX_TASKS_PER_MESSAGE: usize = 256;
 
@@ -85,7 +86,11 @@ impl Worker {
 /// Runs until `shutdown` turns true. On shutdown it stops taking work,
 /// hands back tasks not yet sent, and waits (up to 30 s) for the workers'
 /// results of the tasks they run.
-pub async fn run_push(store: Store, config: PushConfig, shutdown: watch::Receiver<bool>) -> Result<(), ListenError> {
+pub async fn run_push(
+    store: Store,
+    config: PushConfig,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), ListenError> {
     let listen = Listen {
         mode: "push",
         endpoint: &config.endpoint,
@@ -158,7 +163,9 @@ impl Scheduling for Scheduler {
     /// keep arriving, so the room grows within a millisecond or two.
     fn claim_floor(&self) -> usize {
         let live = self.workers.values().filter(|w| !w.draining);
-        let (slots, capacity, held) = live.fold((0, 0, 0), |(s, c, h), w| (s + w.slots, c + w.capacity, h + w.assigned.len()));
+        let (slots, capacity, held) = live.fold((0, 0, 0), |(s, c, h), w| {
+            (s + w.slots, c + w.capacity, h + w.assigned.len())
+        });
         if held + self.io.pending.len() > 2 * slots {
             (capacity / 4).max(1)
         } else {
@@ -208,13 +215,24 @@ impl Scheduler {
                     self.result(from.clone(), result);
                 }
             }
-            WorkerMessage::NeedModule { task, function_id } => self.resend_with_module(from, task, function_id).await,
+            WorkerMessage::NeedModule { task, function_id } => {
+                self.resend_with_module(from, task, function_id).await
+            }
             WorkerMessage::Bye { returned } => self.bye(from, returned),
-            WorkerMessage::Pull(_) => tracing::warn!("dropped a PULL: this dispatcher is in push mode"),
+            WorkerMessage::Pull(_) => {
+                tracing::warn!("dropped a PULL: this dispatcher is in push mode")
+            }
         }
     }
 
-    fn register(&mut self, from: Identity, name: String, slots: u32, running: Vec<TaskRef>, batch: bool) {
+    fn register(
+        &mut self,
+        from: Identity,
+        name: String,
+        slots: u32,
+        running: Vec<TaskRef>,
+        batch: bool,
+    ) {
         let known = self.workers.contains_key(&from);
         let worker = self.workers.entry(from.clone()).or_insert_with(|| Worker {
             name: name.clone(),
@@ -231,7 +249,9 @@ impl Scheduler {
         worker.batch = batch;
         // A worker's word sets how much this dispatcher claims for it: bound it.
         worker.slots = (slots as usize).clamp(1, MAX_SLOTS_PER_WORKER);
-        worker.capacity = worker.capacity.max(worker.slots * (1 + self.config.prefetch_per_slot));
+        worker.capacity = worker
+            .capacity
+            .max(worker.slots * (1 + self.config.prefetch_per_slot));
         worker.draining = false;
         // Tasks we think it holds but it does not list (a TASK lost on a
         // broken connection, say), sent long enough ago not to be in
@@ -239,7 +259,10 @@ impl Scheduler {
         // Tasks it still runs from before a dispatcher restart count
         // against its slots and keep their leases alive.
         let capacity = worker.capacity;
-        let (lost, adopted) = worker.assigned.reconcile(&running, self.config.heartbeat_interval * 2, capacity);
+        let (lost, adopted) =
+            worker
+                .assigned
+                .reconcile(&running, self.config.heartbeat_interval * 2, capacity);
         for claim in lost {
             tracing::warn!(task = %claim.task_id, worker = %worker.name, "the worker does not hold a task sent to it; queueing it again");
             self.io.lost(claim);
@@ -268,7 +291,11 @@ impl Scheduler {
 
     /// Forgets a worker that said BYE once it has nothing left running.
     fn forget_if_gone(&mut self, from: &Identity) {
-        if self.workers.get(from).is_some_and(|w| w.draining && w.assigned.is_empty()) {
+        if self
+            .workers
+            .get(from)
+            .is_some_and(|w| w.draining && w.assigned.is_empty())
+        {
             if let Some(w) = self.workers.remove(from) {
                 tracing::info!(worker = %w.name, "worker left");
             }
@@ -310,7 +337,9 @@ impl Scheduler {
     }
 
     fn bye(&mut self, from: Identity, returned: Vec<TaskRef>) {
-        let Some(worker) = self.workers.get_mut(&from) else { return };
+        let Some(worker) = self.workers.get_mut(&from) else {
+            return;
+        };
         worker.draining = true;
         tracing::info!(worker = %worker.name, returned = returned.len(), "worker leaving");
         for task in returned {
@@ -351,7 +380,9 @@ impl Scheduler {
             .map(|(id, _)| id.clone())
             .collect();
         for id in dead {
-            let Some(mut worker) = self.workers.remove(&id) else { continue };
+            let Some(mut worker) = self.workers.remove(&id) else {
+                continue;
+            };
             tracing::warn!(
                 worker = %worker.name,
                 tasks = worker.assigned.len(),
@@ -370,7 +401,9 @@ impl Scheduler {
         let mut batches: HashMap<Identity, TasksReply> = HashMap::new();
         while !self.io.pending.is_empty() {
             let Some(to) = self.pick_worker() else { break };
-            let Some(claim) = self.io.pending.pop_front() else { break };
+            let Some(claim) = self.io.pending.pop_front() else {
+                break;
+            };
             let batch = match self.workers.get_mut(&to) {
                 Some(worker) => {
                     worker.assigned.sent(claim.clone());
@@ -386,11 +419,15 @@ impl Scheduler {
                 }
             };
             if !batch {
-                self.io.outbox.send(&to, &DispatcherMessage::Task { task, module });
+                self.io
+                    .outbox
+                    .send(&to, &DispatcherMessage::Task { task, module });
                 continue;
             }
             let tasks = batches.entry(to.clone()).or_default();
-            tasks.modules.extend(module.map(|bytes| (claim.function_id, bytes)));
+            tasks
+                .modules
+                .extend(module.map(|bytes| (claim.function_id, bytes)));
             tasks.tasks.push(task);
             if tasks.tasks.len() >= MAX_TASKS_PER_MESSAGE {
                 let full = std::mem::take(tasks);
@@ -406,14 +443,21 @@ impl Scheduler {
 
     /// The task's message for `to`, and its module if this worker has not
     /// had the function yet.
-    async fn prepare(&mut self, to: &Identity, claim: &Claim) -> Result<(TaskMessage, Option<Vec<u8>>), Final> {
+    async fn prepare(
+        &mut self,
+        to: &Identity,
+        claim: &Claim,
+    ) -> Result<(TaskMessage, Option<Vec<u8>>), Final> {
         let (info, module) = self.io.functions.get(claim.function_id).await?;
         let first_time = self
             .workers
             .get_mut(to)
             .map(|w| w.assigned.functions.insert(claim.function_id))
             .unwrap_or(true);
-        Ok((task_message(claim, info), first_time.then(|| module.to_vec())))
+        Ok((
+            task_message(claim, info),
+            first_time.then(|| module.to_vec()),
+        ))
     }
 
     /// The live worker with the largest share of free slots; ties go to the
@@ -444,7 +488,9 @@ impl Scheduler {
 
     async fn send_task(&mut self, to: &Identity, claim: &Claim) -> Result<(), Final> {
         let (task, module) = self.prepare(to, claim).await?;
-        self.io.outbox.send(to, &DispatcherMessage::Task { task, module });
+        self.io
+            .outbox
+            .send(to, &DispatcherMessage::Task { task, module });
         Ok(())
     }
 

@@ -20,7 +20,10 @@ impl Held {
     /// Holds `claim`, unless a later attempt of the same task is held.
     pub fn insert(&self, claim: Claim) {
         let mut held = self.lock();
-        if held.get(&claim.task_id).is_some_and(|h| h.attempt > claim.attempt) {
+        if held
+            .get(&claim.task_id)
+            .is_some_and(|h| h.attempt > claim.attempt)
+        {
             return;
         }
         held.insert(claim.task_id, claim);
@@ -86,7 +89,8 @@ pub async fn record_outcomes(store: Store, held: Held, mut done: mpsc::Unbounded
             }
         }
         busy = batch.len() >= BUSY;
-        let (finished, unstarted): (Vec<_>, Vec<_>) = batch.drain(..).partition(|d| d.outcome.is_some());
+        let (finished, unstarted): (Vec<_>, Vec<_>) =
+            batch.drain(..).partition(|d| d.outcome.is_some());
         for d in &unstarted {
             // Hand it back; if that fails too, its lease lapses.
             let _ = store.release(&d.claim).await;
@@ -110,7 +114,10 @@ async fn write_with_retry(store: &Store, writes: &[(Claim, Final)]) {
             Ok(applied) => {
                 let stale = applied.iter().filter(|a| !**a).count();
                 if stale > 0 {
-                    tracing::info!(stale, "results dropped: those tasks ended elsewhere or were re-run");
+                    tracing::info!(
+                        stale,
+                        "results dropped: those tasks ended elsewhere or were re-run"
+                    );
                 }
                 return;
             }
@@ -141,7 +148,12 @@ impl Bookkeeping {
         let held = Held::default();
         let (done, done_rx) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_outcomes(store.clone(), held.clone(), done_rx));
-        let renewer = tokio::spawn(renew_leases(store.clone(), consumer.to_string(), renew_every, held.clone()));
+        let renewer = tokio::spawn(renew_leases(
+            store.clone(),
+            consumer.to_string(),
+            renew_every,
+            held.clone(),
+        ));
         Bookkeeping {
             held,
             done,

@@ -17,7 +17,10 @@ use tokio::task::JoinHandle;
 #[derive(Debug, thiserror::Error)]
 pub enum ListenError {
     #[error("cannot listen on {endpoint}: {source}")]
-    Bind { endpoint: String, source: zmq::Error },
+    Bind {
+        endpoint: String,
+        source: zmq::Error,
+    },
 }
 
 /// Most slots one worker may announce: its word sets how much a dispatcher
@@ -67,11 +70,15 @@ pub struct Listen<'a> {
 
 /// Binds the ROUTER and starts the recorder, the lease renewer and the
 /// claimer; logs the ready line.
-pub fn start(store: Store, listen: Listen<'_>) -> Result<(Plumbing, Inboxes, Running), ListenError> {
-    let (router, outbox, inbound) = router::start(listen.endpoint, listen.framing).map_err(|source| ListenError::Bind {
-        endpoint: listen.endpoint.to_string(),
-        source,
-    })?;
+pub fn start(
+    store: Store,
+    listen: Listen<'_>,
+) -> Result<(Plumbing, Inboxes, Running), ListenError> {
+    let (router, outbox, inbound) =
+        router::start(listen.endpoint, listen.framing).map_err(|source| ListenError::Bind {
+            endpoint: listen.endpoint.to_string(),
+            source,
+        })?;
     tracing::info!(
         "faas dispatcher ready: mode {}, listening on {}, {}",
         listen.mode,
@@ -198,7 +205,9 @@ impl Plumbing {
     /// claim was under way), so another dispatcher can run them.
     pub fn release_beyond(&mut self, keep: usize) {
         while self.pending.len() > keep {
-            let Some(claim) = self.pending.pop_back() else { break };
+            let Some(claim) = self.pending.pop_back() else {
+                break;
+            };
             self.end(claim, None);
         }
     }
@@ -233,7 +242,11 @@ pub trait Scheduling {
 /// Runs a scheduler until `shutdown` turns true; then stops claiming,
 /// hands back tasks not yet sent, and handles workers' messages until they
 /// have reported what they run, they are declared dead, or 30 s pass.
-pub async fn serve<S: Scheduling>(s: &mut S, inboxes: Inboxes, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn serve<S: Scheduling>(
+    s: &mut S,
+    inboxes: Inboxes,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     let Inboxes {
         mut inbound,
         mut claims,
@@ -332,12 +345,22 @@ impl WireFunctions {
         };
         let record = match self.store.function(id).await {
             Ok(Some(r)) => r,
-            Ok(None) => return Err(failed("missing_function", format!("function {id} does not exist"))),
+            Ok(None) => {
+                return Err(failed(
+                    "missing_function",
+                    format!("function {id} does not exist"),
+                ))
+            }
             Err(e) => return Err(failed(STORE_FAILURE, e.to_string())),
         };
         let module = match self.store.module(&record.module_hash).await {
             Ok(Some(m)) => m,
-            Ok(None) => return Err(failed("missing_function", format!("module of function {id} is missing"))),
+            Ok(None) => {
+                return Err(failed(
+                    "missing_function",
+                    format!("module of function {id} is missing"),
+                ))
+            }
             Err(e) => return Err(failed(STORE_FAILURE, e.to_string())),
         };
         let info = FunctionInfo {
@@ -426,7 +449,12 @@ impl Assigned {
     /// them again) and the listed tasks we did not know (a restart: hold
     /// them, their results will come).
     /// At most `capacity` tasks are held in all.
-    pub fn reconcile(&mut self, listed: &[TaskRef], grace: Duration, capacity: usize) -> (Vec<Claim>, Vec<Claim>) {
+    pub fn reconcile(
+        &mut self,
+        listed: &[TaskRef],
+        grace: Duration,
+        capacity: usize,
+    ) -> (Vec<Claim>, Vec<Claim>) {
         let ids: HashSet<TaskId> = listed.iter().map(|t| t.task_id).collect();
         let lost_ids: Vec<TaskId> = self
             .running
@@ -441,7 +469,9 @@ impl Assigned {
             if self.running.len() >= capacity {
                 break;
             }
-            if let std::collections::hash_map::Entry::Vacant(entry) = self.running.entry(task.task_id) {
+            if let std::collections::hash_map::Entry::Vacant(entry) =
+                self.running.entry(task.task_id)
+            {
                 adopted.push(entry.insert(claim_from_ref(task)).clone());
             }
         }
@@ -533,7 +563,10 @@ pub fn publish_workers(store: &Store, consumer: &str, mode: &str, rows: Vec<Work
     let store = store.clone();
     let consumer = consumer.to_string();
     tokio::spawn(async move {
-        if let Err(e) = store.publish_workers(&consumer, &Value::Array(list), Duration::from_secs(3)).await {
+        if let Err(e) = store
+            .publish_workers(&consumer, &Value::Array(list), Duration::from_secs(3))
+            .await
+        {
             tracing::debug!("cannot publish workers: {e}");
         }
     });
@@ -558,11 +591,27 @@ mod tests {
         for t in [&old, &fresh, &listed] {
             assigned.sent(claim_from_ref(t));
         }
-        assigned.sent_at.insert(old.task_id, Instant::now() - Duration::from_secs(10));
-        let (lost, adopted) = assigned.reconcile(&[listed.clone(), unknown.clone()], Duration::from_secs(2), 10);
-        assert_eq!(lost.iter().map(|c| c.task_id).collect::<Vec<_>>(), vec![old.task_id]);
-        assert_eq!(adopted.iter().map(|c| c.task_id).collect::<Vec<_>>(), vec![unknown.task_id]);
-        assert_eq!(assigned.len(), 3, "fresh (maybe in flight), listed and unknown");
+        assigned
+            .sent_at
+            .insert(old.task_id, Instant::now() - Duration::from_secs(10));
+        let (lost, adopted) = assigned.reconcile(
+            &[listed.clone(), unknown.clone()],
+            Duration::from_secs(2),
+            10,
+        );
+        assert_eq!(
+            lost.iter().map(|c| c.task_id).collect::<Vec<_>>(),
+            vec![old.task_id]
+        );
+        assert_eq!(
+            adopted.iter().map(|c| c.task_id).collect::<Vec<_>>(),
+            vec![unknown.task_id]
+        );
+        assert_eq!(
+            assigned.len(),
+            3,
+            "fresh (maybe in flight), listed and unknown"
+        );
     }
 
     #[test]

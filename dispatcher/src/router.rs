@@ -78,7 +78,10 @@ impl Drop for Router {
 
 /// Binds the ROUTER on `endpoint` (e.g. `tcp://*:7001`) and starts the I/O
 /// thread. Fails if the port cannot be bound.
-pub fn start(endpoint: &str, framing: Framing) -> Result<(Router, Outbox, mpsc::UnboundedReceiver<Inbound>), zmq::Error> {
+pub fn start(
+    endpoint: &str,
+    framing: Framing,
+) -> Result<(Router, Outbox, mpsc::UnboundedReceiver<Inbound>), zmq::Error> {
     let context = zmq::Context::new();
     let router = context.socket(zmq::ROUTER)?;
     router.set_maxmsgsize(MAX_MESSAGE_BYTES as i64)?;
@@ -133,7 +136,10 @@ fn io_loop(
     stop: Arc<AtomicBool>,
 ) {
     while !stop.load(Ordering::Relaxed) {
-        let mut items = [router.as_poll_item(zmq::POLLIN), outbox.as_poll_item(zmq::POLLIN)];
+        let mut items = [
+            router.as_poll_item(zmq::POLLIN),
+            outbox.as_poll_item(zmq::POLLIN),
+        ];
         if let Err(e) = zmq::poll(&mut items, 100) {
             tracing::warn!("poll failed: {e}");
             continue;
@@ -152,7 +158,14 @@ fn io_loop(
                 match WorkerMessage::decode(&rest) {
                     Ok(message) => {
                         let from = route[0].clone();
-                        if inbound.send(Inbound { from, route, message }).is_err() {
+                        if inbound
+                            .send(Inbound {
+                                from,
+                                route,
+                                message,
+                            })
+                            .is_err()
+                        {
                             return;
                         }
                     }
@@ -160,7 +173,12 @@ fn io_loop(
                         tracing::warn!(peer = %hex_id(&route[0]), "dropped a malformed message: {e}");
                         if framing == Framing::Request {
                             let mut answer = route;
-                            answer.extend(DispatcherMessage::Error { message: e.to_string() }.encode());
+                            answer.extend(
+                                DispatcherMessage::Error {
+                                    message: e.to_string(),
+                                }
+                                .encode(),
+                            );
                             let _ = router.send_multipart(answer, zmq::DONTWAIT);
                         }
                     }
@@ -213,9 +231,18 @@ mod tests {
     fn the_route_runs_through_the_req_delimiter() {
         let f = |v: &[&[u8]]| v.iter().map(|x| x.to_vec()).collect::<Vec<_>>();
         assert_eq!(route_len(&f(&[b"id", b"faas/1"]), Framing::Push), Some(1));
-        assert_eq!(route_len(&f(&[b"id", b"", b"faas/1"]), Framing::Request), Some(2));
-        assert_eq!(route_len(&f(&[b"id", b"x", b"", b"faas/1"]), Framing::Request), Some(3));
-        assert_eq!(route_len(&f(&[b"id", b"faas/1", b"PULL"]), Framing::Request), None);
+        assert_eq!(
+            route_len(&f(&[b"id", b"", b"faas/1"]), Framing::Request),
+            Some(2)
+        );
+        assert_eq!(
+            route_len(&f(&[b"id", b"x", b"", b"faas/1"]), Framing::Request),
+            Some(3)
+        );
+        assert_eq!(
+            route_len(&f(&[b"id", b"faas/1", b"PULL"]), Framing::Request),
+            None
+        );
         assert_eq!(route_len(&[], Framing::Request), None);
     }
 }

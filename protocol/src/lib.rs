@@ -91,15 +91,23 @@ pub enum WorkerMessage {
 #[derive(Debug, Clone, PartialEq)]
 pub enum DispatcherMessage {
     /// `batch`: the dispatcher takes `RESULTS`.
-    Welcome { heartbeat_ms: u64, batch: bool },
-    Task { task: TaskMessage, module: Option<Vec<u8>> },
+    Welcome {
+        heartbeat_ms: u64,
+        batch: bool,
+    },
+    Task {
+        task: TaskMessage,
+        module: Option<Vec<u8>>,
+    },
     Reregister,
     /// Pull mode's answer to a `PULL`; in push mode, many tasks at once to
     /// a worker that registered with `batch`.
     Tasks(TasksReply),
     /// Pull mode's answer to a request it could not read, so that a REQ
     /// peer is not left waiting.
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 /// A pull worker's request: results to record, tasks it wants, and what
@@ -232,7 +240,11 @@ struct WelcomeBody {
     batch: bool,
 }
 
-fn frames(kind: &str, body: &impl Serialize, extra: impl IntoIterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
+fn frames(
+    kind: &str,
+    body: &impl Serialize,
+    extra: impl IntoIterator<Item = Vec<u8>>,
+) -> Vec<Vec<u8>> {
     // Serializing these plain structs cannot fail.
     let body = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut out = vec![TAG.to_vec(), kind.as_bytes().to_vec(), body];
@@ -271,7 +283,9 @@ impl WorkerMessage {
                 },
                 None,
             ),
-            WorkerMessage::Heartbeat { running } => frames(kind, &HeartbeatBody { running: *running }, None),
+            WorkerMessage::Heartbeat { running } => {
+                frames(kind, &HeartbeatBody { running: *running }, None)
+            }
             WorkerMessage::Result(result) => frames(kind, result, None),
             WorkerMessage::Results(results) => frames(
                 kind,
@@ -331,7 +345,10 @@ impl WorkerMessage {
             },
             "PULL" => {
                 let mut request: PullRequest = parse("PULL", body)?;
-                if request.worker.is_empty() || request.worker.len() > MAX_NAME_BYTES || request.name.len() > MAX_NAME_BYTES {
+                if request.worker.is_empty()
+                    || request.worker.len() > MAX_NAME_BYTES
+                    || request.name.len() > MAX_NAME_BYTES
+                {
                     return Err(ProtocolError::Body {
                         kind: "PULL",
                         reason: format!("`worker` must be 1 to {MAX_NAME_BYTES} bytes, `name` at most {MAX_NAME_BYTES}"),
@@ -361,7 +378,10 @@ impl DispatcherMessage {
     pub fn encode(&self) -> Vec<Vec<u8>> {
         let kind = self.kind();
         match self {
-            DispatcherMessage::Welcome { heartbeat_ms, batch } => frames(
+            DispatcherMessage::Welcome {
+                heartbeat_ms,
+                batch,
+            } => frames(
                 kind,
                 &WelcomeBody {
                     heartbeat_ms: *heartbeat_ms,
@@ -406,7 +426,11 @@ impl DispatcherMessage {
             return Ok(DispatcherMessage::Tasks(TasksReply {
                 seq: body.seq,
                 tasks: body.tasks,
-                modules: body.modules.into_iter().zip(extra.iter().cloned()).collect(),
+                modules: body
+                    .modules
+                    .into_iter()
+                    .zip(extra.iter().cloned())
+                    .collect(),
                 heartbeat_ms: body.heartbeat_ms,
                 hold_ms: body.hold_ms,
             }));
@@ -443,10 +467,21 @@ fn split(frames: &[Vec<u8>], max_frames: usize) -> Result<Parts<'_>, ProtocolErr
         return Err(ProtocolError::FrameCount(frames.len()));
     }
     if frames[0] != TAG {
-        return Err(ProtocolError::Tag(String::from_utf8_lossy(&frames[0]).chars().take(32).collect()));
+        return Err(ProtocolError::Tag(
+            String::from_utf8_lossy(&frames[0])
+                .chars()
+                .take(32)
+                .collect(),
+        ));
     }
-    let kind = std::str::from_utf8(&frames[1])
-        .map_err(|_| ProtocolError::UnknownType(String::from_utf8_lossy(&frames[1]).chars().take(32).collect()))?;
+    let kind = std::str::from_utf8(&frames[1]).map_err(|_| {
+        ProtocolError::UnknownType(
+            String::from_utf8_lossy(&frames[1])
+                .chars()
+                .take(32)
+                .collect(),
+        )
+    })?;
     if frames[2].len() > MAX_BODY_BYTES {
         return Err(ProtocolError::Body {
             kind: "message",
@@ -574,11 +609,16 @@ mod tests {
             DispatcherMessage::Tasks(TasksReply {
                 seq: 3,
                 tasks: vec![task.clone(), task],
-                modules: vec![(Uuid::new_v4(), b"\0asm1".to_vec()), (Uuid::new_v4(), b"\0asm2".to_vec())],
+                modules: vec![
+                    (Uuid::new_v4(), b"\0asm1".to_vec()),
+                    (Uuid::new_v4(), b"\0asm2".to_vec()),
+                ],
                 heartbeat_ms: 1000,
                 hold_ms: 500,
             }),
-            DispatcherMessage::Error { message: "bad".into() },
+            DispatcherMessage::Error {
+                message: "bad".into(),
+            },
         ] {
             assert_eq!(DispatcherMessage::decode(&m.encode()).unwrap(), m);
         }
@@ -587,7 +627,14 @@ mod tests {
     #[test]
     fn the_wire_form_is_the_documented_one() {
         let frames = WorkerMessage::Heartbeat { running: 1 }.encode();
-        assert_eq!(frames, vec![b"faas/1".to_vec(), b"HEARTBEAT".to_vec(), br#"{"running":1}"#.to_vec()]);
+        assert_eq!(
+            frames,
+            vec![
+                b"faas/1".to_vec(),
+                b"HEARTBEAT".to_vec(),
+                br#"{"running":1}"#.to_vec()
+            ]
+        );
         let task = TaskRef {
             task_id: Uuid::nil(),
             attempt: 1,
@@ -609,12 +656,23 @@ mod tests {
 
     #[test]
     fn the_smallest_pull_is_a_worker_and_a_count() {
-        let frames = vec![TAG.to_vec(), b"PULL".to_vec(), br#"{"worker": "w", "free": 1}"#.to_vec()];
+        let frames = vec![
+            TAG.to_vec(),
+            b"PULL".to_vec(),
+            br#"{"worker": "w", "free": 1}"#.to_vec(),
+        ];
         let WorkerMessage::Pull(request) = WorkerMessage::decode(&frames).unwrap() else {
             panic!("not a PULL")
         };
-        assert_eq!((request.name.as_str(), request.free, request.running), ("w", 1, None));
-        let frames = vec![TAG.to_vec(), b"PULL".to_vec(), br#"{"worker": "", "free": 1}"#.to_vec()];
+        assert_eq!(
+            (request.name.as_str(), request.free, request.running),
+            ("w", 1, None)
+        );
+        let frames = vec![
+            TAG.to_vec(),
+            b"PULL".to_vec(),
+            br#"{"worker": "", "free": 1}"#.to_vec(),
+        ];
         assert!(WorkerMessage::decode(&frames).is_err());
         let long = format!(r#"{{"worker": "{}"}}"#, "w".repeat(MAX_NAME_BYTES + 1));
         let frames = vec![TAG.to_vec(), b"PULL".to_vec(), long.into_bytes()];
@@ -628,7 +686,10 @@ mod tests {
         frames.pop();
         assert_eq!(
             DispatcherMessage::decode(&frames),
-            Err(ProtocolError::ModuleFrames { listed: 1, frames: 0 })
+            Err(ProtocolError::ModuleFrames {
+                listed: 1,
+                frames: 0
+            })
         );
     }
 
@@ -641,15 +702,31 @@ mod tests {
             vec![TAG.to_vec(), b"NOPE".to_vec(), b"{}".to_vec()],
             vec![TAG.to_vec(), vec![0xff, 0xfe], b"{}".to_vec()],
             vec![TAG.to_vec(), b"REGISTER".to_vec(), b"not json".to_vec()],
-            vec![TAG.to_vec(), b"REGISTER".to_vec(), b"{\"slots\": -1}".to_vec()],
-            vec![TAG.to_vec(), b"HEARTBEAT".to_vec(), b"{}".to_vec(), b"module".to_vec()],
+            vec![
+                TAG.to_vec(),
+                b"REGISTER".to_vec(),
+                b"{\"slots\": -1}".to_vec(),
+            ],
+            vec![
+                TAG.to_vec(),
+                b"HEARTBEAT".to_vec(),
+                b"{}".to_vec(),
+                b"module".to_vec(),
+            ],
             vec![TAG.to_vec(), b"RESULT".to_vec(), b"[]".to_vec()],
         ];
         for frames in cases {
             assert!(WorkerMessage::decode(&frames).is_err(), "{frames:?}");
         }
         // Unknown fields are ignored (forward compatibility).
-        let frames = vec![TAG.to_vec(), b"HEARTBEAT".to_vec(), br#"{"running": 2, "new": true}"#.to_vec()];
-        assert_eq!(WorkerMessage::decode(&frames).unwrap(), WorkerMessage::Heartbeat { running: 2 });
+        let frames = vec![
+            TAG.to_vec(),
+            b"HEARTBEAT".to_vec(),
+            br#"{"running": 2, "new": true}"#.to_vec(),
+        ];
+        assert_eq!(
+            WorkerMessage::decode(&frames).unwrap(),
+            WorkerMessage::Heartbeat { running: 2 }
+        );
     }
 }

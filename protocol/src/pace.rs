@@ -69,6 +69,10 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         let rate = r.sample(100, Duration::from_millis(10)).expect("a sample");
         assert!(rate > 100.0 && rate <= 5000.0, "{rate}");
-        assert_eq!(r.sample(100, Duration::from_millis(10)), None, "just sampled");
+        assert_eq!(
+            r.sample(100, Duration::from_millis(10)),
+            None,
+            "just sampled"
+        );
     }
 }

@@ -90,13 +90,17 @@ fn benches(c: &mut Criterion, s: &Setup) {
     let pool = Executor::new(s.rt.clone(), 2).expect("pool");
     const BATCH: u64 = 10_000;
     group.throughput(Throughput::Elements(BATCH));
-    group.bench_function("noop_x10000", |b| b.iter(|| run_pool(&pool, &s.noop, BATCH)));
+    group.bench_function("noop_x10000", |b| {
+        b.iter(|| run_pool(&pool, &s.noop, BATCH))
+    });
     group.finish();
     drop(pool);
 
     let mut group = c.benchmark_group("c_fib25");
     group.bench_function("wasm", |b| {
-        b.iter(|| s.rt.invoke(&s.fib, Args::Typed(vec![faas_runtime::Arg::I32(25)]), None))
+        b.iter(|| {
+            s.rt.invoke(&s.fib, Args::Typed(vec![faas_runtime::Arg::I32(25)]), None)
+        })
     });
     group.bench_function("native", |b| b.iter(|| native_fib(black_box(25))));
     group.finish();
@@ -106,7 +110,9 @@ fn benches(c: &mut Criterion, s: &Setup) {
     });
 
     let mut group = c.benchmark_group("e_1mb_module");
-    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
     let salt = AtomicU64::new(1);
     group.bench_function("first_call_compile", |b| {
         b.iter_batched(
@@ -184,7 +190,10 @@ fn side_by_side(s: &Setup) {
     });
     report("c fib(25) wasm", &wasm);
     report("c fib(25) native", &native);
-    println!("c fib(25) wasm/native        {:.2}x (p50 over p50)", pct(&wasm, 0.5) / pct(&native, 0.5));
+    println!(
+        "c fib(25) wasm/native        {:.2}x (p50 over p50)",
+        pct(&wasm, 0.5) / pct(&native, 0.5)
+    );
 
     let echo = sample(20_000, || {
         black_box(s.rt.invoke(&s.echo, s.kib.clone(), None));

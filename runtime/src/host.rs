@@ -18,7 +18,8 @@ impl HostState {
     /// imports never reach it; should one anyway, it gets a context with no
     /// stdio and no authority rather than a panic.
     pub(crate) fn wasi(&mut self) -> &mut WasiP1Ctx {
-        self.wasi.get_or_insert_with(|| WasiCtxBuilder::new().build_p1())
+        self.wasi
+            .get_or_insert_with(|| WasiCtxBuilder::new().build_p1())
     }
 }
 

@@ -37,7 +37,10 @@ impl Runtime {
         LOCAL.with(|local| {
             let mut local = local.borrow_mut();
             if local.is_none() {
-                match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                {
                     Ok(rt) => *local = Some(rt),
                     Err(e) => {
                         return Outcome::failed(
@@ -108,7 +111,12 @@ impl Runtime {
             }
             let func = instance
                 .get_func(&mut store, &function.entry)
-                .ok_or_else(|| Stage::Instantiate(wasmtime::format_err!("export `{}` vanished", function.entry)))?;
+                .ok_or_else(|| {
+                    Stage::Instantiate(wasmtime::format_err!(
+                        "export `{}` vanished",
+                        function.entry
+                    ))
+                })?;
             let result_count = func.ty(&store).results().len();
             let mut results = vec![Val::I32(0); result_count];
             func.call_async(&mut store, &params, &mut results)
@@ -123,11 +131,22 @@ impl Runtime {
             Err(_elapsed) => timeout_failure(timeout),
             Ok(Ok(results)) => match function.convention {
                 Convention::WasiCommand => Outcome::completed(stdout_value(&stdout)),
-                Convention::Typed(_) => Outcome::completed(results_to_json(results.iter().map(from_val).collect())),
+                Convention::Typed(_) => {
+                    Outcome::completed(results_to_json(results.iter().map(from_val).collect()))
+                }
             },
-            Ok(Err(stage)) => classify(stage, hit, timeout, config.max_memory_bytes, &stdout, &stderr),
+            Ok(Err(stage)) => classify(
+                stage,
+                hit,
+                timeout,
+                config.max_memory_bytes,
+                &stdout,
+                &stderr,
+            ),
         };
-        if let (Outcome::Completed { .. }, true) = (&outcome, stdout.overflowed() || stderr.overflowed()) {
+        if let (Outcome::Completed { .. }, true) =
+            (&outcome, stdout.overflowed() || stderr.overflowed())
+        {
             return output_failure(config.max_output_bytes, &stdout);
         }
         outcome
@@ -185,13 +204,19 @@ fn classify(
                     message.push_str(frames.trim_end());
                 }
             }
-            Outcome::failed(FailureKind::Trap, with_stderr(message, stderr, "\nstderr: "))
+            Outcome::failed(
+                FailureKind::Trap,
+                with_stderr(message, stderr, "\nstderr: "),
+            )
         }
         None if instantiating => Outcome::failed(
             FailureKind::Instantiation,
             format!("cannot instantiate the module: {error:#}"),
         ),
-        None => Outcome::failed(FailureKind::Trap, with_stderr(format!("{error:#}"), stderr, "\nstderr: ")),
+        None => Outcome::failed(
+            FailureKind::Trap,
+            with_stderr(format!("{error:#}"), stderr, "\nstderr: "),
+        ),
     }
 }
 
@@ -202,7 +227,10 @@ fn deadline_ticks(timeout: Duration, tick: Duration) -> u64 {
 }
 
 fn timeout_failure(timeout: Duration) -> Outcome {
-    Outcome::failed(FailureKind::Timeout, format!("timed out after {} ms", timeout.as_millis()))
+    Outcome::failed(
+        FailureKind::Timeout,
+        format!("timed out after {} ms", timeout.as_millis()),
+    )
 }
 
 fn memory_failure(max: usize, desired: f64) -> Outcome {
@@ -217,10 +245,17 @@ fn memory_failure(max: usize, desired: f64) -> Outcome {
 }
 
 fn output_failure(cap: usize, stdout: &CappedOutput) -> Outcome {
-    let stream = if stdout.overflowed() { "stdout" } else { "stderr" };
+    let stream = if stdout.overflowed() {
+        "stdout"
+    } else {
+        "stderr"
+    };
     Outcome::failed(
         FailureKind::OutputTooLarge,
-        format!("output too large: {stream} exceeded the {} KiB limit", cap / 1024),
+        format!(
+            "output too large: {stream} exceeded the {} KiB limit",
+            cap / 1024
+        ),
     )
 }
 

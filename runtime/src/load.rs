@@ -148,7 +148,8 @@ pub(crate) fn to_binary(bytes: &[u8], max: usize) -> Result<Cow<'_, [u8]>, LoadE
     if bytes.starts_with(b"\0asm") {
         return Ok(Cow::Borrowed(bytes));
     }
-    let binary = wat::parse_bytes(bytes).map_err(|e| LoadError::NotWasm(first_line(&e.to_string())))?;
+    let binary =
+        wat::parse_bytes(bytes).map_err(|e| LoadError::NotWasm(first_line(&e.to_string())))?;
     if binary.len() > max {
         return Err(LoadError::TooLarge {
             size: binary.len(),
@@ -178,7 +179,8 @@ pub(crate) fn compile(
 
     let mut imports_wasi = false;
     for import in module.imports() {
-        let is_wasi_func = import.module() == WASI_MODULE && matches!(import.ty(), ExternType::Func(_));
+        let is_wasi_func =
+            import.module() == WASI_MODULE && matches!(import.ty(), ExternType::Func(_));
         if !is_wasi_func {
             return Err(LoadError::UnsupportedImport {
                 module: import.module().to_string(),
@@ -255,7 +257,9 @@ fn compile_with_deadline(
     match rx.recv_timeout(timeout) {
         Ok(Ok(module)) => Ok(module),
         Ok(Err(e)) => Err(LoadError::Compile(format!("{e:#}"))),
-        Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(LoadError::CompileTimeout(timeout)),
+        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+            Err(LoadError::CompileTimeout(timeout))
+        }
         Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
             Err(LoadError::Compile("the compiler thread panicked".into()))
         }
@@ -301,7 +305,13 @@ pub(crate) fn resolve_entry(
     name: &str,
     entry: Option<&str>,
 ) -> Result<Function, LoadError> {
-    let names = || module.exports.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    let names = || {
+        module
+            .exports
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect::<Vec<_>>()
+    };
     let find = |wanted: &str| module.exports.iter().find(|(n, _)| n == wanted);
 
     let chosen = match entry {
@@ -348,7 +358,9 @@ fn signature_of(entry: &str, ty: &FuncType) -> Result<Signature, LoadError> {
             wasmtime::ValType::I64 => Ok(ValType::I64),
             wasmtime::ValType::F32 => Ok(ValType::F32),
             wasmtime::ValType::F64 => Ok(ValType::F64),
-            other => Err(format!("{other} has no JSON form (only i32, i64, f32 and f64 do)")),
+            other => Err(format!(
+                "{other} has no JSON form (only i32, i64, f32 and f64 do)"
+            )),
         }
     };
     let params: Result<Vec<_>, _> = ty.params().map(convert).collect();

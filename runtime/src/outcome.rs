@@ -84,7 +84,9 @@ impl fmt::Display for Failure {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     /// The typed results (a value, an array, or null) or a command's stdout.
-    Completed { value: Value },
+    Completed {
+        value: Value,
+    },
     Failed(Failure),
 }
 
@@ -125,8 +127,19 @@ mod tests {
     #[test]
     fn names_are_the_serde_names() {
         use FailureKind::*;
-        for kind in [Trap, Timeout, Memory, ExitCode, OutputTooLarge, BadArguments, Instantiation] {
-            assert_eq!(serde_json::to_value(kind).unwrap(), serde_json::json!(kind.as_str()));
+        for kind in [
+            Trap,
+            Timeout,
+            Memory,
+            ExitCode,
+            OutputTooLarge,
+            BadArguments,
+            Instantiation,
+        ] {
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(kind.as_str())
+            );
         }
     }
 }

@@ -198,13 +198,18 @@ fn slot_loop(runtime: Runtime, jobs: Receiver<Job>, running: Arc<AtomicUsize>) {
             continue; // withdrawn before it started
         }
         running.fetch_add(1, Ordering::Relaxed);
-        let outcome = catch_unwind(AssertUnwindSafe(|| runtime.invoke(&function, args, timeout)))
-            .unwrap_or_else(|panic| {
-                Outcome::failed(
-                    FailureKind::Trap,
-                    format!("the host panicked while running the task: {}", panic_message(&panic)),
-                )
-            });
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            runtime.invoke(&function, args, timeout)
+        }))
+        .unwrap_or_else(|panic| {
+            Outcome::failed(
+                FailureKind::Trap,
+                format!(
+                    "the host panicked while running the task: {}",
+                    panic_message(&panic)
+                ),
+            )
+        });
         running.fetch_sub(1, Ordering::Relaxed);
         // A callback that panics loses its own outcome, not the slot.
         let _ = catch_unwind(AssertUnwindSafe(|| on_done(outcome)));

@@ -32,7 +32,8 @@ pub struct RuntimeError(String);
 impl Runtime {
     /// Builds the engine, the linker and the epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
-        let engine = Engine::new(&engine_config(&config)).map_err(|e| RuntimeError(format!("{e:#}")))?;
+        let engine =
+            Engine::new(&engine_config(&config)).map_err(|e| RuntimeError(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, HostState::wasi)
             .map_err(|e| RuntimeError(format!("{e:#}")))?;
@@ -50,7 +51,12 @@ impl Runtime {
     /// binary or WAT text, then resolves which export a task calls: `entry`
     /// if given, else `_start`, else the export called `name`, else the only
     /// exported function.
-    pub fn load(&self, bytes: &[u8], name: &str, entry: Option<&str>) -> Result<Function, LoadError> {
+    pub fn load(
+        &self,
+        bytes: &[u8],
+        name: &str,
+        entry: Option<&str>,
+    ) -> Result<Function, LoadError> {
         let module = self.compile(bytes)?;
         load::resolve_entry(module, name, entry)
     }
@@ -66,9 +72,9 @@ impl Runtime {
     pub(crate) fn compile(&self, bytes: &[u8]) -> Result<Arc<CompiledModule>, LoadError> {
         let binary = load::to_binary(bytes, self.inner.config.max_module_bytes)?;
         let hash = load::content_hash(&binary);
-        self.inner
-            .cache
-            .get_or_compile(hash, || load::compile(&self.inner, hash, binary.into_owned()))
+        self.inner.cache.get_or_compile(hash, || {
+            load::compile(&self.inner, hash, binary.into_owned())
+        })
     }
 
     pub fn config(&self) -> &RuntimeConfig {

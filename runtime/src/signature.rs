@@ -245,8 +245,11 @@ mod tests {
 
     #[test]
     fn i64_beyond_2_pow_53_is_exact() {
-        let payload: Value = serde_json::from_str("[9007199254740993, -9223372036854775808]").unwrap();
-        let args = typed(&[ValType::I64, ValType::I64]).parse_args(&payload).unwrap();
+        let payload: Value =
+            serde_json::from_str("[9007199254740993, -9223372036854775808]").unwrap();
+        let args = typed(&[ValType::I64, ValType::I64])
+            .parse_args(&payload)
+            .unwrap();
         assert_eq!(
             args,
             Args::Typed(vec![Arg::I64(9007199254740993), Arg::I64(i64::MIN)])
@@ -255,9 +258,13 @@ mod tests {
 
     #[test]
     fn unsigned_range_is_accepted_as_bits() {
-        let args = typed(&[ValType::I32]).parse_args(&json!([4294967295u64])).unwrap();
+        let args = typed(&[ValType::I32])
+            .parse_args(&json!([4294967295u64]))
+            .unwrap();
         assert_eq!(args, Args::Typed(vec![Arg::I32(-1)]));
-        let args = typed(&[ValType::I64]).parse_args(&json!([u64::MAX])).unwrap();
+        let args = typed(&[ValType::I64])
+            .parse_args(&json!([u64::MAX]))
+            .unwrap();
         assert_eq!(args, Args::Typed(vec![Arg::I64(-1)]));
     }
 
@@ -286,14 +293,19 @@ mod tests {
 
     #[test]
     fn floats_accept_integers() {
-        let args = typed(&[ValType::F32, ValType::F64]).parse_args(&json!([1, 2.5])).unwrap();
+        let args = typed(&[ValType::F32, ValType::F64])
+            .parse_args(&json!([1, 2.5]))
+            .unwrap();
         assert_eq!(args, Args::Typed(vec![Arg::F32(1.0), Arg::F64(2.5)]));
     }
 
     #[test]
     fn wasi_payloads_become_stdin() {
         let conv = Convention::WasiCommand;
-        assert_eq!(conv.parse_args(&json!("hi")).unwrap(), Args::Stdin(b"hi".to_vec()));
+        assert_eq!(
+            conv.parse_args(&json!("hi")).unwrap(),
+            Args::Stdin(b"hi".to_vec())
+        );
         assert_eq!(conv.parse_args(&Value::Null).unwrap(), Args::Stdin(vec![]));
         assert_eq!(
             conv.parse_args(&json!({"a": [1]})).unwrap(),

@@ -24,24 +24,43 @@ fn call(wat: &str, entry: &str, payload: Value) -> Outcome {
     call_with(runtime(), wat, entry, payload, None)
 }
 
-fn call_with(rt: &Runtime, wat: &str, entry: &str, payload: Value, timeout: Option<Duration>) -> Outcome {
+fn call_with(
+    rt: &Runtime,
+    wat: &str,
+    entry: &str,
+    payload: Value,
+    timeout: Option<Duration>,
+) -> Outcome {
     let entry = (!entry.is_empty()).then_some(entry);
-    let function = rt.load(wat.as_bytes(), "test", entry).expect("module loads");
+    let function = rt
+        .load(wat.as_bytes(), "test", entry)
+        .expect("module loads");
     let args = function.parse_args(&payload).expect("arguments fit");
     rt.invoke(&function, args, timeout)
 }
 
 fn failure(outcome: &Outcome) -> (FailureKind, String) {
-    let f = outcome.failure().unwrap_or_else(|| panic!("expected a failure, got {outcome:?}"));
+    let f = outcome
+        .failure()
+        .unwrap_or_else(|| panic!("expected a failure, got {outcome:?}"));
     (f.kind, f.message.clone())
 }
 
 #[test]
 fn typed_exports_take_and_return_numbers() {
     assert_eq!(call(TYPED, "add", json!([2, 40])).value(), Some(&json!(42)));
-    assert_eq!(call(TYPED, "scale", json!([1.5, 4])).value(), Some(&json!(6.0)));
-    assert_eq!(call(TYPED, "divmod", json!([17, 5])).value(), Some(&json!([3, 2])));
-    assert_eq!(call(TYPED, "nothing", json!([])).value(), Some(&Value::Null));
+    assert_eq!(
+        call(TYPED, "scale", json!([1.5, 4])).value(),
+        Some(&json!(6.0))
+    );
+    assert_eq!(
+        call(TYPED, "divmod", json!([17, 5])).value(),
+        Some(&json!([3, 2]))
+    );
+    assert_eq!(
+        call(TYPED, "nothing", json!([])).value(),
+        Some(&Value::Null)
+    );
     assert_eq!(call(TYPED, "nan", json!([])).value(), Some(&json!("NaN")));
 }
 
@@ -49,14 +68,19 @@ fn typed_exports_take_and_return_numbers() {
 fn i64_beyond_2_pow_53_round_trips_exactly() {
     let big: Value = serde_json::from_str("[9007199254740993]").unwrap();
     let out = call(TYPED, "id64", big);
-    assert_eq!(serde_json::to_string(out.value().unwrap()).unwrap(), "9007199254740993");
+    assert_eq!(
+        serde_json::to_string(out.value().unwrap()).unwrap(),
+        "9007199254740993"
+    );
     let out = call(TYPED, "id64", json!([i64::MIN]));
     assert_eq!(out.value(), Some(&json!(i64::MIN)));
 }
 
 #[test]
 fn signature_is_exposed_and_checked_before_running() {
-    let f = runtime().load(TYPED.as_bytes(), "x", Some("scale")).unwrap();
+    let f = runtime()
+        .load(TYPED.as_bytes(), "x", Some("scale"))
+        .unwrap();
     match f.convention() {
         Convention::Typed(sig) => {
             assert_eq!(sig.params, vec![ValType::F32, ValType::F64]);
@@ -72,9 +96,15 @@ fn signature_is_exposed_and_checked_before_running() {
 fn unreachable_traps_with_a_backtrace() {
     let (kind, message) = failure(&call(TYPED, "boom", json!([])));
     assert_eq!(kind, FailureKind::Trap);
-    assert!(message.starts_with("wasm trap: wasm `unreachable` instruction executed"), "{message}");
+    assert!(
+        message.starts_with("wasm trap: wasm `unreachable` instruction executed"),
+        "{message}"
+    );
     assert_eq!(message.matches("wasm trap").count(), 1, "{message}");
-    assert!(message.contains("deeper") && message.contains("boom"), "frames missing: {message}");
+    assert!(
+        message.contains("deeper") && message.contains("boom"),
+        "frames missing: {message}"
+    );
 }
 
 #[test]
@@ -87,13 +117,25 @@ fn stack_overflow_traps() {
 #[test]
 fn infinite_loop_stops_within_timeout_plus_one_second() {
     let started = Instant::now();
-    let out = call_with(runtime(), TYPED, "spin", json!([]), Some(Duration::from_millis(300)));
+    let out = call_with(
+        runtime(),
+        TYPED,
+        "spin",
+        json!([]),
+        Some(Duration::from_millis(300)),
+    );
     let elapsed = started.elapsed();
     let (kind, message) = failure(&out);
     assert_eq!(kind, FailureKind::Timeout);
     assert_eq!(message, "timed out after 300 ms");
-    assert!(elapsed >= Duration::from_millis(300), "stopped early: {elapsed:?}");
-    assert!(elapsed < Duration::from_millis(1300), "stopped late: {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(300),
+        "stopped early: {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_millis(1300),
+        "stopped late: {elapsed:?}"
+    );
 }
 
 #[test]
@@ -113,9 +155,22 @@ fn default_timeout_applies_without_a_per_call_one() {
 #[test]
 fn a_guest_blocked_in_a_host_sleep_is_abandoned_at_its_timeout() {
     let started = Instant::now();
-    let out = call_with(runtime(), SLEEP, "", json!("60000"), Some(Duration::from_millis(300)));
-    assert_eq!(failure(&out), (FailureKind::Timeout, "timed out after 300 ms".to_string()));
-    assert!(started.elapsed() < Duration::from_millis(1300), "{:?}", started.elapsed());
+    let out = call_with(
+        runtime(),
+        SLEEP,
+        "",
+        json!("60000"),
+        Some(Duration::from_millis(300)),
+    );
+    assert_eq!(
+        failure(&out),
+        (FailureKind::Timeout, "timed out after 300 ms".to_string())
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(1300),
+        "{:?}",
+        started.elapsed()
+    );
     // And a short sleep completes.
     let out = call(SLEEP, "", json!("20"));
     assert_eq!(out.value(), Some(&json!("slept")));
@@ -123,9 +178,16 @@ fn a_guest_blocked_in_a_host_sleep_is_abandoned_at_its_timeout() {
 
 #[test]
 fn declaring_4_gib_of_memory_fails_at_the_cap() {
-    let (kind, message) = failure(&call("(module (memory 65536) (func (export \"f\")))", "", json!([])));
+    let (kind, message) = failure(&call(
+        "(module (memory 65536) (func (export \"f\")))",
+        "",
+        json!([]),
+    ));
     assert_eq!(kind, FailureKind::Memory);
-    assert!(message.starts_with("memory limit 256 MiB exceeded"), "{message}");
+    assert!(
+        message.starts_with("memory limit 256 MiB exceeded"),
+        "{message}"
+    );
     assert!(message.contains("4096.0 MiB"), "{message}");
 }
 
@@ -138,7 +200,10 @@ fn growing_memory_in_a_loop_stops_at_the_cap() {
           (i32.const 0)))"#;
     let (kind, message) = failure(&call(wat, "", json!([])));
     assert_eq!(kind, FailureKind::Memory);
-    assert!(message.starts_with("memory limit 256 MiB exceeded"), "{message}");
+    assert!(
+        message.starts_with("memory limit 256 MiB exceeded"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -149,11 +214,26 @@ fn memory_cap_is_configurable() {
         ..RuntimeConfig::default()
     })
     .unwrap();
-    let ok = call_with(&rt, "(module (memory 16) (func (export \"f\")))", "", json!([]), None);
+    let ok = call_with(
+        &rt,
+        "(module (memory 16) (func (export \"f\")))",
+        "",
+        json!([]),
+        None,
+    );
     assert!(ok.is_completed(), "{ok:?}");
-    let (kind, message) = failure(&call_with(&rt, "(module (memory 17) (func (export \"f\")))", "", json!([]), None));
+    let (kind, message) = failure(&call_with(
+        &rt,
+        "(module (memory 17) (func (export \"f\")))",
+        "",
+        json!([]),
+        None,
+    ));
     assert_eq!(kind, FailureKind::Memory);
-    assert!(message.starts_with("memory limit 1 MiB exceeded"), "{message}");
+    assert!(
+        message.starts_with("memory limit 1 MiB exceeded"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -189,40 +269,70 @@ fn flooding_stdout_is_cut_off() {
     let started = Instant::now();
     let (kind, message) = failure(&call(FLOOD, "", Value::Null));
     assert_eq!(kind, FailureKind::OutputTooLarge);
-    assert_eq!(message, "output too large: stdout exceeded the 1024 KiB limit");
-    assert!(started.elapsed() < Duration::from_secs(2), "not cut off at once");
+    assert_eq!(
+        message,
+        "output too large: stdout exceeded the 1024 KiB limit"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "not cut off at once"
+    );
 }
 
 #[test]
 fn entry_resolution_follows_the_rule() {
     let rt = runtime();
     // An explicit entry wins.
-    assert_eq!(rt.load(TYPED.as_bytes(), "add", Some("id64")).unwrap().entry(), "id64");
+    assert_eq!(
+        rt.load(TYPED.as_bytes(), "add", Some("id64"))
+            .unwrap()
+            .entry(),
+        "id64"
+    );
     // Else the export named like the function.
-    assert_eq!(rt.load(TYPED.as_bytes(), "divmod", None).unwrap().entry(), "divmod");
+    assert_eq!(
+        rt.load(TYPED.as_bytes(), "divmod", None).unwrap().entry(),
+        "divmod"
+    );
     // Else _start, as a WASI command.
     let echo = rt.load(ECHO.as_bytes(), "whatever", None).unwrap();
     assert_eq!(echo.entry(), "_start");
     assert_eq!(echo.convention(), &Convention::WasiCommand);
     // Else the only exported function.
-    let only = rt.load(b"(module (func (export \"solo\")))", "x", None).unwrap();
+    let only = rt
+        .load(b"(module (func (export \"solo\")))", "x", None)
+        .unwrap();
     assert_eq!(only.entry(), "solo");
     // Otherwise an error listing the exports.
     let err = rt.load(TYPED.as_bytes(), "nope", None).unwrap_err();
     assert!(matches!(err, LoadError::AmbiguousEntry { .. }));
     assert!(err.to_string().contains("`add`, `id64`"), "{err}");
     let err = rt.load(TYPED.as_bytes(), "x", Some("missing")).unwrap_err();
-    assert!(err.to_string().starts_with("the module has no exported function `missing`"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("the module has no exported function `missing`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn bad_modules_are_typed_errors_with_reasons() {
     let rt = runtime();
     assert_eq!(rt.load(b"", "f", None).unwrap_err(), LoadError::Empty);
-    assert!(matches!(rt.load(b"hello world", "f", None).unwrap_err(), LoadError::NotWasm(_)));
-    assert!(matches!(rt.load(b"\0asm\x01\0\0\0\xff", "f", None).unwrap_err(), LoadError::Invalid(_)));
+    assert!(matches!(
+        rt.load(b"hello world", "f", None).unwrap_err(),
+        LoadError::NotWasm(_)
+    ));
+    assert!(matches!(
+        rt.load(b"\0asm\x01\0\0\0\xff", "f", None).unwrap_err(),
+        LoadError::Invalid(_)
+    ));
     let err = rt
-        .load(b"(module (import \"env\" \"steal\" (func)) (func (export \"f\")))", "f", None)
+        .load(
+            b"(module (import \"env\" \"steal\" (func)) (func (export \"f\")))",
+            "f",
+            None,
+        )
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -235,9 +345,21 @@ fn bad_modules_are_typed_errors_with_reasons() {
     let err = rt
         .load(b"(module (func (export \"f\") (param v128)))", "f", None)
         .unwrap_err();
-    assert!(matches!(err, LoadError::UnsupportedSignature { .. }), "{err:?}");
-    let err = rt.load(b"(module (func (export \"_start\") (param i32)))", "f", None).unwrap_err();
-    assert!(err.to_string().contains("takes and returns nothing"), "{err}");
+    assert!(
+        matches!(err, LoadError::UnsupportedSignature { .. }),
+        "{err:?}"
+    );
+    let err = rt
+        .load(
+            b"(module (func (export \"_start\") (param i32)))",
+            "f",
+            None,
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("takes and returns nothing"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -249,7 +371,10 @@ fn oversized_modules_are_refused_before_parsing() {
     })
     .unwrap();
     let err = rt.load(TYPED.as_bytes(), "add", None).unwrap_err();
-    assert!(matches!(err, LoadError::TooLarge { max: 64, .. }), "{err:?}");
+    assert!(
+        matches!(err, LoadError::TooLarge { max: 64, .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -290,7 +415,11 @@ fn a_thousand_invocations_in_parallel_on_the_pool_are_all_right() {
     let pool = Executor::new(rt, 4).unwrap();
     let (tx, rx) = crossbeam_channel::unbounded();
     for i in 0..1000i64 {
-        let (f, payload) = if i % 2 == 0 { (&fib, json!([i % 20])) } else { (&add, json!([i, i])) };
+        let (f, payload) = if i % 2 == 0 {
+            (&fib, json!([i % 20]))
+        } else {
+            (&add, json!([i, i]))
+        };
         let args = f.parse_args(&payload).unwrap();
         let tx = tx.clone();
         pool.submit(f.clone(), args, None, move |outcome| {
@@ -299,14 +428,20 @@ fn a_thousand_invocations_in_parallel_on_the_pool_are_all_right() {
         .unwrap();
     }
     drop(tx);
-    let fibs: Vec<i64> = (0..20).scan((0i64, 1i64), |s, _| {
-        let v = s.0;
-        *s = (s.1, s.0 + s.1);
-        Some(v)
-    }).collect();
+    let fibs: Vec<i64> = (0..20)
+        .scan((0i64, 1i64), |s, _| {
+            let v = s.0;
+            *s = (s.1, s.0 + s.1);
+            Some(v)
+        })
+        .collect();
     let mut seen = 0;
     for (i, outcome) in rx.iter() {
-        let expected = if i % 2 == 0 { json!(fibs[(i % 20) as usize]) } else { json!(2 * i) };
+        let expected = if i % 2 == 0 {
+            json!(fibs[(i % 20) as usize])
+        } else {
+            json!(2 * i)
+        };
         assert_eq!(outcome.value(), Some(&expected), "task {i}");
         seen += 1;
     }
@@ -321,19 +456,38 @@ fn an_infinite_loop_holds_one_slot_only_and_traps_do_not_kill_the_pool() {
     let add = rt.load(TYPED.as_bytes(), "add", None).unwrap();
     let pool = Arc::new(Executor::new(rt, 2).unwrap());
     let (tx, rx) = crossbeam_channel::bounded(1);
-    pool.submit(spin, Args::Typed(vec![]), Some(Duration::from_secs(3)), move |o| {
-        let _ = tx.send(o);
-    })
+    pool.submit(
+        spin,
+        Args::Typed(vec![]),
+        Some(Duration::from_secs(3)),
+        move |o| {
+            let _ = tx.send(o);
+        },
+    )
     .unwrap();
     // While the loop holds one slot, the other keeps serving.
     let started = Instant::now();
     for i in 0..50 {
-        assert_eq!(pool.run(boom.clone(), Args::Typed(vec![]), None).failure().map(|f| f.kind), Some(FailureKind::Trap));
+        assert_eq!(
+            pool.run(boom.clone(), Args::Typed(vec![]), None)
+                .failure()
+                .map(|f| f.kind),
+            Some(FailureKind::Trap)
+        );
         let args = add.parse_args(&json!([i, 1])).unwrap();
-        assert_eq!(pool.run(add.clone(), args, None).value(), Some(&json!(i + 1)));
+        assert_eq!(
+            pool.run(add.clone(), args, None).value(),
+            Some(&json!(i + 1))
+        );
     }
-    assert!(started.elapsed() < Duration::from_secs(2), "second slot was blocked");
-    assert_eq!(rx.recv().unwrap().failure().map(|f| f.kind), Some(FailureKind::Timeout));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "second slot was blocked"
+    );
+    assert_eq!(
+        rx.recv().unwrap().failure().map(|f| f.kind),
+        Some(FailureKind::Timeout)
+    );
 }
 
 #[test]
@@ -353,15 +507,25 @@ fn a_cancelled_invocation_never_runs_and_a_started_one_cannot_be_cancelled() {
     // The one slot spins for 1 s; the next two wait in the queue.
     let busy_tx = tx.clone();
     let busy = pool
-        .submit_cancellable(spin, Args::Typed(vec![]), Some(Duration::from_secs(1)), move |o| {
-            let _ = busy_tx.send(("spin", o));
-        })
+        .submit_cancellable(
+            spin,
+            Args::Typed(vec![]),
+            Some(Duration::from_secs(1)),
+            move |o| {
+                let _ = busy_tx.send(("spin", o));
+            },
+        )
         .unwrap();
     let queued = |n: i64| {
         let tx = tx.clone();
-        pool.submit_cancellable(add.clone(), add.parse_args(&json!([n, 1])).unwrap(), None, move |o| {
-            let _ = tx.send(("add", o));
-        })
+        pool.submit_cancellable(
+            add.clone(),
+            add.parse_args(&json!([n, 1])).unwrap(),
+            None,
+            move |o| {
+                let _ = tx.send(("add", o));
+            },
+        )
         .unwrap()
     };
     let (withdrawn, kept) = (queued(1), queued(2));
@@ -372,7 +536,10 @@ fn a_cancelled_invocation_never_runs_and_a_started_one_cannot_be_cancelled() {
     assert!(withdrawn.cancel());
     assert!(!withdrawn.cancel(), "withdrawn once");
     drop(tx);
-    let ended: Vec<_> = rx.iter().map(|(name, o)| (name, o.value().cloned())).collect();
+    let ended: Vec<_> = rx
+        .iter()
+        .map(|(name, o)| (name, o.value().cloned()))
+        .collect();
     assert_eq!(ended.len(), 2, "{ended:?}");
     assert_eq!(ended[0].0, "spin");
     assert_eq!(ended[1], ("add", Some(json!(3))));

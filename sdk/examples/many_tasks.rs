@@ -24,7 +24,9 @@ fn fib(n: u64) -> u64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().unwrap_or_else(|| "http://127.0.0.1:8000".into());
+    let url = args
+        .next()
+        .unwrap_or_else(|| "http://127.0.0.1:8000".into());
     let n: u64 = match args.next() {
         Some(n) => n.parse().context("N must be a number")?,
         None => 1000,
@@ -50,12 +52,18 @@ async fn main() -> anyhow::Result<()> {
     for (i, handle) in (0..n).zip(handles) {
         let done = handle.await??;
         if done.status != TaskStatus::Completed || done.result != json!(fib(i % 30)) {
-            eprintln!("task {i} ({}): {:?} {}", done.task_id, done.status, done.result);
+            eprintln!(
+                "task {i} ({}): {:?} {}",
+                done.task_id, done.status, done.result
+            );
             wrong += 1;
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
-    println!("{n} tasks in {elapsed:.2} s ({:.0} tasks/s), {wrong} wrong", n as f64 / elapsed);
+    println!(
+        "{n} tasks in {elapsed:.2} s ({:.0} tasks/s), {wrong} wrong",
+        n as f64 / elapsed
+    );
     if wrong > 0 {
         bail!("{wrong} results were wrong");
     }

@@ -54,7 +54,8 @@ impl std::str::FromStr for Workload {
             if arg.is_empty() {
                 Ok(default)
             } else {
-                arg.parse().map_err(|_| format!("bad number in workload {s:?}"))
+                arg.parse()
+                    .map_err(|_| format!("bad number in workload {s:?}"))
             }
         };
         match name {
@@ -227,7 +228,8 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let (name, wat) = args.workload.module();
     let wasm = match &args.module {
         Some(path) => {
-            let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
             wat::parse_bytes(&bytes)
                 .with_context(|| format!("{} is neither wasm nor wat", path.display()))?
                 .into_owned()
@@ -240,7 +242,10 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         payload: args.workload.payload(),
         expected: args.workload.expected(),
     };
-    let module = args.module.as_ref().map_or("built-in module".into(), |p| p.display().to_string());
+    let module = args
+        .module
+        .as_ref()
+        .map_or("built-in module".into(), |p| p.display().to_string());
     println!(
         "faas bench against {}: {} tasks ({module}), function {function}",
         client.base_url(),
@@ -248,7 +253,15 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     );
 
     // Warm up: connections, the dispatcher's function cache.
-    run_round(&client, &job, 50.min(args.tasks), args.clients, args.batch as usize, false).await?;
+    run_round(
+        &client,
+        &job,
+        50.min(args.tasks),
+        args.clients,
+        args.batch as usize,
+        false,
+    )
+    .await?;
 
     let mut times = Vec::with_capacity(args.latency_samples);
     for _ in 0..args.latency_samples {
@@ -259,7 +272,11 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         times.push(started.elapsed());
     }
     times.sort();
-    let (p50, p95, p99) = (pct_ms(&times, 0.5), pct_ms(&times, 0.95), pct_ms(&times, 0.99));
+    let (p50, p95, p99) = (
+        pct_ms(&times, 0.5),
+        pct_ms(&times, 0.95),
+        pct_ms(&times, 0.99),
+    );
     if !times.is_empty() {
         println!(
             "round trip (submit -> result, long poll), {} tasks one at a time: p50 {p50:.3} ms, p95 {p95:.3} ms, p99 {p99:.3} ms, max {:.3} ms",
@@ -272,7 +289,15 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let cpu_before = CpuTicks::read();
     let draw = std::io::stderr().is_terminal();
     for round in 1..=args.rounds {
-        let r = run_round(&client, &job, args.tasks, args.clients, args.batch as usize, draw).await?;
+        let r = run_round(
+            &client,
+            &job,
+            args.tasks,
+            args.clients,
+            args.batch as usize,
+            draw,
+        )
+        .await?;
         println!(
             "throughput round {round}: {} tasks, {} requests in flight, {} per request: submitted at {:.0}/s, all completed at {:.0}/s ({:.3} s)",
             args.tasks, args.clients, args.batch, r.submit_rate, r.completion_rate, r.elapsed.as_secs_f64()
@@ -282,7 +307,8 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let cpu = cpu_before.and_then(|before| Some(CpuTicks::read()?.since(&before)));
     rounds.sort_by(|a, b| a.completion_rate.total_cmp(&b.completion_rate));
     let median = &rounds[rounds.len() / 2];
-    let per_task_us = |ticks: u64| ticks as f64 * 1e6 / TICKS_PER_S / (args.tasks * args.rounds) as f64;
+    let per_task_us =
+        |ticks: u64| ticks as f64 * 1e6 / TICKS_PER_S / (args.tasks * args.rounds) as f64;
     let cpu_us = match cpu {
         Some(cpu) => {
             let (platform, this) = (cpu.machine.saturating_sub(cpu.own), cpu.own);
@@ -313,7 +339,12 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(label) = args.csv_label {
         println!(
             "csv,{label},{},{},{},{},{p50:.3},{p95:.3},{p99:.3},{:.0},{:.0},{cpu_us:.1}",
-            args.workload, args.tasks, args.clients, args.batch, median.submit_rate, median.completion_rate
+            args.workload,
+            args.tasks,
+            args.clients,
+            args.batch,
+            median.submit_rate,
+            median.completion_rate
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -328,7 +359,12 @@ struct Job {
 }
 
 impl Job {
-    fn check(&self, task: Uuid, status: Option<TaskStatus>, result: &serde_json::Value) -> anyhow::Result<()> {
+    fn check(
+        &self,
+        task: Uuid,
+        status: Option<TaskStatus>,
+        result: &serde_json::Value,
+    ) -> anyhow::Result<()> {
         if status != Some(TaskStatus::Completed) {
             bail!("task {task} ended {status:?}: {result}");
         }
@@ -369,13 +405,26 @@ impl CpuTicks {
     fn read() -> Option<CpuTicks> {
         let stat = std::fs::read_to_string("/proc/stat").ok()?;
         // cpu user nice system idle iowait irq softirq steal ...: all but idle and iowait.
-        let fields: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
-        let machine = fields.iter().enumerate().filter(|(i, _)| *i != 3 && *i != 4).map(|(_, v)| v).take(7).sum();
+        let fields: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        let machine = fields
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 3 && *i != 4)
+            .map(|(_, v)| v)
+            .take(7)
+            .sum();
         let own_stat = std::fs::read_to_string("/proc/self/stat").ok()?;
         // After the ")" closing the command name: utime and stime are fields 12 and 13.
         let after_name = &own_stat[own_stat.rfind(')')? + 2..];
         let own_fields: Vec<&str> = after_name.split_whitespace().collect();
-        let own = own_fields.get(11)?.parse::<u64>().ok()? + own_fields.get(12)?.parse::<u64>().ok()?;
+        let own =
+            own_fields.get(11)?.parse::<u64>().ok()? + own_fields.get(12)?.parse::<u64>().ok()?;
         Some(CpuTicks { machine, own })
     }
 
@@ -434,8 +483,12 @@ async fn single_requests(
     let next = Arc::new(AtomicUsize::new(0));
     let mut submitters = Vec::new();
     for _ in 0..clients {
-        let (client, next, payload, submitted) =
-            (client.clone(), next.clone(), job.payload.clone(), progress.submitted.clone());
+        let (client, next, payload, submitted) = (
+            client.clone(),
+            next.clone(),
+            job.payload.clone(),
+            progress.submitted.clone(),
+        );
         let function = job.function;
         submitters.push(tokio::spawn(async move {
             let mut ids = Vec::new();
@@ -458,11 +511,19 @@ async fn single_requests(
     let job = Arc::new(job.clone());
     let mut collectors = Vec::new();
     for _ in 0..clients {
-        let (client, ids, next, job, done) = (client.clone(), ids.clone(), next.clone(), job.clone(), progress.done.clone());
+        let (client, ids, next, job, done) = (
+            client.clone(),
+            ids.clone(),
+            next.clone(),
+            job.clone(),
+            progress.done.clone(),
+        );
         collectors.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&task) = ids.get(i) else { return Ok::<_, anyhow::Error>(()) };
+                let Some(&task) = ids.get(i) else {
+                    return Ok::<_, anyhow::Error>(());
+                };
                 let result = client.wait_result(task, Duration::from_secs(120)).await?;
                 job.check(task, Some(result.status), &result.result)?;
                 done.fetch_add(1, Ordering::Relaxed);
@@ -494,8 +555,13 @@ async fn batched_requests(
     let job = Arc::new(job.clone());
     let mut submitters = Vec::new();
     for _ in 0..clients {
-        let (client, next, job, queued_tx, submitted) =
-            (client.clone(), next.clone(), job.clone(), queued_tx.clone(), progress.submitted.clone());
+        let (client, next, job, queued_tx, submitted) = (
+            client.clone(),
+            next.clone(),
+            job.clone(),
+            queued_tx.clone(),
+            progress.submitted.clone(),
+        );
         submitters.push(tokio::spawn(async move {
             loop {
                 let chunk = next.fetch_add(1, Ordering::Relaxed);
@@ -513,17 +579,26 @@ async fn batched_requests(
     drop(queued_tx);
     let mut collectors = Vec::new();
     for _ in 0..clients {
-        let (client, job, queued_rx, done) = (client.clone(), job.clone(), queued_rx.clone(), progress.done.clone());
+        let (client, job, queued_rx, done) = (
+            client.clone(),
+            job.clone(),
+            queued_rx.clone(),
+            progress.done.clone(),
+        );
         collectors.push(tokio::spawn(async move {
             loop {
                 let next = queued_rx.lock().await.recv().await;
-                let Some(mut waiting) = next else { return Ok::<_, anyhow::Error>(()) };
+                let Some(mut waiting) = next else {
+                    return Ok::<_, anyhow::Error>(());
+                };
                 let deadline = Instant::now() + Duration::from_secs(300);
                 while !waiting.is_empty() {
                     if Instant::now() > deadline {
                         bail!("{} tasks still not ended after 300 s", waiting.len());
                     }
-                    let rows = client.results(&waiting, Some(Duration::from_secs(1))).await?;
+                    let rows = client
+                        .results(&waiting, Some(Duration::from_secs(1)))
+                        .await?;
                     let mut still = Vec::new();
                     for row in rows {
                         match row.status {
@@ -574,9 +649,20 @@ mod tests {
 
     #[test]
     fn flags_still_run_the_benchmark() {
-        let b = parse(&["--tasks", "100", "--workload", "fib:20", "--csv-label", "push-1x2"]).expect("parse");
+        let b = parse(&[
+            "--tasks",
+            "100",
+            "--workload",
+            "fib:20",
+            "--csv-label",
+            "push-1x2",
+        ])
+        .expect("parse");
         assert!(b.command.is_none());
-        assert_eq!((b.tasks, b.clients, b.batch, b.workload), (100, 8, 1000, Workload::Fib(20)));
+        assert_eq!(
+            (b.tasks, b.clients, b.batch, b.workload),
+            (100, 8, 1000, Workload::Fib(20))
+        );
         assert_eq!(b.csv_label.as_deref(), Some("push-1x2"));
     }
 
@@ -612,15 +698,24 @@ mod tests {
         // Both clocks moved (not compared: the two files are read at
         // different instants and count in 10 ms ticks).
         assert!(d.own >= 5, "100 ms of spinning counted {} ticks", d.own);
-        assert!(d.machine >= 5, "the machine counted {} ticks over 100 ms of spinning", d.machine);
+        assert!(
+            d.machine >= 5,
+            "the machine counted {} ticks over 100 ms of spinning",
+            d.machine
+        );
     }
 
     #[test]
     fn plot_is_a_subcommand() {
         let b = parse(&["plot", "bench-out/modes.csv", "--out", "/tmp/charts"]).expect("parse");
-        let Some(BenchCommand::Plot(p)) = b.command else { panic!("no plot subcommand") };
+        let Some(BenchCommand::Plot(p)) = b.command else {
+            panic!("no plot subcommand")
+        };
         assert_eq!(p.csv, std::path::Path::new("bench-out/modes.csv"));
         assert_eq!(p.out.as_deref(), Some(std::path::Path::new("/tmp/charts")));
-        assert!(parse(&["--tasks", "5", "plot", "x.csv"]).is_err(), "bench flags and plot conflict");
+        assert!(
+            parse(&["--tasks", "5", "plot", "x.csv"]).is_err(),
+            "bench flags and plot conflict"
+        );
     }
 }

@@ -251,7 +251,10 @@ impl Client {
             task_ids: Vec<Uuid>,
         }
         let path = "/execute_batch";
-        let req = self.request(Method::POST, path).json(&Batch { function_id, payloads });
+        let req = self.request(Method::POST, path).json(&Batch {
+            function_id,
+            payloads,
+        });
         let resp: Ids = self.send(req, path, REQUEST_TIMEOUT).await?;
         if resp.task_ids.len() != payloads.len() {
             return Err(ClientError::Decode(format!(
@@ -286,7 +289,9 @@ impl Client {
             task_ids,
             wait: wait.map(|w| w.as_secs_f64()),
         };
-        let timeout = wait.map_or(REQUEST_TIMEOUT, |w| w.saturating_add(WAIT_MARGIN).max(REQUEST_TIMEOUT));
+        let timeout = wait.map_or(REQUEST_TIMEOUT, |w| {
+            w.saturating_add(WAIT_MARGIN).max(REQUEST_TIMEOUT)
+        });
         let req = self.request(Method::POST, path).json(&body);
         let resp: Rows = self.send(req, path, timeout).await?;
         if resp.results.len() != task_ids.len() {
@@ -338,7 +343,11 @@ impl Client {
     /// The most recently submitted tasks, newest first, only those in
     /// `status` if given; the server's default count (100) unless `limit`
     /// is given (it caps it at 1000).
-    pub async fn tasks(&self, limit: Option<usize>, status: Option<TaskStatus>) -> Result<Vec<TaskInfo>, ClientError> {
+    pub async fn tasks(
+        &self,
+        limit: Option<usize>,
+        status: Option<TaskStatus>,
+    ) -> Result<Vec<TaskInfo>, ClientError> {
         #[derive(Deserialize)]
         struct Tasks {
             tasks: Vec<TaskInfo>,
@@ -696,7 +705,10 @@ mod tests {
         }))
         .expect("a record");
         assert_eq!(row, record);
-        assert_eq!(serde_json::to_value(&row).expect("serializes")["function_id"], serde_json::json!(id));
+        assert_eq!(
+            serde_json::to_value(&row).expect("serializes")["function_id"],
+            serde_json::json!(id)
+        );
     }
 
     #[test]

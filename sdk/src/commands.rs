@@ -202,9 +202,20 @@ pub async fn workers(args: WorkersArgs) -> anyhow::Result<ExitCode> {
     } else if workers.is_empty() {
         "no live workers\n".to_string()
     } else {
-        let mut text = format!("{:<40} {:<6} {:>5} {:>7} {:>14}\n", "WORKER", "MODE", "SLOTS", "RUNNING", "LAST HEARTBEAT");
+        let mut text = format!(
+            "{:<40} {:<6} {:>5} {:>7} {:>14}\n",
+            "WORKER", "MODE", "SLOTS", "RUNNING", "LAST HEARTBEAT"
+        );
         for w in &workers {
-            let field = |k: &str| w.get(k).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).unwrap_or_default();
+            let field = |k: &str| {
+                w.get(k)
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string())
+                    })
+                    .unwrap_or_default()
+            };
             text.push_str(&format!(
                 "{:<40} {:<6} {:>5} {:>7} {:>11} ms\n",
                 field("name"),

@@ -13,7 +13,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 fn default_slots() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
 }
 
 #[derive(clap::Args, Debug)]
@@ -125,15 +127,16 @@ fn shutdown_signal() -> watch::Receiver<bool> {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!("cannot watch SIGTERM: {e}");
-                    let _ = ctrl_c.await;
-                    let _ = tx.send(true);
-                    return;
-                }
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!("cannot watch SIGTERM: {e}");
+                        let _ = ctrl_c.await;
+                        let _ = tx.send(true);
+                        return;
+                    }
+                };
             tokio::select! {
                 _ = ctrl_c => {}
                 _ = term.recv() => {}
@@ -167,9 +170,9 @@ fn store_config(lease: f64) -> anyhow::Result<StoreConfig> {
 
 async fn connect(redis: Option<&str>, config: StoreConfig) -> anyhow::Result<Store> {
     match redis {
-        Some(url) => Store::redis(url, config)
-            .await
-            .with_context(|| "is redis-server running? (start one with `redis-server`)".to_string()),
+        Some(url) => Store::redis(url, config).await.with_context(|| {
+            "is redis-server running? (start one with `redis-server`)".to_string()
+        }),
         None => Ok(Store::memory(config)),
     }
 }
@@ -183,9 +186,9 @@ fn runtime(instances: usize) -> anyhow::Result<Runtime> {
 }
 
 async fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
-    TcpListener::bind((host, port))
-        .await
-        .with_context(|| format!("cannot listen on {host}:{port} (is another server using the port?)"))
+    TcpListener::bind((host, port)).await.with_context(|| {
+        format!("cannot listen on {host}:{port} (is another server using the port?)")
+    })
 }
 
 fn local_config(slots: usize, lease: Duration) -> LocalConfig {
@@ -216,7 +219,13 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         listener.local_addr()?,
         store.describe()
     );
-    serve(listener, router(state.clone()), &state.config, until_true(shutdown)).await?;
+    serve(
+        listener,
+        router(state.clone()),
+        &state.config,
+        until_true(shutdown),
+    )
+    .await?;
     dispatcher.await.context("dispatcher task")??;
     Ok(())
 }
@@ -229,8 +238,18 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let listener = bind(&args.host, args.port).await?;
     let shutdown = shutdown_signal();
     let state = AppState::new(store.clone(), runtime, ServerConfig::default());
-    tracing::info!("faas server: listening on http://{} ({})", listener.local_addr()?, store.describe());
-    serve(listener, router(state.clone()), &state.config, until_true(shutdown)).await?;
+    tracing::info!(
+        "faas server: listening on http://{} ({})",
+        listener.local_addr()?,
+        store.describe()
+    );
+    serve(
+        listener,
+        router(state.clone()),
+        &state.config,
+        until_true(shutdown),
+    )
+    .await?;
     Ok(())
 }
 
@@ -246,7 +265,10 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         config.name = name;
     }
     if args.prefetch > faas_dispatcher::MAX_PULL_PREFETCH {
-        bail!("--prefetch is at most {} per slot", faas_dispatcher::MAX_PULL_PREFETCH);
+        bail!(
+            "--prefetch is at most {} per slot",
+            faas_dispatcher::MAX_PULL_PREFETCH
+        );
     }
     config.prefetch = args.prefetch;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -309,7 +331,10 @@ pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
     let slots = args.slots.max(1);
     let runtime = runtime(slots + 4)?;
     let shutdown = shutdown_signal();
-    tracing::info!("faas dispatcher ready: mode local, {slots} slots, {}", store.describe());
+    tracing::info!(
+        "faas dispatcher ready: mode local, {slots} slots, {}",
+        store.describe()
+    );
     run_local(store, runtime, local_config(slots, lease), shutdown).await?;
     Ok(())
 }

@@ -41,7 +41,10 @@ pub struct TasksArgs {
 /// Prints the functions table (or, with --json, the server's `{"functions": [...]}`).
 pub async fn functions(args: FunctionsArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(&args.conn.url)?;
-    let functions = client.functions(args.limit).await.context("cannot list functions")?;
+    let functions = client
+        .functions(args.limit)
+        .await
+        .context("cannot list functions")?;
     let out = if args.conn.json {
         format!("{}\n", json!({ "functions": functions }))
     } else {
@@ -121,7 +124,11 @@ fn tasks_table(tasks: &[TaskInfo], now_ms: u64) -> String {
 
 /// The width of a column: its longest cell or its header.
 fn column_width<'a>(header: &str, cells: impl Iterator<Item = &'a str>) -> usize {
-    cells.map(|c| c.chars().count()).chain([header.len()]).max().unwrap_or(0)
+    cells
+        .map(|c| c.chars().count())
+        .chain([header.len()])
+        .max()
+        .unwrap_or(0)
 }
 
 /// `512 B`, `40.2 KiB`, `3.1 MiB`.
@@ -178,7 +185,9 @@ pub(crate) fn parse_status(s: &str) -> Result<TaskStatus, String> {
 pub(crate) fn print_stdout(text: &str) -> anyhow::Result<()> {
     let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e).context("cannot write to standard output"),
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(e).context("cannot write to standard output")
+        }
         _ => Ok(()),
     }
 }
@@ -245,6 +254,12 @@ mod tests {
             finished_at_ms: None,
         };
         let table = tasks_table(&[t], 2_000);
-        assert!(table.lines().nth(1).is_some_and(|l| l.contains("FAILED (trap)         1     1s")), "{table}");
+        assert!(
+            table
+                .lines()
+                .nth(1)
+                .is_some_and(|l| l.contains("FAILED (trap)         1     1s")),
+            "{table}"
+        );
     }
 }

@@ -107,7 +107,14 @@ pub async fn map(args: MapArgs) -> anyhow::Result<ExitCode> {
 
     let progress = Progress::start(inputs.len(), io::stderr().is_terminal());
     let payloads: Vec<Value> = inputs.iter().map(|i| i.payload.clone()).collect();
-    let submitted = submit_all(&client, args.function, payloads, args.concurrency, &progress).await;
+    let submitted = submit_all(
+        &client,
+        args.function,
+        payloads,
+        args.concurrency,
+        &progress,
+    )
+    .await;
     progress.phase_collecting();
     let deadline = started.checked_add(Duration::from_secs_f64(args.timeout));
     let results = collect_all(&client, &submitted, deadline, args.concurrency, &progress).await;
@@ -136,7 +143,9 @@ fn read_inputs(path: &Path) -> anyhow::Result<Vec<Input>> {
     let stdin = path == Path::new("-");
     let bytes = if stdin {
         let mut buf = Vec::new();
-        io::stdin().read_to_end(&mut buf).context("cannot read standard input")?;
+        io::stdin()
+            .read_to_end(&mut buf)
+            .context("cannot read standard input")?;
         buf
     } else {
         std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
@@ -155,7 +164,11 @@ pub fn parse_inputs(bytes: &[u8], source: &str) -> anyhow::Result<Vec<Input>> {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
-            let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+            let line = bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
             bail!("{source}, line {line}: not UTF-8 text");
         }
     };
@@ -176,7 +189,10 @@ pub fn parse_inputs(bytes: &[u8], source: &str) -> anyhow::Result<Vec<Input>> {
                 excerpt(trimmed)
             )
         })?;
-        inputs.push(Input { line: i + 1, payload });
+        inputs.push(Input {
+            line: i + 1,
+            payload,
+        });
     }
     Ok(inputs)
 }
@@ -218,7 +234,9 @@ pub async fn submit_all(
     let mut first = 0;
     while first < total {
         let chunk: Vec<Value> = payloads.by_ref().take(CHUNK).collect();
-        let Ok(permit) = permits.clone().acquire_owned().await else { break };
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
         let client = client.clone();
         let unreachable = unreachable.clone();
         let submitted = progress.submitted.clone();
@@ -268,9 +286,10 @@ async fn submit_chunk(
                 }
                 break;
             }
-            Err(ClientError::Http { status: 400, detail })
-                if refused_index(&detail).is_some_and(|(k, _)| k < left.len()) =>
-            {
+            Err(ClientError::Http {
+                status: 400,
+                detail,
+            }) if refused_index(&detail).is_some_and(|(k, _)| k < left.len()) => {
                 if let Some((k, reason)) = refused_index(&detail) {
                     let e = ClientError::Http {
                         status: 400,
@@ -322,7 +341,9 @@ async fn collect_all(
     let mut running = JoinSet::new();
     for chunk in tasks.chunks(CHUNK) {
         let chunk = chunk.to_vec();
-        let Ok(permit) = permits.clone().acquire_owned().await else { break };
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
         let client = client.clone();
         let (done, failed) = (progress.done.clone(), progress.failed.clone());
         running.spawn(async move {
@@ -360,14 +381,23 @@ async fn collect_chunk(
         out.push((i, outcome));
     };
     while !pending.is_empty() {
-        let remaining = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+        let remaining = deadline.map_or(Duration::MAX, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
         let wait = remaining.min(COLLECT_WAIT);
         let ids: Vec<Uuid> = pending.iter().map(|(_, id)| *id).collect();
-        let rows = match client.results(&ids, (!wait.is_zero()).then_some(wait)).await {
+        let rows = match client
+            .results(&ids, (!wait.is_zero()).then_some(wait))
+            .await
+        {
             Ok(rows) => rows,
             Err(e) => {
                 for (i, task) in pending.drain(..) {
-                    settle(i, Err(format!("cannot get the result of task {task}: {e}")), &mut out);
+                    settle(
+                        i,
+                        Err(format!("cannot get the result of task {task}: {e}")),
+                        &mut out,
+                    );
                 }
                 break;
             }
@@ -377,7 +407,11 @@ async fn collect_chunk(
             match row.status {
                 None => {
                     let why = row.error.unwrap_or_else(|| "unknown task".to_string());
-                    settle(i, Err(format!("cannot get the result of task {task}: {why}")), &mut out);
+                    settle(
+                        i,
+                        Err(format!("cannot get the result of task {task}: {why}")),
+                        &mut out,
+                    );
                 }
                 Some(status) if status.is_final() || wait.is_zero() => {
                     let result = TaskResult {
@@ -395,7 +429,11 @@ async fn collect_chunk(
     out
 }
 
-fn row(line: usize, submitted: Result<Uuid, String>, result: Option<Result<TaskResult, String>>) -> Row {
+fn row(
+    line: usize,
+    submitted: Result<Uuid, String>,
+    result: Option<Result<TaskResult, String>>,
+) -> Row {
     let error = |task_id, error: String| Row {
         line,
         task_id,
@@ -457,7 +495,12 @@ impl Summary {
             parts.push(format!("{} not submitted or unreadable", self.errors));
         }
         let noun = if self.total == 1 { "task" } else { "tasks" };
-        format!("{} {noun}: {} in {:.1} s", self.total, parts.join(", "), took.as_secs_f64())
+        format!(
+            "{} {noun}: {} in {:.1} s",
+            self.total,
+            parts.join(", "),
+            took.as_secs_f64()
+        )
     }
 
     fn exit_code(&self) -> u8 {
@@ -498,9 +541,18 @@ mod tests {
         assert_eq!(
             inputs,
             vec![
-                Input { line: 1, payload: json!([1, 2]) },
-                Input { line: 4, payload: json!("text") },
-                Input { line: 5, payload: json!({"a": 1}) },
+                Input {
+                    line: 1,
+                    payload: json!([1, 2])
+                },
+                Input {
+                    line: 4,
+                    payload: json!("text")
+                },
+                Input {
+                    line: 5,
+                    payload: json!({"a": 1})
+                },
             ]
         );
         assert!(parse_inputs(b"", "f").expect("empty").is_empty());
@@ -511,8 +563,14 @@ mod tests {
     fn a_bad_line_is_named() {
         let err = parse_inputs(b"[1, 2]\n\n[3, 4\n[5, 6]\n", "args.txt").expect_err("line 3");
         let msg = err.to_string();
-        assert!(msg.starts_with("args.txt, line 3: not a JSON value"), "{msg}");
-        assert!(msg.contains("`[3, 4`") && msg.contains("nothing was submitted"), "{msg}");
+        assert!(
+            msg.starts_with("args.txt, line 3: not a JSON value"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("`[3, 4`") && msg.contains("nothing was submitted"),
+            "{msg}"
+        );
         assert!(!msg.contains("at line 1"), "{msg}");
         let err = parse_inputs(b"1\nhello world\n", "-").expect_err("line 2");
         assert!(err.to_string().contains("line 2"), "{err}");
@@ -534,7 +592,11 @@ mod tests {
         let rows = vec![
             row(1, Ok(id), answer(TaskStatus::Completed, json!(5))),
             row(2, Ok(id), answer(TaskStatus::Failed, json!("boom"))),
-            row(4, Err("not submitted: HTTP 400 Bad Request: x".into()), None),
+            row(
+                4,
+                Err("not submitted: HTTP 400 Bad Request: x".into()),
+                None,
+            ),
             row(5, Ok(id), answer(TaskStatus::Running, Value::Null)),
         ];
         assert_eq!(
@@ -564,24 +626,33 @@ mod tests {
         let s = Summary::of(&rows[3..]);
         assert_eq!(s.exit_code(), 2);
         let s = Summary::of(&rows[..1]);
-        assert_eq!((s.exit_code(), s.line(Duration::ZERO).as_str()), (0, "1 task: 1 completed, 0 failed in 0.0 s"));
+        assert_eq!(
+            (s.exit_code(), s.line(Duration::ZERO).as_str()),
+            (0, "1 task: 1 completed, 0 failed in 0.0 s")
+        );
         assert_eq!(Summary::of(&[]).exit_code(), 0);
     }
 
     #[test]
     fn a_refused_payload_is_found_by_its_index() {
-        assert_eq!(refused_index("payloads[3]: add: expected 2 arguments"), Some((3, "add: expected 2 arguments")));
+        assert_eq!(
+            refused_index("payloads[3]: add: expected 2 arguments"),
+            Some((3, "add: expected 2 arguments"))
+        );
         assert_eq!(refused_index("payloads[x]: why"), None);
         assert_eq!(refused_index("`payloads` must not be empty"), None);
         assert_eq!(refused_index("payloads[2] no colon"), None);
     }
-
 
     #[test]
     fn flags_are_checked() {
         assert_eq!(parse_concurrency("8"), Ok(8));
         assert!(parse_concurrency("0").is_err() && parse_concurrency("x").is_err());
         assert_eq!(parse_timeout("1.5"), Ok(1.5));
-        assert!(parse_timeout("-1").is_err() && parse_timeout("NaN").is_err() && parse_timeout("inf").is_err());
+        assert!(
+            parse_timeout("-1").is_err()
+                && parse_timeout("NaN").is_err()
+                && parse_timeout("inf").is_err()
+        );
     }
 }

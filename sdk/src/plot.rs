@@ -527,7 +527,13 @@ fn throughput_chart(rows: &[&BenchRow], path: &Path) -> DrawResult {
     )?;
 
     let max = rows.iter().map(|r| r.tasks_per_s).fold(0.0, f64::max);
-    let mut chart = category_chart(&body, rows, max, &|y| fmt_number(*y), "throughput (tasks/s)")?;
+    let mut chart = category_chart(
+        &body,
+        rows,
+        max,
+        &|y| fmt_number(*y),
+        "throughput (tasks/s)",
+    )?;
     for mode in modes {
         let color = mode.color();
         chart.draw_series(
@@ -870,9 +876,7 @@ mod tests {
         ));
         assert_eq!(line, 4);
         assert!(msg.contains("tasks \"lots\""), "{msg}");
-        let (line, msg) = parse_error(&format!(
-            "{SHORT}\npush-1x2,noop,20000,32,0.869,1.269,-3\n"
-        ));
+        let (line, msg) = parse_error(&format!("{SHORT}\npush-1x2,noop,20000,32,0.869,1.269,-3\n"));
         assert_eq!(line, 2);
         assert!(msg.contains("tasks_per_s"), "{msg}");
         let (line, msg) = parse_error(&format!("{SHORT}\nweak-push-many,noop,5,16,1,1,10\n"));

@@ -16,7 +16,10 @@ pub struct Progress {
     pub done: Arc<AtomicUsize>,
     pub failed: Arc<AtomicUsize>,
     collecting: Arc<AtomicBool>,
-    drawer: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    drawer: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
 }
 
 impl Progress {
@@ -42,7 +45,11 @@ impl Progress {
                 loop {
                     let line = if collecting.load(Ordering::Relaxed) {
                         let failed = failed.load(Ordering::Relaxed);
-                        let note = if failed > 0 { format!("  {failed} failed") } else { String::new() };
+                        let note = if failed > 0 {
+                            format!("  {failed} failed")
+                        } else {
+                            String::new()
+                        };
                         bar_line("results   ", done.load(Ordering::Relaxed), total, &note)
                     } else {
                         bar_line("submitting", submitted.load(Ordering::Relaxed), total, "")
@@ -85,7 +92,9 @@ impl Progress {
 /// `submitting [##########..........]  512/1000`.
 fn bar_line(label: &str, count: usize, total: usize, note: &str) -> String {
     const WIDTH: usize = 30;
-    let filled = (count.min(total) * WIDTH).checked_div(total).unwrap_or(WIDTH);
+    let filled = (count.min(total) * WIDTH)
+        .checked_div(total)
+        .unwrap_or(WIDTH);
     format!(
         "{label} [{}{}] {count:>width$}/{total}{note}",
         "#".repeat(filled),
@@ -100,8 +109,17 @@ mod tests {
 
     #[test]
     fn the_bar_fills_with_the_count() {
-        assert_eq!(bar_line("x", 0, 10, ""), format!("x [{}]  0/10", ".".repeat(30)));
-        assert_eq!(bar_line("x", 5, 10, " n"), format!("x [{}{}]  5/10 n", "#".repeat(15), ".".repeat(15)));
-        assert_eq!(bar_line("x", 10, 10, ""), format!("x [{}] 10/10", "#".repeat(30)));
+        assert_eq!(
+            bar_line("x", 0, 10, ""),
+            format!("x [{}]  0/10", ".".repeat(30))
+        );
+        assert_eq!(
+            bar_line("x", 5, 10, " n"),
+            format!("x [{}{}]  5/10 n", "#".repeat(15), ".".repeat(15))
+        );
+        assert_eq!(
+            bar_line("x", 10, 10, ""),
+            format!("x [{}] 10/10", "#".repeat(30))
+        );
     }
 }

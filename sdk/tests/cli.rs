@@ -758,7 +758,11 @@ mod map_and_listings {
     }
 
     fn add(up: &Up) -> String {
-        deploy(up, &[repo_file("examples/add.wat").to_str().expect("utf-8 path")]).to_string()
+        deploy(
+            up,
+            &[repo_file("examples/add.wat").to_str().expect("utf-8 path")],
+        )
+        .to_string()
     }
 
     #[test]
@@ -782,13 +786,20 @@ mod map_and_listings {
         assert_eq!(rows.len(), 50, "{}", stdout(&out));
         for (row, (line, sum)) in rows.iter().zip(&want) {
             assert_eq!(row["line"], json!(line), "{row}");
-            assert_eq!((row["status"].as_str(), &row["result"]), (Some("COMPLETED"), &json!(sum)), "{row}");
+            assert_eq!(
+                (row["status"].as_str(), &row["result"]),
+                (Some("COMPLETED"), &json!(sum)),
+                "{row}"
+            );
             let task = row["task_id"].as_str().unwrap_or_default();
             assert!(Uuid::parse_str(task).is_ok(), "{row}");
         }
         // Not a terminal: no bar, just the summary.
         let err = stderr(&out);
-        assert!(err.starts_with("50 tasks: 50 completed, 0 failed in "), "{err:?}");
+        assert!(
+            err.starts_with("50 tasks: 50 completed, 0 failed in "),
+            "{err:?}"
+        );
         assert_eq!(err.lines().count(), 1, "{err:?}");
 
         // Standard input, with `-`.
@@ -808,7 +819,10 @@ mod map_and_listings {
             .expect("writes");
         let out = child.wait_with_output().expect("faas map ends");
         success(&out);
-        let results: Vec<Value> = json_lines(&out).iter().map(|r| r["result"].clone()).collect();
+        let results: Vec<Value> = json_lines(&out)
+            .iter()
+            .map(|r| r["result"].clone())
+            .collect();
         assert_eq!(results, [json!(3), json!(7)]);
     }
 
@@ -816,15 +830,28 @@ mod map_and_listings {
     fn map_exits_1_when_a_task_fails_or_is_refused() {
         let up = Up::start();
         let typed = repo_file("runtime/tests/fixtures/typed.wat");
-        let boom = deploy(&up, &[typed.to_str().expect("utf-8 path"), "--entry", "boom"]).to_string();
+        let boom = deploy(
+            &up,
+            &[typed.to_str().expect("utf-8 path"), "--entry", "boom"],
+        )
+        .to_string();
         let file = Lines::new("[]\n[]\n");
         let out = up.faas(&["map", &boom, file.path()]);
         assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
         let rows = json_lines(&out);
         assert_eq!(rows.len(), 2);
         assert!(rows.iter().all(|r| r["status"] == "FAILED"), "{rows:?}");
-        assert!(rows[0]["result"].as_str().is_some_and(|m| m.contains("unreachable")), "{rows:?}");
-        assert!(stderr(&out).contains("2 tasks: 0 completed, 2 failed"), "{}", stderr(&out));
+        assert!(
+            rows[0]["result"]
+                .as_str()
+                .is_some_and(|m| m.contains("unreachable")),
+            "{rows:?}"
+        );
+        assert!(
+            stderr(&out).contains("2 tasks: 0 completed, 2 failed"),
+            "{}",
+            stderr(&out)
+        );
 
         // A payload the server refuses (wrong arity) is an ERROR row; the others run.
         let id = add(&up);
@@ -832,9 +859,18 @@ mod map_and_listings {
         let out = up.faas(&["map", &id, file.path()]);
         assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
         let rows = json_lines(&out);
-        assert_eq!((rows[0]["result"].clone(), rows[2]["result"].clone()), (json!(3), json!(10)));
-        assert_eq!((rows[1]["status"].as_str(), &rows[1]["task_id"]), (Some("ERROR"), &Value::Null));
-        assert!(rows[1]["error"].as_str().is_some_and(|e| e.contains("400")), "{rows:?}");
+        assert_eq!(
+            (rows[0]["result"].clone(), rows[2]["result"].clone()),
+            (json!(3), json!(10))
+        );
+        assert_eq!(
+            (rows[1]["status"].as_str(), &rows[1]["task_id"]),
+            (Some("ERROR"), &Value::Null)
+        );
+        assert!(
+            rows[1]["error"].as_str().is_some_and(|e| e.contains("400")),
+            "{rows:?}"
+        );
     }
 
     #[test]
@@ -867,17 +903,41 @@ mod map_and_listings {
         assert_eq!(success(&up.faas(&["tasks"])), "no tasks\n");
         let id = add(&up);
         let typed = repo_file("runtime/tests/fixtures/typed.wat");
-        let boom = deploy(&up, &[typed.to_str().expect("utf-8 path"), "--entry", "boom"]).to_string();
+        let boom = deploy(
+            &up,
+            &[typed.to_str().expect("utf-8 path"), "--entry", "boom"],
+        )
+        .to_string();
 
         let table = success(&up.faas(&["functions"]));
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 3, "{table}");
-        assert!(lines[0].starts_with("FUNCTION ID") && lines[0].contains("NAME"), "{table}");
-        let add_row = lines.iter().find(|l| l.starts_with(&id)).expect("add listed");
-        assert!(add_row.contains(" add ") && add_row.contains(" B "), "{table}");
-        assert!(lines.iter().any(|l| l.starts_with(&boom) && l.contains("typed") && l.contains("boom")), "{table}");
-        let listed: Value = serde_json::from_str(&success(&up.faas(&["functions", "--json", "-n", "1"]))).expect("JSON");
-        assert_eq!(listed["functions"].as_array().map(Vec::len), Some(1), "{listed}");
+        assert!(
+            lines[0].starts_with("FUNCTION ID") && lines[0].contains("NAME"),
+            "{table}"
+        );
+        let add_row = lines
+            .iter()
+            .find(|l| l.starts_with(&id))
+            .expect("add listed");
+        assert!(
+            add_row.contains(" add ") && add_row.contains(" B "),
+            "{table}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&boom) && l.contains("typed") && l.contains("boom")),
+            "{table}"
+        );
+        let listed: Value =
+            serde_json::from_str(&success(&up.faas(&["functions", "--json", "-n", "1"])))
+                .expect("JSON");
+        assert_eq!(
+            listed["functions"].as_array().map(Vec::len),
+            Some(1),
+            "{listed}"
+        );
 
         let file = Lines::new("[1, 2]\n[3, 4]\n");
         success(&up.faas(&["map", &id, file.path()]));
@@ -887,23 +947,49 @@ mod map_and_listings {
         let table = success(&up.faas(&["tasks"]));
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 4, "{table}");
-        assert!(lines[0].starts_with("TASK ID") && lines[0].contains("ATTEMPTS"), "{table}");
+        assert!(
+            lines[0].starts_with("TASK ID") && lines[0].contains("ATTEMPTS"),
+            "{table}"
+        );
         // Newest first: the failed one.
-        assert!(lines[1].contains(&boom) && lines[1].contains("FAILED (trap)"), "{table}");
-        assert!(lines[2].contains(&id) && lines[2].contains("COMPLETED"), "{table}");
+        assert!(
+            lines[1].contains(&boom) && lines[1].contains("FAILED (trap)"),
+            "{table}"
+        );
+        assert!(
+            lines[2].contains(&id) && lines[2].contains("COMPLETED"),
+            "{table}"
+        );
 
         let out = success(&up.faas(&["tasks", "--status", "completed", "--json"]));
         let listed: Value = serde_json::from_str(&out).expect("JSON");
         let tasks = listed["tasks"].as_array().expect("array");
         assert_eq!(tasks.len(), 2, "{listed}");
-        assert!(tasks.iter().all(|t| t["status"] == "COMPLETED" && t["attempts"] == 1), "{listed}");
-        assert_eq!(success(&up.faas(&["tasks", "-s", "running"])), "no RUNNING tasks among the latest\n");
-        assert_eq!(success(&up.faas(&["tasks", "--limit", "1"])).lines().count(), 2);
+        assert!(
+            tasks
+                .iter()
+                .all(|t| t["status"] == "COMPLETED" && t["attempts"] == 1),
+            "{listed}"
+        );
+        assert_eq!(
+            success(&up.faas(&["tasks", "-s", "running"])),
+            "no RUNNING tasks among the latest\n"
+        );
+        assert_eq!(
+            success(&up.faas(&["tasks", "--limit", "1"]))
+                .lines()
+                .count(),
+            2
+        );
 
         // Bad flags are usage errors that say what is allowed.
         let out = up.faas(&["tasks", "--status", "done"]);
         assert_eq!(out.status.code(), Some(2));
-        assert!(stderr(&out).contains("queued, running, completed or failed"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("queued, running, completed or failed"),
+            "{}",
+            stderr(&out)
+        );
         let out = up.faas(&["functions", "--limit", "0"]);
         assert_eq!(out.status.code(), Some(2));
     }
@@ -923,5 +1009,8 @@ fn the_client_example_submits_many_tasks_and_gathers_them_in_order() {
         .output()
         .expect("the example runs");
     let text = success(&out);
-    assert!(text.starts_with("300 tasks in ") && text.contains(", 0 wrong"), "{text}");
+    assert!(
+        text.starts_with("300 tasks in ") && text.contains(", 0 wrong"),
+        "{text}"
+    );
 }

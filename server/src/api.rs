@@ -27,7 +27,11 @@ impl SignatureCache {
     const CAPACITY: usize = 100_000;
 
     fn get(&self, id: Uuid) -> Option<(String, Convention)> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
     }
 
     fn put(&self, id: Uuid, name: String, convention: Convention) {
@@ -70,7 +74,12 @@ pub async fn register_function(
         Ok::<_, faas_runtime::LoadError>((function, binary))
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("compile task failed: {e}")))?
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("compile task failed: {e}"),
+        )
+    })?
     .map_err(|e| ApiError::bad_request(e.to_string()))?;
 
     let record = FunctionRecord {
@@ -84,11 +93,18 @@ pub async fn register_function(
         created_at_ms: now_ms(),
     };
     state.store.put_function(&record, &binary).await?;
-    state
-        .signatures
-        .put(record.id, record.name.clone(), function.convention().clone());
+    state.signatures.put(
+        record.id,
+        record.name.clone(),
+        function.convention().clone(),
+    );
     tracing::debug!(function = %record.id, name = %record.name, entry = %record.entry, "registered");
-    Ok((StatusCode::CREATED, Json(RegisterResponse { function_id: record.id })))
+    Ok((
+        StatusCode::CREATED,
+        Json(RegisterResponse {
+            function_id: record.id,
+        }),
+    ))
 }
 
 fn decode_base64(text: &str) -> Result<Vec<u8>, ApiError> {
@@ -120,7 +136,10 @@ pub async fn execute_function(
         .parse_args(&req.payload)
         .map_err(|e| ApiError::bad_request(format!("{name}: {e}")))?;
     let task_id = Uuid::new_v4();
-    state.store.submit(task_id, function_id, &req.payload).await?;
+    state
+        .store
+        .submit(task_id, function_id, &req.payload)
+        .await?;
     Ok((StatusCode::CREATED, Json(ExecuteResponse { task_id })))
 }
 
@@ -132,14 +151,21 @@ async fn signature(state: &AppState, text: &str) -> Result<(Uuid, String, Conven
     if let Some((name, convention)) = state.signatures.get(function_id) {
         return Ok((function_id, name, convention));
     }
-    let function = state.store.function(function_id).await?.ok_or_else(not_found)?;
-    let convention: Convention = serde_json::from_value(function.convention.clone()).map_err(|e| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("function {function_id} has an unreadable signature: {e}"),
-        )
-    })?;
-    state.signatures.put(function_id, function.name.clone(), convention.clone());
+    let function = state
+        .store
+        .function(function_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let convention: Convention =
+        serde_json::from_value(function.convention.clone()).map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("function {function_id} has an unreadable signature: {e}"),
+            )
+        })?;
+    state
+        .signatures
+        .put(function_id, function.name.clone(), convention.clone());
     Ok((function_id, function.name, convention))
 }
 
@@ -170,7 +196,10 @@ pub async fn execute_batch(
     if req.payloads.len() > MAX_BATCH {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("at most {MAX_BATCH} payloads per batch, got {}; split it", req.payloads.len()),
+            format!(
+                "at most {MAX_BATCH} payloads per batch, got {}; split it",
+                req.payloads.len()
+            ),
         ));
     }
     let (function_id, name, convention) = signature(&state, &req.function_id).await?;
@@ -179,7 +208,11 @@ pub async fn execute_batch(
             .parse_args(payload)
             .map_err(|e| ApiError::bad_request(format!("payloads[{index}]: {name}: {e}")))?;
     }
-    let tasks: Vec<(Uuid, Value)> = req.payloads.into_iter().map(|p| (Uuid::new_v4(), p)).collect();
+    let tasks: Vec<(Uuid, Value)> = req
+        .payloads
+        .into_iter()
+        .map(|p| (Uuid::new_v4(), p))
+        .collect();
     state.store.submit_many(function_id, &tasks).await?;
     let task_ids = tasks.into_iter().map(|(id, _)| id).collect();
     Ok((StatusCode::CREATED, Json(BatchResponse { task_ids })))
@@ -202,15 +235,26 @@ pub async fn results(
     if req.task_ids.len() > MAX_BATCH {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("at most {MAX_BATCH} task ids per request, got {}; split it", req.task_ids.len()),
+            format!(
+                "at most {MAX_BATCH} task ids per request, got {}; split it",
+                req.task_ids.len()
+            ),
         ));
     }
     let wait = match req.wait {
         None => 0.0,
         Some(w) if w.is_finite() && w >= 0.0 => w,
-        Some(w) => return Err(ApiError::bad_request(format!("`wait` must be a number of seconds, got {w}"))),
+        Some(w) => {
+            return Err(ApiError::bad_request(format!(
+                "`wait` must be a number of seconds, got {w}"
+            )))
+        }
     };
-    let parsed: Vec<Option<Uuid>> = req.task_ids.iter().map(|t| Uuid::parse_str(t.trim()).ok()).collect();
+    let parsed: Vec<Option<Uuid>> = req
+        .task_ids
+        .iter()
+        .map(|t| Uuid::parse_str(t.trim()).ok())
+        .collect();
     let known: Vec<Uuid> = parsed.iter().flatten().copied().collect();
     let outcomes = if wait > 0.0 {
         let wait = Duration::from_secs_f64(wait).min(state.config.max_wait);
@@ -244,7 +288,10 @@ async fn find_task(state: &AppState, text: &str) -> Result<TaskRecord, ApiError>
         .ok_or_else(|| ApiError::not_found(format!("task {text} not found")))
 }
 
-pub async fn status(State(state): State<AppState>, Path(task_id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn status(
+    State(state): State<AppState>,
+    Path(task_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_task_id(&task_id)?;
     let status = state.store.statuses_many(&[id]).await?.pop().flatten();
     let status = status.ok_or_else(|| ApiError::not_found(format!("task {task_id} not found")))?;
@@ -267,7 +314,9 @@ pub async fn result(
             .parse::<f64>()
             .ok()
             .filter(|w| w.is_finite() && *w >= 0.0)
-            .ok_or_else(|| ApiError::bad_request(format!("`wait` must be a number of seconds, got {text:?}")))?,
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("`wait` must be a number of seconds, got {text:?}"))
+            })?,
     };
     let id = parse_task_id(&task_id)?;
     // Status and result only: a long poll usually gets them straight from
@@ -279,11 +328,16 @@ pub async fn result(
         state.store.outcomes_many(&[id]).await?.pop().flatten()
     };
     let task = outcome.ok_or_else(|| ApiError::not_found(format!("task {task_id} not found")))?;
-    Ok(Json(json!({ "task_id": id, "status": task.status, "result": task.result })))
+    Ok(Json(
+        json!({ "task_id": id, "status": task.status, "result": task.result }),
+    ))
 }
 
 /// The whole task record, attempts and timestamps included.
-pub async fn task(State(state): State<AppState>, Path(task_id): Path<String>) -> Result<Json<TaskRecord>, ApiError> {
+pub async fn task(
+    State(state): State<AppState>,
+    Path(task_id): Path<String>,
+) -> Result<Json<TaskRecord>, ApiError> {
     Ok(Json(find_task(&state, &task_id).await?))
 }
 
@@ -308,7 +362,11 @@ pub const MAX_LIST_LIMIT: usize = 1000;
 type Params = Query<Vec<(String, String)>>;
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.trim())
+    params
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim())
 }
 
 /// `limit`: a whole number from 1; above `MAX_LIST_LIMIT` it is cut to it.
@@ -340,7 +398,10 @@ pub struct FunctionRow {
 }
 
 /// Registered functions, newest first.
-pub async fn functions(State(state): State<AppState>, Query(params): Params) -> Result<Json<Value>, ApiError> {
+pub async fn functions(
+    State(state): State<AppState>,
+    Query(params): Params,
+) -> Result<Json<Value>, ApiError> {
     let limit = list_limit(&params)?;
     let rows: Vec<FunctionRow> = state
         .store
@@ -389,15 +450,20 @@ impl From<TaskSummary> for TaskRow {
 
 /// The most recently submitted tasks, newest first, optionally only those
 /// with one `status` (any case).
-pub async fn tasks(State(state): State<AppState>, Query(params): Params) -> Result<Json<Value>, ApiError> {
+pub async fn tasks(
+    State(state): State<AppState>,
+    Query(params): Params,
+) -> Result<Json<Value>, ApiError> {
     let limit = list_limit(&params)?;
     let status = match param(&params, "status") {
         None | Some("") => None,
-        Some(text) => Some(TaskStatus::parse(&text.to_ascii_uppercase()).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "`status` must be one of QUEUED, RUNNING, COMPLETED, FAILED, got {text:?}"
-            ))
-        })?),
+        Some(text) => Some(
+            TaskStatus::parse(&text.to_ascii_uppercase()).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "`status` must be one of QUEUED, RUNNING, COMPLETED, FAILED, got {text:?}"
+                ))
+            })?,
+        ),
     };
     let rows: Vec<TaskRow> = state
         .store
@@ -416,5 +482,7 @@ pub async fn workers(State(state): State<AppState>) -> Result<Json<Value>, ApiEr
 
 pub async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.store.ping().await?;
-    Ok(Json(json!({ "status": "ok", "store": state.store.describe() })))
+    Ok(Json(
+        json!({ "status": "ok", "store": state.store.describe() }),
+    ))
 }

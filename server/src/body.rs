@@ -25,7 +25,10 @@ where
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > state.config.body_limit as u64) {
-            return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body is too large"));
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body is too large",
+            ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             let status = rejection.status();
@@ -40,8 +43,11 @@ where
         // reported as a missing field.
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("invalid JSON in request body: {e}")))?;
-        serde_json::from_value(value)
-            .map(ApiJson)
-            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("invalid request body: {e}")))
+        serde_json::from_value(value).map(ApiJson).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("invalid request body: {e}"),
+            )
+        })
     }
 }

@@ -51,7 +51,10 @@ pub async fn serve(
         }
     }
     drop(listener);
-    if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("some connections were still open after 5 s; closing them");
     }
     Ok(())

@@ -15,19 +15,34 @@ use uuid::Uuid;
 #[track_caller]
 fn error_detail(status: StatusCode, body: &Value, want: StatusCode) -> String {
     assert_eq!(status, want, "{body}");
-    body["detail"].as_str().unwrap_or_else(|| panic!("no detail: {body}")).to_string()
+    body["detail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no detail: {body}"))
+        .to_string()
 }
 
 async fn register(app: &axum::Router) -> String {
     use base64::Engine as _;
     let payload = base64::engine::general_purpose::STANDARD.encode(ADD);
-    let (status, body) = call(app, "POST", "/register_function", Some(json!({"name": "add", "payload": payload}))).await;
+    let (status, body) = call(
+        app,
+        "POST",
+        "/register_function",
+        Some(json!({"name": "add", "payload": payload})),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["function_id"].as_str().expect("an id").to_string()
 }
 
 async fn batch(app: &axum::Router, function_id: &str, payloads: Vec<Value>) -> (StatusCode, Value) {
-    call(app, "POST", "/execute_batch", Some(json!({"function_id": function_id, "payloads": payloads}))).await
+    call(
+        app,
+        "POST",
+        "/execute_batch",
+        Some(json!({"function_id": function_id, "payloads": payloads})),
+    )
+    .await
 }
 
 fn ids(body: &Value) -> Vec<Uuid> {
@@ -35,7 +50,11 @@ fn ids(body: &Value) -> Vec<Uuid> {
         .as_array()
         .unwrap_or_else(|| panic!("no task_ids: {body}"))
         .iter()
-        .map(|v| v.as_str().and_then(|s| Uuid::parse_str(s).ok()).expect("a uuid"))
+        .map(|v| {
+            v.as_str()
+                .and_then(|s| Uuid::parse_str(s).ok())
+                .expect("a uuid")
+        })
         .collect()
 }
 
@@ -50,10 +69,16 @@ async fn a_batch_returns_task_ids_in_the_payloads_order() {
     assert_eq!(ids.len(), 50);
     for (i, id) in ids.iter().enumerate() {
         let t = store.task(*id).await.expect("reads").expect("stored");
-        assert_eq!((t.payload, t.status), (json!([i, 1000]), TaskStatus::Queued));
+        assert_eq!(
+            (t.payload, t.status),
+            (json!([i, 1000]), TaskStatus::Queued)
+        );
     }
     // Queued in that order too.
-    let claims = store.claim("c", 100, Duration::from_millis(1)).await.expect("claims");
+    let claims = store
+        .claim("c", 100, Duration::from_millis(1))
+        .await
+        .expect("claims");
     assert_eq!(claims.iter().map(|c| c.task_id).collect::<Vec<_>>(), ids);
 }
 
@@ -67,9 +92,23 @@ async fn one_bad_payload_rejects_the_batch_and_names_its_index() {
     let (status, body) = batch(&app, &f, payloads).await;
     let detail = error_detail(status, &body, StatusCode::BAD_REQUEST);
     assert!(detail.starts_with("payloads[3]: add: "), "{detail}");
-    assert!(!detail.contains("payloads[5]"), "the first bad one only: {detail}");
-    assert!(store.recent_tasks(10, None).await.expect("lists").is_empty(), "nothing may be submitted");
-    assert!(store.claim("c", 10, Duration::from_millis(1)).await.expect("claims").is_empty());
+    assert!(
+        !detail.contains("payloads[5]"),
+        "the first bad one only: {detail}"
+    );
+    assert!(
+        store
+            .recent_tasks(10, None)
+            .await
+            .expect("lists")
+            .is_empty(),
+        "nothing may be submitted"
+    );
+    assert!(store
+        .claim("c", 10, Duration::from_millis(1))
+        .await
+        .expect("claims")
+        .is_empty());
 }
 
 #[tokio::test]
@@ -84,12 +123,27 @@ async fn batch_errors_unknown_function_empty_list_caps_and_shape() {
     assert!(error_detail(status, &body, StatusCode::BAD_REQUEST).contains("empty"));
     let (status, body) = batch(&app, &f, vec![json!([1, 2]); 10_001]).await;
     let detail = error_detail(status, &body, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(detail.contains("10000") && detail.contains("10001"), "{detail}");
+    assert!(
+        detail.contains("10000") && detail.contains("10001"),
+        "{detail}"
+    );
     let (status, body) = batch(&app, &f, vec![json!([1, 2]); 10_000]).await;
     assert_eq!((status, ids(&body).len()), (StatusCode::CREATED, 10_000));
-    let (status, body) = call(&app, "POST", "/execute_batch", Some(json!({"function_id": f}))).await;
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/execute_batch",
+        Some(json!({"function_id": f})),
+    )
+    .await;
     error_detail(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, body) = call(&app, "POST", "/execute_batch", Some(json!({"function_id": f, "payloads": 3}))).await;
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/execute_batch",
+        Some(json!({"function_id": f, "payloads": 3})),
+    )
+    .await;
     error_detail(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -99,8 +153,14 @@ async fn results_come_in_order_with_unknown_ids_in_place() {
     let f = register(&app).await;
     let (_, body) = batch(&app, &f, vec![json!([1, 2]), json!([3, 4])]).await;
     let ids = ids(&body);
-    let claims = store.claim("c", 1, Duration::from_millis(1)).await.expect("claims");
-    store.finish(&claims[0], &Final::Completed(json!(3))).await.expect("finishes");
+    let claims = store
+        .claim("c", 1, Duration::from_millis(1))
+        .await
+        .expect("claims");
+    store
+        .finish(&claims[0], &Final::Completed(json!(3)))
+        .await
+        .expect("finishes");
 
     let unknown = Uuid::new_v4().to_string();
     let asked = json!([ids[1], unknown, ids[0], "junk"]);
@@ -122,9 +182,21 @@ async fn results_come_in_order_with_unknown_ids_in_place() {
     let (status, body) = call(&app, "POST", "/results", Some(json!({"task_ids": []}))).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"results": []})));
     let too_many: Vec<String> = (0..10_001).map(|_| Uuid::new_v4().to_string()).collect();
-    let (status, body) = call(&app, "POST", "/results", Some(json!({ "task_ids": too_many }))).await;
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/results",
+        Some(json!({ "task_ids": too_many })),
+    )
+    .await;
     assert!(error_detail(status, &body, StatusCode::PAYLOAD_TOO_LARGE).contains("10000"));
-    let (status, body) = call(&app, "POST", "/results", Some(json!({"task_ids": [ids[0]], "wait": -1}))).await;
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/results",
+        Some(json!({"task_ids": [ids[0]], "wait": -1})),
+    )
+    .await;
     assert!(error_detail(status, &body, StatusCode::BAD_REQUEST).contains("wait"));
     let (status, body) = call(&app, "POST", "/results", Some(json!({"wait": 1}))).await;
     error_detail(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
@@ -139,26 +211,61 @@ async fn results_with_wait_return_when_every_task_is_done() {
 
     // Nothing ends: the wait runs out and the rows say so.
     let started = Instant::now();
-    let (status, body) = call(&app, "POST", "/results", Some(json!({"task_ids": ids, "wait": 0.3}))).await;
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/results",
+        Some(json!({"task_ids": ids, "wait": 0.3})),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(started.elapsed() >= Duration::from_millis(300));
-    assert!(body["results"].as_array().expect("rows").iter().all(|r| r["status"] == "QUEUED"), "{body}");
+    assert!(
+        body["results"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["status"] == "QUEUED"),
+        "{body}"
+    );
 
-    let claims = store.claim("c", 3, Duration::from_millis(1)).await.expect("claims");
+    let claims = store
+        .claim("c", 3, Duration::from_millis(1))
+        .await
+        .expect("claims");
     let waiting = tokio::spawn({
         let app = app.clone();
         let ids = ids.clone();
-        async move { call(&app, "POST", "/results", Some(json!({"task_ids": ids, "wait": 30}))).await }
+        async move {
+            call(
+                &app,
+                "POST",
+                "/results",
+                Some(json!({"task_ids": ids, "wait": 30})),
+            )
+            .await
+        }
     });
     for (n, claim) in claims.iter().enumerate() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!waiting.is_finished(), "answered before every task ended");
-        store.finish(claim, &Final::Completed(json!(n))).await.expect("finishes");
+        store
+            .finish(claim, &Final::Completed(json!(n)))
+            .await
+            .expect("finishes");
     }
     let finished = Instant::now();
     let (status, body) = waiting.await.expect("joins");
-    assert!(finished.elapsed() < Duration::from_secs(1), "the wait ended late");
+    assert!(
+        finished.elapsed() < Duration::from_secs(1),
+        "the wait ended late"
+    );
     assert_eq!(status, StatusCode::OK, "{body}");
-    let results: Vec<Value> = body["results"].as_array().expect("rows").iter().map(|r| r["result"].clone()).collect();
+    let results: Vec<Value> = body["results"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["result"].clone())
+        .collect();
     assert_eq!(results, [json!(0), json!(1), json!(2)]);
 }

@@ -13,7 +13,9 @@ pub enum StoreError {
 impl From<redis::RedisError> for StoreError {
     fn from(e: redis::RedisError) -> Self {
         match e.kind() {
-            redis::ErrorKind::Parse | redis::ErrorKind::UnexpectedReturnType => StoreError::Corrupt(e.to_string()),
+            redis::ErrorKind::Parse | redis::ErrorKind::UnexpectedReturnType => {
+                StoreError::Corrupt(e.to_string())
+            }
             _ => StoreError::Unavailable(e.to_string()),
         }
     }

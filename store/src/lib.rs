@@ -20,10 +20,12 @@ mod waiters;
 pub use error::{StoreError, StoreResult};
 pub use memory::MemoryStore;
 pub use model::{
-    now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary, LOST_KIND,
-    RECENT_TASKS,
+    now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskOutcome, TaskRecord, TaskStatus,
+    TaskSummary, LOST_KIND, RECENT_TASKS,
 };
-pub use redis_store::{RedisStore, DONE_CHANNEL, FUNCTIONS_INDEX, GROUP, NEW_TASK_CHANNEL, RECENT_INDEX, STREAM};
+pub use redis_store::{
+    RedisStore, DONE_CHANNEL, FUNCTIONS_INDEX, GROUP, NEW_TASK_CHANNEL, RECENT_INDEX, STREAM,
+};
 
 use serde_json::Value;
 use std::collections::HashMap;
@@ -73,7 +75,9 @@ impl Store {
 
     /// Connects to Redis; fails if it is unreachable now.
     pub async fn redis(url: &str, config: StoreConfig) -> StoreResult<Store> {
-        Ok(Store::Redis(Arc::new(RedisStore::connect(url, config).await?)))
+        Ok(Store::Redis(Arc::new(
+            RedisStore::connect(url, config).await?,
+        )))
     }
 
     /// "embedded" or the Redis URL, for logs.
@@ -113,8 +117,14 @@ impl Store {
 
     /// Records a QUEUED task, queues it durably and announces it on the
     /// `tasks` channel, atomically. When this returns Ok the task is stored.
-    pub async fn submit(&self, id: TaskId, function_id: FunctionId, payload: &Value) -> StoreResult<()> {
-        self.submit_many(function_id, &[(id, payload.clone())]).await
+    pub async fn submit(
+        &self,
+        id: TaskId,
+        function_id: FunctionId,
+        payload: &Value,
+    ) -> StoreResult<()> {
+        self.submit_many(function_id, &[(id, payload.clone())])
+            .await
     }
 
     /// `submit` for many tasks of one function, in few round trips (Redis:
@@ -122,7 +132,11 @@ impl Store {
     /// written together), announced once on the `tasks` channel. Tasks are
     /// queued and indexed in the slice's order. Chunks commit one by one: if
     /// the store fails mid-batch (an Err), earlier chunks stay queued.
-    pub async fn submit_many(&self, function_id: FunctionId, tasks: &[(TaskId, Value)]) -> StoreResult<()> {
+    pub async fn submit_many(
+        &self,
+        function_id: FunctionId,
+        tasks: &[(TaskId, Value)],
+    ) -> StoreResult<()> {
         each!(self, s => s.submit_many(function_id, tasks).await)
     }
 
@@ -150,14 +164,23 @@ impl Store {
     /// Up to `limit` of the most recently submitted tasks, newest first,
     /// only those in `status` if given. Only the latest [`RECENT_TASKS`]
     /// submissions are listed.
-    pub async fn recent_tasks(&self, limit: usize, status: Option<TaskStatus>) -> StoreResult<Vec<TaskSummary>> {
+    pub async fn recent_tasks(
+        &self,
+        limit: usize,
+        status: Option<TaskStatus>,
+    ) -> StoreResult<Vec<TaskSummary>> {
         each!(self, s => s.recent_tasks(limit, status).await)
     }
 
     /// Takes up to `max` queued tasks for `consumer` (marking them RUNNING
     /// and counting an attempt), waiting up to `block` for one to arrive.
     /// Tasks whose lease lapsed are taken first.
-    pub async fn claim(&self, consumer: &str, max: usize, block: Duration) -> StoreResult<Vec<Claim>> {
+    pub async fn claim(
+        &self,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> StoreResult<Vec<Claim>> {
         each!(self, s => s.claim(consumer, max, block).await)
     }
 
@@ -169,7 +192,9 @@ impl Store {
     /// Records how an attempt ended. Returns false (and changes nothing) if
     /// the task already ended or the attempt is no longer the current one.
     pub async fn finish(&self, claim: &Claim, outcome: &Final) -> StoreResult<bool> {
-        let applied = self.finish_many(&[(claim.clone(), outcome.clone())]).await?;
+        let applied = self
+            .finish_many(&[(claim.clone(), outcome.clone())])
+            .await?;
         Ok(applied.first().copied().unwrap_or(false))
     }
 
@@ -202,7 +227,12 @@ impl Store {
 
     /// Publishes a dispatcher's live workers (a JSON array), kept for `ttl`:
     /// a dispatcher that stops publishing disappears from the list.
-    pub async fn publish_workers(&self, dispatcher: &str, workers: &Value, ttl: Duration) -> StoreResult<()> {
+    pub async fn publish_workers(
+        &self,
+        dispatcher: &str,
+        workers: &Value,
+        ttl: Duration,
+    ) -> StoreResult<()> {
         each!(self, s => s.publish_workers(dispatcher, workers, ttl).await)
     }
 
@@ -215,17 +245,29 @@ impl Store {
     /// unknown) or `timeout` passes, and returns their latest records in
     /// order. A completion notification re-reads only the tasks it woke;
     /// every second, all unfinished ones are re-read in case one was missed.
-    pub async fn wait_final_many(&self, ids: &[TaskId], timeout: Duration) -> StoreResult<Vec<Option<TaskRecord>>> {
+    pub async fn wait_final_many(
+        &self,
+        ids: &[TaskId],
+        timeout: Duration,
+    ) -> StoreResult<Vec<Option<TaskRecord>>> {
         self.wait_final_as(ids, timeout).await
     }
 
     /// `wait_final_many` reading only each task's status and result: what
     /// `POST /results` answers, at a fraction of the whole record's cost.
-    pub async fn wait_outcomes_many(&self, ids: &[TaskId], timeout: Duration) -> StoreResult<Vec<Option<TaskOutcome>>> {
+    pub async fn wait_outcomes_many(
+        &self,
+        ids: &[TaskId],
+        timeout: Duration,
+    ) -> StoreResult<Vec<Option<TaskOutcome>>> {
         self.wait_final_as(ids, timeout).await
     }
 
-    async fn wait_final_as<T: FinalRead>(&self, ids: &[TaskId], timeout: Duration) -> StoreResult<Vec<Option<T>>> {
+    async fn wait_final_as<T: FinalRead>(
+        &self,
+        ids: &[TaskId],
+        timeout: Duration,
+    ) -> StoreResult<Vec<Option<T>>> {
         let waiters = match self {
             Store::Memory(m) => &m.waiters,
             Store::Redis(r) => {
@@ -237,7 +279,9 @@ impl Store {
         // Register before the first read, so no completion is missed.
         let (wake, mut woken) = tokio::sync::mpsc::unbounded_channel::<waiters::Wake>();
         waiters.register(ids.iter().copied(), &wake);
-        let result = self.gather_final(ids, deadline, &wake, &mut woken, waiters).await;
+        let result = self
+            .gather_final(ids, deadline, &wake, &mut woken, waiters)
+            .await;
         drop((wake, woken));
         waiters.prune(ids);
         result
@@ -260,11 +304,12 @@ impl Store {
         for (i, id) in ids.iter().enumerate() {
             pending.entry(*id).or_default().push(i);
         }
-        let mut settle = |pending: &mut HashMap<TaskId, Vec<usize>>, id: &TaskId, record: Option<T>| {
-            for i in pending.remove(id).unwrap_or_default() {
-                records[i] = record.clone();
-            }
-        };
+        let mut settle =
+            |pending: &mut HashMap<TaskId, Vec<usize>>, id: &TaskId, record: Option<T>| {
+                for i in pending.remove(id).unwrap_or_default() {
+                    records[i] = record.clone();
+                }
+            };
         let mut to_check: Vec<TaskId> = pending.keys().copied().collect();
         loop {
             // Every task still registered: check them all (first, and
@@ -284,7 +329,10 @@ impl Store {
                 if pending.len() > 1 {
                     // Let a burst of completions gather (a single task's
                     // waiter goes at once: that is a round trip's latency).
-                    tokio::time::sleep(Duration::from_millis(2).min(deadline.saturating_duration_since(now))).await;
+                    tokio::time::sleep(
+                        Duration::from_millis(2).min(deadline.saturating_duration_since(now)),
+                    )
+                    .await;
                 }
                 let mut reread = Vec::new();
                 let mut wakes = vec![first];
@@ -332,14 +380,22 @@ impl Store {
     /// latest record (None if there is no such task). Woken by the store's
     /// completion notifications; re-reads at least every second in case one
     /// was missed.
-    pub async fn wait_final(&self, id: TaskId, timeout: Duration) -> StoreResult<Option<TaskRecord>> {
+    pub async fn wait_final(
+        &self,
+        id: TaskId,
+        timeout: Duration,
+    ) -> StoreResult<Option<TaskRecord>> {
         let mut records = self.wait_final_many(&[id], timeout).await?;
         Ok(records.pop().flatten())
     }
 
     /// `wait_final` for only the status and result: what `GET /result`
     /// answers, usually straight from the completion notification.
-    pub async fn wait_outcome(&self, id: TaskId, timeout: Duration) -> StoreResult<Option<TaskOutcome>> {
+    pub async fn wait_outcome(
+        &self,
+        id: TaskId,
+        timeout: Duration,
+    ) -> StoreResult<Option<TaskOutcome>> {
         let mut outcomes = self.wait_outcomes_many(&[id], timeout).await?;
         Ok(outcomes.pop().flatten())
     }
@@ -358,9 +414,15 @@ enum Checked<T> {
 trait FinalRead: Clone + Send + Sized {
     fn status(&self) -> TaskStatus;
     /// Reads tasks known to have ended.
-    fn read(store: &Store, ids: &[TaskId]) -> impl std::future::Future<Output = StoreResult<Vec<Option<Self>>>> + Send;
+    fn read(
+        store: &Store,
+        ids: &[TaskId],
+    ) -> impl std::future::Future<Output = StoreResult<Vec<Option<Self>>>> + Send;
     /// Checks tasks that may not have ended yet, reading as little as it can.
-    fn check(store: &Store, ids: &[TaskId]) -> impl std::future::Future<Output = StoreResult<Vec<Checked<Self>>>> + Send;
+    fn check(
+        store: &Store,
+        ids: &[TaskId],
+    ) -> impl std::future::Future<Output = StoreResult<Vec<Checked<Self>>>> + Send;
     /// The answer built from a notification's outcome, if that is all it needs.
     fn from_outcome(outcome: TaskOutcome) -> Option<Self>;
 }
@@ -370,7 +432,10 @@ impl FinalRead for TaskRecord {
         self.status
     }
 
-    fn read(store: &Store, ids: &[TaskId]) -> impl std::future::Future<Output = StoreResult<Vec<Option<Self>>>> + Send {
+    fn read(
+        store: &Store,
+        ids: &[TaskId],
+    ) -> impl std::future::Future<Output = StoreResult<Vec<Option<Self>>>> + Send {
         store.tasks_many(ids)
     }
 
@@ -403,7 +468,10 @@ impl FinalRead for TaskOutcome {
         self.status
     }
 
-    fn read(store: &Store, ids: &[TaskId]) -> impl std::future::Future<Output = StoreResult<Vec<Option<Self>>>> + Send {
+    fn read(
+        store: &Store,
+        ids: &[TaskId],
+    ) -> impl std::future::Future<Output = StoreResult<Vec<Option<Self>>>> + Send {
         store.outcomes_many(ids)
     }
 

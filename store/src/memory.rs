@@ -3,8 +3,8 @@
 
 use crate::error::StoreResult;
 use crate::model::{
-    lost_message, now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary,
-    LOST_KIND, RECENT_TASKS,
+    lost_message, now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskOutcome,
+    TaskRecord, TaskStatus, TaskSummary, LOST_KIND, RECENT_TASKS,
 };
 use crate::waiters::Waiters;
 use crate::StoreConfig;
@@ -65,7 +65,9 @@ impl MemoryStore {
         if let Some(old) = state.functions.insert(record.id, record.clone()) {
             state.function_order.remove(&(old.created_at_ms, old.id));
         }
-        state.function_order.insert((record.created_at_ms, record.id));
+        state
+            .function_order
+            .insert((record.created_at_ms, record.id));
         Ok(())
     }
 
@@ -80,7 +82,11 @@ impl MemoryStore {
             .collect())
     }
 
-    pub async fn recent_tasks(&self, limit: usize, status: Option<TaskStatus>) -> StoreResult<Vec<TaskSummary>> {
+    pub async fn recent_tasks(
+        &self,
+        limit: usize,
+        status: Option<TaskStatus>,
+    ) -> StoreResult<Vec<TaskSummary>> {
         let state = self.lock();
         Ok(state
             .recent
@@ -100,7 +106,11 @@ impl MemoryStore {
         Ok(self.lock().modules.get(hash).cloned())
     }
 
-    pub async fn submit_many(&self, function_id: FunctionId, tasks: &[(TaskId, Value)]) -> StoreResult<()> {
+    pub async fn submit_many(
+        &self,
+        function_id: FunctionId,
+        tasks: &[(TaskId, Value)],
+    ) -> StoreResult<()> {
         if tasks.is_empty() {
             return Ok(());
         }
@@ -156,10 +166,18 @@ impl MemoryStore {
 
     pub async fn statuses_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskStatus>>> {
         let state = self.lock();
-        Ok(ids.iter().map(|id| state.tasks.get(id).map(|t| t.status)).collect())
+        Ok(ids
+            .iter()
+            .map(|id| state.tasks.get(id).map(|t| t.status))
+            .collect())
     }
 
-    pub async fn claim(&self, consumer: &str, max: usize, block: Duration) -> StoreResult<Vec<Claim>> {
+    pub async fn claim(
+        &self,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> StoreResult<Vec<Claim>> {
         let deadline = Instant::now() + block;
         loop {
             let notified = self.new_work.notified();
@@ -193,8 +211,12 @@ impl MemoryStore {
         let mut claims = Vec::new();
         let mut lost: Vec<(TaskId, Option<TaskOutcome>)> = Vec::new();
         while claims.len() < max {
-            let Some(id) = state.queue.pop_front() else { break };
-            let Some(task) = state.tasks.get_mut(&id) else { continue };
+            let Some(id) = state.queue.pop_front() else {
+                break;
+            };
+            let Some(task) = state.tasks.get_mut(&id) else {
+                continue;
+            };
             if task.status.is_final() {
                 continue;
             }
@@ -252,14 +274,21 @@ impl MemoryStore {
     }
 
     pub async fn finish_many(&self, done: &[(Claim, Final)]) -> StoreResult<Vec<bool>> {
-        Ok(done.iter().map(|(claim, outcome)| self.finish_one(claim, outcome)).collect())
+        Ok(done
+            .iter()
+            .map(|(claim, outcome)| self.finish_one(claim, outcome))
+            .collect())
     }
 
     fn finish_one(&self, claim: &Claim, outcome: &Final) -> bool {
         let ended = {
             let mut state = self.lock();
             let current = match state.tasks.get_mut(&claim.task_id) {
-                Some(task) if task.status == TaskStatus::Running && task.attempts == claim.attempt => task,
+                Some(task)
+                    if task.status == TaskStatus::Running && task.attempts == claim.attempt =>
+                {
+                    task
+                }
                 _ => return false,
             };
             current.status = outcome.status();
@@ -278,10 +307,16 @@ impl MemoryStore {
         true
     }
 
-    pub async fn publish_workers(&self, dispatcher: &str, workers: &Value, ttl: Duration) -> StoreResult<()> {
-        self.lock()
-            .workers
-            .insert(dispatcher.to_string(), (Instant::now() + ttl, workers.clone()));
+    pub async fn publish_workers(
+        &self,
+        dispatcher: &str,
+        workers: &Value,
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        self.lock().workers.insert(
+            dispatcher.to_string(),
+            (Instant::now() + ttl, workers.clone()),
+        );
         Ok(())
     }
 

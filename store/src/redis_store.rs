@@ -13,7 +13,8 @@
 
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary, RECENT_TASKS,
+    now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskOutcome, TaskRecord, TaskStatus,
+    TaskSummary, RECENT_TASKS,
 };
 use crate::waiters::Waiters;
 use crate::StoreConfig;
@@ -294,11 +295,14 @@ fn manager_config(response_timeout: Duration) -> ConnectionManagerConfig {
 impl RedisStore {
     /// Connects, and fails if Redis cannot be reached now.
     pub async fn connect(url: &str, config: StoreConfig) -> StoreResult<Self> {
-        let client = Client::open(url).map_err(|e| StoreError::Unavailable(format!("bad Redis URL {url}: {e}")))?;
+        let client = Client::open(url)
+            .map_err(|e| StoreError::Unavailable(format!("bad Redis URL {url}: {e}")))?;
         let conn = client
             .get_connection_manager_with_config(manager_config(Duration::from_secs(3)))
             .await
-            .map_err(|e| StoreError::Unavailable(format!("cannot connect to Redis at {url}: {e}")))?;
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot connect to Redis at {url}: {e}"))
+            })?;
         let store = RedisStore {
             url: url.to_string(),
             client,
@@ -422,7 +426,11 @@ impl RedisStore {
     /// Each chunk is one script call (atomic, like MULTI/EXEC: a task's
     /// record and queue entry are written together or not at all) with one
     /// short reply, where a MULTI would answer every command.
-    pub async fn submit_many(&self, function_id: FunctionId, tasks: &[(TaskId, Value)]) -> StoreResult<()> {
+    pub async fn submit_many(
+        &self,
+        function_id: FunctionId,
+        tasks: &[(TaskId, Value)],
+    ) -> StoreResult<()> {
         let mut conn = self.conn.clone();
         let function_text = function_id.to_string();
         let chunks = tasks.chunks(BATCH_CHUNK);
@@ -456,7 +464,11 @@ impl RedisStore {
             }
             let maps: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
             for (id, map) in chunk.iter().zip(maps) {
-                out.push(if map.is_empty() { None } else { Some(parse_task(*id, &map)?) });
+                out.push(if map.is_empty() {
+                    None
+                } else {
+                    Some(parse_task(*id, &map)?)
+                });
             }
         }
         Ok(out)
@@ -464,7 +476,11 @@ impl RedisStore {
 
     /// `fields` of each task's hash, in order, a pipeline per BATCH_CHUNK
     /// (a missing task reads as all None).
-    async fn task_fields(&self, ids: &[TaskId], fields: &[&str]) -> StoreResult<Vec<Vec<Option<String>>>> {
+    async fn task_fields(
+        &self,
+        ids: &[TaskId],
+        fields: &[&str],
+    ) -> StoreResult<Vec<Vec<Option<String>>>> {
         let mut conn = self.conn.clone();
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(BATCH_CHUNK) {
@@ -485,7 +501,9 @@ impl RedisStore {
             .map(|(id, row)| {
                 let mut fields = row.into_iter();
                 let (status, result) = (fields.next().flatten(), fields.next().flatten());
-                let Some(status) = status else { return Ok(None) };
+                let Some(status) = status else {
+                    return Ok(None);
+                };
                 let result = match result {
                     None => Value::Null,
                     Some(text) => serde_json::from_str(&text)
@@ -503,20 +521,36 @@ impl RedisStore {
         let rows = self.task_fields(ids, &["status"]).await?;
         ids.iter()
             .zip(rows)
-            .map(|(id, row)| row.into_iter().next().flatten().map(|s| parse_status(*id, &s)).transpose())
+            .map(|(id, row)| {
+                row.into_iter()
+                    .next()
+                    .flatten()
+                    .map(|s| parse_status(*id, &s))
+                    .transpose()
+            })
             .collect()
     }
 
-    pub async fn recent_tasks(&self, limit: usize, status: Option<TaskStatus>) -> StoreResult<Vec<TaskSummary>> {
+    pub async fn recent_tasks(
+        &self,
+        limit: usize,
+        status: Option<TaskStatus>,
+    ) -> StoreResult<Vec<TaskSummary>> {
         let limit = limit.min(RECENT_TASKS);
         // Without a filter every id is a row: read exactly `limit`.
-        let chunk = if status.is_some() { limit.max(RECENT_SCAN_CHUNK) } else { limit };
+        let chunk = if status.is_some() {
+            limit.max(RECENT_SCAN_CHUNK)
+        } else {
+            limit
+        };
         let mut conn = self.conn.clone();
         let mut out = Vec::new();
         let mut start = 0;
         while out.len() < limit && start < RECENT_TASKS {
             let stop = (start + chunk).min(RECENT_TASKS) - 1;
-            let ids: Vec<String> = conn.lrange(RECENT_INDEX, start as isize, stop as isize).await?;
+            let ids: Vec<String> = conn
+                .lrange(RECENT_INDEX, start as isize, stop as isize)
+                .await?;
             if ids.is_empty() {
                 break;
             }
@@ -562,14 +596,22 @@ impl RedisStore {
         parse_task(id, &map).map(Some)
     }
 
-    pub async fn claim(&self, consumer: &str, max: usize, block: Duration) -> StoreResult<Vec<Claim>> {
+    pub async fn claim(
+        &self,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> StoreResult<Vec<Claim>> {
         if max == 0 {
             return Ok(Vec::new());
         }
         let claimed = async {
             let expired = self.reclaim_expired(consumer, max).await?;
             if !expired.is_empty() {
-                return self.claim_script(consumer, max, &expired).await.map(|(_, rows)| rows);
+                return self
+                    .claim_script(consumer, max, &expired)
+                    .await
+                    .map(|(_, rows)| rows);
             }
             // Under load one script call reads and claims; only when the
             // queue is empty does a blocking read wait for work.
@@ -581,7 +623,9 @@ impl RedisStore {
             if entries.is_empty() {
                 return Ok(Vec::new());
             }
-            self.claim_script(consumer, max, &entries).await.map(|(_, rows)| rows)
+            self.claim_script(consumer, max, &entries)
+                .await
+                .map(|(_, rows)| rows)
         };
         let rows = match claimed.await {
             Ok(rows) => rows,
@@ -603,13 +647,16 @@ impl RedisStore {
                     Ok::<_, StoreError>(Claim {
                         task_id: parse_uuid(&task)?,
                         function_id: parse_uuid(&function)?,
-                        payload: serde_json::from_str(&payload)
-                            .map_err(|e| StoreError::Corrupt(format!("task {task} payload: {e}")))?,
+                        payload: serde_json::from_str(&payload).map_err(|e| {
+                            StoreError::Corrupt(format!("task {task} payload: {e}"))
+                        })?,
                         attempt,
                         receipt: entry,
                     })
                 })();
-                claim.map_err(|e| tracing::error!("skipping a corrupt task: {e}")).ok()
+                claim
+                    .map_err(|e| tracing::error!("skipping a corrupt task: {e}"))
+                    .ok()
             })
             .collect())
     }
@@ -637,14 +684,21 @@ impl RedisStore {
         }
         let (read, rows): (usize, Vec<ClaimRow>) = invocation.invoke_async(&mut conn).await?;
         if read > rows.len() {
-            tracing::debug!(lost = read - rows.len(), "claimed entries were already final or out of attempts");
+            tracing::debug!(
+                lost = read - rows.len(),
+                "claimed entries were already final or out of attempts"
+            );
         }
         Ok((read, rows))
     }
 
     /// Takes over entries whose lease ran out (their executor stopped
     /// renewing). Checked at most twice per lease period.
-    async fn reclaim_expired(&self, consumer: &str, max: usize) -> redis::RedisResult<Vec<(String, String)>> {
+    async fn reclaim_expired(
+        &self,
+        consumer: &str,
+        max: usize,
+    ) -> redis::RedisResult<Vec<(String, String)>> {
         {
             let mut last = self.last_reclaim.lock().unwrap_or_else(|e| e.into_inner());
             if last.is_some_and(|t| t.elapsed() < self.config.lease / 2) {
@@ -653,7 +707,11 @@ impl RedisStore {
             *last = Some(Instant::now());
         }
         let mut conn = self.conn.clone();
-        let start = self.reclaim_cursor.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let start = self
+            .reclaim_cursor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let reply: RValue = redis::cmd("XAUTOCLAIM")
             .arg(STREAM)
             .arg(GROUP)
@@ -667,26 +725,38 @@ impl RedisStore {
         let (next, entries) = match reply {
             RValue::Array(mut parts) if parts.len() >= 2 => {
                 let entries = parse_entries(parts.swap_remove(1));
-                let next: String = redis::from_redis_value(parts.swap_remove(0)).unwrap_or_else(|_| "0-0".into());
+                let next: String =
+                    redis::from_redis_value(parts.swap_remove(0)).unwrap_or_else(|_| "0-0".into());
                 (next, entries)
             }
             _ => ("0-0".to_string(), Vec::new()),
         };
         let more = next != "0-0";
-        *self.reclaim_cursor.lock().unwrap_or_else(|e| e.into_inner()) = next;
+        *self
+            .reclaim_cursor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = next;
         if more {
             // The scan is not through the pending list yet: go on next claim.
             *self.last_reclaim.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
         if !entries.is_empty() {
-            tracing::info!(count = entries.len(), "reclaimed tasks whose executor stopped renewing");
+            tracing::info!(
+                count = entries.len(),
+                "reclaimed tasks whose executor stopped renewing"
+            );
             // More may be waiting: look again on the next claim.
             *self.last_reclaim.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
         Ok(entries)
     }
 
-    async fn read_new(&self, consumer: &str, max: usize, block: Duration) -> redis::RedisResult<Vec<(String, String)>> {
+    async fn read_new(
+        &self,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> redis::RedisResult<Vec<(String, String)>> {
         let mut guard = self.blocking.lock().await;
         if guard.is_none() {
             let conn = self
@@ -748,7 +818,11 @@ impl RedisStore {
         }
         let mut conn = self.conn.clone();
         let mut invocation = self.finish_script.prepare_invoke();
-        invocation.arg(STREAM).arg(GROUP).arg(now_ms()).arg(ANNOUNCED_RESULT_BYTES);
+        invocation
+            .arg(STREAM)
+            .arg(GROUP)
+            .arg(now_ms())
+            .arg(ANNOUNCED_RESULT_BYTES);
         for (claim, outcome) in done {
             invocation
                 .arg(claim.task_id.to_string())
@@ -765,7 +839,11 @@ impl RedisStore {
     /// Deletes the queue's entries that every dispatcher is done with.
     pub async fn trim_queue(&self) -> StoreResult<u64> {
         let mut conn = self.conn.clone();
-        Ok(self.trim_script.arg(STREAM).invoke_async::<u64>(&mut conn).await?)
+        Ok(self
+            .trim_script
+            .arg(STREAM)
+            .invoke_async::<u64>(&mut conn)
+            .await?)
     }
 
     pub async fn release(&self, claim: &Claim, count_attempt: bool) -> StoreResult<()> {
@@ -782,7 +860,12 @@ impl RedisStore {
         Ok(())
     }
 
-    pub async fn publish_workers(&self, dispatcher: &str, workers: &Value, ttl: Duration) -> StoreResult<()> {
+    pub async fn publish_workers(
+        &self,
+        dispatcher: &str,
+        workers: &Value,
+        ttl: Duration,
+    ) -> StoreResult<()> {
         let mut conn = self.conn.clone();
         let ttl_ms = ttl.as_millis().max(1) as u64;
         redis::cmd("SET")
@@ -840,7 +923,9 @@ impl RedisStore {
                         if pubsub.subscribe(DONE_CHANNEL).await.is_ok() {
                             let mut messages = pubsub.on_message();
                             while let Some(msg) = messages.next().await {
-                                let Ok(text) = msg.get_payload::<String>() else { continue };
+                                let Ok(text) = msg.get_payload::<String>() else {
+                                    continue;
+                                };
                                 waiters.notify_many(text.lines().filter_map(parse_done_line));
                             }
                         }
@@ -871,17 +956,23 @@ fn parse_done_line(line: &str) -> Option<(TaskId, Option<TaskOutcome>)> {
 /// Parses `[[id, [field, value, ...]], ...]` into (entry id, task id) pairs,
 /// skipping entries deleted meanwhile (nil bodies).
 fn parse_entries(value: RValue) -> Vec<(String, String)> {
-    let RValue::Array(entries) = value else { return Vec::new() };
+    let RValue::Array(entries) = value else {
+        return Vec::new();
+    };
     entries
         .into_iter()
         .filter_map(|entry| {
-            let RValue::Array(mut parts) = entry else { return None };
+            let RValue::Array(mut parts) = entry else {
+                return None;
+            };
             if parts.len() != 2 {
                 return None;
             }
             let fields = parts.pop()?;
             let id: String = redis::from_redis_value(parts.pop()?).ok()?;
-            let RValue::Array(fields) = fields else { return None };
+            let RValue::Array(fields) = fields else {
+                return None;
+            };
             let mut fields = fields.into_iter();
             while let (Some(k), Some(v)) = (fields.next(), fields.next()) {
                 let k: String = redis::from_redis_value(k).ok()?;
@@ -910,7 +1001,10 @@ fn listable_ids(ids: &[String]) -> Vec<Uuid> {
 }
 
 /// A function hash, or None if there is none.
-fn parse_function(id: FunctionId, map: &HashMap<String, String>) -> StoreResult<Option<FunctionRecord>> {
+fn parse_function(
+    id: FunctionId,
+    map: &HashMap<String, String>,
+) -> StoreResult<Option<FunctionRecord>> {
     if map.is_empty() {
         return Ok(None);
     }
@@ -932,7 +1026,8 @@ fn parse_function(id: FunctionId, map: &HashMap<String, String>) -> StoreResult<
 }
 
 fn parse_status(id: TaskId, text: &str) -> StoreResult<TaskStatus> {
-    TaskStatus::parse(text).ok_or_else(|| StoreError::Corrupt(format!("task {id}: bad status {text:?}")))
+    TaskStatus::parse(text)
+        .ok_or_else(|| StoreError::Corrupt(format!("task {id}: bad status {text:?}")))
 }
 
 /// A task's `SUMMARY_FIELDS`, or None if the task hash does not exist.
@@ -961,7 +1056,10 @@ fn parse_task(id: TaskId, map: &HashMap<String, String>) -> StoreResult<TaskReco
     let status = parse_status(id, map.get("status").map_or("", String::as_str))?;
     Ok(TaskRecord {
         id,
-        function_id: parse_uuid(map.get("function_id").ok_or_else(|| corrupt("no function_id"))?)?,
+        function_id: parse_uuid(
+            map.get("function_id")
+                .ok_or_else(|| corrupt("no function_id"))?,
+        )?,
         payload: map
             .get("payload")
             .map(|p| serde_json::from_str(p))
@@ -990,19 +1088,30 @@ mod tests {
     #[test]
     fn a_done_line_carries_the_outcome_or_only_the_id() {
         let id = Uuid::new_v4();
-        let (got, outcome) = parse_done_line(&format!("{id} COMPLETED {{\"a\": [1, \"x y\"]}}")).unwrap();
+        let (got, outcome) =
+            parse_done_line(&format!("{id} COMPLETED {{\"a\": [1, \"x y\"]}}")).unwrap();
         assert_eq!(got, id);
         let outcome = outcome.unwrap();
         assert_eq!(outcome.status, TaskStatus::Completed);
         assert_eq!(outcome.result, serde_json::json!({"a": [1, "x y"]}));
         assert_eq!(
-            parse_done_line(&format!("{id} FAILED \"worker lost 3 times\"")).unwrap().1.unwrap().result,
+            parse_done_line(&format!("{id} FAILED \"worker lost 3 times\""))
+                .unwrap()
+                .1
+                .unwrap()
+                .result,
             serde_json::json!("worker lost 3 times")
         );
         // Too large to announce, or unreadable: wake the waiter to read it.
         assert_eq!(parse_done_line(&id.to_string()), Some((id, None)));
-        assert_eq!(parse_done_line(&format!("{id} COMPLETED {{broken")), Some((id, None)));
-        assert_eq!(parse_done_line(&format!("{id} RUNNING null")), Some((id, None)));
+        assert_eq!(
+            parse_done_line(&format!("{id} COMPLETED {{broken")),
+            Some((id, None))
+        );
+        assert_eq!(
+            parse_done_line(&format!("{id} RUNNING null")),
+            Some((id, None))
+        );
         assert_eq!(parse_done_line("not-a-uuid COMPLETED null"), None);
     }
 }

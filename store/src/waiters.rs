@@ -24,7 +24,11 @@ impl Waiters {
     }
 
     /// `wake` gets each of `ids` (once) when it is notified.
-    pub(crate) fn register(&self, ids: impl IntoIterator<Item = TaskId>, wake: &UnboundedSender<Wake>) {
+    pub(crate) fn register(
+        &self,
+        ids: impl IntoIterator<Item = TaskId>,
+        wake: &UnboundedSender<Wake>,
+    ) {
         let mut map = self.lock();
         for id in ids {
             map.entry(id).or_default().push(wake.clone());

@@ -29,7 +29,9 @@ async fn memory() -> Fixture {
 
 async fn redis() -> Fixture {
     let server = RedisServer::start();
-    let store = Store::redis(&server.url(), config()).await.expect("connects");
+    let store = Store::redis(&server.url(), config())
+        .await
+        .expect("connects");
     Fixture {
         store,
         _redis: Some(server),
@@ -58,7 +60,10 @@ async fn functions_and_modules_round_trip(f: Fixture) {
     s.put_function(&b, b"two").await.unwrap();
     assert_eq!(s.function(a.id).await.unwrap(), Some(a.clone()));
     // Stored once per hash: the second put did not replace the bytes.
-    assert_eq!(s.module("abc").await.unwrap().as_deref(), Some(&b"one".to_vec()));
+    assert_eq!(
+        s.module("abc").await.unwrap().as_deref(),
+        Some(&b"one".to_vec())
+    );
     assert_eq!(s.function(Uuid::new_v4()).await.unwrap(), None);
     assert_eq!(s.module("nope").await.unwrap(), None);
 }
@@ -71,7 +76,10 @@ async fn submitted_tasks_are_queued_and_claimed_in_order(f: Fixture) {
         s.submit(*id, fid, &json!([i])).await.unwrap();
     }
     let t = s.task(ids[0]).await.unwrap().unwrap();
-    assert_eq!((t.status, t.attempts, t.function_id), (TaskStatus::Queued, 0, fid));
+    assert_eq!(
+        (t.status, t.attempts, t.function_id),
+        (TaskStatus::Queued, 0, fid)
+    );
     assert_eq!(t.result, serde_json::Value::Null);
 
     let first = s.claim("c1", 3, NO_WAIT).await.unwrap();
@@ -88,7 +96,11 @@ async fn submitted_tasks_are_queued_and_claimed_in_order(f: Fixture) {
 async fn claim_blocks_then_wakes_on_submit(f: Fixture) {
     let s = f.store.clone();
     let started = Instant::now();
-    assert!(s.claim("c", 1, Duration::from_millis(200)).await.unwrap().is_empty());
+    assert!(s
+        .claim("c", 1, Duration::from_millis(200))
+        .await
+        .unwrap()
+        .is_empty());
     assert!(started.elapsed() >= Duration::from_millis(150));
 
     let waiting = tokio::spawn({
@@ -110,14 +122,23 @@ async fn final_state_is_written_once_by_the_current_attempt(f: Fixture) {
     let id = Uuid::new_v4();
     s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
     let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
-    assert!(s.finish(&claim, &Final::Completed(json!(42))).await.unwrap());
+    assert!(s
+        .finish(&claim, &Final::Completed(json!(42)))
+        .await
+        .unwrap());
     let failed = Final::Failed {
         kind: "trap".into(),
         message: "late".into(),
     };
-    assert!(!s.finish(&claim, &failed).await.unwrap(), "second finish must not apply");
+    assert!(
+        !s.finish(&claim, &failed).await.unwrap(),
+        "second finish must not apply"
+    );
     let t = s.task(id).await.unwrap().unwrap();
-    assert_eq!((t.status, t.result.clone()), (TaskStatus::Completed, json!(42)));
+    assert_eq!(
+        (t.status, t.result.clone()),
+        (TaskStatus::Completed, json!(42))
+    );
     assert!(t.finished_at_ms.is_some() && t.started_at_ms.is_some());
     assert!(s.claim("c", 1, NO_WAIT).await.unwrap().is_empty());
 }
@@ -132,8 +153,14 @@ async fn a_lapsed_lease_is_re_run_and_the_old_attempt_cannot_finish(f: Fixture) 
     assert_eq!(new.len(), 1, "lapsed task was not handed out again");
     let new = &new[0];
     assert_eq!((new.task_id, new.attempt), (id, 2));
-    assert!(!s.finish(&old, &Final::Completed(json!("old"))).await.unwrap());
-    assert!(s.finish(new, &Final::Completed(json!("new"))).await.unwrap());
+    assert!(!s
+        .finish(&old, &Final::Completed(json!("old")))
+        .await
+        .unwrap());
+    assert!(s
+        .finish(new, &Final::Completed(json!("new")))
+        .await
+        .unwrap());
     let t = s.task(id).await.unwrap().unwrap();
     assert_eq!((t.result, t.attempts), (json!("new"), 2));
 }
@@ -148,7 +175,10 @@ async fn renewed_leases_are_not_taken(f: Fixture) {
         s.renew("busy", &claim).await.unwrap();
         assert!(s.claim("thief", 1, NO_WAIT).await.unwrap().is_empty());
     }
-    assert!(s.finish(&claim[0], &Final::Completed(json!(1))).await.unwrap());
+    assert!(s
+        .finish(&claim[0], &Final::Completed(json!(1)))
+        .await
+        .unwrap());
 }
 
 async fn a_task_whose_executors_keep_dying_fails_as_lost(f: Fixture) {
@@ -161,7 +191,11 @@ async fn a_task_whose_executors_keep_dying_fails_as_lost(f: Fixture) {
         assert_eq!(c[0].attempt, attempt);
         tokio::time::sleep(Duration::from_millis(450)).await;
     }
-    assert!(s.claim("dies", 1, Duration::from_millis(300)).await.unwrap().is_empty());
+    assert!(s
+        .claim("dies", 1, Duration::from_millis(300))
+        .await
+        .unwrap()
+        .is_empty());
     let t = s.task(id).await.unwrap().unwrap();
     assert_eq!(t.status, TaskStatus::Failed);
     assert_eq!(t.result, json!("worker lost 3 times"));
@@ -172,7 +206,11 @@ async fn wait_final_returns_on_completion_or_timeout(f: Fixture) {
     let s = f.store.clone();
     let id = Uuid::new_v4();
     s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
-    let t = s.wait_final(id, Duration::from_millis(200)).await.unwrap().unwrap();
+    let t = s
+        .wait_final(id, Duration::from_millis(200))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(t.status, TaskStatus::Queued);
 
     let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
@@ -182,10 +220,15 @@ async fn wait_final_returns_on_completion_or_timeout(f: Fixture) {
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     let finished = Instant::now();
-    s.finish(&claim, &Final::Completed(json!("done"))).await.unwrap();
+    s.finish(&claim, &Final::Completed(json!("done")))
+        .await
+        .unwrap();
     let t = waiter.await.unwrap().unwrap().unwrap();
     assert_eq!((t.status, t.result), (TaskStatus::Completed, json!("done")));
-    assert!(finished.elapsed() < Duration::from_millis(500), "long poll woke late");
+    assert!(
+        finished.elapsed() < Duration::from_millis(500),
+        "long poll woke late"
+    );
     assert_eq!(s.wait_final(Uuid::new_v4(), NO_WAIT).await.unwrap(), None);
 }
 
@@ -207,14 +250,28 @@ async fn requeued_claims_go_back_and_count(f: Fixture) {
     let id = Uuid::new_v4();
     s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
     for attempt in 1..=3 {
-        let claim = s.claim("w", 1, Duration::from_secs(1)).await.unwrap().remove(0);
+        let claim = s
+            .claim("w", 1, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .remove(0);
         assert_eq!(claim.attempt, attempt);
         s.requeue(&claim).await.unwrap();
-        assert!(!s.finish(&claim, &Final::Completed(json!(1))).await.unwrap(), "requeued attempt is stale");
+        assert!(
+            !s.finish(&claim, &Final::Completed(json!(1))).await.unwrap(),
+            "requeued attempt is stale"
+        );
     }
-    assert!(s.claim("w", 1, Duration::from_millis(200)).await.unwrap().is_empty());
+    assert!(s
+        .claim("w", 1, Duration::from_millis(200))
+        .await
+        .unwrap()
+        .is_empty());
     let t = s.task(id).await.unwrap().unwrap();
-    assert_eq!((t.status, t.result), (TaskStatus::Failed, json!("worker lost 3 times")));
+    assert_eq!(
+        (t.status, t.result),
+        (TaskStatus::Failed, json!("worker lost 3 times"))
+    );
 }
 
 async fn functions_are_listed_newest_first(f: Fixture) {
@@ -229,8 +286,17 @@ async fn functions_are_listed_newest_first(f: Fixture) {
         records.push(r);
     }
     let listed = s.functions(10).await.unwrap();
-    assert_eq!(listed, vec![records[1].clone(), records[2].clone(), records[0].clone()]);
-    let names: Vec<String> = s.functions(2).await.unwrap().into_iter().map(|r| r.name).collect();
+    assert_eq!(
+        listed,
+        vec![records[1].clone(), records[2].clone(), records[0].clone()]
+    );
+    let names: Vec<String> = s
+        .functions(2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
     assert_eq!(names, ["f30", "f20"]);
     assert!(s.functions(0).await.unwrap().is_empty());
     // Putting a record again does not list it twice.
@@ -247,7 +313,10 @@ async fn recent_tasks_are_listed_newest_first_and_filtered(f: Fixture) {
         s.submit(*id, fid, &json!([1])).await.unwrap();
     }
     let claims = s.claim("c", 2, NO_WAIT).await.unwrap();
-    assert!(s.finish(&claims[0], &Final::Completed(json!(1))).await.unwrap());
+    assert!(s
+        .finish(&claims[0], &Final::Completed(json!(1)))
+        .await
+        .unwrap());
     let failed = Final::Failed {
         kind: "trap".into(),
         message: "boom".into(),
@@ -258,23 +327,52 @@ async fn recent_tasks_are_listed_newest_first_and_filtered(f: Fixture) {
     let order: Vec<Uuid> = all.iter().map(|t| t.id).collect();
     let newest_first: Vec<Uuid> = ids.iter().rev().copied().collect();
     assert_eq!(order, newest_first);
-    assert!(all.iter().all(|t| t.function_id == fid && t.created_at_ms > 0));
+    assert!(all
+        .iter()
+        .all(|t| t.function_id == fid && t.created_at_ms > 0));
     let t1 = &all[3];
-    assert_eq!((t1.status, t1.attempts, t1.failure_kind.as_deref()), (TaskStatus::Failed, 1, Some("trap")));
+    assert_eq!(
+        (t1.status, t1.attempts, t1.failure_kind.as_deref()),
+        (TaskStatus::Failed, 1, Some("trap"))
+    );
     assert!(t1.started_at_ms.is_some() && t1.finished_at_ms.is_some());
     let t4 = &all[0];
-    assert_eq!((t4.status, t4.attempts, t4.started_at_ms), (TaskStatus::Queued, 0, None));
+    assert_eq!(
+        (t4.status, t4.attempts, t4.started_at_ms),
+        (TaskStatus::Queued, 0, None)
+    );
 
-    let ids_of = |tasks: Vec<faas_store::TaskSummary>| tasks.into_iter().map(|t| t.id).collect::<Vec<_>>();
-    assert_eq!(ids_of(s.recent_tasks(2, None).await.unwrap()), newest_first[..2]);
+    let ids_of =
+        |tasks: Vec<faas_store::TaskSummary>| tasks.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids_of(s.recent_tasks(2, None).await.unwrap()),
+        newest_first[..2]
+    );
     assert_eq!(
         ids_of(s.recent_tasks(10, Some(TaskStatus::Queued)).await.unwrap()),
         newest_first[..3]
     );
-    assert_eq!(ids_of(s.recent_tasks(1, Some(TaskStatus::Queued)).await.unwrap()), [ids[4]]);
-    assert_eq!(ids_of(s.recent_tasks(10, Some(TaskStatus::Failed)).await.unwrap()), [ids[1]]);
-    assert_eq!(ids_of(s.recent_tasks(10, Some(TaskStatus::Completed)).await.unwrap()), [ids[0]]);
-    assert!(s.recent_tasks(10, Some(TaskStatus::Running)).await.unwrap().is_empty());
+    assert_eq!(
+        ids_of(s.recent_tasks(1, Some(TaskStatus::Queued)).await.unwrap()),
+        [ids[4]]
+    );
+    assert_eq!(
+        ids_of(s.recent_tasks(10, Some(TaskStatus::Failed)).await.unwrap()),
+        [ids[1]]
+    );
+    assert_eq!(
+        ids_of(
+            s.recent_tasks(10, Some(TaskStatus::Completed))
+                .await
+                .unwrap()
+        ),
+        [ids[0]]
+    );
+    assert!(s
+        .recent_tasks(10, Some(TaskStatus::Running))
+        .await
+        .unwrap()
+        .is_empty());
     assert!(s.recent_tasks(0, None).await.unwrap().is_empty());
 }
 
@@ -305,15 +403,23 @@ async fn the_recent_task_index_is_capped(f: Fixture) {
     let all = s.recent_tasks(RECENT_TASKS + 10, None).await.unwrap();
     assert_eq!(all.len(), RECENT_TASKS);
     assert!(all.iter().all(|t| t.id != first));
-    assert!(s.recent_tasks(10, Some(TaskStatus::Running)).await.unwrap().is_empty());
-    assert_eq!(s.task(first).await.unwrap().unwrap().status, TaskStatus::Running);
+    assert!(s
+        .recent_tasks(10, Some(TaskStatus::Running))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.task(first).await.unwrap().unwrap().status,
+        TaskStatus::Running
+    );
 }
 
 async fn a_batch_is_stored_indexed_and_claimed_in_order(f: Fixture) {
     let s = &f.store;
     let fid = Uuid::new_v4();
     // More than one Redis chunk (1,000 per MULTI).
-    let tasks: Vec<(Uuid, serde_json::Value)> = (0..2_500).map(|i| (Uuid::new_v4(), json!([i]))).collect();
+    let tasks: Vec<(Uuid, serde_json::Value)> =
+        (0..2_500).map(|i| (Uuid::new_v4(), json!([i]))).collect();
     s.submit_many(fid, &tasks).await.unwrap();
     s.submit_many(fid, &[]).await.unwrap();
     let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
@@ -323,7 +429,10 @@ async fn a_batch_is_stored_indexed_and_claimed_in_order(f: Fixture) {
     for ((id, payload), record) in tasks.iter().zip(&read) {
         let t = record.as_ref().expect("stored");
         assert_eq!((t.id, t.function_id, &t.payload), (*id, fid, payload));
-        assert_eq!((t.status, t.attempts, &t.result), (TaskStatus::Queued, 0, &serde_json::Value::Null));
+        assert_eq!(
+            (t.status, t.attempts, &t.result),
+            (TaskStatus::Queued, 0, &serde_json::Value::Null)
+        );
     }
     // Unknown ids read as None, in their place.
     let unknown = Uuid::new_v4();
@@ -341,7 +450,12 @@ async fn a_batch_is_stored_indexed_and_claimed_in_order(f: Fixture) {
     let mut claimed = Vec::new();
     while claimed.len() < ids.len() {
         let got = s.claim("c", 500, NO_WAIT).await.unwrap();
-        assert!(!got.is_empty(), "claimed only {} of {}", claimed.len(), ids.len());
+        assert!(
+            !got.is_empty(),
+            "claimed only {} of {}",
+            claimed.len(),
+            ids.len()
+        );
         claimed.extend(got);
     }
     assert_eq!(claimed.iter().map(|c| c.task_id).collect::<Vec<_>>(), ids);
@@ -358,7 +472,9 @@ async fn a_batch_wakes_a_blocked_claim(f: Fixture) {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let id = Uuid::new_v4();
     let sent = Instant::now();
-    s.submit_many(Uuid::new_v4(), &[(id, json!([]))]).await.unwrap();
+    s.submit_many(Uuid::new_v4(), &[(id, json!([]))])
+        .await
+        .unwrap();
     let got = claimer.await.unwrap().unwrap();
     assert_eq!(got.iter().map(|c| c.task_id).collect::<Vec<_>>(), [id]);
     assert!(sent.elapsed() < Duration::from_secs(2), "claim woke late");
@@ -366,7 +482,8 @@ async fn a_batch_wakes_a_blocked_claim(f: Fixture) {
 
 async fn wait_final_many_returns_when_all_are_final_or_on_timeout(f: Fixture) {
     let s = f.store.clone();
-    let tasks: Vec<(Uuid, serde_json::Value)> = (0..3).map(|i| (Uuid::new_v4(), json!([i]))).collect();
+    let tasks: Vec<(Uuid, serde_json::Value)> =
+        (0..3).map(|i| (Uuid::new_v4(), json!([i]))).collect();
     s.submit_many(Uuid::new_v4(), &tasks).await.unwrap();
     let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
     let unknown = Uuid::new_v4();
@@ -374,10 +491,16 @@ async fn wait_final_many_returns_when_all_are_final_or_on_timeout(f: Fixture) {
 
     // Timeout: the latest records, unfinished.
     let started = Instant::now();
-    let read = s.wait_final_many(&asked, Duration::from_millis(200)).await.unwrap();
+    let read = s
+        .wait_final_many(&asked, Duration::from_millis(200))
+        .await
+        .unwrap();
     assert!(started.elapsed() >= Duration::from_millis(200));
     assert!(read[1].is_none());
-    assert!(read.iter().flatten().all(|t| t.status == TaskStatus::Queued));
+    assert!(read
+        .iter()
+        .flatten()
+        .all(|t| t.status == TaskStatus::Queued));
 
     let claims = s.claim("c", 3, NO_WAIT).await.unwrap();
     let waiter = tokio::spawn({
@@ -385,16 +508,33 @@ async fn wait_final_many_returns_when_all_are_final_or_on_timeout(f: Fixture) {
         async move { s.wait_final_many(&asked, Duration::from_secs(10)).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    s.finish(&claims[0], &Final::Completed(json!("a"))).await.unwrap();
-    s.finish(&claims[1], &Final::Completed(json!("b"))).await.unwrap();
+    s.finish(&claims[0], &Final::Completed(json!("a")))
+        .await
+        .unwrap();
+    s.finish(&claims[1], &Final::Completed(json!("b")))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(!waiter.is_finished(), "returned before every task ended");
     let finished = Instant::now();
-    s.finish(&claims[2], &Final::Failed { kind: "trap".into(), message: "c".into() }).await.unwrap();
+    s.finish(
+        &claims[2],
+        &Final::Failed {
+            kind: "trap".into(),
+            message: "c".into(),
+        },
+    )
+    .await
+    .unwrap();
     let read = waiter.await.unwrap().unwrap();
-    assert!(finished.elapsed() < Duration::from_millis(500), "long poll woke late");
-    let got: Vec<Option<(Uuid, TaskStatus, serde_json::Value)>> =
-        read.into_iter().map(|t| t.map(|t| (t.id, t.status, t.result))).collect();
+    assert!(
+        finished.elapsed() < Duration::from_millis(500),
+        "long poll woke late"
+    );
+    let got: Vec<Option<(Uuid, TaskStatus, serde_json::Value)>> = read
+        .into_iter()
+        .map(|t| t.map(|t| (t.id, t.status, t.result)))
+        .collect();
     assert_eq!(
         got,
         [
@@ -408,17 +548,34 @@ async fn wait_final_many_returns_when_all_are_final_or_on_timeout(f: Fixture) {
 
 async fn outcomes_and_the_trimmed_queue_leave_results_readable(f: Fixture) {
     let s = f.store.clone();
-    let tasks: Vec<(Uuid, serde_json::Value)> = (0..4).map(|i| (Uuid::new_v4(), json!([i]))).collect();
+    let tasks: Vec<(Uuid, serde_json::Value)> =
+        (0..4).map(|i| (Uuid::new_v4(), json!([i]))).collect();
     s.submit_many(Uuid::new_v4(), &tasks).await.unwrap();
     let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
     let claims = s.claim("c", 2, NO_WAIT).await.unwrap();
-    s.finish(&claims[0], &Final::Completed(json!({"n": 0}))).await.unwrap();
-    s.finish(&claims[1], &Final::Failed { kind: "trap".into(), message: "boom".into() }).await.unwrap();
+    s.finish(&claims[0], &Final::Completed(json!({"n": 0})))
+        .await
+        .unwrap();
+    s.finish(
+        &claims[1],
+        &Final::Failed {
+            kind: "trap".into(),
+            message: "boom".into(),
+        },
+    )
+    .await
+    .unwrap();
     // The queue's ended entries go; the two never claimed stay claimable.
     s.trim_queue().await.unwrap();
     let unknown = Uuid::new_v4();
-    let read = s.outcomes_many(&[ids[0], unknown, ids[1], ids[3]]).await.unwrap();
-    let got: Vec<Option<(TaskStatus, serde_json::Value)>> = read.into_iter().map(|o| o.map(|o| (o.status, o.result))).collect();
+    let read = s
+        .outcomes_many(&[ids[0], unknown, ids[1], ids[3]])
+        .await
+        .unwrap();
+    let got: Vec<Option<(TaskStatus, serde_json::Value)>> = read
+        .into_iter()
+        .map(|o| o.map(|o| (o.status, o.result)))
+        .collect();
     assert_eq!(
         got,
         [
@@ -428,8 +585,16 @@ async fn outcomes_and_the_trimmed_queue_leave_results_readable(f: Fixture) {
             Some((TaskStatus::Queued, json!(null))),
         ]
     );
-    let waited = s.wait_outcomes_many(&ids[..2], Duration::from_secs(5)).await.unwrap();
-    assert!(waited.iter().all(|o| o.as_ref().is_some_and(|o| o.status.is_final())), "{waited:?}");
+    let waited = s
+        .wait_outcomes_many(&ids[..2], Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(
+        waited
+            .iter()
+            .all(|o| o.as_ref().is_some_and(|o| o.status.is_final())),
+        "{waited:?}"
+    );
     let rest = s.claim("c", 10, NO_WAIT).await.unwrap();
     assert_eq!(rest.iter().map(|c| c.task_id).collect::<Vec<_>>(), ids[2..]);
 }
@@ -490,9 +655,15 @@ async fn redis_a_wrong_receipt_changes_nothing() {
         receipt: cb.receipt.clone(),
         ..ca.clone()
     };
-    assert!(!s.finish(&forged, &Final::Completed(json!("forged"))).await.unwrap());
+    assert!(!s
+        .finish(&forged, &Final::Completed(json!("forged")))
+        .await
+        .unwrap());
     s.release(&forged).await.unwrap();
-    assert_eq!(s.task(a).await.unwrap().unwrap().status, TaskStatus::Running);
+    assert_eq!(
+        s.task(a).await.unwrap().unwrap().status,
+        TaskStatus::Running
+    );
     assert!(s.finish(cb, &Final::Completed(json!("b"))).await.unwrap());
     assert!(s.finish(ca, &Final::Completed(json!("a"))).await.unwrap());
     assert_eq!(s.task(a).await.unwrap().unwrap().result, json!("a"));

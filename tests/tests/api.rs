@@ -691,10 +691,16 @@ async fn two_thousand_tasks_in_one_batch_and_one_waiting_fetch(api: Api) {
     let add = api.register("add", add_wat(), None).await;
     let payloads: Vec<Value> = (0..2_000u64).map(|i| json!([i, 7])).collect();
     let reply = api
-        .post("/execute_batch", &json!({"function_id": add, "payloads": payloads}))
+        .post(
+            "/execute_batch",
+            &json!({"function_id": add, "payloads": payloads}),
+        )
         .await;
     assert_eq!(reply.status, 201, "{reply:?}");
-    let ids: Vec<Value> = reply.json()["task_ids"].as_array().cloned().unwrap_or_default();
+    let ids: Vec<Value> = reply.json()["task_ids"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(ids.len(), 2_000, "{reply:?}");
 
     // One bad payload: nothing of that batch is submitted.
@@ -702,19 +708,36 @@ async fn two_thousand_tasks_in_one_batch_and_one_waiting_fetch(api: Api) {
     let mut bad = vec![json!([1, 2]); 5];
     bad[3] = json!(["x", 2]);
     let reply = api
-        .post("/execute_batch", &json!({"function_id": add, "payloads": bad}))
+        .post(
+            "/execute_batch",
+            &json!({"function_id": add, "payloads": bad}),
+        )
         .await;
     assert!(reply.expect_error(400).contains("payloads[3]"), "{reply:?}");
-    assert_eq!(api.get("/tasks?limit=1").await.json(), listed_before, "nothing submitted");
+    assert_eq!(
+        api.get("/tasks?limit=1").await.json(),
+        listed_before,
+        "nothing submitted"
+    );
 
     let started = Instant::now();
-    let reply = api.post("/results", &json!({"task_ids": ids, "wait": 25})).await;
+    let reply = api
+        .post("/results", &json!({"task_ids": ids, "wait": 25}))
+        .await;
     assert_eq!(reply.status, 200, "{reply:?}");
-    let rows = reply.json()["results"].as_array().cloned().unwrap_or_default();
+    let rows = reply.json()["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(rows.len(), 2_000);
     for (i, (row, id)) in rows.iter().zip(&ids).enumerate() {
         assert_eq!(&row["task_id"], id, "row {i} out of order");
-        assert_eq!(row["status"], "COMPLETED", "row {i}: {row} (after {:?})", started.elapsed());
+        assert_eq!(
+            row["status"],
+            "COMPLETED",
+            "row {i}: {row} (after {:?})",
+            started.elapsed()
+        );
         assert_eq!(row["result"], json!(i as u64 + 7), "row {i}");
     }
 }
@@ -909,7 +932,12 @@ async fn openapi_docs_and_health(api: Api) {
 // ------------------------------------------------------------- listings
 
 async fn functions_and_tasks_are_listed(api: Api) {
-    let rows = |v: Value, key: &str| v[key].as_array().unwrap_or_else(|| panic!("no {key} array: {v}")).clone();
+    let rows = |v: Value, key: &str| {
+        v[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {key} array: {v}"))
+            .clone()
+    };
     assert!(rows(api.get("/functions").await.json(), "functions").is_empty());
     assert!(rows(api.get("/tasks").await.json(), "tasks").is_empty());
 
@@ -917,51 +945,99 @@ async fn functions_and_tasks_are_listed(api: Api) {
     let boom = api.register("typed", TYPED.as_bytes(), Some("boom")).await;
     let functions = rows(api.get("/functions").await.json(), "functions");
     assert_eq!(functions.len(), 2, "{functions:?}");
-    let created: Vec<u64> = functions.iter().map(|f| f["created_at_ms"].as_u64().unwrap_or(0)).collect();
-    assert!(created[0] >= created[1] && created[1] > 0, "newest first: {functions:?}");
+    let created: Vec<u64> = functions
+        .iter()
+        .map(|f| f["created_at_ms"].as_u64().unwrap_or(0))
+        .collect();
+    assert!(
+        created[0] >= created[1] && created[1] > 0,
+        "newest first: {functions:?}"
+    );
     let row = functions
         .iter()
         .find(|f| f["function_id"] == json!(boom.to_string()))
         .unwrap_or_else(|| panic!("{boom} not listed: {functions:?}"));
-    assert_eq!((row["name"].as_str(), row["entry"].as_str()), (Some("typed"), Some("boom")), "{row}");
-    assert_eq!(rows(api.get("/functions?limit=1").await.json(), "functions").len(), 1);
+    assert_eq!(
+        (row["name"].as_str(), row["entry"].as_str()),
+        (Some("typed"), Some("boom")),
+        "{row}"
+    );
+    assert_eq!(
+        rows(api.get("/functions?limit=1").await.json(), "functions").len(),
+        1
+    );
 
     // Submitted one after the other: listed in reverse.
     let mut tasks = Vec::new();
-    for (function, payload) in [(add, json!([1, 2])), (boom, json!([])), (add, json!([3, 4])), (boom, json!([]))] {
+    for (function, payload) in [
+        (add, json!([1, 2])),
+        (boom, json!([])),
+        (add, json!([3, 4])),
+        (boom, json!([])),
+    ] {
         tasks.push((function, api.execute(function, &payload).await));
     }
     for (_, task) in &tasks {
         api.wait_final(*task).await;
     }
     let ids = |v: Value| -> Vec<String> {
-        rows(v, "tasks").iter().map(|t| t["task_id"].as_str().unwrap_or_default().to_string()).collect()
+        rows(v, "tasks")
+            .iter()
+            .map(|t| t["task_id"].as_str().unwrap_or_default().to_string())
+            .collect()
     };
     let newest_first: Vec<String> = tasks.iter().rev().map(|(_, t)| t.to_string()).collect();
     let listed = rows(api.get("/tasks").await.json(), "tasks");
     assert_eq!(
-        listed.iter().map(|t| t["task_id"].as_str().unwrap_or_default()).collect::<Vec<_>>(),
+        listed
+            .iter()
+            .map(|t| t["task_id"].as_str().unwrap_or_default())
+            .collect::<Vec<_>>(),
         newest_first,
         "{listed:?}"
     );
     let last = &listed[0];
     assert_eq!(
-        (last["function_id"].as_str(), last["status"].as_str(), last["attempts"].as_u64(), last["failure_kind"].as_str()),
-        (Some(boom.to_string().as_str()), Some("FAILED"), Some(1), Some("trap")),
+        (
+            last["function_id"].as_str(),
+            last["status"].as_str(),
+            last["attempts"].as_u64(),
+            last["failure_kind"].as_str()
+        ),
+        (
+            Some(boom.to_string().as_str()),
+            Some("FAILED"),
+            Some(1),
+            Some("trap")
+        ),
         "{last}"
     );
-    assert_eq!(ids(api.get("/tasks?limit=2").await.json()), newest_first[..2]);
+    assert_eq!(
+        ids(api.get("/tasks?limit=2").await.json()),
+        newest_first[..2]
+    );
     assert_eq!(
         ids(api.get("/tasks?status=COMPLETED").await.json()),
         [newest_first[1].clone(), newest_first[3].clone()]
     );
-    assert_eq!(ids(api.get("/tasks?status=failed&limit=1").await.json()), newest_first[..1]);
+    assert_eq!(
+        ids(api.get("/tasks?status=failed&limit=1").await.json()),
+        newest_first[..1]
+    );
     assert!(ids(api.get("/tasks?status=RUNNING").await.json()).is_empty());
     assert_eq!(ids(api.get("/tasks?limit=100000").await.json()).len(), 4);
 
     let detail = api.get("/tasks?status=DONE").await.expect_error(400);
-    assert!(detail.contains("QUEUED") && detail.contains("FAILED"), "{detail}");
-    for path in ["/tasks?limit=0", "/tasks?limit=ten", "/functions?limit=-1", "/functions?limit=2.5"] {
+    assert!(
+        detail.contains("QUEUED") && detail.contains("FAILED"),
+        "{detail}"
+    );
+    for path in [
+        "/tasks?limit=0",
+        "/tasks?limit=ten",
+        "/functions?limit=-1",
+        "/functions?limit=2.5",
+    ] {
         let detail = api.get(path).await.expect_error(400);
         assert!(detail.contains("limit"), "{path}: {detail}");
     }

@@ -32,9 +32,20 @@ fn require_toolchains() {
 fn deploy(url: &str, source: &str) -> Uuid {
     let path = repo().join(source);
     let path = path.to_string_lossy();
-    let done = run_faas(&["deploy", &path, "--url", url], &[], Duration::from_secs(600));
-    assert_eq!(done.code, Some(0), "faas deploy {source}: {}\n{}", done.stdout, done.stderr);
-    Uuid::parse_str(done.stdout.trim()).unwrap_or_else(|e| panic!("deploy printed {:?}: {e}", done.stdout))
+    let done = run_faas(
+        &["deploy", &path, "--url", url],
+        &[],
+        Duration::from_secs(600),
+    );
+    assert_eq!(
+        done.code,
+        Some(0),
+        "faas deploy {source}: {}\n{}",
+        done.stdout,
+        done.stderr
+    );
+    Uuid::parse_str(done.stdout.trim())
+        .unwrap_or_else(|e| panic!("deploy printed {:?}: {e}", done.stdout))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -48,9 +59,19 @@ async fn every_example_builds_from_source_deploys_and_answers() {
     let cases: Vec<(&str, Value, &str, Value)> = vec![
         ("examples/add.wat", json!([2, 3]), "COMPLETED", json!(5)),
         ("examples/fib.wat", json!([20]), "COMPLETED", json!(6765)),
-        ("examples/hello.wat", json!("world"), "COMPLETED", json!("hello, world")),
+        (
+            "examples/hello.wat",
+            json!("world"),
+            "COMPLETED",
+            json!("hello, world"),
+        ),
         ("examples/noop", json!(""), "COMPLETED", json!("")),
-        ("examples/sleep", json!("50"), "COMPLETED", json!("slept 50 ms")),
+        (
+            "examples/sleep",
+            json!("50"),
+            "COMPLETED",
+            json!("slept 50 ms"),
+        ),
         ("examples/fib-rs", json!([30]), "COMPLETED", json!(832040)),
         (
             "examples/wordcount",
@@ -58,20 +79,30 @@ async fn every_example_builds_from_source_deploys_and_answers() {
             "COMPLETED",
             json!(r#"{"words":7,"unique":5,"top":[["the",3],["and",1]]}"#),
         ),
-        ("examples/c-reverse/reverse.c", json!("héllo, wörld"), "COMPLETED", json!("dlröw ,olléh")),
+        (
+            "examples/c-reverse/reverse.c",
+            json!("héllo, wörld"),
+            "COMPLETED",
+            json!("dlröw ,olléh"),
+        ),
     ];
     let mut failures = Vec::new();
     for (source, payload, status, want) in &cases {
         let function = deploy(&url, source);
         let (got_status, got) = api.run(function, payload).await;
         if (got_status.as_str(), &got) != (*status, want) {
-            failures.push(format!("{source} {payload}: {got_status} {got}, want {status} {want}"));
+            failures.push(format!(
+                "{source} {payload}: {got_status} {got}, want {status} {want}"
+            ));
         }
     }
     // A guest's own error is the task's failure message.
     let sleep = deploy(&url, "examples/sleep");
     let message = api.failed(sleep, &json!("x")).await;
-    assert!(message.contains("expected a number of milliseconds"), "{message}");
+    assert!(
+        message.contains("expected a number of milliseconds"),
+        "{message}"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -15,7 +15,10 @@ fn expect_service(mode: &str, port: u16) {
     if mode == "pull" {
         let frames = req_exchange(port, WorkerMessage::Pull(pull_probe()).encode());
         assert!(
-            matches!(DispatcherMessage::decode(&frames), Ok(DispatcherMessage::Tasks(_))),
+            matches!(
+                DispatcherMessage::decode(&frames),
+                Ok(DispatcherMessage::Tasks(_))
+            ),
             "expected TASKS, got {frames:?}"
         );
         return;
@@ -36,7 +39,10 @@ fn expect_service(mode: &str, port: u16) {
     dealer.send_multipart(register.encode(), 0).expect("send");
     let frames = dealer.recv_multipart(0).expect("the dispatcher answers");
     assert!(
-        matches!(DispatcherMessage::decode(&frames), Ok(DispatcherMessage::Welcome { .. })),
+        matches!(
+            DispatcherMessage::decode(&frames),
+            Ok(DispatcherMessage::Welcome { .. })
+        ),
         "expected WELCOME, got {frames:?}"
     );
 }
@@ -82,14 +88,23 @@ fn req_exchange(port: u16, frames: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     let req = ctx.socket(zmq::REQ).expect("req");
     req.set_linger(0).expect("linger");
     req.set_rcvtimeo(5000).expect("timeout");
-    req.connect(&format!("tcp://127.0.0.1:{port}")).expect("connect");
+    req.connect(&format!("tcp://127.0.0.1:{port}"))
+        .expect("connect");
     req.send_multipart(frames, 0).expect("send");
     req.recv_multipart(0).expect("the dispatcher answers")
 }
 
 fn start_dispatcher(mode: &str, redis: &RedisServer, port: u16) -> Daemon {
     Daemon::start(
-        &["dispatcher", "--redis", &redis.url(), "-m", mode, "-p", &port.to_string()],
+        &[
+            "dispatcher",
+            "--redis",
+            &redis.url(),
+            "-m",
+            mode,
+            "-p",
+            &port.to_string(),
+        ],
         "dispatcher ready",
     )
 }
@@ -136,7 +151,10 @@ fn a_frame_header_claiming_2_pow_40_bytes_drops_that_peer_only(mode: &str) {
     assert!(closed, "the dispatcher kept the hostile connection open");
 
     expect_service(mode, port);
-    assert!(dispatcher.wait_exit(Duration::from_millis(200)).is_none(), "the dispatcher died");
+    assert!(
+        dispatcher.wait_exit(Duration::from_millis(200)).is_none(),
+        "the dispatcher died"
+    );
 }
 
 fn garbage_and_malformed_messages_do_not_stop_the_dispatcher(mode: &str) {
@@ -145,7 +163,11 @@ fn garbage_and_malformed_messages_do_not_stop_the_dispatcher(mode: &str) {
     let mut dispatcher = start_dispatcher(mode, &redis, port);
 
     // Raw garbage that is not ZMTP at all.
-    for garbage in [&b"GET / HTTP/1.1\r\n\r\n"[..], &[0u8; 4096][..], &[0xFFu8; 64][..]] {
+    for garbage in [
+        &b"GET / HTTP/1.1\r\n\r\n"[..],
+        &[0u8; 4096][..],
+        &[0xFFu8; 64][..],
+    ] {
         if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
             let _ = s.write_all(garbage);
         }
@@ -160,7 +182,11 @@ fn garbage_and_malformed_messages_do_not_stop_the_dispatcher(mode: &str) {
         .expect("connect");
     let bad: Vec<Vec<Vec<u8>>> = vec![
         vec![b"hello".to_vec()],
-        vec![b"faas/1".to_vec(), b"REGISTER".to_vec(), b"{not json".to_vec()],
+        vec![
+            b"faas/1".to_vec(),
+            b"REGISTER".to_vec(),
+            b"{not json".to_vec(),
+        ],
         vec![b"faas/1".to_vec(), b"RESULT".to_vec(), b"{}".to_vec()],
         vec![b"faas/1".to_vec(), b"NO_SUCH_TYPE".to_vec(), b"{}".to_vec()],
         vec![b"faas/9".to_vec(), b"HEARTBEAT".to_vec(), b"{}".to_vec()],
@@ -177,23 +203,38 @@ fn garbage_and_malformed_messages_do_not_stop_the_dispatcher(mode: &str) {
             .expect("send");
         dealer.set_rcvtimeo(5000).expect("timeout");
         let frames = dealer.recv_multipart(0).expect("an answer");
-        assert_eq!(DispatcherMessage::decode(&frames), Ok(DispatcherMessage::Reregister));
+        assert_eq!(
+            DispatcherMessage::decode(&frames),
+            Ok(DispatcherMessage::Reregister)
+        );
     } else {
         // With the envelope, a REQ peer gets ERROR for each, not silence.
         let mut wrong_mode = WorkerMessage::Heartbeat { running: 0 }.encode();
         let mut empty_worker = WorkerMessage::Pull(pull_probe()).encode();
         empty_worker[2] = br#"{"worker": ""}"#.to_vec();
-        for frames in bad.into_iter().chain([std::mem::take(&mut wrong_mode), std::mem::take(&mut empty_worker)]) {
+        for frames in bad.into_iter().chain([
+            std::mem::take(&mut wrong_mode),
+            std::mem::take(&mut empty_worker),
+        ]) {
             let answer = req_exchange(port, frames);
             assert!(
-                matches!(DispatcherMessage::decode(&answer), Ok(DispatcherMessage::Error { .. })),
+                matches!(
+                    DispatcherMessage::decode(&answer),
+                    Ok(DispatcherMessage::Error { .. })
+                ),
                 "expected ERROR, got {answer:?}"
             );
         }
     }
 
     expect_service(mode, port);
-    assert!(dispatcher.wait_exit(Duration::from_millis(200)).is_none(), "the dispatcher died");
+    assert!(
+        dispatcher.wait_exit(Duration::from_millis(200)).is_none(),
+        "the dispatcher died"
+    );
     let log = dispatcher.drain().join("\n");
-    assert!(log.contains("dropped a malformed message"), "nothing logged:\n{log}");
+    assert!(
+        log.contains("dropped a malformed message"),
+        "nothing logged:\n{log}"
+    );
 }

@@ -46,16 +46,27 @@ async fn a_python_worker_from_the_protocol_doc_works_beside_ours() {
     let ids = submit_all(&c.api, f, (0..200).map(|i| json!([i, 1000])).collect()).await;
     let results = finish_all(&c.api, &ids).await;
     for (i, (status, result)) in results.iter().enumerate() {
-        assert_eq!((status.as_str(), result), ("COMPLETED", &json!(i + 1000)), "task {i}");
+        assert_eq!(
+            (status.as_str(), result),
+            ("COMPLETED", &json!(i + 1000)),
+            "task {i}"
+        );
     }
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let done = c.completed_by_worker().await;
     drop(python);
-    assert!(done.get("python-interop").copied().unwrap_or(0) > 0, "python worker did nothing: {done:?}");
-    assert!(done.get("rust").copied().unwrap_or(0) > 0, "rust worker did nothing: {done:?}");
+    assert!(
+        done.get("python-interop").copied().unwrap_or(0) > 0,
+        "python worker did nothing: {done:?}"
+    );
+    assert!(
+        done.get("rust").copied().unwrap_or(0) > 0,
+        "rust worker did nothing: {done:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_makes_a_worker_hand_back_unstarted_tasks_and_finish_running_ones() {
-    cluster::sigterm_makes_a_worker_hand_back_unstarted_tasks_and_finish_running_ones(Mode::Push).await;
+    cluster::sigterm_makes_a_worker_hand_back_unstarted_tasks_and_finish_running_ones(Mode::Push)
+        .await;
 }

@@ -159,7 +159,9 @@ fn check_tcp(address: &str) -> Result<(), String> {
     let Some((host, port)) = address.rsplit_once(':') else {
         return Err("no port".into());
     };
-    let port: u16 = port.parse().map_err(|_| format!("port {port:?} is not a number from 1 to 65535"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("port {port:?} is not a number from 1 to 65535"))?;
     if port == 0 {
         return Err("port 0 cannot be connected to".into());
     }
@@ -188,7 +190,12 @@ mod tests {
 
     #[test]
     fn good_urls_pass() {
-        for url in ["tcp://127.0.0.1:7001", "tcp://localhost:7001", "tcp://[::1]:7001", "ipc:///tmp/x.sock"] {
+        for url in [
+            "tcp://127.0.0.1:7001",
+            "tcp://localhost:7001",
+            "tcp://[::1]:7001",
+            "ipc:///tmp/x.sock",
+        ] {
             assert!(check_url(url).is_ok(), "{url}");
         }
     }

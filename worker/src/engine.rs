@@ -51,10 +51,12 @@ impl Engine {
         config.check()?;
         let mut runtime_config = config.runtime.clone();
         let slots = u32::try_from(config.slots).unwrap_or(u32::MAX);
-        runtime_config.max_concurrent_instances = runtime_config.max_concurrent_instances.max(slots);
+        runtime_config.max_concurrent_instances =
+            runtime_config.max_concurrent_instances.max(slots);
         let function_capacity = runtime_config.cache_capacity;
         let runtime = Runtime::new(runtime_config)?;
-        let (mailbox, poster) = Mailbox::<Event>::new().map_err(WorkerError::zmq("inproc wake-up socket"))?;
+        let (mailbox, poster) =
+            Mailbox::<Event>::new().map_err(WorkerError::zmq("inproc wake-up socket"))?;
         let executor = Executor::new(runtime.clone(), config.slots)?;
         let loads = spawn_loaders(runtime, LOADERS, poster.clone(), Event::Loaded)?;
         Ok(Engine {
@@ -120,13 +122,18 @@ impl Engine {
                     Action::Start(ready) => {
                         let task = ready.task.clone();
                         let poster = self.poster.clone();
-                        let submitted = self.executor.submit_cancellable(ready.function, ready.args, None, move |outcome| {
-                            poster.post(Event::Finished {
-                                task: ready.task,
-                                outcome,
-                                at: Instant::now(),
-                            });
-                        });
+                        let submitted = self.executor.submit_cancellable(
+                            ready.function,
+                            ready.args,
+                            None,
+                            move |outcome| {
+                                poster.post(Event::Finished {
+                                    task: ready.task,
+                                    outcome,
+                                    at: Instant::now(),
+                                });
+                            },
+                        );
                         match submitted {
                             Ok(ticket) => {
                                 self.tickets.insert(task, ticket);
@@ -191,7 +198,9 @@ impl Latency {
         if self.count == 0 {
             return "no tasks run".into();
         }
-        let mean = Duration::from_nanos(u64::try_from(self.total.as_nanos() / u128::from(self.count)).unwrap_or(u64::MAX));
+        let mean = Duration::from_nanos(
+            u64::try_from(self.total.as_nanos() / u128::from(self.count)).unwrap_or(u64::MAX),
+        );
         format!(
             "{} tasks run; each RESULT was sent {:?} on average (at most {:?}) after its task ended",
             self.count, mean, self.max

@@ -98,7 +98,9 @@ where
 
 fn load(runtime: &Runtime, job: &LoadJob) -> Result<Function, String> {
     let entry = Some(job.entry.as_str()).filter(|e| !e.is_empty());
-    match catch_unwind(AssertUnwindSafe(|| runtime.load(&job.module, &job.name, entry))) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        runtime.load(&job.module, &job.name, entry)
+    })) {
         Ok(Ok(function)) => Ok(function),
         Ok(Err(e)) => Err(load_message(job.function_id, &e)),
         Err(_) => Err(format!("loading function {} panicked", job.function_id)),
@@ -136,7 +138,10 @@ mod tests {
         assert!(cache.get(&a, "").is_some());
         assert!(cache.get(&a, &add.hash_hex()).is_some());
         assert!(cache.get(&a, &add.hash_hex().to_uppercase()).is_some());
-        assert!(cache.get(&a, &one.hash_hex()).is_none(), "a different module is not this function");
+        assert!(
+            cache.get(&a, &one.hash_hex()).is_none(),
+            "a different module is not this function"
+        );
         cache.insert(b, one, "announced".into());
         assert!(cache.get(&b, "ANNOUNCED").is_some());
         assert_eq!(cache.len(), 1);
@@ -170,9 +175,17 @@ mod tests {
                 id if id == good => assert_eq!(loaded.result.unwrap().entry(), "add"),
                 id if id == bad => {
                     let e = loaded.result.unwrap_err();
-                    assert!(e.starts_with(&format!("cannot load function {bad}: not a WebAssembly module")), "{e}");
+                    assert!(
+                        e.starts_with(&format!(
+                            "cannot load function {bad}: not a WebAssembly module"
+                        )),
+                        "{e}"
+                    );
                 }
-                _ => assert!(loaded.result.unwrap_err().contains("no exported function `sub`")),
+                _ => assert!(loaded
+                    .result
+                    .unwrap_err()
+                    .contains("no exported function `sub`")),
             }
         }
     }

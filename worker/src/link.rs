@@ -45,7 +45,9 @@ impl Link {
     /// the dispatcher is unreachable instead of waiting for it.
     pub fn connect(config: &WorkerConfig, id: &[u8], immediate: bool) -> Result<Link, WorkerError> {
         let context = zmq::Context::new();
-        let socket = context.socket(zmq::DEALER).map_err(WorkerError::zmq("DEALER socket"))?;
+        let socket = context
+            .socket(zmq::DEALER)
+            .map_err(WorkerError::zmq("DEALER socket"))?;
         socket
             .set_identity(id)
             .and_then(|()| socket.set_maxmsgsize(MAX_MESSAGE_BYTES as i64))
@@ -59,10 +61,12 @@ impl Link {
             .and_then(|()| socket.set_ipv6(is_ipv6_literal(&config.dispatcher)))
             .and_then(|()| socket.set_immediate(immediate))
             .map_err(WorkerError::zmq("socket option"))?;
-        socket.connect(&config.dispatcher).map_err(|e| WorkerError::BadUrl {
-            url: config.dispatcher.clone(),
-            reason: e.to_string(),
-        })?;
+        socket
+            .connect(&config.dispatcher)
+            .map_err(|e| WorkerError::BadUrl {
+                url: config.dispatcher.clone(),
+                reason: e.to_string(),
+            })?;
         tracing::debug!(id = %String::from_utf8_lossy(id), "connecting to {}", config.dispatcher);
         Ok(Link {
             socket,
@@ -73,12 +77,15 @@ impl Link {
     /// Hands a message to the socket without blocking; `EAGAIN` when it
     /// would block.
     pub fn send(&self, frames: &[Vec<u8>]) -> Result<(), zmq::Error> {
-        self.socket.send_multipart(frames.iter().map(Vec::as_slice), zmq::DONTWAIT)
+        self.socket
+            .send_multipart(frames.iter().map(Vec::as_slice), zmq::DONTWAIT)
     }
 
     /// Whether a send would be taken now.
     pub fn writable(&self) -> bool {
-        self.socket.get_events().is_ok_and(|e| e.contains(zmq::POLLOUT))
+        self.socket
+            .get_events()
+            .is_ok_and(|e| e.contains(zmq::POLLOUT))
     }
 
     /// The next message, if one is waiting.
@@ -98,7 +105,12 @@ impl Link {
     /// send (then [`Link::writable`] says so).
     /// Waits for the socket (readable, or writable if `want_out`) and,
     /// when given, the mailbox.
-    pub fn poll(&self, mailbox: Option<&Mailbox<Event>>, want_out: bool, timeout: Duration) -> Polled {
+    pub fn poll(
+        &self,
+        mailbox: Option<&Mailbox<Event>>,
+        want_out: bool,
+        timeout: Duration,
+    ) -> Polled {
         let timeout = timeout.min(MAX_POLL);
         let ms = i64::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i64::MAX);
         let mut events = zmq::POLLIN;

@@ -63,7 +63,10 @@ mod tests {
 
     #[test]
     fn failed_carries_the_message_and_kind() {
-        let r = result_of(task(), Outcome::failed(FailureKind::ExitCode, "exit code 3: boom"));
+        let r = result_of(
+            task(),
+            Outcome::failed(FailureKind::ExitCode, "exit code 3: boom"),
+        );
         assert_eq!(r.status, "FAILED");
         assert_eq!(r.result, json!("exit code 3: boom"));
         assert_eq!(r.kind.as_deref(), Some("exit_code"));

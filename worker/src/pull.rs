@@ -71,7 +71,10 @@ pub fn run_pull(config: WorkerConfig, shutdown: Arc<AtomicBool>) -> Result<(), W
     };
     worker.run(&shutdown);
     let Puller {
-        link, engine, latency, ..
+        link,
+        engine,
+        latency,
+        ..
     } = worker;
     engine.stop(link, &latency);
     Ok(())
@@ -127,9 +130,14 @@ impl Puller {
             } else {
                 self.requests.due(now, self.held())
             };
-            let wake = [due, self.requests.give_up_at()].into_iter().flatten().min();
+            let wake = [due, self.requests.give_up_at()]
+                .into_iter()
+                .flatten()
+                .min();
             let timeout = wake.map_or(Duration::MAX, |at| at.saturating_duration_since(now));
-            let polled = self.link.poll(Some(self.engine.mailbox()), self.blocked, timeout);
+            let polled = self
+                .link
+                .poll(Some(self.engine.mailbox()), self.blocked, timeout);
             // Results first: they are what the dispatcher waits on.
             if polled.woken {
                 let requests = &mut self.requests;
@@ -144,7 +152,12 @@ impl Puller {
 
     /// Tasks held, including those waiting for a module.
     fn held(&self) -> usize {
-        self.engine.tasks.held_count() + self.waiting.values().map(|w| w.messages.len()).sum::<usize>()
+        self.engine.tasks.held_count()
+            + self
+                .waiting
+                .values()
+                .map(|w| w.messages.len())
+                .sum::<usize>()
     }
 
     fn stop_asking(&mut self, now: Instant) {
@@ -196,7 +209,10 @@ impl Puller {
                     patience.as_secs_f64()
                 );
                 self.silent = true;
-            } else if self.lost_logged.is_none_or(|at| now.saturating_duration_since(at) >= LOST_LOG_INTERVAL) {
+            } else if self
+                .lost_logged
+                .is_none_or(|at| now.saturating_duration_since(at) >= LOST_LOG_INTERVAL)
+            {
                 // It restarted quickly, or dropped a request.
                 tracing::info!(
                     lost,
@@ -268,9 +284,13 @@ impl Puller {
     /// Reads what the DEALER holds, a batch at a time.
     fn receive(&mut self) {
         for _ in 0..READ_BATCH {
-            let Some(mut frames) = self.link.recv() else { break };
+            let Some(mut frames) = self.link.recv() else {
+                break;
+            };
             if frames.first().is_none_or(|delimiter| !delimiter.is_empty()) {
-                tracing::warn!("dropped a message from the dispatcher without the empty delimiter frame");
+                tracing::warn!(
+                    "dropped a message from the dispatcher without the empty delimiter frame"
+                );
                 continue;
             }
             frames.remove(0);
@@ -283,10 +303,17 @@ impl Puller {
                     let message: String = message.chars().take(500).collect();
                     tracing::warn!(
                         "the dispatcher refused a PULL: {message}{}",
-                        if matched { "; what it carried is sent again" } else { "" }
+                        if matched {
+                            "; what it carried is sent again"
+                        } else {
+                            ""
+                        }
                     );
                 }
-                Ok(other) => tracing::warn!("dropped a {} message: push mode's, not pull mode's", other.kind()),
+                Ok(other) => tracing::warn!(
+                    "dropped a {} message: push mode's, not pull mode's",
+                    other.kind()
+                ),
                 Err(e) => tracing::warn!("dropped a malformed message from the dispatcher: {e}"),
             }
         }
@@ -294,7 +321,9 @@ impl Puller {
 
     fn heard(&mut self, now: Instant) {
         if self.silent {
-            let gap = self.last_heard.map_or(Duration::ZERO, |at| now.saturating_duration_since(at));
+            let gap = self
+                .last_heard
+                .map_or(Duration::ZERO, |at| now.saturating_duration_since(at));
             tracing::info!(
                 "the dispatcher at {} answers again after {:.1} s of silence",
                 self.config.dispatcher,
@@ -334,7 +363,9 @@ impl Puller {
             self.feed(message, module, now);
         }
         for function_id in listed {
-            let Some(w) = self.waiting.remove(&function_id) else { continue };
+            let Some(w) = self.waiting.remove(&function_id) else {
+                continue;
+            };
             for message in w.messages {
                 // The first gets the module (unless a new task took it and
                 // it is loading already); the rest wait for its load.
@@ -346,7 +377,9 @@ impl Puller {
         // failed those tasks itself); so do they here, and stop holding them.
         let mut actions = Vec::new();
         for function_id in settled.map(|s| s.asked_modules).unwrap_or_default() {
-            let why = format!("the dispatcher did not send the module of function {function_id} when asked");
+            let why = format!(
+                "the dispatcher did not send the module of function {function_id} when asked"
+            );
             self.module_missing(function_id, &why, &mut actions);
         }
         self.perform(&mut actions);
@@ -354,7 +387,9 @@ impl Puller {
 
     /// Fails the tasks waiting for a function's module, if any.
     fn module_missing(&mut self, function_id: Uuid, why: &str, actions: &mut Vec<Action>) {
-        let Some(w) = self.waiting.remove(&function_id) else { return };
+        let Some(w) = self.waiting.remove(&function_id) else {
+            return;
+        };
         tracing::warn!("{why}; failing {} task(s)", w.messages.len());
         for message in w.messages {
             self.engine.tasks.module_missing(message.task, why, actions);
@@ -369,7 +404,10 @@ impl Puller {
         let mut actions = Vec::new();
         self.engine.tasks.task(message, module, &mut actions);
         if let Some(copy) = copy {
-            if matches!(actions.last(), Some(Action::Send(WorkerMessage::NeedModule { .. }))) {
+            if matches!(
+                actions.last(),
+                Some(Action::Send(WorkerMessage::NeedModule { .. }))
+            ) {
                 actions.pop();
                 self.wait_for_module(copy, now);
             }
@@ -399,15 +437,20 @@ impl Puller {
 
     fn perform(&mut self, actions: &mut Vec<Action>) {
         let requests = &mut self.requests;
-        self.engine
-            .perform(actions, &mut |message, ended| route(requests, message, ended, Instant::now()));
+        self.engine.perform(actions, &mut |message, ended| {
+            route(requests, message, ended, Instant::now())
+        });
     }
 }
 
 /// Every task held: those [`Tasks`](crate::tasks::Tasks) holds and those
 /// waiting for a module.
 fn running(mut held: Vec<TaskRef>, waiting: &HashMap<Uuid, Waiting>) -> Vec<TaskRef> {
-    held.extend(waiting.values().flat_map(|w| w.messages.iter().map(|m| m.task.clone())));
+    held.extend(
+        waiting
+            .values()
+            .flat_map(|w| w.messages.iter().map(|m| m.task.clone())),
+    );
     held
 }
 

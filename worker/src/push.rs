@@ -113,7 +113,11 @@ impl Worker {
             if let Some(until) = gathering {
                 timeout = timeout.min(until - now);
             }
-            let mailbox = if gathering.is_some() { None } else { Some(self.engine.mailbox()) };
+            let mailbox = if gathering.is_some() {
+                None
+            } else {
+                Some(self.engine.mailbox())
+            };
             let mut polled = self.link.poll(mailbox, !self.backlog.is_empty(), timeout);
             if gathering.is_some_and(|until| Instant::now() >= until) {
                 self.gather_until = None;
@@ -188,7 +192,9 @@ impl Worker {
     fn receive(&mut self) {
         let mut actions = Vec::new();
         for _ in 0..READ_BATCH {
-            let Some(frames) = self.link.recv() else { break };
+            let Some(frames) = self.link.recv() else {
+                break;
+            };
             let now = Instant::now();
             let gap = now.saturating_duration_since(self.last_heard);
             self.last_heard = now;
@@ -198,14 +204,18 @@ impl Worker {
                 Err(e) => tracing::warn!("dropped a malformed message from the dispatcher: {e}"),
             }
             let (link, backlog) = (&self.link, &mut self.backlog);
-            self.engine.perform(&mut actions, &mut |message, _| send(link, backlog, message));
+            self.engine
+                .perform(&mut actions, &mut |message, _| send(link, backlog, message));
         }
     }
 
     /// `gap`: how long the dispatcher had been silent before this message.
     fn handle(&mut self, message: DispatcherMessage, gap: Duration, actions: &mut Vec<Action>) {
         match message {
-            DispatcherMessage::Welcome { heartbeat_ms, batch } => {
+            DispatcherMessage::Welcome {
+                heartbeat_ms,
+                batch,
+            } => {
                 self.batch_results = batch;
                 self.heartbeat = heartbeat_interval(heartbeat_ms);
                 self.next_heartbeat = self.next_heartbeat.min(Instant::now() + self.heartbeat);
@@ -223,7 +233,9 @@ impl Worker {
                 self.welcomed = true;
                 self.rejoining = false;
             }
-            DispatcherMessage::Task { task, module } => self.engine.tasks.task(task, module, actions),
+            DispatcherMessage::Task { task, module } => {
+                self.engine.tasks.task(task, module, actions)
+            }
             DispatcherMessage::Tasks(reply) => {
                 // Each module comes once, beside the first task that needs it.
                 let mut modules: HashMap<Uuid, Vec<u8>> = reply.modules.into_iter().collect();
@@ -233,7 +245,10 @@ impl Worker {
                 }
             }
             DispatcherMessage::Error { .. } => {
-                tracing::warn!("dropped a {} message: pull mode's, not push mode's", message.kind());
+                tracing::warn!(
+                    "dropped a {} message: pull mode's, not push mode's",
+                    message.kind()
+                );
             }
             DispatcherMessage::Reregister => {
                 // Stale messages queued while the dispatcher was away each
@@ -248,7 +263,9 @@ impl Worker {
                 self.rejoining = true;
                 self.register();
                 if self.engine.tasks.draining() {
-                    self.send(WorkerMessage::Bye { returned: Vec::new() });
+                    self.send(WorkerMessage::Bye {
+                        returned: Vec::new(),
+                    });
                 }
             }
         }

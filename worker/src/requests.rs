@@ -206,12 +206,16 @@ impl Requests {
         if self.draining || self.work_in_flight().is_some() {
             return 0;
         }
-        self.capacity.saturating_sub(u32::try_from(held).unwrap_or(u32::MAX))
+        self.capacity
+            .saturating_sub(u32::try_from(held).unwrap_or(u32::MAX))
     }
 
     /// When the unanswered work `PULL` was sent.
     fn work_in_flight(&self) -> Option<Instant> {
-        self.in_flight.values().find(|f| f.asked > 0).map(|f| f.sent)
+        self.in_flight
+            .values()
+            .find(|f| f.asked > 0)
+            .map(|f| f.sent)
     }
 
     /// When the next `PULL` should go (it is due if that is not after
@@ -282,7 +286,9 @@ impl Requests {
                 break;
             }
             size += next.size;
-            let Some(mut unsent) = self.results.pop_front() else { break };
+            let Some(mut unsent) = self.results.pop_front() else {
+                break;
+            };
             if let Some(ended) = unsent.ended.take() {
                 latency.record(now.saturating_duration_since(ended));
             }
@@ -291,7 +297,10 @@ impl Requests {
         if self.results.is_empty() {
             self.waiting_since = None;
         }
-        let list = self.list_running || self.last_listed.is_none_or(|at| now >= at + self.heartbeat / 2);
+        let list = self.list_running
+            || self
+                .last_listed
+                .is_none_or(|at| now >= at + self.heartbeat / 2);
         if list {
             self.last_listed = Some(now);
             self.list_running = false;
@@ -303,7 +312,11 @@ impl Requests {
             let mut all = running();
             all.extend(results.iter().map(|r| r.task.clone()));
             all.extend(self.results.iter().map(|u| u.result.task.clone()));
-            all.extend(self.in_flight.values().flat_map(|f| f.results.iter().map(|r| r.task.clone())));
+            all.extend(
+                self.in_flight
+                    .values()
+                    .flat_map(|f| f.results.iter().map(|r| r.task.clone())),
+            );
             all
         });
         let message = WorkerMessage::Pull(PullRequest {
@@ -375,7 +388,9 @@ impl Requests {
                 Some(f.sent + hold).filter(|at| *at > now)
             };
         }
-        Some(Settled { asked_modules: f.need })
+        Some(Settled {
+            asked_modules: f.need,
+        })
     }
 
     /// An `ERROR` answer. It carries no `seq`; a refused request is never
@@ -438,12 +453,20 @@ impl Requests {
 
     /// Nothing waits to be sent or for an answer.
     pub fn settled(&self) -> bool {
-        self.in_flight.is_empty() && self.results.is_empty() && self.returned.is_empty() && !self.urgent
+        self.in_flight.is_empty()
+            && self.results.is_empty()
+            && self.returned.is_empty()
+            && !self.urgent
     }
 
     /// Results not acknowledged yet.
     pub fn unacknowledged(&self) -> usize {
-        self.results.len() + self.in_flight.values().map(|f| f.results.len()).sum::<usize>()
+        self.results.len()
+            + self
+                .in_flight
+                .values()
+                .map(|f| f.results.len())
+                .sum::<usize>()
     }
 }
 
@@ -474,7 +497,14 @@ mod tests {
     /// Builds the next PULL for a worker holding `held` (listed as
     /// `running` when listed) and decodes it back.
     fn pull(r: &mut Requests, now: Instant, held: &[TaskRef]) -> PullRequest {
-        let frames = r.build(now, "w-1", "w", held.len(), || held.to_vec(), &mut Latency::default());
+        let frames = r.build(
+            now,
+            "w-1",
+            "w",
+            held.len(),
+            || held.to_vec(),
+            &mut Latency::default(),
+        );
         match WorkerMessage::decode(&frames) {
             Ok(WorkerMessage::Pull(request)) => request,
             other => panic!("{other:?}"),
@@ -491,8 +521,21 @@ mod tests {
         let mut r = Requests::new(4, 0);
         assert!(is_due(&r, t0, 0), "the first PULL goes at once");
         let first = pull(&mut r, t0, &[]);
-        assert_eq!((first.worker.as_str(), first.name.as_str(), first.slots, first.free, first.seq), ("w-1", "w", 4, 4, 1));
-        assert_eq!(first.running, Some(vec![]), "the first PULL lists what it holds");
+        assert_eq!(
+            (
+                first.worker.as_str(),
+                first.name.as_str(),
+                first.slots,
+                first.free,
+                first.seq
+            ),
+            ("w-1", "w", 4, 4, 1)
+        );
+        assert_eq!(
+            first.running,
+            Some(vec![]),
+            "the first PULL lists what it holds"
+        );
         assert!(!first.bye);
         // While it is out, nothing is due before the heartbeat.
         assert!(!is_due(&r, t0 + 500 * MS, 0));
@@ -505,7 +548,10 @@ mod tests {
         // All four held: nothing to ask for, nothing due until the heartbeat.
         assert!(r.answered(2, 1000, 1000, true, t0 + 20 * MS).is_some());
         assert!(!is_due(&r, t0 + 20 * MS, 4));
-        assert_eq!(r.due(t0 + 20 * MS, 4), Some(t0 + 10 * MS + DEFAULT_HEARTBEAT));
+        assert_eq!(
+            r.due(t0 + 20 * MS, 4),
+            Some(t0 + 10 * MS + DEFAULT_HEARTBEAT)
+        );
         // More held than slots (a late answer): still nothing asked.
         assert!(!is_due(&r, t0 + 20 * MS, 6));
     }
@@ -535,14 +581,17 @@ mod tests {
         r.add_result(c.clone(), None, t0 + 11 * MS);
         assert!(!is_due(&r, t0 + 12 * MS, 0));
         // The report's answer overtakes the held one's; then c goes.
-        r.answered(report.seq, 1000, 1000, false, t0 + 13 * MS).unwrap();
+        r.answered(report.seq, 1000, 1000, false, t0 + 13 * MS)
+            .unwrap();
         assert_eq!(r.unacknowledged(), 2, "a, out in the held PULL, and c");
         assert!(is_due(&r, t0 + 13 * MS, 0));
         let second = pull(&mut r, t0 + 13 * MS, &[]);
         assert_eq!((second.free, second.results.clone()), (0, vec![c]));
-        r.answered(second.seq, 1000, 1000, false, t0 + 14 * MS).unwrap();
+        r.answered(second.seq, 1000, 1000, false, t0 + 14 * MS)
+            .unwrap();
         assert_eq!(r.unacknowledged(), 1);
-        r.answered(with_a.seq, 1000, 1000, false, t0 + 1005 * MS).unwrap();
+        r.answered(with_a.seq, 1000, 1000, false, t0 + 1005 * MS)
+            .unwrap();
         assert_eq!(r.unacknowledged(), 0);
         assert!(r.settled());
     }
@@ -561,8 +610,10 @@ mod tests {
         assert_eq!(report.free, 0);
         // Answered empty right away (not held): wait as if it had been,
         // and the report's answer after it does not change that.
-        r.answered(again.seq, 1000, 200, false, t0 + 202 * MS).unwrap();
-        r.answered(report.seq, 1000, 200, false, t0 + 204 * MS).unwrap();
+        r.answered(again.seq, 1000, 200, false, t0 + 202 * MS)
+            .unwrap();
+        r.answered(report.seq, 1000, 200, false, t0 + 204 * MS)
+            .unwrap();
         assert!(!is_due(&r, t0 + 250 * MS, 0));
         assert!(is_due(&r, t0 + 201 * MS + 180 * MS, 0));
         // A dispatcher that does not hold at all: still not a spin.
@@ -587,18 +638,26 @@ mod tests {
         // A long hold does not silence the worker.
         let mut r = Requests::new(1, 0);
         pull(&mut r, t0, &[]);
-        r.answered(1, 1000, 30_000, false, t0 + 30 * 1000 * MS).unwrap();
+        r.answered(1, 1000, 30_000, false, t0 + 30 * 1000 * MS)
+            .unwrap();
         let t2 = t0 + 30 * 1000 * MS;
         let work = pull(&mut r, t2, &[]);
         assert_eq!(r.due(t2, 0), Some(t2 + 1000 * MS));
         let heartbeat = pull(&mut r, t2 + 1000 * MS, &[]);
         assert_eq!((heartbeat.free, work.free), (0, 1));
-        assert!(heartbeat.running.is_some(), "heartbeats list what the worker holds");
+        assert!(
+            heartbeat.running.is_some(),
+            "heartbeats list what the worker holds"
+        );
         // Busy (no work PULL): a heartbeat every interval.
         let mut r = Requests::new(1, 0);
         pull(&mut r, t0, &[]);
         r.answered(1, 100, 100, true, t0 + 5 * MS).unwrap();
-        assert_eq!(r.due(t0 + 5 * MS, 1), Some(t0 + 100 * MS), "the answer's heartbeat_ms applies");
+        assert_eq!(
+            r.due(t0 + 5 * MS, 1),
+            Some(t0 + 100 * MS),
+            "the answer's heartbeat_ms applies"
+        );
     }
 
     #[test]
@@ -623,9 +682,14 @@ mod tests {
         assert_eq!(again.results, vec![a.clone(), b.clone()], "oldest first");
         let listed = again.running.expect("listed after a give-up");
         assert_eq!(listed[0], held[0]);
-        assert!(listed.contains(&a.task) && listed.contains(&b.task), "results not acknowledged are listed too");
+        assert!(
+            listed.contains(&a.task) && listed.contains(&b.task),
+            "results not acknowledged are listed too"
+        );
         // Its late answer is not one of ours any more.
-        assert!(r.answered(lost.seq, 100, 100, false, t0 + 301 * MS).is_none());
+        assert!(r
+            .answered(lost.seq, 100, 100, false, t0 + 301 * MS)
+            .is_none());
         assert_eq!(r.unacknowledged(), 2);
     }
 
@@ -644,7 +708,9 @@ mod tests {
         assert!(is_due(&r, t0 + 6 * MS + ERROR_BACKOFF, 0));
         let again = pull(&mut r, t0 + 6 * MS + ERROR_BACKOFF, &[]);
         assert_eq!((again.results, again.free), (vec![a], 0));
-        assert!(r.answered(work.seq, 1000, 1000, false, t0 + 1000 * MS).is_some());
+        assert!(r
+            .answered(work.seq, 1000, 1000, false, t0 + 1000 * MS)
+            .is_some());
         // An ERROR nobody asked for changes nothing else.
         let mut idle = Requests::new(1, 0);
         assert!(!idle.refused(t0));
@@ -657,10 +723,15 @@ mod tests {
         pull(&mut r, t0, &[]);
         let (f, g) = (Uuid::new_v4(), Uuid::new_v4());
         r.ask_module(f);
-        assert!(is_due(&r, t0 + MS, 0), "sent at once even beside a held PULL");
+        assert!(
+            is_due(&r, t0 + MS, 0),
+            "sent at once even beside a held PULL"
+        );
         let asking = pull(&mut r, t0 + MS, &[]);
         assert_eq!((asking.need_modules.clone(), asking.free), (vec![f], 0));
-        let settled = r.answered(asking.seq, 1000, 1000, false, t0 + 2 * MS).unwrap();
+        let settled = r
+            .answered(asking.seq, 1000, 1000, false, t0 + 2 * MS)
+            .unwrap();
         assert_eq!(settled.asked_modules, vec![f]);
         // A request whose answer is lost asks again.
         r.ask_module(g);
@@ -695,9 +766,19 @@ mod tests {
         r.add_result(b.clone(), None, t0);
         // Only a fits in the first PULL; b waits but is listed.
         let first = pull(&mut r, t0, &[]);
-        assert_eq!(first.results.iter().map(|x| x.task.clone()).collect::<Vec<_>>(), vec![a.task.clone()]);
+        assert_eq!(
+            first
+                .results
+                .iter()
+                .map(|x| x.task.clone())
+                .collect::<Vec<_>>(),
+            vec![a.task.clone()]
+        );
         let listed = first.running.expect("the first PULL lists");
-        assert!(listed.contains(&a.task) && listed.contains(&b.task), "{listed:?}");
+        assert!(
+            listed.contains(&a.task) && listed.contains(&b.task),
+            "{listed:?}"
+        );
     }
 
     #[test]
@@ -732,12 +813,16 @@ mod tests {
         assert!(is_due(&r, t0 + MS, 1));
         let bye = pull(&mut r, t0 + MS, std::slice::from_ref(&running));
         assert!(bye.bye);
-        assert_eq!((bye.free, bye.returned, bye.running), (0, vec![returned], Some(vec![running])));
+        assert_eq!(
+            (bye.free, bye.returned, bye.running),
+            (0, vec![returned], Some(vec![running]))
+        );
         assert!(bye.need_modules.is_empty(), "nothing is asked for any more");
         assert!(!r.settled());
         r.answered(bye.seq, 1000, 1000, false, t0 + 2 * MS).unwrap();
         assert!(!r.settled(), "the work PULL is still out");
-        r.answered(work.seq, 1000, 1000, false, t0 + 3 * MS).unwrap();
+        r.answered(work.seq, 1000, 1000, false, t0 + 3 * MS)
+            .unwrap();
         assert!(r.settled());
         // Idle and stopping: only heartbeats, never asking.
         assert!(!is_due(&r, t0 + 500 * MS, 0));

@@ -95,7 +95,9 @@ impl Tasks {
             "TASK"
         );
         if self.draining {
-            out.push(Action::Send(WorkerMessage::Bye { returned: vec![task] }));
+            out.push(Action::Send(WorkerMessage::Bye {
+                returned: vec![task],
+            }));
             return;
         }
         if self.holds(&task) {
@@ -131,7 +133,10 @@ impl Tasks {
             }
             None => {
                 self.need_module.insert(task.clone(), Instant::now());
-                out.push(Action::Send(WorkerMessage::NeedModule { task, function_id }));
+                out.push(Action::Send(WorkerMessage::NeedModule {
+                    task,
+                    function_id,
+                }));
             }
         }
     }
@@ -150,7 +155,8 @@ impl Tasks {
                         function.hash_hex()
                     );
                 }
-                self.functions.insert(loaded.function_id, function.clone(), announced);
+                self.functions
+                    .insert(loaded.function_id, function.clone(), announced);
                 for w in waiting {
                     self.accept(w.task, function.clone(), &w.payload, out);
                 }
@@ -159,7 +165,11 @@ impl Tasks {
                 tracing::warn!(function = %loaded.function_id, "{message}");
                 for w in waiting {
                     self.not_started.remove(&w.task);
-                    out.push(Action::Send(WorkerMessage::Result(failed(w.task, KIND_LOAD, message.clone()))));
+                    out.push(Action::Send(WorkerMessage::Result(failed(
+                        w.task,
+                        KIND_LOAD,
+                        message.clone(),
+                    ))));
                 }
             }
         }
@@ -187,20 +197,28 @@ impl Tasks {
         out.push(Action::Send(WorkerMessage::Result(result(task))));
     }
 
-    fn accept(&mut self, task: TaskRef, function: Function, payload: &Value, out: &mut Vec<Action>) {
+    fn accept(
+        &mut self,
+        task: TaskRef,
+        function: Function,
+        payload: &Value,
+        out: &mut Vec<Action>,
+    ) {
         self.not_started.remove(&task);
         match function.parse_args(payload) {
             Ok(args) => {
                 self.started.insert(task.clone());
-                out.push(Action::Start(Ready { task, function, args }));
-            }
-            Err(e) => {
-                out.push(Action::Send(WorkerMessage::Result(failed(
+                out.push(Action::Start(Ready {
                     task,
-                    kind_name(FailureKind::BadArguments),
-                    e.to_string(),
-                ))))
+                    function,
+                    args,
+                }));
             }
+            Err(e) => out.push(Action::Send(WorkerMessage::Result(failed(
+                task,
+                kind_name(FailureKind::BadArguments),
+                e.to_string(),
+            )))),
         }
     }
 
@@ -211,13 +229,22 @@ impl Tasks {
     /// Every task held: what a `REGISTER` lists as running.
     pub fn held(&self) -> Vec<TaskRef> {
         let mut all: Vec<TaskRef> = self.started.iter().cloned().collect();
-        all.extend(self.loading.values().flat_map(|l| l.waiting.iter().map(|w| w.task.clone())));
+        all.extend(
+            self.loading
+                .values()
+                .flat_map(|l| l.waiting.iter().map(|w| w.task.clone())),
+        );
         all
     }
 
     /// How many tasks are held: what a `HEARTBEAT` reports.
     pub fn held_count(&self) -> usize {
-        self.started.len() + self.loading.values().map(|l| l.waiting.len()).sum::<usize>()
+        self.started.len()
+            + self
+                .loading
+                .values()
+                .map(|l| l.waiting.len())
+                .sum::<usize>()
     }
 
     /// Tasks handed to the executor (queued there or running).
@@ -232,7 +259,11 @@ impl Tasks {
     pub fn begin_drain(&mut self, withdrawn: &[TaskRef]) -> WorkerMessage {
         self.draining = true;
         self.not_started.clear();
-        let mut returned: Vec<TaskRef> = withdrawn.iter().filter(|t| self.started.remove(*t)).cloned().collect();
+        let mut returned: Vec<TaskRef> = withdrawn
+            .iter()
+            .filter(|t| self.started.remove(*t))
+            .cloned()
+            .collect();
         for load in self.loading.values_mut() {
             returned.extend(load.waiting.drain(..).map(|w| w.task));
         }
@@ -260,7 +291,9 @@ impl Tasks {
     /// `why` (unless it was handed back or fed again meanwhile).
     pub fn module_missing(&mut self, task: TaskRef, why: &str, out: &mut Vec<Action>) {
         if self.need_module.remove(&task).is_some() {
-            out.push(Action::Send(WorkerMessage::Result(failed(task, KIND_LOAD, why))));
+            out.push(Action::Send(WorkerMessage::Result(failed(
+                task, KIND_LOAD, why,
+            ))));
         }
     }
 
@@ -351,7 +384,11 @@ mod tests {
         let f = Uuid::new_v4();
         let (t1, t2) = (task_ref(), task_ref());
         let mut out = Vec::new();
-        tasks.task(message(&t1, f, "", json!([2, 3])), Some(ADD.as_bytes().to_vec()), &mut out);
+        tasks.task(
+            message(&t1, f, "", json!([2, 3])),
+            Some(ADD.as_bytes().to_vec()),
+            &mut out,
+        );
         assert_eq!(tasks.held(), vec![t1.clone()]);
         let loaded = load(&rt, &out);
         // A second task for the same function arrives while it loads.
@@ -366,7 +403,10 @@ mod tests {
         tasks.finished(t1.clone(), Outcome::completed(json!(5)), &mut out);
         match sends(&out)[..] {
             [WorkerMessage::Result(r)] => {
-                assert_eq!((&r.task, r.status.as_str(), &r.result), (&t1, "COMPLETED", &json!(5)));
+                assert_eq!(
+                    (&r.task, r.status.as_str(), &r.result),
+                    (&t1, "COMPLETED", &json!(5))
+                );
             }
             ref other => panic!("{other:?}"),
         }
@@ -392,7 +432,10 @@ mod tests {
         );
         assert!(tasks.held().is_empty());
         // It is still handed back in a BYE: the dispatcher counts it here.
-        assert_eq!(tasks.begin_drain(&[]), WorkerMessage::Bye { returned: vec![t] });
+        assert_eq!(
+            tasks.begin_drain(&[]),
+            WorkerMessage::Bye { returned: vec![t] }
+        );
     }
 
     #[test]
@@ -402,12 +445,23 @@ mod tests {
         let f = Uuid::new_v4();
         let add = rt.load(ADD.as_bytes(), "add", None).unwrap();
         let mut out = Vec::new();
-        tasks.task(message(&task_ref(), f, &add.hash_hex(), json!([1, 2])), Some(ADD.as_bytes().to_vec()), &mut out);
+        tasks.task(
+            message(&task_ref(), f, &add.hash_hex(), json!([1, 2])),
+            Some(ADD.as_bytes().to_vec()),
+            &mut out,
+        );
         let loaded = load(&rt, &out);
         tasks.loaded(loaded, &mut out);
         let mut out = Vec::new();
-        tasks.task(message(&task_ref(), f, "00ff", json!([1, 2])), None, &mut out);
-        assert!(matches!(sends(&out)[..], [WorkerMessage::NeedModule { .. }]));
+        tasks.task(
+            message(&task_ref(), f, "00ff", json!([1, 2])),
+            None,
+            &mut out,
+        );
+        assert!(matches!(
+            sends(&out)[..],
+            [WorkerMessage::NeedModule { .. }]
+        ));
     }
 
     #[test]
@@ -416,14 +470,28 @@ mod tests {
         let mut tasks = Tasks::new(16);
         let (t1, f1) = (task_ref(), Uuid::new_v4());
         let mut out = Vec::new();
-        tasks.task(message(&t1, f1, "", json!([1, 2])), Some(b"garbage".to_vec()), &mut out);
+        tasks.task(
+            message(&t1, f1, "", json!([1, 2])),
+            Some(b"garbage".to_vec()),
+            &mut out,
+        );
         let loaded = load(&rt, &out);
         let mut out = Vec::new();
         tasks.loaded(loaded, &mut out);
         match sends(&out)[..] {
             [WorkerMessage::Result(r)] => {
-                assert_eq!((r.status.as_str(), r.kind.as_deref()), ("FAILED", Some("load")));
-                assert!(r.result.as_str().unwrap().contains("not a WebAssembly module"), "{}", r.result);
+                assert_eq!(
+                    (r.status.as_str(), r.kind.as_deref()),
+                    ("FAILED", Some("load"))
+                );
+                assert!(
+                    r.result
+                        .as_str()
+                        .unwrap()
+                        .contains("not a WebAssembly module"),
+                    "{}",
+                    r.result
+                );
             }
             ref other => panic!("{other:?}"),
         }
@@ -431,7 +499,11 @@ mod tests {
 
         let (t2, f2) = (task_ref(), Uuid::new_v4());
         let mut out = Vec::new();
-        tasks.task(message(&t2, f2, "", json!(["x"])), Some(ADD.as_bytes().to_vec()), &mut out);
+        tasks.task(
+            message(&t2, f2, "", json!(["x"])),
+            Some(ADD.as_bytes().to_vec()),
+            &mut out,
+        );
         let loaded = load(&rt, &out);
         let mut out = Vec::new();
         tasks.loaded(loaded, &mut out);
@@ -452,7 +524,11 @@ mod tests {
         let f = Uuid::new_v4();
         let ts: Vec<TaskRef> = (0..4).map(|_| task_ref()).collect();
         let mut out = Vec::new();
-        tasks.task(message(&ts[0], f, "", json!([1, 2])), Some(ADD.as_bytes().to_vec()), &mut out);
+        tasks.task(
+            message(&ts[0], f, "", json!([1, 2])),
+            Some(ADD.as_bytes().to_vec()),
+            &mut out,
+        );
         let loaded = load(&rt, &out);
         let mut out = Vec::new();
         tasks.loaded(loaded, &mut out);
@@ -481,7 +557,12 @@ mod tests {
         let late = task_ref();
         let mut out = Vec::new();
         tasks.task(message(&late, f, "", json!([1, 2])), None, &mut out);
-        assert_eq!(sends(&out), vec![&WorkerMessage::Bye { returned: vec![late] }]);
+        assert_eq!(
+            sends(&out),
+            vec![&WorkerMessage::Bye {
+                returned: vec![late]
+            }]
+        );
         let mut out = Vec::new();
         tasks.finished(ts[1].clone(), Outcome::completed(json!(3)), &mut out);
         assert!(started(&out).is_empty());
@@ -498,22 +579,35 @@ mod tests {
         tasks.module_missing(t.clone(), "no module", &mut out);
         match sends(&out)[..] {
             [WorkerMessage::Result(r)] => {
-                assert_eq!((&r.task, r.kind.as_deref(), &r.result), (&t, Some("load"), &json!("no module")));
+                assert_eq!(
+                    (&r.task, r.kind.as_deref(), &r.result),
+                    (&t, Some("load"), &json!("no module"))
+                );
             }
             ref other => panic!("{other:?}"),
         }
         let mut out = Vec::new();
         tasks.module_missing(t, "no module", &mut out);
         assert!(out.is_empty(), "failed once");
-        assert_eq!(tasks.begin_drain(&[]), WorkerMessage::Bye { returned: vec![] });
+        assert_eq!(
+            tasks.begin_drain(&[]),
+            WorkerMessage::Bye { returned: vec![] }
+        );
     }
 
     #[test]
     fn unanswered_need_modules_expire() {
         let mut tasks = Tasks::new(16);
         let mut out = Vec::new();
-        tasks.task(message(&task_ref(), Uuid::new_v4(), "", json!([])), None, &mut out);
+        tasks.task(
+            message(&task_ref(), Uuid::new_v4(), "", json!([])),
+            None,
+            &mut out,
+        );
         tasks.expire(Instant::now() + NEED_MODULE_EXPIRY);
-        assert_eq!(tasks.begin_drain(&[]), WorkerMessage::Bye { returned: vec![] });
+        assert_eq!(
+            tasks.begin_drain(&[]),
+            WorkerMessage::Bye { returned: vec![] }
+        );
     }
 }

@@ -165,7 +165,10 @@ mod tests {
         }
         lat.sort();
         let p50 = lat[lat.len() / 2];
-        eprintln!("mailbox wake-up latency: p50 {p50:?}, max {:?}", lat[lat.len() - 1]);
+        eprintln!(
+            "mailbox wake-up latency: p50 {p50:?}, max {:?}",
+            lat[lat.len() - 1]
+        );
         assert!(p50 < Duration::from_millis(1), "p50 {p50:?}");
     }
 

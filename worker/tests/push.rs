@@ -37,7 +37,8 @@ impl Dispatcher {
     /// The next decoded message, or None after `timeout`.
     fn recv(&mut self, timeout: Duration) -> Option<(Vec<u8>, WorkerMessage)> {
         let (id, frames) = self.router.recv(timeout)?;
-        let message = WorkerMessage::decode(&frames).expect("the worker sends well-formed messages");
+        let message =
+            WorkerMessage::decode(&frames).expect("the worker sends well-formed messages");
         if matches!(message, WorkerMessage::Heartbeat { .. }) {
             self.heartbeats += 1;
         }
@@ -48,7 +49,9 @@ impl Dispatcher {
     /// unless `registers` is true).
     fn expect(&mut self, what: &str, registers: bool) -> (Vec<u8>, WorkerMessage) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while let Some((id, message)) = self.recv(deadline.saturating_duration_since(Instant::now())) {
+        while let Some((id, message)) =
+            self.recv(deadline.saturating_duration_since(Instant::now()))
+        {
             match message {
                 WorkerMessage::Heartbeat { .. } => continue,
                 WorkerMessage::Register { .. } if !registers => continue,
@@ -76,18 +79,36 @@ impl Dispatcher {
     /// Waits for REGISTER and answers WELCOME.
     fn accept(&mut self, heartbeat_ms: u64) -> (Vec<u8>, String, u32) {
         let (id, message) = self.expect("REGISTER", true);
-        let WorkerMessage::Register { worker, slots, running, .. } = message else {
+        let WorkerMessage::Register {
+            worker,
+            slots,
+            running,
+            ..
+        } = message
+        else {
             panic!("expected REGISTER first, got {message:?}");
         };
         assert!(running.is_empty());
-        self.send(&id, &DispatcherMessage::Welcome { heartbeat_ms, batch: false });
+        self.send(
+            &id,
+            &DispatcherMessage::Welcome {
+                heartbeat_ms,
+                batch: false,
+            },
+        );
         (id, worker, slots)
     }
 }
 
 // ---- tasks --------------------------------------------------------------
 
-fn task(task: &TaskRef, function_id: Uuid, name: &str, wat: Option<&str>, payload: Value) -> DispatcherMessage {
+fn task(
+    task: &TaskRef,
+    function_id: Uuid,
+    name: &str,
+    wat: Option<&str>,
+    payload: Value,
+) -> DispatcherMessage {
     DispatcherMessage::Task {
         task: task_message(task, function_id, name, payload),
         module: wat.map(|w| w.as_bytes().to_vec()),
@@ -101,8 +122,17 @@ fn a_batch_worker_takes_tasks_in_one_message_and_reports_every_result() {
     let mut d = Dispatcher::bind();
     let mut w = Worker::start(run_push, 2, &d.endpoint);
     let (id, message) = d.expect("REGISTER", true);
-    assert!(matches!(message, WorkerMessage::Register { batch: true, .. }), "{message:?}");
-    d.send(&id, &DispatcherMessage::Welcome { heartbeat_ms: 1000, batch: true });
+    assert!(
+        matches!(message, WorkerMessage::Register { batch: true, .. }),
+        "{message:?}"
+    );
+    d.send(
+        &id,
+        &DispatcherMessage::Welcome {
+            heartbeat_ms: 1000,
+            batch: true,
+        },
+    );
 
     // Twenty tasks in one TASKS, the module once, beside the first.
     let add = Uuid::new_v4();
@@ -146,15 +176,24 @@ fn runs_tasks_keeps_modules_and_asks_for_the_ones_it_lacks() {
     let mut w = Worker::start(run_push, 2, &d.endpoint);
     let (id, name, slots) = d.accept(1000);
     assert_eq!((name.as_str(), slots), ("test-worker", 2));
-    assert!(id.starts_with(b"test-worker-"), "routing id {:?}", String::from_utf8_lossy(&id));
+    assert!(
+        id.starts_with(b"test-worker-"),
+        "routing id {:?}",
+        String::from_utf8_lossy(&id)
+    );
 
     // With the module: RESULT 5, attempt and receipt echoed.
     let add = Uuid::new_v4();
     let t1 = task_ref(2);
     d.send(&id, &task(&t1, add, "add", Some(ADD), json!([2, 3])));
     let r = d.result();
-    assert_eq!((&r.task, r.status.as_str(), &r.result, &r.kind), (&t1, "COMPLETED", &json!(5), &None));
-    assert!(logs_contain("faas worker ready: push mode, 2 slots, dispatcher tcp://127.0.0.1:"));
+    assert_eq!(
+        (&r.task, r.status.as_str(), &r.result, &r.kind),
+        (&t1, "COMPLETED", &json!(5), &None)
+    );
+    assert!(logs_contain(
+        "faas worker ready: push mode, 2 slots, dispatcher tcp://127.0.0.1:"
+    ));
 
     // Without the module: the worker has it.
     let t2 = task_ref(1);
@@ -168,37 +207,77 @@ fn runs_tasks_keeps_modules_and_asks_for_the_ones_it_lacks() {
     let t3 = task_ref(1);
     d.send(&id, &task(&t3, noop, "noop", None, json!([])));
     match d.expect("NEED_MODULE", false) {
-        (_, WorkerMessage::NeedModule { task, function_id }) => assert_eq!((task, function_id), (t3.clone(), noop)),
+        (_, WorkerMessage::NeedModule { task, function_id }) => {
+            assert_eq!((task, function_id), (t3.clone(), noop))
+        }
         (_, other) => panic!("expected NEED_MODULE, got {other:?}"),
     }
     d.send(&id, &task(&t3, noop, "noop", Some(NOOP), json!([])));
     let r = d.result();
-    assert_eq!((&r.task, r.status.as_str(), &r.result), (&t3, "COMPLETED", &Value::Null));
+    assert_eq!(
+        (&r.task, r.status.as_str(), &r.result),
+        (&t3, "COMPLETED", &Value::Null)
+    );
 
     // Failures, each with its kind.
     let t4 = task_ref(1);
     d.send(&id, &task(&t4, add, "add", None, json!(["two", 3])));
     let r = d.result();
-    assert_eq!((&r.task, r.status.as_str(), r.kind.as_deref()), (&t4, "FAILED", Some("bad_arguments")));
-    assert!(r.result.as_str().unwrap().contains("argument 0"), "{}", r.result);
+    assert_eq!(
+        (&r.task, r.status.as_str(), r.kind.as_deref()),
+        (&t4, "FAILED", Some("bad_arguments"))
+    );
+    assert!(
+        r.result.as_str().unwrap().contains("argument 0"),
+        "{}",
+        r.result
+    );
 
     let t5 = task_ref(1);
-    d.send(&id, &task(&t5, Uuid::new_v4(), "boom", Some(BOOM), json!([])));
+    d.send(
+        &id,
+        &task(&t5, Uuid::new_v4(), "boom", Some(BOOM), json!([])),
+    );
     let r = d.result();
-    assert_eq!((&r.task, r.status.as_str(), r.kind.as_deref()), (&t5, "FAILED", Some("trap")));
+    assert_eq!(
+        (&r.task, r.status.as_str(), r.kind.as_deref()),
+        (&t5, "FAILED", Some("trap"))
+    );
 
     let t6 = task_ref(1);
-    d.send(&id, &task(&t6, Uuid::new_v4(), "bad", Some("this is not wasm"), json!([])));
+    d.send(
+        &id,
+        &task(
+            &t6,
+            Uuid::new_v4(),
+            "bad",
+            Some("this is not wasm"),
+            json!([]),
+        ),
+    );
     let r = d.result();
-    assert_eq!((&r.task, r.status.as_str(), r.kind.as_deref()), (&t6, "FAILED", Some("load")));
-    assert!(r.result.as_str().unwrap().contains("not a WebAssembly module"), "{}", r.result);
+    assert_eq!(
+        (&r.task, r.status.as_str(), r.kind.as_deref()),
+        (&t6, "FAILED", Some("load"))
+    );
+    assert!(
+        r.result
+            .as_str()
+            .unwrap()
+            .contains("not a WebAssembly module"),
+        "{}",
+        r.result
+    );
 
     // Several at once, more than the slots: all complete.
     let ts: Vec<TaskRef> = (0..20).map(|_| task_ref(1)).collect();
     for (i, t) in ts.iter().enumerate() {
         d.send(&id, &task(t, add, "add", None, json!([i, 1])));
     }
-    let mut got: Vec<(TaskRef, Value)> = (0..ts.len()).map(|_| d.result()).map(|r| (r.task, r.result)).collect();
+    let mut got: Vec<(TaskRef, Value)> = (0..ts.len())
+        .map(|_| d.result())
+        .map(|r| (r.task, r.result))
+        .collect();
     got.sort_by_key(|(t, _)| ts.iter().position(|x| x == t));
     for (i, (t, v)) in got.iter().enumerate() {
         assert_eq!((t, v), (&ts[i], &json!(i + 1)));
@@ -224,23 +303,51 @@ fn garbage_from_the_dispatcher_is_dropped_and_the_worker_keeps_serving() {
         vec![TAG.to_vec(), b"NOPE".to_vec(), b"{}".to_vec()],
         vec![TAG.to_vec(), vec![0xff, 0xfe], b"{}".to_vec()],
         vec![TAG.to_vec(), b"TASK".to_vec(), b"not json".to_vec()],
-        vec![TAG.to_vec(), b"TASK".to_vec(), body(json!({"task_id": "nope"}))],
-        vec![TAG.to_vec(), b"TASK".to_vec(), b"{}".to_vec(), b"m".to_vec(), b"extra".to_vec()],
-        vec![TAG.to_vec(), b"WELCOME".to_vec(), body(json!({"heartbeat_ms": -1}))],
+        vec![
+            TAG.to_vec(),
+            b"TASK".to_vec(),
+            body(json!({"task_id": "nope"})),
+        ],
+        vec![
+            TAG.to_vec(),
+            b"TASK".to_vec(),
+            b"{}".to_vec(),
+            b"m".to_vec(),
+            b"extra".to_vec(),
+        ],
+        vec![
+            TAG.to_vec(),
+            b"WELCOME".to_vec(),
+            body(json!({"heartbeat_ms": -1})),
+        ],
         vec![TAG.to_vec(), b"REGISTER".to_vec(), b"{}".to_vec()],
         vec![TAG.to_vec(), b"TASK".to_vec(), vec![b' '; 17 * 1024 * 1024]],
         // Well-formed but odd: a zero heartbeat (clamped), a task for a
         // function whose entry does not exist, payloads of every shape.
-        DispatcherMessage::Welcome { heartbeat_ms: 0, batch: false }.encode(),
+        DispatcherMessage::Welcome {
+            heartbeat_ms: 0,
+            batch: false,
+        }
+        .encode(),
     ];
     for frames in garbage {
         d.send_raw(&id, frames);
     }
     let odd = task_ref(1);
-    d.send(&id, &task(&odd, Uuid::new_v4(), "missing", Some(ADD), json!({"a": 1})));
+    d.send(
+        &id,
+        &task(&odd, Uuid::new_v4(), "missing", Some(ADD), json!({"a": 1})),
+    );
     let r = d.result();
     assert_eq!((&r.task, r.kind.as_deref()), (&odd, Some("load")));
-    for payload in [json!(null), json!("x"), json!([1]), json!([1, 2, 3]), json!([1e300, 1]), json!({"a": 1})] {
+    for payload in [
+        json!(null),
+        json!("x"),
+        json!([1]),
+        json!([1, 2, 3]),
+        json!([1e300, 1]),
+        json!({"a": 1}),
+    ] {
         let t = task_ref(1);
         d.send(&id, &task(&t, Uuid::new_v4(), "add", Some(ADD), payload));
         let r = d.result();
@@ -248,12 +355,23 @@ fn garbage_from_the_dispatcher_is_dropped_and_the_worker_keeps_serving() {
     }
 
     // Still serving.
-    d.send(&id, &DispatcherMessage::Welcome { heartbeat_ms: 1000, batch: false });
+    d.send(
+        &id,
+        &DispatcherMessage::Welcome {
+            heartbeat_ms: 1000,
+            batch: false,
+        },
+    );
     let t = task_ref(3);
-    d.send(&id, &task(&t, Uuid::new_v4(), "add", Some(ADD), json!([2, 3])));
+    d.send(
+        &id,
+        &task(&t, Uuid::new_v4(), "add", Some(ADD), json!([2, 3])),
+    );
     let r = d.result();
     assert_eq!((&r.task, &r.result), (&t, &json!(5)));
-    assert!(logs_contain("dropped a malformed message from the dispatcher"));
+    assert!(logs_contain(
+        "dropped a malformed message from the dispatcher"
+    ));
     w.stop().unwrap();
 }
 
@@ -270,21 +388,39 @@ fn heartbeats_come_at_the_welcomed_interval() {
             // The worker pings with REGISTER after 3 silent intervals; a
             // live dispatcher answers.
             registers += 1;
-            d.send(&id, &DispatcherMessage::Welcome { heartbeat_ms: 50, batch: false });
+            d.send(
+                &id,
+                &DispatcherMessage::Welcome {
+                    heartbeat_ms: 50,
+                    batch: false,
+                },
+            );
         }
     }
-    assert!((12..=25).contains(&d.heartbeats), "{} heartbeats in 1 s at 50 ms", d.heartbeats);
-    assert!(registers >= 2, "{registers} registrations during 1 s of silence at 50 ms");
+    assert!(
+        (12..=25).contains(&d.heartbeats),
+        "{} heartbeats in 1 s at 50 ms",
+        d.heartbeats
+    );
+    assert!(
+        registers >= 2,
+        "{registers} registrations during 1 s of silence at 50 ms"
+    );
     w.stop().unwrap();
 }
 
 #[test]
 fn registers_again_when_asked_listing_what_it_runs() {
     let mut d = Dispatcher::bind();
-    let mut w = Worker::start_with(run_push, 1, &d.endpoint, |c| c.runtime.default_timeout = Duration::from_millis(1500));
+    let mut w = Worker::start_with(run_push, 1, &d.endpoint, |c| {
+        c.runtime.default_timeout = Duration::from_millis(1500)
+    });
     let (id, _, _) = d.accept(1000);
     let t = task_ref(1);
-    d.send(&id, &task(&t, Uuid::new_v4(), "spin", Some(SPIN), json!([])));
+    d.send(
+        &id,
+        &task(&t, Uuid::new_v4(), "spin", Some(SPIN), json!([])),
+    );
     // Give the load a moment: the task is held either way (loading or
     // running), so it is listed.
     d.send(&id, &DispatcherMessage::Reregister);
@@ -295,7 +431,13 @@ fn registers_again_when_asked_listing_what_it_runs() {
         }
         (_, other) => panic!("expected REGISTER, got {other:?}"),
     }
-    d.send(&id, &DispatcherMessage::Welcome { heartbeat_ms: 1000, batch: false });
+    d.send(
+        &id,
+        &DispatcherMessage::Welcome {
+            heartbeat_ms: 1000,
+            batch: false,
+        },
+    );
     let r = d.result();
     assert_eq!((&r.task, r.kind.as_deref()), (&t, Some("timeout")));
     w.stop().unwrap();
@@ -313,15 +455,27 @@ fn rejoins_a_dispatcher_restarted_on_the_same_address() {
     // (within 3 silent heartbeat intervals), under the same routing id.
     let deadline = Instant::now() + Duration::from_secs(10);
     let again = loop {
-        assert!(Instant::now() < deadline, "no REGISTER to the restarted dispatcher");
+        assert!(
+            Instant::now() < deadline,
+            "no REGISTER to the restarted dispatcher"
+        );
         if let Some((from, WorkerMessage::Register { .. })) = d.recv(Duration::from_secs(1)) {
             break from;
         }
     };
     assert_eq!(again, id);
-    d.send(&id, &DispatcherMessage::Welcome { heartbeat_ms: 100, batch: false });
+    d.send(
+        &id,
+        &DispatcherMessage::Welcome {
+            heartbeat_ms: 100,
+            batch: false,
+        },
+    );
     let t = task_ref(1);
-    d.send(&id, &task(&t, Uuid::new_v4(), "add", Some(ADD), json!([1, 2])));
+    d.send(
+        &id,
+        &task(&t, Uuid::new_v4(), "add", Some(ADD), json!([1, 2])),
+    );
     assert_eq!(d.result().result, json!(3));
     w.stop().unwrap();
 }
@@ -329,7 +483,9 @@ fn rejoins_a_dispatcher_restarted_on_the_same_address() {
 #[test]
 fn shutdown_returns_unstarted_tasks_finishes_running_ones_and_returns() {
     let mut d = Dispatcher::bind();
-    let mut w = Worker::start_with(run_push, 1, &d.endpoint, |c| c.runtime.default_timeout = Duration::from_millis(700));
+    let mut w = Worker::start_with(run_push, 1, &d.endpoint, |c| {
+        c.runtime.default_timeout = Duration::from_millis(700)
+    });
     let (id, _, _) = d.accept(100);
     // Load `spin` first (a task with bad arguments fails at once), so the
     // next task starts the moment it arrives.
@@ -347,7 +503,13 @@ fn shutdown_returns_unstarted_tasks_finishes_running_ones_and_returns() {
         (_, WorkerMessage::Register { running: held, .. }) => assert_eq!(held.len(), 2, "{held:?}"),
         (_, other) => panic!("expected REGISTER, got {other:?}"),
     }
-    d.send(&id, &DispatcherMessage::Welcome { heartbeat_ms: 100, batch: false });
+    d.send(
+        &id,
+        &DispatcherMessage::Welcome {
+            heartbeat_ms: 100,
+            batch: false,
+        },
+    );
 
     w.shutdown.store(true, Ordering::Relaxed);
     match d.expect("BYE", false) {
@@ -363,7 +525,11 @@ fn shutdown_returns_unstarted_tasks_finishes_running_ones_and_returns() {
     }
     let r = d.result();
     assert_eq!((&r.task, r.kind.as_deref()), (&running, Some("timeout")));
-    assert!(r.result.as_str().unwrap().contains("timed out"), "{}", r.result);
+    assert!(
+        r.result.as_str().unwrap().contains("timed out"),
+        "{}",
+        r.result
+    );
     w.stop().unwrap();
 }
 
@@ -371,7 +537,11 @@ fn shutdown_returns_unstarted_tasks_finishes_running_ones_and_returns() {
 fn bad_settings_fail_at_start() {
     common::init_logs();
     let shutdown = Arc::new(AtomicBool::new(false));
-    for url in ["localhost:7001", "tcp://no-such-host.invalid:7001", "tcp://127.0.0.1:0"] {
+    for url in [
+        "localhost:7001",
+        "tcp://no-such-host.invalid:7001",
+        "tcp://127.0.0.1:0",
+    ] {
         let e = run_push(WorkerConfig::new(1, url), shutdown.clone()).unwrap_err();
         assert!(matches!(e, WorkerError::BadUrl { .. }), "{url}: {e}");
         assert!(e.to_string().contains(url), "{e}");
@@ -439,7 +609,10 @@ fn pipelined_no_op_throughput() {
         done += 1;
     }
     let rate = total as f64 / start.elapsed().as_secs_f64();
-    eprintln!("pipelined no-op throughput, {slots} slots, window {}: {rate:.0} tasks/s", 2 * slots);
+    eprintln!(
+        "pipelined no-op throughput, {slots} slots, window {}: {rate:.0} tasks/s",
+        2 * slots
+    );
     assert!(rate > 1000.0, "{rate:.0} tasks/s");
     w.stop().unwrap();
 }

@@ -11,7 +11,8 @@ use faas_store::{Store, StoreConfig};
 use serde_json::Value;
 use tower::ServiceExt;
 
-pub const ADD: &str = "(module (func (export \"add\") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))";
+pub const ADD: &str =
+    "(module (func (export \"add\") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))";
 
 /// The router and the store behind it.
 pub fn app() -> (axum::Router, Store) {
@@ -21,11 +22,23 @@ pub fn app() -> (axum::Router, Store) {
     })
     .expect("runtime");
     let store = Store::memory(StoreConfig::default());
-    (router(AppState::new(store.clone(), runtime, ServerConfig::default())), store)
+    (
+        router(AppState::new(
+            store.clone(),
+            runtime,
+            ServerConfig::default(),
+        )),
+        store,
+    )
 }
 
 /// One request; the status and the JSON body.
-pub async fn call(app: &axum::Router, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+pub async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let request = Request::builder()
         .method(method)
         .uri(uri)
@@ -33,7 +46,10 @@ pub async fn call(app: &axum::Router, method: &str, uri: &str, body: Option<Valu
         .expect("request");
     let response = app.clone().oneshot(request).await.expect("an answer");
     let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20).await.expect("body");
-    let value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{uri}: not JSON ({e}): {bytes:?}"));
+    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
+        .await
+        .expect("body");
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("{uri}: not JSON ({e}): {bytes:?}"));
     (status, value)
 }

@@ -64,7 +64,14 @@ impl Cluster {
     pub fn add_worker(&mut self, slots: usize, name: &str) {
         let url = self.url();
         let worker = Daemon::start(
-            &["worker", self.mode.name(), &slots.to_string(), &url, "--name", name],
+            &[
+                "worker",
+                self.mode.name(),
+                &slots.to_string(),
+                &url,
+                "--name",
+                name,
+            ],
             WORKER_READY,
         );
         self.workers.push(worker);
@@ -95,13 +102,21 @@ impl Cluster {
             if listing["workers"].as_array().map_or(0, Vec::len) == n {
                 return;
             }
-            assert!(Instant::now() < deadline, "expected {n} workers, listing: {listing}");
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} workers, listing: {listing}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }
 
-pub fn start_dispatcher(redis: &RedisServer, mode: Mode, port: u16, heartbeat_timeout: &str) -> Daemon {
+pub fn start_dispatcher(
+    redis: &RedisServer,
+    mode: Mode,
+    port: u16,
+    heartbeat_timeout: &str,
+) -> Daemon {
     Daemon::start(
         &[
             "dispatcher",
@@ -152,7 +167,10 @@ impl Python {
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
                 let _ = tx.send(line);
             }
         });
@@ -237,7 +255,10 @@ pub async fn five_hundred_tasks_over_three_workers_all_complete_and_all_share(mo
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let done = c.completed_by_worker().await;
     assert_eq!(done.values().sum::<u64>(), 500, "{done:?}");
-    assert!(done.values().all(|n| *n > 0), "a worker got nothing: {done:?}");
+    assert!(
+        done.values().all(|n| *n > 0),
+        "a worker got nothing: {done:?}"
+    );
 }
 
 pub async fn a_worker_with_four_slots_gets_about_twice_the_work_of_one_with_two(mode: Mode) {
@@ -255,7 +276,10 @@ pub async fn a_worker_with_four_slots_gets_about_twice_the_work_of_one_with_two(
     let done = c.completed_by_worker().await;
     let (big, small) = (done["big"] as f64, done["small"] as f64);
     let ratio = big / small;
-    assert!((1.5..=2.8).contains(&ratio), "4-slot/2-slot work ratio {ratio:.2} ({done:?})");
+    assert!(
+        (1.5..=2.8).contains(&ratio),
+        "4-slot/2-slot work ratio {ratio:.2} ({done:?})"
+    );
 }
 
 pub async fn killing_a_worker_mid_run_loses_nothing_and_reruns_only_what_it_held(mode: Mode) {
@@ -283,17 +307,28 @@ pub async fn killing_a_worker_mid_run_loses_nothing_and_reruns_only_what_it_held
         .unwrap_or_else(|| panic!("no task count in {line:?}"));
     assert!(held > 0, "the killed worker held nothing: {line}");
     // Heartbeat timeout 2 s, plus one second.
-    assert!(failover < Duration::from_secs(3), "failover took {failover:?}");
+    assert!(
+        failover < Duration::from_secs(3),
+        "failover took {failover:?}"
+    );
 
     let results = finish_all(&c.api, &ids).await;
-    assert!(results.iter().all(|(s, r)| s == "COMPLETED" && r == "slept"), "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|(s, r)| s == "COMPLETED" && r == "slept"),
+        "{results:?}"
+    );
     let mut reruns = 0;
     for id in &ids {
         let attempts = c.api.task(*id).await["attempts"].as_u64().unwrap_or(0);
         assert!(attempts >= 1);
         reruns += attempts - 1;
     }
-    assert_eq!(reruns as usize, held, "re-runs must equal what the dead worker held");
+    assert_eq!(
+        reruns as usize, held,
+        "re-runs must equal what the dead worker held"
+    );
 }
 
 pub async fn a_worker_started_after_the_tasks_were_queued_takes_its_share(mode: Mode) {
@@ -323,7 +358,9 @@ pub async fn a_dispatcher_killed_and_restarted_mid_run_loses_nothing(mode: Mode)
     c.dispatcher = start_dispatcher(&c.redis, mode, c.zmq_port, "3");
     let results = finish_all(&c.api, &ids).await;
     assert!(
-        results.iter().all(|(s, r)| s == "COMPLETED" && r == "slept"),
+        results
+            .iter()
+            .all(|(s, r)| s == "COMPLETED" && r == "slept"),
         "{results:?}"
     );
     // The workers re-joined the new dispatcher by themselves.
@@ -355,8 +392,17 @@ pub async fn sigterm_makes_a_worker_hand_back_unstarted_tasks_and_finish_running
     }
     c.add_worker(2, "next");
     let results = finish_all(&c.api, &ids).await;
-    assert!(results.iter().all(|(s, r)| s == "COMPLETED" && r == "slept"), "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|(s, r)| s == "COMPLETED" && r == "slept"),
+        "{results:?}"
+    );
     for id in &ids {
-        assert_eq!(c.api.task(*id).await["attempts"], json!(1), "a handed-back task counts no attempt");
+        assert_eq!(
+            c.api.task(*id).await["attempts"],
+            json!(1),
+            "a handed-back task counts no attempt"
+        );
     }
 }

@@ -26,7 +26,9 @@ struct Capture;
 
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
+        LOGS.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
         std::io::stderr().write(buf)
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -74,7 +76,12 @@ impl Router {
 
     /// The next message's routing id and frames, or None after `timeout`.
     pub fn recv(&self, timeout: Duration) -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
-        if self.socket.poll(zmq::POLLIN, timeout.as_millis() as i64).unwrap() == 0 {
+        if self
+            .socket
+            .poll(zmq::POLLIN, timeout.as_millis() as i64)
+            .unwrap()
+            == 0
+        {
             return None;
         }
         let mut frames = self.socket.recv_multipart(0).unwrap();
@@ -106,7 +113,12 @@ impl Worker {
         Self::start_with(run, slots, endpoint, |_| {})
     }
 
-    pub fn start_with(run: Run, slots: usize, endpoint: &str, tweak: impl FnOnce(&mut WorkerConfig)) -> Self {
+    pub fn start_with(
+        run: Run,
+        slots: usize,
+        endpoint: &str,
+        tweak: impl FnOnce(&mut WorkerConfig),
+    ) -> Self {
         init_logs();
         let mut config = WorkerConfig::new(slots, endpoint);
         config.name = "test-worker".into();
@@ -116,8 +128,11 @@ impl Worker {
         let thread = {
             let (shutdown, stat) = (shutdown.clone(), stat.clone());
             std::thread::spawn(move || {
-                let own = std::fs::read_link("/proc/thread-self").ok().map(|p| p.join("stat"));
-                *stat.lock().unwrap_or_else(|e| e.into_inner()) = own.map(|p| std::path::Path::new("/proc").join(p));
+                let own = std::fs::read_link("/proc/thread-self")
+                    .ok()
+                    .map(|p| p.join("stat"));
+                *stat.lock().unwrap_or_else(|e| e.into_inner()) =
+                    own.map(|p| std::path::Path::new("/proc").join(p));
                 run(config, shutdown)
             })
         };
@@ -130,12 +145,17 @@ impl Worker {
 
     /// CPU time of the worker's I/O thread so far, if `/proc` says.
     pub fn cpu(&self) -> Option<Duration> {
-        let path = self.stat.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
+        let path = self
+            .stat
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
         let stat = std::fs::read_to_string(path).ok()?;
         // Fields after the command name (which is in parentheses): utime
         // and stime are the 12th and 13th, in clock ticks (100 per second).
         let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
         Some(Duration::from_millis(ticks * 10))
     }
 
@@ -149,7 +169,10 @@ impl Worker {
         let thread = self.thread.take().expect("running");
         let deadline = Instant::now() + within;
         while !thread.is_finished() {
-            assert!(Instant::now() < deadline, "the worker did not return within {within:?}");
+            assert!(
+                Instant::now() < deadline,
+                "the worker did not return within {within:?}"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         thread.join().expect("the worker panicked")
