@@ -4,7 +4,7 @@
 
 use crate::functions::{FunctionCache, LoadFailure};
 use crate::outcome::to_final;
-use crate::recorder::{Bookkeeping, Done};
+use crate::recorder::{Bookkeeping, Done, Held};
 use faas_protocol::pace::{self, Rate};
 use faas_runtime::{Executor, Function, Runtime};
 use faas_store::{Claim, Final, Store};
@@ -47,6 +47,8 @@ const PACE_EVERY: Duration = Duration::from_millis(50);
 /// With the slots well fed, how long a claim waits for more room to free up
 /// so that one round trip claims many tasks.
 const GATHER: Duration = Duration::from_millis(1);
+/// Claims waiting on the store at once.
+const CLAIMS_IN_FLIGHT: usize = 2;
 
 /// The claim-ahead window: `room` holds a permit per task this dispatcher
 /// may hold at once (running, queued for a slot, or being recorded); it
@@ -138,10 +140,17 @@ pub async fn run_local(
         renewer,
     } = Bookkeeping::start(&store, &config.consumer, config.renew_every);
 
+    // Claims in flight at once: while one waits on the store, the next
+    // gathers room, so the slots never wait on a single round trip chain.
+    let claimers = Arc::new(Semaphore::new(CLAIMS_IN_FLIGHT));
+    let mut in_flight = tokio::task::JoinSet::new();
     while !*shutdown.borrow() {
         window.pace();
-        let first = tokio::select! {
-            permit = window.room.clone().acquire_owned() => match permit {
+        let (claimer, first) = tokio::select! {
+            permits = async {
+                let claimer = claimers.clone().acquire_owned().await?;
+                Ok::<_, tokio::sync::AcquireError>((claimer, window.room.clone().acquire_owned().await?))
+            } => match permits {
                 Ok(p) => p,
                 Err(_) => break,
             },
@@ -154,35 +163,84 @@ pub async fn run_local(
         while let Ok(p) = window.room.clone().try_acquire_owned() {
             permits.push(p);
         }
-        let claims = match store
-            .claim(&config.consumer, permits.len(), config.claim_block)
-            .await
-        {
+        let starter = Starter {
+            store: store.clone(),
+            executor: executor.clone(),
+            functions: functions.clone(),
+            held: held.clone(),
+            done: done_tx.clone(),
+            finished: window.finished.clone(),
+        };
+        let (consumer, block) = (config.consumer.clone(), config.claim_block);
+        in_flight.spawn(async move {
+            starter.claim_and_start(&consumer, block, permits).await;
+            drop(claimer);
+        });
+        while in_flight.try_join_next().is_some() {}
+    }
+    while in_flight.join_next().await.is_some() {}
+
+    tracing::info!("dispatcher stopping: draining tasks in flight");
+    // Every task in flight holds a sender: the recorder ends once the last
+    // one is recorded.
+    drop(done_tx);
+    let _ = recorder.await;
+    renewer.abort();
+    tracing::info!("dispatcher stopped");
+    Ok(())
+}
+
+/// What a claim needs to start the tasks it gets.
+struct Starter {
+    store: Store,
+    executor: Arc<Executor>,
+    functions: Arc<FunctionCache>,
+    held: Held,
+    done: mpsc::UnboundedSender<Done>,
+    finished: Arc<AtomicU64>,
+}
+
+impl Starter {
+    /// Claims a task per permit (fewer if fewer are queued) and starts each.
+    async fn claim_and_start(
+        &self,
+        consumer: &str,
+        block: Duration,
+        mut permits: Vec<OwnedSemaphorePermit>,
+    ) {
+        let started = std::time::Instant::now();
+        let claims = match self.store.claim(consumer, permits.len(), block).await {
             Ok(claims) => {
-                tracing::trace!(asked = permits.len(), got = claims.len(), "claimed");
+                let took_us = started.elapsed().as_micros() as u64;
+                tracing::trace!(
+                    asked = permits.len(),
+                    got = claims.len(),
+                    took_us,
+                    "claimed"
+                );
                 claims
             }
             Err(e) => {
                 tracing::warn!("cannot claim tasks: {e}; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
+                return;
             }
         };
         for claim in claims {
             let Some(permit) = permits.pop() else { break };
-            held.insert(claim.clone());
+            self.held.insert(claim.clone());
             let (function_id, task_id) = (claim.function_id, claim.task_id);
             let finish = Finish {
                 pending: Some((claim, permit)),
-                done: done_tx.clone(),
-                finished: window.finished.clone(),
+                done: self.done.clone(),
+                finished: self.finished.clone(),
             };
             // The common case starts the task right here; a function not
             // loaded yet is fetched and compiled off this loop.
-            match functions.cached(function_id) {
-                Some(function) => start(&executor, function, finish),
+            match self.functions.cached(function_id) {
+                Some(function) => start(&self.executor, function, finish),
                 None => {
-                    let (executor, functions) = (executor.clone(), functions.clone());
+                    let (executor, functions) = (self.executor.clone(), self.functions.clone());
                     tokio::spawn(async move {
                         match functions.get(function_id).await {
                             Ok(function) => start(&executor, function, finish),
@@ -198,15 +256,6 @@ pub async fn run_local(
             }
         }
     }
-
-    tracing::info!("dispatcher stopping: draining tasks in flight");
-    // Every task in flight holds a sender: the recorder ends once the last
-    // one is recorded.
-    drop(done_tx);
-    let _ = recorder.await;
-    renewer.abort();
-    tracing::info!("dispatcher stopped");
-    Ok(())
 }
 
 /// What a started task needs to report its end. Dropped unrecorded (the

@@ -67,6 +67,8 @@ pub struct Done {
 /// for GATHER first.
 const BUSY: usize = 16;
 const GATHER: Duration = Duration::from_millis(1);
+/// Batches on their way to the store at once.
+const WRITES_IN_FLIGHT: usize = 2;
 
 /// Writes ended attempts to the store, as many per round trip as have
 /// piled up. Retries while the store is unreachable: a result is not dropped
@@ -76,6 +78,8 @@ pub async fn record_outcomes(store: Store, held: Held, mut done: mpsc::Unbounded
     const BATCH: usize = 256;
     let mut batch = Vec::with_capacity(BATCH);
     let mut busy = false;
+    let writers = Arc::new(tokio::sync::Semaphore::new(WRITES_IN_FLIGHT));
+    let mut in_flight = tokio::task::JoinSet::new();
     while done.recv_many(&mut batch, BATCH).await > 0 {
         if busy && batch.len() < BATCH {
             // Under load, let outcomes gather a moment: one store call per
@@ -91,20 +95,37 @@ pub async fn record_outcomes(store: Store, held: Held, mut done: mpsc::Unbounded
         busy = batch.len() >= BUSY;
         let (finished, unstarted): (Vec<_>, Vec<_>) =
             batch.drain(..).partition(|d| d.outcome.is_some());
-        for d in &unstarted {
-            // Hand it back; if that fails too, its lease lapses.
-            let _ = store.release(&d.claim).await;
-        }
-        let writes: Vec<(Claim, Final)> = finished
-            .iter()
-            .filter_map(|d| d.outcome.clone().map(|o| (d.claim.clone(), o)))
-            .collect();
-        write_with_retry(&store, &writes).await;
-        for d in finished.iter().chain(&unstarted) {
-            held.remove(&d.claim);
-        }
-        // Dropping the batch frees its room for new claims.
+        // While one batch is on its way to the store, the next gathers and
+        // goes too: writes of different tasks do not depend on each other.
+        let Ok(writer) = writers.clone().acquire_owned().await else {
+            break;
+        };
+        let (store, held) = (store.clone(), held.clone());
+        in_flight.spawn(async move {
+            for d in &unstarted {
+                // Hand it back; if that fails too, its lease lapses.
+                let _ = store.release(&d.claim).await;
+            }
+            let writes: Vec<(Claim, Final)> = finished
+                .iter()
+                .filter_map(|d| d.outcome.clone().map(|o| (d.claim.clone(), o)))
+                .collect();
+            let started = std::time::Instant::now();
+            write_with_retry(&store, &writes).await;
+            tracing::trace!(
+                tasks = writes.len(),
+                took_us = started.elapsed().as_micros() as u64,
+                "recorded"
+            );
+            for d in finished.iter().chain(&unstarted) {
+                held.remove(&d.claim);
+            }
+            drop(writer);
+            // Dropping the batch frees its room for new claims.
+        });
+        while in_flight.try_join_next().is_some() {}
     }
+    while in_flight.join_next().await.is_some() {}
 }
 
 async fn write_with_retry(store: &Store, writes: &[(Claim, Final)]) {

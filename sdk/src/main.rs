@@ -5,6 +5,11 @@ use clap::{Parser, Subcommand};
 use faas_sdk::{commands, daemons};
 use std::process::ExitCode;
 
+// glibc's malloc, with tokio tasks allocating on one thread and freeing on
+// another, spent a quarter of a busy dispatcher's CPU (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "faas", version, about = "WebAssembly functions as a service")]
 struct Cli {

@@ -92,62 +92,31 @@ return #ids
 "#;
 
 const CLAIM_LUA: &str = r#"
--- ARGV: max_attempts, now, stream, group, consumer, count, then either
--- nothing (read up to `count` new entries here) or (entry id, task id)
--- pairs already delivered (a blocking read, or entries taken over).
--- Returns {entries read, {{task, entry, attempt, function, payload}, ...}}.
+-- ARGV: max_attempts, now, stream, group, then (entry id, task id) pairs
+-- already delivered that need the task's hash checked: entries taken over
+-- after a lease lapsed, from an older version without the task's fields,
+-- or out of attempts. Returns {{task, entry, attempt, function, payload}, ...}.
 local max, now, stream, group = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local out, acks, lost = {}, {}, {}
-local function ack(entry) acks[#acks + 1] = entry end
-local function run(tid, entry, n, fid, payload)
+for i = 5, #ARGV, 2 do
+  local entry, tid = ARGV[i], ARGV[i + 1]
   local key = 'faas:task:' .. tid
-  if n > max then
-    local message = cjson.encode('worker lost ' .. (n - 1) .. ' times')
-    redis.call('HSET', key, 'attempts', n - 1, 'status', 'FAILED', 'failure_kind', 'lost',
-      'result', message, 'finished_at', now)
-    ack(entry)
-    lost[#lost + 1] = tid .. ' FAILED ' .. message
-  else
-    redis.call('HSET', key, 'status', 'RUNNING', 'started_at', now, 'entry', entry, 'attempts', n)
-    out[#out + 1] = {tid, entry, n, fid, payload}
-  end
-end
--- An entry delivered before (taken over, or from an older version without
--- the task's fields): check the task's hash first.
-local function checked(entry, tid)
-  local f = redis.call('HMGET', 'faas:task:' .. tid, 'status', 'function_id', 'payload', 'entry', 'attempts')
+  local f = redis.call('HMGET', key, 'status', 'function_id', 'payload', 'entry', 'attempts')
   -- An entry that is not the task's current one (the task was queued again
   -- meanwhile) is a stale duplicate: drop it.
   local stale = f[1] == 'RUNNING' and f[4] and f[4] ~= entry
+  local n = (tonumber(f[5]) or 0) + 1
   if (not f[1]) or f[1] == 'COMPLETED' or f[1] == 'FAILED' or stale then
-    ack(entry)
+    acks[#acks + 1] = entry
+  elseif n > max then
+    local message = cjson.encode('worker lost ' .. (n - 1) .. ' times')
+    redis.call('HSET', key, 'attempts', n - 1, 'status', 'FAILED', 'failure_kind', 'lost',
+      'result', message, 'finished_at', now)
+    acks[#acks + 1] = entry
+    lost[#lost + 1] = tid .. ' FAILED ' .. message
   else
-    run(tid, entry, (tonumber(f[5]) or 0) + 1, f[2] or '', f[3] or 'null')
-  end
-end
-local read = 0
-if #ARGV == 6 then
-  local reply = redis.call('XREADGROUP', 'GROUP', group, ARGV[5], 'COUNT', ARGV[6], 'STREAMS', stream, '>')
-  if reply then
-    for _, e in ipairs(reply[1][2]) do
-      read = read + 1
-      local fields = {}
-      for k = 1, #e[2], 2 do fields[e[2][k]] = e[2][k + 1] end
-      -- A new entry is its task's current one, and the task is QUEUED
-      -- (only submit and release add entries, both with the task QUEUED).
-      if fields['task'] and fields['f'] and fields['p'] and fields['a'] then
-        run(fields['task'], e[1], tonumber(fields['a']) + 1, fields['f'], fields['p'])
-      elseif fields['task'] then
-        checked(e[1], fields['task'])
-      else
-        ack(e[1])
-      end
-    end
-  end
-else
-  for i = 7, #ARGV, 2 do
-    read = read + 1
-    checked(ARGV[i], ARGV[i + 1])
+    redis.call('HSET', key, 'status', 'RUNNING', 'started_at', now, 'entry', entry, 'attempts', n)
+    out[#out + 1] = {tid, entry, n, f[2] or '', f[3] or 'null'}
   end
 end
 for i = 1, #acks, 1000 do
@@ -155,7 +124,7 @@ for i = 1, #acks, 1000 do
   redis.call('XDEL', stream, unpack(acks, i, math.min(i + 999, #acks)))
 end
 if #lost > 0 then redis.call('PUBLISH', 'faas:done', table.concat(lost, '\n')) end
-return {read, out}
+return out
 "#;
 
 const FINISH_LUA: &str = r#"
@@ -608,24 +577,46 @@ impl RedisStore {
         let claimed = async {
             let expired = self.reclaim_expired(consumer, max).await?;
             if !expired.is_empty() {
-                return self
-                    .claim_script(consumer, max, &expired)
-                    .await
-                    .map(|(_, rows)| rows);
+                // Taken over: whatever an entry carries, the hash decides.
+                let mut check = Vec::new();
+                let mut junk = Vec::new();
+                for entry in expired {
+                    match entry {
+                        Entry::New(new) => check.push((new.entry, new.task)),
+                        Entry::Check { entry, task } => check.push((entry, task)),
+                        Entry::Junk(entry) => junk.push(entry),
+                    }
+                }
+                if !junk.is_empty() {
+                    self.drop_entries(&junk).await?;
+                }
+                return self.claim_checked(&check).await;
             }
-            // Under load one script call reads and claims; only when the
-            // queue is empty does a blocking read wait for work.
-            let (read, rows) = self.claim_script(consumer, max, &[]).await?;
-            if read > 0 {
-                return Ok(rows);
+            // A new entry is its task's current one with the task QUEUED
+            // (only submit and release add entries, both with the task
+            // QUEUED), and it carries what the claim needs: marking it
+            // RUNNING takes one plain HSET, no script and no read.
+            let mut fresh = Vec::new();
+            let mut check = Vec::new();
+            let mut junk = Vec::new();
+            for entry in self.read_new(consumer, max, block).await? {
+                match entry {
+                    Entry::New(new) if new.attempts_before < self.config.max_attempts => {
+                        fresh.push(new)
+                    }
+                    Entry::New(new) => check.push((new.entry, new.task)),
+                    Entry::Check { entry, task } => check.push((entry, task)),
+                    Entry::Junk(entry) => junk.push(entry),
+                }
             }
-            let entries = self.read_new(consumer, max, block).await?;
-            if entries.is_empty() {
-                return Ok(Vec::new());
+            let mut rows = self.claim_fresh(fresh).await?;
+            if !check.is_empty() {
+                rows.extend(self.claim_checked(&check).await?);
             }
-            self.claim_script(consumer, max, &entries)
-                .await
-                .map(|(_, rows)| rows)
+            if !junk.is_empty() {
+                self.drop_entries(&junk).await?;
+            }
+            Ok(rows)
         };
         let rows = match claimed.await {
             Ok(rows) => rows,
@@ -661,44 +652,97 @@ impl RedisStore {
             .collect())
     }
 
-    /// The claim script: on `entries` already delivered (checked against
-    /// each task's hash), or with none, on up to `max` new entries it reads
-    /// itself. Returns how many entries it looked at, and the claims.
-    async fn claim_script(
+    /// The claim script, on entries already delivered whose task's hash
+    /// must be checked first (see CLAIM_LUA).
+    async fn claim_checked(
         &self,
-        consumer: &str,
-        max: usize,
         entries: &[(String, String)],
-    ) -> redis::RedisResult<(usize, Vec<ClaimRow>)> {
+    ) -> redis::RedisResult<Vec<ClaimRow>> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut conn = self.conn.clone();
         let mut invocation = self.claim_script.prepare_invoke();
         invocation
             .arg(self.config.max_attempts)
             .arg(now_ms())
             .arg(STREAM)
-            .arg(GROUP)
-            .arg(consumer)
-            .arg(max);
+            .arg(GROUP);
         for (entry, task) in entries {
             invocation.arg(entry).arg(task);
         }
-        let (read, rows): (usize, Vec<ClaimRow>) = invocation.invoke_async(&mut conn).await?;
-        if read > rows.len() {
+        let rows: Vec<ClaimRow> = invocation.invoke_async(&mut conn).await?;
+        if entries.len() > rows.len() {
             tracing::debug!(
-                lost = read - rows.len(),
-                "claimed entries were already final or out of attempts"
+                dropped = entries.len() - rows.len(),
+                "claimed entries were already final, stale or out of attempts"
             );
         }
-        Ok((read, rows))
+        Ok(rows)
+    }
+
+    /// Marks new entries' tasks RUNNING: one pipeline of HSETs, no
+    /// transaction (each write stands alone; a dispatcher that dies halfway
+    /// leaves entries whose lease lapses and which are then checked).
+    async fn claim_fresh(&self, fresh: Vec<NewEntry>) -> redis::RedisResult<Vec<ClaimRow>> {
+        if fresh.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        let mut pipe = redis::pipe();
+        for new in &fresh {
+            pipe.cmd("HSET")
+                .arg(format!("faas:task:{}", new.task))
+                .arg("status")
+                .arg("RUNNING")
+                .arg("started_at")
+                .arg(now)
+                .arg("entry")
+                .arg(&new.entry)
+                .arg("attempts")
+                .arg(new.attempts_before + 1)
+                .ignore();
+        }
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn).await?;
+        Ok(fresh
+            .into_iter()
+            .map(|new| {
+                (
+                    new.task,
+                    new.entry,
+                    new.attempts_before + 1,
+                    new.function,
+                    new.payload,
+                )
+            })
+            .collect())
+    }
+
+    /// Acknowledges and deletes entries that name no task.
+    async fn drop_entries(&self, entries: &[String]) -> redis::RedisResult<()> {
+        tracing::warn!(
+            count = entries.len(),
+            "dropping queue entries that name no task"
+        );
+        let mut conn = self.conn.clone();
+        redis::pipe()
+            .cmd("XACK")
+            .arg(STREAM)
+            .arg(GROUP)
+            .arg(entries)
+            .ignore()
+            .cmd("XDEL")
+            .arg(STREAM)
+            .arg(entries)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await
     }
 
     /// Takes over entries whose lease ran out (their executor stopped
     /// renewing). Checked at most twice per lease period.
-    async fn reclaim_expired(
-        &self,
-        consumer: &str,
-        max: usize,
-    ) -> redis::RedisResult<Vec<(String, String)>> {
+    async fn reclaim_expired(&self, consumer: &str, max: usize) -> redis::RedisResult<Vec<Entry>> {
         {
             let mut last = self.last_reclaim.lock().unwrap_or_else(|e| e.into_inner());
             if last.is_some_and(|t| t.elapsed() < self.config.lease / 2) {
@@ -724,7 +768,12 @@ impl RedisStore {
             .await?;
         let (next, entries) = match reply {
             RValue::Array(mut parts) if parts.len() >= 2 => {
-                let entries = parse_entries(parts.swap_remove(1));
+                let entries = match parts.swap_remove(1) {
+                    RValue::Array(entries) => {
+                        entries.into_iter().filter_map(Entry::parse).collect()
+                    }
+                    _ => Vec::new(),
+                };
                 let next: String =
                     redis::from_redis_value(parts.swap_remove(0)).unwrap_or_else(|_| "0-0".into());
                 (next, entries)
@@ -751,12 +800,21 @@ impl RedisStore {
         Ok(entries)
     }
 
+    /// New entries for `consumer`, waiting up to `block` while there are
+    /// none. Under load they come on the shared connection (claims in
+    /// flight at once go side by side); only an empty queue takes the
+    /// blocking one.
     async fn read_new(
         &self,
         consumer: &str,
         max: usize,
         block: Duration,
-    ) -> redis::RedisResult<Vec<(String, String)>> {
+    ) -> redis::RedisResult<Vec<Entry>> {
+        let mut conn = self.conn.clone();
+        let ready = read_group(&mut conn, consumer, max, None).await?;
+        if !ready.is_empty() {
+            return Ok(ready);
+        }
         let mut guard = self.blocking.lock().await;
         if guard.is_none() {
             let conn = self
@@ -768,31 +826,7 @@ impl RedisStore {
         let Some(conn) = guard.as_mut() else {
             return Ok(Vec::new());
         };
-        let reply: RValue = redis::cmd("XREADGROUP")
-            .arg("GROUP")
-            .arg(GROUP)
-            .arg(consumer)
-            .arg("COUNT")
-            .arg(max)
-            .arg("BLOCK")
-            .arg(block.as_millis().max(1) as u64)
-            .arg("STREAMS")
-            .arg(STREAM)
-            .arg(">")
-            .query_async(conn)
-            .await?;
-        // Reply: [[stream, [[id, [field, value, ...]], ...]]], or nil on timeout.
-        let mut out = Vec::new();
-        if let RValue::Array(streams) = reply {
-            for stream in streams {
-                if let RValue::Array(mut parts) = stream {
-                    if parts.len() == 2 {
-                        out.extend(parse_entries(parts.swap_remove(1)));
-                    }
-                }
-            }
-        }
-        Ok(out)
+        read_group(conn, consumer, max, Some(block)).await
     }
 
     pub async fn renew(&self, consumer: &str, claims: &[Claim]) -> StoreResult<()> {
@@ -939,6 +973,44 @@ impl RedisStore {
     }
 }
 
+/// XREADGROUP of up to `max` new entries, blocking up to `block` if given.
+async fn read_group(
+    conn: &mut ConnectionManager,
+    consumer: &str,
+    max: usize,
+    block: Option<Duration>,
+) -> redis::RedisResult<Vec<Entry>> {
+    let mut cmd = redis::cmd("XREADGROUP");
+    cmd.arg("GROUP")
+        .arg(GROUP)
+        .arg(consumer)
+        .arg("COUNT")
+        .arg(max);
+    if let Some(block) = block {
+        cmd.arg("BLOCK").arg(block.as_millis().max(1) as u64);
+    }
+    let reply: RValue = cmd
+        .arg("STREAMS")
+        .arg(STREAM)
+        .arg(">")
+        .query_async(conn)
+        .await?;
+    // Reply: [[stream, [[id, [field, value, ...]], ...]]], or nil.
+    let mut out = Vec::new();
+    if let RValue::Array(streams) = reply {
+        for stream in streams {
+            if let RValue::Array(mut parts) = stream {
+                if parts.len() == 2 {
+                    if let RValue::Array(entries) = parts.swap_remove(1) {
+                        out.extend(entries.into_iter().filter_map(Entry::parse));
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// One line of a `faas:done` message: `{task id} {status} {result json}`,
 /// or the task id alone (a result too large to announce: read it).
 fn parse_done_line(line: &str) -> Option<(TaskId, Option<TaskOutcome>)> {
@@ -953,36 +1025,69 @@ fn parse_done_line(line: &str) -> Option<(TaskId, Option<TaskOutcome>)> {
     Some((id, outcome))
 }
 
-/// Parses `[[id, [field, value, ...]], ...]` into (entry id, task id) pairs,
-/// skipping entries deleted meanwhile (nil bodies).
-fn parse_entries(value: RValue) -> Vec<(String, String)> {
-    let RValue::Array(entries) = value else {
-        return Vec::new();
-    };
-    entries
-        .into_iter()
-        .filter_map(|entry| {
-            let RValue::Array(mut parts) = entry else {
-                return None;
+/// A queue entry as XREADGROUP or XAUTOCLAIM delivers it.
+enum Entry {
+    /// Written by submit or release: carries what a claim needs.
+    New(NewEntry),
+    /// Names its task only (written by an older version): check the hash.
+    Check { entry: String, task: String },
+    /// Names no task.
+    Junk(String),
+}
+
+struct NewEntry {
+    entry: String,
+    task: String,
+    function: String,
+    payload: String,
+    attempts_before: u32,
+}
+
+impl Entry {
+    /// Parses `[id, [field, value, ...]]`; None for an entry deleted
+    /// meanwhile (a nil body).
+    fn parse(value: RValue) -> Option<Entry> {
+        let RValue::Array(mut parts) = value else {
+            return None;
+        };
+        if parts.len() != 2 {
+            return None;
+        }
+        let RValue::Array(fields) = parts.pop()? else {
+            return None;
+        };
+        let entry: String = redis::from_redis_value(parts.pop()?).ok()?;
+        let (mut task, mut function, mut payload, mut attempts) = (None, None, None, None);
+        let mut fields = fields.into_iter();
+        while let (Some(k), Some(v)) = (fields.next(), fields.next()) {
+            let (Ok(k), Ok(v)) = (
+                redis::from_redis_value::<String>(k),
+                redis::from_redis_value::<String>(v),
+            ) else {
+                continue;
             };
-            if parts.len() != 2 {
-                return None;
+            match k.as_str() {
+                "task" => task = Some(v),
+                "f" => function = Some(v),
+                "p" => payload = Some(v),
+                "a" => attempts = v.parse::<u32>().ok(),
+                _ => {}
             }
-            let fields = parts.pop()?;
-            let id: String = redis::from_redis_value(parts.pop()?).ok()?;
-            let RValue::Array(fields) = fields else {
-                return None;
-            };
-            let mut fields = fields.into_iter();
-            while let (Some(k), Some(v)) = (fields.next(), fields.next()) {
-                let k: String = redis::from_redis_value(k).ok()?;
-                if k == "task" {
-                    return Some((id, redis::from_redis_value(v).ok()?));
-                }
+        }
+        Some(match (task, function, payload, attempts) {
+            (Some(task), Some(function), Some(payload), Some(attempts_before)) => {
+                Entry::New(NewEntry {
+                    entry,
+                    task,
+                    function,
+                    payload,
+                    attempts_before,
+                })
             }
-            None
+            (Some(task), ..) => Entry::Check { entry, task },
+            (None, ..) => Entry::Junk(entry),
         })
-        .collect()
+    }
 }
 
 fn parse_uuid(text: &str) -> StoreResult<Uuid> {
