@@ -39,15 +39,18 @@ pub struct Plumbing {
     done: mpsc::UnboundedSender<Done>,
     want: mpsc::UnboundedSender<usize>,
     consumer: String,
-    /// A claim is under way (at most one is).
-    claiming: bool,
+    /// Claims under way (at most CLAIMS_IN_FLIGHT), and the tasks they
+    /// asked for in all.
+    claiming: usize,
+    claiming_for: usize,
     claim_block: Duration,
 }
 
 /// What the scheduler's loop reads: workers' messages and landed claims.
 pub struct Inboxes {
     pub inbound: mpsc::UnboundedReceiver<Inbound>,
-    pub claims: mpsc::UnboundedReceiver<Vec<Claim>>,
+    /// Landed claims: how many tasks each asked for, and what it got.
+    pub claims: mpsc::UnboundedReceiver<(usize, Vec<Claim>)>,
 }
 
 /// The threads and tasks behind a [`Plumbing`], stopped by [`Running::stop`].
@@ -109,7 +112,8 @@ pub fn start(
         done,
         want,
         consumer: listen.consumer.to_string(),
-        claiming: false,
+        claiming: 0,
+        claiming_for: 0,
         claim_block: listen.claim_block,
     };
     let running = Running {
@@ -135,16 +139,21 @@ impl Running {
 }
 
 impl Plumbing {
-    /// Asks the claimer for `n` more tasks, unless a claim is under way.
-    pub fn want(&mut self, n: usize) {
-        if !self.claiming && n > 0 && self.want.send(n).is_ok() {
-            self.claiming = true;
+    /// Room for `wanted` more tasks: asks the claimer for what claims
+    /// under way do not already cover, if that is at least `floor` and
+    /// fewer than CLAIMS_IN_FLIGHT claims are under way.
+    pub fn want(&mut self, wanted: usize, floor: usize) {
+        let n = wanted.saturating_sub(self.claiming_for);
+        if self.claiming < CLAIMS_IN_FLIGHT && n >= floor.max(1) && self.want.send(n).is_ok() {
+            self.claiming += 1;
+            self.claiming_for += n;
         }
     }
 
-    /// A claim landed: hold its tasks, queue them to be sent.
-    pub fn claimed(&mut self, got: Vec<Claim>) {
-        self.claiming = false;
+    /// A claim for `asked` tasks landed: hold its tasks, queue them to be sent.
+    pub fn claimed(&mut self, asked: usize, got: Vec<Claim>) {
+        self.claiming = self.claiming.saturating_sub(1);
+        self.claiming_for = self.claiming_for.saturating_sub(asked);
         for claim in got {
             self.held.insert(claim.clone());
             self.pending.push_back(claim);
@@ -186,16 +195,19 @@ impl Plumbing {
         requeue_later(&self.store, claim);
     }
 
-    /// On shutdown: waits for a claim under way (its tasks are already
-    /// RUNNING) and hands back every task not sent.
-    pub async fn hand_back_unsent(&mut self, claims: &mut mpsc::UnboundedReceiver<Vec<Claim>>) {
-        if self.claiming {
-            let wait = self.claim_block + Duration::from_secs(3);
-            if let Ok(Some(got)) = tokio::time::timeout(wait, claims.recv()).await {
-                self.pending.extend(got);
+    /// On shutdown: waits for the claims under way (their tasks are
+    /// already RUNNING) and hands back every task not sent.
+    pub async fn hand_back_unsent(&mut self, claims: &mut mpsc::UnboundedReceiver<(usize, Vec<Claim>)>) {
+        let deadline = tokio::time::Instant::now() + self.claim_block + Duration::from_secs(3);
+        while self.claiming > 0 {
+            match tokio::time::timeout_at(deadline, claims.recv()).await {
+                Ok(Some((_, got))) => self.pending.extend(got),
+                _ => break,
             }
-            self.claiming = false;
+            self.claiming -= 1;
         }
+        self.claiming = 0;
+        self.claiming_for = 0;
         for claim in std::mem::take(&mut self.pending) {
             self.end(claim, None);
         }
@@ -255,7 +267,7 @@ pub async fn serve<S: Scheduling>(
     loop {
         tokio::select! {
             Some(msg) = inbound.recv() => s.handle(msg).await,
-            Some(got) = claims.recv() => s.io().claimed(got),
+            Some((asked, got)) = claims.recv() => s.io().claimed(asked, got),
             _ = tick.tick() => {
                 // Messages that queued up while this loop was busy (a slow
                 // store) prove their senders alive: count them first.
@@ -267,10 +279,8 @@ pub async fn serve<S: Scheduling>(
             _ = shutdown.changed() => break,
         }
         s.dispatch().await;
-        let wanted = s.wanted();
-        if wanted >= s.claim_floor() {
-            s.io().want(wanted);
-        }
+        let (wanted, floor) = (s.wanted(), s.claim_floor());
+        s.io().want(wanted, floor);
     }
     tracing::info!("dispatcher stopping: handing back unsent tasks, waiting for running ones");
     s.io().hand_back_unsent(&mut claims).await;
@@ -295,27 +305,36 @@ pub async fn serve<S: Scheduling>(
     s.stopped().await;
 }
 
-/// Claims on request, so that at most one claim is outstanding and a
-/// dispatcher never holds more than its workers can start soon.
+/// Claims in flight at once: while one waits on the store, the next is
+/// asked for, so the workers never wait on a single round-trip chain.
+const CLAIMS_IN_FLIGHT: usize = 2;
+
+/// Claims on request, each as its own task (the scheduler keeps at most
+/// CLAIMS_IN_FLIGHT under way), so that a dispatcher never holds more than
+/// its workers can start soon.
 pub async fn claimer(
     store: Store,
     consumer: String,
     block: Duration,
     mut want: mpsc::UnboundedReceiver<usize>,
-    claims: mpsc::UnboundedSender<Vec<Claim>>,
+    claims: mpsc::UnboundedSender<(usize, Vec<Claim>)>,
 ) {
+    // Dropped with the claimer (aborted on stop), it aborts claims in it.
+    let mut in_flight = tokio::task::JoinSet::new();
     while let Some(n) = want.recv().await {
-        let got = match store.claim(&consumer, n, block).await {
-            Ok(got) => got,
-            Err(e) => {
-                tracing::warn!("cannot claim tasks: {e}; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                Vec::new()
-            }
-        };
-        if claims.send(got).is_err() {
-            return;
-        }
+        let (store, consumer, claims) = (store.clone(), consumer.clone(), claims.clone());
+        in_flight.spawn(async move {
+            let got = match store.claim(&consumer, n, block).await {
+                Ok(got) => got,
+                Err(e) => {
+                    tracing::warn!("cannot claim tasks: {e}; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    Vec::new()
+                }
+            };
+            let _ = claims.send((n, got));
+        });
+        while in_flight.try_join_next().is_some() {}
     }
 }
 

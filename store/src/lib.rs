@@ -278,9 +278,15 @@ impl Store {
         let deadline = tokio::time::Instant::now() + timeout;
         // Register before the first read, so no completion is missed.
         let (wake, mut woken) = tokio::sync::mpsc::unbounded_channel::<waiters::Wake>();
-        waiters.register(ids.iter().copied(), &wake);
+        let known = waiters.register_known(ids, &wake);
+        // Submitted here and not announced: no need to read them first.
+        let unfinished: std::collections::HashSet<TaskId> = ids
+            .iter()
+            .zip(known)
+            .filter_map(|(id, known)| known.then_some(*id))
+            .collect();
         let result = self
-            .gather_final(ids, deadline, &wake, &mut woken, waiters)
+            .gather_final(ids, &unfinished, deadline, &wake, &mut woken, waiters)
             .await;
         drop((wake, woken));
         waiters.prune(ids);
@@ -293,6 +299,7 @@ impl Store {
     async fn gather_final<T: FinalRead>(
         &self,
         ids: &[TaskId],
+        known_unfinished: &std::collections::HashSet<TaskId>,
         deadline: tokio::time::Instant,
         wake: &tokio::sync::mpsc::UnboundedSender<waiters::Wake>,
         woken: &mut tokio::sync::mpsc::UnboundedReceiver<waiters::Wake>,
@@ -310,7 +317,11 @@ impl Store {
                     records[i] = record.clone();
                 }
             };
-        let mut to_check: Vec<TaskId> = pending.keys().copied().collect();
+        let mut to_check: Vec<TaskId> = pending
+            .keys()
+            .filter(|id| !known_unfinished.contains(id))
+            .copied()
+            .collect();
         loop {
             // Every task still registered: check them all (first, and
             // every second in case a notification was missed).
@@ -321,10 +332,10 @@ impl Store {
             }
             let mut now = tokio::time::Instant::now();
             // Wait for wake-ups; every second re-check all.
-            'woken: while !pending.is_empty() && now < deadline {
+            while !pending.is_empty() && now < deadline {
                 let nap = (deadline - now).min(Duration::from_secs(1));
                 let Ok(Some(first)) = tokio::time::timeout(nap, woken.recv()).await else {
-                    break 'woken;
+                    break;
                 };
                 if pending.len() > 1 {
                     // Let a burst of completions gather (a single task's

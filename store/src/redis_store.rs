@@ -400,6 +400,21 @@ impl RedisStore {
         function_id: FunctionId,
         tasks: &[(TaskId, Value)],
     ) -> StoreResult<()> {
+        // Long polls on these tasks here then skip their first read.
+        self.ensure_listening();
+        self.waiters.expect(tasks.iter().map(|(id, _)| *id));
+        let submitted = self.submit_chunks(function_id, tasks).await;
+        if submitted.is_err() {
+            self.waiters.forget(tasks.iter().map(|(id, _)| *id));
+        }
+        submitted
+    }
+
+    async fn submit_chunks(
+        &self,
+        function_id: FunctionId,
+        tasks: &[(TaskId, Value)],
+    ) -> StoreResult<()> {
         let mut conn = self.conn.clone();
         let function_text = function_id.to_string();
         let chunks = tasks.chunks(BATCH_CHUNK);
@@ -955,6 +970,7 @@ impl RedisStore {
                 match client.get_async_pubsub().await {
                     Ok(mut pubsub) => {
                         if pubsub.subscribe(DONE_CHANNEL).await.is_ok() {
+                            waiters.set_live();
                             let mut messages = pubsub.on_message();
                             while let Some(msg) = messages.next().await {
                                 let Ok(text) = msg.get_payload::<String>() else {
