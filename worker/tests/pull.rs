@@ -449,6 +449,10 @@ fn shutdown_says_bye_returns_unstarted_tasks_and_finishes_running_ones() {
     });
     d.serve(id, &listed);
 
+    // Give the slot time to start `running` (a start and a withdrawal race
+    // by design, and a loaded machine may delay the start): it spins for
+    // 700 ms, so 200 ms later it is certainly running.
+    std::thread::sleep(Duration::from_millis(200));
     w.shutdown.store(true, Ordering::Relaxed);
     let (id, bye) = d.until("bye", |r| r.bye);
     assert_eq!(

@@ -511,6 +511,10 @@ fn shutdown_returns_unstarted_tasks_finishes_running_ones_and_returns() {
         },
     );
 
+    // Give the slot time to start `running` (a start and a withdrawal race
+    // by design, and a loaded machine may delay the start): it spins for
+    // 700 ms, so 200 ms later it is certainly running.
+    std::thread::sleep(Duration::from_millis(200));
     w.shutdown.store(true, Ordering::Relaxed);
     match d.expect("BYE", false) {
         (_, WorkerMessage::Bye { returned }) => assert_eq!(returned, vec![waiting.clone()]),
