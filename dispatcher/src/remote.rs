@@ -197,7 +197,10 @@ impl Plumbing {
 
     /// On shutdown: waits for the claims under way (their tasks are
     /// already RUNNING) and hands back every task not sent.
-    pub async fn hand_back_unsent(&mut self, claims: &mut mpsc::UnboundedReceiver<(usize, Vec<Claim>)>) {
+    pub async fn hand_back_unsent(
+        &mut self,
+        claims: &mut mpsc::UnboundedReceiver<(usize, Vec<Claim>)>,
+    ) {
         let deadline = tokio::time::Instant::now() + self.claim_block + Duration::from_secs(3);
         while self.claiming > 0 {
             match tokio::time::timeout_at(deadline, claims.recv()).await {

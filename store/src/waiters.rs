@@ -160,7 +160,11 @@ mod tests {
         waiters.notify_all();
         assert_eq!(waiters.register_known(&[b], &wake), vec![false]);
         waiters.set_live();
-        assert_eq!(waiters.register_known(&[b], &wake), vec![false], "forgotten, not restored");
+        assert_eq!(
+            waiters.register_known(&[b], &wake),
+            vec![false],
+            "forgotten, not restored"
+        );
         waiters.expect([a]);
         waiters.forget([a]);
         assert_eq!(waiters.register_known(&[a], &wake), vec![false]);
