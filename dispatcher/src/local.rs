@@ -47,10 +47,6 @@ const PACE_EVERY: Duration = Duration::from_millis(50);
 /// With the slots well fed, how long a claim waits for more room to free up
 /// so that one round trip claims many tasks.
 const GATHER: Duration = Duration::from_millis(1);
-/// Claims waiting on the store at once. Two did not raise no-op
-/// throughput measurably here and doubled the single-task round trip (p50
-/// 0.5 -> 1.3 ms): with the queue empty both sat in blocking reads.
-const CLAIMS_IN_FLIGHT: usize = 1;
 
 /// The claim-ahead window: `room` holds a permit per task this dispatcher
 /// may hold at once (running, queued for a slot, or being recorded); it
@@ -142,17 +138,22 @@ pub async fn run_local(
         renewer,
     } = Bookkeeping::start(&store, &config.consumer, config.renew_every);
 
-    // A claim runs as a task of its own while this loop gathers room for
-    // the next (at most CLAIMS_IN_FLIGHT at once).
-    let claimers = Arc::new(Semaphore::new(CLAIMS_IN_FLIGHT));
-    let mut in_flight = tokio::task::JoinSet::new();
+    let starter = Starter {
+        store: store.clone(),
+        executor: executor.clone(),
+        functions: functions.clone(),
+        held: held.clone(),
+        done: done_tx.clone(),
+        finished: window.finished.clone(),
+    };
+    // One claim at a time. Two in flight (as push and pull do) did not
+    // raise no-op throughput measurably here and doubled the single-task
+    // round trip (p50 0.5 -> 1.3 ms): with the queue empty both sat in
+    // blocking reads.
     while !*shutdown.borrow() {
         window.pace();
-        let (claimer, first) = tokio::select! {
-            permits = async {
-                let claimer = claimers.clone().acquire_owned().await?;
-                Ok::<_, tokio::sync::AcquireError>((claimer, window.room.clone().acquire_owned().await?))
-            } => match permits {
+        let first = tokio::select! {
+            permit = window.room.clone().acquire_owned() => match permit {
                 Ok(p) => p,
                 Err(_) => break,
             },
@@ -165,22 +166,11 @@ pub async fn run_local(
         while let Ok(p) = window.room.clone().try_acquire_owned() {
             permits.push(p);
         }
-        let starter = Starter {
-            store: store.clone(),
-            executor: executor.clone(),
-            functions: functions.clone(),
-            held: held.clone(),
-            done: done_tx.clone(),
-            finished: window.finished.clone(),
-        };
-        let (consumer, block) = (config.consumer.clone(), config.claim_block);
-        in_flight.spawn(async move {
-            starter.claim_and_start(&consumer, block, permits).await;
-            drop(claimer);
-        });
-        while in_flight.try_join_next().is_some() {}
+        starter
+            .claim_and_start(&config.consumer, config.claim_block, permits)
+            .await;
     }
-    while in_flight.join_next().await.is_some() {}
+    drop(starter);
 
     tracing::info!("dispatcher stopping: draining tasks in flight");
     // Every task in flight holds a sender: the recorder ends once the last

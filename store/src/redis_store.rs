@@ -56,7 +56,8 @@ const SUMMARY_FIELDS: [&str; 7] = [
 /// attempt, function id, payload JSON.
 type ClaimRow = (String, String, u32, String, String);
 
-fn task_key(id: TaskId) -> String {
+/// A task's hash; `id` is a task id, parsed or as the queue entry names it.
+fn task_key(id: impl std::fmt::Display) -> String {
     format!("faas:task:{id}")
 }
 fn function_key(id: FunctionId) -> String {
@@ -593,45 +594,10 @@ impl RedisStore {
             let expired = self.reclaim_expired(consumer, max).await?;
             if !expired.is_empty() {
                 // Taken over: whatever an entry carries, the hash decides.
-                let mut check = Vec::new();
-                let mut junk = Vec::new();
-                for entry in expired {
-                    match entry {
-                        Entry::New(new) => check.push((new.entry, new.task)),
-                        Entry::Check { entry, task } => check.push((entry, task)),
-                        Entry::Junk(entry) => junk.push(entry),
-                    }
-                }
-                if !junk.is_empty() {
-                    self.drop_entries(&junk).await?;
-                }
-                return self.claim_checked(&check).await;
+                return self.claim_entries(expired, false).await;
             }
-            // A new entry is its task's current one with the task QUEUED
-            // (only submit and release add entries, both with the task
-            // QUEUED), and it carries what the claim needs: marking it
-            // RUNNING takes one plain HSET, no script and no read.
-            let mut fresh = Vec::new();
-            let mut check = Vec::new();
-            let mut junk = Vec::new();
-            for entry in self.read_new(consumer, max, block).await? {
-                match entry {
-                    Entry::New(new) if new.attempts_before < self.config.max_attempts => {
-                        fresh.push(new)
-                    }
-                    Entry::New(new) => check.push((new.entry, new.task)),
-                    Entry::Check { entry, task } => check.push((entry, task)),
-                    Entry::Junk(entry) => junk.push(entry),
-                }
-            }
-            let mut rows = self.claim_fresh(fresh).await?;
-            if !check.is_empty() {
-                rows.extend(self.claim_checked(&check).await?);
-            }
-            if !junk.is_empty() {
-                self.drop_entries(&junk).await?;
-            }
-            Ok(rows)
+            let entries = self.read_new(consumer, max, block).await?;
+            self.claim_entries(entries, true).await
         };
         let rows = match claimed.await {
             Ok(rows) => rows,
@@ -665,6 +631,37 @@ impl RedisStore {
                     .ok()
             })
             .collect())
+    }
+
+    /// Claims delivered entries. New ones (`fresh_ok`: not taken over)
+    /// are their task's current entry with the task QUEUED (only submit
+    /// and release add entries, both with the task QUEUED), and carry what
+    /// the claim needs: marking them RUNNING takes one plain HSET, no
+    /// script and no read. The rest have their task's hash checked.
+    async fn claim_entries(
+        &self,
+        entries: Vec<Entry>,
+        fresh_ok: bool,
+    ) -> redis::RedisResult<Vec<ClaimRow>> {
+        let mut fresh = Vec::new();
+        let mut check = Vec::new();
+        let mut junk = Vec::new();
+        for entry in entries {
+            match entry {
+                Entry::New(new) if fresh_ok && new.attempts_before < self.config.max_attempts => {
+                    fresh.push(new)
+                }
+                Entry::New(new) => check.push((new.entry, new.task)),
+                Entry::Check { entry, task } => check.push((entry, task)),
+                Entry::Junk(entry) => junk.push(entry),
+            }
+        }
+        let mut rows = self.claim_fresh(fresh).await?;
+        rows.extend(self.claim_checked(&check).await?);
+        if !junk.is_empty() {
+            self.drop_entries(&junk).await?;
+        }
+        Ok(rows)
     }
 
     /// The claim script, on entries already delivered whose task's hash
@@ -707,7 +704,7 @@ impl RedisStore {
         let mut pipe = redis::pipe();
         for new in &fresh {
             pipe.cmd("HSET")
-                .arg(format!("faas:task:{}", new.task))
+                .arg(task_key(&new.task))
                 .arg("status")
                 .arg("RUNNING")
                 .arg("started_at")
@@ -783,12 +780,7 @@ impl RedisStore {
             .await?;
         let (next, entries) = match reply {
             RValue::Array(mut parts) if parts.len() >= 2 => {
-                let entries = match parts.swap_remove(1) {
-                    RValue::Array(entries) => {
-                        entries.into_iter().filter_map(Entry::parse).collect()
-                    }
-                    _ => Vec::new(),
-                };
+                let entries = Entry::parse_all(parts.swap_remove(1));
                 let next: String =
                     redis::from_redis_value(parts.swap_remove(0)).unwrap_or_else(|_| "0-0".into());
                 (next, entries)
@@ -1017,9 +1009,7 @@ async fn read_group(
         for stream in streams {
             if let RValue::Array(mut parts) = stream {
                 if parts.len() == 2 {
-                    if let RValue::Array(entries) = parts.swap_remove(1) {
-                        out.extend(entries.into_iter().filter_map(Entry::parse));
-                    }
+                    out.extend(Entry::parse_all(parts.swap_remove(1)));
                 }
             }
         }
@@ -1060,6 +1050,15 @@ struct NewEntry {
 }
 
 impl Entry {
+    /// Parses `[[id, [field, value, ...]], ...]`, skipping entries deleted
+    /// meanwhile.
+    fn parse_all(value: RValue) -> Vec<Entry> {
+        match value {
+            RValue::Array(entries) => entries.into_iter().filter_map(Entry::parse).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Parses `[id, [field, value, ...]]`; None for an entry deleted
     /// meanwhile (a nil body).
     fn parse(value: RValue) -> Option<Entry> {
