@@ -1,4 +1,5 @@
-//! Store errors: the backend is unreachable, or a record cannot be read.
+//! Store errors: the backend is unreachable, a record cannot be read, or a
+//! request is over its tenant's quota.
 
 /// A store operation failed. Callers map `Unavailable` to "try again later"
 /// (HTTP 503); it clears by itself when the backend is back.
@@ -8,6 +9,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("a stored record is corrupt: {0}")]
     Corrupt(String),
+    /// The request is over one of its tenant's limits; nothing was stored.
+    #[error("over quota: {}", .0.detail)]
+    OverQuota(crate::tenants::OverQuota),
 }
 
 impl From<redis::RedisError> for StoreError {

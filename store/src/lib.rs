@@ -12,20 +12,24 @@
 //! know about HTTP or ZeroMQ.
 
 mod error;
+mod keys;
 mod memory;
 mod model;
 mod redis_store;
+mod tenants;
 mod waiters;
 
 pub use error::{StoreError, StoreResult};
+pub use keys::ApiKey;
 pub use memory::MemoryStore;
 pub use model::{
-    now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskOutcome, TaskRecord, TaskStatus,
-    TaskSummary, LOST_KIND, RECENT_TASKS,
+    now_ms, valid_tenant, Claim, Final, FunctionId, FunctionRecord, Scope, TaskId, TaskOutcome,
+    TaskRecord, TaskStatus, TaskSummary, DEFAULT_TENANT, LOST_KIND, RECENT_TASKS,
 };
 pub use redis_store::{
     RedisStore, DONE_CHANNEL, FUNCTIONS_INDEX, GROUP, NEW_TASK_CHANNEL, RECENT_INDEX, STREAM,
 };
+pub use tenants::{Limit, LimitOverrides, OverQuota, TenantInfo, TenantLimits};
 
 use serde_json::Value;
 use std::collections::HashMap;
@@ -40,6 +44,8 @@ pub struct StoreConfig {
     pub lease: Duration,
     /// Attempts before a task whose executors keep dying fails as lost.
     pub max_attempts: u32,
+    /// Each tenant's limits unless an admin set others for it.
+    pub default_limits: TenantLimits,
 }
 
 impl Default for StoreConfig {
@@ -47,6 +53,7 @@ impl Default for StoreConfig {
         StoreConfig {
             lease: Duration::from_secs(10),
             max_attempts: 3,
+            default_limits: TenantLimits::default(),
         }
     }
 }
@@ -95,19 +102,25 @@ impl Store {
         }
     }
 
-    /// Stores a function record, and its module bytes once per content hash.
-    pub async fn put_function(&self, record: &FunctionRecord, module: &[u8]) -> StoreResult<()> {
-        each!(self, s => s.put_function(record, module).await)
-    }
-
     pub async fn function(&self, id: FunctionId) -> StoreResult<Option<FunctionRecord>> {
         each!(self, s => s.function(id).await)
     }
 
-    /// Up to `limit` registered functions, newest first (by `created_at_ms`;
-    /// ties by id, highest first).
-    pub async fn functions(&self, limit: usize) -> StoreResult<Vec<FunctionRecord>> {
-        each!(self, s => s.functions(limit).await)
+    /// Stores a function record, and its module bytes once per content
+    /// hash, counting the module against its tenant's `max_module_bytes`
+    /// (over it: `OverQuota`, nothing stored).
+    pub async fn put_function(&self, record: &FunctionRecord, module: &[u8]) -> StoreResult<()> {
+        each!(self, s => s.put_function(record, module).await)
+    }
+
+    /// Up to `limit` registered functions in `scope`, newest first (by
+    /// `created_at_ms`; ties by id, highest first).
+    pub async fn functions(
+        &self,
+        limit: usize,
+        scope: Scope<'_>,
+    ) -> StoreResult<Vec<FunctionRecord>> {
+        each!(self, s => s.functions(limit, scope.tenant()).await)
     }
 
     /// Module bytes by hex SHA-256.
@@ -115,61 +128,139 @@ impl Store {
         each!(self, s => s.module(hash).await)
     }
 
-    /// Records a QUEUED task, queues it durably and announces it on the
-    /// `tasks` channel, atomically. When this returns Ok the task is stored.
+    /// Records a QUEUED task of `tenant`, queues it durably and announces
+    /// it on the `tasks` channel, atomically. When this returns Ok the task
+    /// is stored.
     pub async fn submit(
         &self,
+        tenant: &str,
         id: TaskId,
         function_id: FunctionId,
         payload: &Value,
     ) -> StoreResult<()> {
-        self.submit_many(function_id, &[(id, payload.clone())])
+        self.submit_many(tenant, function_id, &[(id, payload.clone())])
             .await
     }
 
     /// `submit` for many tasks of one function, in few round trips (Redis:
     /// one atomic script call per 1,000 tasks, so each task's record and queue entry are
     /// written together), announced once on the `tasks` channel. Tasks are
-    /// queued and indexed in the slice's order. Chunks commit one by one: if
-    /// the store fails mid-batch (an Err), earlier chunks stay queued.
+    /// queued and indexed in the slice's order. The tenant's quotas
+    /// (`max_active_tasks`, `submit_rate`) are checked for the whole batch
+    /// first: over one, `OverQuota` and nothing is stored. Chunks commit
+    /// one by one: if the store fails mid-batch (an Err), earlier chunks
+    /// stay queued.
     pub async fn submit_many(
         &self,
+        tenant: &str,
         function_id: FunctionId,
         tasks: &[(TaskId, Value)],
     ) -> StoreResult<()> {
-        each!(self, s => s.submit_many(function_id, tasks).await)
+        each!(self, s => s.submit_many(tenant, function_id, tasks).await)
     }
 
-    pub async fn task(&self, id: TaskId) -> StoreResult<Option<TaskRecord>> {
-        each!(self, s => s.task(id).await)
+    /// A task's whole record, if it exists in `scope`.
+    pub async fn task(&self, id: TaskId, scope: Scope<'_>) -> StoreResult<Option<TaskRecord>> {
+        Ok(self.tasks_many(&[id], scope).await?.pop().flatten())
     }
 
     /// `task` for many ids, in order, in one round trip per 1,000 ids.
-    pub async fn tasks_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskRecord>>> {
-        each!(self, s => s.tasks_many(ids).await)
+    pub async fn tasks_many(
+        &self,
+        ids: &[TaskId],
+        scope: Scope<'_>,
+    ) -> StoreResult<Vec<Option<TaskRecord>>> {
+        let records = each!(self, s => s.tasks_many(ids).await)?;
+        Ok(records
+            .into_iter()
+            .map(|r| r.filter(|r| scope.allows(&r.tenant)))
+            .collect())
     }
 
     /// Only the status and result of many tasks, in order (None: no such
-    /// task).
-    pub async fn outcomes_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskOutcome>>> {
-        each!(self, s => s.outcomes_many(ids).await)
+    /// task in `scope`).
+    pub async fn outcomes_many(
+        &self,
+        ids: &[TaskId],
+        scope: Scope<'_>,
+    ) -> StoreResult<Vec<Option<TaskOutcome>>> {
+        let outcomes = each!(self, s => s.outcomes_many(ids).await)?;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.filter(|o| scope.allows(&o.tenant)))
+            .collect())
     }
 
-    /// Only the statuses of many tasks, in order (None: no such task): what
-    /// a long poll checks before reading a whole record.
-    pub async fn statuses_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskStatus>>> {
-        each!(self, s => s.statuses_many(ids).await)
+    /// Only the statuses of many tasks, in order (None: no such task in
+    /// `scope`): what a long poll checks before reading a whole record.
+    pub async fn statuses_many(
+        &self,
+        ids: &[TaskId],
+        scope: Scope<'_>,
+    ) -> StoreResult<Vec<Option<TaskStatus>>> {
+        let statuses = each!(self, s => s.statuses_many(ids).await)?;
+        Ok(statuses
+            .into_iter()
+            .map(|s| s.filter(|(_, tenant)| scope.allows(tenant)).map(|(s, _)| s))
+            .collect())
     }
 
-    /// Up to `limit` of the most recently submitted tasks, newest first,
-    /// only those in `status` if given. Only the latest [`RECENT_TASKS`]
-    /// submissions are listed.
+    /// Up to `limit` of the most recently submitted tasks in `scope`,
+    /// newest first, only those in `status` if given. Only the latest
+    /// [`RECENT_TASKS`] submissions (of each tenant) are listed.
     pub async fn recent_tasks(
         &self,
         limit: usize,
         status: Option<TaskStatus>,
+        scope: Scope<'_>,
     ) -> StoreResult<Vec<TaskSummary>> {
-        each!(self, s => s.recent_tasks(limit, status).await)
+        each!(self, s => s.recent_tasks(limit, status, scope.tenant()).await)
+    }
+
+    /// Stores a new API key. With `only_first`, only if the store has no
+    /// key at all (a server's first start); returns whether it was stored.
+    pub async fn put_key(&self, key: &ApiKey, only_first: bool) -> StoreResult<bool> {
+        each!(self, s => s.put_key(key, only_first).await)
+    }
+
+    /// The key named `id`, if it exists (not revoked).
+    pub async fn api_key(&self, id: &str) -> StoreResult<Option<ApiKey>> {
+        each!(self, s => s.api_key(id).await)
+    }
+
+    /// Every key, oldest first.
+    pub async fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        let mut keys = each!(self, s => s.api_keys().await)?;
+        keys.sort_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
+        Ok(keys)
+    }
+
+    /// Deletes a key; returns whether it existed. When this returns, every
+    /// server process sharing the store has stopped accepting it (Redis:
+    /// each acknowledges the revocation; one that does not within 2 s is
+    /// logged).
+    pub async fn revoke_key(&self, id: &str) -> StoreResult<bool> {
+        each!(self, s => s.revoke_key(id).await)
+    }
+
+    /// Records when keys were last used (batched by the caller).
+    pub async fn touch_keys(&self, used: &[(String, u64)]) -> StoreResult<()> {
+        each!(self, s => s.touch_keys(used).await)
+    }
+
+    /// A tenant's limits in force and its usage.
+    pub async fn tenant(&self, tenant: &str) -> StoreResult<TenantInfo> {
+        each!(self, s => s.tenant(tenant).await)
+    }
+
+    /// Sets some of a tenant's limits (the rest keep their values).
+    pub async fn set_limits(
+        &self,
+        tenant: &str,
+        limits: &LimitOverrides,
+    ) -> StoreResult<TenantInfo> {
+        each!(self, s => s.set_limits(tenant, limits).await)?;
+        self.tenant(tenant).await
     }
 
     /// Takes up to `max` queued tasks for `consumer` (marking them RUNNING
@@ -249,8 +340,9 @@ impl Store {
         &self,
         ids: &[TaskId],
         timeout: Duration,
+        scope: Scope<'_>,
     ) -> StoreResult<Vec<Option<TaskRecord>>> {
-        self.wait_final_as(ids, timeout).await
+        self.wait_final_as(ids, timeout, scope).await
     }
 
     /// `wait_final_many` reading only each task's status and result: what
@@ -259,14 +351,16 @@ impl Store {
         &self,
         ids: &[TaskId],
         timeout: Duration,
+        scope: Scope<'_>,
     ) -> StoreResult<Vec<Option<TaskOutcome>>> {
-        self.wait_final_as(ids, timeout).await
+        self.wait_final_as(ids, timeout, scope).await
     }
 
     async fn wait_final_as<T: FinalRead>(
         &self,
         ids: &[TaskId],
         timeout: Duration,
+        scope: Scope<'_>,
     ) -> StoreResult<Vec<Option<T>>> {
         let waiters = match self {
             Store::Memory(m) => &m.waiters,
@@ -278,7 +372,7 @@ impl Store {
         let deadline = tokio::time::Instant::now() + timeout;
         // Register before the first read, so no completion is missed.
         let (wake, mut woken) = tokio::sync::mpsc::unbounded_channel::<waiters::Wake>();
-        let known = waiters.register_known(ids, &wake);
+        let known = waiters.register_known(ids, &wake, scope);
         // Submitted here and not announced: no need to read them first.
         let unfinished: std::collections::HashSet<TaskId> = ids
             .iter()
@@ -286,7 +380,14 @@ impl Store {
             .filter_map(|(id, known)| known.then_some(*id))
             .collect();
         let result = self
-            .gather_final(ids, &unfinished, deadline, &wake, &mut woken, waiters)
+            .gather_final(
+                ids,
+                &unfinished,
+                deadline,
+                (&wake, &mut woken),
+                waiters,
+                scope,
+            )
             .await;
         drop((wake, woken));
         waiters.prune(ids);
@@ -301,9 +402,12 @@ impl Store {
         ids: &[TaskId],
         known_unfinished: &std::collections::HashSet<TaskId>,
         deadline: tokio::time::Instant,
-        wake: &tokio::sync::mpsc::UnboundedSender<waiters::Wake>,
-        woken: &mut tokio::sync::mpsc::UnboundedReceiver<waiters::Wake>,
+        (wake, woken): (
+            &tokio::sync::mpsc::UnboundedSender<waiters::Wake>,
+            &mut tokio::sync::mpsc::UnboundedReceiver<waiters::Wake>,
+        ),
         waiters: &waiters::Waiters,
+        scope: Scope<'_>,
     ) -> StoreResult<Vec<Option<T>>> {
         let mut records: Vec<Option<T>> = vec![None; ids.len()];
         // Where each waited-on id sits in `ids` (an id may be asked twice).
@@ -325,7 +429,7 @@ impl Store {
         loop {
             // Every task still registered: check them all (first, and
             // every second in case a notification was missed).
-            for (id, checked) in to_check.iter().zip(T::check(self, &to_check).await?) {
+            for (id, checked) in to_check.iter().zip(T::check(self, &to_check, scope).await?) {
                 if let Checked::Ended(record) = checked {
                     settle(&mut pending, id, record);
                 }
@@ -354,7 +458,12 @@ impl Store {
                     if !pending.contains_key(&id) {
                         continue;
                     }
-                    match outcome.and_then(T::from_outcome) {
+                    // An outcome of another tenant's task cannot get here
+                    // (checked before waiting), but never show one.
+                    match outcome
+                        .filter(|o| scope.allows(&o.tenant))
+                        .and_then(T::from_outcome)
+                    {
                         Some(record) => settle(&mut pending, &id, Some(record)),
                         None => reread.push(id),
                     }
@@ -364,7 +473,7 @@ impl Store {
                 // Woken without the outcome: read it; one not final after
                 // all (a spurious wake-up) waits again.
                 let mut unfinished = Vec::new();
-                for (id, record) in reread.iter().zip(T::read(self, &reread).await?) {
+                for (id, record) in reread.iter().zip(T::read(self, &reread, scope).await?) {
                     if record.as_ref().is_some_and(|r| !r.status().is_final()) {
                         unfinished.push(*id);
                     } else {
@@ -381,7 +490,7 @@ impl Store {
         }
         // Still unfinished at the deadline: report their latest records.
         let late: Vec<TaskId> = pending.keys().copied().collect();
-        for (id, record) in late.iter().zip(T::read(self, &late).await?) {
+        for (id, record) in late.iter().zip(T::read(self, &late, scope).await?) {
             settle(&mut pending, id, record);
         }
         Ok(records)
@@ -395,8 +504,9 @@ impl Store {
         &self,
         id: TaskId,
         timeout: Duration,
+        scope: Scope<'_>,
     ) -> StoreResult<Option<TaskRecord>> {
-        let mut records = self.wait_final_many(&[id], timeout).await?;
+        let mut records = self.wait_final_many(&[id], timeout, scope).await?;
         Ok(records.pop().flatten())
     }
 
@@ -406,8 +516,9 @@ impl Store {
         &self,
         id: TaskId,
         timeout: Duration,
+        scope: Scope<'_>,
     ) -> StoreResult<Option<TaskOutcome>> {
-        let mut outcomes = self.wait_outcomes_many(&[id], timeout).await?;
+        let mut outcomes = self.wait_outcomes_many(&[id], timeout, scope).await?;
         Ok(outcomes.pop().flatten())
     }
 }
@@ -428,11 +539,13 @@ trait FinalRead: Clone + Send + Sized {
     fn read(
         store: &Store,
         ids: &[TaskId],
+        scope: Scope<'_>,
     ) -> impl std::future::Future<Output = StoreResult<Vec<Option<Self>>>> + Send;
     /// Checks tasks that may not have ended yet, reading as little as it can.
     fn check(
         store: &Store,
         ids: &[TaskId],
+        scope: Scope<'_>,
     ) -> impl std::future::Future<Output = StoreResult<Vec<Checked<Self>>>> + Send;
     /// The answer built from a notification's outcome, if that is all it needs.
     fn from_outcome(outcome: TaskOutcome) -> Option<Self>;
@@ -446,20 +559,25 @@ impl FinalRead for TaskRecord {
     fn read(
         store: &Store,
         ids: &[TaskId],
+        scope: Scope<'_>,
     ) -> impl std::future::Future<Output = StoreResult<Vec<Option<Self>>>> + Send {
-        store.tasks_many(ids)
+        store.tasks_many(ids, scope)
     }
 
     /// Statuses first; whole records only of the tasks that ended.
-    async fn check(store: &Store, ids: &[TaskId]) -> StoreResult<Vec<Checked<Self>>> {
-        let statuses = store.statuses_many(ids).await?;
+    async fn check(
+        store: &Store,
+        ids: &[TaskId],
+        scope: Scope<'_>,
+    ) -> StoreResult<Vec<Checked<Self>>> {
+        let statuses = store.statuses_many(ids, scope).await?;
         let ended: Vec<TaskId> = ids
             .iter()
             .zip(&statuses)
             .filter(|(_, s)| s.is_none_or(|s| s.is_final()))
             .map(|(id, _)| *id)
             .collect();
-        let mut records = store.tasks_many(&ended).await?.into_iter();
+        let mut records = store.tasks_many(&ended, scope).await?.into_iter();
         Ok(statuses
             .iter()
             .map(|s| match s {
@@ -482,14 +600,19 @@ impl FinalRead for TaskOutcome {
     fn read(
         store: &Store,
         ids: &[TaskId],
+        scope: Scope<'_>,
     ) -> impl std::future::Future<Output = StoreResult<Vec<Option<Self>>>> + Send {
-        store.outcomes_many(ids)
+        store.outcomes_many(ids, scope)
     }
 
     /// An outcome is as small as a status: read it at once.
-    async fn check(store: &Store, ids: &[TaskId]) -> StoreResult<Vec<Checked<Self>>> {
+    async fn check(
+        store: &Store,
+        ids: &[TaskId],
+        scope: Scope<'_>,
+    ) -> StoreResult<Vec<Checked<Self>>> {
         Ok(store
-            .outcomes_many(ids)
+            .outcomes_many(ids, scope)
             .await?
             .into_iter()
             .map(|o| match o {

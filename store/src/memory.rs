@@ -1,11 +1,13 @@
 //! The embedded store: the same semantics as the Redis backend, in process
 //! memory, for the one-command start. Nothing survives the process.
 
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
+use crate::keys::ApiKey;
 use crate::model::{
-    lost_message, now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskOutcome,
-    TaskRecord, TaskStatus, TaskSummary, LOST_KIND, RECENT_TASKS,
+    lost_message, new_receipt, now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId,
+    TaskOutcome, TaskRecord, TaskStatus, TaskSummary, LOST_KIND, RECENT_TASKS,
 };
+use crate::tenants::{Bucket, LimitOverrides, OverQuota, TenantInfo};
 use crate::waiters::Waiters;
 use crate::StoreConfig;
 use serde_json::Value;
@@ -17,7 +19,20 @@ use tokio::sync::Notify;
 struct Lease {
     consumer: String,
     attempt: u32,
+    /// Random per attempt: only whoever was handed the claim knows it.
+    receipt: String,
     expires: Instant,
+}
+
+/// What the store keeps per tenant: limits an admin set, and usage.
+#[derive(Default)]
+struct Tenant {
+    overrides: LimitOverrides,
+    active: u64,
+    module_bytes: u64,
+    bucket: Option<Bucket>,
+    /// Its latest submissions, newest at the front, at most `RECENT_TASKS`.
+    recent: VecDeque<TaskId>,
 }
 
 #[derive(Default)]
@@ -32,6 +47,25 @@ struct State {
     recent: VecDeque<TaskId>,
     leases: HashMap<TaskId, Lease>,
     workers: HashMap<String, (Instant, Value)>,
+    tenants: HashMap<String, Tenant>,
+    keys: HashMap<String, ApiKey>,
+}
+
+impl State {
+    /// Whether `claim`'s receipt is its attempt's (a lapsed lease, whose
+    /// entry is gone, leaves the attempt number to decide).
+    fn holds(&self, claim: &Claim) -> bool {
+        self.leases
+            .get(&claim.task_id)
+            .is_none_or(|l| l.attempt != claim.attempt || l.receipt == claim.receipt)
+    }
+
+    /// A task ended (or was lost): it no longer counts against its tenant.
+    fn task_ended(&mut self, tenant: &str) {
+        if let Some(t) = self.tenants.get_mut(tenant) {
+            t.active = t.active.saturating_sub(1);
+        }
+    }
 }
 
 pub struct MemoryStore {
@@ -58,6 +92,19 @@ impl MemoryStore {
 
     pub async fn put_function(&self, record: &FunctionRecord, module: &[u8]) -> StoreResult<()> {
         let mut state = self.lock();
+        let defaults = self.config.default_limits;
+        let tenant = state.tenants.entry(record.tenant.clone()).or_default();
+        let max = tenant.overrides.apply(&defaults).max_module_bytes;
+        let size = module.len() as u64;
+        if tenant.module_bytes.saturating_add(size) > max {
+            return Err(StoreError::OverQuota(OverQuota::module_bytes(
+                &record.tenant,
+                tenant.module_bytes,
+                size,
+                max,
+            )));
+        }
+        tenant.module_bytes += size;
         state
             .modules
             .entry(record.module_hash.clone())
@@ -71,14 +118,20 @@ impl MemoryStore {
         Ok(())
     }
 
-    pub async fn functions(&self, limit: usize) -> StoreResult<Vec<FunctionRecord>> {
+    pub async fn functions(
+        &self,
+        limit: usize,
+        tenant: Option<&str>,
+    ) -> StoreResult<Vec<FunctionRecord>> {
         let state = self.lock();
         Ok(state
             .function_order
             .iter()
             .rev()
-            .filter_map(|(_, id)| state.functions.get(id).cloned())
+            .filter_map(|(_, id)| state.functions.get(id))
+            .filter(|f| tenant.is_none_or(|t| f.tenant == t))
             .take(limit)
+            .cloned()
             .collect())
     }
 
@@ -86,10 +139,17 @@ impl MemoryStore {
         &self,
         limit: usize,
         status: Option<TaskStatus>,
+        tenant: Option<&str>,
     ) -> StoreResult<Vec<TaskSummary>> {
         let state = self.lock();
-        Ok(state
-            .recent
+        let recent = match tenant {
+            None => &state.recent,
+            Some(t) => match state.tenants.get(t) {
+                Some(t) => &t.recent,
+                None => return Ok(Vec::new()),
+            },
+        };
+        Ok(recent
             .iter()
             .filter_map(|id| state.tasks.get(id))
             .filter(|t| status.is_none_or(|s| t.status == s))
@@ -108,6 +168,7 @@ impl MemoryStore {
 
     pub async fn submit_many(
         &self,
+        tenant: &str,
         function_id: FunctionId,
         tasks: &[(TaskId, Value)],
     ) -> StoreResult<()> {
@@ -117,6 +178,31 @@ impl MemoryStore {
         {
             let mut state = self.lock();
             let created = now_ms();
+            let asked = tasks.len() as u64;
+            let defaults = self.config.default_limits;
+            let t = state.tenants.entry(tenant.to_string()).or_default();
+            let limits = t.overrides.apply(&defaults);
+            if t.active.saturating_add(asked) > limits.max_active_tasks {
+                return Err(StoreError::OverQuota(OverQuota::active(
+                    tenant,
+                    t.active,
+                    asked,
+                    limits.max_active_tasks,
+                )));
+            }
+            let bucket = t
+                .bucket
+                .get_or_insert_with(|| Bucket::full(&limits, created));
+            if let Err(wait_ms) = bucket.take(asked, &limits, created) {
+                return Err(StoreError::OverQuota(OverQuota::rate(
+                    tenant, asked, &limits, wait_ms,
+                )));
+            }
+            t.active += asked;
+            for (id, _) in tasks {
+                t.recent.push_front(*id);
+            }
+            t.recent.truncate(RECENT_TASKS);
             for (id, payload) in tasks {
                 state.tasks.insert(
                     *id,
@@ -131,6 +217,7 @@ impl MemoryStore {
                         created_at_ms: created,
                         started_at_ms: None,
                         finished_at_ms: None,
+                        tenant: tenant.to_string(),
                     },
                 );
                 state.queue.push_back(*id);
@@ -140,10 +227,6 @@ impl MemoryStore {
         }
         self.new_work.notify_waiters();
         Ok(())
-    }
-
-    pub async fn task(&self, id: TaskId) -> StoreResult<Option<TaskRecord>> {
-        Ok(self.lock().tasks.get(&id).cloned())
     }
 
     pub async fn tasks_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskRecord>>> {
@@ -159,16 +242,20 @@ impl MemoryStore {
                 state.tasks.get(id).map(|t| TaskOutcome {
                     status: t.status,
                     result: t.result.clone(),
+                    tenant: t.tenant.clone(),
                 })
             })
             .collect())
     }
 
-    pub async fn statuses_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskStatus>>> {
+    pub async fn statuses_many(
+        &self,
+        ids: &[TaskId],
+    ) -> StoreResult<Vec<Option<(TaskStatus, String)>>> {
         let state = self.lock();
         Ok(ids
             .iter()
-            .map(|id| state.tasks.get(id).map(|t| t.status))
+            .map(|id| state.tasks.get(id).map(|t| (t.status, t.tenant.clone())))
             .collect())
     }
 
@@ -227,13 +314,13 @@ impl MemoryStore {
                 task.result = Value::String(lost_message(task.attempts));
                 task.failure_kind = Some(LOST_KIND.to_string());
                 task.finished_at_ms = Some(now_ms());
-                lost.push((
-                    id,
-                    Some(TaskOutcome {
-                        status: task.status,
-                        result: task.result.clone(),
-                    }),
-                ));
+                let outcome = TaskOutcome {
+                    status: task.status,
+                    result: task.result.clone(),
+                    tenant: task.tenant.clone(),
+                };
+                state.task_ended(&outcome.tenant);
+                lost.push((id, Some(outcome)));
                 continue;
             }
             task.status = TaskStatus::Running;
@@ -243,13 +330,14 @@ impl MemoryStore {
                 function_id: task.function_id,
                 payload: task.payload.clone(),
                 attempt: task.attempts,
-                receipt: String::new(),
+                receipt: new_receipt(),
             };
             state.leases.insert(
                 id,
                 Lease {
                     consumer: consumer.to_string(),
                     attempt: claim.attempt,
+                    receipt: claim.receipt.clone(),
                     expires: now + self.config.lease,
                 },
             );
@@ -283,6 +371,9 @@ impl MemoryStore {
     fn finish_one(&self, claim: &Claim, outcome: &Final) -> bool {
         let ended = {
             let mut state = self.lock();
+            if !state.holds(claim) {
+                return false;
+            }
             let current = match state.tasks.get_mut(&claim.task_id) {
                 Some(task)
                     if task.status == TaskStatus::Running && task.attempts == claim.attempt =>
@@ -298,8 +389,10 @@ impl MemoryStore {
             let ended = TaskOutcome {
                 status: current.status,
                 result: current.result.clone(),
+                tenant: current.tenant.clone(),
             };
             state.leases.remove(&claim.task_id);
+            state.task_ended(&ended.tenant);
             ended
         };
         // Written once: the waiters get the outcome itself, no re-read.
@@ -334,10 +427,11 @@ impl MemoryStore {
 
     pub async fn release(&self, claim: &Claim, count_attempt: bool) -> StoreResult<()> {
         let mut state = self.lock();
-        let ours = state
-            .tasks
-            .get(&claim.task_id)
-            .is_some_and(|t| t.status == TaskStatus::Running && t.attempts == claim.attempt);
+        let ours = state.holds(claim)
+            && state
+                .tasks
+                .get(&claim.task_id)
+                .is_some_and(|t| t.status == TaskStatus::Running && t.attempts == claim.attempt);
         if ours {
             state.leases.remove(&claim.task_id);
             // Never queue a task twice (a lapsed lease may have queued it).
@@ -352,6 +446,63 @@ impl MemoryStore {
             drop(state);
             self.new_work.notify_waiters();
         }
+        Ok(())
+    }
+
+    pub async fn put_key(&self, key: &ApiKey, only_first: bool) -> StoreResult<bool> {
+        let mut state = self.lock();
+        if only_first && !state.keys.is_empty() {
+            return Ok(false);
+        }
+        state.keys.insert(key.id.clone(), key.clone());
+        Ok(true)
+    }
+
+    pub async fn api_key(&self, id: &str) -> StoreResult<Option<ApiKey>> {
+        Ok(self.lock().keys.get(id).cloned())
+    }
+
+    pub async fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        Ok(self.lock().keys.values().cloned().collect())
+    }
+
+    pub async fn revoke_key(&self, id: &str) -> StoreResult<bool> {
+        Ok(self.lock().keys.remove(id).is_some())
+    }
+
+    pub async fn touch_keys(&self, used: &[(String, u64)]) -> StoreResult<()> {
+        let mut state = self.lock();
+        for (id, at) in used {
+            if let Some(key) = state.keys.get_mut(id) {
+                key.last_used_ms = Some(key.last_used_ms.map_or(*at, |t| t.max(*at)));
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn tenant(&self, tenant: &str) -> StoreResult<TenantInfo> {
+        let state = self.lock();
+        let defaults = self.config.default_limits;
+        Ok(match state.tenants.get(tenant) {
+            Some(t) => TenantInfo {
+                tenant: tenant.to_string(),
+                limits: t.overrides.apply(&defaults),
+                active_tasks: t.active,
+                module_bytes: t.module_bytes,
+            },
+            None => TenantInfo {
+                tenant: tenant.to_string(),
+                limits: defaults,
+                active_tasks: 0,
+                module_bytes: 0,
+            },
+        })
+    }
+
+    pub async fn set_limits(&self, tenant: &str, limits: &LimitOverrides) -> StoreResult<()> {
+        let mut state = self.lock();
+        let t = state.tenants.entry(tenant.to_string()).or_default();
+        t.overrides = t.overrides.merge(limits);
         Ok(())
     }
 }

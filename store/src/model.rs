@@ -66,6 +66,9 @@ pub struct FunctionRecord {
     pub module_hash: String,
     pub module_size: u64,
     pub created_at_ms: u64,
+    /// The tenant that registered it.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
 }
 
 /// A task as stored.
@@ -84,6 +87,9 @@ pub struct TaskRecord {
     pub created_at_ms: u64,
     pub started_at_ms: Option<u64>,
     pub finished_at_ms: Option<u64>,
+    /// The tenant that submitted it.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
 }
 
 /// A task's status and result, without the rest of its record: what a
@@ -93,6 +99,8 @@ pub struct TaskOutcome {
     pub status: TaskStatus,
     /// The result value, or a failure message; null until the task ends.
     pub result: Value,
+    /// The tenant that submitted it (what a scoped read checks).
+    pub tenant: String,
 }
 
 /// A task without its payload and result: what a listing shows.
@@ -106,6 +114,8 @@ pub struct TaskSummary {
     pub created_at_ms: u64,
     pub started_at_ms: Option<u64>,
     pub finished_at_ms: Option<u64>,
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
 }
 
 impl From<&TaskRecord> for TaskSummary {
@@ -119,8 +129,51 @@ impl From<&TaskRecord> for TaskSummary {
             created_at_ms: t.created_at_ms,
             started_at_ms: t.started_at_ms,
             finished_at_ms: t.finished_at_ms,
+            tenant: t.tenant.clone(),
         }
     }
+}
+
+/// The tenant of records written without one (by `--no-auth` servers, and
+/// by versions before tenants existed).
+pub const DEFAULT_TENANT: &str = "default";
+
+fn default_tenant() -> String {
+    DEFAULT_TENANT.to_string()
+}
+
+/// Who a read is for: everything (an admin key, or a server without
+/// authentication), or one tenant's own records. Records of other tenants
+/// read as missing, exactly like unknown ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    All,
+    Tenant(&'a str),
+}
+
+impl Scope<'_> {
+    pub fn allows(&self, tenant: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Tenant(own) => *own == tenant,
+        }
+    }
+
+    /// The tenant a listing is limited to, if any.
+    pub fn tenant(&self) -> Option<&str> {
+        match self {
+            Scope::All => None,
+            Scope::Tenant(t) => Some(t),
+        }
+    }
+}
+
+/// Whether `name` may name a tenant: 1 to 64 of `A-Z a-z 0-9 . _ -`.
+pub fn valid_tenant(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// How many of the latest submitted tasks a store keeps listable
@@ -135,7 +188,8 @@ pub struct Claim {
     pub payload: Value,
     /// 1 for the first run; a re-run after a lost executor counts up.
     pub attempt: u32,
-    /// Backend bookkeeping that `finish` needs back (a stream entry id).
+    /// What `finish` needs back: backend bookkeeping (a stream entry id)
+    /// and a random token of this attempt, so it cannot be guessed.
     pub receipt: String,
 }
 
@@ -175,6 +229,12 @@ pub const LOST_KIND: &str = "lost";
 
 pub(crate) fn lost_message(times: u32) -> String {
     format!("worker lost {times} times")
+}
+
+/// A random token for one attempt (64 bits, hex): part of every claim's
+/// receipt, so only the executor that was handed a claim can finish it.
+pub(crate) fn new_receipt() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 pub fn now_ms() -> u64 {

@@ -12,10 +12,12 @@
 //! State changes that must be atomic (claim, finish, renew) are Lua scripts.
 
 use crate::error::{StoreError, StoreResult};
+use crate::keys::{ApiKey, KeyCache};
 use crate::model::{
-    now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskOutcome, TaskRecord, TaskStatus,
-    TaskSummary, RECENT_TASKS,
+    new_receipt, now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskOutcome, TaskRecord,
+    TaskStatus, TaskSummary, DEFAULT_TENANT, RECENT_TASKS,
 };
+use crate::tenants::{LimitOverrides, OverQuota, TenantInfo};
 use crate::waiters::Waiters;
 use crate::StoreConfig;
 use futures::StreamExt;
@@ -34,15 +36,23 @@ pub const NEW_TASK_CHANNEL: &str = "tasks";
 pub const DONE_CHANNEL: &str = "faas:done";
 /// Sorted set of function ids, scored by registration time (ms).
 pub const FUNCTIONS_INDEX: &str = "faas:functions";
-/// List of the latest `RECENT_TASKS` task ids, newest first.
+/// List of the latest `RECENT_TASKS` task ids, newest first (and one
+/// such list per tenant: `faas:recent_tasks:{tenant}`).
 pub const RECENT_INDEX: &str = "faas:recent_tasks";
+/// Set of API key ids; each key is the hash `faas:apikey:{id}`.
+pub const KEYS_INDEX: &str = "faas:apikeys";
+/// Channel of key revocations (`revoke {id} {nonce}`) and their
+/// acknowledgements (`ack {nonce}`, one per server process).
+pub const KEYS_CHANNEL: &str = "faas:keys";
+/// How long a revocation waits for every server to acknowledge it.
+const REVOKE_ACK_WAIT: Duration = Duration::from_secs(2);
 
 /// Task ids read per round trip when a status filter skips most of them.
 const RECENT_SCAN_CHUNK: usize = 500;
 /// Tasks per submit script call (submit_many) or per pipeline (tasks_many).
 const BATCH_CHUNK: usize = 1_000;
 /// Task hash fields a summary needs, in `parse_summary`'s order.
-const SUMMARY_FIELDS: [&str; 7] = [
+const SUMMARY_FIELDS: [&str; 8] = [
     "function_id",
     "status",
     "attempts",
@@ -50,11 +60,23 @@ const SUMMARY_FIELDS: [&str; 7] = [
     "created_at",
     "started_at",
     "finished_at",
+    "tenant",
 ];
 
-/// What the claim script returns per claimed task: task id, entry id,
-/// attempt, function id, payload JSON.
-type ClaimRow = (String, String, u32, String, String);
+/// What a claim yields per claimed task: task id, entry id, attempt,
+/// function id, payload JSON, receipt token.
+type ClaimRow = (String, String, u32, String, String, String);
+
+/// A claim's receipt: its queue entry's id and its attempt's random token.
+fn receipt(entry: &str, token: &str) -> String {
+    format!("{entry}.{token}")
+}
+
+/// The entry id and token of a receipt (a receipt without a token, from
+/// an older version, has an empty one).
+fn split_receipt(receipt: &str) -> (&str, &str) {
+    receipt.rsplit_once('.').unwrap_or((receipt, ""))
+}
 
 /// A task's hash; `id` is a task id, parsed or as the queue entry names it.
 fn task_key(id: impl std::fmt::Display) -> String {
@@ -66,6 +88,12 @@ fn function_key(id: FunctionId) -> String {
 fn module_key(hash: &str) -> String {
     format!("faas:module:{hash}")
 }
+fn key_key(id: &str) -> String {
+    format!("faas:apikey:{id}")
+}
+fn tenant_key(tenant: &str) -> String {
+    format!("faas:tenant:{tenant}")
+}
 
 /// Largest result (JSON bytes) a completion notification carries; a waiter
 /// reads larger ones from the task's hash.
@@ -73,36 +101,107 @@ const ANNOUNCED_RESULT_BYTES: usize = 16 * 1024;
 
 const SUBMIT_LUA: &str = r#"
 -- ARGV: stream, recent index, its cap, new-task channel, function id, now,
--- announce (1: publish the last id), then (task id, payload json) pairs.
+-- announce (1: publish the last id), tenant, check (1: check the tenant's
+-- quotas for the whole batch first), batch size, default max_active_tasks,
+-- submit_rate, submit_burst, then (task id, payload json) pairs.
 -- The queue entry carries what a claim needs (function, payload, attempts
 -- so far), so claiming a new entry writes the hash without reading it.
+-- Returns {0, stored}, or over a quota (nothing stored) {1, active, max}
+-- or {2, ms until the tokens are there}.
+local tenant = ARGV[8]
+local tkey = 'faas:tenant:' .. tenant
+local now = tonumber(ARGV[6])
+if ARGV[9] == '1' then
+  local asked = tonumber(ARGV[10])
+  local f = redis.call('HMGET', tkey, 'active', 'max_active_tasks', 'submit_rate',
+    'submit_burst', 'tokens', 'refilled_at')
+  local active = tonumber(f[1]) or 0
+  local max = tonumber(f[2]) or tonumber(ARGV[11])
+  if active + asked > max then return {1, active, max} end
+  local rate = tonumber(f[3]) or tonumber(ARGV[12])
+  local burst = tonumber(f[4]) or tonumber(ARGV[13])
+  if rate > 0 then
+    local tokens = tonumber(f[5]) or burst
+    local last = tonumber(f[6]) or now
+    if now > last then tokens = tokens + (now - last) * rate / 1000 end
+    if tokens > burst then tokens = burst end
+    if asked > tokens then return {2, math.ceil((asked - tokens) * 1000 / rate)} end
+    redis.call('HSET', tkey, 'tokens', string.format('%.3f', tokens - asked), 'refilled_at', ARGV[6])
+  end
+end
 local ids = {}
-for i = 8, #ARGV, 2 do
+for i = 14, #ARGV, 2 do
   local tid, payload = ARGV[i], ARGV[i + 1]
   redis.call('HSET', 'faas:task:' .. tid, 'function_id', ARGV[5], 'payload', payload,
-    'status', 'QUEUED', 'created_at', ARGV[6])
+    'status', 'QUEUED', 'created_at', ARGV[6], 'tenant', tenant)
   redis.call('XADD', ARGV[1], '*', 'task', tid, 'f', ARGV[5], 'p', payload, 'a', '0')
   ids[#ids + 1] = tid
 end
 if #ids > 0 then
+  redis.call('HINCRBY', tkey, 'active', #ids)
   redis.call('LPUSH', ARGV[2], unpack(ids))
   redis.call('LTRIM', ARGV[2], 0, tonumber(ARGV[3]) - 1)
+  local own = ARGV[2] .. ':' .. tenant
+  redis.call('LPUSH', own, unpack(ids))
+  redis.call('LTRIM', own, 0, tonumber(ARGV[3]) - 1)
   if ARGV[7] == '1' then redis.call('PUBLISH', ARGV[4], ids[#ids]) end
 end
-return #ids
+return {0, #ids}
+"#;
+
+const PUT_FUNCTION_LUA: &str = r#"
+-- ARGV: function id, tenant, module hash, module size (what counts against
+-- the quota), default max_module_bytes, created_at, name, entry,
+-- convention, module bytes, the record's module_size.
+-- Returns {0}, or over the tenant's module quota (nothing stored)
+-- {1, used, max}.
+local tkey = 'faas:tenant:' .. ARGV[2]
+local f = redis.call('HMGET', tkey, 'module_bytes', 'max_module_bytes')
+local used = tonumber(f[1]) or 0
+local max = tonumber(f[2]) or tonumber(ARGV[5])
+local size = tonumber(ARGV[4])
+if used + size > max then return {1, used, max} end
+redis.call('SET', 'faas:module:' .. ARGV[3], ARGV[10], 'NX')
+redis.call('HSET', 'faas:function:' .. ARGV[1], 'name', ARGV[7], 'entry', ARGV[8],
+  'convention', ARGV[9], 'module', ARGV[3], 'module_size', ARGV[11], 'created_at', ARGV[6],
+  'tenant', ARGV[2])
+redis.call('ZADD', 'faas:functions', ARGV[6], ARGV[1])
+redis.call('ZADD', 'faas:functions:' .. ARGV[2], ARGV[6], ARGV[1])
+redis.call('HINCRBY', tkey, 'module_bytes', size)
+return {0}
+"#;
+
+const PUT_KEY_LUA: &str = r#"
+-- ARGV: id, only first (1: only if there is no key at all), hash, tenant,
+-- admin (0/1), created_at. Returns 1 if stored.
+if ARGV[2] == '1' and redis.call('SCARD', 'faas:apikeys') > 0 then return 0 end
+redis.call('HSET', 'faas:apikey:' .. ARGV[1], 'hash', ARGV[3], 'tenant', ARGV[4],
+  'admin', ARGV[5], 'created_at', ARGV[6])
+redis.call('SADD', 'faas:apikeys', ARGV[1])
+return 1
+"#;
+
+const TOUCH_KEYS_LUA: &str = r#"
+-- ARGV: (key id, last used ms) pairs. A revoked key is not brought back.
+for i = 1, #ARGV, 2 do
+  local key = 'faas:apikey:' .. ARGV[i]
+  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'last_used', ARGV[i + 1]) end
+end
+return 1
 "#;
 
 const CLAIM_LUA: &str = r#"
--- ARGV: max_attempts, now, stream, group, then (entry id, task id) pairs
--- already delivered that need the task's hash checked: entries taken over
--- after a lease lapsed, from an older version without the task's fields,
--- or out of attempts. Returns {{task, entry, attempt, function, payload}, ...}.
+-- ARGV: max_attempts, now, stream, group, then (entry id, task id, receipt
+-- token) triples already delivered that need the task's hash checked:
+-- entries taken over after a lease lapsed, from an older version without
+-- the task's fields, or out of attempts.
+-- Returns {{task, entry, attempt, function, payload, token}, ...}.
 local max, now, stream, group = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
-local out, acks, lost = {}, {}, {}
-for i = 5, #ARGV, 2 do
-  local entry, tid = ARGV[i], ARGV[i + 1]
+local out, acks, lost, ended = {}, {}, {}, {}
+for i = 5, #ARGV, 3 do
+  local entry, tid, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local key = 'faas:task:' .. tid
-  local f = redis.call('HMGET', key, 'status', 'function_id', 'payload', 'entry', 'attempts')
+  local f = redis.call('HMGET', key, 'status', 'function_id', 'payload', 'entry', 'attempts', 'tenant')
   -- An entry that is not the task's current one (the task was queued again
   -- meanwhile) is a stale duplicate: drop it.
   local stale = f[1] == 'RUNNING' and f[4] and f[4] ~= entry
@@ -114,12 +213,15 @@ for i = 5, #ARGV, 2 do
     redis.call('HSET', key, 'attempts', n - 1, 'status', 'FAILED', 'failure_kind', 'lost',
       'result', message, 'finished_at', now)
     acks[#acks + 1] = entry
-    lost[#lost + 1] = tid .. ' FAILED ' .. message
+    lost[#lost + 1] = tid .. ' FAILED @' .. (f[6] or 'default') .. ' ' .. message
+    if f[6] then ended[f[6]] = (ended[f[6]] or 0) + 1 end
   else
-    redis.call('HSET', key, 'status', 'RUNNING', 'started_at', now, 'entry', entry, 'attempts', n)
-    out[#out + 1] = {tid, entry, n, f[2] or '', f[3] or 'null'}
+    redis.call('HSET', key, 'status', 'RUNNING', 'started_at', now, 'entry', entry,
+      'attempts', n, 'receipt', token)
+    out[#out + 1] = {tid, entry, n, f[2] or '', f[3] or 'null', token}
   end
 end
+for tenant, n in pairs(ended) do redis.call('HINCRBY', 'faas:tenant:' .. tenant, 'active', -n) end
 for i = 1, #acks, 1000 do
   redis.call('XACK', stream, group, unpack(acks, i, math.min(i + 999, #acks)))
   redis.call('XDEL', stream, unpack(acks, i, math.min(i + 999, #acks)))
@@ -130,17 +232,18 @@ return out
 
 const FINISH_LUA: &str = r#"
 -- ARGV: stream, group, now, largest announced result, then (task id,
--- attempt, status, result json, failure kind, entry id) sextets. Returns 1
--- per sextet that was applied.
-local out, ended, acks = {}, {}, {}
+-- attempt, status, result json, failure kind, entry id, receipt token)
+-- septets. Returns 1 per septet that was applied.
+local out, ended, acks, counts = {}, {}, {}, {}
 local cap = tonumber(ARGV[4])
-for i = 5, #ARGV, 6 do
-  local tid, attempt, status, result, kind, entry =
-    ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+for i = 5, #ARGV, 7 do
+  local tid, attempt, status, result, kind, entry, token =
+    ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
   local key = 'faas:task:' .. tid
-  local f = redis.call('HMGET', key, 'status', 'attempts', 'entry')
-  -- The receipt comes from a worker: act only on the task's own entry.
-  local own = (f[3] or '') == entry
+  local f = redis.call('HMGET', key, 'status', 'attempts', 'entry', 'receipt', 'tenant')
+  -- The receipt comes from a worker: act only on the task's own entry and
+  -- attempt token (random, so it cannot be guessed).
+  local own = (f[3] or '') == entry and (f[4] or '') == token
   local applied = 0
   if not f[1] then
     applied = 0
@@ -158,10 +261,11 @@ for i = 5, #ARGV, 6 do
     if entry ~= '' then acks[#acks + 1] = entry end
     -- Written once, so the announcement may carry the outcome itself.
     if #result <= cap then
-      ended[#ended + 1] = tid .. ' ' .. status .. ' ' .. result
+      ended[#ended + 1] = tid .. ' ' .. status .. ' @' .. (f[5] or 'default') .. ' ' .. result
     else
       ended[#ended + 1] = tid
     end
+    if f[5] then counts[f[5]] = (counts[f[5]] or 0) + 1 end
     applied = 1
   end
   out[#out + 1] = applied
@@ -169,6 +273,7 @@ end
 for i = 1, #acks, 1000 do
   redis.call('XACK', ARGV[1], ARGV[2], unpack(acks, i, math.min(i + 999, #acks)))
 end
+for tenant, n in pairs(counts) do redis.call('HINCRBY', 'faas:tenant:' .. tenant, 'active', -n) end
 -- One announcement for the batch: a line per ended task.
 if #ended > 0 then redis.call('PUBLISH', 'faas:done', table.concat(ended, '\n')) end
 return out
@@ -189,10 +294,12 @@ return 1
 
 const RELEASE_LUA: &str = r#"
 -- ARGV: task id, attempt, stream, group, entry, uncount (1: the attempt
--- never started, so it does not count). Queues the task again.
+-- never started, so it does not count), receipt token. Queues the task
+-- again.
 local key = 'faas:task:' .. ARGV[1]
-local f = redis.call('HMGET', key, 'status', 'attempts', 'entry')
-if f[1] ~= 'RUNNING' or tonumber(f[2]) ~= tonumber(ARGV[2]) or (f[3] or '') ~= ARGV[5] then return 0 end
+local f = redis.call('HMGET', key, 'status', 'attempts', 'entry', 'receipt')
+if f[1] ~= 'RUNNING' or tonumber(f[2]) ~= tonumber(ARGV[2]) or (f[3] or '') ~= ARGV[5]
+  or (f[4] or '') ~= ARGV[7] then return 0 end
 local attempts = tonumber(f[2])
 if ARGV[6] == '1' then attempts = attempts - 1 end
 if ARGV[5] ~= '' then
@@ -240,6 +347,7 @@ pub struct RedisStore {
     /// multiplexed one. Created on first claim.
     blocking: tokio::sync::Mutex<Option<ConnectionManager>>,
     pub(crate) waiters: Arc<Waiters>,
+    keys: Arc<KeyCache>,
     listening: AtomicBool,
     last_reclaim: Mutex<Option<Instant>>,
     /// Where the next XAUTOCLAIM scan starts: Redis scans a bounded window
@@ -247,6 +355,9 @@ pub struct RedisStore {
     reclaim_cursor: Mutex<String>,
     config: StoreConfig,
     submit_script: Script,
+    put_function_script: Script,
+    put_key_script: Script,
+    touch_keys_script: Script,
     claim_script: Script,
     finish_script: Script,
     renew_script: Script,
@@ -279,11 +390,15 @@ impl RedisStore {
             conn,
             blocking: tokio::sync::Mutex::new(None),
             waiters: Arc::new(Waiters::default()),
+            keys: Arc::new(KeyCache::default()),
             listening: AtomicBool::new(false),
             last_reclaim: Mutex::new(None),
             reclaim_cursor: Mutex::new("0-0".to_string()),
             config,
             submit_script: Script::new(SUBMIT_LUA),
+            put_function_script: Script::new(PUT_FUNCTION_LUA),
+            put_key_script: Script::new(PUT_KEY_LUA),
+            touch_keys_script: Script::new(TOUCH_KEYS_LUA),
             claim_script: Script::new(CLAIM_LUA),
             finish_script: Script::new(FINISH_LUA),
             renew_script: Script::new(RENEW_LUA),
@@ -326,40 +441,47 @@ impl RedisStore {
 
     pub async fn put_function(&self, record: &FunctionRecord, module: &[u8]) -> StoreResult<()> {
         let mut conn = self.conn.clone();
-        let convention = record.convention.to_string();
-        redis::pipe()
-            .atomic()
-            .cmd("SET")
-            .arg(module_key(&record.module_hash))
+        let reply: Vec<u64> = self
+            .put_function_script
+            .arg(record.id.to_string())
+            .arg(&record.tenant)
+            .arg(&record.module_hash)
+            .arg(module.len())
+            .arg(self.config.default_limits.max_module_bytes)
+            .arg(record.created_at_ms)
+            .arg(&record.name)
+            .arg(&record.entry)
+            .arg(record.convention.to_string())
             .arg(module)
-            .arg("NX")
-            .ignore()
-            .hset_multiple(
-                function_key(record.id),
-                &[
-                    ("name", record.name.as_str()),
-                    ("entry", record.entry.as_str()),
-                    ("convention", convention.as_str()),
-                    ("module", record.module_hash.as_str()),
-                    ("module_size", &record.module_size.to_string()),
-                    ("created_at", &record.created_at_ms.to_string()),
-                ],
-            )
-            .ignore()
-            .zadd(FUNCTIONS_INDEX, record.id.to_string(), record.created_at_ms)
-            .ignore()
-            .query_async::<()>(&mut conn)
+            .arg(record.module_size)
+            .invoke_async(&mut conn)
             .await?;
-        Ok(())
+        match reply.as_slice() {
+            [1, used, max] => Err(StoreError::OverQuota(OverQuota::module_bytes(
+                &record.tenant,
+                *used,
+                module.len() as u64,
+                *max,
+            ))),
+            _ => Ok(()),
+        }
     }
 
-    pub async fn functions(&self, limit: usize) -> StoreResult<Vec<FunctionRecord>> {
+    pub async fn functions(
+        &self,
+        limit: usize,
+        tenant: Option<&str>,
+    ) -> StoreResult<Vec<FunctionRecord>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
         let last = limit.min(isize::MAX as usize) as isize - 1;
         let mut conn = self.conn.clone();
-        let ids: Vec<String> = conn.zrevrange(FUNCTIONS_INDEX, 0, last).await?;
+        let index = match tenant {
+            Some(t) => format!("{FUNCTIONS_INDEX}:{t}"),
+            None => FUNCTIONS_INDEX.to_string(),
+        };
+        let ids: Vec<String> = conn.zrevrange(index, 0, last).await?;
         let ids = listable_ids(&ids);
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -398,13 +520,14 @@ impl RedisStore {
     /// short reply, where a MULTI would answer every command.
     pub async fn submit_many(
         &self,
+        tenant: &str,
         function_id: FunctionId,
         tasks: &[(TaskId, Value)],
     ) -> StoreResult<()> {
         // Long polls on these tasks here then skip their first read.
         self.ensure_listening();
-        self.waiters.expect(tasks.iter().map(|(id, _)| *id));
-        let submitted = self.submit_chunks(function_id, tasks).await;
+        self.waiters.expect(tenant, tasks.iter().map(|(id, _)| *id));
+        let submitted = self.submit_chunks(tenant, function_id, tasks).await;
         if submitted.is_err() {
             self.waiters.forget(tasks.iter().map(|(id, _)| *id));
         }
@@ -413,14 +536,17 @@ impl RedisStore {
 
     async fn submit_chunks(
         &self,
+        tenant: &str,
         function_id: FunctionId,
         tasks: &[(TaskId, Value)],
     ) -> StoreResult<()> {
         let mut conn = self.conn.clone();
         let function_text = function_id.to_string();
+        let limits = &self.config.default_limits;
         let chunks = tasks.chunks(BATCH_CHUNK);
         let last = chunks.len();
         for (n, chunk) in chunks.enumerate() {
+            let now = now_ms();
             let mut invocation = self.submit_script.prepare_invoke();
             invocation
                 .arg(STREAM)
@@ -428,13 +554,40 @@ impl RedisStore {
                 .arg(RECENT_TASKS)
                 .arg(NEW_TASK_CHANNEL)
                 .arg(&function_text)
-                .arg(now_ms())
+                .arg(now)
                 // One announcement per batch: the last task's id.
-                .arg(if n + 1 == last { "1" } else { "0" });
+                .arg(if n + 1 == last { "1" } else { "0" })
+                .arg(tenant)
+                // The first chunk checks the quotas for the whole batch.
+                .arg(if n == 0 { "1" } else { "0" })
+                .arg(tasks.len())
+                .arg(limits.max_active_tasks)
+                .arg(limits.submit_rate)
+                .arg(limits.submit_burst);
             for (id, payload) in chunk {
                 invocation.arg(id.to_string()).arg(payload.to_string());
             }
-            invocation.invoke_async::<i64>(&mut conn).await?;
+            let reply: Vec<u64> = invocation.invoke_async(&mut conn).await?;
+            match reply.as_slice() {
+                [1, active, max] => {
+                    return Err(StoreError::OverQuota(OverQuota::active(
+                        tenant,
+                        *active,
+                        tasks.len() as u64,
+                        *max,
+                    )))
+                }
+                [2, wait_ms] => {
+                    let limits = self.tenant(tenant).await?.limits;
+                    return Err(StoreError::OverQuota(OverQuota::rate(
+                        tenant,
+                        tasks.len() as u64,
+                        &limits,
+                        *wait_ms,
+                    )));
+                }
+                _ => {}
+            }
         }
         Ok(())
     }
@@ -480,12 +633,18 @@ impl RedisStore {
     }
 
     pub async fn outcomes_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskOutcome>>> {
-        let rows = self.task_fields(ids, &["status", "result"]).await?;
+        let rows = self
+            .task_fields(ids, &["status", "result", "tenant"])
+            .await?;
         ids.iter()
             .zip(rows)
             .map(|(id, row)| {
                 let mut fields = row.into_iter();
-                let (status, result) = (fields.next().flatten(), fields.next().flatten());
+                let (status, result, tenant) = (
+                    fields.next().flatten(),
+                    fields.next().flatten(),
+                    fields.next().flatten(),
+                );
                 let Some(status) = status else {
                     return Ok(None);
                 };
@@ -497,20 +656,27 @@ impl RedisStore {
                 Ok(Some(TaskOutcome {
                     status: parse_status(*id, &status)?,
                     result,
+                    tenant: tenant.unwrap_or_else(|| DEFAULT_TENANT.to_string()),
                 }))
             })
             .collect()
     }
 
-    pub async fn statuses_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskStatus>>> {
-        let rows = self.task_fields(ids, &["status"]).await?;
+    pub async fn statuses_many(
+        &self,
+        ids: &[TaskId],
+    ) -> StoreResult<Vec<Option<(TaskStatus, String)>>> {
+        let rows = self.task_fields(ids, &["status", "tenant"]).await?;
         ids.iter()
             .zip(rows)
             .map(|(id, row)| {
-                row.into_iter()
-                    .next()
-                    .flatten()
-                    .map(|s| parse_status(*id, &s))
+                let mut fields = row.into_iter();
+                let (status, tenant) = (fields.next().flatten(), fields.next().flatten());
+                status
+                    .map(|s| {
+                        let tenant = tenant.unwrap_or_else(|| DEFAULT_TENANT.to_string());
+                        Ok((parse_status(*id, &s)?, tenant))
+                    })
                     .transpose()
             })
             .collect()
@@ -520,7 +686,12 @@ impl RedisStore {
         &self,
         limit: usize,
         status: Option<TaskStatus>,
+        tenant: Option<&str>,
     ) -> StoreResult<Vec<TaskSummary>> {
+        let index = match tenant {
+            Some(t) => format!("{RECENT_INDEX}:{t}"),
+            None => RECENT_INDEX.to_string(),
+        };
         let limit = limit.min(RECENT_TASKS);
         // Without a filter every id is a row: read exactly `limit`.
         let chunk = if status.is_some() {
@@ -533,9 +704,7 @@ impl RedisStore {
         let mut start = 0;
         while out.len() < limit && start < RECENT_TASKS {
             let stop = (start + chunk).min(RECENT_TASKS) - 1;
-            let ids: Vec<String> = conn
-                .lrange(RECENT_INDEX, start as isize, stop as isize)
-                .await?;
+            let ids: Vec<String> = conn.lrange(&index, start as isize, stop as isize).await?;
             if ids.is_empty() {
                 break;
             }
@@ -572,15 +741,6 @@ impl RedisStore {
         Ok(out)
     }
 
-    pub async fn task(&self, id: TaskId) -> StoreResult<Option<TaskRecord>> {
-        let mut conn = self.conn.clone();
-        let map: HashMap<String, String> = conn.hgetall(task_key(id)).await?;
-        if map.is_empty() {
-            return Ok(None);
-        }
-        parse_task(id, &map).map(Some)
-    }
-
     pub async fn claim(
         &self,
         consumer: &str,
@@ -614,7 +774,7 @@ impl RedisStore {
         // lost); the rest of the batch runs.
         Ok(rows
             .into_iter()
-            .filter_map(|(task, entry, attempt, function, payload)| {
+            .filter_map(|(task, entry, attempt, function, payload, token)| {
                 let claim = (|| {
                     Ok::<_, StoreError>(Claim {
                         task_id: parse_uuid(&task)?,
@@ -623,7 +783,7 @@ impl RedisStore {
                             StoreError::Corrupt(format!("task {task} payload: {e}"))
                         })?,
                         attempt,
-                        receipt: entry,
+                        receipt: receipt(&entry, &token),
                     })
                 })();
                 claim
@@ -681,7 +841,7 @@ impl RedisStore {
             .arg(STREAM)
             .arg(GROUP);
         for (entry, task) in entries {
-            invocation.arg(entry).arg(task);
+            invocation.arg(entry).arg(task).arg(new_receipt());
         }
         let rows: Vec<ClaimRow> = invocation.invoke_async(&mut conn).await?;
         if entries.len() > rows.len() {
@@ -701,8 +861,9 @@ impl RedisStore {
             return Ok(Vec::new());
         }
         let now = now_ms();
+        let tokens: Vec<String> = fresh.iter().map(|_| new_receipt()).collect();
         let mut pipe = redis::pipe();
-        for new in &fresh {
+        for (new, token) in fresh.iter().zip(&tokens) {
             pipe.cmd("HSET")
                 .arg(task_key(&new.task))
                 .arg("status")
@@ -713,19 +874,23 @@ impl RedisStore {
                 .arg(&new.entry)
                 .arg("attempts")
                 .arg(new.attempts_before + 1)
+                .arg("receipt")
+                .arg(token)
                 .ignore();
         }
         let mut conn = self.conn.clone();
         pipe.query_async::<()>(&mut conn).await?;
         Ok(fresh
             .into_iter()
-            .map(|new| {
+            .zip(tokens)
+            .map(|(new, token)| {
                 (
                     new.task,
                     new.entry,
                     new.attempts_before + 1,
                     new.function,
                     new.payload,
+                    token,
                 )
             })
             .collect())
@@ -845,7 +1010,7 @@ impl RedisStore {
         invocation.arg(STREAM).arg(GROUP).arg(consumer);
         for claim in claims {
             invocation
-                .arg(&claim.receipt)
+                .arg(split_receipt(&claim.receipt).0)
                 .arg(claim.task_id.to_string())
                 .arg(claim.attempt);
         }
@@ -865,13 +1030,15 @@ impl RedisStore {
             .arg(now_ms())
             .arg(ANNOUNCED_RESULT_BYTES);
         for (claim, outcome) in done {
+            let (entry, token) = split_receipt(&claim.receipt);
             invocation
                 .arg(claim.task_id.to_string())
                 .arg(claim.attempt)
                 .arg(outcome.status().as_str())
                 .arg(outcome.result().to_string())
                 .arg(outcome.kind().unwrap_or(""))
-                .arg(&claim.receipt);
+                .arg(entry)
+                .arg(token);
         }
         let applied: Vec<i64> = invocation.invoke_async(&mut conn).await?;
         Ok(applied.into_iter().map(|a| a == 1).collect())
@@ -889,13 +1056,15 @@ impl RedisStore {
 
     pub async fn release(&self, claim: &Claim, count_attempt: bool) -> StoreResult<()> {
         let mut conn = self.conn.clone();
+        let (entry, token) = split_receipt(&claim.receipt);
         self.release_script
             .arg(claim.task_id.to_string())
             .arg(claim.attempt)
             .arg(STREAM)
             .arg(GROUP)
-            .arg(&claim.receipt)
+            .arg(entry)
             .arg(if count_attempt { "0" } else { "1" })
+            .arg(token)
             .invoke_async::<i64>(&mut conn)
             .await?;
         Ok(())
@@ -948,6 +1117,142 @@ impl RedisStore {
         Ok(out)
     }
 
+    pub async fn put_key(&self, key: &ApiKey, only_first: bool) -> StoreResult<bool> {
+        let mut conn = self.conn.clone();
+        let stored: i64 = self
+            .put_key_script
+            .arg(&key.id)
+            .arg(if only_first { "1" } else { "0" })
+            .arg(&key.hash)
+            .arg(&key.tenant)
+            .arg(if key.admin { "1" } else { "0" })
+            .arg(key.created_at_ms)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(stored == 1)
+    }
+
+    /// Read through the process's key cache (see [`KeyCache`]).
+    pub async fn api_key(&self, id: &str) -> StoreResult<Option<ApiKey>> {
+        self.ensure_listening();
+        let generation = match self.keys.get(id) {
+            Ok(key) => return Ok(key),
+            Err(generation) => generation,
+        };
+        let mut conn = self.conn.clone();
+        let map: HashMap<String, String> = conn.hgetall(key_key(id)).await?;
+        let key = parse_key(id, &map);
+        self.keys.fill(id, key.clone(), generation);
+        Ok(key)
+    }
+
+    pub async fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = conn.smembers(KEYS_INDEX).await?;
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.hgetall(key_key(id));
+        }
+        let maps: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
+        Ok(ids
+            .iter()
+            .zip(maps)
+            .filter_map(|(id, map)| parse_key(id, &map))
+            .collect())
+    }
+
+    /// Deletes the key, then announces the revocation and waits until
+    /// every subscribed server process (this one included) acknowledges
+    /// that it forgot the key.
+    pub async fn revoke_key(&self, id: &str) -> StoreResult<bool> {
+        self.ensure_listening();
+        let nonce = Uuid::new_v4().simple().to_string();
+        self.keys.expect_acks(&nonce);
+        let mut conn = self.conn.clone();
+        let (deleted, _): (i64, i64) = redis::pipe()
+            .atomic()
+            .del(key_key(id))
+            .srem(KEYS_INDEX, id)
+            .query_async(&mut conn)
+            .await?;
+        self.keys.revoked(id);
+        let receivers: i64 = conn
+            .publish(KEYS_CHANNEL, format!("revoke {id} {nonce}"))
+            .await?;
+        let wanted = usize::try_from(receivers).unwrap_or(0);
+        let acked = self.keys.wait_acks(&nonce, wanted, REVOKE_ACK_WAIT).await;
+        if acked < wanted {
+            tracing::warn!(
+                key = id,
+                "{} of {wanted} server processes did not acknowledge the revocation within {:?}",
+                wanted - acked,
+                REVOKE_ACK_WAIT
+            );
+        }
+        Ok(deleted == 1)
+    }
+
+    pub async fn touch_keys(&self, used: &[(String, u64)]) -> StoreResult<()> {
+        if used.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn.clone();
+        let mut invocation = self.touch_keys_script.prepare_invoke();
+        for (id, at) in used {
+            invocation.arg(id).arg(*at);
+        }
+        invocation.invoke_async::<i64>(&mut conn).await?;
+        Ok(())
+    }
+
+    pub async fn tenant(&self, tenant: &str) -> StoreResult<TenantInfo> {
+        let mut conn = self.conn.clone();
+        let fields: Vec<Option<u64>> = redis::cmd("HMGET")
+            .arg(tenant_key(tenant))
+            .arg(&[
+                "max_active_tasks",
+                "submit_rate",
+                "submit_burst",
+                "max_module_bytes",
+                "active",
+                "module_bytes",
+            ])
+            .query_async(&mut conn)
+            .await?;
+        let field = |i: usize| fields.get(i).copied().flatten();
+        let overrides = LimitOverrides {
+            max_active_tasks: field(0),
+            submit_rate: field(1),
+            submit_burst: field(2),
+            max_module_bytes: field(3),
+        };
+        Ok(TenantInfo {
+            tenant: tenant.to_string(),
+            limits: overrides.apply(&self.config.default_limits),
+            active_tasks: field(4).unwrap_or(0),
+            module_bytes: field(5).unwrap_or(0),
+        })
+    }
+
+    pub async fn set_limits(&self, tenant: &str, limits: &LimitOverrides) -> StoreResult<()> {
+        let fields: Vec<(&str, u64)> = [
+            ("max_active_tasks", limits.max_active_tasks),
+            ("submit_rate", limits.submit_rate),
+            ("submit_burst", limits.submit_burst),
+            ("max_module_bytes", limits.max_module_bytes),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| (name, v)))
+        .collect();
+        if fields.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn.clone();
+        conn.hset_multiple::<_, _, _, ()>(tenant_key(tenant), &fields)
+            .await?;
+        Ok(())
+    }
+
     /// Starts (once) the subscriber that wakes long-polls on `faas:done`.
     /// When the subscription drops, everyone is woken to re-read, and it
     /// reconnects.
@@ -957,27 +1262,57 @@ impl RedisStore {
         }
         let client = self.client.clone();
         let waiters = self.waiters.clone();
+        let keys = self.keys.clone();
+        let conn = self.conn.clone();
         tokio::spawn(async move {
             loop {
                 match client.get_async_pubsub().await {
                     Ok(mut pubsub) => {
-                        if pubsub.subscribe(DONE_CHANNEL).await.is_ok() {
+                        let subscribed = pubsub.subscribe(DONE_CHANNEL).await.is_ok()
+                            && pubsub.subscribe(KEYS_CHANNEL).await.is_ok();
+                        if subscribed {
                             waiters.set_live();
+                            keys.set_live(true);
                             let mut messages = pubsub.on_message();
                             while let Some(msg) = messages.next().await {
                                 let Ok(text) = msg.get_payload::<String>() else {
                                     continue;
                                 };
-                                waiters.notify_many(text.lines().filter_map(parse_done_line));
+                                if msg.get_channel_name() == KEYS_CHANNEL {
+                                    on_key_message(&keys, &conn, &text);
+                                } else {
+                                    waiters.notify_many(text.lines().filter_map(parse_done_line));
+                                }
                             }
                         }
                     }
-                    Err(e) => tracing::debug!("done-channel subscription failed: {e}"),
+                    Err(e) => tracing::debug!("announcement subscription failed: {e}"),
                 }
+                keys.set_live(false);
                 waiters.notify_all();
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         });
+    }
+}
+
+/// A message on the keys channel: a revocation (forget the key, then say
+/// so) or an acknowledgement (count it for whoever revoked).
+fn on_key_message(keys: &Arc<KeyCache>, conn: &ConnectionManager, text: &str) {
+    let mut parts = text.split(' ');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("revoke"), Some(id), Some(nonce)) => {
+            keys.revoked(id);
+            let mut conn = conn.clone();
+            let ack = format!("ack {nonce}");
+            tokio::spawn(async move {
+                if let Err(e) = conn.publish::<_, _, i64>(KEYS_CHANNEL, ack).await {
+                    tracing::warn!("cannot acknowledge a key revocation: {e}");
+                }
+            });
+        }
+        (Some("ack"), Some(nonce), None) => keys.ack(nonce),
+        _ => tracing::debug!("ignored a message on {KEYS_CHANNEL}: {text:?}"),
     }
 }
 
@@ -1017,15 +1352,22 @@ async fn read_group(
     Ok(out)
 }
 
-/// One line of a `faas:done` message: `{task id} {status} {result json}`,
-/// or the task id alone (a result too large to announce: read it).
+/// One line of a `faas:done` message: `{task id} {status} @{tenant}
+/// {result json}`, or the task id alone (a result too large to announce:
+/// read it).
 fn parse_done_line(line: &str) -> Option<(TaskId, Option<TaskOutcome>)> {
-    let mut parts = line.splitn(3, ' ');
+    let mut parts = line.splitn(4, ' ');
     let id = Uuid::parse_str(parts.next()?).ok()?;
-    let outcome = match (parts.next().and_then(TaskStatus::parse), parts.next()) {
-        (Some(status), Some(result)) if status.is_final() => serde_json::from_str(result)
-            .ok()
-            .map(|result| TaskOutcome { status, result }),
+    let status = parts.next().and_then(TaskStatus::parse);
+    let tenant = parts.next().and_then(|t| t.strip_prefix('@'));
+    let outcome = match (status, tenant, parts.next()) {
+        (Some(status), Some(tenant), Some(result)) if status.is_final() => {
+            serde_json::from_str(result).ok().map(|result| TaskOutcome {
+                status,
+                result,
+                tenant: tenant.to_string(),
+            })
+        }
         _ => None,
     };
     Some((id, outcome))
@@ -1142,7 +1484,25 @@ fn parse_function(
         module_hash: get("module")?,
         module_size: get("module_size")?.parse().unwrap_or(0),
         created_at_ms: get("created_at")?.parse().unwrap_or(0),
+        tenant: map
+            .get("tenant")
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_TENANT.to_string()),
     }))
+}
+
+/// A key's hash, or None if there is none (or it is unreadable: a key
+/// that cannot be read cannot be used).
+fn parse_key(id: &str, map: &HashMap<String, String>) -> Option<ApiKey> {
+    let num = |k: &str| map.get(k).and_then(|v| v.parse::<u64>().ok());
+    Some(ApiKey {
+        id: id.to_string(),
+        hash: map.get("hash")?.clone(),
+        tenant: map.get("tenant")?.clone(),
+        admin: map.get("admin").is_some_and(|a| a == "1"),
+        created_at_ms: num("created_at").unwrap_or(0),
+        last_used_ms: num("last_used"),
+    })
 }
 
 fn parse_status(id: TaskId, text: &str) -> StoreResult<TaskStatus> {
@@ -1167,6 +1527,7 @@ fn parse_summary(id: TaskId, fields: &[Option<String>]) -> StoreResult<Option<Ta
         created_at_ms: num(4).unwrap_or(0),
         started_at_ms: num(5),
         finished_at_ms: num(6),
+        tenant: field(7).unwrap_or(DEFAULT_TENANT).to_string(),
     }))
 }
 
@@ -1198,6 +1559,10 @@ fn parse_task(id: TaskId, map: &HashMap<String, String>) -> StoreResult<TaskReco
         created_at_ms: num("created_at").unwrap_or(0),
         started_at_ms: num("started_at"),
         finished_at_ms: num("finished_at"),
+        tenant: map
+            .get("tenant")
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_TENANT.to_string()),
     })
 }
 
@@ -1209,13 +1574,19 @@ mod tests {
     fn a_done_line_carries_the_outcome_or_only_the_id() {
         let id = Uuid::new_v4();
         let (got, outcome) =
-            parse_done_line(&format!("{id} COMPLETED {{\"a\": [1, \"x y\"]}}")).unwrap();
+            parse_done_line(&format!("{id} COMPLETED @t1 {{\"a\": [1, \"x y\"]}}")).unwrap();
         assert_eq!(got, id);
         let outcome = outcome.unwrap();
         assert_eq!(outcome.status, TaskStatus::Completed);
         assert_eq!(outcome.result, serde_json::json!({"a": [1, "x y"]}));
+        assert_eq!(outcome.tenant, "t1");
+        // A line without the tenant (an older dispatcher): read it.
         assert_eq!(
-            parse_done_line(&format!("{id} FAILED \"worker lost 3 times\""))
+            parse_done_line(&format!("{id} COMPLETED 5")),
+            Some((id, None))
+        );
+        assert_eq!(
+            parse_done_line(&format!("{id} FAILED @default \"worker lost 3 times\""))
                 .unwrap()
                 .1
                 .unwrap()
@@ -1225,11 +1596,11 @@ mod tests {
         // Too large to announce, or unreadable: wake the waiter to read it.
         assert_eq!(parse_done_line(&id.to_string()), Some((id, None)));
         assert_eq!(
-            parse_done_line(&format!("{id} COMPLETED {{broken")),
+            parse_done_line(&format!("{id} COMPLETED @t {{broken")),
             Some((id, None))
         );
         assert_eq!(
-            parse_done_line(&format!("{id} RUNNING null")),
+            parse_done_line(&format!("{id} RUNNING @t null")),
             Some((id, None))
         );
         assert_eq!(parse_done_line("not-a-uuid COMPLETED null"), None);

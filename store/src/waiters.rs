@@ -1,8 +1,8 @@
 //! Long-poll support: tasks' waiters, woken when a task reaches a final state.
 
-use crate::model::{TaskId, TaskOutcome};
-use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use crate::model::{Scope, TaskId, TaskOutcome};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// A wake-up: the task that ended and, when the notification carried it,
@@ -29,8 +29,9 @@ pub(crate) struct Waiters {
 #[derive(Default)]
 struct Inner {
     waiting: HashMap<TaskId, Vec<UnboundedSender<Wake>>>,
-    /// Submitted here since the subscription went live, not announced.
-    unannounced: HashSet<TaskId>,
+    /// Submitted here since the subscription went live, not announced,
+    /// with the tenant that submitted them.
+    unannounced: HashMap<TaskId, Arc<str>>,
     /// Announcements are being received (cleared, with `unannounced`,
     /// when the subscription drops: some may have been missed).
     live: bool,
@@ -54,31 +55,39 @@ impl Waiters {
     }
 
     /// `register`, returning for each id whether it is known not to have
-    /// ended: submitted here and not announced. Under the same lock as the
-    /// announcements, so one that lands after this call wakes `wake`.
-    pub(crate) fn register_known(&self, ids: &[TaskId], wake: &UnboundedSender<Wake>) -> Vec<bool> {
+    /// ended: submitted here, in `scope`, and not announced. Under the same
+    /// lock as the announcements, so one that lands after this call wakes
+    /// `wake`.
+    pub(crate) fn register_known(
+        &self,
+        ids: &[TaskId],
+        wake: &UnboundedSender<Wake>,
+        scope: Scope<'_>,
+    ) -> Vec<bool> {
         let mut inner = self.lock();
         let mut known = Vec::with_capacity(ids.len());
         for id in ids {
             inner.waiting.entry(*id).or_default().push(wake.clone());
-            known.push(inner.live && inner.unannounced.contains(id));
+            let mine = inner.unannounced.get(id).is_some_and(|t| scope.allows(t));
+            known.push(inner.live && mine);
         }
         known
     }
 
-    /// Remembers tasks about to be submitted here, if announcements are
-    /// being received (call before the submit, so no announcement of them
-    /// can come first).
-    pub(crate) fn expect(&self, ids: impl IntoIterator<Item = TaskId>) {
+    /// Remembers tasks of `tenant` about to be submitted here, if
+    /// announcements are being received (call before the submit, so no
+    /// announcement of them can come first).
+    pub(crate) fn expect(&self, tenant: &str, ids: impl IntoIterator<Item = TaskId>) {
         let mut inner = self.lock();
         if !inner.live {
             return;
         }
+        let tenant: Arc<str> = Arc::from(tenant);
         for id in ids {
             if inner.unannounced.len() >= UNANNOUNCED_CAP {
                 break;
             }
-            inner.unannounced.insert(id);
+            inner.unannounced.insert(id, tenant.clone());
         }
     }
 
@@ -112,7 +121,7 @@ impl Waiters {
         let all: Vec<_> = {
             let mut inner = self.lock();
             inner.live = false;
-            inner.unannounced = HashSet::new();
+            inner.unannounced = HashMap::new();
             inner.waiting.drain().collect()
         };
         for (id, senders) in all {
@@ -146,27 +155,43 @@ mod tests {
         let waiters = Waiters::default();
         let (wake, mut woken) = tokio::sync::mpsc::unbounded_channel();
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let all = Scope::All;
         // Not subscribed yet: nothing is remembered.
-        waiters.expect([a]);
-        assert_eq!(waiters.register_known(&[a], &wake), vec![false]);
+        waiters.expect("t", [a]);
+        assert_eq!(waiters.register_known(&[a], &wake, all), vec![false]);
         waiters.set_live();
-        waiters.expect([a, b]);
-        assert_eq!(waiters.register_known(&[a, b], &wake), vec![true, true]);
+        waiters.expect("t", [a, b]);
+        assert_eq!(
+            waiters.register_known(&[a, b], &wake, all),
+            vec![true, true]
+        );
+        // Only for the tenant that submitted them (or everyone's scope).
+        assert_eq!(
+            waiters.register_known(&[a], &wake, Scope::Tenant("t")),
+            vec![true]
+        );
+        assert_eq!(
+            waiters.register_known(&[a], &wake, Scope::Tenant("other")),
+            vec![false]
+        );
         // Announced: it wakes its waiters and is no longer known unfinished.
         waiters.notify_many([(a, None)]);
         assert_eq!(woken.try_recv().map(|w| w.0), Ok(a));
-        assert_eq!(waiters.register_known(&[a, b], &wake), vec![false, true]);
+        assert_eq!(
+            waiters.register_known(&[a, b], &wake, all),
+            vec![false, true]
+        );
         // The subscription dropped: announcements may have been missed.
         waiters.notify_all();
-        assert_eq!(waiters.register_known(&[b], &wake), vec![false]);
+        assert_eq!(waiters.register_known(&[b], &wake, all), vec![false]);
         waiters.set_live();
         assert_eq!(
-            waiters.register_known(&[b], &wake),
+            waiters.register_known(&[b], &wake, all),
             vec![false],
             "forgotten, not restored"
         );
-        waiters.expect([a]);
+        waiters.expect("t", [a]);
         waiters.forget([a]);
-        assert_eq!(waiters.register_known(&[a], &wake), vec![false]);
+        assert_eq!(waiters.register_known(&[a], &wake, all), vec![false]);
     }
 }

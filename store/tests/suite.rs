@@ -2,7 +2,10 @@
 //! a real `redis-server` started on a free port for each test.
 
 use faas_e2e::RedisServer;
-use faas_store::{Final, FunctionRecord, Store, StoreConfig, TaskStatus, RECENT_TASKS};
+use faas_store::{
+    ApiKey, Final, FunctionRecord, Limit, LimitOverrides, OverQuota, Scope, Store, StoreConfig,
+    StoreError, TaskStatus, RECENT_TASKS,
+};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -11,6 +14,7 @@ fn config() -> StoreConfig {
     StoreConfig {
         lease: Duration::from_millis(400),
         max_attempts: 3,
+        ..StoreConfig::default()
     }
 }
 
@@ -47,8 +51,13 @@ fn function(hash: &str) -> FunctionRecord {
         module_hash: hash.into(),
         module_size: 3,
         created_at_ms: 1,
+        tenant: T.into(),
     }
 }
+
+/// The tenant the suite's tasks belong to, and a scope that sees all.
+const T: &str = "t";
+const ALL: Scope = Scope::All;
 
 const NO_WAIT: Duration = Duration::from_millis(1);
 
@@ -73,9 +82,9 @@ async fn submitted_tasks_are_queued_and_claimed_in_order(f: Fixture) {
     let fid = Uuid::new_v4();
     let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
     for (i, id) in ids.iter().enumerate() {
-        s.submit(*id, fid, &json!([i])).await.unwrap();
+        s.submit(T, *id, fid, &json!([i])).await.unwrap();
     }
-    let t = s.task(ids[0]).await.unwrap().unwrap();
+    let t = s.task(ids[0], ALL).await.unwrap().unwrap();
     assert_eq!(
         (t.status, t.attempts, t.function_id),
         (TaskStatus::Queued, 0, fid)
@@ -88,7 +97,7 @@ async fn submitted_tasks_are_queued_and_claimed_in_order(f: Fixture) {
     assert_eq!(order, ids);
     assert_eq!(first[1].payload, json!([1]));
     assert!(first.iter().all(|c| c.attempt == 1 && c.function_id == fid));
-    let t = s.task(ids[0]).await.unwrap().unwrap();
+    let t = s.task(ids[0], ALL).await.unwrap().unwrap();
     assert_eq!((t.status, t.attempts), (TaskStatus::Running, 1));
     assert!(s.claim("c1", 10, NO_WAIT).await.unwrap().is_empty());
 }
@@ -110,7 +119,7 @@ async fn claim_blocks_then_wakes_on_submit(f: Fixture) {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let id = Uuid::new_v4();
     let submitted = Instant::now();
-    s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
     let got = waiting.await.unwrap().unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].task_id, id);
@@ -120,7 +129,7 @@ async fn claim_blocks_then_wakes_on_submit(f: Fixture) {
 async fn final_state_is_written_once_by_the_current_attempt(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
     let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
     assert!(s
         .finish(&claim, &Final::Completed(json!(42)))
@@ -134,7 +143,7 @@ async fn final_state_is_written_once_by_the_current_attempt(f: Fixture) {
         !s.finish(&claim, &failed).await.unwrap(),
         "second finish must not apply"
     );
-    let t = s.task(id).await.unwrap().unwrap();
+    let t = s.task(id, ALL).await.unwrap().unwrap();
     assert_eq!(
         (t.status, t.result.clone()),
         (TaskStatus::Completed, json!(42))
@@ -146,7 +155,7 @@ async fn final_state_is_written_once_by_the_current_attempt(f: Fixture) {
 async fn a_lapsed_lease_is_re_run_and_the_old_attempt_cannot_finish(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
     let old = s.claim("dead", 1, NO_WAIT).await.unwrap().remove(0);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let new = s.claim("alive", 1, Duration::from_secs(2)).await.unwrap();
@@ -161,14 +170,14 @@ async fn a_lapsed_lease_is_re_run_and_the_old_attempt_cannot_finish(f: Fixture) 
         .finish(new, &Final::Completed(json!("new")))
         .await
         .unwrap());
-    let t = s.task(id).await.unwrap().unwrap();
+    let t = s.task(id, ALL).await.unwrap().unwrap();
     assert_eq!((t.result, t.attempts), (json!("new"), 2));
 }
 
 async fn renewed_leases_are_not_taken(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
     let claim = s.claim("busy", 1, NO_WAIT).await.unwrap();
     for _ in 0..5 {
         tokio::time::sleep(Duration::from_millis(150)).await;
@@ -184,7 +193,7 @@ async fn renewed_leases_are_not_taken(f: Fixture) {
 async fn a_task_whose_executors_keep_dying_fails_as_lost(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
     for attempt in 1..=3 {
         let c = s.claim("dies", 1, Duration::from_secs(2)).await.unwrap();
         assert_eq!(c.len(), 1);
@@ -196,7 +205,7 @@ async fn a_task_whose_executors_keep_dying_fails_as_lost(f: Fixture) {
         .await
         .unwrap()
         .is_empty());
-    let t = s.task(id).await.unwrap().unwrap();
+    let t = s.task(id, ALL).await.unwrap().unwrap();
     assert_eq!(t.status, TaskStatus::Failed);
     assert_eq!(t.result, json!("worker lost 3 times"));
     assert_eq!(t.failure_kind.as_deref(), Some("lost"));
@@ -205,9 +214,9 @@ async fn a_task_whose_executors_keep_dying_fails_as_lost(f: Fixture) {
 async fn wait_final_returns_on_completion_or_timeout(f: Fixture) {
     let s = f.store.clone();
     let id = Uuid::new_v4();
-    s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
     let t = s
-        .wait_final(id, Duration::from_millis(200))
+        .wait_final(id, Duration::from_millis(200), ALL)
         .await
         .unwrap()
         .unwrap();
@@ -216,7 +225,7 @@ async fn wait_final_returns_on_completion_or_timeout(f: Fixture) {
     let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
     let waiter = tokio::spawn({
         let s = s.clone();
-        async move { s.wait_final(id, Duration::from_secs(10)).await }
+        async move { s.wait_final(id, Duration::from_secs(10), ALL).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     let finished = Instant::now();
@@ -229,16 +238,19 @@ async fn wait_final_returns_on_completion_or_timeout(f: Fixture) {
         finished.elapsed() < Duration::from_millis(500),
         "long poll woke late"
     );
-    assert_eq!(s.wait_final(Uuid::new_v4(), NO_WAIT).await.unwrap(), None);
+    assert_eq!(
+        s.wait_final(Uuid::new_v4(), NO_WAIT, ALL).await.unwrap(),
+        None
+    );
 }
 
 async fn released_claims_go_back_without_counting(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
     let claim = s.claim("leaving", 1, NO_WAIT).await.unwrap().remove(0);
     s.release(&claim).await.unwrap();
-    let t = s.task(id).await.unwrap().unwrap();
+    let t = s.task(id, ALL).await.unwrap().unwrap();
     assert_eq!((t.status, t.attempts), (TaskStatus::Queued, 0));
     let again = s.claim("next", 1, Duration::from_secs(1)).await.unwrap();
     assert_eq!(again.len(), 1);
@@ -248,7 +260,7 @@ async fn released_claims_go_back_without_counting(f: Fixture) {
 async fn requeued_claims_go_back_and_count(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
     for attempt in 1..=3 {
         let claim = s
             .claim("w", 1, Duration::from_secs(1))
@@ -267,7 +279,7 @@ async fn requeued_claims_go_back_and_count(f: Fixture) {
         .await
         .unwrap()
         .is_empty());
-    let t = s.task(id).await.unwrap().unwrap();
+    let t = s.task(id, ALL).await.unwrap().unwrap();
     assert_eq!(
         (t.status, t.result),
         (TaskStatus::Failed, json!("worker lost 3 times"))
@@ -276,7 +288,7 @@ async fn requeued_claims_go_back_and_count(f: Fixture) {
 
 async fn functions_are_listed_newest_first(f: Fixture) {
     let s = &f.store;
-    assert!(s.functions(10).await.unwrap().is_empty());
+    assert!(s.functions(10, ALL).await.unwrap().is_empty());
     let mut records = Vec::new();
     for created in [10, 30, 20] {
         let mut r = function("abc");
@@ -285,32 +297,32 @@ async fn functions_are_listed_newest_first(f: Fixture) {
         s.put_function(&r, b"bytes").await.unwrap();
         records.push(r);
     }
-    let listed = s.functions(10).await.unwrap();
+    let listed = s.functions(10, ALL).await.unwrap();
     assert_eq!(
         listed,
         vec![records[1].clone(), records[2].clone(), records[0].clone()]
     );
     let names: Vec<String> = s
-        .functions(2)
+        .functions(2, ALL)
         .await
         .unwrap()
         .into_iter()
         .map(|r| r.name)
         .collect();
     assert_eq!(names, ["f30", "f20"]);
-    assert!(s.functions(0).await.unwrap().is_empty());
+    assert!(s.functions(0, ALL).await.unwrap().is_empty());
     // Putting a record again does not list it twice.
     s.put_function(&records[0], b"bytes").await.unwrap();
-    assert_eq!(s.functions(10).await.unwrap().len(), 3);
+    assert_eq!(s.functions(10, ALL).await.unwrap().len(), 3);
 }
 
 async fn recent_tasks_are_listed_newest_first_and_filtered(f: Fixture) {
     let s = &f.store;
-    assert!(s.recent_tasks(10, None).await.unwrap().is_empty());
+    assert!(s.recent_tasks(10, None, ALL).await.unwrap().is_empty());
     let fid = Uuid::new_v4();
     let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
     for id in &ids {
-        s.submit(*id, fid, &json!([1])).await.unwrap();
+        s.submit(T, *id, fid, &json!([1])).await.unwrap();
     }
     let claims = s.claim("c", 2, NO_WAIT).await.unwrap();
     assert!(s
@@ -323,7 +335,7 @@ async fn recent_tasks_are_listed_newest_first_and_filtered(f: Fixture) {
     };
     assert!(s.finish(&claims[1], &failed).await.unwrap());
 
-    let all = s.recent_tasks(10, None).await.unwrap();
+    let all = s.recent_tasks(10, None, ALL).await.unwrap();
     let order: Vec<Uuid> = all.iter().map(|t| t.id).collect();
     let newest_first: Vec<Uuid> = ids.iter().rev().copied().collect();
     assert_eq!(order, newest_first);
@@ -345,35 +357,47 @@ async fn recent_tasks_are_listed_newest_first_and_filtered(f: Fixture) {
     let ids_of =
         |tasks: Vec<faas_store::TaskSummary>| tasks.into_iter().map(|t| t.id).collect::<Vec<_>>();
     assert_eq!(
-        ids_of(s.recent_tasks(2, None).await.unwrap()),
+        ids_of(s.recent_tasks(2, None, ALL).await.unwrap()),
         newest_first[..2]
     );
     assert_eq!(
-        ids_of(s.recent_tasks(10, Some(TaskStatus::Queued)).await.unwrap()),
+        ids_of(
+            s.recent_tasks(10, Some(TaskStatus::Queued), ALL)
+                .await
+                .unwrap()
+        ),
         newest_first[..3]
     );
     assert_eq!(
-        ids_of(s.recent_tasks(1, Some(TaskStatus::Queued)).await.unwrap()),
+        ids_of(
+            s.recent_tasks(1, Some(TaskStatus::Queued), ALL)
+                .await
+                .unwrap()
+        ),
         [ids[4]]
     );
     assert_eq!(
-        ids_of(s.recent_tasks(10, Some(TaskStatus::Failed)).await.unwrap()),
+        ids_of(
+            s.recent_tasks(10, Some(TaskStatus::Failed), ALL)
+                .await
+                .unwrap()
+        ),
         [ids[1]]
     );
     assert_eq!(
         ids_of(
-            s.recent_tasks(10, Some(TaskStatus::Completed))
+            s.recent_tasks(10, Some(TaskStatus::Completed), ALL)
                 .await
                 .unwrap()
         ),
         [ids[0]]
     );
     assert!(s
-        .recent_tasks(10, Some(TaskStatus::Running))
+        .recent_tasks(10, Some(TaskStatus::Running), ALL)
         .await
         .unwrap()
         .is_empty());
-    assert!(s.recent_tasks(0, None).await.unwrap().is_empty());
+    assert!(s.recent_tasks(0, None, ALL).await.unwrap().is_empty());
 }
 
 /// Submits `n` tasks of one function, 100 at a time.
@@ -381,7 +405,7 @@ async fn submit_many(s: &Store, n: usize) {
     let fid = Uuid::new_v4();
     let payload = json!([]);
     for start in (0..n).step_by(100) {
-        let batch = (start..n.min(start + 100)).map(|_| s.submit(Uuid::new_v4(), fid, &payload));
+        let batch = (start..n.min(start + 100)).map(|_| s.submit(T, Uuid::new_v4(), fid, &payload));
         for done in futures::future::join_all(batch).await {
             done.unwrap();
         }
@@ -391,25 +415,30 @@ async fn submit_many(s: &Store, n: usize) {
 async fn the_recent_task_index_is_capped(f: Fixture) {
     let s = &f.store;
     let first = Uuid::new_v4();
-    s.submit(first, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, first, Uuid::new_v4(), &json!([]))
+        .await
+        .unwrap();
     let claim = s.claim("c", 1, NO_WAIT).await.unwrap();
     assert_eq!(claim[0].task_id, first);
     // A filter finds a match far down the index (past one read's worth).
     submit_many(s, 1_200).await;
-    let running = s.recent_tasks(10, Some(TaskStatus::Running)).await.unwrap();
+    let running = s
+        .recent_tasks(10, Some(TaskStatus::Running), ALL)
+        .await
+        .unwrap();
     assert_eq!(running.iter().map(|t| t.id).collect::<Vec<_>>(), [first]);
     // Past the cap, the oldest submissions are no longer listed (but still readable).
     submit_many(s, RECENT_TASKS - 1_200).await;
-    let all = s.recent_tasks(RECENT_TASKS + 10, None).await.unwrap();
+    let all = s.recent_tasks(RECENT_TASKS + 10, None, ALL).await.unwrap();
     assert_eq!(all.len(), RECENT_TASKS);
     assert!(all.iter().all(|t| t.id != first));
     assert!(s
-        .recent_tasks(10, Some(TaskStatus::Running))
+        .recent_tasks(10, Some(TaskStatus::Running), ALL)
         .await
         .unwrap()
         .is_empty());
     assert_eq!(
-        s.task(first).await.unwrap().unwrap().status,
+        s.task(first, ALL).await.unwrap().unwrap().status,
         TaskStatus::Running
     );
 }
@@ -420,11 +449,11 @@ async fn a_batch_is_stored_indexed_and_claimed_in_order(f: Fixture) {
     // More than one Redis chunk (1,000 per MULTI).
     let tasks: Vec<(Uuid, serde_json::Value)> =
         (0..2_500).map(|i| (Uuid::new_v4(), json!([i]))).collect();
-    s.submit_many(fid, &tasks).await.unwrap();
-    s.submit_many(fid, &[]).await.unwrap();
+    s.submit_many(T, fid, &tasks).await.unwrap();
+    s.submit_many(T, fid, &[]).await.unwrap();
     let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
 
-    let read = s.tasks_many(&ids).await.unwrap();
+    let read = s.tasks_many(&ids, ALL).await.unwrap();
     assert_eq!(read.len(), ids.len());
     for ((id, payload), record) in tasks.iter().zip(&read) {
         let t = record.as_ref().expect("stored");
@@ -436,13 +465,13 @@ async fn a_batch_is_stored_indexed_and_claimed_in_order(f: Fixture) {
     }
     // Unknown ids read as None, in their place.
     let unknown = Uuid::new_v4();
-    let mixed = s.tasks_many(&[ids[7], unknown, ids[0]]).await.unwrap();
+    let mixed = s.tasks_many(&[ids[7], unknown, ids[0]], ALL).await.unwrap();
     let mixed: Vec<Option<Uuid>> = mixed.iter().map(|t| t.as_ref().map(|t| t.id)).collect();
     assert_eq!(mixed, [Some(ids[7]), None, Some(ids[0])]);
-    assert!(s.tasks_many(&[]).await.unwrap().is_empty());
+    assert!(s.tasks_many(&[], ALL).await.unwrap().is_empty());
 
     // The recent index: the batch's last task is the newest.
-    let recent = s.recent_tasks(3, None).await.unwrap();
+    let recent = s.recent_tasks(3, None, ALL).await.unwrap();
     let recent: Vec<Uuid> = recent.iter().map(|t| t.id).collect();
     assert_eq!(recent, [ids[2_499], ids[2_498], ids[2_497]]);
 
@@ -472,7 +501,7 @@ async fn a_batch_wakes_a_blocked_claim(f: Fixture) {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let id = Uuid::new_v4();
     let sent = Instant::now();
-    s.submit_many(Uuid::new_v4(), &[(id, json!([]))])
+    s.submit_many(T, Uuid::new_v4(), &[(id, json!([]))])
         .await
         .unwrap();
     let got = claimer.await.unwrap().unwrap();
@@ -484,7 +513,7 @@ async fn wait_final_many_returns_when_all_are_final_or_on_timeout(f: Fixture) {
     let s = f.store.clone();
     let tasks: Vec<(Uuid, serde_json::Value)> =
         (0..3).map(|i| (Uuid::new_v4(), json!([i]))).collect();
-    s.submit_many(Uuid::new_v4(), &tasks).await.unwrap();
+    s.submit_many(T, Uuid::new_v4(), &tasks).await.unwrap();
     let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
     let unknown = Uuid::new_v4();
     let asked = [ids[0], unknown, ids[1], ids[2]];
@@ -492,7 +521,7 @@ async fn wait_final_many_returns_when_all_are_final_or_on_timeout(f: Fixture) {
     // Timeout: the latest records, unfinished.
     let started = Instant::now();
     let read = s
-        .wait_final_many(&asked, Duration::from_millis(200))
+        .wait_final_many(&asked, Duration::from_millis(200), ALL)
         .await
         .unwrap();
     assert!(started.elapsed() >= Duration::from_millis(200));
@@ -505,7 +534,10 @@ async fn wait_final_many_returns_when_all_are_final_or_on_timeout(f: Fixture) {
     let claims = s.claim("c", 3, NO_WAIT).await.unwrap();
     let waiter = tokio::spawn({
         let s = s.clone();
-        async move { s.wait_final_many(&asked, Duration::from_secs(10)).await }
+        async move {
+            s.wait_final_many(&asked, Duration::from_secs(10), ALL)
+                .await
+        }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     s.finish(&claims[0], &Final::Completed(json!("a")))
@@ -550,7 +582,7 @@ async fn outcomes_and_the_trimmed_queue_leave_results_readable(f: Fixture) {
     let s = f.store.clone();
     let tasks: Vec<(Uuid, serde_json::Value)> =
         (0..4).map(|i| (Uuid::new_v4(), json!([i]))).collect();
-    s.submit_many(Uuid::new_v4(), &tasks).await.unwrap();
+    s.submit_many(T, Uuid::new_v4(), &tasks).await.unwrap();
     let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
     let claims = s.claim("c", 2, NO_WAIT).await.unwrap();
     s.finish(&claims[0], &Final::Completed(json!({"n": 0})))
@@ -569,7 +601,7 @@ async fn outcomes_and_the_trimmed_queue_leave_results_readable(f: Fixture) {
     s.trim_queue().await.unwrap();
     let unknown = Uuid::new_v4();
     let read = s
-        .outcomes_many(&[ids[0], unknown, ids[1], ids[3]])
+        .outcomes_many(&[ids[0], unknown, ids[1], ids[3]], ALL)
         .await
         .unwrap();
     let got: Vec<Option<(TaskStatus, serde_json::Value)>> = read
@@ -586,7 +618,7 @@ async fn outcomes_and_the_trimmed_queue_leave_results_readable(f: Fixture) {
         ]
     );
     let waited = s
-        .wait_outcomes_many(&ids[..2], Duration::from_secs(5))
+        .wait_outcomes_many(&ids[..2], Duration::from_secs(5), ALL)
         .await
         .unwrap();
     assert!(
@@ -597,6 +629,267 @@ async fn outcomes_and_the_trimmed_queue_leave_results_readable(f: Fixture) {
     );
     let rest = s.claim("c", 10, NO_WAIT).await.unwrap();
     assert_eq!(rest.iter().map(|c| c.task_id).collect::<Vec<_>>(), ids[2..]);
+}
+
+async fn reads_and_listings_are_scoped_to_the_tenant(f: Fixture) {
+    let s = &f.store;
+    let mut mine = function("m");
+    mine.tenant = "a".into();
+    let mut theirs = function("t");
+    theirs.tenant = "b".into();
+    s.put_function(&mine, b"m").await.unwrap();
+    s.put_function(&theirs, b"t").await.unwrap();
+    let (x, y) = (Uuid::new_v4(), Uuid::new_v4());
+    s.submit("a", x, mine.id, &json!([1])).await.unwrap();
+    s.submit("b", y, theirs.id, &json!([2])).await.unwrap();
+    let (a, b) = (Scope::Tenant("a"), Scope::Tenant("b"));
+    assert_eq!(s.task(x, a).await.unwrap().unwrap().tenant, "a");
+    assert_eq!(
+        s.task(y, a).await.unwrap(),
+        None,
+        "another tenant's task reads as unknown"
+    );
+    assert_eq!(
+        s.statuses_many(&[x, y], a).await.unwrap(),
+        vec![Some(TaskStatus::Queued), None]
+    );
+    let outcomes = s.outcomes_many(&[x, y], b).await.unwrap();
+    assert!(outcomes[0].is_none() && outcomes[1].is_some());
+    // Waiting on another tenant's task answers at once, as for an unknown id.
+    let started = Instant::now();
+    let waited = s
+        .wait_outcomes_many(&[y], Duration::from_secs(5), a)
+        .await
+        .unwrap();
+    assert_eq!(waited, vec![None]);
+    assert!(started.elapsed() < Duration::from_secs(4));
+    let ids = |scope| async move {
+        s.recent_tasks(10, None, scope)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(a).await, vec![x]);
+    assert_eq!(ids(b).await, vec![y]);
+    assert_eq!(ids(ALL).await, vec![y, x]);
+    let functions = |scope| async move {
+        s.functions(10, scope)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| f.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(functions(a).await, vec![mine.id]);
+    assert_eq!(functions(ALL).await.len(), 2);
+    assert!(s
+        .functions(10, Scope::Tenant("nobody"))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+fn over_quota(e: StoreError) -> OverQuota {
+    match e {
+        StoreError::OverQuota(q) => q,
+        other => panic!("expected over quota, got {other}"),
+    }
+}
+
+async fn active_tasks_are_capped_per_tenant_and_counted_down_as_they_end(f: Fixture) {
+    let s = &f.store;
+    let info = s
+        .set_limits(
+            "q",
+            &LimitOverrides {
+                max_active_tasks: Some(3),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(info.limits.max_active_tasks, 3);
+    let fid = Uuid::new_v4();
+    let batch = |n: usize| {
+        (0..n)
+            .map(|i| (Uuid::new_v4(), json!([i])))
+            .collect::<Vec<_>>()
+    };
+    let four = batch(4);
+    let err = over_quota(s.submit_many("q", fid, &four).await.unwrap_err());
+    assert_eq!(err.limit, Limit::ActiveTasks);
+    assert!(
+        err.detail.contains("max_active_tasks is 3"),
+        "{}",
+        err.detail
+    );
+    assert_eq!(
+        s.task(four[0].0, ALL).await.unwrap(),
+        None,
+        "nothing of a refused batch is stored"
+    );
+    s.submit_many("q", fid, &batch(3)).await.unwrap();
+    assert_eq!(s.tenant("q").await.unwrap().active_tasks, 3);
+    // Other tenants are not affected.
+    s.submit_many("other", fid, &batch(4)).await.unwrap();
+    over_quota(
+        s.submit("q", Uuid::new_v4(), fid, &json!([]))
+            .await
+            .unwrap_err(),
+    );
+    // One ends: room for one more.
+    let claims = s.claim("c", 1, NO_WAIT).await.unwrap();
+    let owner = s
+        .task(claims[0].task_id, ALL)
+        .await
+        .unwrap()
+        .unwrap()
+        .tenant;
+    assert!(s
+        .finish(&claims[0], &Final::Completed(json!(1)))
+        .await
+        .unwrap());
+    assert_eq!(
+        s.tenant(&owner).await.unwrap().active_tasks,
+        if owner == "q" { 2 } else { 3 }
+    );
+    assert_eq!(owner, "q", "tasks are claimed in order");
+    s.submit("q", Uuid::new_v4(), fid, &json!([]))
+        .await
+        .unwrap();
+    assert_eq!(s.tenant("q").await.unwrap().active_tasks, 3);
+}
+
+async fn submissions_are_rate_limited_per_tenant(f: Fixture) {
+    let s = &f.store;
+    s.set_limits(
+        "r",
+        &LimitOverrides {
+            submit_rate: Some(10),
+            submit_burst: Some(20),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let fid = Uuid::new_v4();
+    let batch = |n: usize| {
+        (0..n)
+            .map(|i| (Uuid::new_v4(), json!([i])))
+            .collect::<Vec<_>>()
+    };
+    let err = over_quota(s.submit_many("r", fid, &batch(21)).await.unwrap_err());
+    assert_eq!(err.limit, Limit::SubmitRate);
+    assert!(err.detail.contains("split the batch"), "{}", err.detail);
+    s.submit_many("r", fid, &batch(20)).await.unwrap();
+    let refused = batch(5);
+    let err = over_quota(s.submit_many("r", fid, &refused).await.unwrap_err());
+    assert!(
+        err.retry_after >= Duration::from_millis(100),
+        "{:?}",
+        err.retry_after
+    );
+    assert!(
+        err.retry_after <= Duration::from_millis(600),
+        "{:?}",
+        err.retry_after
+    );
+    assert_eq!(s.task(refused[0].0, ALL).await.unwrap(), None);
+    assert_eq!(s.tenant("r").await.unwrap().active_tasks, 20);
+}
+
+async fn module_bytes_are_capped_per_tenant(f: Fixture) {
+    let s = &f.store;
+    s.set_limits(
+        "m",
+        &LimitOverrides {
+            max_module_bytes: Some(10),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut one = function("h1");
+    one.tenant = "m".into();
+    s.put_function(&one, b"123456").await.unwrap();
+    let mut two = function("h2");
+    two.tenant = "m".into();
+    let err = over_quota(s.put_function(&two, b"12345").await.unwrap_err());
+    assert_eq!(err.limit, Limit::ModuleBytes);
+    assert_eq!(s.function(two.id).await.unwrap(), None);
+    assert_eq!(s.tenant("m").await.unwrap().module_bytes, 6);
+}
+
+async fn a_receipt_with_a_guessed_token_changes_nothing(f: Fixture) {
+    let s = &f.store;
+    let id = Uuid::new_v4();
+    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
+    let mut guessed = claim.clone();
+    // Everything right but the random part.
+    guessed.receipt = match claim.receipt.rsplit_once('.') {
+        Some((entry, _)) => format!("{entry}.0000000000000000"),
+        None => "0000000000000000".into(),
+    };
+    assert!(!s
+        .finish(&guessed, &Final::Completed(json!("forged")))
+        .await
+        .unwrap());
+    s.release(&guessed).await.unwrap();
+    assert_eq!(
+        s.task(id, ALL).await.unwrap().unwrap().status,
+        TaskStatus::Running
+    );
+    assert!(s
+        .finish(&claim, &Final::Completed(json!("real")))
+        .await
+        .unwrap());
+    assert_eq!(
+        s.task(id, ALL).await.unwrap().unwrap().result,
+        json!("real")
+    );
+}
+
+fn api_key(id: &str, tenant: &str) -> ApiKey {
+    ApiKey {
+        id: id.into(),
+        hash: format!("hash-of-{id}"),
+        tenant: tenant.into(),
+        admin: false,
+        created_at_ms: 5,
+        last_used_ms: None,
+    }
+}
+
+async fn keys_are_stored_listed_touched_and_revoked(f: Fixture) {
+    let s = &f.store;
+    assert!(
+        s.put_key(&api_key("k1", "a"), true).await.unwrap(),
+        "the first key"
+    );
+    assert!(
+        !s.put_key(&api_key("k0", "a"), true).await.unwrap(),
+        "only the first"
+    );
+    assert!(s.put_key(&api_key("k2", "b"), false).await.unwrap());
+    assert_eq!(s.api_key("k1").await.unwrap(), Some(api_key("k1", "a")));
+    assert_eq!(s.api_key("nope").await.unwrap(), None);
+    s.touch_keys(&[("k2".into(), 77)]).await.unwrap();
+    let listed = s.api_keys().await.unwrap();
+    assert_eq!(
+        listed.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+        ["k1", "k2"]
+    );
+    assert_eq!(listed[1].last_used_ms, Some(77));
+    assert!(s.revoke_key("k1").await.unwrap());
+    assert!(!s.revoke_key("k1").await.unwrap());
+    assert_eq!(s.api_key("k1").await.unwrap(), None);
+    // A revoked key is not brought back by a late touch.
+    s.touch_keys(&[("k1".into(), 78)]).await.unwrap();
+    assert_eq!(s.api_key("k1").await.unwrap(), None);
+    assert_eq!(s.api_keys().await.unwrap().len(), 1);
 }
 
 macro_rules! suite {
@@ -628,7 +921,39 @@ suite!(
     a_batch_wakes_a_blocked_claim,
     wait_final_many_returns_when_all_are_final_or_on_timeout,
     outcomes_and_the_trimmed_queue_leave_results_readable,
+    reads_and_listings_are_scoped_to_the_tenant,
+    active_tasks_are_capped_per_tenant_and_counted_down_as_they_end,
+    submissions_are_rate_limited_per_tenant,
+    module_bytes_are_capped_per_tenant,
+    a_receipt_with_a_guessed_token_changes_nothing,
+    keys_are_stored_listed_touched_and_revoked,
 );
+
+/// Two processes sharing one Redis: a key one of them has cached (it is
+/// in use) stops working there the moment a revocation through the other
+/// returns.
+#[tokio::test]
+async fn redis_a_revocation_reaches_every_store_before_it_returns() {
+    let server = RedisServer::start();
+    let one = Store::redis(&server.url(), config()).await.unwrap();
+    let two = Store::redis(&server.url(), config()).await.unwrap();
+    one.put_key(&api_key("k", "a"), false).await.unwrap();
+    // Both read it (and cache it once their subscription is live).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for _ in 0..50 {
+        assert!(two.api_key("k").await.unwrap().is_some());
+        assert!(one.api_key("k").await.unwrap().is_some());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(Instant::now() < deadline);
+    }
+    assert!(one.revoke_key("k").await.unwrap());
+    assert_eq!(
+        two.api_key("k").await.unwrap(),
+        None,
+        "revoked everywhere at once"
+    );
+    assert_eq!(one.api_key("k").await.unwrap(), None);
+}
 
 #[tokio::test]
 async fn redis_unreachable_at_start_is_a_clear_error() {
@@ -647,8 +972,8 @@ async fn redis_a_wrong_receipt_changes_nothing() {
     let f = redis().await;
     let s = &f.store;
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    s.submit(a, Uuid::new_v4(), &json!([])).await.unwrap();
-    s.submit(b, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, a, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, b, Uuid::new_v4(), &json!([])).await.unwrap();
     let claims = s.claim("c", 2, NO_WAIT).await.unwrap();
     let (ca, cb) = (&claims[0], &claims[1]);
     let forged = faas_store::Claim {
@@ -661,10 +986,10 @@ async fn redis_a_wrong_receipt_changes_nothing() {
         .unwrap());
     s.release(&forged).await.unwrap();
     assert_eq!(
-        s.task(a).await.unwrap().unwrap().status,
+        s.task(a, ALL).await.unwrap().unwrap().status,
         TaskStatus::Running
     );
     assert!(s.finish(cb, &Final::Completed(json!("b"))).await.unwrap());
     assert!(s.finish(ca, &Final::Completed(json!("a"))).await.unwrap());
-    assert_eq!(s.task(a).await.unwrap().unwrap().result, json!("a"));
+    assert_eq!(s.task(a, ALL).await.unwrap().unwrap().result, json!("a"));
 }

@@ -1,0 +1,236 @@
+//! Tenants' quotas: the limits a tenant works under (the deployment's
+//! defaults, each overridable per tenant by an admin), what it uses, and
+//! the error a submission or registration over a limit gets. Both backends
+//! check and count atomically with the write they guard, so a batch over a
+//! limit stores nothing.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The limits one tenant works under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantLimits {
+    /// Most of its tasks queued or running at once.
+    pub max_active_tasks: u64,
+    /// Tasks it may submit per second, sustained (0: no limit).
+    pub submit_rate: u64,
+    /// Tasks it may submit at once after a quiet spell (the token bucket's
+    /// size; a batch larger than this can never be accepted).
+    pub submit_burst: u64,
+    /// Most module bytes it may register in all (each registration counts
+    /// its module's size).
+    pub max_module_bytes: u64,
+}
+
+impl Default for TenantLimits {
+    fn default() -> Self {
+        TenantLimits {
+            max_active_tasks: 1_000_000,
+            submit_rate: 100_000,
+            submit_burst: 200_000,
+            max_module_bytes: 1 << 30,
+        }
+    }
+}
+
+/// What an admin sets for one tenant: a field left out keeps its current
+/// value (the deployment's default unless set before).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitOverrides {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_active_tasks: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submit_rate: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submit_burst: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_module_bytes: Option<u64>,
+}
+
+impl LimitOverrides {
+    /// `defaults` with these overrides applied.
+    pub fn apply(&self, defaults: &TenantLimits) -> TenantLimits {
+        TenantLimits {
+            max_active_tasks: self.max_active_tasks.unwrap_or(defaults.max_active_tasks),
+            submit_rate: self.submit_rate.unwrap_or(defaults.submit_rate),
+            submit_burst: self.submit_burst.unwrap_or(defaults.submit_burst),
+            max_module_bytes: self.max_module_bytes.unwrap_or(defaults.max_module_bytes),
+        }
+    }
+
+    /// `self` with the fields `newer` sets replaced.
+    pub fn merge(&self, newer: &LimitOverrides) -> LimitOverrides {
+        LimitOverrides {
+            max_active_tasks: newer.max_active_tasks.or(self.max_active_tasks),
+            submit_rate: newer.submit_rate.or(self.submit_rate),
+            submit_burst: newer.submit_burst.or(self.submit_burst),
+            max_module_bytes: newer.max_module_bytes.or(self.max_module_bytes),
+        }
+    }
+}
+
+/// A tenant's limits in force and what it uses now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantInfo {
+    pub tenant: String,
+    pub limits: TenantLimits,
+    /// Its tasks queued or running now.
+    pub active_tasks: u64,
+    /// Module bytes it has registered.
+    pub module_bytes: u64,
+}
+
+/// Which limit a request ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    ActiveTasks,
+    SubmitRate,
+    ModuleBytes,
+}
+
+impl Limit {
+    /// The limit's name, as in [`TenantLimits`]' fields.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::ActiveTasks => "max_active_tasks",
+            Limit::SubmitRate => "submit_rate",
+            Limit::ModuleBytes => "max_module_bytes",
+        }
+    }
+}
+
+/// A request over one of its tenant's limits: nothing of it was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverQuota {
+    pub limit: Limit,
+    /// What a person reads: the limit, its value and what was asked.
+    pub detail: String,
+    /// When the same request may succeed (a hint: others may take the room).
+    pub retry_after: Duration,
+}
+
+impl OverQuota {
+    pub(crate) fn active(tenant: &str, active: u64, asked: u64, max: u64) -> Self {
+        OverQuota {
+            limit: Limit::ActiveTasks,
+            detail: format!(
+                "tenant {tenant} has {active} tasks queued or running and asked for {asked} more; \
+                 its limit max_active_tasks is {max}"
+            ),
+            retry_after: Duration::from_secs(1),
+        }
+    }
+
+    pub(crate) fn rate(tenant: &str, asked: u64, limits: &TenantLimits, wait_ms: u64) -> Self {
+        let detail = if asked > limits.submit_burst {
+            format!(
+                "tenant {tenant} may submit at most {} tasks at once (submit_burst) and asked for {asked}; split the batch",
+                limits.submit_burst
+            )
+        } else {
+            format!(
+                "tenant {tenant} is over its submit_rate of {} tasks per second (submit_burst {})",
+                limits.submit_rate, limits.submit_burst
+            )
+        };
+        OverQuota {
+            limit: Limit::SubmitRate,
+            detail,
+            retry_after: Duration::from_millis(wait_ms.max(1)),
+        }
+    }
+
+    pub(crate) fn module_bytes(tenant: &str, used: u64, asked: u64, max: u64) -> Self {
+        OverQuota {
+            limit: Limit::ModuleBytes,
+            detail: format!(
+                "tenant {tenant} has registered {used} module bytes and asked for {asked} more; \
+                 its limit max_module_bytes is {max}"
+            ),
+            retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A token bucket, refilled at `rate` per second up to `burst`: what the
+/// submit-rate limit keeps per tenant (the Redis store keeps the same two
+/// numbers in the tenant's hash and does this sum in its submit script).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Bucket {
+    pub tokens: f64,
+    pub refilled_at_ms: u64,
+}
+
+impl Bucket {
+    pub fn full(limits: &TenantLimits, now_ms: u64) -> Bucket {
+        Bucket {
+            tokens: limits.submit_burst as f64,
+            refilled_at_ms: now_ms,
+        }
+    }
+
+    /// Takes `n` tokens, or says how many ms until they would be there.
+    pub fn take(&mut self, n: u64, limits: &TenantLimits, now_ms: u64) -> Result<(), u64> {
+        if limits.submit_rate == 0 {
+            return Ok(());
+        }
+        let elapsed = now_ms.saturating_sub(self.refilled_at_ms) as f64;
+        let tokens = (self.tokens + elapsed * limits.submit_rate as f64 / 1000.0)
+            .min(limits.submit_burst as f64);
+        self.refilled_at_ms = now_ms;
+        self.tokens = tokens;
+        let n = n as f64;
+        if n > tokens {
+            return Err(((n - tokens) * 1000.0 / limits.submit_rate as f64).ceil() as u64);
+        }
+        self.tokens = tokens - n;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_refills_at_its_rate_up_to_its_burst() {
+        let limits = TenantLimits {
+            submit_rate: 100,
+            submit_burst: 50,
+            ..TenantLimits::default()
+        };
+        let mut bucket = Bucket::full(&limits, 1_000);
+        assert_eq!(bucket.take(50, &limits, 1_000), Ok(()));
+        // Empty: 10 tokens take 100 ms at 100/s.
+        assert_eq!(bucket.take(10, &limits, 1_000), Err(100));
+        assert_eq!(bucket.take(10, &limits, 1_100), Ok(()));
+        // A long quiet spell fills it to the burst, not beyond.
+        assert_eq!(bucket.take(51, &limits, 100_000), Err(10));
+        assert_eq!(bucket.take(50, &limits, 100_000), Ok(()));
+        let unlimited = TenantLimits {
+            submit_rate: 0,
+            ..limits
+        };
+        assert_eq!(bucket.take(1_000_000, &unlimited, 100_000), Ok(()));
+    }
+
+    #[test]
+    fn overrides_replace_only_what_they_set() {
+        let defaults = TenantLimits::default();
+        let set = LimitOverrides {
+            max_active_tasks: Some(5),
+            ..LimitOverrides::default()
+        };
+        assert_eq!(set.apply(&defaults).max_active_tasks, 5);
+        assert_eq!(set.apply(&defaults).submit_rate, defaults.submit_rate);
+        let later = set.merge(&LimitOverrides {
+            submit_rate: Some(7),
+            ..LimitOverrides::default()
+        });
+        assert_eq!(
+            (later.max_active_tasks, later.submit_rate),
+            (Some(5), Some(7))
+        );
+    }
+}
