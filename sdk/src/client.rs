@@ -171,6 +171,15 @@ struct StatusResponse {
     status: TaskStatus,
 }
 
+/// How a [`Client`] identifies itself and whom it trusts.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// The API key, sent as `Authorization: Bearer <token>` on every request.
+    pub token: Option<String>,
+    /// A PEM file of CA certificates to trust for `https` servers.
+    pub ca_cert: Option<std::path::PathBuf>,
+}
+
 /// A connection to one faas server. Cheap to clone; clones share the connection pool.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -179,13 +188,30 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for the server at `base_url` (e.g. `http://127.0.0.1:8000`).
-    /// Trailing slashes are ignored; only `http` URLs are supported.
+    /// A client for the server at `base_url` (e.g. `http://127.0.0.1:8000`),
+    /// without a key. Trailing slashes are ignored.
     pub fn new(base_url: &str) -> Result<Client, ClientError> {
+        Self::with_options(base_url, &ClientOptions::default())
+    }
+
+    /// A client for the server at `base_url` with `options`.
+    pub fn with_options(base_url: &str, options: &ClientOptions) -> Result<Client, ClientError> {
         let base_url = normalize_base_url(base_url)?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = &options.token {
+            let mut value =
+                reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+                    .map_err(|_| ClientError::InvalidUrl {
+                        url: base_url.clone(),
+                        reason: "the API token has characters a header cannot carry".into(),
+                    })?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
         // Request time limits are set per request (long polls need longer ones).
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
+            .default_headers(headers)
             .build()
             .map_err(|error| ClientError::InvalidUrl {
                 url: base_url.clone(),
@@ -315,6 +341,57 @@ impl Client {
         let req = self.request(Method::GET, path);
         let resp: Workers = self.send(req, path, REQUEST_TIMEOUT).await?;
         Ok(resp.workers)
+    }
+
+    /// Any JSON answer of `GET path` (for endpoints without a typed method).
+    pub async fn get_value(&self, path: &str) -> Result<serde_json::Value, ClientError> {
+        let req = self.request(Method::GET, path);
+        self.send(req, path, REQUEST_TIMEOUT).await
+    }
+
+    /// Makes an API key for `tenant` (an admin key is needed); the answer
+    /// carries the key itself, shown this once.
+    pub async fn create_key(
+        &self,
+        tenant: &str,
+        admin: bool,
+    ) -> Result<serde_json::Value, ClientError> {
+        let path = "/keys";
+        let req = self
+            .request(Method::POST, path)
+            .json(&serde_json::json!({ "tenant": tenant, "admin": admin }));
+        self.send(req, path, REQUEST_TIMEOUT).await
+    }
+
+    /// Every API key (prefix, tenant, admin, created, last used).
+    pub async fn list_keys(&self) -> Result<Vec<serde_json::Value>, ClientError> {
+        #[derive(Deserialize)]
+        struct Keys {
+            keys: Vec<serde_json::Value>,
+        }
+        let keys: Keys = self
+            .send(self.request(Method::GET, "/keys"), "/keys", REQUEST_TIMEOUT)
+            .await?;
+        Ok(keys.keys)
+    }
+
+    /// Revokes the key with this prefix; it stops working on every server.
+    pub async fn revoke_key(&self, prefix: &str) -> Result<serde_json::Value, ClientError> {
+        let path = format!("/keys/{prefix}");
+        let req = self.request(Method::DELETE, &path);
+        self.send(req, &path, REQUEST_TIMEOUT).await
+    }
+
+    /// Sets some of a tenant's limits (`{"max_active_tasks": N, ...}`) and
+    /// returns its limits and usage.
+    pub async fn set_limits(
+        &self,
+        tenant: &str,
+        limits: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        let path = format!("/tenants/{tenant}/limits");
+        let req = self.request(Method::PUT, &path).json(limits);
+        self.send(req, &path, REQUEST_TIMEOUT).await
     }
 
     /// A function's record.

@@ -26,6 +26,28 @@ pub struct Connection {
     /// Print machine-readable JSON instead of text
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// API key [default: the one saved for this URL in the credentials
+    /// file, ~/.config/faas/credentials]
+    #[arg(long, env = "FAAS_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl Connection {
+    /// A client for this server, with its key: `--token`, `FAAS_TOKEN`, or
+    /// the credentials file.
+    pub fn client(&self) -> anyhow::Result<Client> {
+        let token = self
+            .token
+            .clone()
+            .filter(|t| !t.trim().is_empty())
+            .or_else(|| crate::credentials::token_for(&self.url));
+        let options = crate::client::ClientOptions {
+            token,
+            ..Default::default()
+        };
+        Ok(Client::with_options(&self.url, &options)?)
+    }
 }
 
 /// `faas deploy FILE`: upload a module and print its function id.
@@ -138,7 +160,7 @@ const EXIT_TIMED_OUT: u8 = 2;
 
 /// Uploads a module and prints its function id.
 pub async fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.conn.url)?;
+    let client = args.conn.client()?;
     // A source is built first; the name comes from the module it built.
     let (module, wasm) = crate::run::module_bytes(&args.file, &args.tools, "deploy").await?;
     let name = function_name(&module, args.name.as_deref())?;
@@ -159,7 +181,7 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
 /// Queues a task, waits for it and prints its result (a failure with a
 /// hint); with --no-wait, prints the task id only.
 pub async fn invoke(args: InvokeArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.conn.url)?;
+    let client = args.conn.client()?;
     let payload = args.payload.payload()?;
     let task_id = client
         .execute_function(args.function, &payload)
@@ -195,7 +217,7 @@ pub struct WorkersArgs {
 }
 
 pub async fn workers(args: WorkersArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.conn.url)?;
+    let client = args.conn.client()?;
     let workers = client.workers().await.context("cannot list workers")?;
     let out = if args.conn.json {
         format!("{}\n", json!({ "workers": workers }))
@@ -232,7 +254,7 @@ pub async fn workers(args: WorkersArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.conn.url)?;
+    let client = args.conn.client()?;
     let status = client
         .status(args.task)
         .await
@@ -249,7 +271,7 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
 
 /// Prints a task's result; with --wait, waits for the task to end first.
 pub async fn result(args: ResultArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.conn.url)?;
+    let client = args.conn.client()?;
     let answer = if args.wait {
         client.wait_result(args.task, seconds(args.timeout)?).await
     } else {

@@ -19,3 +19,136 @@ pub fn config_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."));
     home.join(".config").join("faas")
 }
+
+/// The file of API tokens by server URL, in the config directory.
+pub fn credentials_file() -> PathBuf {
+    config_dir().join("credentials")
+}
+
+/// A server URL as the credentials file names it: no trailing slash, and
+/// `localhost` as `127.0.0.1`.
+fn normalize(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let rest = rest
+                .strip_prefix("localhost")
+                .map_or_else(|| rest.to_string(), |after| format!("127.0.0.1{after}"));
+            format!("{}://{rest}", scheme.to_ascii_lowercase())
+        }
+        None => url.to_string(),
+    }
+}
+
+/// The file's sections: `[URL]` headers, each with `token = ...` (INI, so
+/// other clients read it with any INI parser, e.g. Python's configparser).
+fn parse(text: &str) -> Vec<(String, Option<String>)> {
+    let mut sections: Vec<(String, Option<String>)> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            sections.push((name.trim().to_string(), None));
+        } else if let Some((key, value)) = line.split_once('=') {
+            if key.trim() == "token" {
+                if let Some(last) = sections.last_mut() {
+                    last.1 = Some(value.trim().to_string());
+                }
+            }
+        }
+    }
+    sections
+}
+
+/// The token saved for `url` (or, failing that, in a `[default]` section).
+pub fn token_for(url: &str) -> Option<String> {
+    let text = std::fs::read_to_string(credentials_file()).ok()?;
+    token_in(&text, url)
+}
+
+fn token_in(text: &str, url: &str) -> Option<String> {
+    let sections = parse(text);
+    let wanted = normalize(url);
+    let find = |name: &str| {
+        sections
+            .iter()
+            .rev()
+            .find(|(section, token)| token.is_some() && normalize(section) == name)
+            .and_then(|(_, token)| token.clone())
+    };
+    find(&wanted).or_else(|| find("default"))
+}
+
+/// Saves `token` for `url` (replacing what was saved for it), in a file
+/// only the user can read. Returns the file's path.
+pub fn save_token(url: &str, token: &str) -> std::io::Result<PathBuf> {
+    let path = credentials_file();
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let url = normalize(url);
+    let mut text = String::from(
+        "# faas API keys by server URL: the faas CLI and clients read the token\n\
+         # of the server they talk to. Written by `faas up`/`faas server` on a\n\
+         # first start; keep it private.\n",
+    );
+    for (section, token) in parse(&old) {
+        if normalize(&section) == url {
+            continue;
+        }
+        if let Some(token) = token {
+            text.push_str(&format!("\n[{section}]\ntoken = {token}\n"));
+        }
+    }
+    text.push_str(&format!("\n[{url}]\ntoken = {token}\n"));
+    write_private(&path, text.as_bytes())?;
+    Ok(path)
+}
+
+/// Writes a file readable by its owner only (mode 0600, its directory
+/// 0700), replacing it whole.
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or_else(|| std::path::Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_found_by_server_url() {
+        let text = "# comment\n[http://127.0.0.1:8000]\ntoken = a\n\n[https://api.example:443/]\ntoken=b\n";
+        assert_eq!(token_in(text, "http://127.0.0.1:8000"), Some("a".into()));
+        assert_eq!(token_in(text, "http://localhost:8000/"), Some("a".into()));
+        assert_eq!(token_in(text, "https://api.example:443"), Some("b".into()));
+        assert_eq!(token_in(text, "http://127.0.0.1:9000"), None);
+        let with_default = format!("{text}[default]\ntoken = d\n");
+        assert_eq!(
+            token_in(&with_default, "http://127.0.0.1:9000"),
+            Some("d".into())
+        );
+    }
+}

@@ -35,6 +35,21 @@ pub struct UpArgs {
     /// Seconds before a task whose executor stopped renewing it runs again
     #[arg(long, default_value_t = 10.0)]
     pub lease: f64,
+    #[command(flatten)]
+    pub access: AccessArgs,
+}
+
+/// Who may call the REST API.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AccessArgs {
+    /// Serve without API keys (every caller is an admin); refused on an
+    /// address beyond loopback
+    #[arg(long)]
+    pub no_auth: bool,
+    /// Serve without API keys on any address: anyone who can reach the
+    /// port can run code here
+    #[arg(long)]
+    pub insecure_no_auth: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -48,6 +63,8 @@ pub struct ServerArgs {
     /// Address to listen on (0.0.0.0 for all interfaces)
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
+    #[command(flatten)]
+    pub access: AccessArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,6 +208,73 @@ async fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
     })
 }
 
+/// Whether `host` names this machine only.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl AccessArgs {
+    /// Whether to require keys, after checking the flags against the address.
+    fn auth_required(&self, host: &str) -> anyhow::Result<bool> {
+        if self.insecure_no_auth {
+            return Ok(false);
+        }
+        if self.no_auth {
+            if !is_loopback(host) {
+                bail!(
+                    "--no-auth on {host} would let anyone who reaches this port run code;                      listen on 127.0.0.1, or keep API keys on (the default),                      or pass --insecure-no-auth if you really mean it"
+                );
+            }
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
+
+/// With keys required: on a store that has none yet (a first start),
+/// makes an admin key, prints it once and saves it where the CLI on this
+/// machine finds it.
+async fn prepare_keys(store: &Store, listener: &TcpListener, auth: bool) -> anyhow::Result<()> {
+    if !auth {
+        tracing::warn!("API keys are off (--no-auth): every caller is an admin");
+        return Ok(());
+    }
+    let Some(token) = faas_server::bootstrap_admin_key(store)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create the first admin key: {}", e.detail))?
+    else {
+        return Ok(());
+    };
+    let addr = listener.local_addr()?;
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        match addr.ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        }
+    };
+    let url = format!("http://{host}:{}", addr.port());
+    let saved = crate::credentials::save_token(&url, &token);
+    // Shown once: the store keeps only its hash.
+    eprintln!("created the first admin key (shown once): {token}");
+    match saved {
+        Ok(path) => tracing::info!(
+            "saved the admin key for {url} to {} (the faas CLI on this machine reads it)",
+            path.display()
+        ),
+        Err(e) => tracing::warn!(
+            "cannot save the admin key to {}: {e}; pass it with --token or FAAS_TOKEN",
+            crate::credentials::credentials_file().display()
+        ),
+    }
+    Ok(())
+}
+
 fn local_config(slots: usize, lease: Duration) -> LocalConfig {
     LocalConfig {
         renew_every: lease / 3,
@@ -200,11 +284,13 @@ fn local_config(slots: usize, lease: Duration) -> LocalConfig {
 
 /// `faas up`: the REST server and a local dispatcher in one process.
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let auth = args.access.auth_required(&args.host)?;
     let config = store_config(args.lease)?;
     let lease = config.lease;
     let store = connect(args.redis.as_deref(), config).await?;
     let runtime = runtime(args.slots + 4)?;
     let listener = bind(&args.host, args.port).await?;
+    prepare_keys(&store, &listener, auth).await?;
     let shutdown = shutdown_signal();
     let slots = args.slots.max(1);
     let dispatcher = tokio::spawn(run_local(
@@ -213,7 +299,14 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         local_config(slots, lease),
         shutdown.clone(),
     ));
-    let state = AppState::new(store.clone(), runtime, ServerConfig::default());
+    let state = AppState::new(
+        store.clone(),
+        runtime,
+        ServerConfig {
+            auth,
+            ..ServerConfig::default()
+        },
+    );
     tracing::info!(
         "faas up: listening on http://{} ({}, local dispatcher with {slots} slots)",
         listener.local_addr()?,
@@ -232,12 +325,21 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
 
 /// `faas server`: the REST API alone, on Redis.
 pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
+    let auth = args.access.auth_required(&args.host)?;
     let store = connect(Some(&args.redis), StoreConfig::default()).await?;
     // The server only validates modules; one instance slot is plenty.
     let runtime = runtime(1)?;
     let listener = bind(&args.host, args.port).await?;
+    prepare_keys(&store, &listener, auth).await?;
     let shutdown = shutdown_signal();
-    let state = AppState::new(store.clone(), runtime, ServerConfig::default());
+    let state = AppState::new(
+        store.clone(),
+        runtime,
+        ServerConfig {
+            auth,
+            ..ServerConfig::default()
+        },
+    );
     tracing::info!(
         "faas server: listening on http://{} ({})",
         listener.local_addr()?,

@@ -20,10 +20,13 @@ pub mod client;
 pub mod commands;
 pub mod credentials;
 pub mod daemons;
+pub mod keys;
 pub mod listing;
 pub mod map;
 pub mod plot;
 pub mod progress;
 pub mod run;
 
-pub use client::{Client, ClientError, FunctionInfo, TaskInfo, TaskResult, TaskStatus};
+pub use client::{
+    Client, ClientError, ClientOptions, FunctionInfo, TaskInfo, TaskResult, TaskStatus,
+};

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::json;
 
-use crate::client::{Client, FunctionInfo, TaskInfo, TaskStatus};
+use crate::client::{FunctionInfo, TaskInfo, TaskStatus};
 use crate::commands::Connection;
 
 /// Most rows the server returns for one listing.
@@ -40,7 +40,7 @@ pub struct TasksArgs {
 
 /// Prints the functions table (or, with --json, the server's `{"functions": [...]}`).
 pub async fn functions(args: FunctionsArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.conn.url)?;
+    let client = args.conn.client()?;
     let functions = client
         .functions(args.limit)
         .await
@@ -56,7 +56,7 @@ pub async fn functions(args: FunctionsArgs) -> anyhow::Result<ExitCode> {
 
 /// Prints the tasks table (or, with --json, the server's `{"tasks": [...]}`).
 pub async fn tasks(args: TasksArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.conn.url)?;
+    let client = args.conn.client()?;
     let tasks = client
         .tasks(args.limit, args.status)
         .await
@@ -123,7 +123,7 @@ fn tasks_table(tasks: &[TaskInfo], now_ms: u64) -> String {
 }
 
 /// The width of a column: its longest cell or its header.
-fn column_width<'a>(header: &str, cells: impl Iterator<Item = &'a str>) -> usize {
+pub(crate) fn column_width<'a>(header: &str, cells: impl Iterator<Item = &'a str>) -> usize {
     cells
         .map(|c| c.chars().count())
         .chain([header.len()])
@@ -145,7 +145,7 @@ fn size_text(bytes: u64) -> String {
 }
 
 /// How long ago: `5s`, `12m`, `3h`, `2d` (`-` when the time is unknown).
-fn age_text(then_ms: u64, now_ms: u64) -> String {
+pub(crate) fn age_text(then_ms: u64, now_ms: u64) -> String {
     if then_ms == 0 {
         return "-".to_string();
     }
@@ -158,7 +158,7 @@ fn age_text(then_ms: u64, now_ms: u64) -> String {
     }
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

@@ -49,6 +49,10 @@ enum Command {
     Map(faas_sdk::map::MapArgs),
     /// Measure a running platform: round-trip latency and throughput
     Bench(faas_sdk::bench::BenchArgs),
+    /// Manage API keys: create, list, revoke (needs an admin key)
+    Keys(faas_sdk::keys::KeysArgs),
+    /// Show a tenant's limits and usage, or set its limits (needs an admin key)
+    Limits(faas_sdk::keys::LimitsArgs),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +96,8 @@ fn main() -> ExitCode {
             Command::Tasks(args) => faas_sdk::listing::tasks(args).await,
             Command::Map(args) => faas_sdk::map::map(args).await,
             Command::Bench(args) => faas_sdk::bench::bench(args).await,
+            Command::Keys(args) => faas_sdk::keys::keys(args).await,
+            Command::Limits(args) => faas_sdk::keys::limits(args).await,
         }
     });
     match outcome {

@@ -29,17 +29,23 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// `faas up` on a free port, killed on drop.
+/// `faas up` on a free port, killed on drop, with a config directory of
+/// its own: the server saves its first admin key there, and the CLI runs
+/// below find it there, as on a user's machine.
 struct Up {
     child: Child,
     url: String,
+    config_dir: PathBuf,
 }
 
 impl Up {
     fn start() -> Up {
         let port = free_port();
+        let config_dir =
+            std::env::temp_dir().join(format!("faas-cli-test-{}-{port}", std::process::id()));
         let mut child = Command::new(FAAS)
             .args(["up", "--port", &port.to_string(), "-w", "2"])
+            .env("FAAS_CONFIG_DIR", &config_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -68,12 +74,15 @@ impl Up {
         Up {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            config_dir,
         }
     }
 
-    /// Runs `faas ARGS` against this server, with `FAAS_URL` set.
+    /// Runs `faas ARGS` against this server, with `FAAS_URL` set and the
+    /// server's config directory (so its saved key).
     fn faas(&self, args: &[&str]) -> Output {
-        faas_env(args, &[("FAAS_URL", &self.url)])
+        let dir = self.config_dir.to_string_lossy();
+        faas_env(args, &[("FAAS_URL", &self.url), ("FAAS_CONFIG_DIR", &dir)])
     }
 }
 
@@ -81,6 +90,7 @@ impl Drop for Up {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.config_dir);
     }
 }
 

@@ -2,6 +2,7 @@
 //! and result (with long poll), list functions and recent tasks. Bad input
 //! is rejected here, before anything is stored.
 
+use crate::auth::Caller;
 use crate::body::ApiJson;
 use crate::error::ApiError;
 use crate::AppState;
@@ -18,15 +19,24 @@ use std::sync::Mutex;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// Function id -> (name, convention), filled on first use. Bounded: past
+/// What an execute needs of a function: its name (for messages), its
+/// signature, and the tenant that owns it.
+#[derive(Clone)]
+struct Signature {
+    name: String,
+    convention: Convention,
+    tenant: String,
+}
+
+/// Function id -> its `Signature`, filled on first use. Bounded: past
 /// `CAPACITY` entries it starts over.
 #[derive(Default)]
-pub struct SignatureCache(Mutex<HashMap<Uuid, (String, Convention)>>);
+pub struct SignatureCache(Mutex<HashMap<Uuid, Signature>>);
 
 impl SignatureCache {
     const CAPACITY: usize = 100_000;
 
-    fn get(&self, id: Uuid) -> Option<(String, Convention)> {
+    fn get(&self, id: Uuid) -> Option<Signature> {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -34,12 +44,12 @@ impl SignatureCache {
             .cloned()
     }
 
-    fn put(&self, id: Uuid, name: String, convention: Convention) {
+    fn put(&self, id: Uuid, signature: Signature) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= Self::CAPACITY {
             map.clear();
         }
-        map.insert(id, (name, convention));
+        map.insert(id, signature);
     }
 }
 
@@ -58,6 +68,7 @@ pub struct RegisterResponse {
 
 pub async fn register_function(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<RegisterResponse>), ApiError> {
     if req.name.trim().is_empty() {
@@ -91,12 +102,16 @@ pub async fn register_function(
         module_hash: function.hash_hex(),
         module_size: binary.len() as u64,
         created_at_ms: now_ms(),
+        tenant: caller.tenant.to_string(),
     };
     state.store.put_function(&record, &binary).await?;
     state.signatures.put(
         record.id,
-        record.name.clone(),
-        function.convention().clone(),
+        Signature {
+            name: record.name.clone(),
+            convention: function.convention().clone(),
+            tenant: record.tenant.clone(),
+        },
     );
     tracing::debug!(function = %record.id, name = %record.name, entry = %record.entry, "registered");
     Ok((
@@ -129,44 +144,59 @@ pub struct ExecuteResponse {
 
 pub async fn execute_function(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(req): ApiJson<ExecuteRequest>,
 ) -> Result<(StatusCode, Json<ExecuteResponse>), ApiError> {
-    let (function_id, name, convention) = signature(&state, &req.function_id).await?;
-    convention
+    let (function_id, signature) = signature(&state, &req.function_id, &caller).await?;
+    signature
+        .convention
         .parse_args(&req.payload)
-        .map_err(|e| ApiError::bad_request(format!("{name}: {e}")))?;
+        .map_err(|e| ApiError::bad_request(format!("{}: {e}", signature.name)))?;
     let task_id = Uuid::new_v4();
     state
         .store
-        .submit(task_id, function_id, &req.payload)
+        .submit(&caller.tenant, task_id, function_id, &req.payload)
         .await?;
     Ok((StatusCode::CREATED, Json(ExecuteResponse { task_id })))
 }
 
-/// A function's id, name and signature, from the cache or the store; 404
-/// if there is no such function.
-async fn signature(state: &AppState, text: &str) -> Result<(Uuid, String, Convention), ApiError> {
+/// A function's id and signature, from the cache or the store; 404 if
+/// there is no such function, or the caller may not see it.
+async fn signature(
+    state: &AppState,
+    text: &str,
+    caller: &Caller,
+) -> Result<(Uuid, Signature), ApiError> {
     let not_found = || ApiError::not_found(format!("function {text} not found"));
     let function_id = Uuid::parse_str(text.trim()).map_err(|_| not_found())?;
-    if let Some((name, convention)) = state.signatures.get(function_id) {
-        return Ok((function_id, name, convention));
+    let signature = match state.signatures.get(function_id) {
+        Some(signature) => signature,
+        None => {
+            let function = state
+                .store
+                .function(function_id)
+                .await?
+                .ok_or_else(not_found)?;
+            let convention: Convention = serde_json::from_value(function.convention.clone())
+                .map_err(|e| {
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("function {function_id} has an unreadable signature: {e}"),
+                    )
+                })?;
+            let signature = Signature {
+                name: function.name,
+                convention,
+                tenant: function.tenant,
+            };
+            state.signatures.put(function_id, signature.clone());
+            signature
+        }
+    };
+    if !caller.scope().allows(&signature.tenant) {
+        return Err(not_found());
     }
-    let function = state
-        .store
-        .function(function_id)
-        .await?
-        .ok_or_else(not_found)?;
-    let convention: Convention =
-        serde_json::from_value(function.convention.clone()).map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("function {function_id} has an unreadable signature: {e}"),
-            )
-        })?;
-    state
-        .signatures
-        .put(function_id, function.name.clone(), convention.clone());
-    Ok((function_id, function.name, convention))
+    Ok((function_id, signature))
 }
 
 /// Most payloads in one `POST /execute_batch`, and most ids in one
@@ -188,6 +218,7 @@ pub struct BatchResponse {
 /// first, and one bad payload rejects the whole batch (nothing is stored).
 pub async fn execute_batch(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(req): ApiJson<BatchRequest>,
 ) -> Result<(StatusCode, Json<BatchResponse>), ApiError> {
     if req.payloads.is_empty() {
@@ -202,18 +233,21 @@ pub async fn execute_batch(
             ),
         ));
     }
-    let (function_id, name, convention) = signature(&state, &req.function_id).await?;
+    let (function_id, signature) = signature(&state, &req.function_id, &caller).await?;
     for (index, payload) in req.payloads.iter().enumerate() {
-        convention
-            .parse_args(payload)
-            .map_err(|e| ApiError::bad_request(format!("payloads[{index}]: {name}: {e}")))?;
+        signature.convention.parse_args(payload).map_err(|e| {
+            ApiError::bad_request(format!("payloads[{index}]: {}: {e}", signature.name))
+        })?;
     }
     let tasks: Vec<(Uuid, Value)> = req
         .payloads
         .into_iter()
         .map(|p| (Uuid::new_v4(), p))
         .collect();
-    state.store.submit_many(function_id, &tasks).await?;
+    state
+        .store
+        .submit_many(&caller.tenant, function_id, &tasks)
+        .await?;
     let task_ids = tasks.into_iter().map(|(id, _)| id).collect();
     Ok((StatusCode::CREATED, Json(BatchResponse { task_ids })))
 }
@@ -230,6 +264,7 @@ pub struct ResultsRequest {
 /// holds until every task has ended or the wait runs out.
 pub async fn results(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(req): ApiJson<ResultsRequest>,
 ) -> Result<Json<Value>, ApiError> {
     if req.task_ids.len() > MAX_BATCH {
@@ -242,13 +277,9 @@ pub async fn results(
         ));
     }
     let wait = match req.wait {
-        None => 0.0,
-        Some(w) if w.is_finite() && w >= 0.0 => w,
-        Some(w) => {
-            return Err(ApiError::bad_request(format!(
-                "`wait` must be a number of seconds, got {w}"
-            )))
-        }
+        None => Duration::ZERO,
+        Some(w) => wait_time(w, state.config.max_wait)
+            .ok_or_else(|| ApiError::bad_request(format!("{WAIT_RULE}, got {w}")))?,
     };
     let parsed: Vec<Option<Uuid>> = req
         .task_ids
@@ -256,11 +287,11 @@ pub async fn results(
         .map(|t| Uuid::parse_str(t.trim()).ok())
         .collect();
     let known: Vec<Uuid> = parsed.iter().flatten().copied().collect();
-    let outcomes = if wait > 0.0 {
-        let wait = Duration::from_secs_f64(wait).min(state.config.max_wait);
-        state.store.wait_outcomes_many(&known, wait).await?
+    let scope = caller.scope();
+    let outcomes = if wait > Duration::ZERO {
+        state.store.wait_outcomes_many(&known, wait, scope).await?
     } else {
-        state.store.outcomes_many(&known).await?
+        state.store.outcomes_many(&known, scope).await?
     };
     let mut outcomes = outcomes.into_iter();
     let rows: Vec<Value> = req
@@ -275,25 +306,41 @@ pub async fn results(
     Ok(Json(json!({ "results": rows })))
 }
 
+/// What `wait` must be, for error messages.
+const WAIT_RULE: &str = "`wait` must be a number of seconds from 0";
+
+/// A requested wait of `seconds`, cut to `max`; None unless it is a
+/// number from 0 (any size: it is cut before it becomes a duration).
+fn wait_time(seconds: f64, max: Duration) -> Option<Duration> {
+    (seconds.is_finite() && seconds >= 0.0)
+        .then(|| Duration::from_secs_f64(seconds.min(max.as_secs_f64())))
+}
+
 fn parse_task_id(text: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(text.trim()).map_err(|_| ApiError::not_found(format!("task {text} not found")))
 }
 
-async fn find_task(state: &AppState, text: &str) -> Result<TaskRecord, ApiError> {
+async fn find_task(state: &AppState, text: &str, caller: &Caller) -> Result<TaskRecord, ApiError> {
     let id = parse_task_id(text)?;
     state
         .store
-        .task(id)
+        .task(id, caller.scope())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("task {text} not found")))
 }
 
 pub async fn status(
     State(state): State<AppState>,
+    caller: Caller,
     Path(task_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_task_id(&task_id)?;
-    let status = state.store.statuses_many(&[id]).await?.pop().flatten();
+    let status = state
+        .store
+        .statuses_many(&[id], caller.scope())
+        .await?
+        .pop()
+        .flatten();
     let status = status.ok_or_else(|| ApiError::not_found(format!("task {task_id} not found")))?;
     Ok(Json(json!({ "task_id": id, "status": status })))
 }
@@ -305,27 +352,31 @@ pub struct ResultQuery {
 
 pub async fn result(
     State(state): State<AppState>,
+    caller: Caller,
     Path(task_id): Path<String>,
     Query(query): Query<ResultQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let wait = match query.wait.as_deref().map(str::trim) {
-        None | Some("") => 0.0,
+        None | Some("") => Duration::ZERO,
         Some(text) => text
             .parse::<f64>()
             .ok()
-            .filter(|w| w.is_finite() && *w >= 0.0)
-            .ok_or_else(|| {
-                ApiError::bad_request(format!("`wait` must be a number of seconds, got {text:?}"))
-            })?,
+            .and_then(|w| wait_time(w, state.config.max_wait))
+            .ok_or_else(|| ApiError::bad_request(format!("{WAIT_RULE}, got {text:?}")))?,
     };
     let id = parse_task_id(&task_id)?;
     // Status and result only: a long poll usually gets them straight from
     // the completion notification, without reading the task.
-    let outcome = if wait > 0.0 {
-        let wait = Duration::from_secs_f64(wait).min(state.config.max_wait);
-        state.store.wait_outcome(id, wait).await?
+    let scope = caller.scope();
+    let outcome = if wait > Duration::ZERO {
+        state.store.wait_outcome(id, wait, scope).await?
     } else {
-        state.store.outcomes_many(&[id]).await?.pop().flatten()
+        state
+            .store
+            .outcomes_many(&[id], scope)
+            .await?
+            .pop()
+            .flatten()
     };
     let task = outcome.ok_or_else(|| ApiError::not_found(format!("task {task_id} not found")))?;
     Ok(Json(
@@ -336,19 +387,23 @@ pub async fn result(
 /// The whole task record, attempts and timestamps included.
 pub async fn task(
     State(state): State<AppState>,
+    caller: Caller,
     Path(task_id): Path<String>,
 ) -> Result<Json<TaskRecord>, ApiError> {
-    Ok(Json(find_task(&state, &task_id).await?))
+    Ok(Json(find_task(&state, &task_id, &caller).await?))
 }
 
 /// A function's record, without its module bytes.
 pub async fn function(
     State(state): State<AppState>,
+    caller: Caller,
     Path(function_id): Path<String>,
 ) -> Result<Json<FunctionRecord>, ApiError> {
     let not_found = || ApiError::not_found(format!("function {function_id} not found"));
     let id = Uuid::parse_str(function_id.trim()).map_err(|_| not_found())?;
-    Ok(Json(state.store.function(id).await?.ok_or_else(not_found)?))
+    let record = state.store.function(id).await?;
+    let record = record.filter(|f| caller.scope().allows(&f.tenant));
+    Ok(Json(record.ok_or_else(not_found)?))
 }
 
 /// Rows a listing returns unless `limit` says otherwise.
@@ -395,17 +450,19 @@ pub struct FunctionRow {
     module_hash: String,
     module_size: u64,
     created_at_ms: u64,
+    tenant: String,
 }
 
 /// Registered functions, newest first.
 pub async fn functions(
     State(state): State<AppState>,
+    caller: Caller,
     Query(params): Params,
 ) -> Result<Json<Value>, ApiError> {
     let limit = list_limit(&params)?;
     let rows: Vec<FunctionRow> = state
         .store
-        .functions(limit)
+        .functions(limit, caller.scope())
         .await?
         .into_iter()
         .map(|f| FunctionRow {
@@ -415,6 +472,7 @@ pub async fn functions(
             module_hash: f.module_hash,
             module_size: f.module_size,
             created_at_ms: f.created_at_ms,
+            tenant: f.tenant,
         })
         .collect();
     Ok(Json(json!({ "functions": rows })))
@@ -431,6 +489,7 @@ pub struct TaskRow {
     created_at_ms: u64,
     started_at_ms: Option<u64>,
     finished_at_ms: Option<u64>,
+    tenant: String,
 }
 
 impl From<TaskSummary> for TaskRow {
@@ -444,6 +503,7 @@ impl From<TaskSummary> for TaskRow {
             created_at_ms: t.created_at_ms,
             started_at_ms: t.started_at_ms,
             finished_at_ms: t.finished_at_ms,
+            tenant: t.tenant,
         }
     }
 }
@@ -452,6 +512,7 @@ impl From<TaskSummary> for TaskRow {
 /// with one `status` (any case).
 pub async fn tasks(
     State(state): State<AppState>,
+    caller: Caller,
     Query(params): Params,
 ) -> Result<Json<Value>, ApiError> {
     let limit = list_limit(&params)?;
@@ -467,7 +528,7 @@ pub async fn tasks(
     };
     let rows: Vec<TaskRow> = state
         .store
-        .recent_tasks(limit, status)
+        .recent_tasks(limit, status, caller.scope())
         .await?
         .into_iter()
         .map(TaskRow::from)

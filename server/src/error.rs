@@ -1,14 +1,18 @@
-//! API errors: a status code and a `{"detail": "..."}` body a person can act on.
+//! API errors: a status code and a `{"detail": "..."}` body a person can act
+//! on, with `Retry-After` when waiting will help.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use faas_store::StoreError;
+use std::time::Duration;
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub detail: String,
+    /// Sent as `Retry-After` (whole seconds, at least 1).
+    pub retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -16,6 +20,7 @@ impl ApiError {
         ApiError {
             status,
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -28,21 +33,38 @@ impl ApiError {
     }
 }
 
-/// Every store failure is a 503: the request was fine, the store was not,
-/// and the same request will work when it is back.
+/// A store failure is a 503: the request was fine, the store was not, and
+/// the same request will work when it is back. A request over its
+/// tenant's quota is a 429 naming the limit.
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        tracing::warn!("store error: {e}");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; retry later"))
+        match e {
+            StoreError::OverQuota(over) => ApiError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                detail: over.detail,
+                retry_after: Some(over.retry_after),
+            },
+            e => {
+                tracing::warn!("store error: {e}");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; retry later"))
+            }
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(serde_json::json!({ "detail": self.detail })),
         )
-            .into_response()
+            .into_response();
+        if let Some(after) = self.retry_after {
+            let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        response
     }
 }

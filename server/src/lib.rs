@@ -1,22 +1,27 @@
 //! The REST API server: registers functions, accepts tasks, answers status
 //! and results (with long poll), and serves its OpenAPI document and a
-//! browsable page at `/docs`.
+//! browsable page at `/docs`. Every other route needs an API key (unless
+//! the server runs without authentication); a key acts for one tenant,
+//! whose functions and tasks are all it sees, or is an admin key.
 //!
 //! It validates modules and arguments with the runtime (load and signature
 //! only: it never runs a guest) before storing anything, and talks to the
 //! store only. It must not run tasks or talk to workers.
 
+mod admin;
 mod api;
+mod auth;
 mod body;
 mod docs;
 mod error;
 mod serve;
 
+pub use auth::{key_prefix, mint, Caller, NewKey, TOKEN_PREFIX};
 pub use error::ApiError;
 pub use serve::serve;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use faas_runtime::Runtime;
 use faas_store::Store;
@@ -32,6 +37,8 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// Longest `?wait=` a result request may hold.
     pub max_wait: Duration,
+    /// Whether requests need an API key (off only with `--no-auth`).
+    pub auth: bool,
 }
 
 impl Default for ServerConfig {
@@ -40,6 +47,7 @@ impl Default for ServerConfig {
             body_limit: 32 * 1024 * 1024,
             header_read_timeout: Duration::from_secs(10),
             max_wait: Duration::from_secs(60),
+            auth: true,
         }
     }
 }
@@ -54,6 +62,7 @@ pub struct AppState {
     /// Signatures of functions seen: records never change once stored, so
     /// an execute need not read the store to check its arguments.
     pub(crate) signatures: Arc<api::SignatureCache>,
+    pub(crate) auth: Arc<auth::Auth>,
 }
 
 impl AppState {
@@ -61,16 +70,27 @@ impl AppState {
         AppState {
             store,
             runtime,
+            auth: Arc::new(auth::Auth::new(config.auth)),
             config: Arc::new(config),
             signatures: Arc::default(),
         }
     }
 }
 
+/// Creates an admin key if the store has none at all (a first start) and
+/// returns its token, to be shown once; None if keys exist already.
+pub async fn bootstrap_admin_key(store: &Store) -> Result<Option<String>, ApiError> {
+    let key = mint(ADMIN_TENANT, true)?;
+    Ok(store.put_key(&key.record, true).await?.then_some(key.token))
+}
+
+/// The tenant of the admin key a server makes on its first start.
+pub const ADMIN_TENANT: &str = "admin";
+
 /// The API's routes.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
-    Router::new()
+    let keyed = Router::new()
         .route("/register_function", post(api::register_function))
         .route("/execute_function", post(api::execute_function))
         .route("/execute_batch", post(api::execute_batch))
@@ -82,6 +102,18 @@ pub fn router(state: AppState) -> Router {
         .route("/functions", get(api::functions))
         .route("/functions/{function_id}", get(api::function))
         .route("/workers", get(api::workers))
+        .route("/keys", post(admin::create_key).get(admin::list_keys))
+        .route("/keys/{prefix}", delete(admin::revoke_key))
+        .route("/tenants/{tenant}", get(admin::tenant))
+        .route("/tenants/{tenant}/limits", put(admin::set_limits))
+        .route("/whoami", get(admin::whoami))
+        // Only matched routes: an unknown path is a 404 with or without a key.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ));
+    Router::new()
+        .merge(keyed)
         .route("/health", get(api::health))
         .route("/openapi.json", get(docs::openapi))
         .route("/docs", get(docs::page))

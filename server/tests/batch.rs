@@ -68,7 +68,11 @@ async fn a_batch_returns_task_ids_in_the_payloads_order() {
     let ids = ids(&body);
     assert_eq!(ids.len(), 50);
     for (i, id) in ids.iter().enumerate() {
-        let t = store.task(*id).await.expect("reads").expect("stored");
+        let t = store
+            .task(*id, faas_store::Scope::All)
+            .await
+            .expect("reads")
+            .expect("stored");
         assert_eq!(
             (t.payload, t.status),
             (json!([i, 1000]), TaskStatus::Queued)
@@ -98,7 +102,7 @@ async fn one_bad_payload_rejects_the_batch_and_names_its_index() {
     );
     assert!(
         store
-            .recent_tasks(10, None)
+            .recent_tasks(10, None, faas_store::Scope::All)
             .await
             .expect("lists")
             .is_empty(),

@@ -54,6 +54,13 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// A config directory for the daemons of this store: the first server
+    /// saves the admin key it makes there, and every later one (they share
+    /// the store, so its keys) finds it there.
+    pub fn config_dir(&self) -> PathBuf {
+        self.dir.join("config")
+    }
+
     /// Starts the server (again, on the same port and directory).
     pub fn restart(&mut self) {
         let mut cmd = Command::new("redis-server");
@@ -126,6 +133,20 @@ pub struct Daemon {
     child: Option<Child>,
     lines: mpsc::Receiver<String>,
     pub log: Vec<String>,
+    /// Its `FAAS_CONFIG_DIR` (never the user's own), and whether it is
+    /// ours to remove.
+    config_dir: PathBuf,
+    owns_config_dir: bool,
+}
+
+/// The first API token in a config directory's credentials file.
+pub fn saved_token(config_dir: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(config_dir.join("credentials")).ok()?;
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("token"))
+        .filter_map(|rest| rest.trim().strip_prefix('='))
+        .map(|t| t.trim().to_string())
+        .next()
 }
 
 impl Daemon {
@@ -133,9 +154,22 @@ impl Daemon {
         Self::start_env(args, &[], ready_marker)
     }
 
+    /// Starts `faas ARGS` with extra environment; unless `env` sets
+    /// `FAAS_CONFIG_DIR`, with a fresh one of its own (removed on drop).
     pub fn start_env(args: &[&str], env: &[(&str, &str)], ready_marker: &str) -> Daemon {
+        let given = env
+            .iter()
+            .find(|(k, _)| *k == "FAAS_CONFIG_DIR")
+            .map(|(_, v)| PathBuf::from(v));
+        let owns_config_dir = given.is_none();
+        let config_dir = given.unwrap_or_else(|| {
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::env::temp_dir().join(format!("faas-test-config-{}-{n}", std::process::id()))
+        });
         let mut cmd = Command::new(faas_bin());
         cmd.args(args)
+            .env("FAAS_CONFIG_DIR", &config_dir)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -170,6 +204,8 @@ impl Daemon {
             child: Some(child),
             lines: rx,
             log: Vec::new(),
+            config_dir,
+            owns_config_dir,
         };
         daemon.wait_for_line(ready_marker, Duration::from_secs(60));
         daemon
@@ -206,6 +242,16 @@ impl Daemon {
             self.log.push(line);
         }
         &self.log
+    }
+
+    /// The admin key the daemon saved on its first start (or that an
+    /// earlier daemon sharing its config directory saved).
+    pub fn token(&self) -> Option<String> {
+        saved_token(&self.config_dir)
+    }
+
+    pub fn config_dir(&self) -> &std::path::Path {
+        &self.config_dir
     }
 
     pub fn pid(&self) -> u32 {
@@ -265,6 +311,9 @@ fn wait_or_kill(mut child: Child, timeout: Duration) -> Option<i32> {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
+        if self.owns_config_dir {
+            let _ = std::fs::remove_dir_all(&self.config_dir);
+        }
     }
 }
 

@@ -29,12 +29,13 @@ fn require_toolchains() {
 }
 
 /// `faas deploy SOURCE` (built first): the function id.
-fn deploy(url: &str, source: &str) -> Uuid {
+fn deploy(url: &str, config_dir: &std::path::Path, source: &str) -> Uuid {
     let path = repo().join(source);
     let path = path.to_string_lossy();
+    // The server's config directory: the CLI finds its key there.
     let done = run_faas(
         &["deploy", &path, "--url", url],
-        &[],
+        &[("FAAS_CONFIG_DIR", &config_dir.to_string_lossy())],
         Duration::from_secs(600),
     );
     assert_eq!(
@@ -51,9 +52,9 @@ fn deploy(url: &str, source: &str) -> Uuid {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_example_builds_from_source_deploys_and_answers() {
     require_toolchains();
-    let (_up, port) = start_up(2);
+    let (up, port) = start_up(2);
     let url = format!("http://127.0.0.1:{port}");
-    let api = Api::new(port);
+    let api = Api::new(port).with_token(up.token());
 
     // (source, payload, expected status, expected result)
     let cases: Vec<(&str, Value, &str, Value)> = vec![
@@ -88,7 +89,7 @@ async fn every_example_builds_from_source_deploys_and_answers() {
     ];
     let mut failures = Vec::new();
     for (source, payload, status, want) in &cases {
-        let function = deploy(&url, source);
+        let function = deploy(&url, up.config_dir(), source);
         let (got_status, got) = api.run(function, payload).await;
         if (got_status.as_str(), &got) != (*status, want) {
             failures.push(format!(
@@ -97,7 +98,7 @@ async fn every_example_builds_from_source_deploys_and_answers() {
         }
     }
     // A guest's own error is the task's failure message.
-    let sleep = deploy(&url, "examples/sleep");
+    let sleep = deploy(&url, up.config_dir(), "examples/sleep");
     let message = api.failed(sleep, &json!("x")).await;
     assert!(
         message.contains("expected a number of milliseconds"),

@@ -35,8 +35,8 @@ fn tail(daemon: &mut Daemon) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_queued_without_a_dispatcher_run_when_one_starts() {
     let redis = RedisServer::start();
-    let (_server, port) = start_server(&redis);
-    let api = Api::new(port);
+    let (server, port) = start_server(&redis);
+    let api = Api::new(port).with_token(server.token());
     let add = api.register("add", ADD, None).await;
 
     let mut tasks = Vec::new();
@@ -71,8 +71,8 @@ async fn tasks_queued_without_a_dispatcher_run_when_one_starts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dispatcher_killed_mid_flight_loses_no_task() {
     let redis = RedisServer::start();
-    let (_server, port) = start_server(&redis);
-    let api = Api::new(port);
+    let (server, port) = start_server(&redis);
+    let api = Api::new(port).with_token(server.token());
     let sleep = api.register("sleep", SLEEP.as_bytes(), None).await;
     let mut first = start_dispatcher(&redis, 4, Some("2"));
 
@@ -133,8 +133,8 @@ async fn a_dispatcher_killed_mid_flight_loses_no_task() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_whose_dispatchers_keep_dying_fails_as_lost() {
     let redis = RedisServer::start();
-    let (_server, port) = start_server(&redis);
-    let api = Api::new(port);
+    let (server, port) = start_server(&redis);
+    let api = Api::new(port).with_token(server.token());
     let sleep = api.register("sleep", SLEEP.as_bytes(), None).await;
     let task = api.execute(sleep, &json!("8000")).await;
     for attempt in 1..=3u64 {
@@ -178,9 +178,9 @@ async fn a_task_whose_dispatchers_keep_dying_fails_as_lost() {
 }
 
 /// Requests made while Redis is down answer 503 with a JSON detail, fast.
-async fn assert_503_while_down(port: u16, task: Uuid, function: Uuid) {
+async fn assert_503_while_down(port: u16, token: Option<String>, task: Uuid, function: Uuid) {
     // A client that gives up long before a hang would end.
-    let api = Api::with_timeout(port, Duration::from_secs(8));
+    let api = Api::with_timeout(port, Duration::from_secs(8)).with_token(token);
     let register = json!({ "name": "add", "payload": common::b64(ADD) });
     let execute = json!({ "function_id": function, "payload": [1, 2] });
     let requests: Vec<(&str, Option<&Value>)> = vec![
@@ -217,13 +217,13 @@ async fn a_redis_outage_is_503_and_the_same_server_recovers() {
     let mut redis = RedisServer::start();
     let (mut server, port) = start_server(&redis);
     let mut dispatcher = start_dispatcher(&redis, 2, Some("2"));
-    let api = Api::new(port);
+    let api = Api::new(port).with_token(server.token());
     let add = api.register("add", ADD, None).await;
     let task = api.execute(add, &json!([2, 3])).await;
     assert_eq!(api.wait_final(task).await, ("COMPLETED".into(), json!(5)));
 
     redis.stop();
-    assert_503_while_down(port, task, add).await;
+    assert_503_while_down(port, api.token.clone(), task, add).await;
 
     redis.restart();
     // Without persistence the restarted Redis is empty: the platform must
@@ -272,7 +272,7 @@ async fn a_redis_restart_with_persistence_loses_no_task() {
     let mut redis = RedisServer::start_persistent();
     let (mut server, port) = start_server(&redis);
     let mut dispatcher = start_dispatcher(&redis, 4, Some("2"));
-    let api = Api::new(port);
+    let api = Api::new(port).with_token(server.token());
     let sleep = api.register("sleep", SLEEP.as_bytes(), None).await;
     let mut tasks = Vec::new();
     for _ in 0..40 {
@@ -281,7 +281,7 @@ async fn a_redis_restart_with_persistence_loses_no_task() {
     api.wait_final(tasks[0]).await;
 
     redis.stop();
-    assert_503_while_down(port, tasks[39], sleep).await;
+    assert_503_while_down(port, api.token.clone(), tasks[39], sleep).await;
     redis.restart();
 
     for (i, &task) in tasks.iter().enumerate() {
@@ -301,8 +301,8 @@ async fn a_redis_restart_with_persistence_loses_no_task() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_running_tasks_then_exits_0() {
     let redis = RedisServer::start();
-    let (_server, port) = start_server(&redis);
-    let api = Api::new(port);
+    let (server, port) = start_server(&redis);
+    let api = Api::new(port).with_token(server.token());
     let sleep = api.register("sleep", SLEEP.as_bytes(), None).await;
     let mut dispatcher = start_dispatcher(&redis, 4, Some("2"));
 

@@ -14,22 +14,27 @@ use tower::ServiceExt;
 pub const ADD: &str =
     "(module (func (export \"add\") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))";
 
-/// The router and the store behind it.
+/// The router (without API keys: these tests are about the contract)
+/// and the store behind it.
 pub fn app() -> (axum::Router, Store) {
+    app_with(
+        ServerConfig {
+            auth: false,
+            ..ServerConfig::default()
+        },
+        StoreConfig::default(),
+    )
+}
+
+/// The router with this configuration, on an embedded store.
+pub fn app_with(config: ServerConfig, store_config: StoreConfig) -> (axum::Router, Store) {
     let runtime = Runtime::new(RuntimeConfig {
         max_concurrent_instances: 2,
         ..RuntimeConfig::default()
     })
     .expect("runtime");
-    let store = Store::memory(StoreConfig::default());
-    (
-        router(AppState::new(
-            store.clone(),
-            runtime,
-            ServerConfig::default(),
-        )),
-        store,
-    )
+    let store = Store::memory(store_config);
+    (router(AppState::new(store.clone(), runtime, config)), store)
 }
 
 /// One request; the status and the JSON body.
@@ -39,17 +44,33 @@ pub async fn call(
     uri: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
+    let (status, _, value) = call_as(app, None, method, uri, body).await;
+    (status, value)
+}
+
+/// One request with `Authorization: Bearer <token>` if given; the status,
+/// the headers and the JSON body.
+pub async fn call_as(
+    app: &axum::Router,
+    token: Option<&str>,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = request
         .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
         .expect("request");
     let response = app.clone().oneshot(request).await.expect("an answer");
     let status = response.status();
+    let headers = response.headers().clone();
     let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
         .await
         .expect("body");
     let value = serde_json::from_slice(&bytes)
         .unwrap_or_else(|e| panic!("{uri}: not JSON ({e}): {bytes:?}"));
-    (status, value)
+    (status, headers, value)
 }

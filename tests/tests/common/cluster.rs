@@ -49,7 +49,7 @@ impl Cluster {
         Cluster {
             mode,
             redis,
-            api: Api::new(port),
+            api: Api::new(port).with_token(server.token()),
             zmq_port,
             _server: server,
             dispatcher,

@@ -54,7 +54,8 @@ pub fn start_up(slots: usize) -> (Daemon, u16) {
 pub fn start_server(redis: &RedisServer) -> (Daemon, u16) {
     require_binary();
     let port = free_port();
-    let daemon = Daemon::start(
+    let config_dir = redis.config_dir();
+    let daemon = Daemon::start_env(
         &[
             "server",
             "--redis",
@@ -62,6 +63,7 @@ pub fn start_server(redis: &RedisServer) -> (Daemon, u16) {
             "--port",
             &port.to_string(),
         ],
+        &[("FAAS_CONFIG_DIR", &config_dir.to_string_lossy())],
         LISTENING,
     );
     (daemon, port)
@@ -92,7 +94,7 @@ impl Platform {
     pub fn embedded() -> Platform {
         let (up, port) = start_up(4);
         Platform {
-            api: Api::new(port),
+            api: Api::new(port).with_token(up.token()),
             port,
             daemons: vec![up],
             redis: None,
@@ -106,7 +108,7 @@ impl Platform {
         let (server, port) = start_server(&redis);
         let dispatcher = start_dispatcher(&redis, 2, None);
         Platform {
-            api: Api::new(port),
+            api: Api::new(port).with_token(server.token()),
             port,
             daemons: vec![server, dispatcher],
             redis: Some(redis),
@@ -159,6 +161,8 @@ impl Reply {
 pub struct Api {
     http: reqwest::Client,
     pub base: String,
+    timeout: Duration,
+    pub token: Option<String>,
 }
 
 /// Longest time a plain request may take.
@@ -174,14 +178,36 @@ impl Api {
     }
 
     pub fn with_timeout(port: u16, timeout: Duration) -> Api {
-        let http = reqwest::Client::builder()
+        Api {
+            http: Self::client(timeout, None),
+            base: format!("http://127.0.0.1:{port}"),
+            timeout,
+            token: None,
+        }
+    }
+
+    fn client(timeout: Duration, token: Option<&str>) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = token {
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {token}").parse().expect("a header value"),
+            );
+        }
+        reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(5))
+            .default_headers(headers)
             .build()
-            .expect("an HTTP client");
+            .expect("an HTTP client")
+    }
+
+    /// The same server, sending `Authorization: Bearer <token>` (or no key).
+    pub fn with_token(self, token: Option<String>) -> Api {
         Api {
-            http,
-            base: format!("http://127.0.0.1:{port}"),
+            http: Self::client(self.timeout, token.as_deref()),
+            token,
+            ..self
         }
     }
 

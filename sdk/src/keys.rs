@@ -1,0 +1,170 @@
+//! `faas keys`: API keys (create, list, revoke) through the REST API with
+//! an admin key; and `faas limits`, a tenant's quotas.
+
+use crate::commands::Connection;
+use crate::listing::{age_text, column_width, now_ms, print_stdout};
+use anyhow::Context;
+use serde_json::{json, Value};
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct KeysArgs {
+    #[command(flatten)]
+    pub conn: Connection,
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Make an API key for a tenant (needs an admin key); prints the key, shown only this once
+    Create {
+        /// The tenant the key acts for (letters, digits, `.`, `_`, `-`)
+        #[arg(long)]
+        tenant: String,
+        /// An admin key: sees and manages every tenant's functions, tasks and keys
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List API keys: prefix, tenant, admin, created, last used (never the keys themselves)
+    List,
+    /// Revoke a key by its prefix (faas_XXXXXXXXXXXX); it stops working at once on every server
+    Revoke {
+        /// The prefix `faas keys list` shows
+        prefix: String,
+    },
+}
+
+pub async fn keys(args: KeysArgs) -> anyhow::Result<ExitCode> {
+    let client = args.conn.client()?;
+    match args.command {
+        KeysCommand::Create { tenant, admin } => {
+            let made = client
+                .create_key(&tenant, admin)
+                .await
+                .context("cannot create a key")?;
+            if args.conn.json {
+                print_stdout(&format!("{made}\n"))?;
+            } else {
+                let key = made["key"].as_str().unwrap_or_default();
+                // Only the key on stdout, so `KEY=$(faas keys create ...)` works.
+                print_stdout(&format!("{key}\n"))?;
+                eprintln!(
+                    "created {}key {} for tenant {tenant}; it is shown only now: give it to its user \
+                     (FAAS_TOKEN=<key>, or --token)",
+                    if admin { "an admin " } else { "" },
+                    made["prefix"].as_str().unwrap_or_default(),
+                );
+            }
+        }
+        KeysCommand::List => {
+            let keys = client.list_keys().await.context("cannot list keys")?;
+            let out = if args.conn.json {
+                format!("{}\n", json!({ "keys": keys }))
+            } else {
+                keys_table(&keys, now_ms())
+            };
+            print_stdout(&out)?;
+        }
+        KeysCommand::Revoke { prefix } => {
+            let revoked = client
+                .revoke_key(&prefix)
+                .await
+                .with_context(|| format!("cannot revoke {prefix}"))?;
+            if args.conn.json {
+                print_stdout(&format!("{revoked}\n"))?;
+            } else {
+                eprintln!("revoked {}", revoked["revoked"].as_str().unwrap_or(&prefix));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn keys_table(keys: &[Value], now_ms: u64) -> String {
+    if keys.is_empty() {
+        return "no keys\n".to_string();
+    }
+    let text = |k: &Value, field: &str| k[field].as_str().unwrap_or("-").to_string();
+    let ms = |k: &Value, field: &str| k[field].as_u64().unwrap_or(0);
+    let tenant_width = column_width("TENANT", keys.iter().filter_map(|k| k["tenant"].as_str()));
+    let mut out = format!(
+        "{:<17}  {:<tenant_width$}  {:<5}  {:>7}  {:>9}\n",
+        "PREFIX", "TENANT", "ADMIN", "CREATED", "LAST USED"
+    );
+    for k in keys {
+        out.push_str(&format!(
+            "{:<17}  {:<tenant_width$}  {:<5}  {:>7}  {:>9}\n",
+            text(k, "prefix"),
+            text(k, "tenant"),
+            if k["admin"].as_bool() == Some(true) {
+                "yes"
+            } else {
+                "no"
+            },
+            age_text(ms(k, "created_at_ms"), now_ms),
+            age_text(ms(k, "last_used_ms"), now_ms),
+        ));
+    }
+    out
+}
+
+/// `faas limits TENANT [--max-active-tasks N] ...`: shows a tenant's
+/// limits and usage, or sets some of its limits (needs an admin key).
+#[derive(clap::Args, Debug)]
+pub struct LimitsArgs {
+    #[command(flatten)]
+    pub conn: Connection,
+    /// The tenant
+    pub tenant: String,
+    /// Most of its tasks queued or running at once
+    #[arg(long)]
+    pub max_active_tasks: Option<u64>,
+    /// Tasks it may submit per second, sustained (0: no limit)
+    #[arg(long)]
+    pub submit_rate: Option<u64>,
+    /// Tasks it may submit at once after a quiet spell
+    #[arg(long)]
+    pub submit_burst: Option<u64>,
+    /// Module bytes it may register in all
+    #[arg(long)]
+    pub max_module_bytes: Option<u64>,
+}
+
+pub async fn limits(args: LimitsArgs) -> anyhow::Result<ExitCode> {
+    let client = args.conn.client()?;
+    let mut set = serde_json::Map::new();
+    for (name, value) in [
+        ("max_active_tasks", args.max_active_tasks),
+        ("submit_rate", args.submit_rate),
+        ("submit_burst", args.submit_burst),
+        ("max_module_bytes", args.max_module_bytes),
+    ] {
+        if let Some(value) = value {
+            set.insert(name.into(), value.into());
+        }
+    }
+    let info = if set.is_empty() {
+        client.get_value(&format!("/tenants/{}", args.tenant)).await
+    } else {
+        client.set_limits(&args.tenant, &Value::Object(set)).await
+    }
+    .with_context(|| format!("tenant {}", args.tenant))?;
+    let out = if args.conn.json {
+        format!("{info}\n")
+    } else {
+        let limits = &info["limits"];
+        format!(
+            "tenant {}\n  active tasks      {} of {}\n  module bytes      {} of {}\n  submit rate       {}/s (burst {})\n",
+            args.tenant,
+            info["active_tasks"],
+            limits["max_active_tasks"],
+            info["module_bytes"],
+            limits["max_module_bytes"],
+            limits["submit_rate"],
+            limits["submit_burst"],
+        )
+    };
+    print_stdout(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
