@@ -139,6 +139,14 @@ pub struct Daemon {
     owns_config_dir: bool,
 }
 
+/// A config directory path no other test uses (not created): tests never
+/// read or write the user's own `~/.config/faas`.
+pub fn fresh_config_dir() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("faas-test-config-{}-{n}", std::process::id()))
+}
+
 /// The first API token in a config directory's credentials file.
 pub fn saved_token(config_dir: &std::path::Path) -> Option<String> {
     let text = std::fs::read_to_string(config_dir.join("credentials")).ok()?;
@@ -162,11 +170,7 @@ impl Daemon {
             .find(|(k, _)| *k == "FAAS_CONFIG_DIR")
             .map(|(_, v)| PathBuf::from(v));
         let owns_config_dir = given.is_none();
-        let config_dir = given.unwrap_or_else(|| {
-            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            std::env::temp_dir().join(format!("faas-test-config-{}-{n}", std::process::id()))
-        });
+        let config_dir = given.unwrap_or_else(fresh_config_dir);
         let mut cmd = Command::new(faas_bin());
         cmd.args(args)
             .env("FAAS_CONFIG_DIR", &config_dir)
@@ -330,11 +334,13 @@ pub struct Exited {
 }
 
 /// Runs `faas ARGS` with extra environment variables, stdin closed, and
-/// waits up to `timeout` for it to exit (then kills it).
+/// waits up to `timeout` for it to exit (then kills it). Unless `env`
+/// sets `FAAS_CONFIG_DIR`, it gets an empty one of its own.
 pub fn run_faas(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Exited {
     let started = Instant::now();
     let mut child = Command::new(faas_bin())
         .args(args)
+        .env("FAAS_CONFIG_DIR", fresh_config_dir())
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -784,8 +784,13 @@ async fn raw_post(api: &Api, path: &str, content_length: Option<usize>, size: us
         Some(n) => format!("content-length: {n}\r\n"),
         None => "transfer-encoding: chunked\r\n".to_string(),
     };
+    let auth_header = api
+        .token
+        .as_ref()
+        .map(|t| format!("authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     let head = format!(
-        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n{length_header}\r\n"
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n{auth_header}{length_header}\r\n"
     );
     let chunked = content_length.is_none();
     let writer = tokio::spawn(async move {
