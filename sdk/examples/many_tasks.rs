@@ -8,7 +8,7 @@
 //! exits non-zero if any result is wrong.
 
 use anyhow::{bail, Context};
-use faas_sdk::client::{Client, TaskStatus};
+use faas_sdk::client::{Client, ClientOptions, TaskStatus};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,7 +31,17 @@ async fn main() -> anyhow::Result<()> {
         Some(n) => n.parse().context("N must be a number")?,
         None => 1000,
     };
-    let client = Client::new(&url)?;
+    // The key: FAAS_TOKEN, or the one saved for this server's URL.
+    let token = std::env::var("FAAS_TOKEN")
+        .ok()
+        .or_else(|| faas_sdk::credentials::token_for(&url));
+    let client = Client::with_options(
+        &url,
+        &ClientOptions {
+            token,
+            ..ClientOptions::default()
+        },
+    )?;
     let module = include_bytes!("../../examples/fib.wat");
     let function = client.register_function("fib", module, None).await?;
 

@@ -238,12 +238,13 @@ impl AccessArgs {
 /// With keys required: on a store that has none yet (a first start),
 /// makes an admin key, prints it once and saves it where the CLI on this
 /// machine finds it.
-async fn prepare_keys(store: &Store, listener: &TcpListener, auth: bool) -> anyhow::Result<()> {
+async fn prepare_keys(state: &AppState, listener: &TcpListener) -> anyhow::Result<()> {
+    let auth = state.config.auth;
     if !auth {
         tracing::warn!("API keys are off (--no-auth): every caller is an admin");
         return Ok(());
     }
-    let Some(token) = faas_server::bootstrap_admin_key(store)
+    let Some(token) = faas_server::bootstrap_admin_key(state)
         .await
         .map_err(|e| anyhow::anyhow!("cannot create the first admin key: {}", e.detail))?
     else {
@@ -290,23 +291,23 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let store = connect(args.redis.as_deref(), config).await?;
     let runtime = runtime(args.slots + 4)?;
     let listener = bind(&args.host, args.port).await?;
-    prepare_keys(&store, &listener, auth).await?;
-    let shutdown = shutdown_signal();
-    let slots = args.slots.max(1);
-    let dispatcher = tokio::spawn(run_local(
-        store.clone(),
-        runtime.clone(),
-        local_config(slots, lease),
-        shutdown.clone(),
-    ));
     let state = AppState::new(
         store.clone(),
-        runtime,
+        runtime.clone(),
         ServerConfig {
             auth,
             ..ServerConfig::default()
         },
     );
+    prepare_keys(&state, &listener).await?;
+    let shutdown = shutdown_signal();
+    let slots = args.slots.max(1);
+    let dispatcher = tokio::spawn(run_local(
+        store.clone(),
+        runtime,
+        local_config(slots, lease),
+        shutdown.clone(),
+    ));
     tracing::info!(
         "faas up: listening on http://{} ({}, local dispatcher with {slots} slots)",
         listener.local_addr()?,
@@ -330,8 +331,6 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     // The server only validates modules; one instance slot is plenty.
     let runtime = runtime(1)?;
     let listener = bind(&args.host, args.port).await?;
-    prepare_keys(&store, &listener, auth).await?;
-    let shutdown = shutdown_signal();
     let state = AppState::new(
         store.clone(),
         runtime,
@@ -340,6 +339,8 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
             ..ServerConfig::default()
         },
     );
+    prepare_keys(&state, &listener).await?;
+    let shutdown = shutdown_signal();
     tracing::info!(
         "faas server: listening on http://{} ({})",
         listener.local_addr()?,

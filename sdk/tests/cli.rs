@@ -170,7 +170,7 @@ fn invoke_prints_a_task_id_then_status_and_result_json() {
             "--url",
             &up.url,
         ],
-        &[],
+        &[("FAAS_CONFIG_DIR", &up.config_dir.to_string_lossy())],
     );
     let id = success(&out).trim().to_string();
     let out = up.faas(&["invoke", &id, "40", "2", "--no-wait"]);
@@ -816,6 +816,7 @@ mod map_and_listings {
         let mut child = Command::new(FAAS)
             .args(["map", &id, "-"])
             .env("FAAS_URL", &up.url)
+            .env("FAAS_CONFIG_DIR", &up.config_dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -1016,6 +1017,7 @@ fn the_client_example_submits_many_tasks_and_gathers_them_in_order() {
     assert!(example.exists(), "{} was not built", example.display());
     let out = Command::new(&example)
         .args([up.url.as_str(), "300"])
+        .env("FAAS_CONFIG_DIR", &up.config_dir)
         .output()
         .expect("the example runs");
     let text = success(&out);

@@ -137,12 +137,23 @@ pub fn id_from_prefix(text: &str) -> &str {
     rest.split('_').next().unwrap_or(rest)
 }
 
-/// The server's side of authentication: on or off, and when keys were
-/// last used (written to the store every `TOUCH_EVERY`).
+/// The server's side of authentication: on or off, when keys were last
+/// used (written to the store every `TOUCH_EVERY`), and the admin key this
+/// server made on its first start, if it did.
 pub struct Auth {
     enabled: bool,
     used: Mutex<Used>,
+    first_key: Mutex<Option<FirstKey>>,
 }
+
+/// The first admin key's record, put back if the store loses every key
+/// (a Redis restarted without persistence), at most every `RESTORE_EVERY`.
+struct FirstKey {
+    record: ApiKey,
+    tried: Option<Instant>,
+}
+
+const RESTORE_EVERY: Duration = Duration::from_secs(1);
 
 struct Used {
     since: Instant,
@@ -157,7 +168,27 @@ impl Auth {
                 since: Instant::now(),
                 keys: HashMap::new(),
             }),
+            first_key: Mutex::new(None),
         }
+    }
+
+    /// Remembers the admin key this server made at start.
+    pub fn remember_first_key(&self, record: ApiKey) {
+        *self.first_key.lock().unwrap_or_else(|e| e.into_inner()) = Some(FirstKey {
+            record,
+            tried: None,
+        });
+    }
+
+    /// The first key's record, if it is time to try to put it back.
+    fn first_key_to_restore(&self) -> Option<ApiKey> {
+        let mut first = self.first_key.lock().unwrap_or_else(|e| e.into_inner());
+        let first = first.as_mut()?;
+        if first.tried.is_some_and(|t| t.elapsed() < RESTORE_EVERY) {
+            return None;
+        }
+        first.tried = Some(Instant::now());
+        Some(first.record.clone())
     }
 
     pub fn enabled(&self) -> bool {
@@ -180,6 +211,23 @@ impl Auth {
         }
         used.since = Instant::now();
         Some(used.keys.drain().collect())
+    }
+}
+
+/// A store that lost every key (Redis restarted empty) would lock everyone
+/// out until a server restart: put back the admin key this server made at
+/// start, if the store has no key at all, and look `id` up again.
+async fn restore_first_key(state: &AppState, id: &str) -> Option<ApiKey> {
+    let first = state.auth.first_key_to_restore()?;
+    match state.store.put_key(&first, true).await {
+        Ok(true) => {
+            tracing::warn!(
+                key = %key_prefix(&first.id),
+                "the store has no API key (restarted empty?): restored the admin key made at start"
+            );
+            state.store.api_key(id).await.ok().flatten()
+        }
+        _ => None,
     }
 }
 
@@ -215,10 +263,13 @@ pub async fn require_key(State(state): State<AppState>, mut req: Request, next: 
     let Some(id) = token_id(token) else {
         return unauthorized("unknown or revoked API key");
     };
-    let key = match state.store.api_key(id).await {
+    let mut key = match state.store.api_key(id).await {
         Ok(key) => key,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    if key.is_none() {
+        key = restore_first_key(&state, id).await;
+    }
     let presented = hash(token);
     let Some(key) = key.filter(|k| bool::from(k.hash.as_bytes().ct_eq(presented.as_bytes())))
     else {

@@ -78,10 +78,15 @@ impl AppState {
 }
 
 /// Creates an admin key if the store has none at all (a first start) and
-/// returns its token, to be shown once; None if keys exist already.
-pub async fn bootstrap_admin_key(store: &Store) -> Result<Option<String>, ApiError> {
+/// returns its token, to be shown once; None if keys exist already. The
+/// server remembers it, to put it back should the store lose every key.
+pub async fn bootstrap_admin_key(state: &AppState) -> Result<Option<String>, ApiError> {
     let key = mint(ADMIN_TENANT, true)?;
-    Ok(store.put_key(&key.record, true).await?.then_some(key.token))
+    if !state.store.put_key(&key.record, true).await? {
+        return Ok(None);
+    }
+    state.auth.remember_first_key(key.record);
+    Ok(Some(key.token))
 }
 
 /// The tenant of the admin key a server makes on its first start.

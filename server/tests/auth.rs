@@ -19,22 +19,23 @@ struct Keyed {
 }
 
 async fn keyed(limits: TenantLimits) -> Keyed {
-    let (app, store) = app_with(
+    let (app, state) = app_with(
         ServerConfig::default(),
         StoreConfig {
             default_limits: limits,
             ..StoreConfig::default()
         },
     );
-    let admin = bootstrap_admin_key(&store)
+    let admin = bootstrap_admin_key(&state)
         .await
         .expect("stores")
         .expect("the first key");
     assert_eq!(
-        bootstrap_admin_key(&store).await.expect("stores"),
+        bootstrap_admin_key(&state).await.expect("stores"),
         None,
         "only on a store without keys"
     );
+    let store = state.store.clone();
     Keyed { app, store, admin }
 }
 

@@ -83,8 +83,9 @@ impl KeyCache {
         inner.entries.clear();
     }
 
-    /// A key was revoked (here or on another server).
-    pub fn revoked(&self, id: &str) {
+    /// A key was revoked or stored (here or on another server): what was
+    /// cached of it, present or absent, is stale.
+    pub fn forget(&self, id: &str) {
         let mut inner = self.lock();
         inner.generation += 1;
         inner.entries.remove(id);
@@ -145,9 +146,9 @@ mod tests {
         cache.fill("a", Some(key("a")), generation);
         assert_eq!(cache.get("a"), Ok(Some(key("a"))));
         // A read starts, the key is revoked, the read ends: not cached.
-        cache.revoked("a");
+        cache.forget("a");
         let generation = cache.get("a").unwrap_err();
-        cache.revoked("a");
+        cache.forget("a");
         cache.fill("a", Some(key("a")), generation);
         assert!(cache.get("a").is_err());
         // The subscription dropped: nothing cached is trusted.

@@ -42,7 +42,8 @@ pub const RECENT_INDEX: &str = "faas:recent_tasks";
 /// Set of API key ids; each key is the hash `faas:apikey:{id}`.
 pub const KEYS_INDEX: &str = "faas:apikeys";
 /// Channel of key revocations (`revoke {id} {nonce}`) and their
-/// acknowledgements (`ack {nonce}`, one per server process).
+/// acknowledgements (`ack {nonce}`, one per server process), and of new
+/// keys (`forget {id}`: drop what was cached of that id).
 pub const KEYS_CHANNEL: &str = "faas:keys";
 /// How long a revocation waits for every server to acknowledge it.
 const REVOKE_ACK_WAIT: Duration = Duration::from_secs(2);
@@ -1129,6 +1130,13 @@ impl RedisStore {
             .arg(key.created_at_ms)
             .invoke_async(&mut conn)
             .await?;
+        if stored == 1 {
+            // Someone may have presented this id before it existed (a key
+            // put back after Redis lost it): no server may go on refusing it.
+            self.keys.forget(&key.id);
+            conn.publish::<_, _, i64>(KEYS_CHANNEL, format!("forget {}", key.id))
+                .await?;
+        }
         Ok(stored == 1)
     }
 
@@ -1175,7 +1183,7 @@ impl RedisStore {
             .srem(KEYS_INDEX, id)
             .query_async(&mut conn)
             .await?;
-        self.keys.revoked(id);
+        self.keys.forget(id);
         let receivers: i64 = conn
             .publish(KEYS_CHANNEL, format!("revoke {id} {nonce}"))
             .await?;
@@ -1296,13 +1304,15 @@ impl RedisStore {
     }
 }
 
-/// A message on the keys channel: a revocation (forget the key, then say
-/// so) or an acknowledgement (count it for whoever revoked).
+/// A message on the keys channel: a new key (forget what was cached of
+/// its id), a revocation (forget the key, then say so) or an
+/// acknowledgement (count it for whoever revoked).
 fn on_key_message(keys: &Arc<KeyCache>, conn: &ConnectionManager, text: &str) {
     let mut parts = text.split(' ');
     match (parts.next(), parts.next(), parts.next()) {
+        (Some("forget"), Some(id), None) => keys.forget(id),
         (Some("revoke"), Some(id), Some(nonce)) => {
-            keys.revoked(id);
+            keys.forget(id);
             let mut conn = conn.clone();
             let ack = format!("ack {nonce}");
             tokio::spawn(async move {

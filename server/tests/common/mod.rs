@@ -17,24 +17,25 @@ pub const ADD: &str =
 /// The router (without API keys: these tests are about the contract)
 /// and the store behind it.
 pub fn app() -> (axum::Router, Store) {
-    app_with(
+    let (app, state) = app_with(
         ServerConfig {
             auth: false,
             ..ServerConfig::default()
         },
         StoreConfig::default(),
-    )
+    );
+    (app, state.store)
 }
 
-/// The router with this configuration, on an embedded store.
-pub fn app_with(config: ServerConfig, store_config: StoreConfig) -> (axum::Router, Store) {
+/// The router with this configuration, on an embedded store, and its state.
+pub fn app_with(config: ServerConfig, store_config: StoreConfig) -> (axum::Router, AppState) {
     let runtime = Runtime::new(RuntimeConfig {
         max_concurrent_instances: 2,
         ..RuntimeConfig::default()
     })
     .expect("runtime");
-    let store = Store::memory(store_config);
-    (router(AppState::new(store.clone(), runtime, config)), store)
+    let state = AppState::new(Store::memory(store_config), runtime, config);
+    (router(state.clone()), state)
 }
 
 /// One request; the status and the JSON body.
