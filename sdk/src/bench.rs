@@ -224,7 +224,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if args.native_threads.is_some() && !matches!(args.workload, Workload::Fib(_)) {
         bail!("--native-threads compares fib only: use it with --workload fib:N");
     }
-    let client = Client::new(&args.conn.url)?;
+    let client = args.conn.client()?;
     let (name, wat) = args.workload.module();
     let wasm = match &args.module {
         Some(path) => {

@@ -1,5 +1,6 @@
 //! Async HTTP client for the faas REST API: register functions, queue tasks, read status and results, list functions and tasks.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -28,6 +29,14 @@ pub enum ClientError {
     /// The base URL given to [`Client::new`] is unusable.
     #[error("invalid server URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
+
+    /// The CA certificate file of [`ClientOptions::ca_cert`] is unusable.
+    #[error("cannot use the CA certificate {}: {reason}", .path.display())]
+    CaCert { path: PathBuf, reason: String },
+
+    /// The token of [`ClientOptions::token`] cannot be sent in a header.
+    #[error("invalid API token: {0}")]
+    Token(String),
 
     /// No connection could be made (refused, DNS failure, connect timeout).
     #[error(
@@ -171,6 +180,17 @@ struct StatusResponse {
     status: TaskStatus,
 }
 
+/// How a [`Client`] authenticates and whom it trusts, beyond the URL.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Sent as `Authorization: Bearer <token>` with every request.
+    pub token: Option<String>,
+    /// A PEM file of CA certificates (one, or a bundle) trusted for
+    /// `https://` besides the system's roots: for a server whose
+    /// certificate a private CA signed, or a self-signed one.
+    pub ca_cert: Option<PathBuf>,
+}
+
 /// A connection to one faas server. Cheap to clone; clones share the connection pool.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -179,18 +199,36 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for the server at `base_url` (e.g. `http://127.0.0.1:8000`).
-    /// Trailing slashes are ignored; only `http` URLs are supported.
+    /// A client for the server at `base_url` (e.g. `http://127.0.0.1:8000`)
+    /// with no token and the system's CA roots. Trailing slashes are ignored.
     pub fn new(base_url: &str) -> Result<Client, ClientError> {
+        Self::with_options(base_url, &ClientOptions::default())
+    }
+
+    /// A client for the server at `base_url` (`http://` or `https://`) with
+    /// `options`: a token sent with every request, a CA to trust.
+    pub fn with_options(base_url: &str, options: &ClientOptions) -> Result<Client, ClientError> {
         let base_url = normalize_base_url(base_url)?;
+        install_crypto_provider();
         // Request time limits are set per request (long polls need longer ones).
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .build()
-            .map_err(|error| ClientError::InvalidUrl {
-                url: base_url.clone(),
-                reason: format!("cannot build an HTTP client: {}", root_cause(&error)),
-            })?;
+        let mut builder = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT);
+        if let Some(path) = &options.ca_cert {
+            builder = builder.tls_certs_merge(read_ca_certs(path)?);
+        }
+        if let Some(token) = &options.token {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| {
+                    ClientError::Token("it must be printable ASCII without line breaks".into())
+                })?;
+            value.set_sensitive(true);
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+            builder = builder.default_headers(headers);
+        }
+        let http = builder.build().map_err(|error| ClientError::InvalidUrl {
+            url: base_url.clone(),
+            reason: format!("cannot build an HTTP client: {}", root_cause(&error)),
+        })?;
         Ok(Client { base_url, http })
     }
 
@@ -493,16 +531,10 @@ fn normalize_base_url(raw: &str) -> Result<String, ClientError> {
     let trimmed = raw.trim().trim_end_matches('/');
     let url = reqwest::Url::parse(trimmed).map_err(|e| invalid(e.to_string()))?;
     match url.scheme() {
-        "http" => {}
-        // reqwest is built without TLS here, so say so now rather than on the first request.
-        "https" => {
-            return Err(invalid(
-                "https is not supported by this client (built without TLS); use http://".into(),
-            ))
-        }
+        "http" | "https" => {}
         other => {
             return Err(invalid(format!(
-                "unsupported scheme {other:?}; use http://"
+                "unsupported scheme {other:?}; use http:// or https://"
             )))
         }
     }
@@ -513,6 +545,34 @@ fn normalize_base_url(raw: &str) -> Result<String, ClientError> {
         return Err(invalid("a server URL takes no query or fragment".into()));
     }
     Ok(trimmed.to_owned())
+}
+
+/// TLS uses rustls with the ring provider (reqwest is built without one):
+/// installed as the process default unless the program installed another.
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race to another thread installing one is fine too.
+        // (Deprecated in rustls 0.23.48 only for lacking post-quantum key exchange.)
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// The certificates of a PEM file (one or a bundle); at least one.
+fn read_ca_certs(path: &Path) -> Result<Vec<reqwest::Certificate>, ClientError> {
+    let fail = |reason: String| ClientError::CaCert {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| fail(format!("not a PEM certificate: {}", root_cause(&e))))?;
+    if certs.is_empty() {
+        return Err(fail(
+            "no certificate in it (expected -----BEGIN CERTIFICATE-----)".into(),
+        ));
+    }
+    Ok(certs)
 }
 
 /// Seconds for `?wait=`, rounded to the millisecond (e.g. `30`, `1.5`, `0.001`).
@@ -582,13 +642,82 @@ mod tests {
     }
 
     #[test]
+    fn https_urls_are_accepted() {
+        let c = Client::new("https://faas.example:8443/").expect("valid url");
+        assert_eq!(c.base_url(), "https://faas.example:8443");
+    }
+
+    #[test]
+    fn a_missing_or_empty_ca_file_is_a_clear_error() {
+        let dir = std::env::temp_dir().join(format!("faas-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").expect("write");
+        for path in [dir.join("missing.pem"), empty] {
+            let options = ClientOptions {
+                ca_cert: Some(path.clone()),
+                ..ClientOptions::default()
+            };
+            match Client::with_options("https://127.0.0.1:1", &options) {
+                Err(e @ ClientError::CaCert { .. }) => {
+                    assert!(e.to_string().contains(&path.display().to_string()), "{e}")
+                }
+                other => panic!("{path:?} gave {other:?}"),
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn the_token_goes_in_every_request() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.expect("accept");
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = conn.read(&mut buf).await.expect("read");
+                assert!(n > 0, "request cut short");
+                head.extend_from_slice(&buf[..n]);
+            }
+            let body = r#"{"functions":[]}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            conn.write_all(answer.as_bytes()).await.expect("write");
+            String::from_utf8_lossy(&head).to_lowercase()
+        });
+        let options = ClientOptions {
+            token: Some("K3y".into()),
+            ..ClientOptions::default()
+        };
+        let c = Client::with_options(&url, &options).expect("client");
+        c.functions(None).await.expect("an answer");
+        let head = server.await.expect("server task");
+        assert!(head.contains("authorization: bearer k3y\r\n"), "{head}");
+
+        let bad = ClientOptions {
+            token: Some("a\nb".into()),
+            ..ClientOptions::default()
+        };
+        assert!(matches!(
+            Client::with_options("http://127.0.0.1:8000", &bad),
+            Err(ClientError::Token(_))
+        ));
+    }
+
+    #[test]
     fn bad_base_urls_are_rejected() {
         for bad in [
             "",
             "127.0.0.1:8000",
             "localhost",
             "ftp://host",
-            "https://host",
             "http://",
             "http://h/?a=b",
         ] {

@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::client::{Client, TaskResult, TaskStatus};
+use crate::client::{Client, ClientOptions, TaskResult, TaskStatus};
 
 /// How to reach the server and how to print; shared by every client subcommand.
 #[derive(clap::Args, Debug, Clone)]
@@ -23,9 +23,38 @@ pub struct Connection {
     )]
     pub url: String,
 
+    /// PEM file of the CA (or a bundle) that signed the server's certificate,
+    /// trusted besides the system's roots (https:// URLs)
+    #[arg(long, env = "FAAS_CACERT", value_name = "PATH", global = true)]
+    pub cacert: Option<PathBuf>,
+
+    /// API token, sent as `Authorization: Bearer TOKEN`
+    #[arg(
+        long,
+        env = "FAAS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub token: Option<String>,
+
     /// Print machine-readable JSON instead of text
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+impl Connection {
+    /// A client for `--url` with `--token` and `--cacert`.
+    pub fn client(&self) -> anyhow::Result<Client> {
+        // The one place that decides which token to send: `--token` /
+        // FAAS_TOKEN when given (a fallback to a stored credential goes here).
+        let token = self.token.clone().filter(|t| !t.is_empty());
+        let options = ClientOptions {
+            token,
+            ca_cert: self.cacert.clone(),
+        };
+        Ok(Client::with_options(&self.url, &options)?)
+    }
 }
 
 /// `faas deploy FILE`: upload a module and print its function id.
@@ -138,7 +167,7 @@ const EXIT_TIMED_OUT: u8 = 2;
 
 /// Uploads a module and prints its function id.
 pub async fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.conn.url)?;
+    let client = args.conn.client()?;
     // A source is built first; the name comes from the module it built.
     let (module, wasm) = crate::run::module_bytes(&args.file, &args.tools, "deploy").await?;
     let name = function_name(&module, args.name.as_deref())?;
@@ -159,7 +188,7 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
 /// Queues a task, waits for it and prints its result (a failure with a
 /// hint); with --no-wait, prints the task id only.
 pub async fn invoke(args: InvokeArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.conn.url)?;
+    let client = args.conn.client()?;
     let payload = args.payload.payload()?;
     let task_id = client
         .execute_function(args.function, &payload)
@@ -195,7 +224,7 @@ pub struct WorkersArgs {
 }
 
 pub async fn workers(args: WorkersArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.conn.url)?;
+    let client = args.conn.client()?;
     let workers = client.workers().await.context("cannot list workers")?;
     let out = if args.conn.json {
         format!("{}\n", json!({ "workers": workers }))
@@ -232,7 +261,7 @@ pub async fn workers(args: WorkersArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.conn.url)?;
+    let client = args.conn.client()?;
     let status = client
         .status(args.task)
         .await
@@ -249,7 +278,7 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
 
 /// Prints a task's result; with --wait, waits for the task to end first.
 pub async fn result(args: ResultArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.conn.url)?;
+    let client = args.conn.client()?;
     let answer = if args.wait {
         client.wait_result(args.task, seconds(args.timeout)?).await
     } else {

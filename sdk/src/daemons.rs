@@ -7,7 +7,8 @@ use anyhow::{bail, Context};
 use faas_dispatcher::{run_local, run_pull, run_push, LocalConfig, PullConfig, PushConfig};
 use faas_runtime::{Runtime, RuntimeConfig};
 use faas_server::{router, serve, AppState, ServerConfig};
-use faas_store::{Store, StoreConfig};
+use faas_store::{RedisOptions, Store, StoreConfig};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -21,8 +22,12 @@ fn default_slots() -> usize {
 #[derive(clap::Args, Debug)]
 pub struct UpArgs {
     /// Use Redis at this URL instead of the embedded store
-    #[arg(long, env = "FAAS_REDIS_URL")]
+    /// (redis://[USER:PASSWORD@]HOST:PORT, rediss:// for TLS)
+    #[arg(long, env = "FAAS_REDIS_URL", hide_env_values = true)]
     pub redis: Option<String>,
+    /// PEM CA certificate(s) to trust for a rediss:// URL instead of the system's roots
+    #[arg(long, env = "FAAS_REDIS_CACERT", value_name = "PEM")]
+    pub redis_cacert: Option<PathBuf>,
     /// Port of the REST API
     #[arg(long, short = 'p', default_value_t = 8000)]
     pub port: u16,
@@ -35,19 +40,34 @@ pub struct UpArgs {
     /// Seconds before a task whose executor stopped renewing it runs again
     #[arg(long, default_value_t = 10.0)]
     pub lease: f64,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key)
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct ServerArgs {
-    /// Redis URL, e.g. redis://127.0.0.1:6379
-    #[arg(long, env = "FAAS_REDIS_URL")]
+    /// Redis URL: redis://[USER:PASSWORD@]HOST:PORT, rediss:// for TLS
+    #[arg(long, env = "FAAS_REDIS_URL", hide_env_values = true)]
     pub redis: String,
+    /// PEM CA certificate(s) to trust for a rediss:// URL instead of the system's roots
+    #[arg(long, env = "FAAS_REDIS_CACERT", value_name = "PEM")]
+    pub redis_cacert: Option<PathBuf>,
     /// Port of the REST API
     #[arg(long, short = 'p', default_value_t = 8000)]
     pub port: u16,
     /// Address to listen on (0.0.0.0 for all interfaces)
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key)
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,9 +82,12 @@ pub enum Mode {
 
 #[derive(clap::Args, Debug)]
 pub struct DispatcherArgs {
-    /// Redis URL, e.g. redis://127.0.0.1:6379
-    #[arg(long, env = "FAAS_REDIS_URL")]
+    /// Redis URL: redis://[USER:PASSWORD@]HOST:PORT, rediss:// for TLS
+    #[arg(long, env = "FAAS_REDIS_URL", hide_env_values = true)]
     pub redis: String,
+    /// PEM CA certificate(s) to trust for a rediss:// URL instead of the system's roots
+    #[arg(long, env = "FAAS_REDIS_CACERT", value_name = "PEM")]
+    pub redis_cacert: Option<PathBuf>,
     /// Dispatch mode
     #[arg(short = 'm', long, value_enum, default_value_t = Mode::Local)]
     pub mode: Mode,
@@ -168,13 +191,54 @@ fn store_config(lease: f64) -> anyhow::Result<StoreConfig> {
     })
 }
 
-async fn connect(redis: Option<&str>, config: StoreConfig) -> anyhow::Result<Store> {
-    match redis {
-        Some(url) => Store::redis(url, config).await.with_context(|| {
-            "is redis-server running? (start one with `redis-server`)".to_string()
-        }),
-        None => Ok(Store::memory(config)),
+async fn connect(
+    redis: Option<&str>,
+    ca_cert: Option<&Path>,
+    config: StoreConfig,
+) -> anyhow::Result<Store> {
+    let Some(url) = redis else {
+        if ca_cert.is_some() {
+            bail!("--redis-cacert needs a rediss:// URL (--redis)");
+        }
+        return Ok(Store::memory(config));
+    };
+    let mut options = RedisOptions::default();
+    if let Some(path) = ca_cert {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("cannot read the Redis CA certificate {}", path.display()))?;
+        options.ca_cert_pem = Some(pem);
     }
+    // Store errors show the URL without its password.
+    Store::redis_with(url, &options, config)
+        .await
+        .context("cannot start without the store")
+}
+
+/// The HTTPS settings of `--tls-cert`/`--tls-key`, read now so that a
+/// missing, unreadable or mismatched file stops the daemon before it
+/// says it is ready.
+fn tls(
+    cert: Option<&Path>,
+    key: Option<&Path>,
+) -> anyhow::Result<Option<std::sync::Arc<rustls::ServerConfig>>> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(faas_server::tls_config(cert, key)?)),
+        (None, None) => Ok(None),
+        _ => bail!("--tls-cert and --tls-key go together"),
+    }
+}
+
+fn server_config(
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+) -> (ServerConfig, &'static str) {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    (
+        ServerConfig {
+            tls,
+            ..ServerConfig::default()
+        },
+        scheme,
+    )
 }
 
 fn runtime(instances: usize) -> anyhow::Result<Runtime> {
@@ -202,7 +266,8 @@ fn local_config(slots: usize, lease: Duration) -> LocalConfig {
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let config = store_config(args.lease)?;
     let lease = config.lease;
-    let store = connect(args.redis.as_deref(), config).await?;
+    let tls = tls(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
+    let store = connect(args.redis.as_deref(), args.redis_cacert.as_deref(), config).await?;
     let runtime = runtime(args.slots + 4)?;
     let listener = bind(&args.host, args.port).await?;
     let shutdown = shutdown_signal();
@@ -213,9 +278,10 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         local_config(slots, lease),
         shutdown.clone(),
     ));
-    let state = AppState::new(store.clone(), runtime, ServerConfig::default());
+    let (server_config, scheme) = server_config(tls);
+    let state = AppState::new(store.clone(), runtime, server_config);
     tracing::info!(
-        "faas up: listening on http://{} ({}, local dispatcher with {slots} slots)",
+        "faas up: listening on {scheme}://{} ({}, local dispatcher with {slots} slots)",
         listener.local_addr()?,
         store.describe()
     );
@@ -232,14 +298,21 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
 
 /// `faas server`: the REST API alone, on Redis.
 pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
-    let store = connect(Some(&args.redis), StoreConfig::default()).await?;
+    let tls = tls(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
+    let store = connect(
+        Some(&args.redis),
+        args.redis_cacert.as_deref(),
+        StoreConfig::default(),
+    )
+    .await?;
     // The server only validates modules; one instance slot is plenty.
     let runtime = runtime(1)?;
     let listener = bind(&args.host, args.port).await?;
     let shutdown = shutdown_signal();
-    let state = AppState::new(store.clone(), runtime, ServerConfig::default());
+    let (server_config, scheme) = server_config(tls);
+    let state = AppState::new(store.clone(), runtime, server_config);
     tracing::info!(
-        "faas server: listening on http://{} ({})",
+        "faas server: listening on {scheme}://{} ({})",
         listener.local_addr()?,
         store.describe()
     );
@@ -300,7 +373,7 @@ fn heartbeat_timeout(seconds: f64) -> anyhow::Result<Duration> {
 pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
     let config = store_config(args.lease)?;
     let lease = config.lease;
-    let store = connect(Some(&args.redis), config).await?;
+    let store = connect(Some(&args.redis), args.redis_cacert.as_deref(), config).await?;
     match args.mode {
         Mode::Local => {}
         Mode::Push => {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::json;
 
-use crate::client::{Client, FunctionInfo, TaskInfo, TaskStatus};
+use crate::client::{FunctionInfo, TaskInfo, TaskStatus};
 use crate::commands::Connection;
 
 /// Most rows the server returns for one listing.
@@ -40,7 +40,7 @@ pub struct TasksArgs {
 
 /// Prints the functions table (or, with --json, the server's `{"functions": [...]}`).
 pub async fn functions(args: FunctionsArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.conn.url)?;
+    let client = args.conn.client()?;
     let functions = client
         .functions(args.limit)
         .await
@@ -56,7 +56,7 @@ pub async fn functions(args: FunctionsArgs) -> anyhow::Result<ExitCode> {
 
 /// Prints the tasks table (or, with --json, the server's `{"tasks": [...]}`).
 pub async fn tasks(args: TasksArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.conn.url)?;
+    let client = args.conn.client()?;
     let tasks = client
         .tasks(args.limit, args.status)
         .await

@@ -97,7 +97,7 @@ struct Row {
 pub async fn map(args: MapArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let inputs = read_inputs(&args.file)?;
-    let client = Client::new(&args.conn.url)?;
+    let client = args.conn.client()?;
     // One request first: an unknown function or an unreachable server is one
     // clear error, not one per line.
     client
