@@ -237,6 +237,17 @@ impl Client {
         &self.base_url
     }
 
+    /// `GET path` (e.g. `/tasks/{id}`) as JSON, within `timeout`: for what
+    /// has no method of its own.
+    pub async fn get_json(
+        &self,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, ClientError> {
+        let req = self.request(Method::GET, path);
+        self.send(req, path, timeout).await
+    }
+
     /// Uploads a module (wasm binary or WAT text) and returns its function id.
     pub async fn register_function(
         &self,

@@ -248,8 +248,7 @@ mod tls {
 
     #[tokio::test]
     async fn a_client_trusting_the_ca_is_served_over_https() {
-        #[allow(deprecated)]
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        faas_e2e::install_crypto_provider();
         let certs = TestCerts::generate();
         let server = start_tls(&certs).await;
         let ca = std::fs::read(&certs.ca).expect("CA");

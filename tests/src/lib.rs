@@ -18,6 +18,17 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Installs rustls' ring provider as the process default, once: reqwest is
+/// built with rustls but no provider of its own (aws-lc-rs needs cmake),
+/// and a `reqwest::Client` built before one is installed panics.
+pub fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Deprecated in rustls 0.23.48 only for lacking post-quantum key exchange.
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 /// A CA and a server certificate it signed (for 127.0.0.1 and localhost),
 /// as PEM files in a private directory removed on drop; and a key that
 /// belongs to no certificate, to test mismatches.
@@ -240,10 +251,11 @@ impl RedisServer {
             }
         }
         if let Some((user, password)) = &self.options.user {
-            cmd.arg("--user")
-                .arg(format!("{user} on >{password} ~* &* +@all"))
-                .arg("--user")
-                .arg("default off");
+            // A directive's words are separate arguments (one quoted
+            // argument would be read as a user name with spaces).
+            cmd.args(["--user", user, "on"])
+                .arg(format!(">{password}"))
+                .args(["~*", "&*", "+@all", "--user", "default", "off"]);
         }
         cmd.arg("--bind")
             .arg("127.0.0.1")

@@ -174,6 +174,7 @@ impl Api {
     }
 
     pub fn with_timeout(port: u16, timeout: Duration) -> Api {
+        faas_e2e::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(5))
