@@ -113,7 +113,8 @@ impl Drop for TestCerts {
 pub struct RedisOptions {
     /// AOF persistence (`appendfsync always`) in a private directory.
     pub appendonly: bool,
-    /// An ACL user with this name and password, allowed everything; the
+    /// An ACL user with this name and password, allowed what the README
+    /// grants faas (its own keys and channels, no dangerous commands); the
     /// `default` user is then disabled, so every client must log in.
     pub user: Option<(String, String)>,
     /// Listen for TLS only (`--tls-port`), with this server certificate.
@@ -255,7 +256,8 @@ impl RedisServer {
             // argument would be read as a user name with spaces).
             cmd.args(["--user", user, "on"])
                 .arg(format!(">{password}"))
-                .args(["~*", "&*", "+@all", "--user", "default", "off"]);
+                .args(["~faas:*", "&faas:done", "&tasks", "+@all", "-@dangerous"])
+                .args(["--user", "default", "off"]);
         }
         cmd.arg("--bind")
             .arg("127.0.0.1")
