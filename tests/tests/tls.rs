@@ -18,10 +18,17 @@ const USER: &str = "faas";
 /// Distinctive, so a test can check it is printed nowhere.
 const PASSWORD: &str = "pw-Zq7x3-secret";
 
-/// Every daemon command line of this suite goes through here (the one
-/// place for a flag all of them need, such as an authentication mode).
+/// Flags every REST daemon (`up`, `server`) of this suite gets: the one
+/// line to change for an authentication mode (e.g. `&["--no-auth"]`).
+const API_DAEMON_FLAGS: &[&str] = &[];
+
+/// Every daemon command line of this suite goes through here.
 fn daemon_args<'a>(args: &[&'a str]) -> Vec<&'a str> {
-    args.to_vec()
+    let mut line = args.to_vec();
+    if matches!(args.first(), Some(&"up" | &"server")) {
+        line.extend_from_slice(API_DAEMON_FLAGS);
+    }
+    line
 }
 
 /// A daemon, awaited by its ready line.
