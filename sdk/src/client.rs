@@ -46,6 +46,14 @@ pub enum ClientError {
     )]
     Connect { url: String, error: reqwest::Error },
 
+    /// The TLS handshake failed, most often because the server's
+    /// certificate is not trusted.
+    #[error(
+        "TLS with {url} failed: {reason}; if a private CA signed the server's certificate, \
+         pass it with --cacert (or FAAS_CACERT)"
+    )]
+    Tls { url: String, reason: String },
+
     /// Connected, but no complete answer came in time.
     #[error("no answer from {url} within {} s", .after.as_secs_f64())]
     Timeout { url: String, after: Duration },
@@ -73,6 +81,25 @@ fn root_cause(err: &reqwest::Error) -> String {
         cause = next;
     }
     cause.to_string()
+}
+
+/// The rustls error in `err`'s chain, if the failure was TLS's. (An
+/// `io::Error`'s `source()` skips the error it wraps, and io errors wrap
+/// io errors, hence the walk through `get_ref` too.)
+fn tls_failure(err: &reqwest::Error) -> Option<String> {
+    let mut todo: Vec<&(dyn std::error::Error + 'static)> = vec![err];
+    while let Some(e) = todo.pop() {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            todo.push(inner);
+        }
+        if let Some(next) = e.source() {
+            todo.push(next);
+        }
+    }
+    None
 }
 
 fn reason_suffix(status: u16) -> String {
@@ -514,7 +541,12 @@ impl Client {
     }
 
     fn transport_error(&self, url: &str, timeout: Duration, error: reqwest::Error) -> ClientError {
-        if error.is_connect() {
+        if let Some(reason) = tls_failure(&error) {
+            ClientError::Tls {
+                url: self.base_url.clone(),
+                reason,
+            }
+        } else if error.is_connect() {
             ClientError::Connect {
                 url: self.base_url.clone(),
                 error,
