@@ -121,50 +121,46 @@ pub struct RedisOptions {
     pub tls: Option<TestCerts>,
 }
 
-/// True if this `redis-server` was built with TLS (Debian's is): it
-/// names the TLS build in its `--version`, or accepts the option.
+/// True if this `redis-server` was built with TLS (Debian's is). Started
+/// with `--tls-port` and no certificate, a TLS build exits saying
+/// "No tls-cert-file configured"; a build without TLS exits rejecting the
+/// option.
 pub fn redis_has_tls() -> bool {
-    let port = free_port();
-    let mut child = match Command::new("redis-server")
-        .args([
-            "--port",
-            "0",
-            "--tls-port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
+    let port = free_port().to_string();
+    let child = Command::new("redis-server")
+        .args(["--port", "0", "--tls-port", &port, "--bind", "127.0.0.1"])
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(child) => child,
-        Err(_) => return false,
-    };
-    // Built without TLS, it exits at once complaining about the option;
-    // with TLS it exits complaining about the missing certificate.
-    let output = {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            if let Ok(Some(_)) = child.try_wait() {
-                break true;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
-    if !output {
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
         return false;
+    };
+    if wait_or_kill_child(&mut child, Duration::from_secs(5)).is_none() {
+        return false; // it ran: not the answer expected of either build
     }
     let mut text = String::new();
     if let Some(mut out) = child.stdout.take() {
         let _ = std::io::Read::read_to_string(&mut out, &mut text);
     }
     text.contains("tls-cert-file")
+}
+
+/// Waits up to `timeout` for `child` to exit (killing it if it does not);
+/// its exit code, or None if it was killed.
+fn wait_or_kill_child(child: &mut Child, timeout: Duration) -> Option<Option<i32>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status.code());
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A `redis-server` of our own on a free port, stopped on drop. Persistence
