@@ -39,7 +39,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
-    let connections = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let connections = Arc::new(Semaphore::new(connection_cap(config.max_connections)));
     let admit = Admit {
         app,
         in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
@@ -108,6 +108,38 @@ pub async fn serve(
         tracing::warn!("some connections were still open after 5 s; closing them");
     }
     Ok(())
+}
+
+/// Descriptors kept free for everything but client connections (Redis,
+/// modules, logs, the listener).
+const FD_RESERVE: usize = 128;
+
+/// `max` lowered to what the process' open-file limit allows, so the cap,
+/// not `accept` failing with EMFILE, is what holds connections back.
+fn connection_cap(max: usize) -> usize {
+    let limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| soft_open_files(&text));
+    match limit {
+        Some(limit) if limit.saturating_sub(FD_RESERVE) < max => {
+            let cap = limit.saturating_sub(FD_RESERVE).max(16);
+            tracing::info!(
+                "at most {cap} connections: the open-file limit is {limit} (raise it with `ulimit -n` for up to {max})"
+            );
+            cap
+        }
+        _ => max.max(1),
+    }
+}
+
+/// The soft "Max open files" of a `/proc/self/limits` text.
+fn soft_open_files(limits: &str) -> Option<usize> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn http1_builder(config: &ServerConfig) -> http1::Builder {
@@ -223,4 +255,21 @@ fn overloaded(max: usize) -> Response {
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::soft_open_files;
+
+    #[test]
+    fn the_soft_open_file_limit_is_read() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max cpu time              unlimited            unlimited            seconds   \n\
+                      Max open files            1024                 524288               files     \n";
+        assert_eq!(soft_open_files(limits), Some(1024));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
+        assert_eq!(soft_open_files(unlimited), None);
+        assert_eq!(soft_open_files(""), None);
+    }
 }
