@@ -1,5 +1,6 @@
 //! Async HTTP client for the faas REST API: register functions, queue tasks, read status and results, list functions and tasks.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -29,6 +30,14 @@ pub enum ClientError {
     #[error("invalid server URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
 
+    /// The CA certificate file of [`ClientOptions::ca_cert`] is unusable.
+    #[error("cannot use the CA certificate {}: {reason}", .path.display())]
+    CaCert { path: PathBuf, reason: String },
+
+    /// The token of [`ClientOptions::token`] cannot be sent in a header.
+    #[error("invalid API token: {0}")]
+    Token(String),
+
     /// No connection could be made (refused, DNS failure, connect timeout).
     #[error(
         "cannot reach the faas server at {url}: {}; check that it is running (`faas up` starts one) \
@@ -36,6 +45,14 @@ pub enum ClientError {
         root_cause(.error)
     )]
     Connect { url: String, error: reqwest::Error },
+
+    /// The TLS handshake failed, most often because the server's
+    /// certificate is not trusted.
+    #[error(
+        "TLS with {url} failed: {reason}; if a private CA signed the server's certificate, \
+         pass it with --cacert (or FAAS_CACERT)"
+    )]
+    Tls { url: String, reason: String },
 
     /// Connected, but no complete answer came in time.
     #[error("no answer from {url} within {} s", .after.as_secs_f64())]
@@ -64,6 +81,28 @@ fn root_cause(err: &reqwest::Error) -> String {
         cause = next;
     }
     cause.to_string()
+}
+
+/// The rustls error in `err`'s chain, if the failure was TLS's. (An
+/// `io::Error`'s `source()` skips the error it wraps, and io errors wrap
+/// io errors, hence the walk through `get_ref` too.)
+fn tls_failure(err: &reqwest::Error) -> Option<String> {
+    let mut todo: Vec<&(dyn std::error::Error + 'static)> = vec![err];
+    while let Some(e) = todo.pop() {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            todo.push(inner);
+        }
+        if let Some(next) = e.source() {
+            todo.push(next);
+        }
+    }
+    None
 }
 
 fn reason_suffix(status: u16) -> String {
@@ -171,13 +210,15 @@ struct StatusResponse {
     status: TaskStatus,
 }
 
-/// How a [`Client`] identifies itself and whom it trusts.
+/// How a [`Client`] authenticates and whom it trusts, beyond the URL.
 #[derive(Debug, Clone, Default)]
 pub struct ClientOptions {
-    /// The API key, sent as `Authorization: Bearer <token>` on every request.
+    /// Sent as `Authorization: Bearer <token>` with every request.
     pub token: Option<String>,
-    /// A PEM file of CA certificates to trust for `https` servers.
-    pub ca_cert: Option<std::path::PathBuf>,
+    /// A PEM file of CA certificates (one, or a bundle) trusted for
+    /// `https://` besides the system's roots: for a server whose
+    /// certificate a private CA signed, or a self-signed one.
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// A connection to one faas server. Cheap to clone; clones share the connection pool.
@@ -188,41 +229,53 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for the server at `base_url` (e.g. `http://127.0.0.1:8000`),
-    /// without a key. Trailing slashes are ignored.
+    /// A client for the server at `base_url` (e.g. `http://127.0.0.1:8000`)
+    /// with no token and the system's CA roots. Trailing slashes are ignored.
     pub fn new(base_url: &str) -> Result<Client, ClientError> {
         Self::with_options(base_url, &ClientOptions::default())
     }
 
-    /// A client for the server at `base_url` with `options`.
+    /// A client for the server at `base_url` (`http://` or `https://`) with
+    /// `options`: a token sent with every request, a CA to trust.
     pub fn with_options(base_url: &str, options: &ClientOptions) -> Result<Client, ClientError> {
         let base_url = normalize_base_url(base_url)?;
-        let mut headers = reqwest::header::HeaderMap::new();
-        if let Some(token) = &options.token {
-            let mut value =
-                reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
-                    .map_err(|_| ClientError::InvalidUrl {
-                        url: base_url.clone(),
-                        reason: "the API token has characters a header cannot carry".into(),
-                    })?;
-            value.set_sensitive(true);
-            headers.insert(reqwest::header::AUTHORIZATION, value);
-        }
+        install_crypto_provider();
         // Request time limits are set per request (long polls need longer ones).
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .default_headers(headers)
-            .build()
-            .map_err(|error| ClientError::InvalidUrl {
-                url: base_url.clone(),
-                reason: format!("cannot build an HTTP client: {}", root_cause(&error)),
-            })?;
+        let mut builder = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT);
+        if let Some(path) = &options.ca_cert {
+            builder = builder.tls_certs_merge(read_ca_certs(path)?);
+        }
+        if let Some(token) = &options.token {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| {
+                    ClientError::Token("it must be printable ASCII without line breaks".into())
+                })?;
+            value.set_sensitive(true);
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+            builder = builder.default_headers(headers);
+        }
+        let http = builder.build().map_err(|error| ClientError::InvalidUrl {
+            url: base_url.clone(),
+            reason: format!("cannot build an HTTP client: {}", root_cause(&error)),
+        })?;
         Ok(Client { base_url, http })
     }
 
     /// The server URL, without a trailing slash.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// `GET path` (e.g. `/tasks/{id}`) as JSON, within `timeout`: for what
+    /// has no method of its own.
+    pub async fn get_json(
+        &self,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, ClientError> {
+        let req = self.request(Method::GET, path);
+        self.send(req, path, timeout).await
     }
 
     /// Uploads a module (wasm binary or WAT text) and returns its function id.
@@ -341,12 +394,6 @@ impl Client {
         let req = self.request(Method::GET, path);
         let resp: Workers = self.send(req, path, REQUEST_TIMEOUT).await?;
         Ok(resp.workers)
-    }
-
-    /// Any JSON answer of `GET path` (for endpoints without a typed method).
-    pub async fn get_value(&self, path: &str) -> Result<serde_json::Value, ClientError> {
-        let req = self.request(Method::GET, path);
-        self.send(req, path, REQUEST_TIMEOUT).await
     }
 
     /// Makes an API key for `tenant` (an admin key is needed); the answer
@@ -542,7 +589,12 @@ impl Client {
     }
 
     fn transport_error(&self, url: &str, timeout: Duration, error: reqwest::Error) -> ClientError {
-        if error.is_connect() {
+        if let Some(reason) = tls_failure(&error) {
+            ClientError::Tls {
+                url: self.base_url.clone(),
+                reason,
+            }
+        } else if error.is_connect() {
             ClientError::Connect {
                 url: self.base_url.clone(),
                 error,
@@ -570,16 +622,10 @@ fn normalize_base_url(raw: &str) -> Result<String, ClientError> {
     let trimmed = raw.trim().trim_end_matches('/');
     let url = reqwest::Url::parse(trimmed).map_err(|e| invalid(e.to_string()))?;
     match url.scheme() {
-        "http" => {}
-        // reqwest is built without TLS here, so say so now rather than on the first request.
-        "https" => {
-            return Err(invalid(
-                "https is not supported by this client (built without TLS); use http://".into(),
-            ))
-        }
+        "http" | "https" => {}
         other => {
             return Err(invalid(format!(
-                "unsupported scheme {other:?}; use http://"
+                "unsupported scheme {other:?}; use http:// or https://"
             )))
         }
     }
@@ -590,6 +636,34 @@ fn normalize_base_url(raw: &str) -> Result<String, ClientError> {
         return Err(invalid("a server URL takes no query or fragment".into()));
     }
     Ok(trimmed.to_owned())
+}
+
+/// TLS uses rustls with the ring provider (reqwest is built without one):
+/// installed as the process default unless the program installed another.
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race to another thread installing one is fine too.
+        // (Deprecated in rustls 0.23.48 only for lacking post-quantum key exchange.)
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// The certificates of a PEM file (one or a bundle); at least one.
+fn read_ca_certs(path: &Path) -> Result<Vec<reqwest::Certificate>, ClientError> {
+    let fail = |reason: String| ClientError::CaCert {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| fail(format!("not a PEM certificate: {}", root_cause(&e))))?;
+    if certs.is_empty() {
+        return Err(fail(
+            "no certificate in it (expected -----BEGIN CERTIFICATE-----)".into(),
+        ));
+    }
+    Ok(certs)
 }
 
 /// Seconds for `?wait=`, rounded to the millisecond (e.g. `30`, `1.5`, `0.001`).
@@ -659,13 +733,82 @@ mod tests {
     }
 
     #[test]
+    fn https_urls_are_accepted() {
+        let c = Client::new("https://faas.example:8443/").expect("valid url");
+        assert_eq!(c.base_url(), "https://faas.example:8443");
+    }
+
+    #[test]
+    fn a_missing_or_empty_ca_file_is_a_clear_error() {
+        let dir = std::env::temp_dir().join(format!("faas-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").expect("write");
+        for path in [dir.join("missing.pem"), empty] {
+            let options = ClientOptions {
+                ca_cert: Some(path.clone()),
+                ..ClientOptions::default()
+            };
+            match Client::with_options("https://127.0.0.1:1", &options) {
+                Err(e @ ClientError::CaCert { .. }) => {
+                    assert!(e.to_string().contains(&path.display().to_string()), "{e}")
+                }
+                other => panic!("{path:?} gave {other:?}"),
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn the_token_goes_in_every_request() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.expect("accept");
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = conn.read(&mut buf).await.expect("read");
+                assert!(n > 0, "request cut short");
+                head.extend_from_slice(&buf[..n]);
+            }
+            let body = r#"{"functions":[]}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            conn.write_all(answer.as_bytes()).await.expect("write");
+            String::from_utf8_lossy(&head).to_lowercase()
+        });
+        let options = ClientOptions {
+            token: Some("K3y".into()),
+            ..ClientOptions::default()
+        };
+        let c = Client::with_options(&url, &options).expect("client");
+        c.functions(None).await.expect("an answer");
+        let head = server.await.expect("server task");
+        assert!(head.contains("authorization: bearer k3y\r\n"), "{head}");
+
+        let bad = ClientOptions {
+            token: Some("a\nb".into()),
+            ..ClientOptions::default()
+        };
+        assert!(matches!(
+            Client::with_options("http://127.0.0.1:8000", &bad),
+            Err(ClientError::Token(_))
+        ));
+    }
+
+    #[test]
     fn bad_base_urls_are_rejected() {
         for bad in [
             "",
             "127.0.0.1:8000",
             "localhost",
             "ftp://host",
-            "https://host",
             "http://",
             "http://h/?a=b",
         ] {

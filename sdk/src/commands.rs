@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::client::{Client, TaskResult, TaskStatus};
+use crate::client::{Client, ClientOptions, TaskResult, TaskStatus};
 
 /// How to reach the server and how to print; shared by every client subcommand.
 #[derive(clap::Args, Debug, Clone)]
@@ -23,28 +23,39 @@ pub struct Connection {
     )]
     pub url: String,
 
+    /// PEM file of the CA (or a bundle) that signed the server's certificate,
+    /// trusted besides the system's roots (https:// URLs)
+    #[arg(long, env = "FAAS_CACERT", value_name = "PATH", global = true)]
+    pub cacert: Option<PathBuf>,
+
+    /// API key, sent as `Authorization: Bearer KEY` [default: the one saved
+    /// for this URL in the credentials file, ~/.config/faas/credentials]
+    #[arg(
+        long,
+        env = "FAAS_TOKEN",
+        value_name = "KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub token: Option<String>,
+
     /// Print machine-readable JSON instead of text
     #[arg(long, global = true)]
     pub json: bool,
-
-    /// API key [default: the one saved for this URL in the credentials
-    /// file, ~/.config/faas/credentials]
-    #[arg(long, env = "FAAS_TOKEN", global = true, hide_env_values = true)]
-    pub token: Option<String>,
 }
 
 impl Connection {
-    /// A client for this server, with its key: `--token`, `FAAS_TOKEN`, or
-    /// the credentials file.
+    /// A client for `--url` with its key (`--token`, `FAAS_TOKEN`, or the
+    /// credentials file) and `--cacert`.
     pub fn client(&self) -> anyhow::Result<Client> {
         let token = self
             .token
             .clone()
             .filter(|t| !t.trim().is_empty())
             .or_else(|| crate::credentials::token_for(&self.url));
-        let options = crate::client::ClientOptions {
+        let options = ClientOptions {
             token,
-            ..Default::default()
+            ca_cert: self.cacert.clone(),
         };
         Ok(Client::with_options(&self.url, &options)?)
     }

@@ -7,7 +7,8 @@ use anyhow::{bail, Context};
 use faas_dispatcher::{run_local, run_pull, run_push, LocalConfig, PullConfig, PushConfig};
 use faas_runtime::{Runtime, RuntimeConfig};
 use faas_server::{router, serve, AppState, ServerConfig};
-use faas_store::{Store, StoreConfig};
+use faas_store::{RedisOptions, Store, StoreConfig};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -21,8 +22,12 @@ fn default_slots() -> usize {
 #[derive(clap::Args, Debug)]
 pub struct UpArgs {
     /// Use Redis at this URL instead of the embedded store
-    #[arg(long, env = "FAAS_REDIS_URL")]
+    /// (redis://[USER:PASSWORD@]HOST:PORT, rediss:// for TLS)
+    #[arg(long, env = "FAAS_REDIS_URL", hide_env_values = true)]
     pub redis: Option<String>,
+    /// PEM CA certificate(s) to trust for a rediss:// URL instead of the system's roots
+    #[arg(long, env = "FAAS_REDIS_CACERT", value_name = "PEM")]
+    pub redis_cacert: Option<PathBuf>,
     /// Port of the REST API
     #[arg(long, short = 'p', default_value_t = 8000)]
     pub port: u16,
@@ -35,6 +40,12 @@ pub struct UpArgs {
     /// Seconds before a task whose executor stopped renewing it runs again
     #[arg(long, default_value_t = 10.0)]
     pub lease: f64,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key)
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub access: AccessArgs,
 }
@@ -54,15 +65,24 @@ pub struct AccessArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct ServerArgs {
-    /// Redis URL, e.g. redis://127.0.0.1:6379
-    #[arg(long, env = "FAAS_REDIS_URL")]
+    /// Redis URL: redis://[USER:PASSWORD@]HOST:PORT, rediss:// for TLS
+    #[arg(long, env = "FAAS_REDIS_URL", hide_env_values = true)]
     pub redis: String,
+    /// PEM CA certificate(s) to trust for a rediss:// URL instead of the system's roots
+    #[arg(long, env = "FAAS_REDIS_CACERT", value_name = "PEM")]
+    pub redis_cacert: Option<PathBuf>,
     /// Port of the REST API
     #[arg(long, short = 'p', default_value_t = 8000)]
     pub port: u16,
     /// Address to listen on (0.0.0.0 for all interfaces)
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key)
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub access: AccessArgs,
 }
@@ -79,9 +99,12 @@ pub enum Mode {
 
 #[derive(clap::Args, Debug)]
 pub struct DispatcherArgs {
-    /// Redis URL, e.g. redis://127.0.0.1:6379
-    #[arg(long, env = "FAAS_REDIS_URL")]
+    /// Redis URL: redis://[USER:PASSWORD@]HOST:PORT, rediss:// for TLS
+    #[arg(long, env = "FAAS_REDIS_URL", hide_env_values = true)]
     pub redis: String,
+    /// PEM CA certificate(s) to trust for a rediss:// URL instead of the system's roots
+    #[arg(long, env = "FAAS_REDIS_CACERT", value_name = "PEM")]
+    pub redis_cacert: Option<PathBuf>,
     /// Dispatch mode
     #[arg(short = 'm', long, value_enum, default_value_t = Mode::Local)]
     pub mode: Mode,
@@ -185,13 +208,56 @@ fn store_config(lease: f64) -> anyhow::Result<StoreConfig> {
     })
 }
 
-async fn connect(redis: Option<&str>, config: StoreConfig) -> anyhow::Result<Store> {
-    match redis {
-        Some(url) => Store::redis(url, config).await.with_context(|| {
-            "is redis-server running? (start one with `redis-server`)".to_string()
-        }),
-        None => Ok(Store::memory(config)),
+async fn connect(
+    redis: Option<&str>,
+    ca_cert: Option<&Path>,
+    config: StoreConfig,
+) -> anyhow::Result<Store> {
+    let Some(url) = redis else {
+        if ca_cert.is_some() {
+            bail!("--redis-cacert needs a rediss:// URL (--redis)");
+        }
+        return Ok(Store::memory(config));
+    };
+    let mut options = RedisOptions::default();
+    if let Some(path) = ca_cert {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("cannot read the Redis CA certificate {}", path.display()))?;
+        options.ca_cert_pem = Some(pem);
     }
+    // Store errors show the URL without its password.
+    Store::redis_with(url, &options, config)
+        .await
+        .context("cannot start without the store")
+}
+
+/// The HTTPS settings of `--tls-cert`/`--tls-key`, read now so that a
+/// missing, unreadable or mismatched file stops the daemon before it
+/// says it is ready.
+fn tls(
+    cert: Option<&Path>,
+    key: Option<&Path>,
+) -> anyhow::Result<Option<std::sync::Arc<rustls::ServerConfig>>> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(faas_server::tls_config(cert, key)?)),
+        (None, None) => Ok(None),
+        _ => bail!("--tls-cert and --tls-key go together"),
+    }
+}
+
+fn server_config(
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    auth: bool,
+) -> (ServerConfig, &'static str) {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    (
+        ServerConfig {
+            tls,
+            auth,
+            ..ServerConfig::default()
+        },
+        scheme,
+    )
 }
 
 fn runtime(instances: usize) -> anyhow::Result<Runtime> {
@@ -238,7 +304,7 @@ impl AccessArgs {
 /// With keys required: on a store that has none yet (a first start),
 /// makes an admin key, prints it once and saves it where the CLI on this
 /// machine finds it.
-async fn prepare_keys(state: &AppState, listener: &TcpListener) -> anyhow::Result<()> {
+async fn prepare_keys(state: &AppState, listener: &TcpListener, scheme: &str) -> anyhow::Result<()> {
     let auth = state.config.auth;
     if !auth {
         tracing::warn!("API keys are off (--no-auth): every caller is an admin");
@@ -259,7 +325,7 @@ async fn prepare_keys(state: &AppState, listener: &TcpListener) -> anyhow::Resul
             ip => ip.to_string(),
         }
     };
-    let url = format!("http://{host}:{}", addr.port());
+    let url = format!("{scheme}://{host}:{}", addr.port());
     let saved = crate::credentials::save_token(&url, &token);
     // Shown once: the store keeps only its hash.
     eprintln!("created the first admin key (shown once): {token}");
@@ -288,18 +354,13 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let auth = args.access.auth_required(&args.host)?;
     let config = store_config(args.lease)?;
     let lease = config.lease;
-    let store = connect(args.redis.as_deref(), config).await?;
+    let tls = tls(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
+    let store = connect(args.redis.as_deref(), args.redis_cacert.as_deref(), config).await?;
     let runtime = runtime(args.slots + 4)?;
     let listener = bind(&args.host, args.port).await?;
-    let state = AppState::new(
-        store.clone(),
-        runtime.clone(),
-        ServerConfig {
-            auth,
-            ..ServerConfig::default()
-        },
-    );
-    prepare_keys(&state, &listener).await?;
+    let (server_config, scheme) = server_config(tls, auth);
+    let state = AppState::new(store.clone(), runtime.clone(), server_config);
+    prepare_keys(&state, &listener, scheme).await?;
     let shutdown = shutdown_signal();
     let slots = args.slots.max(1);
     let dispatcher = tokio::spawn(run_local(
@@ -309,7 +370,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         shutdown.clone(),
     ));
     tracing::info!(
-        "faas up: listening on http://{} ({}, local dispatcher with {slots} slots)",
+        "faas up: listening on {scheme}://{} ({}, local dispatcher with {slots} slots)",
         listener.local_addr()?,
         store.describe()
     );
@@ -327,22 +388,22 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
 /// `faas server`: the REST API alone, on Redis.
 pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let auth = args.access.auth_required(&args.host)?;
-    let store = connect(Some(&args.redis), StoreConfig::default()).await?;
+    let tls = tls(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
+    let store = connect(
+        Some(&args.redis),
+        args.redis_cacert.as_deref(),
+        StoreConfig::default(),
+    )
+    .await?;
     // The server only validates modules; one instance slot is plenty.
     let runtime = runtime(1)?;
     let listener = bind(&args.host, args.port).await?;
-    let state = AppState::new(
-        store.clone(),
-        runtime,
-        ServerConfig {
-            auth,
-            ..ServerConfig::default()
-        },
-    );
-    prepare_keys(&state, &listener).await?;
+    let (server_config, scheme) = server_config(tls, auth);
+    let state = AppState::new(store.clone(), runtime, server_config);
+    prepare_keys(&state, &listener, scheme).await?;
     let shutdown = shutdown_signal();
     tracing::info!(
-        "faas server: listening on http://{} ({})",
+        "faas server: listening on {scheme}://{} ({})",
         listener.local_addr()?,
         store.describe()
     );
@@ -403,7 +464,7 @@ fn heartbeat_timeout(seconds: f64) -> anyhow::Result<Duration> {
 pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
     let config = store_config(args.lease)?;
     let lease = config.lease;
-    let store = connect(Some(&args.redis), config).await?;
+    let store = connect(Some(&args.redis), args.redis_cacert.as_deref(), config).await?;
     match args.mode {
         Mode::Local => {}
         Mode::Push => {

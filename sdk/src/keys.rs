@@ -145,7 +145,9 @@ pub async fn limits(args: LimitsArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let info = if set.is_empty() {
-        client.get_value(&format!("/tenants/{}", args.tenant)).await
+        client
+            .get_json(&format!("/tenants/{}", args.tenant), std::time::Duration::from_secs(30))
+            .await
     } else {
         client.set_limits(&args.tenant, &Value::Object(set)).await
     }

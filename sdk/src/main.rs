@@ -57,6 +57,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // One TLS crypto provider for the whole process (https, rediss://):
+    // ring, the only one built in (deprecated in rustls 0.23.48 only for
+    // lacking post-quantum key exchange; aws-lc-rs needs cmake to build).
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

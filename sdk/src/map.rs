@@ -299,7 +299,7 @@ async fn submit_chunk(
                 }
             }
             Err(e) => {
-                if matches!(e, ClientError::Connect { .. }) {
+                if matches!(e, ClientError::Connect { .. } | ClientError::Tls { .. }) {
                     unreachable.store(true, Ordering::Relaxed);
                 }
                 for &i in &left {

@@ -435,8 +435,9 @@ pub async fn print_remote_hint(client: &Client, args: &InvokeArgs, answer: &Task
 
 /// `GET path` on the server as JSON, or None on any failure (hints are
 /// best effort and must not turn a result into an error).
+/// Goes through `client`, so its token and CA apply.
 async fn get_json(client: &Client, path: &str) -> Option<Value> {
-    client.get_value(path).await.ok()
+    client.get_json(path, Duration::from_secs(10)).await.ok()
 }
 
 fn println_out(text: &str) -> anyhow::Result<()> {

@@ -15,10 +15,12 @@ mod body;
 mod docs;
 mod error;
 mod serve;
+pub mod tls;
 
 pub use auth::{key_prefix, mint, Caller, NewKey, TOKEN_PREFIX};
 pub use error::ApiError;
 pub use serve::serve;
+pub use tls::{server_config as tls_config, TlsError};
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
@@ -35,10 +37,25 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// A client must send its request headers within this time.
     pub header_read_timeout: Duration,
+    /// A client must send a request's whole body within this time once
+    /// its headers are in (408 beyond), so a trickled body cannot hold a
+    /// request forever.
+    pub body_read_timeout: Duration,
     /// Longest `?wait=` a result request may hold.
     pub max_wait: Duration,
     /// Whether requests need an API key (off only with `--no-auth`).
     pub auth: bool,
+    /// Open connections at most; beyond it the server accepts no more
+    /// until one closes (they wait in the kernel's listen backlog).
+    pub max_connections: usize,
+    /// Requests being handled at once at most (long polls included);
+    /// beyond it a request is answered 503 with `Retry-After` at once.
+    pub max_in_flight: usize,
+    /// HTTPS: the certificate and key (`tls::server_config`); None for
+    /// plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// A TLS client must finish its handshake within this time.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -46,8 +63,15 @@ impl Default for ServerConfig {
         ServerConfig {
             body_limit: 32 * 1024 * 1024,
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
             max_wait: Duration::from_secs(60),
             auth: true,
+            // Generous: every long poll (up to 60 s) holds a connection
+            // and a request, and the benchmark's clients keep theirs open.
+            max_connections: 8192,
+            max_in_flight: 4096,
+            tls: None,
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -17,6 +17,7 @@ mod memory;
 mod model;
 mod redis_store;
 mod tenants;
+mod redis_url;
 mod waiters;
 
 pub use error::{StoreError, StoreResult};
@@ -30,6 +31,7 @@ pub use redis_store::{
     RedisStore, DONE_CHANNEL, FUNCTIONS_INDEX, GROUP, NEW_TASK_CHANNEL, RECENT_INDEX, STREAM,
 };
 pub use tenants::{Limit, LimitOverrides, OverQuota, TenantInfo, TenantLimits};
+pub use redis_url::{redact_url, RedisOptions};
 
 use serde_json::Value;
 use std::collections::HashMap;
@@ -82,12 +84,23 @@ impl Store {
 
     /// Connects to Redis; fails if it is unreachable now.
     pub async fn redis(url: &str, config: StoreConfig) -> StoreResult<Store> {
+        Self::redis_with(url, &RedisOptions::default(), config).await
+    }
+
+    /// Connects to Redis at `url` (`redis://[USER:PASSWORD@]HOST:PORT`, or
+    /// `rediss://` for TLS) with `options`; fails if it is unreachable now
+    /// or refuses the credentials.
+    pub async fn redis_with(
+        url: &str,
+        options: &RedisOptions,
+        config: StoreConfig,
+    ) -> StoreResult<Store> {
         Ok(Store::Redis(Arc::new(
-            RedisStore::connect(url, config).await?,
+            RedisStore::connect_with(url, options, config).await?,
         )))
     }
 
-    /// "embedded" or the Redis URL, for logs.
+    /// "embedded" or the Redis URL (its password as `***`), for logs.
     pub fn describe(&self) -> String {
         match self {
             Store::Memory(_) => "embedded store".to_string(),

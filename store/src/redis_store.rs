@@ -18,6 +18,7 @@ use crate::model::{
     TaskStatus, TaskSummary, DEFAULT_TENANT, RECENT_TASKS,
 };
 use crate::tenants::{LimitOverrides, OverQuota, TenantInfo};
+use crate::redis_url::{open_client, redact_url, RedisOptions};
 use crate::waiters::Waiters;
 use crate::StoreConfig;
 use futures::StreamExt;
@@ -366,6 +367,24 @@ pub struct RedisStore {
     trim_script: Script,
 }
 
+/// Why the first connection failed, saying what to check.
+fn connect_failure(shown: &str, e: &redis::RedisError) -> String {
+    let text = e.to_string();
+    let hint = if e.kind() == redis::ErrorKind::AuthenticationFailed
+        || text.contains("WRONGPASS")
+        || text.contains("NOAUTH")
+    {
+        "; check the user name and password in the URL (redis://USER:PASSWORD@HOST:PORT)"
+    } else if e.is_connection_refusal() {
+        "; is redis-server running there? (start one with `redis-server`)"
+    } else if shown.starts_with("rediss://") {
+        "; check that Redis listens for TLS there, and --redis-cacert if its certificate is private"
+    } else {
+        ""
+    };
+    format!("cannot connect to Redis at {shown}: {text}{hint}")
+}
+
 fn manager_config(response_timeout: Duration) -> ConnectionManagerConfig {
     ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -377,16 +396,25 @@ fn manager_config(response_timeout: Duration) -> ConnectionManagerConfig {
 impl RedisStore {
     /// Connects, and fails if Redis cannot be reached now.
     pub async fn connect(url: &str, config: StoreConfig) -> StoreResult<Self> {
-        let client = Client::open(url)
-            .map_err(|e| StoreError::Unavailable(format!("bad Redis URL {url}: {e}")))?;
+        Self::connect_with(url, &RedisOptions::default(), config).await
+    }
+
+    /// Connects with `options` (TLS trust), and fails if Redis cannot be
+    /// reached now or refuses the URL's credentials. Messages show the URL
+    /// without its password.
+    pub async fn connect_with(
+        url: &str,
+        options: &RedisOptions,
+        config: StoreConfig,
+    ) -> StoreResult<Self> {
+        let client = open_client(url, options)?;
+        let shown = redact_url(url);
         let conn = client
             .get_connection_manager_with_config(manager_config(Duration::from_secs(3)))
             .await
-            .map_err(|e| {
-                StoreError::Unavailable(format!("cannot connect to Redis at {url}: {e}"))
-            })?;
+            .map_err(|e| StoreError::Unavailable(connect_failure(&shown, &e)))?;
         let store = RedisStore {
-            url: url.to_string(),
+            url: shown,
             client,
             conn,
             blocking: tokio::sync::Mutex::new(None),
@@ -406,11 +434,16 @@ impl RedisStore {
             release_script: Script::new(RELEASE_LUA),
             trim_script: Script::new(TRIM_LUA),
         };
-        store.ping().await?;
+        // The first command is where a missing login shows (NOAUTH).
+        let mut conn = store.conn.clone();
+        if let Err(e) = redis::cmd("PING").query_async::<String>(&mut conn).await {
+            return Err(StoreError::Unavailable(connect_failure(&store.url, &e)));
+        }
         store.ensure_group().await?;
         Ok(store)
     }
 
+    /// The URL, its password replaced by `***`.
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -1,6 +1,7 @@
 //! Test harness for the end-to-end suite (and the store suite): free ports,
-//! a private `redis-server`, real `faas` processes started and awaited by
-//! their ready line, kill -9, and cleanup on drop.
+//! a private `redis-server` (optionally with an ACL user and TLS), test
+//! certificates, real `faas` processes started and awaited by their ready
+//! line, kill -9, and cleanup on drop.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -17,26 +18,174 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Installs rustls' ring provider as the process default, once: reqwest is
+/// built with rustls but no provider of its own (aws-lc-rs needs cmake),
+/// and a `reqwest::Client` built before one is installed panics.
+pub fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Deprecated in rustls 0.23.48 only for lacking post-quantum key exchange.
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// A CA and a server certificate it signed (for 127.0.0.1 and localhost),
+/// as PEM files in a private directory removed on drop; and a key that
+/// belongs to no certificate, to test mismatches.
+pub struct TestCerts {
+    dir: PathBuf,
+    /// The CA's certificate: what a client trusts.
+    pub ca: PathBuf,
+    /// The server's certificate, signed by the CA.
+    pub cert: PathBuf,
+    /// The server certificate's private key.
+    pub key: PathBuf,
+    /// A private key of no certificate here.
+    pub other_key: PathBuf,
+}
+
+impl TestCerts {
+    pub fn generate() -> TestCerts {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+        };
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("faas-certs-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("certs dir");
+
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "faas test CA");
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let key = KeyPair::generate().expect("server key");
+        let mut params =
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+                .expect("server params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "faas test server");
+        let cert = params.signed_by(&key, &issuer).expect("server certificate");
+        let other_key = KeyPair::generate().expect("other key");
+
+        let certs = TestCerts {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("server.pem"),
+            key: dir.join("server.key"),
+            other_key: dir.join("other.key"),
+            dir,
+        };
+        for (path, pem) in [
+            (&certs.ca, ca_cert.pem()),
+            (&certs.cert, cert.pem()),
+            (&certs.key, key.serialize_pem()),
+            (&certs.other_key, other_key.serialize_pem()),
+        ] {
+            std::fs::write(path, pem).expect("write PEM");
+        }
+        certs
+    }
+
+    /// `path` as a `&str` for command lines.
+    pub fn arg(path: &std::path::Path) -> &str {
+        path.to_str().expect("temp paths are UTF-8")
+    }
+}
+
+impl Drop for TestCerts {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// How to start a [`RedisServer`].
+#[derive(Default)]
+pub struct RedisOptions {
+    /// AOF persistence (`appendfsync always`) in a private directory.
+    pub appendonly: bool,
+    /// An ACL user with this name and password, allowed what the README
+    /// grants faas (its own keys and channels, no dangerous commands); the
+    /// `default` user is then disabled, so every client must log in.
+    pub user: Option<(String, String)>,
+    /// Listen for TLS only (`--tls-port`), with this server certificate.
+    pub tls: Option<TestCerts>,
+}
+
+/// True if this `redis-server` was built with TLS (Debian's is). Started
+/// with `--tls-port` and no certificate, a TLS build exits saying
+/// "No tls-cert-file configured"; a build without TLS exits rejecting the
+/// option.
+pub fn redis_has_tls() -> bool {
+    let port = free_port().to_string();
+    let child = Command::new("redis-server")
+        .args(["--port", "0", "--tls-port", &port, "--bind", "127.0.0.1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
+        return false;
+    };
+    if wait_or_kill_child(&mut child, Duration::from_secs(5)).is_none() {
+        return false; // it ran: not the answer expected of either build
+    }
+    let mut text = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = std::io::Read::read_to_string(&mut out, &mut text);
+    }
+    text.contains("tls-cert-file")
+}
+
+/// Waits up to `timeout` for `child` to exit (killing it if it does not);
+/// its exit code, or None if it was killed.
+fn wait_or_kill_child(child: &mut Child, timeout: Duration) -> Option<Option<i32>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status.code());
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A `redis-server` of our own on a free port, stopped on drop. Persistence
 /// is off unless asked for.
 pub struct RedisServer {
     pub port: u16,
     child: Option<Child>,
     dir: PathBuf,
-    appendonly: bool,
+    options: RedisOptions,
 }
 
 impl RedisServer {
     pub fn start() -> RedisServer {
-        Self::start_with(false)
+        Self::start_with(RedisOptions::default())
     }
 
     /// With AOF persistence (`appendfsync always`) in a private directory.
     pub fn start_persistent() -> RedisServer {
-        Self::start_with(true)
+        Self::start_with(RedisOptions {
+            appendonly: true,
+            ..RedisOptions::default()
+        })
     }
 
-    fn start_with(appendonly: bool) -> RedisServer {
+    pub fn start_with(options: RedisOptions) -> RedisServer {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("faas-redis-{port}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("redis dir");
@@ -44,14 +193,39 @@ impl RedisServer {
             port,
             child: None,
             dir,
-            appendonly,
+            options,
         };
         server.restart();
         server
     }
 
+    /// The URL a client uses: `rediss://` with TLS, with the user and
+    /// password if there is a user.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.options.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        match &self.options.user {
+            Some((user, password)) => {
+                format!("{scheme}://{user}:{password}@127.0.0.1:{}", self.port)
+            }
+            None => format!("{scheme}://127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// The URL without credentials (or with other ones).
+    pub fn url_as(&self, userinfo: Option<&str>) -> String {
+        let scheme = if self.options.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        match userinfo {
+            Some(userinfo) => format!("{scheme}://{userinfo}@127.0.0.1:{}", self.port),
+            None => format!("{scheme}://127.0.0.1:{}", self.port),
+        }
     }
 
     /// A config directory for the daemons of this store: the first server
@@ -64,16 +238,38 @@ impl RedisServer {
     /// Starts the server (again, on the same port and directory).
     pub fn restart(&mut self) {
         let mut cmd = Command::new("redis-server");
-        cmd.arg("--port")
-            .arg(self.port.to_string())
-            .arg("--bind")
+        match &self.options.tls {
+            None => {
+                cmd.arg("--port").arg(self.port.to_string());
+            }
+            Some(certs) => {
+                cmd.args(["--port", "0", "--tls-port"])
+                    .arg(self.port.to_string())
+                    .arg("--tls-cert-file")
+                    .arg(&certs.cert)
+                    .arg("--tls-key-file")
+                    .arg(&certs.key)
+                    .arg("--tls-ca-cert-file")
+                    .arg(&certs.ca)
+                    .args(["--tls-auth-clients", "no"]);
+            }
+        }
+        if let Some((user, password)) = &self.options.user {
+            // A directive's words are separate arguments (one quoted
+            // argument would be read as a user name with spaces).
+            cmd.args(["--user", user, "on"])
+                .arg(format!(">{password}"))
+                .args(["~faas:*", "&faas:*", "&tasks", "+@all", "-@dangerous"])
+                .args(["--user", "default", "off"]);
+        }
+        cmd.arg("--bind")
             .arg("127.0.0.1")
             .arg("--dir")
             .arg(&self.dir)
             .arg("--save")
             .arg("")
             .arg("--appendonly")
-            .arg(if self.appendonly { "yes" } else { "no" })
+            .arg(if self.options.appendonly { "yes" } else { "no" })
             .arg("--appendfsync")
             .arg("always")
             .stdout(Stdio::null())

@@ -187,6 +187,7 @@ impl Api {
     }
 
     fn client(timeout: Duration, token: Option<&str>) -> reqwest::Client {
+        faas_e2e::install_crypto_provider();
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(token) = token {
             headers.insert(
