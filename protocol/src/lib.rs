@@ -6,6 +6,7 @@
 //! trust its input: every malformed message is a `ProtocolError`, never a
 //! panic.
 
+pub mod curve;
 pub mod pace;
 
 use serde::de::DeserializeOwned;
