@@ -2,6 +2,7 @@
 //! (`WorkerError`), and the checks done before any socket exists: the
 //! dispatcher URL, the worker's name and its ZeroMQ routing id.
 
+use faas_protocol::curve::{CurveKey, KeyPair};
 use faas_runtime::{RuntimeConfig, RuntimeError};
 use std::net::ToSocketAddrs;
 
@@ -21,6 +22,19 @@ pub struct WorkerConfig {
     /// The sandbox's limits; `max_concurrent_instances` is raised to
     /// `slots` if it is lower.
     pub runtime: RuntimeConfig,
+    /// CURVE: the dispatcher's public key and this worker's key pair;
+    /// `None`: plain ZMTP (the dispatcher must run without CURVE too).
+    pub curve: Option<CurveClient>,
+}
+
+/// A worker's CURVE settings.
+#[derive(Debug, Clone)]
+pub struct CurveClient {
+    /// The dispatcher's public key: the worker talks to nothing else.
+    pub server: CurveKey,
+    /// This worker's key pair; its public key must be on the dispatcher's
+    /// allow-list.
+    pub keys: KeyPair,
 }
 
 impl WorkerConfig {
@@ -36,6 +50,7 @@ impl WorkerConfig {
                 max_concurrent_instances: u32::try_from(slots.max(1)).unwrap_or(u32::MAX),
                 ..RuntimeConfig::default()
             },
+            curve: None,
         }
     }
 }
@@ -55,13 +70,34 @@ impl WorkerConfig {
 
     /// The ready line (end-to-end tests wait for "faas worker ready").
     pub(crate) fn log_ready(&self, mode: &str) {
+        let security = match &self.curve {
+            Some(curve) => format!(
+                "CURVE on (this worker's public key {}, dispatcher's {})",
+                curve.keys.public, curve.server
+            ),
+            None => "CURVE off".to_string(),
+        };
         tracing::info!(
             worker = %self.name,
-            "faas worker ready: {mode} mode, {} slot{}, dispatcher {}",
+            "faas worker ready: {mode} mode, {} slot{}, dispatcher {}, {security}",
             self.slots,
             if self.slots == 1 { "" } else { "s" },
             self.dispatcher
         );
+    }
+
+    /// What to check when the dispatcher says nothing: with CURVE, a
+    /// dispatcher that refuses this worker's key closes the connection
+    /// during the handshake, which looks the same as no dispatcher.
+    pub(crate) fn silence_hint(&self) -> String {
+        match &self.curve {
+            Some(curve) => format!(
+                " (if the dispatcher runs: is this worker's public key {} on its allow-list, \
+                 and is its public key {}? Without CURVE on both sides they cannot talk)",
+                curve.keys.public, curve.server
+            ),
+            None => String::new(),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The worker's end of the connection: a DEALER connected to the
 //! dispatcher's ROUTER, set up the same way in both modes (routing id,
-//! message size cap, linger, reconnection, ZMTP heartbeats, IPv6), and the
+//! message size cap, linger, reconnection, ZMTP heartbeats, IPv6, CURVE
+//! keys), and the
 //! poll that waits on it beside the wake-up mailbox.
 
 use crate::config::{is_ipv6_literal, WorkerConfig, WorkerError};
@@ -61,6 +62,15 @@ impl Link {
             .and_then(|()| socket.set_ipv6(is_ipv6_literal(&config.dispatcher)))
             .and_then(|()| socket.set_immediate(immediate))
             .map_err(WorkerError::zmq("socket option"))?;
+        if let Some(curve) = &config.curve {
+            // The dispatcher is the CURVE server: this worker must know its
+            // public key, and proves its own key pair in the handshake.
+            socket
+                .set_curve_serverkey(&curve.server.0)
+                .and_then(|()| socket.set_curve_publickey(&curve.keys.public.0))
+                .and_then(|()| socket.set_curve_secretkey(&curve.keys.secret.0))
+                .map_err(WorkerError::zmq("CURVE keys"))?;
+        }
         socket
             .connect(&config.dispatcher)
             .map_err(|e| WorkerError::BadUrl {

@@ -204,9 +204,10 @@ impl Puller {
                 tracing::debug!(lost, "no answer from the dispatcher yet; asking again");
             } else if silent {
                 tracing::info!(
-                    "no answer from the dispatcher at {} for {:.1} s; asking again",
+                    "no answer from the dispatcher at {} for {:.1} s; asking again{}",
                     self.config.dispatcher,
-                    patience.as_secs_f64()
+                    patience.as_secs_f64(),
+                    self.config.silence_hint()
                 );
                 self.silent = true;
             } else if self

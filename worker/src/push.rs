@@ -168,9 +168,10 @@ impl Worker {
             let silent = now.saturating_duration_since(self.last_heard);
             if !self.warned_silent && silent >= self.heartbeat * SILENT_INTERVALS * 3 {
                 tracing::warn!(
-                    "no answer from the dispatcher at {} for {:.1} s; still trying",
+                    "no answer from the dispatcher at {} for {:.1} s; still trying{}",
                     self.config.dispatcher,
-                    silent.as_secs_f64()
+                    silent.as_secs_f64(),
+                    self.config.silence_hint()
                 );
                 self.warned_silent = true;
             }
