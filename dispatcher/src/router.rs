@@ -177,23 +177,23 @@ pub fn start(
 }
 
 /// The next message on the ROUTER, if one is waiting, with the key its
-/// connection authenticated with (`curve`: read the `User-Id`).
+/// connection authenticated with (`curve`: the `User-Id` property, which
+/// the frames that came off the wire carry; the routing-id frame the
+/// ROUTER prepends does not).
 fn recv(router: &zmq::Socket, curve: bool) -> Option<(Vec<Vec<u8>>, Option<CurveKey>)> {
-    let mut first = zmq::Message::new();
-    router.recv(&mut first, zmq::DONTWAIT).ok()?;
-    let key = if curve {
-        first
-            .gets("User-Id")
-            .and_then(|id| CurveKey::from_z85(id).ok())
-    } else {
-        None
-    };
-    let mut frames = vec![first.to_vec()];
+    let mut frames = vec![router.recv_bytes(zmq::DONTWAIT).ok()?];
+    let mut key = None;
     while router.get_rcvmore().unwrap_or(false) {
-        match router.recv_bytes(0) {
-            Ok(frame) => frames.push(frame),
-            Err(_) => break,
+        let mut frame = zmq::Message::new();
+        if router.recv(&mut frame, 0).is_err() {
+            break;
         }
+        if curve && frames.len() == 1 {
+            key = frame
+                .gets("User-Id")
+                .and_then(|id| CurveKey::from_z85(id).ok());
+        }
+        frames.push(frame.to_vec());
     }
     Some((frames, key))
 }
