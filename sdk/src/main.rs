@@ -49,6 +49,9 @@ enum Command {
     Map(faas_sdk::map::MapArgs),
     /// Measure a running platform: round-trip latency and throughput
     Bench(faas_sdk::bench::BenchArgs),
+    /// Make keys: `faas keys worker` makes a worker's CURVE key pair
+    #[command(subcommand)]
+    Keys(faas_sdk::keys::KeysCommand),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
             Command::Tasks(args) => faas_sdk::listing::tasks(args).await,
             Command::Map(args) => faas_sdk::map::map(args).await,
             Command::Bench(args) => faas_sdk::bench::bench(args).await,
+            Command::Keys(command) => faas_sdk::keys::keys(command).await,
         }
     });
     match outcome {
