@@ -106,6 +106,19 @@ pub fn wait_for_port(port: u16, timeout: Duration) {
     panic!("nothing listens on port {port} after {timeout:?}");
 }
 
+/// The credentials directory (`FAAS_CONFIG_DIR`) of every `faas` process
+/// started here, unless a test passes its own: private to this test
+/// process, so that tests never touch the real `~/.config/faas`. The first
+/// push or pull dispatcher creates its keys there (and a worker key pair
+/// on its allow-list), and workers started here find them.
+pub fn test_config_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        std::env::temp_dir().join(format!("faas-e2e-config-{}", std::process::id()))
+    })
+    .clone()
+}
+
 /// The `faas` binary built by cargo for this workspace.
 pub fn faas_bin() -> PathBuf {
     if let Ok(path) = std::env::var("CARGO_BIN_EXE_faas") {
@@ -136,6 +149,7 @@ impl Daemon {
     pub fn start_env(args: &[&str], env: &[(&str, &str)], ready_marker: &str) -> Daemon {
         let mut cmd = Command::new(faas_bin());
         cmd.args(args)
+            .env("FAAS_CONFIG_DIR", test_config_dir())
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -286,6 +300,7 @@ pub fn run_faas(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Exite
     let started = Instant::now();
     let mut child = Command::new(faas_bin())
         .args(args)
+        .env("FAAS_CONFIG_DIR", test_config_dir())
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
