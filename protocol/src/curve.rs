@@ -186,7 +186,9 @@ impl KeyPair {
 /// Reads a public key file: the key alone on a line, or `public = <key>`.
 pub fn parse_public(text: &str) -> Result<CurveKey, KeyError> {
     for (n, line) in lines(text) {
+        // `=` is a Z85 character: a bare key may contain it.
         let value = match line.split_once('=') {
+            _ if line.len() == Z85_KEY_LEN => line,
             Some((name, value)) if name.trim() == "public" => value.trim(),
             Some(_) => continue,
             None => line,
@@ -267,6 +269,17 @@ mod tests {
         let mismatched = format!("public = {}\nsecret = {}\n", other.public, pair.secret);
         assert_eq!(KeyPair::parse(&mismatched), Err(KeyError::Mismatch));
         assert!(!format!("{pair:?}").contains(&pair.secret.to_z85()));
+    }
+
+    #[test]
+    fn a_bare_public_key_may_hold_an_equals_sign() {
+        let mut bytes = [0u8; 32];
+        // "=" is Z85 digit 66: a key whose first group is 66 * 85^4.
+        bytes[..4].copy_from_slice(&(66u32 * 85u32.pow(4)).to_be_bytes());
+        let key = CurveKey(bytes);
+        assert!(key.to_z85().starts_with('='));
+        assert_eq!(parse_public(&format!("# c\n{key}\n")), Ok(key));
+        assert_eq!(parse_public(&format!("public = {key}\n")), Ok(key));
     }
 
     #[test]

@@ -39,8 +39,11 @@ def curve_keys():
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
-            name, eq, value = line.partition("=")
-            out[name.strip() if eq else "public"] = (value if eq else name).strip()
+            if len(line) == 40:  # a bare key ("=" is a Z85 character)
+                out["public"] = line
+                continue
+            name, _, value = line.partition("=")
+            out[name.strip()] = value.strip()
         return out
 
     if len(server) != 40 or os.path.exists(server):
