@@ -113,10 +113,8 @@ pub fn wait_for_port(port: u16, timeout: Duration) {
 /// on its allow-list), and workers started here find them.
 pub fn test_config_dir() -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        std::env::temp_dir().join(format!("faas-e2e-config-{}", std::process::id()))
-    })
-    .clone()
+    DIR.get_or_init(|| std::env::temp_dir().join(format!("faas-e2e-config-{}", std::process::id())))
+        .clone()
 }
 
 /// The `faas` binary built by cargo for this workspace.

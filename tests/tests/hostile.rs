@@ -22,8 +22,12 @@ fn socket(ctx: &zmq::Context, kind: zmq::SocketType, curve: bool) -> zmq::Socket
         let server = faas_protocol::curve::parse_public(&read("dispatcher.pub")).expect("key");
         let pair = faas_protocol::curve::KeyPair::parse(&read("worker.key")).expect("pair");
         socket.set_curve_serverkey(&server.0).expect("server key");
-        socket.set_curve_publickey(&pair.public.0).expect("public key");
-        socket.set_curve_secretkey(&pair.secret.0).expect("secret key");
+        socket
+            .set_curve_publickey(&pair.public.0)
+            .expect("public key");
+        socket
+            .set_curve_secretkey(&pair.secret.0)
+            .expect("secret key");
     }
     socket
 }

@@ -68,15 +68,30 @@ impl WorkerConfig {
         check_url(&self.dispatcher)
     }
 
-    /// The ready line (end-to-end tests wait for "faas worker ready").
-    pub(crate) fn log_ready(&self, mode: &str) {
-        let security = match &self.curve {
+    fn security(&self) -> String {
+        match &self.curve {
             Some(curve) => format!(
                 "CURVE on (this worker's public key {}, dispatcher's {})",
                 curve.keys.public, curve.server
             ),
             None => "CURVE off".to_string(),
-        };
+        }
+    }
+
+    /// Logged at start, before the dispatcher answers (it may never: a
+    /// refused key looks like no dispatcher), so the key to allow shows.
+    pub(crate) fn log_connecting(&self, mode: &str) {
+        tracing::info!(
+            worker = %self.name,
+            "faas worker connecting: {mode} mode, dispatcher {}, {}",
+            self.dispatcher,
+            self.security()
+        );
+    }
+
+    /// The ready line (end-to-end tests wait for "faas worker ready").
+    pub(crate) fn log_ready(&self, mode: &str) {
+        let security = self.security();
         tracing::info!(
             worker = %self.name,
             "faas worker ready: {mode} mode, {} slot{}, dispatcher {}, {security}",

@@ -53,6 +53,7 @@ pub fn run_pull(config: WorkerConfig, shutdown: Arc<AtomicBool>) -> Result<(), W
     let engine = Engine::start(&config)?;
     let id = routing_id(&config.name);
     let link = Link::connect(&config, &id, true)?;
+    config.log_connecting("pull");
     let mut worker = Puller {
         link,
         engine,

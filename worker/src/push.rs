@@ -32,6 +32,7 @@ const GATHER: Duration = Duration::from_millis(1);
 pub fn run_push(config: WorkerConfig, shutdown: Arc<AtomicBool>) -> Result<(), WorkerError> {
     let engine = Engine::start(&config)?;
     let link = Link::connect(&config, &routing_id(&config.name), false)?;
+    config.log_connecting("push");
     let now = Instant::now();
     let mut worker = Worker {
         link,
