@@ -13,11 +13,11 @@
 //! One async task (the scheduler) owns all state; the ZeroMQ thread
 //! (`router.rs`), the claimer and the recorder talk to it over channels.
 
+use crate::push::show_key;
 use crate::remote::{
     self, claim_from_ref, final_of, publish_workers, task_message, unsent_outcome, Assigned,
     Listen, ListenError, Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
 };
-use crate::push::show_key;
 use crate::router::{Framing, Inbound};
 use crate::zap::CurveServer;
 use faas_protocol::curve::CurveKey;

@@ -196,7 +196,10 @@ impl Running {
     pub async fn stop(self, plumbing: Plumbing) {
         self.claimer.abort();
         let (stray, foreign) = (plumbing.stray_results.total, plumbing.foreign_keys.total);
-        let refused = self.router.refused.load(std::sync::atomic::Ordering::Relaxed);
+        let refused = self
+            .router
+            .refused
+            .load(std::sync::atomic::Ordering::Relaxed);
         if stray + foreign + refused > 0 {
             tracing::info!(
                 "worker port totals: {refused} connections refused (key not allowed), \

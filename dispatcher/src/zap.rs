@@ -135,7 +135,9 @@ fn serve(socket: zmq::Socket, allowed: AllowList, refused: Arc<AtomicU64>, stop:
         let decision = decide(&request, &allowed);
         if let Decision::Refuse { ref why } = decision {
             let total = refused.fetch_add(1, Ordering::Relaxed) + 1;
-            let address = request.get(3).map(|a| String::from_utf8_lossy(a).into_owned());
+            let address = request
+                .get(3)
+                .map(|a| String::from_utf8_lossy(a).into_owned());
             log.refused(total, address.as_deref().unwrap_or("?"), why);
         }
         let request_id = request.get(1).cloned().unwrap_or_default();
@@ -244,10 +246,18 @@ mod tests {
     use super::*;
 
     fn request(mechanism: &[u8], key: &[u8]) -> Vec<Vec<u8>> {
-        [&b"1.0"[..], b"7", b"faas", b"127.0.0.1", b"w1", mechanism, key]
-            .iter()
-            .map(|f| f.to_vec())
-            .collect()
+        [
+            &b"1.0"[..],
+            b"7",
+            b"faas",
+            b"127.0.0.1",
+            b"w1",
+            mechanism,
+            key,
+        ]
+        .iter()
+        .map(|f| f.to_vec())
+        .collect()
     }
 
     #[test]
@@ -255,7 +265,9 @@ mod tests {
         let good = KeyPair::generate().expect("keys").public;
         let bad = KeyPair::generate().expect("keys").public;
         let allowed = AllowList::new([good].into_iter().collect());
-        assert!(matches!(decide(&request(b"CURVE", &good.0), &allowed), Decision::Allow(k) if k == good));
+        assert!(
+            matches!(decide(&request(b"CURVE", &good.0), &allowed), Decision::Allow(k) if k == good)
+        );
         for refused in [
             request(b"CURVE", &bad.0),
             request(b"NULL", &good.0),
@@ -263,12 +275,18 @@ mod tests {
             vec![b"1.0".to_vec()],
             request(b"CURVE", &good.0)[..6].to_vec(),
         ] {
-            assert!(matches!(decide(&refused, &allowed), Decision::Refuse { .. }));
+            assert!(matches!(
+                decide(&refused, &allowed),
+                Decision::Refuse { .. }
+            ));
         }
         let reply = decide(&request(b"CURVE", &good.0), &allowed).reply(b"7".to_vec());
         assert_eq!(reply[2], b"200");
         assert_eq!(reply[4], good.to_z85().into_bytes());
         allowed.replace(HashSet::new());
-        assert!(matches!(decide(&request(b"CURVE", &good.0), &allowed), Decision::Refuse { .. }));
+        assert!(matches!(
+            decide(&request(b"CURVE", &good.0), &allowed),
+            Decision::Refuse { .. }
+        ));
     }
 }

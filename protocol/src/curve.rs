@@ -211,7 +211,9 @@ pub fn parse_allow_list(text: &str) -> Result<HashSet<CurveKey>, KeyError> {
         let bad = |reason: String| KeyError::Line { line: n, reason };
         let rest = rest.trim();
         if !rest.is_empty() && !rest.starts_with('#') {
-            return Err(bad("expected one key per line (a comment starts with #)".into()));
+            return Err(bad(
+                "expected one key per line (a comment starts with #)".into()
+            ));
         }
         keys.insert(CurveKey::from_z85(key).map_err(|e| bad(e.to_string()))?);
     }

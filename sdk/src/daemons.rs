@@ -378,7 +378,8 @@ fn worker_port(args: &DispatcherArgs) -> anyhow::Result<WorkerPort> {
             curve: None,
         });
     }
-    let keys = crate::port_keys::dispatcher_keys(args.key_file.as_deref(), args.allow_list.as_deref())?;
+    let keys =
+        crate::port_keys::dispatcher_keys(args.key_file.as_deref(), args.allow_list.as_deref())?;
     let allowed = AllowList::new(keys.allowed);
     crate::port_keys::watch_allow_list(keys.allow_list, allowed.clone());
     Ok(WorkerPort {

@@ -40,7 +40,11 @@ pub fn write_new_private(path: &Path, text: &str) -> anyhow::Result<bool> {
     // fails if the name exists): a process starting at the same moment
     // reads either no file or the whole of one.
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
+    tmp.push(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
     let tmp = PathBuf::from(tmp);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -48,7 +52,10 @@ pub fn write_new_private(path: &Path, text: &str) -> anyhow::Result<bool> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let written = options
         .open(&tmp)
-        .and_then(|mut file| file.write_all(text.as_bytes()).and_then(|()| file.sync_all()))
+        .and_then(|mut file| {
+            file.write_all(text.as_bytes())
+                .and_then(|()| file.sync_all())
+        })
         .with_context(|| format!("cannot write {}", tmp.display()));
     let linked = written.and_then(|()| match std::fs::hard_link(&tmp, path) {
         Ok(()) => Ok(true),
@@ -87,7 +94,8 @@ fn read(path: &Path) -> anyhow::Result<String> {
 }
 
 pub fn read_key_pair(path: &Path) -> anyhow::Result<KeyPair> {
-    KeyPair::parse(&read(path)?).with_context(|| format!("{} is not a key pair file", path.display()))
+    KeyPair::parse(&read(path)?)
+        .with_context(|| format!("{} is not a key pair file", path.display()))
 }
 
 pub fn read_allow_list(path: &Path) -> anyhow::Result<HashSet<CurveKey>> {
@@ -134,7 +142,10 @@ pub fn dispatcher_keys(
             }
         })?;
     if created {
-        tracing::info!("created the dispatcher's key pair in {}", key_path.display());
+        tracing::info!(
+            "created the dispatcher's key pair in {}",
+            key_path.display()
+        );
     }
     if key_file.is_none() {
         let public = format!(
@@ -161,7 +172,10 @@ pub fn dispatcher_keys(
             if created || !path.exists() {
                 append_private(
                     &path,
-                    &format!("{} # {} (made by faas dispatcher)\n", worker.public, WORKER_KEY),
+                    &format!(
+                        "{} # {} (made by faas dispatcher)\n",
+                        worker.public, WORKER_KEY
+                    ),
                 )?;
                 tracing::info!(
                     "created a worker key pair in {} and allowed its public key in {}",
