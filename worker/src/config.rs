@@ -139,6 +139,30 @@ pub enum WorkerError {
     Runtime(#[from] RuntimeError),
     #[error("cannot start the worker's threads: {0}")]
     Threads(#[from] std::io::Error),
+    #[error(
+        "the dispatcher at {dispatcher} refused this worker's key {key} (ZAP status {status}): \
+         put that public key on the dispatcher's allow-list (workers.allow, re-read within \
+         seconds), then start the worker again"
+    )]
+    Refused {
+        dispatcher: String,
+        key: String,
+        status: u32,
+    },
+}
+
+impl WorkerConfig {
+    /// The error of a worker whose key the dispatcher refused.
+    pub(crate) fn refused(&self, status: u32) -> WorkerError {
+        WorkerError::Refused {
+            dispatcher: self.dispatcher.clone(),
+            key: self
+                .curve
+                .as_ref()
+                .map_or_else(|| "(none)".into(), |c| c.keys.public.to_z85()),
+            status,
+        }
+    }
 }
 
 impl WorkerError {
