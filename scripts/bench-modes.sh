@@ -18,6 +18,8 @@ cargo build --release -q -p faas-sdk
 FAAS=target/release/faas
 OUT=bench-out; mkdir -p "$OUT"
 CSV="$OUT/modes.csv"; WORKLOADS="$OUT/workloads.csv"
+# The worker port's CURVE keys: made by the first dispatcher, found by the workers.
+export FAAS_CONFIG_DIR="${FAAS_CONFIG_DIR:-$PWD/$OUT/keys}"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 REDIS_PORT=$(free_port); HTTP_PORT=$(free_port); ZMQ_PORT=$(free_port)
 REDIS=redis://127.0.0.1:$REDIS_PORT

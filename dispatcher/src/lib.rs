@@ -7,6 +7,10 @@
 //! renews the leases of the tasks it holds, and writes outcomes back
 //! through the store, which keeps a task's final state to one write by its
 //! current attempt. It must not serve HTTP; workers never see the store.
+//!
+//! The worker port is CURVE-encrypted, and only workers whose public key
+//! is on the allow-list connect (`CurveServer`); keys come in the configs,
+//! this crate reads no files.
 
 mod functions;
 mod local;
@@ -16,6 +20,7 @@ mod push;
 mod recorder;
 mod remote;
 mod router;
+mod zap;
 
 pub use functions::{FunctionCache, LoadFailure};
 pub use local::{run_local, LocalConfig};
@@ -23,4 +28,5 @@ pub use outcome::{kind_name, to_final};
 pub use pull::{run_pull, PullConfig, MAX_PULL_PREFETCH};
 pub use push::{run_push, PushConfig};
 pub use recorder::{Done, Held};
-pub use remote::ListenError;
+pub use remote::{is_loopback_endpoint, ListenError};
+pub use zap::{AllowList, CurveServer};

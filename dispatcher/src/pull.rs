@@ -13,11 +13,14 @@
 //! One async task (the scheduler) owns all state; the ZeroMQ thread
 //! (`router.rs`), the claimer and the recorder talk to it over channels.
 
+use crate::push::show_key;
 use crate::remote::{
     self, claim_from_ref, final_of, publish_workers, task_message, unsent_outcome, Assigned,
     Listen, ListenError, Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
 };
 use crate::router::{Framing, Inbound};
+use crate::zap::CurveServer;
+use faas_protocol::curve::CurveKey;
 use faas_protocol::pace::{self, Rate};
 use faas_protocol::{DispatcherMessage, PullRequest, TasksReply, WorkerMessage};
 use faas_store::{Claim, Final, FunctionId, Store};
@@ -41,7 +44,7 @@ const OVER_TARGET_GRACE: Duration = Duration::from_millis(500);
 /// Settings of a pull dispatcher.
 #[derive(Debug, Clone)]
 pub struct PullConfig {
-    /// Where the ROUTER binds, e.g. `tcp://*:7001`.
+    /// Where the ROUTER binds, e.g. `tcp://127.0.0.1:7001`.
     pub endpoint: String,
     /// Longest gap between a worker's requests (told to workers).
     pub heartbeat_interval: Duration,
@@ -58,12 +61,18 @@ pub struct PullConfig {
     /// Tasks claimed ahead per slot of the live workers, so that a request
     /// is answered from memory instead of a store round trip.
     pub claim_ahead_per_slot: usize,
+    /// CURVE on the worker port; `None`: plain ZMTP, loopback only unless
+    /// `allow_plain_beyond_loopback`.
+    pub curve: Option<CurveServer>,
+    /// Without CURVE, listen on a non-loopback endpoint all the same.
+    pub allow_plain_beyond_loopback: bool,
 }
 
 impl PullConfig {
+    /// Listening on loopback, without CURVE.
     pub fn new(port: u16) -> Self {
         PullConfig {
-            endpoint: format!("tcp://*:{port}"),
+            endpoint: format!("tcp://127.0.0.1:{port}"),
             heartbeat_interval: Duration::from_secs(1),
             heartbeat_timeout: Duration::from_secs(3),
             hold: Duration::from_secs(1),
@@ -71,6 +80,8 @@ impl PullConfig {
             claim_block: Duration::from_secs(1),
             renew_every: Duration::from_secs(3),
             claim_ahead_per_slot: 3,
+            curve: None,
+            allow_plain_beyond_loopback: false,
         }
     }
 }
@@ -87,6 +98,8 @@ struct Waiting {
 
 struct Worker {
     name: String,
+    /// The key of its first request (CURVE); later ones must come under it.
+    key: Option<CurveKey>,
     slots: usize,
     /// Most tasks it may hold: slots plus prefetch, paced by `rate`.
     capacity: usize,
@@ -121,6 +134,8 @@ pub async fn run_pull(
     let listen = Listen {
         mode: "pull",
         endpoint: &config.endpoint,
+        curve: config.curve.as_ref(),
+        allow_plain_beyond_loopback: config.allow_plain_beyond_loopback,
         framing: Framing::Request,
         consumer: &config.consumer,
         claim_block: config.claim_block,
@@ -209,7 +224,7 @@ impl Scheduling for Scheduler {
 impl Scheduler {
     async fn message(&mut self, inbound: Inbound) {
         match inbound.message {
-            WorkerMessage::Pull(request) => self.pull(inbound.route, request).await,
+            WorkerMessage::Pull(request) => self.pull(inbound.route, inbound.key, request).await,
             other => {
                 tracing::warn!(
                     "a {} message on the pull port; only PULL is taken here",
@@ -226,13 +241,26 @@ impl Scheduler {
         }
     }
 
-    async fn pull(&mut self, route: Vec<Vec<u8>>, request: PullRequest) {
+    async fn pull(&mut self, route: Vec<Vec<u8>>, peer: Option<CurveKey>, request: PullRequest) {
         let key = request.worker;
+        if let Some(worker) = self.workers.get(&key) {
+            if worker.key != peer {
+                // Another key speaking for a live worker: not a word of it
+                // is applied, and it gets no answer.
+                self.io.foreign_keys.count(format_args!(
+                    "a PULL for worker {key:?} (key {}) came under key {}",
+                    show_key(worker.key),
+                    show_key(peer)
+                ));
+                return;
+            }
+        }
         let grace = self.config.heartbeat_interval * 2;
         let worker = self.workers.entry(key.clone()).or_insert_with(|| {
-            tracing::info!(worker = %request.name, slots = request.slots, "worker joined");
+            tracing::info!(worker = %request.name, key = %show_key(peer), slots = request.slots, "worker joined");
             Worker {
                 name: request.name.clone(),
+                key: peer,
                 slots: 1,
                 capacity: 0,
                 rate: Rate::default(),
@@ -269,21 +297,28 @@ impl Scheduler {
             self.io.adopt(adopted);
         }
         for result in request.results {
-            worker.completed += 1;
-            let claim = worker
-                .assigned
-                .take(&result.task)
-                .unwrap_or_else(|| claim_from_ref(&result.task));
-            self.io.end(claim, Some(final_of(result)));
+            match worker.assigned.take(&result.task) {
+                Some(claim) => {
+                    worker.completed += 1;
+                    self.io.end(claim, Some(final_of(result)));
+                }
+                None => self.io.unassigned_result(&worker.name, result),
+            }
         }
         for task in &request.returned {
-            // Unknown here (sent before a restart): hand it back all the same;
-            // the store checks that it is still this attempt.
-            let claim = worker
-                .assigned
-                .take(task)
-                .unwrap_or_else(|| claim_from_ref(task));
-            self.io.end(claim, None);
+            // Unknown here (sent before a restart): hand it back all the same,
+            // unless it is held for another worker; the store checks that it
+            // is still this attempt.
+            match worker.assigned.take(task) {
+                Some(claim) => self.io.end(claim, None),
+                None if self.io.held.holds(&task.task_id) => {
+                    self.io.stray_results.count(format_args!(
+                        "worker {} returned task {} that it was not sent",
+                        worker.name, task.task_id
+                    ));
+                }
+                None => self.io.end(claim_from_ref(task), None),
+            }
         }
         if request.bye && !worker.draining {
             tracing::info!(worker = %worker.name, returned = request.returned.len(), running = worker.assigned.len(), "worker leaving");

@@ -6,10 +6,12 @@
 //! (`router.rs`), the claimer and the recorder talk to it over channels.
 
 use crate::remote::{
-    self, claim_from_ref, final_of, publish_workers, task_message, unsent_outcome, Assigned,
-    Listen, ListenError, Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
+    self, final_of, publish_workers, task_message, unsent_outcome, Assigned, Listen, ListenError,
+    Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
 };
 use crate::router::{hex_id, Framing, Identity, Inbound};
+use crate::zap::CurveServer;
+use faas_protocol::curve::CurveKey;
 use faas_protocol::pace::{self, Rate};
 use faas_protocol::{
     DispatcherMessage, ResultMessage, TaskMessage, TaskRef, TasksReply, WorkerMessage,
@@ -22,7 +24,7 @@ use tokio::sync::watch;
 /// Settings of a push dispatcher.
 #[derive(Debug, Clone)]
 pub struct PushConfig {
-    /// Where the ROUTER binds, e.g. `tcp://*:7001`.
+    /// Where the ROUTER binds, e.g. `tcp://127.0.0.1:7001`.
     pub endpoint: String,
     /// How often workers send heartbeats (told to them in WELCOME).
     pub heartbeat_interval: Duration,
@@ -39,18 +41,27 @@ pub struct PushConfig {
     /// dispatcher. A worker that completes tasks fast is sent more: the
     /// work it does in [`faas_protocol::pace::AHEAD`] (see [`faas_protocol::pace`]).
     pub prefetch_per_slot: usize,
+    /// CURVE on the worker port (the dispatcher's key pair, the workers'
+    /// allowed keys); `None`: plain ZMTP, loopback only unless
+    /// `allow_plain_beyond_loopback`.
+    pub curve: Option<CurveServer>,
+    /// Without CURVE, listen on a non-loopback endpoint all the same.
+    pub allow_plain_beyond_loopback: bool,
 }
 
 impl PushConfig {
+    /// Listening on loopback, without CURVE.
     pub fn new(port: u16) -> Self {
         PushConfig {
-            endpoint: format!("tcp://*:{port}"),
+            endpoint: format!("tcp://127.0.0.1:{port}"),
             heartbeat_interval: Duration::from_secs(1),
             heartbeat_timeout: Duration::from_secs(3),
             consumer: format!("push-{}", uuid::Uuid::new_v4()),
             claim_block: Duration::from_secs(1),
             renew_every: Duration::from_secs(3),
             prefetch_per_slot: 4,
+            curve: None,
+            allow_plain_beyond_loopback: false,
         }
     }
 }
@@ -60,6 +71,8 @@ const MAX_TASKS_PER_MESSAGE: usize = 256;
 
 struct Worker {
     name: String,
+    /// The key it registered under (CURVE); its messages must come under it.
+    key: Option<CurveKey>,
     slots: usize,
     /// Most tasks held at once: slots plus prefetch, paced by `rate`.
     capacity: usize,
@@ -94,6 +107,8 @@ pub async fn run_push(
     let listen = Listen {
         mode: "push",
         endpoint: &config.endpoint,
+        curve: config.curve.as_ref(),
+        allow_plain_beyond_loopback: config.allow_plain_beyond_loopback,
         framing: Framing::Push,
         consumer: &config.consumer,
         claim_block: config.claim_block,
@@ -129,7 +144,8 @@ impl Scheduling for Scheduler {
     }
 
     async fn handle(&mut self, message: Inbound) {
-        self.message(message.from, message.message).await;
+        self.message(message.from, message.key, message.message)
+            .await;
     }
 
     async fn dispatch(&mut self) {
@@ -193,8 +209,23 @@ impl Scheduler {
         publish_workers(&self.io.store, &self.config.consumer, "push", rows);
     }
 
-    async fn message(&mut self, from: Identity, message: WorkerMessage) {
+    async fn message(&mut self, from: Identity, key: Option<CurveKey>, message: WorkerMessage) {
         if let Some(worker) = self.workers.get_mut(&from) {
+            if worker.key != key {
+                // Its routing id now comes from a connection under another
+                // key (possible only once its own connection is gone: no
+                // handover with CURVE). Nothing more goes to that id for
+                // this worker: its tasks go back to the queue.
+                self.io.foreign_keys.count(format_args!(
+                    "routing id {} of worker {} (key {}) used by key {}",
+                    hex_id(&from),
+                    worker.name,
+                    show_key(worker.key),
+                    show_key(key)
+                ));
+                self.drop_worker(&from, "its routing id was taken by another key");
+                return;
+            }
             worker.last_seen = Instant::now();
         }
         match message {
@@ -203,7 +234,7 @@ impl Scheduler {
                 slots,
                 running,
                 batch,
-            } => self.register(from, worker, slots, running, batch),
+            } => self.register(from, key, worker, slots, running, batch),
             WorkerMessage::Heartbeat { .. } => {
                 if !self.workers.contains_key(&from) {
                     self.io.outbox.send(&from, &DispatcherMessage::Reregister);
@@ -225,9 +256,11 @@ impl Scheduler {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn register(
         &mut self,
         from: Identity,
+        key: Option<CurveKey>,
         name: String,
         slots: u32,
         running: Vec<TaskRef>,
@@ -236,6 +269,7 @@ impl Scheduler {
         let known = self.workers.contains_key(&from);
         let worker = self.workers.entry(from.clone()).or_insert_with(|| Worker {
             name: name.clone(),
+            key,
             slots: 0,
             capacity: 0,
             rate: Rate::default(),
@@ -275,6 +309,7 @@ impl Scheduler {
             tracing::info!(
                 worker = %worker.name,
                 id = %hex_id(&from),
+                key = %show_key(worker.key),
                 slots = worker.slots,
                 running = worker.assigned.len(),
                 "worker registered"
@@ -302,19 +337,26 @@ impl Scheduler {
         }
     }
 
+    /// Records a result if the sender holds that task (this attempt); see
+    /// [`Plumbing::unassigned_result`](crate::remote::Plumbing::unassigned_result) otherwise.
     fn result(&mut self, from: Identity, result: ResultMessage) {
-        let claim = match self.workers.get_mut(&from) {
+        let (claim, name) = match self.workers.get_mut(&from) {
             Some(worker) => {
-                worker.completed += 1;
-                worker.assigned.take(&result.task)
+                let claim = worker.assigned.take(&result.task);
+                if claim.is_some() {
+                    worker.completed += 1;
+                }
+                (claim, worker.name.clone())
             }
             None => {
                 self.io.outbox.send(&from, &DispatcherMessage::Reregister);
-                None
+                (None, hex_id(&from))
             }
+        };
+        match claim {
+            Some(claim) => self.io.end(claim, Some(final_of(result))),
+            None => self.io.unassigned_result(&name, result),
         }
-        .unwrap_or_else(|| claim_from_ref(&result.task));
-        self.io.end(claim, Some(final_of(result)));
         self.forget_if_gone(&from);
     }
 
@@ -380,17 +422,22 @@ impl Scheduler {
             .map(|(id, _)| id.clone())
             .collect();
         for id in dead {
-            let Some(mut worker) = self.workers.remove(&id) else {
-                continue;
-            };
-            tracing::warn!(
-                worker = %worker.name,
-                tasks = worker.assigned.len(),
-                "worker lost (no heartbeat for {timeout:?}); its tasks go back to the queue"
-            );
-            for claim in worker.assigned.drain() {
-                self.io.lost(claim);
-            }
+            self.drop_worker(&id, &format!("no heartbeat for {timeout:?}"));
+        }
+    }
+
+    /// Forgets a worker and queues its tasks again (counting the attempt).
+    fn drop_worker(&mut self, id: &Identity, why: &str) {
+        let Some(mut worker) = self.workers.remove(id) else {
+            return;
+        };
+        tracing::warn!(
+            worker = %worker.name,
+            tasks = worker.assigned.len(),
+            "worker lost ({why}); its tasks go back to the queue"
+        );
+        for claim in worker.assigned.drain() {
+            self.io.lost(claim);
         }
     }
 
@@ -500,4 +547,9 @@ impl Scheduler {
         }
         self.io.end(claim, unsent_outcome(failure));
     }
+}
+
+/// A key for logs (`none` without CURVE).
+pub(crate) fn show_key(key: Option<CurveKey>) -> String {
+    key.map_or_else(|| "none".into(), |k| k.to_z85())
 }

@@ -45,6 +45,11 @@ impl Held {
         self.lock().values().cloned().collect()
     }
 
+    /// Whether this dispatcher holds (claimed, not yet ended) the task.
+    pub fn holds(&self, task: &TaskId) -> bool {
+        self.lock().contains_key(task)
+    }
+
     pub fn len(&self) -> usize {
         self.lock().len()
     }

@@ -4,6 +4,7 @@
 
 use crate::recorder::{Bookkeeping, Done, Held};
 use crate::router::{self, Framing, Inbound, Outbox, Router};
+use crate::zap::CurveServer;
 use faas_protocol::{FunctionInfo, ResultMessage, TaskMessage, TaskRef};
 use faas_store::{Claim, Final, FunctionId, Store, TaskId};
 use serde_json::Value;
@@ -21,6 +22,34 @@ pub enum ListenError {
         endpoint: String,
         source: zmq::Error,
     },
+    #[error(
+        "refusing to listen on {endpoint} without CURVE: any host that reaches it could \
+         take tasks and report results. Keep CURVE on (workers then need the dispatcher's \
+         public key and an allowed key pair), listen on loopback only, or accept the risk \
+         on a trusted network with --insecure-no-auth"
+    )]
+    Exposed { endpoint: String },
+}
+
+/// Whether an endpoint is reachable from this host only: a TCP endpoint
+/// on a loopback address (`127.0.0.0/8`, `::1`, `localhost`), `ipc://` or
+/// `inproc://`. `tcp://*:PORT`, `0.0.0.0` and interface names are not.
+pub fn is_loopback_endpoint(endpoint: &str) -> bool {
+    let Some((transport, address)) = endpoint.split_once("://") else {
+        return false;
+    };
+    match transport {
+        "ipc" | "inproc" => true,
+        "tcp" => {
+            let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host.eq_ignore_ascii_case("localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    }
 }
 
 /// Most slots one worker may announce: its word sets how much a dispatcher
@@ -36,6 +65,10 @@ pub struct Plumbing {
     pub functions: WireFunctions,
     /// Claimed, not yet sent to a worker.
     pub pending: VecDeque<Claim>,
+    /// Results ignored: the sender was not sent that task.
+    pub stray_results: Tally,
+    /// Messages dropped: they came under another key than the worker's.
+    pub foreign_keys: Tally,
     done: mpsc::UnboundedSender<Done>,
     want: mpsc::UnboundedSender<usize>,
     consumer: String,
@@ -65,6 +98,10 @@ pub struct Running {
 pub struct Listen<'a> {
     pub mode: &'a str,
     pub endpoint: &'a str,
+    /// CURVE on the worker port; `None`: plain ZMTP.
+    pub curve: Option<&'a CurveServer>,
+    /// Without CURVE, listen beyond loopback all the same.
+    pub allow_plain_beyond_loopback: bool,
     pub framing: Framing,
     pub consumer: &'a str,
     pub claim_block: Duration,
@@ -77,13 +114,37 @@ pub fn start(
     store: Store,
     listen: Listen<'_>,
 ) -> Result<(Plumbing, Inboxes, Running), ListenError> {
-    let (router, outbox, inbound) =
-        router::start(listen.endpoint, listen.framing).map_err(|source| ListenError::Bind {
+    if listen.curve.is_none()
+        && !listen.allow_plain_beyond_loopback
+        && !is_loopback_endpoint(listen.endpoint)
+    {
+        return Err(ListenError::Exposed {
+            endpoint: listen.endpoint.to_string(),
+        });
+    }
+    let (router, outbox, inbound) = router::start(listen.endpoint, listen.framing, listen.curve)
+        .map_err(|source| ListenError::Bind {
             endpoint: listen.endpoint.to_string(),
             source,
         })?;
+    let security = match listen.curve {
+        Some(curve) => format!(
+            "CURVE on (public key {}, {} allowed worker key{})",
+            curve.keys.public,
+            curve.allowed.len(),
+            if curve.allowed.len() == 1 { "" } else { "s" }
+        ),
+        None => "CURVE off: plain, unauthenticated ZMTP".to_string(),
+    };
+    if listen.curve.is_none() && !is_loopback_endpoint(listen.endpoint) {
+        tracing::warn!(
+            "the worker port {} is not authenticated or encrypted (--insecure-no-auth): \
+             anyone who reaches it can take tasks and report results",
+            listen.endpoint
+        );
+    }
     tracing::info!(
-        "faas dispatcher ready: mode {}, listening on {}, {}",
+        "faas dispatcher ready: mode {}, listening on {}, {security}, {}",
         listen.mode,
         listen.endpoint,
         store.describe()
@@ -109,6 +170,10 @@ pub fn start(
         outbox,
         held,
         pending: VecDeque::new(),
+        stray_results: Tally::new(
+            "ignored a RESULT from a worker that was not sent that task (or not this attempt)",
+        ),
+        foreign_keys: Tally::new("dropped a message sent under another key than its worker's"),
         done,
         want,
         consumer: listen.consumer.to_string(),
@@ -130,6 +195,18 @@ impl Running {
     /// ROUTER.
     pub async fn stop(self, plumbing: Plumbing) {
         self.claimer.abort();
+        let (stray, foreign) = (plumbing.stray_results.total, plumbing.foreign_keys.total);
+        let refused = self
+            .router
+            .refused
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if stray + foreign + refused > 0 {
+            tracing::info!(
+                "worker port totals: {refused} connections refused (key not allowed), \
+                 {foreign} messages under another key than their worker's, {stray} results \
+                 from workers not sent that task"
+            );
+        }
         drop(plumbing);
         let _ = self.recorder.await;
         self.renewer.abort();
@@ -189,6 +266,25 @@ impl Plumbing {
         });
     }
 
+    /// A result from a worker that does not hold its task by this
+    /// dispatcher's count. If another worker holds it, or it is claimed and
+    /// not yet sent, the result is ignored and counted: only the worker a
+    /// task was sent to reports it. If this dispatcher does not hold the
+    /// task at all (it was sent by an earlier run of this dispatcher, or it
+    /// already ended), the store records it only if it is still the task's
+    /// current attempt and receipt (the receipt is random per attempt, so
+    /// only a worker that was sent the task knows it).
+    pub fn unassigned_result(&mut self, worker: &str, result: ResultMessage) {
+        if self.held.holds(&result.task.task_id) {
+            self.stray_results.count(format_args!(
+                "worker {worker}, task {} attempt {}",
+                result.task.task_id, result.task.attempt
+            ));
+        } else {
+            self.end(claim_from_ref(&result.task), Some(final_of(result)));
+        }
+    }
+
     /// A worker lost this task: queue it again, counting the attempt.
     pub fn lost(&self, claim: Claim) {
         self.held.remove(&claim);
@@ -225,6 +321,46 @@ impl Plumbing {
             };
             self.end(claim, None);
         }
+    }
+}
+
+/// Counts something a worker should not have sent, and logs it: the first
+/// at once, then at most one line per 10 s saying how many came since.
+pub struct Tally {
+    what: &'static str,
+    pub total: u64,
+    since_log: u64,
+    logged: Option<Instant>,
+}
+
+impl Tally {
+    pub fn new(what: &'static str) -> Self {
+        Tally {
+            what,
+            total: 0,
+            since_log: 0,
+            logged: None,
+        }
+    }
+
+    /// One more; `detail` says which (worker, task).
+    pub fn count(&mut self, detail: std::fmt::Arguments<'_>) {
+        self.total += 1;
+        self.since_log += 1;
+        if self
+            .logged
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(10))
+        {
+            return;
+        }
+        tracing::warn!(
+            "{}: {detail}; {} since the last such line, {} in all",
+            self.what,
+            self.since_log,
+            self.total
+        );
+        self.since_log = 0;
+        self.logged = Some(Instant::now());
     }
 }
 
@@ -634,6 +770,29 @@ mod tests {
             3,
             "fresh (maybe in flight), listed and unknown"
         );
+    }
+
+    #[test]
+    fn loopback_endpoints() {
+        for local in [
+            "tcp://127.0.0.1:7001",
+            "tcp://127.1.2.3:7001",
+            "tcp://[::1]:7001",
+            "tcp://localhost:7001",
+            "ipc:///tmp/x",
+        ] {
+            assert!(is_loopback_endpoint(local), "{local}");
+        }
+        for exposed in [
+            "tcp://*:7001",
+            "tcp://0.0.0.0:7001",
+            "tcp://[::]:7001",
+            "tcp://10.0.0.5:7001",
+            "tcp://eth0:7001",
+            "nonsense",
+        ] {
+            assert!(!is_loopback_endpoint(exposed), "{exposed}");
+        }
     }
 
     #[test]

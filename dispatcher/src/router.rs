@@ -7,9 +7,18 @@
 //! announces a frame over the cap is disconnected before anything is
 //! allocated. Undecodable messages are logged and dropped here; in pull mode
 //! they are answered with `ERROR`, so a REQ peer is not left waiting.
+//!
+//! With CURVE (`zap.rs`) every connection is encrypted and its worker key
+//! checked during the handshake; each message carries the key it came
+//! under (the `User-Id` the ZAP handler set), so the schedulers can bind a
+//! worker to its key. Routing-id handover is off then: a connection that
+//! presents a routing id already connected is not attached under it, so
+//! no peer can take over another's connection (ARCHITECTURE.md says why).
 
+use crate::zap::{self, CurveServer, Zap};
+use faas_protocol::curve::CurveKey;
 use faas_protocol::{DispatcherMessage, WorkerMessage, MAX_MESSAGE_BYTES};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
@@ -37,6 +46,9 @@ pub struct Inbound {
     /// envelope through its delimiter.
     pub route: Vec<Vec<u8>>,
     pub message: WorkerMessage,
+    /// The worker key the connection authenticated with (CURVE); `None`
+    /// without CURVE.
+    pub key: Option<CurveKey>,
 }
 
 /// Sends messages to workers from any thread.
@@ -65,6 +77,10 @@ impl Outbox {
 pub struct Router {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Stopped after the I/O thread (whose ROUTER may still ask it).
+    zap: Option<Zap>,
+    /// Connections the ZAP handler refused.
+    pub refused: Arc<AtomicU64>,
 }
 
 impl Drop for Router {
@@ -73,28 +89,57 @@ impl Drop for Router {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        self.zap.take();
     }
 }
 
-/// Binds the ROUTER on `endpoint` (e.g. `tcp://*:7001`) and starts the I/O
+/// Binds the ROUTER on `endpoint` (e.g. `tcp://127.0.0.1:7001`), with CURVE
+/// and its ZAP handler if `curve` is given, and starts the I/O
 /// thread. Fails if the port cannot be bound.
 pub fn start(
     endpoint: &str,
     framing: Framing,
+    curve: Option<&CurveServer>,
 ) -> Result<(Router, Outbox, mpsc::UnboundedReceiver<Inbound>), zmq::Error> {
     let context = zmq::Context::new();
-    let router = context.socket(zmq::ROUTER)?;
+    let mut router = context.socket(zmq::ROUTER)?;
     router.set_maxmsgsize(MAX_MESSAGE_BYTES as i64)?;
     router.set_linger(0)?;
     // Sending to a routing id that is gone is an error, not a silent drop.
     router.set_router_mandatory(true)?;
-    // A worker that reconnects under the same routing id (after a network
-    // partition, say) takes over from its old, half-open connection
-    // instead of being ignored; worker state is keyed so that this is safe.
-    router.set_router_handover(true)?;
-    // ZMTP heartbeats close connections whose peer vanished without a word.
+    let refused = Arc::new(AtomicU64::new(0));
+    let zap = match curve {
+        Some(curve) => {
+            // The handler is bound before the ROUTER, so that no handshake
+            // goes unchecked; with the domain enforced, none would if it
+            // were gone.
+            let zap = zap::start(&context, curve.allowed.clone(), refused.clone())?;
+            router.set_curve_server(true)?;
+            router.set_curve_secretkey(&curve.keys.secret.0)?;
+            router.set_zap_domain(zap::ZAP_DOMAIN)?;
+            zap::enforce(&mut router)?;
+            // A peer that connects and never finishes its handshake is
+            // dropped after 5 s.
+            router.set_handshake_ivl(5000)?;
+            // No handover: a connection presenting a routing id in use
+            // is not attached under it, whatever its key.
+            router.set_router_handover(false)?;
+            Some(zap)
+        }
+        None => {
+            // Plain ZMTP authenticates nobody: a worker that reconnects under
+            // the same routing id (after a network partition, say) takes
+            // over from its old, half-open connection instead of being
+            // ignored; worker state is keyed so that this is safe.
+            router.set_router_handover(true)?;
+            None
+        }
+    };
+    // ZMTP heartbeats close connections whose peer vanished without a word,
+    // sooner than a worker notices (5 s), so that a worker reconnecting
+    // after a partition finds its routing id free (no handover with CURVE).
     router.set_heartbeat_ivl(1000)?;
-    router.set_heartbeat_timeout(5000)?;
+    router.set_heartbeat_timeout(3000)?;
     router.set_sndhwm(100_000)?;
     router.set_rcvhwm(100_000)?;
     router.bind(endpoint)?;
@@ -109,17 +154,20 @@ pub fn start(
 
     let (tx, rx) = mpsc::unbounded_channel();
     let stop = Arc::new(AtomicBool::new(false));
+    let curve_on = curve.is_some();
     let thread = {
         let stop = stop.clone();
         std::thread::Builder::new()
             .name("faas-router".into())
-            .spawn(move || io_loop(router, pull, framing, tx, stop))
+            .spawn(move || io_loop(router, pull, framing, curve_on, tx, stop))
             .map_err(|_| zmq::Error::EMFILE)?
     };
     Ok((
         Router {
             stop,
             thread: Some(thread),
+            zap,
+            refused,
         },
         Outbox {
             socket: Arc::new(Mutex::new(push)),
@@ -128,10 +176,33 @@ pub fn start(
     ))
 }
 
+/// The next message on the ROUTER, if one is waiting, with the key its
+/// connection authenticated with (`curve`: the `User-Id` property, which
+/// the frames that came off the wire carry; the routing-id frame the
+/// ROUTER prepends does not).
+fn recv(router: &zmq::Socket, curve: bool) -> Option<(Vec<Vec<u8>>, Option<CurveKey>)> {
+    let mut frames = vec![router.recv_bytes(zmq::DONTWAIT).ok()?];
+    let mut key = None;
+    while router.get_rcvmore().unwrap_or(false) {
+        let mut frame = zmq::Message::new();
+        if router.recv(&mut frame, 0).is_err() {
+            break;
+        }
+        if curve && frames.len() == 1 {
+            key = frame
+                .gets("User-Id")
+                .and_then(|id| CurveKey::from_z85(id).ok());
+        }
+        frames.push(frame.to_vec());
+    }
+    Some((frames, key))
+}
+
 fn io_loop(
     router: zmq::Socket,
     outbox: zmq::Socket,
     framing: Framing,
+    curve: bool,
     inbound: mpsc::UnboundedSender<Inbound>,
     stop: Arc<AtomicBool>,
 ) {
@@ -147,7 +218,12 @@ fn io_loop(
         let (router_ready, outbox_ready) = (items[0].is_readable(), items[1].is_readable());
         if router_ready {
             // Drain what is there, without blocking.
-            while let Ok(mut frames) = router.recv_multipart(zmq::DONTWAIT) {
+            while let Some((mut frames, key)) = recv(&router, curve) {
+                if curve && key.is_none() && frames.len() > 1 {
+                    // Cannot happen: the ZAP handler names every key it lets in.
+                    tracing::warn!("dropped a message without an authenticated key");
+                    continue;
+                }
                 let Some(route_len) = route_len(&frames, framing) else {
                     let peer = frames.first().map(|id| hex_id(id)).unwrap_or_default();
                     tracing::warn!(peer = %peer, "dropped a message without a REQ envelope");
@@ -163,6 +239,7 @@ fn io_loop(
                                 from,
                                 route,
                                 message,
+                                key,
                             })
                             .is_err()
                         {

@@ -2,10 +2,12 @@
 //! message types and their framing into ZeroMQ multipart messages
 //! (`docs/protocol.md` is the specification).
 //!
-//! This crate only encodes and decodes. It owns no sockets and must not
-//! trust its input: every malformed message is a `ProtocolError`, never a
-//! panic.
+//! This crate only encodes and decodes, messages and (in [`curve`]) the
+//! worker port's CURVE keys and key files' text. It owns no sockets or
+//! files and must not trust its input: every malformed message is a
+//! `ProtocolError`, every malformed key a `KeyError`, never a panic.
 
+pub mod curve;
 pub mod pace;
 
 use serde::de::DeserializeOwned;

@@ -1,10 +1,13 @@
 //! The daemon subcommands: `faas up` (server + local dispatcher in one
-//! process), `faas server` and `faas dispatcher`. Each logs one line saying
-//! what it listens on once ready, and exits non-zero with a clear message
-//! when it cannot start.
+//! process), `faas server`, `faas dispatcher` and `faas worker`. Each logs
+//! one line saying what it listens on once ready, and exits non-zero with
+//! a clear message when it cannot start. Push and pull dispatchers and
+//! workers get their CURVE keys here (`port_keys.rs`).
 
 use anyhow::{bail, Context};
-use faas_dispatcher::{run_local, run_pull, run_push, LocalConfig, PullConfig, PushConfig};
+use faas_dispatcher::{
+    run_local, run_pull, run_push, AllowList, CurveServer, LocalConfig, PullConfig, PushConfig,
+};
 use faas_runtime::{Runtime, RuntimeConfig};
 use faas_server::{router, serve, AppState, ServerConfig};
 use faas_store::{RedisOptions, Store, StoreConfig};
@@ -120,6 +123,27 @@ pub struct DispatcherArgs {
     /// Seconds of silence after which a worker is declared dead (push and pull modes)
     #[arg(long, default_value_t = 3.0)]
     pub heartbeat_timeout: f64,
+    /// Address the worker port listens on (push and pull modes): 0.0.0.0
+    /// (or ::) for all interfaces, so that workers on other hosts connect
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// The dispatcher's CURVE key pair (default: dispatcher.key in the
+    /// credentials directory, created on first start)
+    #[arg(long, env = "FAAS_DISPATCHER_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// The worker public keys to accept, one per line (default:
+    /// workers.allow in the credentials directory, created on first start
+    /// with the key of a worker.key made beside it); re-read when it changes
+    #[arg(long, env = "FAAS_WORKERS_ALLOW")]
+    pub allow_list: Option<PathBuf>,
+    /// Plain ZMTP on the worker port: no encryption, no worker
+    /// authentication. Loopback only, unless --insecure-no-auth
+    #[arg(long)]
+    pub no_curve: bool,
+    /// No CURVE, even beyond loopback: anyone who reaches the port can take
+    /// tasks and report results. Only on a network you trust
+    #[arg(long)]
+    pub insecure_no_auth: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,6 +170,18 @@ pub struct WorkerArgs {
     /// behind the running ones (0: ask strictly for free slots)
     #[arg(long, default_value_t = faas_worker::DEFAULT_PULL_PREFETCH)]
     pub prefetch: usize,
+    /// The dispatcher's CURVE public key: the 40-character Z85 key, or a
+    /// file holding it (default: dispatcher.pub in the credentials directory)
+    #[arg(long, env = "FAAS_DISPATCHER_KEY")]
+    pub server_key: Option<String>,
+    /// This worker's CURVE key pair, made by `faas keys worker` (default:
+    /// worker.key in the credentials directory). FAAS_WORKER_SECRET_KEY (a
+    /// Z85 secret key) may stand for it
+    #[arg(long, env = "FAAS_WORKER_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Plain ZMTP, for a dispatcher started with --no-curve or --insecure-no-auth
+    #[arg(long, alias = "insecure-no-auth")]
+    pub no_curve: bool,
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the level (info by default).
@@ -304,7 +340,11 @@ impl AccessArgs {
 /// With keys required: on a store that has none yet (a first start),
 /// makes an admin key, prints it once and saves it where the CLI on this
 /// machine finds it.
-async fn prepare_keys(state: &AppState, listener: &TcpListener, scheme: &str) -> anyhow::Result<()> {
+async fn prepare_keys(
+    state: &AppState,
+    listener: &TcpListener,
+    scheme: &str,
+) -> anyhow::Result<()> {
     let auth = state.config.auth;
     if !auth {
         tracing::warn!("API keys are off (--no-auth): every caller is an admin");
@@ -435,6 +475,16 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         );
     }
     config.prefetch = args.prefetch;
+    if !args.no_curve {
+        let secret = std::env::var("FAAS_WORKER_SECRET_KEY")
+            .ok()
+            .filter(|s| !s.trim().is_empty());
+        config.curve = Some(crate::port_keys::worker_keys(
+            args.server_key.as_deref(),
+            args.key_file.as_deref(),
+            secret.as_deref(),
+        )?);
+    }
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut signal = shutdown_signal();
     let flag = stop.clone();
@@ -460,25 +510,80 @@ fn heartbeat_timeout(seconds: f64) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// Where and how a push or pull dispatcher's worker port listens.
+struct WorkerPort {
+    endpoint: String,
+    curve: Option<CurveServer>,
+}
+
+/// The worker port's endpoint and CURVE keys (loaded, or on first start
+/// created, in the credentials directory). Checked before anything
+/// starts: without CURVE, only loopback unless --insecure-no-auth.
+fn worker_port(args: &DispatcherArgs) -> anyhow::Result<WorkerPort> {
+    let host = args.bind.trim();
+    if host.is_empty() || host.contains(['/', '\0']) {
+        bail!("--bind {host:?}: expected an address such as 127.0.0.1, 0.0.0.0 or ::");
+    }
+    let endpoint = if host.contains(':') && !host.starts_with('[') {
+        format!("tcp://[{host}]:{}", args.port)
+    } else {
+        format!("tcp://{host}:{}", args.port)
+    };
+    let plain = args.no_curve || args.insecure_no_auth;
+    if plain && !args.insecure_no_auth && !faas_dispatcher::is_loopback_endpoint(&endpoint) {
+        bail!(
+            "refusing to listen on {host} port {} without CURVE (--no-curve): any host that \
+             reaches it could take tasks and report results. Drop --no-curve (workers then need \
+             the dispatcher's public key and an allowed key pair: see the README's cluster \
+             sections), bind 127.0.0.1, or add --insecure-no-auth on a network you trust",
+            args.port
+        );
+    }
+    if plain {
+        return Ok(WorkerPort {
+            endpoint,
+            curve: None,
+        });
+    }
+    let keys =
+        crate::port_keys::dispatcher_keys(args.key_file.as_deref(), args.allow_list.as_deref())?;
+    let allowed = AllowList::new(keys.allowed);
+    crate::port_keys::watch_allow_list(keys.allow_list, allowed.clone());
+    Ok(WorkerPort {
+        endpoint,
+        curve: Some(CurveServer {
+            keys: keys.keys,
+            allowed,
+        }),
+    })
+}
+
 /// `faas dispatcher`: runs queued tasks.
 pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
     let config = store_config(args.lease)?;
     let lease = config.lease;
+    let port = match args.mode {
+        Mode::Local => None,
+        Mode::Push | Mode::Pull => Some(worker_port(&args)?),
+    };
     let store = connect(Some(&args.redis), args.redis_cacert.as_deref(), config).await?;
-    match args.mode {
-        Mode::Local => {}
-        Mode::Push => {
+    match (args.mode, port) {
+        (Mode::Local, _) | (_, None) => {}
+        (Mode::Push, Some(port)) => {
             let timeout = heartbeat_timeout(args.heartbeat_timeout)?;
             let config = PushConfig {
                 heartbeat_timeout: timeout,
                 heartbeat_interval: (timeout / 3).min(Duration::from_secs(1)),
                 renew_every: lease / 3,
+                endpoint: port.endpoint,
+                curve: port.curve,
+                allow_plain_beyond_loopback: args.insecure_no_auth,
                 ..PushConfig::new(args.port)
             };
             run_push(store, config, shutdown_signal()).await?;
             return Ok(());
         }
-        Mode::Pull => {
+        (Mode::Pull, Some(port)) => {
             let timeout = heartbeat_timeout(args.heartbeat_timeout)?;
             let interval = (timeout / 3).min(Duration::from_secs(1));
             let config = PullConfig {
@@ -486,6 +591,9 @@ pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
                 heartbeat_interval: interval,
                 hold: interval,
                 renew_every: lease / 3,
+                endpoint: port.endpoint,
+                curve: port.curve,
+                allow_plain_beyond_loopback: args.insecure_no_auth,
                 ..PullConfig::new(args.port)
             };
             run_pull(store, config, shutdown_signal()).await?;

@@ -1,10 +1,15 @@
 //! `faas keys`: API keys (create, list, revoke) through the REST API with
-//! an admin key; and `faas limits`, a tenant's quotas.
+//! an admin key, and `faas keys worker`, a CURVE key pair for a worker
+//! (the worker port's keys, see `port_keys.rs`); and `faas limits`, a
+//! tenant's quotas.
 
 use crate::commands::Connection;
 use crate::listing::{age_text, column_width, now_ms, print_stdout};
-use anyhow::Context;
+use crate::port_keys::write_new_private;
+use anyhow::{bail, Context};
+use faas_protocol::curve::KeyPair;
 use serde_json::{json, Value};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
@@ -33,13 +38,30 @@ pub enum KeysCommand {
         /// The prefix `faas keys list` shows
         prefix: String,
     },
+    /// Make a CURVE key pair for a worker: prints it (or writes it with
+    /// --out and prints the public key), to put on the dispatcher's
+    /// allow-list
+    Worker(WorkerKeyArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct WorkerKeyArgs {
+    /// Write the key pair to this file (mode 0600; never overwritten) and
+    /// print only the public key
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+    /// A note for the file's comment (e.g. the worker's host)
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 pub async fn keys(args: KeysArgs) -> anyhow::Result<ExitCode> {
-    let client = args.conn.client()?;
+    // Only the API-key commands talk to a server.
+    let client = || args.conn.client();
     match args.command {
+        KeysCommand::Worker(worker_args) => return worker(worker_args),
         KeysCommand::Create { tenant, admin } => {
-            let made = client
+            let made = client()?
                 .create_key(&tenant, admin)
                 .await
                 .context("cannot create a key")?;
@@ -58,7 +80,7 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<ExitCode> {
             }
         }
         KeysCommand::List => {
-            let keys = client.list_keys().await.context("cannot list keys")?;
+            let keys = client()?.list_keys().await.context("cannot list keys")?;
             let out = if args.conn.json {
                 format!("{}\n", json!({ "keys": keys }))
             } else {
@@ -67,7 +89,7 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<ExitCode> {
             print_stdout(&out)?;
         }
         KeysCommand::Revoke { prefix } => {
-            let revoked = client
+            let revoked = client()?
                 .revoke_key(&prefix)
                 .await
                 .with_context(|| format!("cannot revoke {prefix}"))?;
@@ -76,6 +98,35 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<ExitCode> {
             } else {
                 eprintln!("revoked {}", revoked["revoked"].as_str().unwrap_or(&prefix));
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn worker(args: WorkerKeyArgs) -> anyhow::Result<ExitCode> {
+    let pair = KeyPair::generate()?;
+    let what = match &args.name {
+        Some(name) => format!("faas worker {name}"),
+        None => "faas worker".to_string(),
+    };
+    match args.out {
+        None => print!("{}", pair.to_file(&what)),
+        Some(path) => {
+            if !write_new_private(&path, &pair.to_file(&what))? {
+                bail!("{} exists; not overwriting it", path.display());
+            }
+            println!("{}", pair.public);
+            eprintln!(
+                "wrote {}. Allow the worker on the dispatcher's host:\n  echo '{} # {}' >> {}\n\
+                 and start it with: faas worker push|pull SLOTS tcp://HOST:PORT --key-file {} --server-key <the dispatcher's public key>",
+                path.display(),
+                pair.public,
+                args.name.as_deref().unwrap_or("worker"),
+                crate::credentials::config_dir()
+                    .join(crate::port_keys::ALLOW_LIST)
+                    .display(),
+                path.display()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -146,7 +197,10 @@ pub async fn limits(args: LimitsArgs) -> anyhow::Result<ExitCode> {
     }
     let info = if set.is_empty() {
         client
-            .get_json(&format!("/tenants/{}", args.tenant), std::time::Duration::from_secs(30))
+            .get_json(
+                &format!("/tenants/{}", args.tenant),
+                std::time::Duration::from_secs(30),
+            )
             .await
     } else {
         client.set_limits(&args.tenant, &Value::Object(set)).await

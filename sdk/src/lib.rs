@@ -9,7 +9,9 @@
 //! [`build`] compiles Rust crates and C files to modules (`faas build`) and
 //! [`run`] runs a module once on the local runtime (`faas run`);
 //! [`listing`] lists functions and tasks (`faas functions`, `faas tasks`)
-//! and [`map`] invokes a function once per line of a file (`faas map`).
+//! and [`map`] invokes a function once per line of a file (`faas map`);
+//! [`keys`] is `faas keys` and [`port_keys`] the worker port's CURVE key
+//! files (read only by the daemons and `faas keys`).
 //! The client side must not talk to Redis or run wasm itself: everything it
 //! knows about functions and tasks comes from a server over HTTP (WAT text
 //! is compiled to a binary locally only so syntax errors show before upload).
@@ -24,6 +26,7 @@ pub mod keys;
 pub mod listing;
 pub mod map;
 pub mod plot;
+pub mod port_keys;
 pub mod progress;
 pub mod run;
 

@@ -16,8 +16,8 @@ mod keys;
 mod memory;
 mod model;
 mod redis_store;
-mod tenants;
 mod redis_url;
+mod tenants;
 mod waiters;
 
 pub use error::{StoreError, StoreResult};
@@ -30,8 +30,8 @@ pub use model::{
 pub use redis_store::{
     RedisStore, DONE_CHANNEL, FUNCTIONS_INDEX, GROUP, NEW_TASK_CHANNEL, RECENT_INDEX, STREAM,
 };
-pub use tenants::{Limit, LimitOverrides, OverQuota, TenantInfo, TenantLimits};
 pub use redis_url::{redact_url, RedisOptions};
+pub use tenants::{Limit, LimitOverrides, OverQuota, TenantInfo, TenantLimits};
 
 use serde_json::Value;
 use std::collections::HashMap;

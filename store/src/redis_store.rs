@@ -17,8 +17,8 @@ use crate::model::{
     new_receipt, now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskOutcome, TaskRecord,
     TaskStatus, TaskSummary, DEFAULT_TENANT, RECENT_TASKS,
 };
-use crate::tenants::{LimitOverrides, OverQuota, TenantInfo};
 use crate::redis_url::{open_client, redact_url, RedisOptions};
+use crate::tenants::{LimitOverrides, OverQuota, TenantInfo};
 use crate::waiters::Waiters;
 use crate::StoreConfig;
 use futures::StreamExt;

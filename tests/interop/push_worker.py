@@ -3,6 +3,7 @@
 libraries: pyzmq for the wire and wasmtime-py to run typed exports.
 
 Usage: push_worker.py SLOTS tcp://HOST:PORT
+(with CURVE keys from FAAS_DISPATCHER_KEY and FAAS_WORKER_KEY_FILE)
 
 It registers, heartbeats, runs each TASK (typed exports only) and reports a
 RESULT; it asks for a module with NEED_MODULE when a TASK comes without one
@@ -11,6 +12,7 @@ WELCOMEd, and "done N" to stdout after each result, for the test to follow.
 """
 
 import json
+import os
 import sys
 import time
 import uuid
@@ -19,6 +21,41 @@ import wasmtime
 import zmq
 
 TAG = b"faas/1"
+
+
+def curve_keys():
+    """CURVE keys as docs/protocol.md describes, from the environment:
+    FAAS_DISPATCHER_KEY (the dispatcher's Z85 public key, or a file holding
+    it) and FAAS_WORKER_KEY_FILE (a key pair file: `public = ...`,
+    `secret = ...`). Neither set: plain ZMTP (a dispatcher with --no-curve)."""
+    server = os.environ.get("FAAS_DISPATCHER_KEY")
+    key_file = os.environ.get("FAAS_WORKER_KEY_FILE")
+    if not server or not key_file:
+        return None
+
+    def fields(text):
+        out = {}
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if len(line) == 40:  # a bare key ("=" is a Z85 character)
+                out["public"] = line
+                continue
+            name, _, value = line.partition("=")
+            out[name.strip()] = value.strip()
+        return out
+
+    if len(server) != 40 or os.path.exists(server):
+        server = fields(open(server).read())["public"]
+    pair = fields(open(key_file).read())
+    secret = pair["secret"].encode()
+    return server.encode(), zmq.curve_public(secret), secret
+
+
+def set_curve(sock, keys):
+    if keys is not None:
+        sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = keys
 
 
 def frames(kind, body, extra=None):
@@ -32,6 +69,7 @@ def main():
     slots, url = int(sys.argv[1]), sys.argv[2]
     ctx = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
+    set_curve(sock, curve_keys())
     sock.setsockopt(zmq.ROUTING_ID, ("py-" + uuid.uuid4().hex[:8]).encode())
     sock.setsockopt(zmq.MAXMSGSIZE, 64 * 1024 * 1024)
     sock.setsockopt(zmq.LINGER, 0)

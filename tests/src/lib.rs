@@ -309,6 +309,17 @@ pub fn wait_for_port(port: u16, timeout: Duration) {
     panic!("nothing listens on port {port} after {timeout:?}");
 }
 
+/// The credentials directory (`FAAS_CONFIG_DIR`) of every `faas` process
+/// started here, unless a test passes its own: private to this test
+/// process, so that tests never touch the real `~/.config/faas`. The first
+/// push or pull dispatcher creates its keys there (and a worker key pair
+/// on its allow-list), and workers started here find them.
+pub fn test_config_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| std::env::temp_dir().join(format!("faas-e2e-config-{}", std::process::id())))
+        .clone()
+}
+
 /// The `faas` binary built by cargo for this workspace.
 pub fn faas_bin() -> PathBuf {
     if let Ok(path) = std::env::var("CARGO_BIN_EXE_faas") {
@@ -358,15 +369,25 @@ impl Daemon {
         Self::start_env(args, &[], ready_marker)
     }
 
-    /// Starts `faas ARGS` with extra environment; unless `env` sets
-    /// `FAAS_CONFIG_DIR`, with a fresh one of its own (removed on drop).
+    /// Starts `faas ARGS` with extra environment. Unless `env` sets
+    /// `FAAS_CONFIG_DIR`: a REST daemon (`up`, `server`) gets a fresh one
+    /// of its own (removed on drop) to save its admin key in, and every
+    /// other daemon the test process's shared one (`test_config_dir`), so
+    /// workers find their dispatcher's keys.
     pub fn start_env(args: &[&str], env: &[(&str, &str)], ready_marker: &str) -> Daemon {
         let given = env
             .iter()
             .find(|(k, _)| *k == "FAAS_CONFIG_DIR")
             .map(|(_, v)| PathBuf::from(v));
-        let owns_config_dir = given.is_none();
-        let config_dir = given.unwrap_or_else(fresh_config_dir);
+        let rest_daemon = matches!(args.first(), Some(&"up" | &"server"));
+        let owns_config_dir = given.is_none() && rest_daemon;
+        let config_dir = given.unwrap_or_else(|| {
+            if rest_daemon {
+                fresh_config_dir()
+            } else {
+                test_config_dir()
+            }
+        });
         let mut cmd = Command::new(faas_bin());
         cmd.args(args)
             .env("FAAS_CONFIG_DIR", &config_dir)
@@ -531,12 +552,12 @@ pub struct Exited {
 
 /// Runs `faas ARGS` with extra environment variables, stdin closed, and
 /// waits up to `timeout` for it to exit (then kills it). Unless `env`
-/// sets `FAAS_CONFIG_DIR`, it gets an empty one of its own.
+/// sets `FAAS_CONFIG_DIR`, it gets the test process's (`test_config_dir`).
 pub fn run_faas(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Exited {
     let started = Instant::now();
     let mut child = Command::new(faas_bin())
         .args(args)
-        .env("FAAS_CONFIG_DIR", fresh_config_dir())
+        .env("FAAS_CONFIG_DIR", test_config_dir())
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -66,7 +66,10 @@ fn deploy_and_add(conn: &[&str], site: &Path) -> String {
     let wat = add_wat();
     let dir = site.to_string_lossy();
     let token = saved_token(site).expect("a server saved its admin key");
-    let env = [("FAAS_CONFIG_DIR", dir.as_ref()), ("FAAS_TOKEN", token.as_str())];
+    let env = [
+        ("FAAS_CONFIG_DIR", dir.as_ref()),
+        ("FAAS_TOKEN", token.as_str()),
+    ];
     let mut args = vec!["deploy", &wat];
     args.extend(conn);
     let deployed = client(&args, &env);
@@ -183,7 +186,11 @@ fn server_and_dispatcher_log_in_to_redis_as_an_acl_user() {
     assert!(url.contains(PASSWORD));
     let port = free_port().to_string();
     let site = fresh_config_dir();
-    let mut server = start(&site, &["server", "--redis", &url, "--port", &port], LISTENING);
+    let mut server = start(
+        &site,
+        &["server", "--redis", &url, "--port", &port],
+        LISTENING,
+    );
     let mut dispatcher = start(
         &site,
         &["dispatcher", "--redis", &url, "-w", "2"],

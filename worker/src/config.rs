@@ -2,6 +2,7 @@
 //! (`WorkerError`), and the checks done before any socket exists: the
 //! dispatcher URL, the worker's name and its ZeroMQ routing id.
 
+use faas_protocol::curve::{CurveKey, KeyPair};
 use faas_runtime::{RuntimeConfig, RuntimeError};
 use std::net::ToSocketAddrs;
 
@@ -21,6 +22,19 @@ pub struct WorkerConfig {
     /// The sandbox's limits; `max_concurrent_instances` is raised to
     /// `slots` if it is lower.
     pub runtime: RuntimeConfig,
+    /// CURVE: the dispatcher's public key and this worker's key pair;
+    /// `None`: plain ZMTP (the dispatcher must run without CURVE too).
+    pub curve: Option<CurveClient>,
+}
+
+/// A worker's CURVE settings.
+#[derive(Debug, Clone)]
+pub struct CurveClient {
+    /// The dispatcher's public key: the worker talks to nothing else.
+    pub server: CurveKey,
+    /// This worker's key pair; its public key must be on the dispatcher's
+    /// allow-list.
+    pub keys: KeyPair,
 }
 
 impl WorkerConfig {
@@ -36,6 +50,7 @@ impl WorkerConfig {
                 max_concurrent_instances: u32::try_from(slots.max(1)).unwrap_or(u32::MAX),
                 ..RuntimeConfig::default()
             },
+            curve: None,
         }
     }
 }
@@ -53,15 +68,51 @@ impl WorkerConfig {
         check_url(&self.dispatcher)
     }
 
-    /// The ready line (end-to-end tests wait for "faas worker ready").
-    pub(crate) fn log_ready(&self, mode: &str) {
+    fn security(&self) -> String {
+        match &self.curve {
+            Some(curve) => format!(
+                "CURVE on (this worker's public key {}, dispatcher's {})",
+                curve.keys.public, curve.server
+            ),
+            None => "CURVE off".to_string(),
+        }
+    }
+
+    /// Logged at start, before the dispatcher answers (it may never: a
+    /// refused key looks like no dispatcher), so the key to allow shows.
+    pub(crate) fn log_connecting(&self, mode: &str) {
         tracing::info!(
             worker = %self.name,
-            "faas worker ready: {mode} mode, {} slot{}, dispatcher {}",
+            "faas worker connecting: {mode} mode, dispatcher {}, {}",
+            self.dispatcher,
+            self.security()
+        );
+    }
+
+    /// The ready line (end-to-end tests wait for "faas worker ready").
+    pub(crate) fn log_ready(&self, mode: &str) {
+        let security = self.security();
+        tracing::info!(
+            worker = %self.name,
+            "faas worker ready: {mode} mode, {} slot{}, dispatcher {}, {security}",
             self.slots,
             if self.slots == 1 { "" } else { "s" },
             self.dispatcher
         );
+    }
+
+    /// What to check when the dispatcher says nothing: with CURVE, a
+    /// dispatcher that refuses this worker's key closes the connection
+    /// during the handshake, which looks the same as no dispatcher.
+    pub(crate) fn silence_hint(&self) -> String {
+        match &self.curve {
+            Some(curve) => format!(
+                " (if the dispatcher runs: is this worker's public key {} on its allow-list, \
+                 and is its public key {}? Without CURVE on both sides they cannot talk)",
+                curve.keys.public, curve.server
+            ),
+            None => String::new(),
+        }
     }
 }
 
@@ -88,6 +139,30 @@ pub enum WorkerError {
     Runtime(#[from] RuntimeError),
     #[error("cannot start the worker's threads: {0}")]
     Threads(#[from] std::io::Error),
+    #[error(
+        "the dispatcher at {dispatcher} refused this worker's key {key} (ZAP status {status}): \
+         put that public key on the dispatcher's allow-list (workers.allow, re-read within \
+         seconds), then start the worker again"
+    )]
+    Refused {
+        dispatcher: String,
+        key: String,
+        status: u32,
+    },
+}
+
+impl WorkerConfig {
+    /// The error of a worker whose key the dispatcher refused.
+    pub(crate) fn refused(&self, status: u32) -> WorkerError {
+        WorkerError::Refused {
+            dispatcher: self.dispatcher.clone(),
+            key: self
+                .curve
+                .as_ref()
+                .map_or_else(|| "(none)".into(), |c| c.keys.public.to_z85()),
+            status,
+        }
+    }
 }
 
 impl WorkerError {

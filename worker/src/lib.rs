@@ -13,6 +13,11 @@
 //! the next request, an idle worker's request is held by the dispatcher
 //! (the long poll), and requests whose answer is lost are sent again.
 //!
+//! With CURVE (`WorkerConfig::curve`, the default of `faas worker`) the
+//! connection is encrypted and the worker proves its key to the dispatcher,
+//! and checks the dispatcher's: keys come in the config, this crate reads
+//! no files.
+//!
 //! It must not talk to Redis or any store (only the dispatcher does), nor
 //! touch wasmtime (only `faas-runtime` does). Nothing a peer or a guest
 //! sends may panic it or end it: bad messages are logged and dropped, guest
@@ -37,7 +42,7 @@ mod requests;
 mod tasks;
 mod wake;
 
-pub use config::{default_name, WorkerConfig, WorkerError, DEFAULT_PULL_PREFETCH};
+pub use config::{default_name, CurveClient, WorkerConfig, WorkerError, DEFAULT_PULL_PREFETCH};
 pub use outcome::kind_name;
 pub use pull::run_pull;
 pub use push::run_push;

@@ -1,13 +1,14 @@
 //! The worker's end of the connection: a DEALER connected to the
 //! dispatcher's ROUTER, set up the same way in both modes (routing id,
-//! message size cap, linger, reconnection, ZMTP heartbeats, IPv6), and the
+//! message size cap, linger, reconnection, ZMTP heartbeats, IPv6, CURVE
+//! keys), and the
 //! poll that waits on it beside the wake-up mailbox.
 
 use crate::config::{is_ipv6_literal, WorkerConfig, WorkerError};
 use crate::engine::Event;
 use crate::wake::Mailbox;
 use faas_protocol::MAX_MESSAGE_BYTES;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Longest poll, so that `shutdown` is seen promptly.
 const MAX_POLL: Duration = Duration::from_millis(100);
@@ -34,10 +35,19 @@ pub(crate) struct Polled {
 
 pub(crate) struct Link {
     socket: zmq::Socket,
+    /// libzmq's events about the DEALER's handshakes: an authentication
+    /// failure (the dispatcher's ZAP handler refused this worker's key)
+    /// ends the connection for good, libzmq does not retry it.
+    monitor: zmq::Socket,
+    /// When the monitor was last read.
+    checked: Instant,
     /// The DEALER has a context of its own: ending it (after the socket,
     /// on drop) waits up to the linger for the last messages to go out.
     _context: zmq::Context,
 }
+
+/// How often the handshake monitor is read.
+const CHECK_EVERY: Duration = Duration::from_millis(200);
 
 impl Link {
     /// Connects a DEALER with routing id `id`. `immediate`: queue messages
@@ -61,6 +71,26 @@ impl Link {
             .and_then(|()| socket.set_ipv6(is_ipv6_literal(&config.dispatcher)))
             .and_then(|()| socket.set_immediate(immediate))
             .map_err(WorkerError::zmq("socket option"))?;
+        if let Some(curve) = &config.curve {
+            // The dispatcher is the CURVE server: this worker must know its
+            // public key, and proves its own key pair in the handshake.
+            socket
+                .set_curve_serverkey(&curve.server.0)
+                .and_then(|()| socket.set_curve_publickey(&curve.keys.public.0))
+                .and_then(|()| socket.set_curve_secretkey(&curve.keys.secret.0))
+                .map_err(WorkerError::zmq("CURVE keys"))?;
+        }
+        let events = format!(
+            "inproc://faas-link-monitor-{}",
+            uuid::Uuid::new_v4().simple()
+        );
+        socket
+            .monitor(&events, zmq::SocketEvent::HANDSHAKE_FAILED_AUTH as i32)
+            .map_err(WorkerError::zmq("socket monitor"))?;
+        let monitor = context
+            .socket(zmq::PAIR)
+            .and_then(|m| m.connect(&events).map(|()| m))
+            .map_err(WorkerError::zmq("socket monitor"))?;
         socket
             .connect(&config.dispatcher)
             .map_err(|e| WorkerError::BadUrl {
@@ -70,8 +100,30 @@ impl Link {
         tracing::debug!(id = %String::from_utf8_lossy(id), "connecting to {}", config.dispatcher);
         Ok(Link {
             socket,
+            monitor,
+            checked: Instant::now(),
             _context: context,
         })
+    }
+
+    /// The ZAP status code (400) if the dispatcher refused this worker's
+    /// key since the last call; read at most every [`CHECK_EVERY`].
+    pub fn refused(&mut self) -> Option<u32> {
+        if self.checked.elapsed() < CHECK_EVERY {
+            return None;
+        }
+        self.checked = Instant::now();
+        while let Ok(frames) = self.monitor.recv_multipart(zmq::DONTWAIT) {
+            // Frame 0: the event (u16) and its value (u32), little-endian.
+            let Some(head) = frames.first().filter(|f| f.len() >= 6) else {
+                continue;
+            };
+            let event = u16::from_le_bytes([head[0], head[1]]);
+            if event == zmq::SocketEvent::HANDSHAKE_FAILED_AUTH.to_raw() {
+                return Some(u32::from_le_bytes([head[2], head[3], head[4], head[5]]));
+            }
+        }
+        None
     }
 
     /// Hands a message to the socket without blocking; `EAGAIN` when it

@@ -53,6 +53,7 @@ pub fn run_pull(config: WorkerConfig, shutdown: Arc<AtomicBool>) -> Result<(), W
     let engine = Engine::start(&config)?;
     let id = routing_id(&config.name);
     let link = Link::connect(&config, &id, true)?;
+    config.log_connecting("pull");
     let mut worker = Puller {
         link,
         engine,
@@ -68,16 +69,22 @@ pub fn run_pull(config: WorkerConfig, shutdown: Arc<AtomicBool>) -> Result<(), W
         lost_logged: None,
         blocked: false,
         idle_since: None,
+        refused: None,
     };
     worker.run(&shutdown);
     let Puller {
         link,
         engine,
         latency,
+        refused,
+        config,
         ..
     } = worker;
     engine.stop(link, &latency);
-    Ok(())
+    match refused {
+        Some(status) => Err(config.refused(status)),
+        None => Ok(()),
+    }
 }
 
 /// Tasks whose function this worker lacks, kept to be fed again with the
@@ -110,11 +117,17 @@ struct Puller {
     blocked: bool,
     /// Stopping, and no task left, since.
     idle_since: Option<Instant>,
+    /// The dispatcher refused this worker's key (the ZAP status): stop.
+    refused: Option<u32>,
 }
 
 impl Puller {
     fn run(&mut self, shutdown: &AtomicBool) {
         loop {
+            if let Some(status) = self.link.refused() {
+                self.refused = Some(status);
+                return;
+            }
             let now = Instant::now();
             if !self.engine.tasks.draining() && shutdown.load(Ordering::Relaxed) {
                 self.stop_asking(now);
@@ -204,9 +217,10 @@ impl Puller {
                 tracing::debug!(lost, "no answer from the dispatcher yet; asking again");
             } else if silent {
                 tracing::info!(
-                    "no answer from the dispatcher at {} for {:.1} s; asking again",
+                    "no answer from the dispatcher at {} for {:.1} s; asking again{}",
                     self.config.dispatcher,
-                    patience.as_secs_f64()
+                    patience.as_secs_f64(),
+                    self.config.silence_hint()
                 );
                 self.silent = true;
             } else if self

@@ -32,6 +32,7 @@ const GATHER: Duration = Duration::from_millis(1);
 pub fn run_push(config: WorkerConfig, shutdown: Arc<AtomicBool>) -> Result<(), WorkerError> {
     let engine = Engine::start(&config)?;
     let link = Link::connect(&config, &routing_id(&config.name), false)?;
+    config.log_connecting("push");
     let now = Instant::now();
     let mut worker = Worker {
         link,
@@ -48,6 +49,7 @@ pub fn run_push(config: WorkerConfig, shutdown: Arc<AtomicBool>) -> Result<(), W
         backlog: VecDeque::new(),
         latency: Latency::default(),
         gather_until: None,
+        refused: None,
     };
     worker.run(&shutdown);
     let Worker {
@@ -55,8 +57,14 @@ pub fn run_push(config: WorkerConfig, shutdown: Arc<AtomicBool>) -> Result<(), W
         engine,
         latency,
         backlog,
+        refused,
+        config,
         ..
     } = worker;
+    if let Some(status) = refused {
+        engine.stop(link, &latency);
+        return Err(config.refused(status));
+    }
     if !backlog.is_empty() {
         tracing::warn!(
             "{} messages could not be handed to the socket before exit (the dispatcher is unreachable)",
@@ -92,12 +100,18 @@ struct Worker {
     latency: Latency,
     /// Results are left to gather in the mailbox until then.
     gather_until: Option<Instant>,
+    /// The dispatcher refused this worker's key (the ZAP status): stop.
+    refused: Option<u32>,
 }
 
 impl Worker {
     fn run(&mut self, shutdown: &AtomicBool) {
         self.register();
         loop {
+            if let Some(status) = self.link.refused() {
+                self.refused = Some(status);
+                return;
+            }
             if !self.engine.tasks.draining() && shutdown.load(Ordering::Relaxed) {
                 let returned = self.engine.begin_drain();
                 self.send(WorkerMessage::Bye { returned });
@@ -168,9 +182,10 @@ impl Worker {
             let silent = now.saturating_duration_since(self.last_heard);
             if !self.warned_silent && silent >= self.heartbeat * SILENT_INTERVALS * 3 {
                 tracing::warn!(
-                    "no answer from the dispatcher at {} for {:.1} s; still trying",
+                    "no answer from the dispatcher at {} for {:.1} s; still trying{}",
                     self.config.dispatcher,
-                    silent.as_secs_f64()
+                    silent.as_secs_f64(),
+                    self.config.silence_hint()
                 );
                 self.warned_silent = true;
             }

@@ -156,9 +156,13 @@ impl Python {
             "the interop tests need python3 with pyzmq and wasmtime (pip install pyzmq wasmtime; .ci/run does)"
         );
         let script = format!("{}/interop/{script}", env!("CARGO_MANIFEST_DIR"));
+        // The keys the cluster's dispatcher made (see `test_config_dir`).
+        let keys = faas_e2e::test_config_dir();
         let mut child = std::process::Command::new("python3")
             .arg(&script)
             .args(args)
+            .env("FAAS_DISPATCHER_KEY", keys.join("dispatcher.pub"))
+            .env("FAAS_WORKER_KEY_FILE", keys.join("worker.key"))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()
