@@ -5,25 +5,14 @@
 # (no-op tasks in batches of 1,000, and the single-task round trip), so
 # both see the same Redis, dispatcher and machine load.
 # Usage: scripts/bench-auth.sh [PAIRS]   (default 3 pairs, about 3 minutes)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-cargo build --release -q -p faas-sdk
-FAAS=target/release/faas
+source "$(dirname "$0")/lib.sh"
 PAIRS=${1:-3}
-OUT=bench-out; mkdir -p "$OUT"
 CSV="$OUT/auth.csv"
 # Keys made here stay here, not in ~/.config/faas.
-export FAAS_CONFIG_DIR="$OUT/auth-config"; rm -rf "$FAAS_CONFIG_DIR"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-REDIS_PORT=$(free_port); KEYED=$(free_port); OPEN=$(free_port)
-REDIS=redis://127.0.0.1:$REDIS_PORT
-PIDS=()
-cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; }
-trap cleanup EXIT
-wait_line() { for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "no '$2' in $1" >&2; cat "$1" >&2; exit 1; }
+export FAAS_CONFIG_DIR="$PWD/$OUT/auth-config"; rm -rf "$FAAS_CONFIG_DIR"
+KEYED=$(free_port); OPEN=$(free_port)
 
-redis-server --port "$REDIS_PORT" --save "" --appendonly no --daemonize yes >/dev/null
-sleep 0.3
+start_redis
 $FAAS server --redis "$REDIS" --port "$KEYED" > "$OUT/server-keyed.log" 2>&1 & PIDS+=($!)
 wait_line "$OUT/server-keyed.log" "listening on"
 $FAAS server --redis "$REDIS" --port "$OPEN" --no-auth > "$OUT/server-open.log" 2>&1 & PIDS+=($!)

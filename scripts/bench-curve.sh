@@ -6,24 +6,13 @@
 # configurations alternate, RUNS times each, so that a busy machine's noise
 # falls on both.                                         -> bench-out/curve.csv
 # Usage: scripts/bench-curve.sh [RUNS]   (default 3: about 2 minutes)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-cargo build --release -q -p faas-sdk
-FAAS=target/release/faas
+source "$(dirname "$0")/lib.sh"
 RUNS=${1:-3}
-OUT=bench-out; mkdir -p "$OUT"
 CSV="$OUT/curve.csv"
 export FAAS_CONFIG_DIR="$PWD/$OUT/curve-keys"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-REDIS_PORT=$(free_port); HTTP_PORT=$(free_port); ZMQ_PORT=$(free_port)
-REDIS=redis://127.0.0.1:$REDIS_PORT
-PIDS=(); EXEC=()
-cleanup() { kill "${EXEC[@]}" "${PIDS[@]}" 2>/dev/null || true; redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; }
-trap cleanup EXIT
-wait_line() { for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "no '$2' in $1" >&2; cat "$1" >&2; exit 1; }
+HTTP_PORT=$(free_port); ZMQ_PORT=$(free_port)
 
-redis-server --port "$REDIS_PORT" --save "" --appendonly no --daemonize yes >/dev/null
-sleep 0.3
+start_redis
 $FAAS server --redis "$REDIS" --port "$HTTP_PORT" > "$OUT/server.log" 2>&1 & PIDS+=($!)
 wait_line "$OUT/server.log" "listening on"
 $FAAS bench --csv-header > "$CSV"

@@ -12,25 +12,14 @@
 #      only, 1000x would sleep 8 minutes per point), in local mode (-w W),
 #      push mode and pull mode                           -> bench-out/modes.csv
 # Usage: scripts/bench-modes.sh [quick]   (quick: parts 1 and 2, about 3 minutes; all: about 22)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-cargo build --release -q -p faas-sdk
-FAAS=target/release/faas
-OUT=bench-out; mkdir -p "$OUT"
+source "$(dirname "$0")/lib.sh"
 CSV="$OUT/modes.csv"; WORKLOADS="$OUT/workloads.csv"
-# The worker port's CURVE keys: made by the first dispatcher, found by the workers.
+# The server's admin key and the worker port's CURVE keys stay in bench-out.
 export FAAS_CONFIG_DIR="${FAAS_CONFIG_DIR:-$PWD/$OUT/keys}"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-REDIS_PORT=$(free_port); HTTP_PORT=$(free_port); ZMQ_PORT=$(free_port)
-REDIS=redis://127.0.0.1:$REDIS_PORT
+HTTP_PORT=$(free_port); ZMQ_PORT=$(free_port)
 export FAAS_URL=http://127.0.0.1:$HTTP_PORT
-PIDS=()
-cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; }
-trap cleanup EXIT
-wait_line() { for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "no '$2' in $1" >&2; cat "$1" >&2; exit 1; }
 
-redis-server --port "$REDIS_PORT" --save "" --appendonly no --daemonize yes >/dev/null
-sleep 0.3
+start_redis
 $FAAS server --redis "$REDIS" --port "$HTTP_PORT" > "$OUT/server.log" 2>&1 & PIDS+=($!)
 wait_line "$OUT/server.log" "listening on"
 

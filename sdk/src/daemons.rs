@@ -43,19 +43,19 @@ pub struct UpArgs {
     /// Seconds before a task whose executor stopped renewing it runs again
     #[arg(long, default_value_t = 10.0)]
     pub lease: f64,
+    #[command(flatten)]
+    pub access: AccessArgs,
+}
+
+/// Who may call the REST API, and over what.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AccessArgs {
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key)
     #[arg(long, value_name = "PEM", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    #[command(flatten)]
-    pub access: AccessArgs,
-}
-
-/// Who may call the REST API.
-#[derive(clap::Args, Debug, Clone)]
-pub struct AccessArgs {
     /// Serve without API keys (every caller is an admin); refused on an
     /// address beyond loopback
     #[arg(long)]
@@ -80,12 +80,6 @@ pub struct ServerArgs {
     /// Address to listen on (0.0.0.0 for all interfaces)
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
-    /// Serve HTTPS with this PEM certificate chain (needs --tls-key)
-    #[arg(long, value_name = "PEM", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    /// The PEM private key of --tls-cert
-    #[arg(long, value_name = "PEM", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub access: AccessArgs,
 }
@@ -394,7 +388,10 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let auth = args.access.auth_required(&args.host)?;
     let config = store_config(args.lease)?;
     let lease = config.lease;
-    let tls = tls(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
+    let tls = tls(
+        args.access.tls_cert.as_deref(),
+        args.access.tls_key.as_deref(),
+    )?;
     let store = connect(args.redis.as_deref(), args.redis_cacert.as_deref(), config).await?;
     let runtime = runtime(args.slots + 4)?;
     let listener = bind(&args.host, args.port).await?;
@@ -428,7 +425,10 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
 /// `faas server`: the REST API alone, on Redis.
 pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let auth = args.access.auth_required(&args.host)?;
-    let tls = tls(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
+    let tls = tls(
+        args.access.tls_cert.as_deref(),
+        args.access.tls_key.as_deref(),
+    )?;
     let store = connect(
         Some(&args.redis),
         args.redis_cacert.as_deref(),

@@ -29,7 +29,13 @@ impl Drop for Server {
     }
 }
 
+/// The server with `config`, without API keys (these tests are about the
+/// limits every request meets, keys or not).
 async fn start(config: ServerConfig) -> Server {
+    let config = ServerConfig {
+        auth: false,
+        ..config
+    };
     let runtime = Runtime::new(RuntimeConfig {
         max_concurrent_instances: 2,
         ..RuntimeConfig::default()

@@ -116,9 +116,9 @@ impl Platform {
         );
         Platform {
             _redis: redis,
+            api: Api::new(http).with_token(server.token()),
             _server: server,
             dispatcher,
-            api: Api::new(http),
             port,
         }
     }
