@@ -35,7 +35,10 @@ pub enum KeyError {
     Missing(&'static str),
     #[error("the public key does not belong to the secret key")]
     Mismatch,
-    #[error("libzmq cannot make CURVE keys (is it built with libsodium?)")]
+    #[error(
+        "this faas was built without CURVE (libsodium was missing at build time): install \
+         libsodium-dev and rebuild, or run the worker port with --no-curve (loopback only)"
+    )]
     NoCurve,
 }
 
