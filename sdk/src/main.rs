@@ -49,7 +49,7 @@ enum Command {
     Map(faas_sdk::map::MapArgs),
     /// Measure a running platform: round-trip latency and throughput
     Bench(faas_sdk::bench::BenchArgs),
-    /// Manage API keys: create, list, revoke (needs an admin key)
+    /// Manage keys: API keys (create, list, revoke; an admin key is needed) and workers' CURVE key pairs (worker)
     Keys(faas_sdk::keys::KeysArgs),
     /// Show a tenant's limits and usage, or set its limits (needs an admin key)
     Limits(faas_sdk::keys::LimitsArgs),
