@@ -132,8 +132,8 @@ pub struct InvokeArgs {
     pub no_wait: bool,
 
     /// Seconds to wait for the result before giving up (exit code 2)
-    #[arg(long, default_value = "60", value_parser = parse_seconds)]
-    pub timeout: f64,
+    #[arg(long, default_value = "60", value_parser = crate::seconds::parse)]
+    pub timeout: Duration,
 }
 
 /// `faas status TASK`: print a task's status.
@@ -160,8 +160,8 @@ pub struct ResultArgs {
     pub wait: bool,
 
     /// Seconds to wait with --wait before giving up (exit code 2)
-    #[arg(long, default_value = "60", value_parser = parse_seconds)]
-    pub timeout: f64,
+    #[arg(long, default_value = "60", value_parser = crate::seconds::parse)]
+    pub timeout: Duration,
 }
 
 /// Exit code for a task that FAILED (also used by main.rs for any error).
@@ -207,12 +207,16 @@ pub async fn invoke(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         print_stdout(&format!("{out}\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let timeout = seconds(args.timeout)?;
+    let timeout = args.timeout;
     let answer = client
         .wait_result(task_id, timeout)
         .await
         .with_context(|| format!("cannot get the result of task {task_id}"))?;
-    let code = emit(render_result(&answer, args.conn.json, Some(args.timeout)))?;
+    let code = emit(render_result(
+        &answer,
+        args.conn.json,
+        Some(args.timeout.as_secs_f64()),
+    ))?;
     if answer.status == TaskStatus::Failed && !args.conn.json {
         crate::run::print_remote_hint(&client, &args, &answer).await;
     }
@@ -284,28 +288,13 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
 pub async fn result(args: ResultArgs) -> anyhow::Result<ExitCode> {
     let client = args.conn.client()?;
     let answer = if args.wait {
-        client.wait_result(args.task, seconds(args.timeout)?).await
+        client.wait_result(args.task, args.timeout).await
     } else {
         client.result(args.task, None).await
     }
     .with_context(|| format!("cannot get the result of task {}", args.task))?;
-    let waited = args.wait.then_some(args.timeout);
+    let waited = args.wait.then_some(args.timeout.as_secs_f64());
     emit(render_result(&answer, args.conn.json, waited))
-}
-
-/// clap parser for `--timeout`: a finite, non-negative number of seconds.
-fn parse_seconds(s: &str) -> Result<f64, String> {
-    let secs: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
-    seconds(secs).map_err(|e| e.to_string())?;
-    Ok(secs)
-}
-
-fn seconds(secs: f64) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(secs)
-        .map_err(|_| anyhow::anyhow!("{secs} is not a usable number of seconds (must be >= 0)"))
 }
 
 /// Reads a module; `.wat` files are compiled here so that syntax errors
@@ -606,7 +595,7 @@ mod tests {
         };
         assert_eq!(a.payload.args, words(&["-3", "4.5"]));
         assert!(a.wait);
-        assert_eq!(a.timeout, 1.5);
+        assert_eq!(a.timeout, Duration::from_millis(1500));
         assert_eq!(a.conn.url, "http://127.0.0.1:8000");
     }
 

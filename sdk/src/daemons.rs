@@ -41,8 +41,8 @@ pub struct UpArgs {
     #[arg(short = 'w', long = "workers", default_value_t = default_slots())]
     pub slots: usize,
     /// Seconds before a task whose executor stopped renewing it runs again
-    #[arg(long, default_value_t = 10.0)]
-    pub lease: f64,
+    #[arg(long, default_value = "10", value_parser = crate::seconds::parse_positive)]
+    pub lease: Duration,
     #[command(flatten)]
     pub access: AccessArgs,
 }
@@ -112,11 +112,11 @@ pub struct DispatcherArgs {
     #[arg(short = 'p', long, default_value_t = 7001)]
     pub port: u16,
     /// Seconds before a task whose executor stopped renewing it runs again
-    #[arg(long, default_value_t = 10.0)]
-    pub lease: f64,
+    #[arg(long, default_value = "10", value_parser = crate::seconds::parse_positive)]
+    pub lease: Duration,
     /// Seconds of silence after which a worker is declared dead (push and pull modes)
-    #[arg(long, default_value_t = 3.0)]
-    pub heartbeat_timeout: f64,
+    #[arg(long, default_value = "3", value_parser = crate::seconds::parse_positive)]
+    pub heartbeat_timeout: Duration,
     /// Address the worker port listens on (push and pull modes): 0.0.0.0
     /// (or ::) for all interfaces, so that workers on other hosts connect
     #[arg(long, default_value = "127.0.0.1")]
@@ -228,14 +228,11 @@ async fn until_true(mut flag: watch::Receiver<bool>) {
     }
 }
 
-fn store_config(lease: f64) -> anyhow::Result<StoreConfig> {
-    if !(lease.is_finite() && lease > 0.0) {
-        bail!("--lease must be a positive number of seconds");
-    }
-    Ok(StoreConfig {
-        lease: Duration::from_secs_f64(lease),
+fn store_config(lease: Duration) -> StoreConfig {
+    StoreConfig {
+        lease,
         ..StoreConfig::default()
-    })
+    }
 }
 
 async fn connect(
@@ -386,7 +383,7 @@ fn local_config(slots: usize, lease: Duration) -> LocalConfig {
 /// `faas up`: the REST server and a local dispatcher in one process.
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let auth = args.access.auth_required(&args.host)?;
-    let config = store_config(args.lease)?;
+    let config = store_config(args.lease);
     let lease = config.lease;
     let tls = tls(
         args.access.tls_cert.as_deref(),
@@ -503,13 +500,6 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn heartbeat_timeout(seconds: f64) -> anyhow::Result<Duration> {
-    if !(seconds.is_finite() && seconds > 0.0) {
-        bail!("--heartbeat-timeout must be a positive number of seconds");
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
 /// Where and how a push or pull dispatcher's worker port listens.
 struct WorkerPort {
     endpoint: String,
@@ -560,7 +550,7 @@ fn worker_port(args: &DispatcherArgs) -> anyhow::Result<WorkerPort> {
 
 /// `faas dispatcher`: runs queued tasks.
 pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
-    let config = store_config(args.lease)?;
+    let config = store_config(args.lease);
     let lease = config.lease;
     let port = match args.mode {
         Mode::Local => None,
@@ -570,7 +560,7 @@ pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
     match (args.mode, port) {
         (Mode::Local, _) | (_, None) => {}
         (Mode::Push, Some(port)) => {
-            let timeout = heartbeat_timeout(args.heartbeat_timeout)?;
+            let timeout = args.heartbeat_timeout;
             let config = PushConfig {
                 heartbeat_timeout: timeout,
                 heartbeat_interval: (timeout / 3).min(Duration::from_secs(1)),
@@ -584,7 +574,7 @@ pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         (Mode::Pull, Some(port)) => {
-            let timeout = heartbeat_timeout(args.heartbeat_timeout)?;
+            let timeout = args.heartbeat_timeout;
             let interval = (timeout / 3).min(Duration::from_secs(1));
             let config = PullConfig {
                 heartbeat_timeout: timeout,

@@ -29,6 +29,7 @@ pub mod plot;
 pub mod port_keys;
 pub mod progress;
 pub mod run;
+pub mod seconds;
 
 pub use client::{
     Client, ClientError, ClientOptions, FunctionInfo, TaskInfo, TaskResult, TaskStatus,
