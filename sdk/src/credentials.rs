@@ -2,7 +2,7 @@
 //! one machine: the API token a server wrote on its first start, and the
 //! worker port's CURVE keys. One directory, private to the user.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The directory: `$FAAS_CONFIG_DIR`, else `$XDG_CONFIG_HOME/faas`, else
 /// `~/.config/faas`.
@@ -105,33 +105,69 @@ pub fn save_token(url: &str, token: &str) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
-/// Writes a file readable by its owner only (mode 0600, its directory
-/// 0700), replacing it whole.
-pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or_else(|| std::path::Path::new("."));
-    std::fs::create_dir_all(dir)?;
+/// Makes `dir` (and its parents) if missing, readable by its owner only.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Writes `bytes` whole to a new file beside `path`, readable by its
+/// owner only (mode 0600, the directory created 0700); returns its name.
+fn private_temp(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir)?;
     }
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
     ));
+    let tmp = PathBuf::from(tmp);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options.open(&tmp).and_then(|mut file| {
+        use std::io::Write;
+        file.write_all(bytes).and_then(|()| file.sync_all())
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
-    let mut file = options.open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    Ok(tmp)
+}
+
+/// Replaces `path` with `bytes` at once (a reader sees the old file or
+/// the new one, whole), readable by its owner only.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = private_temp(path, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// Creates `path` with `bytes`, readable by its owner only, unless it
+/// exists: false then (another process may have just written it: read it
+/// instead). A process starting at the same moment reads either no file or
+/// the whole of one.
+pub fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+    if path.exists() {
+        return Ok(false);
+    }
+    let tmp = private_temp(path, bytes)?;
+    // Linking fails if the name exists, where a rename would replace it.
+    let linked = match std::fs::hard_link(&tmp, path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    };
+    let _ = std::fs::remove_file(&tmp);
+    linked
 }
 
 #[cfg(test)]

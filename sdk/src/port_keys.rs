@@ -26,54 +26,10 @@ pub const DISPATCHER_PUB: &str = "dispatcher.pub";
 pub const WORKER_KEY: &str = "worker.key";
 pub const ALLOW_LIST: &str = "workers.allow";
 
-/// Writes `text` to `path` (mode 0600, its directory created 0700) unless
-/// the file exists. Returns false if it existed (another process may have
-/// just written it: read it instead).
+/// `credentials::write_new_private` for text, with the path in its error.
 pub fn write_new_private(path: &Path, text: &str) -> anyhow::Result<bool> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        create_private_dir(dir)?;
-    }
-    if path.exists() {
-        return Ok(false);
-    }
-    // Written whole under a temporary name, then linked into place (which
-    // fails if the name exists): a process starting at the same moment
-    // reads either no file or the whole of one.
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    ));
-    let tmp = PathBuf::from(tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options
-        .open(&tmp)
-        .and_then(|mut file| {
-            file.write_all(text.as_bytes())
-                .and_then(|()| file.sync_all())
-        })
-        .with_context(|| format!("cannot write {}", tmp.display()));
-    let linked = written.and_then(|()| match std::fs::hard_link(&tmp, path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
-    });
-    let _ = std::fs::remove_file(&tmp);
-    linked
-}
-
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .with_context(|| format!("cannot create the directory {}", dir.display()))
+    crate::credentials::write_new_private(path, text.as_bytes())
+        .with_context(|| format!("cannot create {}", path.display()))
 }
 
 /// Appends a line to a private file (created 0600 if missing).
