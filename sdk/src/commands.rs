@@ -132,7 +132,7 @@ pub struct InvokeArgs {
     pub no_wait: bool,
 
     /// Seconds to wait for the result before giving up (exit code 2)
-    #[arg(long, default_value = "60", value_parser = crate::seconds::parse)]
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = crate::seconds::parse)]
     pub timeout: Duration,
 }
 
@@ -160,7 +160,7 @@ pub struct ResultArgs {
     pub wait: bool,
 
     /// Seconds to wait with --wait before giving up (exit code 2)
-    #[arg(long, default_value = "60", value_parser = crate::seconds::parse)]
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = crate::seconds::parse)]
     pub timeout: Duration,
 }
 

@@ -41,7 +41,7 @@ pub struct UpArgs {
     #[arg(short = 'w', long = "workers", default_value_t = default_slots())]
     pub slots: usize,
     /// Seconds before a task whose executor stopped renewing it runs again
-    #[arg(long, default_value = "10", value_parser = crate::seconds::parse_positive)]
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = crate::seconds::parse_positive)]
     pub lease: Duration,
     #[command(flatten)]
     pub access: AccessArgs,
@@ -112,10 +112,10 @@ pub struct DispatcherArgs {
     #[arg(short = 'p', long, default_value_t = 7001)]
     pub port: u16,
     /// Seconds before a task whose executor stopped renewing it runs again
-    #[arg(long, default_value = "10", value_parser = crate::seconds::parse_positive)]
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = crate::seconds::parse_positive)]
     pub lease: Duration,
     /// Seconds of silence after which a worker is declared dead (push and pull modes)
-    #[arg(long, default_value = "3", value_parser = crate::seconds::parse_positive)]
+    #[arg(long, value_name = "SECONDS", default_value = "3", value_parser = crate::seconds::parse_positive)]
     pub heartbeat_timeout: Duration,
     /// Address the worker port listens on (push and pull modes): 0.0.0.0
     /// (or ::) for all interfaces, so that workers on other hosts connect

@@ -70,7 +70,7 @@ pub struct MapArgs {
 
     /// Seconds, from the start, to wait for results before giving up on the
     /// unfinished ones (printed with their status; exit code 2)
-    #[arg(long, default_value = "3600", value_parser = crate::seconds::parse)]
+    #[arg(long, value_name = "SECONDS", default_value = "3600", value_parser = crate::seconds::parse)]
     pub timeout: Duration,
 }
 
