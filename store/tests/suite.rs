@@ -658,11 +658,12 @@ async fn reads_and_listings_are_scoped_to_the_tenant(f: Fixture) {
     // Waiting on another tenant's task answers at once, as for an unknown id.
     let started = Instant::now();
     let waited = s
-        .wait_outcomes_many(&[y], Duration::from_secs(5), a)
+        .wait_outcomes_many(&[y], Duration::from_secs(30), a)
         .await
         .unwrap();
     assert_eq!(waited, vec![None]);
-    assert!(started.elapsed() < Duration::from_secs(4));
+    // Well under the 30 s it would wait for a task it may see.
+    assert!(started.elapsed() < Duration::from_secs(20));
     let ids = |scope| async move {
         s.recent_tasks(10, None, scope)
             .await
