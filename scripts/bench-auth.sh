@@ -20,23 +20,4 @@ wait_line "$OUT/server-open.log" "listening on"
 $FAAS dispatcher --redis "$REDIS" -m local -w 2 > "$OUT/dispatcher.log" 2>&1 & PIDS+=($!)
 wait_line "$OUT/dispatcher.log" "dispatcher ready"
 
-$FAAS bench --csv-header > "$CSV"
-for pair in $(seq "$PAIRS"); do
-    for who in keyed open; do
-        port=$KEYED; [ "$who" = open ] && port=$OPEN
-        echo "== pair $pair: $who ==" >&2
-        $FAAS bench --url "http://127.0.0.1:$port" --csv-label "$who" --tasks 50000 --latency-samples 1000 \
-            | tee -a /dev/stderr | grep '^csv,' | cut -d, -f2- >> "$CSV"
-    done
-done
-# Medians per side, and the ratios.
-python3 - "$CSV" <<'PY'
-import csv, statistics, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-def med(who, col):
-    return statistics.median(float(r[col]) for r in rows if r["label"] == who)
-k, o = med("keyed", "tasks_per_s"), med("open", "tasks_per_s")
-kp, op = med("keyed", "p50_ms"), med("open", "p50_ms")
-print(f"no-op batches: keys {k:,.0f}/s, no keys {o:,.0f}/s: {k / o:.1%} of it")
-print(f"round trip p50: keys {kp:.3f} ms, no keys {op:.3f} ms: {kp - op:+.3f} ms")
-PY
+bench_alternately "$CSV" "$PAIRS" keyed "http://127.0.0.1:$KEYED" open "http://127.0.0.1:$OPEN"

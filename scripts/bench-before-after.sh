@@ -24,21 +24,4 @@ for side in old new; do
     wait_line "$OUT/$side-server.log" "listening on"
     wait_line "$OUT/$side-dispatcher.log" "dispatcher ready"
 done
-$FAAS bench --csv-header > "$CSV"
-for pair in $(seq "$PAIRS"); do
-    for side in old new; do
-        port=$OLD_PORT; [ "$side" = new ] && port=$NEW_PORT
-        echo "== pair $pair: $side ==" >&2
-        $FAAS bench --url "http://127.0.0.1:$port" --csv-label "$side" --tasks 50000 --latency-samples 1000 \
-            | tee -a /dev/stderr | grep '^csv,' | cut -d, -f2- >> "$CSV"
-    done
-done
-python3 - "$CSV" <<'PY'
-import csv, statistics, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-med = lambda side, col: statistics.median(float(r[col]) for r in rows if r["label"] == side)
-o, n = med("old", "tasks_per_s"), med("new", "tasks_per_s")
-print(f"no-op batches: new {n:,.0f}/s, old {o:,.0f}/s: {n / o:.1%}")
-print(f"round trip p50: new {med('new', 'p50_ms'):.3f} ms, old {med('old', 'p50_ms'):.3f} ms")
-print(f"CPU per task: new {med('new', 'cpu_us_per_task'):.1f} us, old {med('old', 'cpu_us_per_task'):.1f} us")
-PY
+bench_alternately "$CSV" "$PAIRS" new "http://127.0.0.1:$NEW_PORT" old "http://127.0.0.1:$OLD_PORT"

@@ -15,3 +15,29 @@ trap cleanup EXIT
 # wait_line LOG TEXT: until LOG has a line with TEXT (10 s at most).
 wait_line() { for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "no '$2' in $1" >&2; cat "$1" >&2; exit 1; }
 start_redis() { redis-server --port "$REDIS_PORT" --save "" --appendonly no --daemonize yes >/dev/null; sleep 0.3; }
+# bench_alternately CSV PAIRS LABEL_A URL_A LABEL_B URL_B: `faas bench`
+# (50,000 batched no-ops, 1,000 single-task round trips) against A then B,
+# PAIRS times, into CSV; then each side's medians, and A as a share of B.
+bench_alternately() {
+    local csv=$1 pairs=$2 pair
+    $FAAS bench --csv-header > "$csv"
+    for pair in $(seq "$pairs"); do
+        for side in "$3 $4" "$5 $6"; do
+            local label=${side%% *} url=${side#* }
+            echo "== pair $pair: $label ==" >&2
+            $FAAS bench --url "$url" --csv-label "$label" --tasks 50000 --latency-samples 1000 \
+                | tee -a /dev/stderr | grep '^csv,' | cut -d, -f2- >> "$csv"
+        done
+    done
+    python3 - "$csv" "$3" "$5" <<'PY'
+import csv, statistics, sys
+path, a, b = sys.argv[1:4]
+rows = list(csv.DictReader(open(path)))
+med = lambda side, col: statistics.median(float(r[col]) for r in rows if r["label"] == side)
+for side in (a, b):
+    print(f"{side}: {med(side, 'tasks_per_s'):,.0f} no-op tasks/s, round trip p50 {med(side, 'p50_ms'):.3f} ms, "
+          f"{med(side, 'cpu_us_per_task'):.1f} us CPU per task")
+print(f"{a} / {b}: throughput {med(a, 'tasks_per_s') / med(b, 'tasks_per_s'):.1%}, "
+      f"p50 {med(a, 'p50_ms') - med(b, 'p50_ms'):+.3f} ms")
+PY
+}

@@ -336,27 +336,20 @@ async fn over_a_quota_is_429_with_retry_after_and_nothing_is_stored() {
 async fn huge_and_odd_waits_never_panic() {
     let k = keyed(TenantLimits::default()).await;
     let unknown = "7f3c1f7e-1111-4e2b-9a52-000000000000";
-    for wait in ["1e20", "1e308", "18446744073709551616", "0.0000001"] {
-        let (status, body) = k
-            .call(
-                &k.admin,
-                "GET",
-                &format!("/result/{unknown}?wait={wait}"),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "wait={wait}: {body}");
-    }
-    for wait in ["-1", "NaN", "inf", "x"] {
-        let (status, body) = k
-            .call(
-                &k.admin,
-                "GET",
-                &format!("/result/{unknown}?wait={wait}"),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "wait={wait}: {body}");
+    // Any size of number is cut to the longest wait; anything else is a 400.
+    for (wait, expected) in [
+        ("1e20", StatusCode::NOT_FOUND),
+        ("1e308", StatusCode::NOT_FOUND),
+        ("18446744073709551616", StatusCode::NOT_FOUND),
+        ("0.0000001", StatusCode::NOT_FOUND),
+        ("-1", StatusCode::BAD_REQUEST),
+        ("NaN", StatusCode::BAD_REQUEST),
+        ("inf", StatusCode::BAD_REQUEST),
+        ("x", StatusCode::BAD_REQUEST),
+    ] {
+        let uri = format!("/result/{unknown}?wait={wait}");
+        let (status, body) = k.call(&k.admin, "GET", &uri, None).await;
+        assert_eq!(status, expected, "wait={wait}: {body}");
     }
     let (status, body) = k
         .call(
