@@ -704,19 +704,18 @@ pub struct WorkerRow<'a> {
 pub fn publish_workers(store: &Store, consumer: &str, mode: &str, rows: Vec<WorkerRow<'_>>) {
     let list: Vec<Value> = rows
         .into_iter()
-        .map(|w| {
-            serde_json::json!({
-                "id": w.id,
-                "name": w.name,
-                "slots": w.slots,
-                "running": w.running,
-                "completed": w.completed,
-                "draining": w.draining,
-                "last_heartbeat_ms_ago": w.last_seen.elapsed().as_millis() as u64,
-                "dispatcher": consumer,
-                "mode": mode,
-            })
+        .map(|w| faas_contract::WorkerRow {
+            id: w.id,
+            name: w.name.to_string(),
+            slots: w.slots as u64,
+            running: w.running as u64,
+            completed: w.completed,
+            draining: w.draining,
+            last_heartbeat_ms_ago: w.last_seen.elapsed().as_millis() as u64,
+            dispatcher: consumer.to_string(),
+            mode: mode.to_string(),
         })
+        .filter_map(|row| serde_json::to_value(row).ok())
         .collect();
     let store = store.clone();
     let consumer = consumer.to_string();

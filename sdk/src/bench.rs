@@ -600,14 +600,15 @@ async fn batched_requests(
                         .results(&waiting, Some(Duration::from_secs(1)))
                         .await?;
                     let mut still = Vec::new();
-                    for row in rows {
+                    // Rows come in the order of the ids asked for.
+                    for (&id, row) in waiting.iter().zip(rows) {
                         match row.status {
                             Some(status) if status.is_final() => {
-                                job.check(row.task_id, Some(status), &row.result)?;
+                                job.check(id, Some(status), &row.result)?;
                                 done.fetch_add(1, Ordering::Relaxed);
                             }
-                            Some(_) => still.push(row.task_id),
-                            None => bail!("task {} is unknown to the server", row.task_id),
+                            Some(_) => still.push(id),
+                            None => bail!("task {id} is unknown to the server"),
                         }
                     }
                     waiting = still;

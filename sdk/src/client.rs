@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Longest single long poll `wait_result` asks for; the server may cut it shorter.
@@ -113,102 +112,15 @@ fn reason_suffix(status: u16) -> String {
         .unwrap_or_default()
 }
 
-/// Lifecycle state of a task, as the server spells it (the store's own type:
-/// one definition of the wire spelling).
-pub use faas_store::TaskStatus;
-
-/// Answer of `GET /result/{task_id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TaskResult {
-    pub task_id: Uuid,
-    pub status: TaskStatus,
-    /// Null until the task ends; then the return value (or stdout), or the failure message.
-    #[serde(default)]
-    pub result: serde_json::Value,
-}
-
-/// One row of `POST /results`: a task's status and result, or, for an id
-/// the server does not know, no status and an `error`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BatchResult {
-    pub task_id: Uuid,
-    /// None for an unknown task.
-    pub status: Option<TaskStatus>,
-    #[serde(default)]
-    pub result: serde_json::Value,
-    /// "unknown task" when the server has no such task.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// Most payloads in one `execute_batch` and most ids in one `results` call
-/// (the server's cap).
-pub const MAX_BATCH: usize = 10_000;
-
-/// A registered function: a row of `GET /functions`, or the record of
-/// `GET /functions/{id}` (whose `id` field is read as `function_id`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FunctionInfo {
-    #[serde(alias = "id")]
-    pub function_id: Uuid,
-    pub name: String,
-    /// The export a task calls.
-    pub entry: String,
-    #[serde(default)]
-    pub module_hash: String,
-    #[serde(default)]
-    pub module_size: u64,
-    /// Registration time, ms since the Unix epoch.
-    #[serde(default)]
-    pub created_at_ms: u64,
-}
-
-/// A row of `GET /tasks`: a task without its payload and result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TaskInfo {
-    pub task_id: Uuid,
-    pub function_id: Uuid,
-    pub status: TaskStatus,
-    #[serde(default)]
-    pub attempts: u32,
-    #[serde(default)]
-    pub failure_kind: Option<String>,
-    #[serde(default)]
-    pub created_at_ms: u64,
-    #[serde(default)]
-    pub started_at_ms: Option<u64>,
-    #[serde(default)]
-    pub finished_at_ms: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct RegisterRequest<'a> {
-    name: &'a str,
-    payload: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    entry: Option<&'a str>,
-}
-
-#[derive(Deserialize)]
-struct RegisterResponse {
-    function_id: Uuid,
-}
-
-#[derive(Serialize)]
-struct ExecuteRequest<'a> {
-    function_id: Uuid,
-    payload: &'a serde_json::Value,
-}
-
-#[derive(Deserialize)]
-struct ExecuteResponse {
-    task_id: Uuid,
-}
-
-#[derive(Deserialize)]
-struct StatusResponse {
-    status: TaskStatus,
-}
+use faas_contract::{
+    BatchRequest, BatchResponse, CreateKeyRequest, ExecuteRequest, ExecuteResponse, FunctionList,
+    KeyList, RegisterRequest, RegisterResponse, ResultList, ResultsRequest, StatusResponse,
+    TaskList, WorkerList,
+};
+pub use faas_contract::{
+    Function, FunctionRow as FunctionInfo, KeyRow, LimitOverrides, NewKey, ResultRow, Revoked,
+    TaskResult, TaskRow as TaskInfo, TaskStatus, TenantInfo, WorkerRow, MAX_BATCH,
+};
 
 /// How a [`Client`] authenticates and whom it trusts, beyond the URL.
 #[derive(Debug, Clone, Default)]
@@ -286,9 +198,9 @@ impl Client {
         entry: Option<&str>,
     ) -> Result<Uuid, ClientError> {
         let body = RegisterRequest {
-            name,
+            name: name.to_string(),
             payload: base64::engine::general_purpose::STANDARD.encode(wasm),
-            entry,
+            entry: entry.map(str::to_string),
         };
         let req = self.request(Method::POST, "/register_function").json(&body);
         let resp: RegisterResponse = self
@@ -304,8 +216,8 @@ impl Client {
         payload: &serde_json::Value,
     ) -> Result<Uuid, ClientError> {
         let body = ExecuteRequest {
-            function_id,
-            payload,
+            function_id: function_id.to_string(),
+            payload: payload.clone(),
         };
         let req = self.request(Method::POST, "/execute_function").json(&body);
         let resp: ExecuteResponse = self.send(req, "/execute_function", REQUEST_TIMEOUT).await?;
@@ -320,21 +232,12 @@ impl Client {
         function_id: Uuid,
         payloads: &[serde_json::Value],
     ) -> Result<Vec<Uuid>, ClientError> {
-        #[derive(Serialize)]
-        struct Batch<'a> {
-            function_id: Uuid,
-            payloads: &'a [serde_json::Value],
-        }
-        #[derive(Deserialize)]
-        struct Ids {
-            task_ids: Vec<Uuid>,
-        }
         let path = "/execute_batch";
-        let req = self.request(Method::POST, path).json(&Batch {
-            function_id,
-            payloads,
+        let req = self.request(Method::POST, path).json(&BatchRequest {
+            function_id: function_id.to_string(),
+            payloads: payloads.to_vec(),
         });
-        let resp: Ids = self.send(req, path, REQUEST_TIMEOUT).await?;
+        let resp: BatchResponse = self.send(req, path, REQUEST_TIMEOUT).await?;
         if resp.task_ids.len() != payloads.len() {
             return Err(ClientError::Decode(format!(
                 "{path}: sent {} payloads, got {} task ids",
@@ -352,27 +255,17 @@ impl Client {
         &self,
         task_ids: &[Uuid],
         wait: Option<Duration>,
-    ) -> Result<Vec<BatchResult>, ClientError> {
-        #[derive(Serialize)]
-        struct Request<'a> {
-            task_ids: &'a [Uuid],
-            #[serde(skip_serializing_if = "Option::is_none")]
-            wait: Option<f64>,
-        }
-        #[derive(Deserialize)]
-        struct Rows {
-            results: Vec<BatchResult>,
-        }
+    ) -> Result<Vec<ResultRow>, ClientError> {
         let path = "/results";
-        let body = Request {
-            task_ids,
+        let body = ResultsRequest {
+            task_ids: task_ids.iter().map(Uuid::to_string).collect(),
             wait: wait.map(|w| w.as_secs_f64()),
         };
         let timeout = wait.map_or(REQUEST_TIMEOUT, |w| {
             w.saturating_add(WAIT_MARGIN).max(REQUEST_TIMEOUT)
         });
         let req = self.request(Method::POST, path).json(&body);
-        let resp: Rows = self.send(req, path, timeout).await?;
+        let resp: ResultList = self.send(req, path, timeout).await?;
         if resp.results.len() != task_ids.len() {
             return Err(ClientError::Decode(format!(
                 "{path}: asked for {} tasks, got {} rows",
@@ -385,64 +278,59 @@ impl Client {
 
     /// Live workers of all dispatchers (push and pull modes), as the server
     /// reports them.
-    pub async fn workers(&self) -> Result<Vec<serde_json::Value>, ClientError> {
-        #[derive(Deserialize)]
-        struct Workers {
-            workers: Vec<serde_json::Value>,
-        }
+    pub async fn workers(&self) -> Result<Vec<WorkerRow>, ClientError> {
         let path = "/workers";
         let req = self.request(Method::GET, path);
-        let resp: Workers = self.send(req, path, REQUEST_TIMEOUT).await?;
+        let resp: WorkerList = self.send(req, path, REQUEST_TIMEOUT).await?;
         Ok(resp.workers)
     }
 
     /// Makes an API key for `tenant` (an admin key is needed); the answer
     /// carries the key itself, shown this once.
-    pub async fn create_key(
-        &self,
-        tenant: &str,
-        admin: bool,
-    ) -> Result<serde_json::Value, ClientError> {
+    pub async fn create_key(&self, tenant: &str, admin: bool) -> Result<NewKey, ClientError> {
         let path = "/keys";
-        let req = self
-            .request(Method::POST, path)
-            .json(&serde_json::json!({ "tenant": tenant, "admin": admin }));
+        let req = self.request(Method::POST, path).json(&CreateKeyRequest {
+            tenant: tenant.to_string(),
+            admin,
+        });
         self.send(req, path, REQUEST_TIMEOUT).await
     }
 
     /// Every API key (prefix, tenant, admin, created, last used).
-    pub async fn list_keys(&self) -> Result<Vec<serde_json::Value>, ClientError> {
-        #[derive(Deserialize)]
-        struct Keys {
-            keys: Vec<serde_json::Value>,
-        }
-        let keys: Keys = self
+    pub async fn list_keys(&self) -> Result<Vec<KeyRow>, ClientError> {
+        let keys: KeyList = self
             .send(self.request(Method::GET, "/keys"), "/keys", REQUEST_TIMEOUT)
             .await?;
         Ok(keys.keys)
     }
 
     /// Revokes the key with this prefix; it stops working on every server.
-    pub async fn revoke_key(&self, prefix: &str) -> Result<serde_json::Value, ClientError> {
+    pub async fn revoke_key(&self, prefix: &str) -> Result<Revoked, ClientError> {
         let path = format!("/keys/{prefix}");
         let req = self.request(Method::DELETE, &path);
         self.send(req, &path, REQUEST_TIMEOUT).await
     }
 
-    /// Sets some of a tenant's limits (`{"max_active_tasks": N, ...}`) and
-    /// returns its limits and usage.
+    /// A tenant's limits and usage.
+    pub async fn tenant(&self, tenant: &str) -> Result<TenantInfo, ClientError> {
+        let path = format!("/tenants/{tenant}");
+        let req = self.request(Method::GET, &path);
+        self.send(req, &path, REQUEST_TIMEOUT).await
+    }
+
+    /// Sets some of a tenant's limits and returns its limits and usage.
     pub async fn set_limits(
         &self,
         tenant: &str,
-        limits: &serde_json::Value,
-    ) -> Result<serde_json::Value, ClientError> {
+        limits: &LimitOverrides,
+    ) -> Result<TenantInfo, ClientError> {
         let path = format!("/tenants/{tenant}/limits");
         let req = self.request(Method::PUT, &path).json(limits);
         self.send(req, &path, REQUEST_TIMEOUT).await
     }
 
     /// A function's record.
-    pub async fn function(&self, function_id: Uuid) -> Result<FunctionInfo, ClientError> {
+    pub async fn function(&self, function_id: Uuid) -> Result<Function, ClientError> {
         let path = format!("/functions/{function_id}");
         let req = self.request(Method::GET, &path);
         self.send(req, &path, REQUEST_TIMEOUT).await
@@ -451,16 +339,12 @@ impl Client {
     /// Registered functions, newest first; the server's default count (100)
     /// unless `limit` is given (it caps it at 1000).
     pub async fn functions(&self, limit: Option<usize>) -> Result<Vec<FunctionInfo>, ClientError> {
-        #[derive(Deserialize)]
-        struct Functions {
-            functions: Vec<FunctionInfo>,
-        }
         let path = "/functions";
         let mut req = self.request(Method::GET, path);
         if let Some(limit) = limit {
             req = req.query(&[("limit", limit)]);
         }
-        let resp: Functions = self.send(req, path, REQUEST_TIMEOUT).await?;
+        let resp: FunctionList = self.send(req, path, REQUEST_TIMEOUT).await?;
         Ok(resp.functions)
     }
 
@@ -472,10 +356,6 @@ impl Client {
         limit: Option<usize>,
         status: Option<TaskStatus>,
     ) -> Result<Vec<TaskInfo>, ClientError> {
-        #[derive(Deserialize)]
-        struct Tasks {
-            tasks: Vec<TaskInfo>,
-        }
         let path = "/tasks";
         let mut req = self.request(Method::GET, path);
         if let Some(limit) = limit {
@@ -484,7 +364,7 @@ impl Client {
         if let Some(status) = status {
             req = req.query(&[("status", status.as_str())]);
         }
-        let resp: Tasks = self.send(req, path, REQUEST_TIMEOUT).await?;
+        let resp: TaskList = self.send(req, path, REQUEST_TIMEOUT).await?;
         Ok(resp.tasks)
     }
 
@@ -911,27 +791,6 @@ mod tests {
     }
 
     #[test]
-    fn function_info_reads_rows_and_records() {
-        let id = Uuid::new_v4();
-        let row: FunctionInfo = serde_json::from_value(serde_json::json!({
-            "function_id": id, "name": "add", "entry": "add", "module_hash": "ab",
-            "module_size": 3, "created_at_ms": 7
-        }))
-        .expect("a row");
-        // The record of GET /functions/{id} names the id `id` and has more fields.
-        let record: FunctionInfo = serde_json::from_value(serde_json::json!({
-            "id": id, "name": "add", "entry": "add", "module_hash": "ab",
-            "module_size": 3, "created_at_ms": 7, "convention": {"kind": "typed"}
-        }))
-        .expect("a record");
-        assert_eq!(row, record);
-        assert_eq!(
-            serde_json::to_value(&row).expect("serializes")["function_id"],
-            serde_json::json!(id)
-        );
-    }
-
-    #[test]
     fn list_queries() {
         let c = Client::new("http://127.0.0.1:8000").expect("valid url");
         let req = c
@@ -946,7 +805,7 @@ mod tests {
     #[test]
     fn register_body_shape() {
         let body = RegisterRequest {
-            name: "add",
+            name: "add".to_string(),
             payload: base64::engine::general_purpose::STANDARD.encode(b"\0asm"),
             entry: None,
         };

@@ -244,22 +244,9 @@ pub async fn workers(args: WorkersArgs) -> anyhow::Result<ExitCode> {
             "WORKER", "MODE", "SLOTS", "RUNNING", "LAST HEARTBEAT"
         );
         for w in &workers {
-            let field = |k: &str| {
-                w.get(k)
-                    .map(|v| {
-                        v.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| v.to_string())
-                    })
-                    .unwrap_or_default()
-            };
             text.push_str(&format!(
                 "{:<40} {:<6} {:>5} {:>7} {:>11} ms\n",
-                field("name"),
-                field("mode"),
-                field("slots"),
-                field("running"),
-                field("last_heartbeat_ms_ago")
+                w.name, w.mode, w.slots, w.running, w.last_heartbeat_ms_ago
             ));
         }
         text

@@ -7,8 +7,8 @@ use crate::commands::Connection;
 use crate::listing::{age_text, column_width, now_ms, print_stdout};
 use crate::port_keys::write_new_private;
 use anyhow::{bail, Context};
+use faas_contract::{KeyList, KeyRow, LimitOverrides};
 use faas_protocol::curve::KeyPair;
-use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -66,23 +66,22 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<ExitCode> {
                 .await
                 .context("cannot create a key")?;
             if args.conn.json {
-                print_stdout(&format!("{made}\n"))?;
+                print_stdout(&format!("{}\n", serde_json::to_string(&made)?))?;
             } else {
-                let key = made["key"].as_str().unwrap_or_default();
                 // Only the key on stdout, so `KEY=$(faas keys create ...)` works.
-                print_stdout(&format!("{key}\n"))?;
+                print_stdout(&format!("{}\n", made.key))?;
                 eprintln!(
                     "created {}key {} for tenant {tenant}; it is shown only now: give it to its user \
                      (FAAS_TOKEN=<key>, or --token)",
                     if admin { "an admin " } else { "" },
-                    made["prefix"].as_str().unwrap_or_default(),
+                    made.prefix,
                 );
             }
         }
         KeysCommand::List => {
             let keys = client()?.list_keys().await.context("cannot list keys")?;
             let out = if args.conn.json {
-                format!("{}\n", json!({ "keys": keys }))
+                format!("{}\n", serde_json::to_string(&KeyList { keys })?)
             } else {
                 keys_table(&keys, now_ms())
             };
@@ -94,9 +93,9 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("cannot revoke {prefix}"))?;
             if args.conn.json {
-                print_stdout(&format!("{revoked}\n"))?;
+                print_stdout(&format!("{}\n", serde_json::to_string(&revoked)?))?;
             } else {
-                eprintln!("revoked {}", revoked["revoked"].as_str().unwrap_or(&prefix));
+                eprintln!("revoked {}", revoked.revoked);
             }
         }
     }
@@ -132,13 +131,11 @@ fn worker(args: WorkerKeyArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn keys_table(keys: &[Value], now_ms: u64) -> String {
+fn keys_table(keys: &[KeyRow], now_ms: u64) -> String {
     if keys.is_empty() {
         return "no keys\n".to_string();
     }
-    let text = |k: &Value, field: &str| k[field].as_str().unwrap_or("-").to_string();
-    let ms = |k: &Value, field: &str| k[field].as_u64().unwrap_or(0);
-    let tenant_width = column_width("TENANT", keys.iter().filter_map(|k| k["tenant"].as_str()));
+    let tenant_width = column_width("TENANT", keys.iter().map(|k| k.tenant.as_str()));
     let mut out = format!(
         "{:<17}  {:<tenant_width$}  {:<5}  {:>7}  {:>9}\n",
         "PREFIX", "TENANT", "ADMIN", "CREATED", "LAST USED"
@@ -146,15 +143,11 @@ fn keys_table(keys: &[Value], now_ms: u64) -> String {
     for k in keys {
         out.push_str(&format!(
             "{:<17}  {:<tenant_width$}  {:<5}  {:>7}  {:>9}\n",
-            text(k, "prefix"),
-            text(k, "tenant"),
-            if k["admin"].as_bool() == Some(true) {
-                "yes"
-            } else {
-                "no"
-            },
-            age_text(ms(k, "created_at_ms"), now_ms),
-            age_text(ms(k, "last_used_ms"), now_ms),
+            k.prefix,
+            k.tenant,
+            if k.admin { "yes" } else { "no" },
+            age_text(k.created_at_ms, now_ms),
+            age_text(k.last_used_ms.unwrap_or(0), now_ms),
         ));
     }
     out
@@ -184,41 +177,31 @@ pub struct LimitsArgs {
 
 pub async fn limits(args: LimitsArgs) -> anyhow::Result<ExitCode> {
     let client = args.conn.client()?;
-    let mut set = serde_json::Map::new();
-    for (name, value) in [
-        ("max_active_tasks", args.max_active_tasks),
-        ("submit_rate", args.submit_rate),
-        ("submit_burst", args.submit_burst),
-        ("max_module_bytes", args.max_module_bytes),
-    ] {
-        if let Some(value) = value {
-            set.insert(name.into(), value.into());
-        }
-    }
-    let info = if set.is_empty() {
-        client
-            .get_json(
-                &format!("/tenants/{}", args.tenant),
-                std::time::Duration::from_secs(30),
-            )
-            .await
+    let set = LimitOverrides {
+        max_active_tasks: args.max_active_tasks,
+        submit_rate: args.submit_rate,
+        submit_burst: args.submit_burst,
+        max_module_bytes: args.max_module_bytes,
+    };
+    let info = if set == LimitOverrides::default() {
+        client.tenant(&args.tenant).await
     } else {
-        client.set_limits(&args.tenant, &Value::Object(set)).await
+        client.set_limits(&args.tenant, &set).await
     }
     .with_context(|| format!("tenant {}", args.tenant))?;
     let out = if args.conn.json {
-        format!("{info}\n")
+        format!("{}\n", serde_json::to_string(&info)?)
     } else {
-        let limits = &info["limits"];
+        let limits = &info.limits;
         format!(
             "tenant {}\n  active tasks      {} of {}\n  module bytes      {} of {}\n  submit rate       {}/s (burst {})\n",
             args.tenant,
-            info["active_tasks"],
-            limits["max_active_tasks"],
-            info["module_bytes"],
-            limits["max_module_bytes"],
-            limits["submit_rate"],
-            limits["submit_burst"],
+            info.active_tasks,
+            limits.max_active_tasks,
+            info.module_bytes,
+            limits.max_module_bytes,
+            limits.submit_rate,
+            limits.submit_burst,
         )
     };
     print_stdout(&out)?;

@@ -32,5 +32,5 @@ pub mod run;
 pub mod seconds;
 
 pub use client::{
-    Client, ClientError, ClientOptions, FunctionInfo, TaskInfo, TaskResult, TaskStatus,
+    Client, ClientError, ClientOptions, FunctionInfo, ResultRow, TaskInfo, TaskResult, TaskStatus,
 };

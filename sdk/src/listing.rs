@@ -233,6 +233,7 @@ mod tests {
             module_hash: String::new(),
             module_size: 41,
             created_at_ms: 1_000,
+            tenant: "t".into(),
         };
         let table = functions_table(&[f("add"), f("a-longer-name")], 6_000);
         let lines: Vec<&str> = table.lines().collect();
@@ -252,6 +253,7 @@ mod tests {
             created_at_ms: 1_000,
             started_at_ms: None,
             finished_at_ms: None,
+            tenant: "t".into(),
         };
         let table = tasks_table(&[t], 2_000);
         assert!(

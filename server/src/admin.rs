@@ -5,41 +5,24 @@
 use crate::auth::{id_from_prefix, key_prefix, mint, Caller};
 use crate::body::ApiJson;
 use crate::error::ApiError;
+use crate::openapi::{BadRequest, Forbidden, NotFound};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use faas_store::{valid_tenant, ApiKey, LimitOverrides, TenantInfo};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateKeyRequest {
-    tenant: String,
-    #[serde(default)]
-    admin: bool,
-}
+use faas_contract::{
+    CreateKeyRequest, KeyList, KeyRow, LimitOverrides, NewKey, Revoked, TenantInfo, WhoAmI,
+};
+use faas_store::{valid_tenant, ApiKey};
 
 /// A key as listed: never its secret.
-#[derive(Serialize)]
-pub struct KeyRow {
-    prefix: String,
-    tenant: String,
-    admin: bool,
-    created_at_ms: u64,
-    last_used_ms: Option<u64>,
-}
-
-impl From<ApiKey> for KeyRow {
-    fn from(k: ApiKey) -> Self {
-        KeyRow {
-            prefix: key_prefix(&k.id),
-            tenant: k.tenant,
-            admin: k.admin,
-            created_at_ms: k.created_at_ms,
-            last_used_ms: k.last_used_ms,
-        }
+fn key_row(k: ApiKey) -> KeyRow {
+    KeyRow {
+        prefix: key_prefix(&k.id),
+        tenant: k.tenant,
+        admin: k.admin,
+        created_at_ms: k.created_at_ms,
+        last_used_ms: k.last_used_ms,
     }
 }
 
@@ -53,12 +36,24 @@ fn check_tenant(name: &str) -> Result<(), ApiError> {
     }
 }
 
-/// `POST /keys`: a new key for a tenant; the only time its token is shown.
+/// Creates an API key (admin)
+///
+/// A new key for a tenant; the answer is the only time its token is shown.
+#[utoipa::path(
+    post,
+    path = "/keys",
+    request_body = CreateKeyRequest,
+    responses(
+        (status = 201, description = "Created", body = NewKey),
+        BadRequest,
+        Forbidden,
+    )
+)]
 pub async fn create_key(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<CreateKeyRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<NewKey>), ApiError> {
     caller.require_admin()?;
     check_tenant(&req.tenant)?;
     let key = mint(&req.tenant, req.admin)?;
@@ -69,53 +64,87 @@ pub async fn create_key(
         admin = req.admin,
         "API key created"
     );
-    let row = KeyRow::from(key.record);
+    let row = key_row(key.record);
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "key": key.token,
-            "prefix": row.prefix,
-            "tenant": row.tenant,
-            "admin": row.admin,
-            "created_at_ms": row.created_at_ms,
-        })),
+        Json(NewKey {
+            key: key.token,
+            prefix: row.prefix,
+            tenant: row.tenant,
+            admin: row.admin,
+            created_at_ms: row.created_at_ms,
+        }),
     ))
 }
 
-/// `GET /keys`: every key, oldest first.
+/// Lists API keys (admin)
+///
+/// Every key, oldest first, without its secret.
+#[utoipa::path(
+    get,
+    path = "/keys",
+    responses(
+        (status = 200, description = "The keys", body = KeyList),
+        Forbidden,
+    )
+)]
 pub async fn list_keys(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<KeyList>, ApiError> {
     caller.require_admin()?;
-    let keys: Vec<KeyRow> = state
+    let keys = state
         .store
         .api_keys()
         .await?
         .into_iter()
-        .map(KeyRow::from)
+        .map(key_row)
         .collect();
-    Ok(Json(json!({ "keys": keys })))
+    Ok(Json(KeyList { keys }))
 }
 
-/// `DELETE /keys/{prefix}`: the key stops working on every server before
-/// this answers.
+/// Revokes an API key (admin)
+///
+/// The key stops working on every server before this answers.
+#[utoipa::path(
+    delete,
+    path = "/keys/{prefix}",
+    params(("prefix" = String, Path, description = "The key's prefix, `faas_<id>`")),
+    responses(
+        (status = 200, description = "Revoked", body = Revoked),
+        Forbidden,
+        NotFound,
+    )
+)]
 pub async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
     Path(prefix): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Revoked>, ApiError> {
     caller.require_admin()?;
     let id = id_from_prefix(&prefix);
     if !state.store.revoke_key(id).await? {
         return Err(ApiError::not_found(format!("no key {prefix}")));
     }
     tracing::info!(key = %key_prefix(id), "API key revoked");
-    Ok(Json(json!({ "revoked": key_prefix(id) })))
+    Ok(Json(Revoked {
+        revoked: key_prefix(id),
+    }))
 }
 
-/// `GET /tenants/{tenant}`: its limits and usage (an admin, or the tenant
-/// itself).
+/// A tenant's limits and usage
+///
+/// For an admin, or the tenant's own keys.
+#[utoipa::path(
+    get,
+    path = "/tenants/{tenant}",
+    params(("tenant" = String, Path, description = "The tenant's name")),
+    responses(
+        (status = 200, description = "Its limits and usage", body = TenantInfo),
+        BadRequest,
+        NotFound,
+    )
+)]
 pub async fn tenant(
     State(state): State<AppState>,
     caller: Caller,
@@ -128,8 +157,20 @@ pub async fn tenant(
     Ok(Json(state.store.tenant(&tenant).await?))
 }
 
-/// `PUT /tenants/{tenant}/limits`: sets the limits given; the others keep
-/// their values.
+/// Sets a tenant's limits (admin)
+///
+/// Sets the limits given; the others keep their values.
+#[utoipa::path(
+    put,
+    path = "/tenants/{tenant}/limits",
+    params(("tenant" = String, Path, description = "The tenant's name")),
+    request_body = LimitOverrides,
+    responses(
+        (status = 200, description = "Its limits and usage now", body = TenantInfo),
+        BadRequest,
+        Forbidden,
+    )
+)]
 pub async fn set_limits(
     State(state): State<AppState>,
     caller: Caller,
@@ -143,12 +184,18 @@ pub async fn set_limits(
     Ok(Json(info))
 }
 
-/// `GET /whoami`: the tenant the caller's key acts for, and whether it is
-/// an admin key.
-pub async fn whoami(State(state): State<AppState>, caller: Caller) -> Json<Value> {
-    Json(json!({
-        "tenant": &*caller.tenant,
-        "admin": caller.admin,
-        "auth": state.auth.enabled(),
-    }))
+/// Who the caller's key says it is
+///
+/// The tenant it acts for, and whether it is an admin key.
+#[utoipa::path(
+    get,
+    path = "/whoami",
+    responses((status = 200, description = "The caller", body = WhoAmI))
+)]
+pub async fn whoami(State(state): State<AppState>, caller: Caller) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        tenant: caller.tenant.to_string(),
+        admin: caller.admin,
+        auth: state.auth.enabled(),
+    })
 }

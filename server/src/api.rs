@@ -5,15 +5,21 @@
 use crate::auth::Caller;
 use crate::body::ApiJson;
 use crate::error::ApiError;
+use crate::openapi::{BadRequest, NotFound, TooLarge, TooMany};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine as _;
+use faas_contract::{
+    BatchRequest, BatchResponse, ExecuteRequest, ExecuteResponse, Function, FunctionList,
+    FunctionQuery, FunctionRow, Health, RegisterRequest, RegisterResponse, ResultList, ResultQuery,
+    ResultRow, ResultsRequest, StatusResponse, Task, TaskList, TaskQuery, TaskResult, TaskRow,
+    TaskStatus, WorkerList, DEFAULT_LIST_LIMIT, MAX_BATCH, MAX_LIST_LIMIT,
+};
 use faas_runtime::Convention;
-use faas_store::{now_ms, FunctionRecord, TaskRecord, TaskStatus, TaskSummary};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use faas_store::{now_ms, FunctionRecord, TaskRecord, TaskSummary};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -53,19 +59,20 @@ impl SignatureCache {
     }
 }
 
-#[derive(Deserialize)]
-pub struct RegisterRequest {
-    name: String,
-    payload: String,
-    #[serde(default)]
-    entry: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct RegisterResponse {
-    function_id: Uuid,
-}
-
+/// Registers a function
+///
+/// Compiles and checks the module (never runs it) and stores it; the
+/// answer is the id to execute it by.
+#[utoipa::path(
+    post,
+    path = "/register_function",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered", body = RegisterResponse),
+        BadRequest,
+        TooMany,
+    )
+)]
 pub async fn register_function(
     State(state): State<AppState>,
     caller: Caller,
@@ -131,17 +138,21 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("`payload` is not valid base64: {e}")))
 }
 
-#[derive(Deserialize)]
-pub struct ExecuteRequest {
-    function_id: String,
-    payload: Value,
-}
-
-#[derive(Serialize)]
-pub struct ExecuteResponse {
-    task_id: Uuid,
-}
-
+/// Submits a task
+///
+/// Checks the payload against the function's signature and queues one
+/// task; the answer is its id.
+#[utoipa::path(
+    post,
+    path = "/execute_function",
+    request_body = ExecuteRequest,
+    responses(
+        (status = 201, description = "Queued", body = ExecuteResponse),
+        BadRequest,
+        NotFound,
+        TooMany,
+    )
+)]
 pub async fn execute_function(
     State(state): State<AppState>,
     caller: Caller,
@@ -199,23 +210,22 @@ async fn signature(
     Ok((function_id, signature))
 }
 
-/// Most payloads in one `POST /execute_batch`, and most ids in one
-/// `POST /results` (413 beyond).
-pub const MAX_BATCH: usize = 10_000;
-
-#[derive(Deserialize)]
-pub struct BatchRequest {
-    function_id: String,
-    payloads: Vec<Value>,
-}
-
-#[derive(Serialize)]
-pub struct BatchResponse {
-    task_ids: Vec<Uuid>,
-}
-
-/// Many tasks of one function in one request: every payload is checked
-/// first, and one bad payload rejects the whole batch (nothing is stored).
+/// Submits many tasks of one function
+///
+/// Every payload is checked first, and one bad payload rejects the whole
+/// batch: all are queued or none (at most 10,000).
+#[utoipa::path(
+    post,
+    path = "/execute_batch",
+    request_body = BatchRequest,
+    responses(
+        (status = 201, description = "All queued, ids in the payloads' order", body = BatchResponse),
+        BadRequest,
+        NotFound,
+        TooLarge,
+        TooMany,
+    )
+)]
 pub async fn execute_batch(
     State(state): State<AppState>,
     caller: Caller,
@@ -252,21 +262,26 @@ pub async fn execute_batch(
     Ok((StatusCode::CREATED, Json(BatchResponse { task_ids })))
 }
 
-#[derive(Deserialize)]
-pub struct ResultsRequest {
-    task_ids: Vec<String>,
-    #[serde(default)]
-    wait: Option<f64>,
-}
-
-/// Many tasks' results in order, each as `GET /result/{id}` shows it; an
-/// unknown id gets `"error": "unknown task"` in its place. With `wait`,
-/// holds until every task has ended or the wait runs out.
+/// Many tasks' results
+///
+/// In order, each as `GET /result/{task_id}` shows it; an unknown id gets
+/// `"error": "unknown task"` in its place. With `wait`, holds until every
+/// task has ended or the wait runs out (at most 10,000 ids).
+#[utoipa::path(
+    post,
+    path = "/results",
+    request_body = ResultsRequest,
+    responses(
+        (status = 200, description = "One row per id, in order", body = ResultList),
+        BadRequest,
+        TooLarge,
+    )
+)]
 pub async fn results(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<ResultsRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ResultList>, ApiError> {
     if req.task_ids.len() > MAX_BATCH {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -294,16 +309,18 @@ pub async fn results(
         state.store.outcomes_many(&known, scope).await?
     };
     let mut outcomes = outcomes.into_iter();
-    let rows: Vec<Value> = req
+    let results = req
         .task_ids
         .iter()
         .zip(&parsed)
-        .map(|(text, id)| match id.zip(id.and_then(|_| outcomes.next().flatten())) {
-            Some((id, task)) => json!({ "task_id": id, "status": task.status, "result": task.result }),
-            None => json!({ "task_id": text, "status": null, "result": null, "error": "unknown task" }),
-        })
+        .map(
+            |(text, id)| match id.zip(id.and_then(|_| outcomes.next().flatten())) {
+                Some((id, task)) => ResultRow::known(id, task.status, task.result),
+                None => ResultRow::unknown(text),
+            },
+        )
         .collect();
-    Ok(Json(json!({ "results": rows })))
+    Ok(Json(ResultList { results }))
 }
 
 /// What `wait` must be, for error messages.
@@ -329,11 +346,21 @@ async fn find_task(state: &AppState, text: &str, caller: &Caller) -> Result<Task
         .ok_or_else(|| ApiError::not_found(format!("task {text} not found")))
 }
 
+/// A task's status
+#[utoipa::path(
+    get,
+    path = "/status/{task_id}",
+    params(("task_id" = String, Path, description = "The task's id")),
+    responses(
+        (status = 200, description = "Its status", body = StatusResponse),
+        NotFound,
+    )
+)]
 pub async fn status(
     State(state): State<AppState>,
     caller: Caller,
     Path(task_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<StatusResponse>, ApiError> {
     let id = parse_task_id(&task_id)?;
     let status = state
         .store
@@ -342,21 +369,33 @@ pub async fn status(
         .pop()
         .flatten();
     let status = status.ok_or_else(|| ApiError::not_found(format!("task {task_id} not found")))?;
-    Ok(Json(json!({ "task_id": id, "status": status })))
+    Ok(Json(StatusResponse {
+        task_id: id,
+        status,
+    }))
 }
 
-#[derive(Deserialize)]
-pub struct ResultQuery {
-    wait: Option<String>,
-}
-
+/// A task's status and result
+///
+/// The result is null until the task ends. With `wait`, holds the request
+/// until the task ends or the wait runs out (long poll).
+#[utoipa::path(
+    get,
+    path = "/result/{task_id}",
+    params(("task_id" = String, Path, description = "The task's id"), ResultQuery),
+    responses(
+        (status = 200, description = "Its status and result", body = TaskResult),
+        BadRequest,
+        NotFound,
+    )
+)]
 pub async fn result(
     State(state): State<AppState>,
     caller: Caller,
     Path(task_id): Path<String>,
-    Query(query): Query<ResultQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let wait = match query.wait.as_deref().map(str::trim) {
+    Query(params): Params,
+) -> Result<Json<TaskResult>, ApiError> {
+    let wait = match param(&params, "wait") {
         None | Some("") => Duration::ZERO,
         Some(text) => text
             .parse::<f64>()
@@ -379,37 +418,85 @@ pub async fn result(
             .flatten()
     };
     let task = outcome.ok_or_else(|| ApiError::not_found(format!("task {task_id} not found")))?;
-    Ok(Json(
-        json!({ "task_id": id, "status": task.status, "result": task.result }),
-    ))
+    Ok(Json(TaskResult {
+        task_id: id,
+        status: task.status,
+        result: task.result,
+    }))
 }
 
-/// The whole task record, attempts and timestamps included.
+/// A task's whole record
+///
+/// Payload, result, attempts and timestamps included.
+#[utoipa::path(
+    get,
+    path = "/tasks/{task_id}",
+    params(("task_id" = String, Path, description = "The task's id")),
+    responses(
+        (status = 200, description = "The task", body = Task),
+        NotFound,
+    )
+)]
 pub async fn task(
     State(state): State<AppState>,
     caller: Caller,
     Path(task_id): Path<String>,
-) -> Result<Json<TaskRecord>, ApiError> {
-    Ok(Json(find_task(&state, &task_id, &caller).await?))
+) -> Result<Json<Task>, ApiError> {
+    Ok(Json(task_of(find_task(&state, &task_id, &caller).await?)))
 }
 
-/// A function's record, without its module bytes.
+fn task_of(t: TaskRecord) -> Task {
+    Task {
+        id: t.id,
+        function_id: t.function_id,
+        payload: t.payload,
+        status: t.status,
+        result: t.result,
+        failure_kind: t.failure_kind,
+        attempts: t.attempts,
+        created_at_ms: t.created_at_ms,
+        started_at_ms: t.started_at_ms,
+        finished_at_ms: t.finished_at_ms,
+        tenant: t.tenant,
+    }
+}
+
+/// A function's record
+///
+/// Without its module bytes.
+#[utoipa::path(
+    get,
+    path = "/functions/{function_id}",
+    params(("function_id" = String, Path, description = "The function's id")),
+    responses(
+        (status = 200, description = "The function", body = Function),
+        NotFound,
+    )
+)]
 pub async fn function(
     State(state): State<AppState>,
     caller: Caller,
     Path(function_id): Path<String>,
-) -> Result<Json<FunctionRecord>, ApiError> {
+) -> Result<Json<Function>, ApiError> {
     let not_found = || ApiError::not_found(format!("function {function_id} not found"));
     let id = Uuid::parse_str(function_id.trim()).map_err(|_| not_found())?;
     let record = state.store.function(id).await?;
     let record = record.filter(|f| caller.scope().allows(&f.tenant));
-    Ok(Json(record.ok_or_else(not_found)?))
+    Ok(Json(function_of(record.ok_or_else(not_found)?)))
 }
 
-/// Rows a listing returns unless `limit` says otherwise.
-pub const DEFAULT_LIST_LIMIT: usize = 100;
-/// Most rows a listing returns; a larger `limit` is cut to this.
-pub const MAX_LIST_LIMIT: usize = 1000;
+fn function_of(f: FunctionRecord) -> Function {
+    Function {
+        id: f.id,
+        name: f.name,
+        entry: f.entry,
+        convention: f.convention,
+        module_hash: f.module_hash,
+        module_size: f.module_size,
+        created_at_ms: f.created_at_ms,
+        tenant: f.tenant,
+    }
+}
 
 /// Query parameters as pairs: unknown ones are ignored, a repeated one takes
 /// its last value, and nothing here can be rejected outside the API's
@@ -441,26 +528,25 @@ fn list_limit(params: &[(String, String)]) -> Result<usize, ApiError> {
     }
 }
 
-/// One row of `GET /functions`.
-#[derive(Serialize)]
-pub struct FunctionRow {
-    function_id: Uuid,
-    name: String,
-    entry: String,
-    module_hash: String,
-    module_size: u64,
-    created_at_ms: u64,
-    tenant: String,
-}
-
-/// Registered functions, newest first.
+/// Registered functions
+///
+/// Newest first; the caller's own (an admin's: everyone's).
+#[utoipa::path(
+    get,
+    path = "/functions",
+    params(FunctionQuery),
+    responses(
+        (status = 200, description = "The functions", body = FunctionList),
+        BadRequest,
+    )
+)]
 pub async fn functions(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FunctionList>, ApiError> {
     let limit = list_limit(&params)?;
-    let rows: Vec<FunctionRow> = state
+    let functions = state
         .store
         .functions(limit, caller.scope())
         .await?
@@ -475,46 +561,41 @@ pub async fn functions(
             tenant: f.tenant,
         })
         .collect();
-    Ok(Json(json!({ "functions": rows })))
+    Ok(Json(FunctionList { functions }))
 }
 
-/// One row of `GET /tasks`: a task without its payload and result.
-#[derive(Serialize)]
-pub struct TaskRow {
-    task_id: Uuid,
-    function_id: Uuid,
-    status: TaskStatus,
-    attempts: u32,
-    failure_kind: Option<String>,
-    created_at_ms: u64,
-    started_at_ms: Option<u64>,
-    finished_at_ms: Option<u64>,
-    tenant: String,
-}
-
-impl From<TaskSummary> for TaskRow {
-    fn from(t: TaskSummary) -> Self {
-        TaskRow {
-            task_id: t.id,
-            function_id: t.function_id,
-            status: t.status,
-            attempts: t.attempts,
-            failure_kind: t.failure_kind,
-            created_at_ms: t.created_at_ms,
-            started_at_ms: t.started_at_ms,
-            finished_at_ms: t.finished_at_ms,
-            tenant: t.tenant,
-        }
+fn task_row(t: TaskSummary) -> TaskRow {
+    TaskRow {
+        task_id: t.id,
+        function_id: t.function_id,
+        status: t.status,
+        attempts: t.attempts,
+        failure_kind: t.failure_kind,
+        created_at_ms: t.created_at_ms,
+        started_at_ms: t.started_at_ms,
+        finished_at_ms: t.finished_at_ms,
+        tenant: t.tenant,
     }
 }
 
+/// Recent tasks
+///
 /// The most recently submitted tasks, newest first, optionally only those
-/// with one `status` (any case).
+/// in one `status`; the caller's own (an admin's: everyone's).
+#[utoipa::path(
+    get,
+    path = "/tasks",
+    params(TaskQuery),
+    responses(
+        (status = 200, description = "The tasks", body = TaskList),
+        BadRequest,
+    )
+)]
 pub async fn tasks(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TaskList>, ApiError> {
     let limit = list_limit(&params)?;
     let status = match param(&params, "status") {
         None | Some("") => None,
@@ -526,24 +607,48 @@ pub async fn tasks(
             })?,
         ),
     };
-    let rows: Vec<TaskRow> = state
+    let tasks = state
         .store
         .recent_tasks(limit, status, caller.scope())
         .await?
         .into_iter()
-        .map(TaskRow::from)
+        .map(task_row)
         .collect();
-    Ok(Json(json!({ "tasks": rows })))
+    Ok(Json(TaskList { tasks }))
 }
 
-/// Live workers of all dispatchers (push and pull modes).
-pub async fn workers(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "workers": state.store.workers().await? })))
+/// Live workers
+///
+/// Of all dispatchers (push and pull modes), as they last reported them.
+#[utoipa::path(
+    get,
+    path = "/workers",
+    responses((status = 200, description = "The workers", body = WorkerList))
+)]
+pub async fn workers(State(state): State<AppState>) -> Result<Json<WorkerList>, ApiError> {
+    let workers = state
+        .store
+        .workers()
+        .await?
+        .into_iter()
+        // A row a dispatcher of another version wrote differently is left out.
+        .filter_map(|row| serde_json::from_value(row).ok())
+        .collect();
+    Ok(Json(WorkerList { workers }))
 }
 
-pub async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// Whether the server and its store are up
+///
+/// Needs no key.
+#[utoipa::path(
+    get,
+    path = "/health",
+    responses((status = 200, description = "Up, and the store answers", body = Health))
+)]
+pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state.store.ping().await?;
-    Ok(Json(
-        json!({ "status": "ok", "store": state.store.describe() }),
-    ))
+    Ok(Json(Health {
+        status: "ok".to_string(),
+        store: state.store.describe(),
+    }))
 }

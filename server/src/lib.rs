@@ -14,6 +14,7 @@ mod auth;
 mod body;
 mod docs;
 mod error;
+mod openapi;
 mod serve;
 pub mod tls;
 
@@ -23,12 +24,13 @@ pub use serve::serve;
 pub use tls::{server_config as tls_config, TlsError};
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
 use axum::Router;
 use faas_runtime::Runtime;
 use faas_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Server settings, each with a safe default.
 #[derive(Debug, Clone)]
@@ -116,36 +118,56 @@ pub async fn bootstrap_admin_key(state: &AppState) -> Result<Option<String>, Api
 /// The tenant of the admin key a server makes on its first start.
 pub const ADMIN_TENANT: &str = "admin";
 
+/// The routes that need an API key. Each handler's `#[utoipa::path]` gives
+/// its path and method, so the router and the OpenAPI document are made
+/// from this one list.
+fn keyed_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(api::register_function))
+        .routes(routes!(api::execute_function))
+        .routes(routes!(api::execute_batch))
+        .routes(routes!(api::results))
+        .routes(routes!(api::status))
+        .routes(routes!(api::result))
+        .routes(routes!(api::tasks))
+        .routes(routes!(api::task))
+        .routes(routes!(api::functions))
+        .routes(routes!(api::function))
+        .routes(routes!(api::workers))
+        .routes(routes!(admin::create_key, admin::list_keys))
+        .routes(routes!(admin::revoke_key))
+        .routes(routes!(admin::tenant))
+        .routes(routes!(admin::set_limits))
+        .routes(routes!(admin::whoami))
+}
+
+/// The routes anyone may call.
+fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(api::health))
+        .routes(routes!(docs::openapi))
+        .routes(routes!(docs::page))
+}
+
+/// The API's OpenAPI document (the one `/openapi.json` serves).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    openapi::document(
+        keyed_routes().into_openapi(),
+        public_routes().into_openapi(),
+    )
+}
+
 /// The API's routes.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
-    let keyed = Router::new()
-        .route("/register_function", post(api::register_function))
-        .route("/execute_function", post(api::execute_function))
-        .route("/execute_batch", post(api::execute_batch))
-        .route("/results", post(api::results))
-        .route("/status/{task_id}", get(api::status))
-        .route("/result/{task_id}", get(api::result))
-        .route("/tasks", get(api::tasks))
-        .route("/tasks/{task_id}", get(api::task))
-        .route("/functions", get(api::functions))
-        .route("/functions/{function_id}", get(api::function))
-        .route("/workers", get(api::workers))
-        .route("/keys", post(admin::create_key).get(admin::list_keys))
-        .route("/keys/{prefix}", delete(admin::revoke_key))
-        .route("/tenants/{tenant}", get(admin::tenant))
-        .route("/tenants/{tenant}/limits", put(admin::set_limits))
-        .route("/whoami", get(admin::whoami))
-        // Only matched routes: an unknown path is a 404 with or without a key.
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_key,
-        ));
+    // Only matched routes: an unknown path is a 404 with or without a key.
+    let keyed = Router::from(keyed_routes()).route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_key,
+    ));
     Router::new()
         .merge(keyed)
-        .route("/health", get(api::health))
-        .route("/openapi.json", get(docs::openapi))
-        .route("/docs", get(docs::page))
+        .merge(Router::from(public_routes()))
         .fallback(docs::not_found)
         .method_not_allowed_fallback(docs::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -9,47 +9,9 @@ use uuid::Uuid;
 pub type FunctionId = Uuid;
 pub type TaskId = Uuid;
 
-/// The seed lifecycle: QUEUED -> RUNNING -> COMPLETED | FAILED. A task that
-/// loses its executor goes back to QUEUED.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum TaskStatus {
-    Queued,
-    Running,
-    Completed,
-    Failed,
-}
-
-impl TaskStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskStatus::Queued => "QUEUED",
-            TaskStatus::Running => "RUNNING",
-            TaskStatus::Completed => "COMPLETED",
-            TaskStatus::Failed => "FAILED",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "QUEUED" => Some(TaskStatus::Queued),
-            "RUNNING" => Some(TaskStatus::Running),
-            "COMPLETED" => Some(TaskStatus::Completed),
-            "FAILED" => Some(TaskStatus::Failed),
-            _ => None,
-        }
-    }
-
-    pub fn is_final(self) -> bool {
-        matches!(self, TaskStatus::Completed | TaskStatus::Failed)
-    }
-}
-
-impl std::fmt::Display for TaskStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Where a task is in its lifecycle (the API's type: one definition of
+/// the spelling on the wire and in the store).
+pub use faas_contract::TaskStatus;
 
 /// A registered function. The module bytes are stored once per content hash,
 /// apart from this record.

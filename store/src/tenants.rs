@@ -4,82 +4,9 @@
 //! check and count atomically with the write they guard, so a batch over a
 //! limit stores nothing.
 
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// The limits one tenant works under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TenantLimits {
-    /// Most of its tasks queued or running at once.
-    pub max_active_tasks: u64,
-    /// Tasks it may submit per second, sustained (0: no limit).
-    pub submit_rate: u64,
-    /// Tasks it may submit at once after a quiet spell (the token bucket's
-    /// size; a batch larger than this can never be accepted).
-    pub submit_burst: u64,
-    /// Most module bytes it may register in all (each registration counts
-    /// its module's size).
-    pub max_module_bytes: u64,
-}
-
-impl Default for TenantLimits {
-    fn default() -> Self {
-        TenantLimits {
-            max_active_tasks: 1_000_000,
-            submit_rate: 100_000,
-            submit_burst: 200_000,
-            max_module_bytes: 1 << 30,
-        }
-    }
-}
-
-/// What an admin sets for one tenant: a field left out keeps its current
-/// value (the deployment's default unless set before).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitOverrides {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_active_tasks: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub submit_rate: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub submit_burst: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_module_bytes: Option<u64>,
-}
-
-impl LimitOverrides {
-    /// `defaults` with these overrides applied.
-    pub fn apply(&self, defaults: &TenantLimits) -> TenantLimits {
-        TenantLimits {
-            max_active_tasks: self.max_active_tasks.unwrap_or(defaults.max_active_tasks),
-            submit_rate: self.submit_rate.unwrap_or(defaults.submit_rate),
-            submit_burst: self.submit_burst.unwrap_or(defaults.submit_burst),
-            max_module_bytes: self.max_module_bytes.unwrap_or(defaults.max_module_bytes),
-        }
-    }
-
-    /// `self` with the fields `newer` sets replaced.
-    pub fn merge(&self, newer: &LimitOverrides) -> LimitOverrides {
-        LimitOverrides {
-            max_active_tasks: newer.max_active_tasks.or(self.max_active_tasks),
-            submit_rate: newer.submit_rate.or(self.submit_rate),
-            submit_burst: newer.submit_burst.or(self.submit_burst),
-            max_module_bytes: newer.max_module_bytes.or(self.max_module_bytes),
-        }
-    }
-}
-
-/// A tenant's limits in force and what it uses now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TenantInfo {
-    pub tenant: String,
-    pub limits: TenantLimits,
-    /// Its tasks queued or running now.
-    pub active_tasks: u64,
-    /// Module bytes it has registered.
-    pub module_bytes: u64,
-}
+pub use faas_contract::{LimitOverrides, TenantInfo, TenantLimits};
 
 /// Which limit a request ran into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -256,6 +256,16 @@ impl Api {
         Ok(Self::read(response, path).await)
     }
 
+    /// Any method, with a JSON body or none.
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Reply {
+        let what = format!("{method} {path}");
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.reply(request, &what).await
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.reply(
             self.http.get(format!("{}{path}", self.base)),

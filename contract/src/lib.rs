@@ -1,0 +1,80 @@
+//! The REST contract: every request and response body of the API, and the
+//! numbers a client must know (batch and listing caps), in one place. The
+//! server's handlers take and return these types, the Rust client sends and
+//! reads them, and the server's `/openapi.json` is generated from them.
+//!
+//! Plain data only: serde and schema derives, no I/O. Changing a field
+//! here changes the API: extend, never change what exists.
+
+mod access;
+mod functions;
+mod tasks;
+
+pub use access::{
+    CreateKeyRequest, KeyList, KeyRow, LimitOverrides, NewKey, Revoked, TenantInfo, TenantLimits,
+    WhoAmI,
+};
+pub use functions::{
+    Function, FunctionList, FunctionQuery, FunctionRow, RegisterRequest, RegisterResponse,
+};
+pub use tasks::{
+    BatchRequest, BatchResponse, ExecuteRequest, ExecuteResponse, ResultList, ResultQuery,
+    ResultRow, ResultsRequest, StatusResponse, Task, TaskList, TaskQuery, TaskResult, TaskRow,
+    TaskStatus, UNKNOWN_TASK,
+};
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Most payloads in one `POST /execute_batch`, and most ids in one
+/// `POST /results` (413 beyond).
+pub const MAX_BATCH: usize = 10_000;
+
+/// Rows a listing returns unless `limit` says otherwise.
+pub const DEFAULT_LIST_LIMIT: usize = 100;
+
+/// Most rows a listing returns; a larger `limit` is cut to this.
+pub const MAX_LIST_LIMIT: usize = 1000;
+
+/// Every error's body: what went wrong, in words a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub detail: String,
+}
+
+/// `GET /health`: the server is up and its store answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` (a store that does not answer is a 503).
+    pub status: String,
+    /// Which store the server uses (`memory`, or the Redis URL with its
+    /// password hidden).
+    pub store: String,
+}
+
+/// One live worker of a dispatcher (push and pull modes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WorkerRow {
+    /// The worker's id on its dispatcher's port.
+    pub id: String,
+    pub name: String,
+    /// Tasks it runs at once at most.
+    pub slots: u64,
+    /// Tasks it runs now.
+    pub running: u64,
+    /// Tasks it has finished since it registered.
+    pub completed: u64,
+    /// Whether it is finishing its tasks before it leaves.
+    pub draining: bool,
+    pub last_heartbeat_ms_ago: u64,
+    /// The dispatcher it works for.
+    pub dispatcher: String,
+    /// `push` or `pull`.
+    pub mode: String,
+}
+
+/// `GET /workers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WorkerList {
+    pub workers: Vec<WorkerRow>,
+}

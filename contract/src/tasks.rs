@@ -1,0 +1,234 @@
+//! Tasks: submitting them (one or a batch), their status and results, the
+//! whole record, and the listing.
+
+use crate::MAX_BATCH;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// Where a task is in its lifecycle: QUEUED, then RUNNING (again QUEUED if
+/// its executor is lost and it has attempts left), then COMPLETED or FAILED
+/// for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TaskStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Queued => "QUEUED",
+            TaskStatus::Running => "RUNNING",
+            TaskStatus::Completed => "COMPLETED",
+            TaskStatus::Failed => "FAILED",
+        }
+    }
+
+    /// The status spelled as the API spells it; None for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "QUEUED" => Some(TaskStatus::Queued),
+            "RUNNING" => Some(TaskStatus::Running),
+            "COMPLETED" => Some(TaskStatus::Completed),
+            "FAILED" => Some(TaskStatus::Failed),
+            _ => None,
+        }
+    }
+
+    /// COMPLETED or FAILED: the task will not change again.
+    pub fn is_final(self) -> bool {
+        matches!(self, TaskStatus::Completed | TaskStatus::Failed)
+    }
+}
+
+impl std::fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// The schemas' `max_items` above and below repeat MAX_BATCH: the derive
+// takes a literal only.
+const _: () = assert!(MAX_BATCH == 10_000, "update the schemas' max_items");
+
+/// `POST /execute_function`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExecuteRequest {
+    /// The function to run (an unknown id is a 404).
+    pub function_id: String,
+    /// The function's input: an array of numbers for a typed export, a
+    /// string (its stdin) for a WASI command.
+    pub payload: Value,
+}
+
+/// The new task's id (201).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ExecuteResponse {
+    pub task_id: Uuid,
+}
+
+/// `POST /execute_batch`: many tasks of one function, all or none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BatchRequest {
+    pub function_id: String,
+    /// Each as `payload` of `/execute_function`.
+    #[schema(min_items = 1, max_items = 10000)]
+    pub payloads: Vec<Value>,
+}
+
+/// The new tasks' ids, in the order of the payloads (201).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BatchResponse {
+    pub task_ids: Vec<Uuid>,
+}
+
+/// `GET /status/{task_id}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StatusResponse {
+    pub task_id: Uuid,
+    pub status: TaskStatus,
+}
+
+/// `GET /result/{task_id}`: the status, and the result once the task ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TaskResult {
+    pub task_id: Uuid,
+    pub status: TaskStatus,
+    /// Null until the task ends; then the return value (or stdout), or
+    /// for FAILED the failure message.
+    #[serde(default)]
+    pub result: Value,
+}
+
+/// `GET /result/{task_id}`'s query.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResultQuery {
+    /// Seconds to hold the request until the task ends (long poll; cut to
+    /// the server's maximum, 60 s by default). Not a number from 0: 400.
+    #[param(minimum = 0)]
+    pub wait: Option<f64>,
+}
+
+/// `POST /results`: many tasks' results in one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ResultsRequest {
+    #[schema(max_items = 10000)]
+    pub task_ids: Vec<String>,
+    /// Seconds to hold the request until every task has ended (cut to
+    /// the server's maximum, 60 s by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
+    pub wait: Option<f64>,
+}
+
+/// What a row of `POST /results` says of an id the caller has no task by.
+pub const UNKNOWN_TASK: &str = "unknown task";
+
+/// One row of `POST /results`: as `GET /result/{id}` answers, or for an
+/// id with no task, no status and an `error`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ResultRow {
+    /// The id as it was asked for.
+    pub task_id: String,
+    /// Null for an unknown task.
+    pub status: Option<TaskStatus>,
+    #[serde(default)]
+    pub result: Value,
+    /// `unknown task` when there is no such task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ResultRow {
+    pub fn known(task_id: Uuid, status: TaskStatus, result: Value) -> Self {
+        ResultRow {
+            task_id: task_id.to_string(),
+            status: Some(status),
+            result,
+            error: None,
+        }
+    }
+
+    pub fn unknown(task_id: &str) -> Self {
+        ResultRow {
+            task_id: task_id.to_string(),
+            status: None,
+            result: Value::Null,
+            error: Some(UNKNOWN_TASK.to_string()),
+        }
+    }
+}
+
+/// `POST /results`' answer: one row per id asked for, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ResultList {
+    pub results: Vec<ResultRow>,
+}
+
+/// `GET /tasks/{task_id}`: the whole task record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Task {
+    pub id: Uuid,
+    pub function_id: Uuid,
+    pub payload: Value,
+    pub status: TaskStatus,
+    pub result: Value,
+    /// For FAILED: trap, timeout, memory, exit_code, output_too_large,
+    /// lost, ...
+    pub failure_kind: Option<String>,
+    /// Times an executor has taken the task.
+    pub attempts: u32,
+    /// Submission time, ms since the Unix epoch.
+    pub created_at_ms: u64,
+    pub started_at_ms: Option<u64>,
+    pub finished_at_ms: Option<u64>,
+    /// The tenant that submitted it.
+    pub tenant: String,
+}
+
+/// One row of `GET /tasks`: a task without its payload and result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TaskRow {
+    pub task_id: Uuid,
+    pub function_id: Uuid,
+    pub status: TaskStatus,
+    /// Times an executor has taken the task.
+    #[serde(default)]
+    pub attempts: u32,
+    /// For FAILED: trap, timeout, memory, exit_code, output_too_large,
+    /// lost, ...
+    #[serde(default)]
+    pub failure_kind: Option<String>,
+    #[serde(default)]
+    pub created_at_ms: u64,
+    #[serde(default)]
+    pub started_at_ms: Option<u64>,
+    #[serde(default)]
+    pub finished_at_ms: Option<u64>,
+    #[serde(default)]
+    pub tenant: String,
+}
+
+/// `GET /tasks`' query.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TaskQuery {
+    /// Most rows to return: a whole number from 1 (default 100; above
+    /// 1000 it is cut to 1000). Anything else: 400.
+    #[param(minimum = 1)]
+    pub limit: Option<u64>,
+    /// Only tasks in this status (any case). Anything else: 400.
+    pub status: Option<TaskStatus>,
+}
+
+/// `GET /tasks`: the most recently submitted tasks, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TaskList {
+    pub tasks: Vec<TaskRow>,
+}
