@@ -235,7 +235,8 @@ fn store_config(lease: Duration) -> StoreConfig {
     }
 }
 
-async fn connect(
+/// The store of `--redis` (with `--redis-cacert`), or the embedded one.
+pub(crate) async fn connect(
     redis: Option<&str>,
     ca_cert: Option<&Path>,
     config: StoreConfig,

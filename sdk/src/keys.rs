@@ -7,7 +7,7 @@ use crate::commands::Connection;
 use crate::listing::{age_text, column_width, now_ms, print_stdout};
 use crate::port_keys::write_new_private;
 use anyhow::{bail, Context};
-use faas_contract::{KeyList, KeyRow, LimitOverrides};
+use faas_contract::{KeyList, KeyRow, LimitOverrides, NewKey};
 use faas_protocol::curve::KeyPair;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +30,14 @@ pub enum KeysCommand {
         /// An admin key: sees and manages every tenant's functions, tasks and keys
         #[arg(long)]
         admin: bool,
+        /// Write the key straight into this Redis instead of asking a
+        /// server: for an operator who holds the store's credentials, say
+        /// when every admin key is lost
+        #[arg(long, value_name = "URL")]
+        redis: Option<String>,
+        /// PEM CA certificate(s) to trust for a rediss:// URL
+        #[arg(long, value_name = "PEM", requires = "redis")]
+        redis_cacert: Option<PathBuf>,
     },
     /// List API keys: prefix, tenant, admin, created, last used (never the keys themselves)
     List,
@@ -60,11 +68,19 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<ExitCode> {
     let client = || args.conn.client();
     match args.command {
         KeysCommand::Worker(worker_args) => return worker(worker_args),
-        KeysCommand::Create { tenant, admin } => {
-            let made = client()?
-                .create_key(&tenant, admin)
-                .await
-                .context("cannot create a key")?;
+        KeysCommand::Create {
+            tenant,
+            admin,
+            redis,
+            redis_cacert,
+        } => {
+            let made = match redis {
+                Some(url) => create_in_store(&url, redis_cacert.as_deref(), &tenant, admin).await?,
+                None => client()?
+                    .create_key(&tenant, admin)
+                    .await
+                    .context("cannot create a key")?,
+            };
             if args.conn.json {
                 print_stdout(&format!("{}\n", serde_json::to_string(&made)?))?;
             } else {
@@ -100,6 +116,33 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A new key written into the Redis at `url` itself, as `POST /keys`
+/// would (servers read keys from the store, so every one accepts it).
+async fn create_in_store(
+    url: &str,
+    ca_cert: Option<&std::path::Path>,
+    tenant: &str,
+    admin: bool,
+) -> anyhow::Result<NewKey> {
+    if !faas_store::valid_tenant(tenant) {
+        bail!("a tenant name is 1 to 64 letters, digits, `.`, `_` or `-`, got {tenant:?}");
+    }
+    let store =
+        crate::daemons::connect(Some(url), ca_cert, faas_store::StoreConfig::default()).await?;
+    let key = faas_server::mint(tenant, admin).map_err(|e| anyhow::anyhow!(e.detail))?;
+    store
+        .put_key(&key.record, false)
+        .await
+        .context("cannot store the key")?;
+    Ok(NewKey {
+        key: key.token,
+        prefix: faas_server::key_prefix(&key.record.id),
+        tenant: key.record.tenant,
+        admin: key.record.admin,
+        created_at_ms: key.record.created_at_ms,
+    })
 }
 
 fn worker(args: WorkerKeyArgs) -> anyhow::Result<ExitCode> {

@@ -127,6 +127,51 @@ async fn a_key_revoked_through_one_server_fails_at_once_on_another() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_with_the_stores_credentials_makes_an_admin_key_without_one() {
+    require_binary();
+    let redis = RedisServer::start();
+    let (_server, port) = start_server(&redis);
+    // No key at all in this config directory: only the Redis URL.
+    let nobody = faas_e2e::fresh_config_dir();
+    let url = format!("http://127.0.0.1:{port}");
+    let key = ok(faas(
+        &nobody,
+        &url,
+        &[
+            "keys",
+            "create",
+            "--tenant",
+            "ops",
+            "--admin",
+            "--redis",
+            &redis.url(),
+        ],
+    ));
+    let ops = Api::new(port).with_token(Some(key.trim().to_string()));
+    let me = ops.get("/whoami").await;
+    assert_eq!(me.status, 200, "{me:?}");
+    assert_eq!(
+        me.json(),
+        json!({"tenant": "ops", "admin": true, "auth": true})
+    );
+    // A bad tenant name is refused before anything is stored.
+    let bad = faas(
+        &nobody,
+        &url,
+        &[
+            "keys",
+            "create",
+            "--tenant",
+            "no spaces",
+            "--redis",
+            &redis.url(),
+        ],
+    );
+    assert_eq!(bad.code, Some(1), "{bad:?}");
+    assert!(bad.stderr.contains("tenant name"), "{bad:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_cannot_see_each_other_and_quotas_answer_429() {
     require_binary();
     let redis = RedisServer::start();
