@@ -82,7 +82,7 @@ async fn submitted_tasks_are_queued_and_claimed_in_order(f: Fixture) {
     let fid = Uuid::new_v4();
     let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
     for (i, id) in ids.iter().enumerate() {
-        s.submit(T, *id, fid, &json!([i])).await.unwrap();
+        s.submit(T, *id, fid, &json!([i]), None).await.unwrap();
     }
     let t = s.task(ids[0], ALL).await.unwrap().unwrap();
     assert_eq!(
@@ -119,7 +119,9 @@ async fn claim_blocks_then_wakes_on_submit(f: Fixture) {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let id = Uuid::new_v4();
     let submitted = Instant::now();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     let got = waiting.await.unwrap().unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].task_id, id);
@@ -129,7 +131,9 @@ async fn claim_blocks_then_wakes_on_submit(f: Fixture) {
 async fn final_state_is_written_once_by_the_current_attempt(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
     assert!(s
         .finish(&claim, &Final::Completed(json!(42)))
@@ -155,7 +159,9 @@ async fn final_state_is_written_once_by_the_current_attempt(f: Fixture) {
 async fn a_lapsed_lease_is_re_run_and_the_old_attempt_cannot_finish(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     let old = s.claim("dead", 1, NO_WAIT).await.unwrap().remove(0);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let new = s.claim("alive", 1, Duration::from_secs(2)).await.unwrap();
@@ -177,7 +183,9 @@ async fn a_lapsed_lease_is_re_run_and_the_old_attempt_cannot_finish(f: Fixture) 
 async fn renewed_leases_are_not_taken(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     let claim = s.claim("busy", 1, NO_WAIT).await.unwrap();
     for _ in 0..5 {
         tokio::time::sleep(Duration::from_millis(150)).await;
@@ -193,7 +201,9 @@ async fn renewed_leases_are_not_taken(f: Fixture) {
 async fn a_task_whose_executors_keep_dying_fails_as_lost(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     for attempt in 1..=3 {
         let c = s.claim("dies", 1, Duration::from_secs(2)).await.unwrap();
         assert_eq!(c.len(), 1);
@@ -214,7 +224,9 @@ async fn a_task_whose_executors_keep_dying_fails_as_lost(f: Fixture) {
 async fn wait_final_returns_on_completion_or_timeout(f: Fixture) {
     let s = f.store.clone();
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     let t = s
         .wait_final(id, Duration::from_millis(200), ALL)
         .await
@@ -247,7 +259,9 @@ async fn wait_final_returns_on_completion_or_timeout(f: Fixture) {
 async fn released_claims_go_back_without_counting(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     let claim = s.claim("leaving", 1, NO_WAIT).await.unwrap().remove(0);
     s.release(&claim).await.unwrap();
     let t = s.task(id, ALL).await.unwrap().unwrap();
@@ -260,7 +274,9 @@ async fn released_claims_go_back_without_counting(f: Fixture) {
 async fn requeued_claims_go_back_and_count(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     for attempt in 1..=3 {
         let claim = s
             .claim("w", 1, Duration::from_secs(1))
@@ -322,7 +338,7 @@ async fn recent_tasks_are_listed_newest_first_and_filtered(f: Fixture) {
     let fid = Uuid::new_v4();
     let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
     for id in &ids {
-        s.submit(T, *id, fid, &json!([1])).await.unwrap();
+        s.submit(T, *id, fid, &json!([1]), None).await.unwrap();
     }
     let claims = s.claim("c", 2, NO_WAIT).await.unwrap();
     assert!(s
@@ -405,7 +421,8 @@ async fn submit_many(s: &Store, n: usize) {
     let fid = Uuid::new_v4();
     let payload = json!([]);
     for start in (0..n).step_by(100) {
-        let batch = (start..n.min(start + 100)).map(|_| s.submit(T, Uuid::new_v4(), fid, &payload));
+        let batch =
+            (start..n.min(start + 100)).map(|_| s.submit(T, Uuid::new_v4(), fid, &payload, None));
         for done in futures::future::join_all(batch).await {
             done.unwrap();
         }
@@ -415,7 +432,7 @@ async fn submit_many(s: &Store, n: usize) {
 async fn the_recent_task_index_is_capped(f: Fixture) {
     let s = &f.store;
     let first = Uuid::new_v4();
-    s.submit(T, first, Uuid::new_v4(), &json!([]))
+    s.submit(T, first, Uuid::new_v4(), &json!([]), None)
         .await
         .unwrap();
     let claim = s.claim("c", 1, NO_WAIT).await.unwrap();
@@ -449,8 +466,8 @@ async fn a_batch_is_stored_indexed_and_claimed_in_order(f: Fixture) {
     // More than one Redis chunk (1,000 per MULTI).
     let tasks: Vec<(Uuid, serde_json::Value)> =
         (0..2_500).map(|i| (Uuid::new_v4(), json!([i]))).collect();
-    s.submit_many(T, fid, &tasks).await.unwrap();
-    s.submit_many(T, fid, &[]).await.unwrap();
+    s.submit_many(T, fid, &tasks, None).await.unwrap();
+    s.submit_many(T, fid, &[], None).await.unwrap();
     let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
 
     let read = s.tasks_many(&ids, ALL).await.unwrap();
@@ -501,7 +518,7 @@ async fn a_batch_wakes_a_blocked_claim(f: Fixture) {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let id = Uuid::new_v4();
     let sent = Instant::now();
-    s.submit_many(T, Uuid::new_v4(), &[(id, json!([]))])
+    s.submit_many(T, Uuid::new_v4(), &[(id, json!([]))], None)
         .await
         .unwrap();
     let got = claimer.await.unwrap().unwrap();
@@ -513,7 +530,9 @@ async fn wait_final_many_returns_when_all_are_final_or_on_timeout(f: Fixture) {
     let s = f.store.clone();
     let tasks: Vec<(Uuid, serde_json::Value)> =
         (0..3).map(|i| (Uuid::new_v4(), json!([i]))).collect();
-    s.submit_many(T, Uuid::new_v4(), &tasks).await.unwrap();
+    s.submit_many(T, Uuid::new_v4(), &tasks, None)
+        .await
+        .unwrap();
     let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
     let unknown = Uuid::new_v4();
     let asked = [ids[0], unknown, ids[1], ids[2]];
@@ -582,7 +601,9 @@ async fn outcomes_and_the_trimmed_queue_leave_results_readable(f: Fixture) {
     let s = f.store.clone();
     let tasks: Vec<(Uuid, serde_json::Value)> =
         (0..4).map(|i| (Uuid::new_v4(), json!([i]))).collect();
-    s.submit_many(T, Uuid::new_v4(), &tasks).await.unwrap();
+    s.submit_many(T, Uuid::new_v4(), &tasks, None)
+        .await
+        .unwrap();
     let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
     let claims = s.claim("c", 2, NO_WAIT).await.unwrap();
     s.finish(&claims[0], &Final::Completed(json!({"n": 0})))
@@ -640,8 +661,10 @@ async fn reads_and_listings_are_scoped_to_the_tenant(f: Fixture) {
     s.put_function(&mine, b"m").await.unwrap();
     s.put_function(&theirs, b"t").await.unwrap();
     let (x, y) = (Uuid::new_v4(), Uuid::new_v4());
-    s.submit("a", x, mine.id, &json!([1])).await.unwrap();
-    s.submit("b", y, theirs.id, &json!([2])).await.unwrap();
+    s.submit("a", x, mine.id, &json!([1]), None).await.unwrap();
+    s.submit("b", y, theirs.id, &json!([2]), None)
+        .await
+        .unwrap();
     let (a, b) = (Scope::Tenant("a"), Scope::Tenant("b"));
     assert_eq!(s.task(x, a).await.unwrap().unwrap().tenant, "a");
     assert_eq!(
@@ -719,7 +742,7 @@ async fn active_tasks_are_capped_per_tenant_and_counted_down_as_they_end(f: Fixt
             .collect::<Vec<_>>()
     };
     let four = batch(4);
-    let err = over_quota(s.submit_many("q", fid, &four).await.unwrap_err());
+    let err = over_quota(s.submit_many("q", fid, &four, None).await.unwrap_err());
     assert_eq!(err.limit, Limit::ActiveTasks);
     assert!(
         err.detail.contains("max_active_tasks is 3"),
@@ -731,12 +754,12 @@ async fn active_tasks_are_capped_per_tenant_and_counted_down_as_they_end(f: Fixt
         None,
         "nothing of a refused batch is stored"
     );
-    s.submit_many("q", fid, &batch(3)).await.unwrap();
+    s.submit_many("q", fid, &batch(3), None).await.unwrap();
     assert_eq!(s.tenant("q").await.unwrap().active_tasks, 3);
     // Other tenants are not affected.
-    s.submit_many("other", fid, &batch(4)).await.unwrap();
+    s.submit_many("other", fid, &batch(4), None).await.unwrap();
     over_quota(
-        s.submit("q", Uuid::new_v4(), fid, &json!([]))
+        s.submit("q", Uuid::new_v4(), fid, &json!([]), None)
             .await
             .unwrap_err(),
     );
@@ -757,7 +780,7 @@ async fn active_tasks_are_capped_per_tenant_and_counted_down_as_they_end(f: Fixt
         if owner == "q" { 2 } else { 3 }
     );
     assert_eq!(owner, "q", "tasks are claimed in order");
-    s.submit("q", Uuid::new_v4(), fid, &json!([]))
+    s.submit("q", Uuid::new_v4(), fid, &json!([]), None)
         .await
         .unwrap();
     assert_eq!(s.tenant("q").await.unwrap().active_tasks, 3);
@@ -781,12 +804,12 @@ async fn submissions_are_rate_limited_per_tenant(f: Fixture) {
             .map(|i| (Uuid::new_v4(), json!([i])))
             .collect::<Vec<_>>()
     };
-    let err = over_quota(s.submit_many("r", fid, &batch(21)).await.unwrap_err());
+    let err = over_quota(s.submit_many("r", fid, &batch(21), None).await.unwrap_err());
     assert_eq!(err.limit, Limit::SubmitRate);
     assert!(err.detail.contains("split the batch"), "{}", err.detail);
-    s.submit_many("r", fid, &batch(20)).await.unwrap();
+    s.submit_many("r", fid, &batch(20), None).await.unwrap();
     let refused = batch(5);
-    let err = over_quota(s.submit_many("r", fid, &refused).await.unwrap_err());
+    let err = over_quota(s.submit_many("r", fid, &refused, None).await.unwrap_err());
     assert!(
         err.retry_after >= Duration::from_millis(100),
         "{:?}",
@@ -826,7 +849,9 @@ async fn module_bytes_are_capped_per_tenant(f: Fixture) {
 async fn a_receipt_with_a_guessed_token_changes_nothing(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
     let mut guessed = claim.clone();
     // Everything right but the random part.
@@ -973,8 +998,12 @@ async fn redis_a_wrong_receipt_changes_nothing() {
     let f = redis().await;
     let s = &f.store;
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    s.submit(T, a, Uuid::new_v4(), &json!([])).await.unwrap();
-    s.submit(T, b, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, a, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
+    s.submit(T, b, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     let claims = s.claim("c", 2, NO_WAIT).await.unwrap();
     let (ca, cb) = (&claims[0], &claims[1]);
     let forged = faas_store::Claim {
