@@ -24,6 +24,17 @@ struct Fixture {
     _redis: Option<RedisServer>,
 }
 
+impl Fixture {
+    /// Another store of the same backend with `config` (embedded: a new
+    /// one; Redis: a new connection to the same server).
+    async fn store_with(&self, config: StoreConfig) -> Store {
+        match &self._redis {
+            None => Store::memory(config),
+            Some(server) => Store::redis(&server.url(), config).await.expect("connects"),
+        }
+    }
+}
+
 async fn memory() -> Fixture {
     Fixture {
         store: Store::memory(config()),
@@ -918,6 +929,202 @@ async fn keys_are_stored_listed_touched_and_revoked(f: Fixture) {
     assert_eq!(s.api_keys().await.unwrap().len(), 1);
 }
 
+/// Whether the task reads as unknown (past its retention) within `limit`,
+/// checked every 50 ms.
+async fn gone_within(s: &Store, id: Uuid, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if s.task(id, ALL).await.unwrap().is_none() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Retentions in these tests: short, and the waits for them generous.
+const SHORT_TTL: Option<Duration> = Some(Duration::from_secs(1));
+const PATIENCE: Duration = Duration::from_secs(10);
+
+async fn a_finished_task_is_gone_after_its_ttl_and_unfinished_ones_stay(f: Fixture) {
+    let s = &f.store;
+    let fid = Uuid::new_v4();
+    let (done, running, kept, queued) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    s.submit(T, done, fid, &json!([]), SHORT_TTL).await.unwrap();
+    s.submit(T, running, fid, &json!([]), SHORT_TTL)
+        .await
+        .unwrap();
+    s.submit(T, kept, fid, &json!([]), None).await.unwrap();
+    let claims = s.claim("c", 3, NO_WAIT).await.unwrap();
+    assert_eq!(claims.len(), 3);
+    s.submit(T, queued, fid, &json!([]), SHORT_TTL)
+        .await
+        .unwrap();
+    for claim in [&claims[0], &claims[2]] {
+        assert!(s.finish(claim, &Final::Completed(json!(7))).await.unwrap());
+    }
+    assert_eq!(
+        s.task(done, ALL).await.unwrap().map(|t| t.status),
+        Some(TaskStatus::Completed),
+        "kept for its retention"
+    );
+    assert!(gone_within(s, done, PATIENCE).await, "never expired");
+    // Gone everywhere, as an unknown id is.
+    assert_eq!(s.outcomes_many(&[done], ALL).await.unwrap(), vec![None]);
+    assert_eq!(s.statuses_many(&[done], ALL).await.unwrap(), vec![None]);
+    assert_eq!(s.tasks_many(&[done], ALL).await.unwrap(), vec![None]);
+    assert_eq!(s.wait_outcome(done, NO_WAIT, ALL).await.unwrap(), None);
+    assert_eq!(s.wait_final(done, NO_WAIT, ALL).await.unwrap(), None);
+    // A late finish of it changes nothing and brings nothing back.
+    assert!(!s
+        .finish(&claims[0], &Final::Completed(json!(8)))
+        .await
+        .unwrap());
+    assert_eq!(s.task(done, ALL).await.unwrap(), None);
+    // Their ttl has passed, but they have not ended: still there.
+    let status = |id| async move { s.task(id, ALL).await.unwrap().map(|t| t.status) };
+    assert_eq!(status(running).await, Some(TaskStatus::Running));
+    assert_eq!(status(queued).await, Some(TaskStatus::Queued));
+    // The deployment's retention (a day here) keeps the other one.
+    assert_eq!(status(kept).await, Some(TaskStatus::Completed));
+    // A retention starts when the task ends.
+    assert!(s
+        .finish(&claims[1], &Final::Completed(json!(9)))
+        .await
+        .unwrap());
+    assert_eq!(status(running).await, Some(TaskStatus::Completed));
+    assert!(gone_within(s, running, PATIENCE).await);
+    assert_eq!(status(queued).await, Some(TaskStatus::Queued));
+}
+
+async fn a_ttl_past_the_maximum_is_capped(f: Fixture) {
+    let s = f
+        .store_with(StoreConfig {
+            max_result_ttl: Duration::from_secs(1),
+            ..config()
+        })
+        .await;
+    let (id, kept) = (Uuid::new_v4(), Uuid::new_v4());
+    let fid = Uuid::new_v4();
+    let a_day = Some(Duration::from_secs(24 * 3600));
+    s.submit(T, id, fid, &json!([]), a_day).await.unwrap();
+    // The cap is on what a submission asks; the deployment's own
+    // retention (a day) is not cut by it.
+    s.submit(T, kept, fid, &json!([]), None).await.unwrap();
+    for claim in s.claim("c", 2, NO_WAIT).await.unwrap() {
+        assert!(s.finish(&claim, &Final::Completed(json!(1))).await.unwrap());
+    }
+    assert!(gone_within(&s, id, PATIENCE).await, "kept past the cap");
+    assert!(s.task(kept, ALL).await.unwrap().is_some());
+}
+
+async fn a_ttl_of_zero_is_gone_when_the_task_ends(f: Fixture) {
+    let s = f.store.clone();
+    let id = Uuid::new_v4();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), Some(Duration::ZERO))
+        .await
+        .unwrap();
+    let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
+    // A long poll already waiting still gets the outcome it is woken with.
+    let waiter = tokio::spawn({
+        let s = s.clone();
+        async move { s.wait_outcome(id, PATIENCE, ALL).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(s.finish(&claim, &Final::Completed(json!(5))).await.unwrap());
+    assert_eq!(s.task(id, ALL).await.unwrap(), None);
+    let outcome = waiter.await.unwrap().unwrap().expect("the outcome");
+    assert_eq!(
+        (outcome.status, outcome.result),
+        (TaskStatus::Completed, json!(5))
+    );
+}
+
+async fn a_lost_task_expires_too(f: Fixture) {
+    let s = &f.store;
+    let id = Uuid::new_v4();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), SHORT_TTL)
+        .await
+        .unwrap();
+    for _ in 1..=3 {
+        let claimed = s.claim("dies", 1, Duration::from_secs(2)).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        tokio::time::sleep(Duration::from_millis(450)).await;
+    }
+    // This claim finds the attempts spent and fails the task as lost.
+    assert!(s
+        .claim("dies", 1, Duration::from_millis(300))
+        .await
+        .unwrap()
+        .is_empty());
+    let t = s.task(id, ALL).await.unwrap();
+    assert!(
+        t.is_none() || t.is_some_and(|t| t.failure_kind.as_deref() == Some("lost")),
+        "failed as lost, or already gone"
+    );
+    assert!(
+        gone_within(s, id, PATIENCE).await,
+        "a lost task never expired"
+    );
+    assert_eq!(s.tenant(T).await.unwrap().active_tasks, 0);
+}
+
+async fn recent_tasks_skip_expired_ids(f: Fixture) {
+    let s = &f.store;
+    let fid = Uuid::new_v4();
+    // The oldest outlive the newest: expired ids sit at the top of the
+    // list, where a listing starts.
+    let kept: Vec<Uuid> = (0..2).map(|_| Uuid::new_v4()).collect();
+    let short: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
+    for id in &kept {
+        s.submit(T, *id, fid, &json!([]), None).await.unwrap();
+    }
+    let first = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
+    assert!(s.finish(&first, &Final::Completed(json!(1))).await.unwrap());
+    for id in &short {
+        s.submit(T, *id, fid, &json!([]), SHORT_TTL).await.unwrap();
+    }
+    for claim in s.claim("c", 10, NO_WAIT).await.unwrap() {
+        if claim.task_id != kept[1] {
+            assert!(s.finish(&claim, &Final::Completed(json!(2))).await.unwrap());
+        }
+    }
+    for id in &short {
+        assert!(gone_within(s, *id, PATIENCE).await);
+    }
+    let ids =
+        |tasks: Vec<faas_store::TaskSummary>| tasks.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    let newest_first = [kept[1], kept[0]];
+    assert_eq!(
+        ids(s.recent_tasks(10, None, ALL).await.unwrap()),
+        newest_first
+    );
+    assert_eq!(ids(s.recent_tasks(1, None, ALL).await.unwrap()), [kept[1]]);
+    assert_eq!(
+        ids(s.recent_tasks(10, None, Scope::Tenant(T)).await.unwrap()),
+        newest_first
+    );
+    assert_eq!(
+        ids(s
+            .recent_tasks(10, Some(TaskStatus::Completed), ALL)
+            .await
+            .unwrap()),
+        [kept[0]]
+    );
+    // Listing again (after any clean-up the first listing did) agrees.
+    assert_eq!(
+        ids(s.recent_tasks(10, None, ALL).await.unwrap()),
+        newest_first
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -953,6 +1160,11 @@ suite!(
     module_bytes_are_capped_per_tenant,
     a_receipt_with_a_guessed_token_changes_nothing,
     keys_are_stored_listed_touched_and_revoked,
+    a_finished_task_is_gone_after_its_ttl_and_unfinished_ones_stay,
+    a_ttl_past_the_maximum_is_capped,
+    a_ttl_of_zero_is_gone_when_the_task_ends,
+    a_lost_task_expires_too,
+    recent_tasks_skip_expired_ids,
 );
 
 /// Two processes sharing one Redis: a key one of them has cached (it is
@@ -1022,4 +1234,127 @@ async fn redis_a_wrong_receipt_changes_nothing() {
     assert!(s.finish(cb, &Final::Completed(json!("b"))).await.unwrap());
     assert!(s.finish(ca, &Final::Completed(json!("a"))).await.unwrap());
     assert_eq!(s.task(a, ALL).await.unwrap().unwrap().result, json!("a"));
+}
+
+/// The embedded store holds at most `max_finished_records` finished
+/// tasks: past it, the oldest finished go first, whatever their retention,
+/// and unfinished tasks never count.
+#[tokio::test]
+async fn embedded_the_finished_record_cap_drops_the_oldest_finished_first() {
+    let s = Store::memory(StoreConfig {
+        max_finished_records: 3,
+        ..config()
+    });
+    let fid = Uuid::new_v4();
+    let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
+    for id in &ids {
+        s.submit(T, *id, fid, &json!([]), None).await.unwrap();
+    }
+    let queued = Uuid::new_v4();
+    let mut claims = s.claim("c", 5, NO_WAIT).await.unwrap();
+    s.submit(T, queued, fid, &json!([]), None).await.unwrap();
+    // Finished in another order than submitted: 2, 0, 1, 3, 4.
+    claims.swap(0, 2);
+    claims.swap(1, 2);
+    let finished_order: Vec<Uuid> = claims.iter().map(|c| c.task_id).collect();
+    assert_eq!(finished_order, [ids[2], ids[0], ids[1], ids[3], ids[4]]);
+    for claim in &claims {
+        assert!(s.finish(claim, &Final::Completed(json!(1))).await.unwrap());
+    }
+    let held = s.tasks_many(&ids, ALL).await.unwrap();
+    let held: Vec<bool> = held.iter().map(Option::is_some).collect();
+    assert_eq!(
+        held,
+        [false, true, false, true, true],
+        "the last 3 finished stay"
+    );
+    assert_eq!(
+        s.task(queued, ALL).await.unwrap().map(|t| t.status),
+        Some(TaskStatus::Queued)
+    );
+    let listed: Vec<Uuid> = s
+        .recent_tasks(10, None, ALL)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(listed, [queued, ids[4], ids[3], ids[1]]);
+}
+
+/// What Redis holds per task once its retention ends: nothing but its
+/// id in the capped listing indexes. A finished task's hash carries an
+/// expiry (the deployment's retention when the submission named none);
+/// unfinished ones carry none.
+#[tokio::test]
+async fn redis_nothing_per_task_outlives_its_retention() {
+    let f = redis().await;
+    let s = &f.store;
+    let server = f._redis.as_ref().expect("a Redis fixture");
+    let client = ::redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let fid = Uuid::new_v4();
+    let short: Vec<(Uuid, serde_json::Value)> =
+        (0..50).map(|_| (Uuid::new_v4(), json!([]))).collect();
+    s.submit_many(T, fid, &short, SHORT_TTL).await.unwrap();
+    let (kept, queued) = (Uuid::new_v4(), Uuid::new_v4());
+    s.submit(T, kept, fid, &json!([]), None).await.unwrap();
+    let claims = s.claim("c", 100, NO_WAIT).await.unwrap();
+    assert_eq!(claims.len(), 51);
+    s.submit(T, queued, fid, &json!([]), None).await.unwrap();
+    let pttl = |id: Uuid| {
+        let mut conn = conn.clone();
+        async move {
+            ::redis::cmd("PTTL")
+                .arg(format!("faas:task:{id}"))
+                .query_async::<i64>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(pttl(kept).await, -1, "a running task has no expiry");
+    let done: Vec<_> = claims
+        .into_iter()
+        .map(|c| (c, Final::Completed(json!(1))))
+        .collect();
+    assert!(s.finish_many(&done).await.unwrap().iter().all(|a| *a));
+    let day_ms = 24 * 3600 * 1000;
+    let kept_ttl = pttl(kept).await;
+    assert!(
+        (day_ms - 60_000..=day_ms).contains(&kept_ttl),
+        "the default retention: {kept_ttl} ms"
+    );
+    assert_eq!(pttl(queued).await, -1, "a queued task has no expiry");
+    assert!(gone_within(s, short[0].0, PATIENCE).await);
+    s.trim_queue().await.unwrap();
+    let tasks: Vec<String> = ::redis::cmd("KEYS")
+        .arg("faas:task:*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut left: Vec<String> = tasks;
+    left.sort();
+    let mut expected = vec![format!("faas:task:{kept}"), format!("faas:task:{queued}")];
+    expected.sort();
+    assert_eq!(left, expected, "only the unexpired tasks' hashes");
+    // Every ended task's queue entry is acknowledged (then trimmed in bulk).
+    let pending: ::redis::Value = ::redis::cmd("XPENDING")
+        .arg(faas_store::STREAM)
+        .arg(faas_store::GROUP)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let ::redis::Value::Array(summary) = pending else {
+        panic!("XPENDING answered {pending:?}");
+    };
+    assert_eq!(summary.first(), Some(&::redis::Value::Int(0)));
+    let keys: Vec<String> = ::redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        keys.iter().all(|k| !k.contains(&short[0].0.to_string())),
+        "no other key names an expired task: {keys:?}"
+    );
 }
