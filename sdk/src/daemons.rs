@@ -44,7 +44,27 @@ pub struct UpArgs {
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = crate::seconds::parse_positive)]
     pub lease: Duration,
     #[command(flatten)]
+    pub retention: RetentionArgs,
+    #[command(flatten)]
     pub access: AccessArgs,
+}
+
+/// How long finished tasks' records are kept.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct RetentionArgs {
+    /// Seconds a finished task's status and result are kept (then its id
+    /// is unknown) when its submission names no ttl; 86400 is a day
+    ///
+    /// The process that accepts a submission (`up`, `server`) stores the
+    /// task's retention with it; a dispatcher applies its own only to
+    /// tasks queued without one (by older versions). Queued and running
+    /// tasks never expire.
+    #[arg(long, value_name = "SECONDS", default_value = "86400", value_parser = crate::seconds::parse)]
+    pub result_ttl: Duration,
+    /// The longest ttl a submission may ask for, in seconds (longer asks
+    /// get this); 604800 is a week
+    #[arg(long, value_name = "SECONDS", default_value = "604800", value_parser = crate::seconds::parse)]
+    pub max_result_ttl: Duration,
 }
 
 /// Who may call the REST API, and over what.
@@ -80,6 +100,8 @@ pub struct ServerArgs {
     /// Address to listen on (0.0.0.0 for all interfaces)
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     #[command(flatten)]
     pub access: AccessArgs,
 }
@@ -117,6 +139,8 @@ pub struct DispatcherArgs {
     /// Seconds of silence after which a worker is declared dead (push and pull modes)
     #[arg(long, value_name = "SECONDS", default_value = "3", value_parser = crate::seconds::parse_positive)]
     pub heartbeat_timeout: Duration,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     /// Address the worker port listens on (push and pull modes): 0.0.0.0
     /// (or ::) for all interfaces, so that workers on other hosts connect
     #[arg(long, default_value = "127.0.0.1")]
@@ -228,11 +252,20 @@ async fn until_true(mut flag: watch::Receiver<bool>) {
     }
 }
 
-fn store_config(lease: Duration) -> StoreConfig {
-    StoreConfig {
-        lease,
-        ..StoreConfig::default()
+fn store_config(lease: Duration, retention: RetentionArgs) -> anyhow::Result<StoreConfig> {
+    if retention.result_ttl > retention.max_result_ttl {
+        bail!(
+            "--result-ttl ({} s) is longer than --max-result-ttl ({} s); raise --max-result-ttl",
+            retention.result_ttl.as_secs_f64(),
+            retention.max_result_ttl.as_secs_f64()
+        );
     }
+    Ok(StoreConfig {
+        lease,
+        result_ttl: retention.result_ttl,
+        max_result_ttl: retention.max_result_ttl,
+        ..StoreConfig::default()
+    })
 }
 
 /// The store of `--redis` (with `--redis-cacert`), or the embedded one.
@@ -384,7 +417,7 @@ fn local_config(slots: usize, lease: Duration) -> LocalConfig {
 /// `faas up`: the REST server and a local dispatcher in one process.
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let auth = args.access.auth_required(&args.host)?;
-    let config = store_config(args.lease);
+    let config = store_config(args.lease, args.retention)?;
     let lease = config.lease;
     let tls = tls(
         args.access.tls_cert.as_deref(),
@@ -427,12 +460,8 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
         args.access.tls_cert.as_deref(),
         args.access.tls_key.as_deref(),
     )?;
-    let store = connect(
-        Some(&args.redis),
-        args.redis_cacert.as_deref(),
-        StoreConfig::default(),
-    )
-    .await?;
+    let config = store_config(StoreConfig::default().lease, args.retention)?;
+    let store = connect(Some(&args.redis), args.redis_cacert.as_deref(), config).await?;
     // The server only validates modules; one instance slot is plenty.
     let runtime = runtime(1)?;
     let listener = bind(&args.host, args.port).await?;
@@ -551,7 +580,7 @@ fn worker_port(args: &DispatcherArgs) -> anyhow::Result<WorkerPort> {
 
 /// `faas dispatcher`: runs queued tasks.
 pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
-    let config = store_config(args.lease);
+    let config = store_config(args.lease, args.retention)?;
     let lease = config.lease;
     let port = match args.mode {
         Mode::Local => None,

@@ -166,7 +166,7 @@ pub async fn execute_function(
     let task_id = Uuid::new_v4();
     state
         .store
-        .submit(&caller.tenant, task_id, function_id, &req.payload)
+        .submit(&caller.tenant, task_id, function_id, &req.payload, None)
         .await?;
     Ok((StatusCode::CREATED, Json(ExecuteResponse { task_id })))
 }
@@ -256,7 +256,7 @@ pub async fn execute_batch(
         .collect();
     state
         .store
-        .submit_many(&caller.tenant, function_id, &tasks)
+        .submit_many(&caller.tenant, function_id, &tasks, None)
         .await?;
     let task_ids = tasks.into_iter().map(|(id, _)| id).collect();
     Ok((StatusCode::CREATED, Json(BatchResponse { task_ids })))

@@ -6,7 +6,8 @@
 //! The store owns durability and the task lifecycle rules: a submitted task
 //! is queued durably; each claim counts an attempt under a lease; an attempt
 //! whose lease lapses is re-queued, up to `max_attempts`; a task's final
-//! state is written once, by its current attempt.
+//! state is written once, by its current attempt, and kept for the task's
+//! retention (then the task reads as unknown).
 //!
 //! This crate is the only one that talks to Redis. It must not run wasm or
 //! know about HTTP or ZeroMQ.
@@ -17,6 +18,7 @@ mod memory;
 mod model;
 mod redis_store;
 mod redis_url;
+mod retention;
 mod tenants;
 mod waiters;
 
@@ -48,6 +50,18 @@ pub struct StoreConfig {
     pub max_attempts: u32,
     /// Each tenant's limits unless an admin set others for it.
     pub default_limits: TenantLimits,
+    /// How long a finished task's record (status, result, the rest) is kept
+    /// after it ends, when its submission did not say; then it reads as
+    /// unknown. Queued and running tasks never expire. The submitting
+    /// process resolves it and stores it with the task (`ttl_ms`), so the
+    /// process that ends the task applies the submitter's retention; this
+    /// value also applies to tasks stored without one.
+    pub result_ttl: Duration,
+    /// The longest retention a submission may ask for; longer asks get this.
+    pub max_result_ttl: Duration,
+    /// Embedded store only: the most finished records held; past it the
+    /// oldest finished are dropped first, whatever their retention.
+    pub max_finished_records: usize,
 }
 
 impl Default for StoreConfig {
@@ -56,8 +70,42 @@ impl Default for StoreConfig {
             lease: Duration::from_secs(10),
             max_attempts: 3,
             default_limits: TenantLimits::default(),
+            result_ttl: Duration::from_secs(24 * 3600),
+            max_result_ttl: Duration::from_secs(7 * 24 * 3600),
+            max_finished_records: 1_000_000,
         }
     }
+}
+
+/// The longest retention either backend stores (milliseconds), whatever
+/// the configuration says: far beyond any real need, and far from the
+/// overflow of a Redis expiry or an `Instant`.
+const LONGEST_RETENTION_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
+
+impl StoreConfig {
+    /// The retention of a task submitted asking for `asked` (None: the
+    /// deployment's `result_ttl`), in milliseconds: an ask is capped at
+    /// `max_result_ttl`. 0 means the record goes when the task ends (a
+    /// long poll already waiting still gets the outcome it was woken with).
+    pub fn retention_ms(&self, asked: Option<Duration>) -> u64 {
+        let ttl = match asked {
+            None => self.result_ttl,
+            Some(asked) => asked.min(self.max_result_ttl),
+        };
+        millis(ttl)
+    }
+
+    /// `result_ttl` in milliseconds: the retention of a task stored
+    /// without one.
+    pub(crate) fn default_retention_ms(&self) -> u64 {
+        millis(self.result_ttl)
+    }
+}
+
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis())
+        .unwrap_or(u64::MAX)
+        .min(LONGEST_RETENTION_MS)
 }
 
 /// A handle to the store; cheap to clone.
@@ -143,15 +191,18 @@ impl Store {
 
     /// Records a QUEUED task of `tenant`, queues it durably and announces
     /// it on the `tasks` channel, atomically. When this returns Ok the task
-    /// is stored.
+    /// is stored. Once it ends, its record is kept for `ttl` (None: the
+    /// deployment's `result_ttl`; capped at `max_result_ttl`; see
+    /// [`StoreConfig::retention_ms`]).
     pub async fn submit(
         &self,
         tenant: &str,
         id: TaskId,
         function_id: FunctionId,
         payload: &Value,
+        ttl: Option<Duration>,
     ) -> StoreResult<()> {
-        self.submit_many(tenant, function_id, &[(id, payload.clone())])
+        self.submit_many(tenant, function_id, &[(id, payload.clone())], ttl)
             .await
     }
 
@@ -162,17 +213,20 @@ impl Store {
     /// (`max_active_tasks`, `submit_rate`) are checked for the whole batch
     /// first: over one, `OverQuota` and nothing is stored. Chunks commit
     /// one by one: if the store fails mid-batch (an Err), earlier chunks
-    /// stay queued.
+    /// stay queued. Every task of the batch is kept for `ttl` after it
+    /// ends, as in `submit`.
     pub async fn submit_many(
         &self,
         tenant: &str,
         function_id: FunctionId,
         tasks: &[(TaskId, Value)],
+        ttl: Option<Duration>,
     ) -> StoreResult<()> {
-        each!(self, s => s.submit_many(tenant, function_id, tasks).await)
+        each!(self, s => s.submit_many(tenant, function_id, tasks, ttl).await)
     }
 
-    /// A task's whole record, if it exists in `scope`.
+    /// A task's whole record, if it exists in `scope` (a finished task
+    /// past its retention does not: it reads as an unknown id).
     pub async fn task(&self, id: TaskId, scope: Scope<'_>) -> StoreResult<Option<TaskRecord>> {
         Ok(self.tasks_many(&[id], scope).await?.pop().flatten())
     }
@@ -220,7 +274,8 @@ impl Store {
 
     /// Up to `limit` of the most recently submitted tasks in `scope`,
     /// newest first, only those in `status` if given. Only the latest
-    /// [`RECENT_TASKS`] submissions (of each tenant) are listed.
+    /// [`RECENT_TASKS`] submissions (of each tenant) are listed, less
+    /// those past their retention.
     pub async fn recent_tasks(
         &self,
         limit: usize,

@@ -1,5 +1,8 @@
 //! The embedded store: the same semantics as the Redis backend, in process
 //! memory, for the one-command start. Nothing survives the process.
+//! Memory stays bounded: finished tasks go when their retention ends, or
+//! oldest first past `max_finished_records`, swept at the start of each
+//! operation on tasks (no background thread).
 
 use crate::error::{StoreError, StoreResult};
 use crate::keys::ApiKey;
@@ -7,10 +10,12 @@ use crate::model::{
     lost_message, new_receipt, now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId,
     TaskOutcome, TaskRecord, TaskStatus, TaskSummary, LOST_KIND, RECENT_TASKS,
 };
+use crate::retention::{deadline, Finished};
 use crate::tenants::{Bucket, LimitOverrides, OverQuota, TenantInfo};
 use crate::waiters::Waiters;
 use crate::StoreConfig;
 use serde_json::Value;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -22,6 +27,13 @@ struct Lease {
     /// Random per attempt: only whoever was handed the claim knows it.
     receipt: String,
     expires: Instant,
+}
+
+/// A task as the embedded store holds it.
+struct StoredTask {
+    record: TaskRecord,
+    /// How long the record is kept once the task ends.
+    retention_ms: u64,
 }
 
 /// What the store keeps per tenant: limits an admin set, and usage.
@@ -41,7 +53,9 @@ struct State {
     /// Functions by (created_at_ms, id): the order of Redis's sorted set.
     function_order: BTreeSet<(u64, FunctionId)>,
     modules: HashMap<String, Arc<Vec<u8>>>,
-    tasks: HashMap<TaskId, TaskRecord>,
+    tasks: HashMap<TaskId, StoredTask>,
+    /// The tasks of `tasks` that ended, in eviction order.
+    finished: Finished,
     queue: VecDeque<TaskId>,
     /// The latest submissions, newest at the front, at most `RECENT_TASKS`.
     recent: VecDeque<TaskId>,
@@ -60,11 +74,39 @@ impl State {
             .is_none_or(|l| l.attempt != claim.attempt || l.receipt == claim.receipt)
     }
 
-    /// A task ended (or was lost): it no longer counts against its tenant.
-    fn task_ended(&mut self, tenant: &str) {
+    /// A task ended (or was lost): it no longer counts against its
+    /// tenant, and its retention starts.
+    fn task_ended(&mut self, id: TaskId, tenant: &str, retention_ms: u64, now: Instant) {
         if let Some(t) = self.tenants.get_mut(tenant) {
             t.active = t.active.saturating_sub(1);
         }
+        self.finished.insert(id, deadline(now, retention_ms));
+    }
+
+    /// Drops the finished tasks whose retention ended, and the oldest
+    /// finished while more than `cap` are held.
+    fn evict_finished(&mut self, now: Instant, cap: usize) {
+        while let Some(id) = self.finished.pop_evictable(now, cap) {
+            let task = match self.tasks.entry(id) {
+                Entry::Occupied(task) if task.get().record.status.is_final() => task.remove(),
+                // Queued and running tasks never expire, whatever the index says.
+                _ => continue,
+            };
+            // Evicted tasks are mostly the oldest submissions: the tails
+            // of the recent lists.
+            trim_gone(&mut self.recent, &self.tasks);
+            if let Some(t) = self.tenants.get_mut(&task.record.tenant) {
+                trim_gone(&mut t.recent, &self.tasks);
+            }
+        }
+    }
+}
+
+/// Pops the ids of tasks no longer held off the back (oldest end) of a
+/// recent list.
+fn trim_gone(recent: &mut VecDeque<TaskId>, tasks: &HashMap<TaskId, StoredTask>) {
+    while recent.back().is_some_and(|id| !tasks.contains_key(id)) {
+        recent.pop_back();
     }
 }
 
@@ -88,6 +130,15 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, State> {
         // Every update below leaves the state consistent before it can panic.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `lock`, with the finished tasks that are due evicted first: every
+    /// operation on tasks takes this, so none sees a task past its
+    /// retention.
+    fn lock_swept(&self) -> MutexGuard<'_, State> {
+        let mut state = self.lock();
+        state.evict_finished(Instant::now(), self.config.max_finished_records);
+        state
     }
 
     pub async fn put_function(&self, record: &FunctionRecord, module: &[u8]) -> StoreResult<()> {
@@ -141,21 +192,35 @@ impl MemoryStore {
         status: Option<TaskStatus>,
         tenant: Option<&str>,
     ) -> StoreResult<Vec<TaskSummary>> {
-        let state = self.lock();
+        let mut guard = self.lock_swept();
+        let state = &mut *guard;
         let recent = match tenant {
-            None => &state.recent,
-            Some(t) => match state.tenants.get(t) {
-                Some(t) => &t.recent,
+            None => &mut state.recent,
+            Some(t) => match state.tenants.get_mut(t) {
+                Some(t) => &mut t.recent,
                 None => return Ok(Vec::new()),
             },
         };
-        Ok(recent
+        let mut met_gone = false;
+        let listed = recent
             .iter()
-            .filter_map(|id| state.tasks.get(id))
+            .filter_map(|id| {
+                let task = state.tasks.get(id);
+                met_gone |= task.is_none();
+                task
+            })
+            .map(|t| &t.record)
             .filter(|t| status.is_none_or(|s| t.status == s))
             .take(limit)
             .map(TaskSummary::from)
-            .collect())
+            .collect();
+        // Ids evicted out of order stay in a list until they reach its
+        // tail; a listing that meets one drops them all (a list is capped,
+        // so this costs at most what listing it whole would).
+        if met_gone {
+            recent.retain(|id| state.tasks.contains_key(id));
+        }
+        Ok(listed)
     }
 
     pub async fn function(&self, id: FunctionId) -> StoreResult<Option<FunctionRecord>> {
@@ -171,12 +236,14 @@ impl MemoryStore {
         tenant: &str,
         function_id: FunctionId,
         tasks: &[(TaskId, Value)],
+        ttl: Option<Duration>,
     ) -> StoreResult<()> {
         if tasks.is_empty() {
             return Ok(());
         }
+        let retention_ms = self.config.retention_ms(ttl);
         {
-            let mut state = self.lock();
+            let mut state = self.lock_swept();
             let created = now_ms();
             let asked = tasks.len() as u64;
             let defaults = self.config.default_limits;
@@ -204,20 +271,24 @@ impl MemoryStore {
             }
             t.recent.truncate(RECENT_TASKS);
             for (id, payload) in tasks {
+                let record = TaskRecord {
+                    id: *id,
+                    function_id,
+                    payload: payload.clone(),
+                    status: TaskStatus::Queued,
+                    result: Value::Null,
+                    failure_kind: None,
+                    attempts: 0,
+                    created_at_ms: created,
+                    started_at_ms: None,
+                    finished_at_ms: None,
+                    tenant: tenant.to_string(),
+                };
                 state.tasks.insert(
                     *id,
-                    TaskRecord {
-                        id: *id,
-                        function_id,
-                        payload: payload.clone(),
-                        status: TaskStatus::Queued,
-                        result: Value::Null,
-                        failure_kind: None,
-                        attempts: 0,
-                        created_at_ms: created,
-                        started_at_ms: None,
-                        finished_at_ms: None,
-                        tenant: tenant.to_string(),
+                    StoredTask {
+                        record,
+                        retention_ms,
                     },
                 );
                 state.queue.push_back(*id);
@@ -230,16 +301,19 @@ impl MemoryStore {
     }
 
     pub async fn tasks_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskRecord>>> {
-        let state = self.lock();
-        Ok(ids.iter().map(|id| state.tasks.get(id).cloned()).collect())
+        let state = self.lock_swept();
+        Ok(ids
+            .iter()
+            .map(|id| state.tasks.get(id).map(|t| t.record.clone()))
+            .collect())
     }
 
     pub async fn outcomes_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskOutcome>>> {
-        let state = self.lock();
+        let state = self.lock_swept();
         Ok(ids
             .iter()
             .map(|id| {
-                state.tasks.get(id).map(|t| TaskOutcome {
+                state.tasks.get(id).map(|t| &t.record).map(|t| TaskOutcome {
                     status: t.status,
                     result: t.result.clone(),
                     tenant: t.tenant.clone(),
@@ -252,10 +326,15 @@ impl MemoryStore {
         &self,
         ids: &[TaskId],
     ) -> StoreResult<Vec<Option<(TaskStatus, String)>>> {
-        let state = self.lock();
+        let state = self.lock_swept();
         Ok(ids
             .iter()
-            .map(|id| state.tasks.get(id).map(|t| (t.status, t.tenant.clone())))
+            .map(|id| {
+                state
+                    .tasks
+                    .get(id)
+                    .map(|t| (t.record.status, t.record.tenant.clone()))
+            })
             .collect())
     }
 
@@ -282,7 +361,7 @@ impl MemoryStore {
     }
 
     fn take(&self, consumer: &str, max: usize) -> Vec<Claim> {
-        let mut state = self.lock();
+        let mut state = self.lock_swept();
         let now = Instant::now();
         let expired: Vec<TaskId> = state
             .leases
@@ -301,9 +380,14 @@ impl MemoryStore {
             let Some(id) = state.queue.pop_front() else {
                 break;
             };
-            let Some(task) = state.tasks.get_mut(&id) else {
+            let Some(StoredTask {
+                record: task,
+                retention_ms,
+            }) = state.tasks.get_mut(&id)
+            else {
                 continue;
             };
+            let retention_ms = *retention_ms;
             if task.status.is_final() {
                 continue;
             }
@@ -319,7 +403,7 @@ impl MemoryStore {
                     result: task.result.clone(),
                     tenant: task.tenant.clone(),
                 };
-                state.task_ended(&outcome.tenant);
+                state.task_ended(id, &outcome.tenant, retention_ms, now);
                 lost.push((id, Some(outcome)));
                 continue;
             }
@@ -370,15 +454,16 @@ impl MemoryStore {
 
     fn finish_one(&self, claim: &Claim, outcome: &Final) -> bool {
         let ended = {
-            let mut state = self.lock();
+            let mut state = self.lock_swept();
             if !state.holds(claim) {
                 return false;
             }
-            let current = match state.tasks.get_mut(&claim.task_id) {
+            let (current, retention_ms) = match state.tasks.get_mut(&claim.task_id) {
                 Some(task)
-                    if task.status == TaskStatus::Running && task.attempts == claim.attempt =>
+                    if task.record.status == TaskStatus::Running
+                        && task.record.attempts == claim.attempt =>
                 {
-                    task
+                    (&mut task.record, task.retention_ms)
                 }
                 _ => return false,
             };
@@ -392,7 +477,7 @@ impl MemoryStore {
                 tenant: current.tenant.clone(),
             };
             state.leases.remove(&claim.task_id);
-            state.task_ended(&ended.tenant);
+            state.task_ended(claim.task_id, &ended.tenant, retention_ms, Instant::now());
             ended
         };
         // Written once: the waiters get the outcome itself, no re-read.
@@ -428,18 +513,17 @@ impl MemoryStore {
     pub async fn release(&self, claim: &Claim, count_attempt: bool) -> StoreResult<()> {
         let mut state = self.lock();
         let ours = state.holds(claim)
-            && state
-                .tasks
-                .get(&claim.task_id)
-                .is_some_and(|t| t.status == TaskStatus::Running && t.attempts == claim.attempt);
+            && state.tasks.get(&claim.task_id).is_some_and(|t| {
+                t.record.status == TaskStatus::Running && t.record.attempts == claim.attempt
+            });
         if ours {
             state.leases.remove(&claim.task_id);
             // Never queue a task twice (a lapsed lease may have queued it).
             state.queue.retain(|id| *id != claim.task_id);
             if let Some(task) = state.tasks.get_mut(&claim.task_id) {
-                task.status = TaskStatus::Queued;
+                task.record.status = TaskStatus::Queued;
                 if !count_attempt {
-                    task.attempts -= 1;
+                    task.record.attempts -= 1;
                 }
             }
             state.queue.push_front(claim.task_id);

@@ -10,6 +10,11 @@
 //! carrying the outcome unless it is large).
 //!
 //! State changes that must be atomic (claim, finish, renew) are Lua scripts.
+//! A task's hash is the only key per task: the script that writes its final
+//! state (finish, or the claim script failing it as lost) also sets its
+//! expiry from its `ttl_ms`; queue entries are acknowledged then and
+//! trimmed in bulk, and the listing indexes are capped lists whose expired
+//! ids are skipped.
 
 use crate::error::{StoreError, StoreResult};
 use crate::keys::{ApiKey, KeyCache};
@@ -105,7 +110,8 @@ const SUBMIT_LUA: &str = r#"
 -- ARGV: stream, recent index, its cap, new-task channel, function id, now,
 -- announce (1: publish the last id), tenant, check (1: check the tenant's
 -- quotas for the whole batch first), batch size, default max_active_tasks,
--- submit_rate, submit_burst, then (task id, payload json) pairs.
+-- submit_rate, submit_burst, retention (ms, kept as `ttl_ms` for whichever
+-- script ends the task), then (task id, payload json) pairs.
 -- The queue entry carries what a claim needs (function, payload, attempts
 -- so far), so claiming a new entry writes the hash without reading it.
 -- Returns {0, stored}, or over a quota (nothing stored) {1, active, max}
@@ -132,10 +138,10 @@ if ARGV[9] == '1' then
   end
 end
 local ids = {}
-for i = 14, #ARGV, 2 do
+for i = 15, #ARGV, 2 do
   local tid, payload = ARGV[i], ARGV[i + 1]
   redis.call('HSET', 'faas:task:' .. tid, 'function_id', ARGV[5], 'payload', payload,
-    'status', 'QUEUED', 'created_at', ARGV[6], 'tenant', tenant)
+    'status', 'QUEUED', 'created_at', ARGV[6], 'tenant', tenant, 'ttl_ms', ARGV[14])
   redis.call('XADD', ARGV[1], '*', 'task', tid, 'f', ARGV[5], 'p', payload, 'a', '0')
   ids[#ids + 1] = tid
 end
@@ -193,17 +199,19 @@ return 1
 "#;
 
 const CLAIM_LUA: &str = r#"
--- ARGV: max_attempts, now, stream, group, then (entry id, task id, receipt
--- token) triples already delivered that need the task's hash checked:
--- entries taken over after a lease lapsed, from an older version without
--- the task's fields, or out of attempts.
+-- ARGV: max_attempts, now, stream, group, retention (ms) of a task stored
+-- without its own, then (entry id, task id, receipt token) triples already
+-- delivered that need the task's hash checked: entries taken over after a
+-- lease lapsed, from an older version without the task's fields, or out
+-- of attempts.
 -- Returns {{task, entry, attempt, function, payload, token}, ...}.
 local max, now, stream, group = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local out, acks, lost, ended = {}, {}, {}, {}
-for i = 5, #ARGV, 3 do
+for i = 6, #ARGV, 3 do
   local entry, tid, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local key = 'faas:task:' .. tid
-  local f = redis.call('HMGET', key, 'status', 'function_id', 'payload', 'entry', 'attempts', 'tenant')
+  local f = redis.call('HMGET', key, 'status', 'function_id', 'payload', 'entry', 'attempts',
+    'tenant', 'ttl_ms')
   -- An entry that is not the task's current one (the task was queued again
   -- meanwhile) is a stale duplicate: drop it.
   local stale = f[1] == 'RUNNING' and f[4] and f[4] ~= entry
@@ -214,6 +222,7 @@ for i = 5, #ARGV, 3 do
     local message = cjson.encode('worker lost ' .. (n - 1) .. ' times')
     redis.call('HSET', key, 'attempts', n - 1, 'status', 'FAILED', 'failure_kind', 'lost',
       'result', message, 'finished_at', now)
+    redis.call('PEXPIRE', key, tonumber(f[7]) or tonumber(ARGV[5]))
     acks[#acks + 1] = entry
     lost[#lost + 1] = tid .. ' FAILED @' .. (f[6] or 'default') .. ' ' .. message
     if f[6] then ended[f[6]] = (ended[f[6]] or 0) + 1 end
@@ -233,16 +242,17 @@ return out
 "#;
 
 const FINISH_LUA: &str = r#"
--- ARGV: stream, group, now, largest announced result, then (task id,
--- attempt, status, result json, failure kind, entry id, receipt token)
--- septets. Returns 1 per septet that was applied.
+-- ARGV: stream, group, now, largest announced result, retention (ms) of a
+-- task stored without its own, then (task id, attempt, status, result
+-- json, failure kind, entry id, receipt token) septets. Returns 1 per
+-- septet that was applied.
 local out, ended, acks, counts = {}, {}, {}, {}
 local cap = tonumber(ARGV[4])
-for i = 5, #ARGV, 7 do
+for i = 6, #ARGV, 7 do
   local tid, attempt, status, result, kind, entry, token =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
   local key = 'faas:task:' .. tid
-  local f = redis.call('HMGET', key, 'status', 'attempts', 'entry', 'receipt', 'tenant')
+  local f = redis.call('HMGET', key, 'status', 'attempts', 'entry', 'receipt', 'tenant', 'ttl_ms')
   -- The receipt comes from a worker: act only on the task's own entry and
   -- attempt token (random, so it cannot be guessed).
   local own = (f[3] or '') == entry and (f[4] or '') == token
@@ -257,6 +267,8 @@ for i = 5, #ARGV, 7 do
     else
       redis.call('HSET', key, 'status', status, 'result', result, 'finished_at', ARGV[3])
     end
+    -- The record's retention starts now (queued and running never expire).
+    redis.call('PEXPIRE', key, tonumber(f[6]) or tonumber(ARGV[5]))
     -- Acknowledged only: the stream is trimmed below its oldest
     -- unacknowledged entry from time to time (TRIM_LUA), far cheaper than
     -- a delete per task.
@@ -557,11 +569,15 @@ impl RedisStore {
         tenant: &str,
         function_id: FunctionId,
         tasks: &[(TaskId, Value)],
+        ttl: Option<Duration>,
     ) -> StoreResult<()> {
         // Long polls on these tasks here then skip their first read.
         self.ensure_listening();
         self.waiters.expect(tenant, tasks.iter().map(|(id, _)| *id));
-        let submitted = self.submit_chunks(tenant, function_id, tasks).await;
+        let retention_ms = self.config.retention_ms(ttl);
+        let submitted = self
+            .submit_chunks(tenant, function_id, tasks, retention_ms)
+            .await;
         if submitted.is_err() {
             self.waiters.forget(tasks.iter().map(|(id, _)| *id));
         }
@@ -573,6 +589,7 @@ impl RedisStore {
         tenant: &str,
         function_id: FunctionId,
         tasks: &[(TaskId, Value)],
+        retention_ms: u64,
     ) -> StoreResult<()> {
         let mut conn = self.conn.clone();
         let function_text = function_id.to_string();
@@ -597,7 +614,8 @@ impl RedisStore {
                 .arg(tasks.len())
                 .arg(limits.max_active_tasks)
                 .arg(limits.submit_rate)
-                .arg(limits.submit_burst);
+                .arg(limits.submit_burst)
+                .arg(retention_ms);
             for (id, payload) in chunk {
                 invocation.arg(id.to_string()).arg(payload.to_string());
             }
@@ -727,8 +745,9 @@ impl RedisStore {
             None => RECENT_INDEX.to_string(),
         };
         let limit = limit.min(RECENT_TASKS);
-        // Without a filter every id is a row: read exactly `limit`.
-        let chunk = if status.is_some() {
+        // Without a filter every id is a row unless its task expired: read
+        // exactly `limit` first, then more at a time.
+        let mut chunk = if status.is_some() {
             limit.max(RECENT_SCAN_CHUNK)
         } else {
             limit
@@ -738,6 +757,7 @@ impl RedisStore {
         let mut start = 0;
         while out.len() < limit && start < RECENT_TASKS {
             let stop = (start + chunk).min(RECENT_TASKS) - 1;
+            chunk = chunk.max(RECENT_SCAN_CHUNK);
             let ids: Vec<String> = conn.lrange(&index, start as isize, stop as isize).await?;
             if ids.is_empty() {
                 break;
@@ -750,8 +770,9 @@ impl RedisStore {
             }
             let rows = self.task_fields(&ids, &SUMMARY_FIELDS).await?;
             for (id, fields) in ids.iter().zip(rows) {
-                // A task whose hash is gone (deleted by hand) is skipped, and
-                // one corrupt record must not hide the others.
+                // A task whose hash is gone (past its retention, or deleted
+                // by hand) is skipped, and one corrupt record must not hide
+                // the others.
                 let summary = match parse_summary(*id, &fields) {
                     Ok(Some(summary)) => summary,
                     Ok(None) => continue,
@@ -873,7 +894,8 @@ impl RedisStore {
             .arg(self.config.max_attempts)
             .arg(now_ms())
             .arg(STREAM)
-            .arg(GROUP);
+            .arg(GROUP)
+            .arg(self.config.default_retention_ms());
         for (entry, task) in entries {
             invocation.arg(entry).arg(task).arg(new_receipt());
         }
@@ -1062,7 +1084,8 @@ impl RedisStore {
             .arg(STREAM)
             .arg(GROUP)
             .arg(now_ms())
-            .arg(ANNOUNCED_RESULT_BYTES);
+            .arg(ANNOUNCED_RESULT_BYTES)
+            .arg(self.config.default_retention_ms());
         for (claim, outcome) in done {
             let (entry, token) = split_receipt(&claim.receipt);
             invocation

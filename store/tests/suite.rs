@@ -24,6 +24,17 @@ struct Fixture {
     _redis: Option<RedisServer>,
 }
 
+impl Fixture {
+    /// Another store of the same backend with `config` (embedded: a new
+    /// one; Redis: a new connection to the same server).
+    async fn store_with(&self, config: StoreConfig) -> Store {
+        match &self._redis {
+            None => Store::memory(config),
+            Some(server) => Store::redis(&server.url(), config).await.expect("connects"),
+        }
+    }
+}
+
 async fn memory() -> Fixture {
     Fixture {
         store: Store::memory(config()),
@@ -82,7 +93,7 @@ async fn submitted_tasks_are_queued_and_claimed_in_order(f: Fixture) {
     let fid = Uuid::new_v4();
     let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
     for (i, id) in ids.iter().enumerate() {
-        s.submit(T, *id, fid, &json!([i])).await.unwrap();
+        s.submit(T, *id, fid, &json!([i]), None).await.unwrap();
     }
     let t = s.task(ids[0], ALL).await.unwrap().unwrap();
     assert_eq!(
@@ -119,7 +130,9 @@ async fn claim_blocks_then_wakes_on_submit(f: Fixture) {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let id = Uuid::new_v4();
     let submitted = Instant::now();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     let got = waiting.await.unwrap().unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].task_id, id);
@@ -129,7 +142,9 @@ async fn claim_blocks_then_wakes_on_submit(f: Fixture) {
 async fn final_state_is_written_once_by_the_current_attempt(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
     assert!(s
         .finish(&claim, &Final::Completed(json!(42)))
@@ -155,7 +170,9 @@ async fn final_state_is_written_once_by_the_current_attempt(f: Fixture) {
 async fn a_lapsed_lease_is_re_run_and_the_old_attempt_cannot_finish(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     let old = s.claim("dead", 1, NO_WAIT).await.unwrap().remove(0);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let new = s.claim("alive", 1, Duration::from_secs(2)).await.unwrap();
@@ -177,7 +194,9 @@ async fn a_lapsed_lease_is_re_run_and_the_old_attempt_cannot_finish(f: Fixture) 
 async fn renewed_leases_are_not_taken(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     let claim = s.claim("busy", 1, NO_WAIT).await.unwrap();
     for _ in 0..5 {
         tokio::time::sleep(Duration::from_millis(150)).await;
@@ -193,7 +212,9 @@ async fn renewed_leases_are_not_taken(f: Fixture) {
 async fn a_task_whose_executors_keep_dying_fails_as_lost(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     for attempt in 1..=3 {
         let c = s.claim("dies", 1, Duration::from_secs(2)).await.unwrap();
         assert_eq!(c.len(), 1);
@@ -214,7 +235,9 @@ async fn a_task_whose_executors_keep_dying_fails_as_lost(f: Fixture) {
 async fn wait_final_returns_on_completion_or_timeout(f: Fixture) {
     let s = f.store.clone();
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     let t = s
         .wait_final(id, Duration::from_millis(200), ALL)
         .await
@@ -247,7 +270,9 @@ async fn wait_final_returns_on_completion_or_timeout(f: Fixture) {
 async fn released_claims_go_back_without_counting(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     let claim = s.claim("leaving", 1, NO_WAIT).await.unwrap().remove(0);
     s.release(&claim).await.unwrap();
     let t = s.task(id, ALL).await.unwrap().unwrap();
@@ -260,7 +285,9 @@ async fn released_claims_go_back_without_counting(f: Fixture) {
 async fn requeued_claims_go_back_and_count(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     for attempt in 1..=3 {
         let claim = s
             .claim("w", 1, Duration::from_secs(1))
@@ -322,7 +349,7 @@ async fn recent_tasks_are_listed_newest_first_and_filtered(f: Fixture) {
     let fid = Uuid::new_v4();
     let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
     for id in &ids {
-        s.submit(T, *id, fid, &json!([1])).await.unwrap();
+        s.submit(T, *id, fid, &json!([1]), None).await.unwrap();
     }
     let claims = s.claim("c", 2, NO_WAIT).await.unwrap();
     assert!(s
@@ -405,7 +432,8 @@ async fn submit_many(s: &Store, n: usize) {
     let fid = Uuid::new_v4();
     let payload = json!([]);
     for start in (0..n).step_by(100) {
-        let batch = (start..n.min(start + 100)).map(|_| s.submit(T, Uuid::new_v4(), fid, &payload));
+        let batch =
+            (start..n.min(start + 100)).map(|_| s.submit(T, Uuid::new_v4(), fid, &payload, None));
         for done in futures::future::join_all(batch).await {
             done.unwrap();
         }
@@ -415,7 +443,7 @@ async fn submit_many(s: &Store, n: usize) {
 async fn the_recent_task_index_is_capped(f: Fixture) {
     let s = &f.store;
     let first = Uuid::new_v4();
-    s.submit(T, first, Uuid::new_v4(), &json!([]))
+    s.submit(T, first, Uuid::new_v4(), &json!([]), None)
         .await
         .unwrap();
     let claim = s.claim("c", 1, NO_WAIT).await.unwrap();
@@ -449,8 +477,8 @@ async fn a_batch_is_stored_indexed_and_claimed_in_order(f: Fixture) {
     // More than one Redis chunk (1,000 per MULTI).
     let tasks: Vec<(Uuid, serde_json::Value)> =
         (0..2_500).map(|i| (Uuid::new_v4(), json!([i]))).collect();
-    s.submit_many(T, fid, &tasks).await.unwrap();
-    s.submit_many(T, fid, &[]).await.unwrap();
+    s.submit_many(T, fid, &tasks, None).await.unwrap();
+    s.submit_many(T, fid, &[], None).await.unwrap();
     let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
 
     let read = s.tasks_many(&ids, ALL).await.unwrap();
@@ -501,7 +529,7 @@ async fn a_batch_wakes_a_blocked_claim(f: Fixture) {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let id = Uuid::new_v4();
     let sent = Instant::now();
-    s.submit_many(T, Uuid::new_v4(), &[(id, json!([]))])
+    s.submit_many(T, Uuid::new_v4(), &[(id, json!([]))], None)
         .await
         .unwrap();
     let got = claimer.await.unwrap().unwrap();
@@ -513,7 +541,9 @@ async fn wait_final_many_returns_when_all_are_final_or_on_timeout(f: Fixture) {
     let s = f.store.clone();
     let tasks: Vec<(Uuid, serde_json::Value)> =
         (0..3).map(|i| (Uuid::new_v4(), json!([i]))).collect();
-    s.submit_many(T, Uuid::new_v4(), &tasks).await.unwrap();
+    s.submit_many(T, Uuid::new_v4(), &tasks, None)
+        .await
+        .unwrap();
     let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
     let unknown = Uuid::new_v4();
     let asked = [ids[0], unknown, ids[1], ids[2]];
@@ -582,7 +612,9 @@ async fn outcomes_and_the_trimmed_queue_leave_results_readable(f: Fixture) {
     let s = f.store.clone();
     let tasks: Vec<(Uuid, serde_json::Value)> =
         (0..4).map(|i| (Uuid::new_v4(), json!([i]))).collect();
-    s.submit_many(T, Uuid::new_v4(), &tasks).await.unwrap();
+    s.submit_many(T, Uuid::new_v4(), &tasks, None)
+        .await
+        .unwrap();
     let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
     let claims = s.claim("c", 2, NO_WAIT).await.unwrap();
     s.finish(&claims[0], &Final::Completed(json!({"n": 0})))
@@ -640,8 +672,10 @@ async fn reads_and_listings_are_scoped_to_the_tenant(f: Fixture) {
     s.put_function(&mine, b"m").await.unwrap();
     s.put_function(&theirs, b"t").await.unwrap();
     let (x, y) = (Uuid::new_v4(), Uuid::new_v4());
-    s.submit("a", x, mine.id, &json!([1])).await.unwrap();
-    s.submit("b", y, theirs.id, &json!([2])).await.unwrap();
+    s.submit("a", x, mine.id, &json!([1]), None).await.unwrap();
+    s.submit("b", y, theirs.id, &json!([2]), None)
+        .await
+        .unwrap();
     let (a, b) = (Scope::Tenant("a"), Scope::Tenant("b"));
     assert_eq!(s.task(x, a).await.unwrap().unwrap().tenant, "a");
     assert_eq!(
@@ -719,7 +753,7 @@ async fn active_tasks_are_capped_per_tenant_and_counted_down_as_they_end(f: Fixt
             .collect::<Vec<_>>()
     };
     let four = batch(4);
-    let err = over_quota(s.submit_many("q", fid, &four).await.unwrap_err());
+    let err = over_quota(s.submit_many("q", fid, &four, None).await.unwrap_err());
     assert_eq!(err.limit, Limit::ActiveTasks);
     assert!(
         err.detail.contains("max_active_tasks is 3"),
@@ -731,12 +765,12 @@ async fn active_tasks_are_capped_per_tenant_and_counted_down_as_they_end(f: Fixt
         None,
         "nothing of a refused batch is stored"
     );
-    s.submit_many("q", fid, &batch(3)).await.unwrap();
+    s.submit_many("q", fid, &batch(3), None).await.unwrap();
     assert_eq!(s.tenant("q").await.unwrap().active_tasks, 3);
     // Other tenants are not affected.
-    s.submit_many("other", fid, &batch(4)).await.unwrap();
+    s.submit_many("other", fid, &batch(4), None).await.unwrap();
     over_quota(
-        s.submit("q", Uuid::new_v4(), fid, &json!([]))
+        s.submit("q", Uuid::new_v4(), fid, &json!([]), None)
             .await
             .unwrap_err(),
     );
@@ -757,7 +791,7 @@ async fn active_tasks_are_capped_per_tenant_and_counted_down_as_they_end(f: Fixt
         if owner == "q" { 2 } else { 3 }
     );
     assert_eq!(owner, "q", "tasks are claimed in order");
-    s.submit("q", Uuid::new_v4(), fid, &json!([]))
+    s.submit("q", Uuid::new_v4(), fid, &json!([]), None)
         .await
         .unwrap();
     assert_eq!(s.tenant("q").await.unwrap().active_tasks, 3);
@@ -781,12 +815,12 @@ async fn submissions_are_rate_limited_per_tenant(f: Fixture) {
             .map(|i| (Uuid::new_v4(), json!([i])))
             .collect::<Vec<_>>()
     };
-    let err = over_quota(s.submit_many("r", fid, &batch(21)).await.unwrap_err());
+    let err = over_quota(s.submit_many("r", fid, &batch(21), None).await.unwrap_err());
     assert_eq!(err.limit, Limit::SubmitRate);
     assert!(err.detail.contains("split the batch"), "{}", err.detail);
-    s.submit_many("r", fid, &batch(20)).await.unwrap();
+    s.submit_many("r", fid, &batch(20), None).await.unwrap();
     let refused = batch(5);
-    let err = over_quota(s.submit_many("r", fid, &refused).await.unwrap_err());
+    let err = over_quota(s.submit_many("r", fid, &refused, None).await.unwrap_err());
     assert!(
         err.retry_after >= Duration::from_millis(100),
         "{:?}",
@@ -826,7 +860,9 @@ async fn module_bytes_are_capped_per_tenant(f: Fixture) {
 async fn a_receipt_with_a_guessed_token_changes_nothing(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
     let mut guessed = claim.clone();
     // Everything right but the random part.
@@ -893,6 +929,202 @@ async fn keys_are_stored_listed_touched_and_revoked(f: Fixture) {
     assert_eq!(s.api_keys().await.unwrap().len(), 1);
 }
 
+/// Whether the task reads as unknown (past its retention) within `limit`,
+/// checked every 50 ms.
+async fn gone_within(s: &Store, id: Uuid, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if s.task(id, ALL).await.unwrap().is_none() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Retentions in these tests: short, and the waits for them generous.
+const SHORT_TTL: Option<Duration> = Some(Duration::from_secs(1));
+const PATIENCE: Duration = Duration::from_secs(10);
+
+async fn a_finished_task_is_gone_after_its_ttl_and_unfinished_ones_stay(f: Fixture) {
+    let s = &f.store;
+    let fid = Uuid::new_v4();
+    let (done, running, kept, queued) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    s.submit(T, done, fid, &json!([]), SHORT_TTL).await.unwrap();
+    s.submit(T, running, fid, &json!([]), SHORT_TTL)
+        .await
+        .unwrap();
+    s.submit(T, kept, fid, &json!([]), None).await.unwrap();
+    let claims = s.claim("c", 3, NO_WAIT).await.unwrap();
+    assert_eq!(claims.len(), 3);
+    s.submit(T, queued, fid, &json!([]), SHORT_TTL)
+        .await
+        .unwrap();
+    for claim in [&claims[0], &claims[2]] {
+        assert!(s.finish(claim, &Final::Completed(json!(7))).await.unwrap());
+    }
+    assert_eq!(
+        s.task(done, ALL).await.unwrap().map(|t| t.status),
+        Some(TaskStatus::Completed),
+        "kept for its retention"
+    );
+    assert!(gone_within(s, done, PATIENCE).await, "never expired");
+    // Gone everywhere, as an unknown id is.
+    assert_eq!(s.outcomes_many(&[done], ALL).await.unwrap(), vec![None]);
+    assert_eq!(s.statuses_many(&[done], ALL).await.unwrap(), vec![None]);
+    assert_eq!(s.tasks_many(&[done], ALL).await.unwrap(), vec![None]);
+    assert_eq!(s.wait_outcome(done, NO_WAIT, ALL).await.unwrap(), None);
+    assert_eq!(s.wait_final(done, NO_WAIT, ALL).await.unwrap(), None);
+    // A late finish of it changes nothing and brings nothing back.
+    assert!(!s
+        .finish(&claims[0], &Final::Completed(json!(8)))
+        .await
+        .unwrap());
+    assert_eq!(s.task(done, ALL).await.unwrap(), None);
+    // Their ttl has passed, but they have not ended: still there.
+    let status = |id| async move { s.task(id, ALL).await.unwrap().map(|t| t.status) };
+    assert_eq!(status(running).await, Some(TaskStatus::Running));
+    assert_eq!(status(queued).await, Some(TaskStatus::Queued));
+    // The deployment's retention (a day here) keeps the other one.
+    assert_eq!(status(kept).await, Some(TaskStatus::Completed));
+    // A retention starts when the task ends.
+    assert!(s
+        .finish(&claims[1], &Final::Completed(json!(9)))
+        .await
+        .unwrap());
+    assert_eq!(status(running).await, Some(TaskStatus::Completed));
+    assert!(gone_within(s, running, PATIENCE).await);
+    assert_eq!(status(queued).await, Some(TaskStatus::Queued));
+}
+
+async fn a_ttl_past_the_maximum_is_capped(f: Fixture) {
+    let s = f
+        .store_with(StoreConfig {
+            max_result_ttl: Duration::from_secs(1),
+            ..config()
+        })
+        .await;
+    let (id, kept) = (Uuid::new_v4(), Uuid::new_v4());
+    let fid = Uuid::new_v4();
+    let a_day = Some(Duration::from_secs(24 * 3600));
+    s.submit(T, id, fid, &json!([]), a_day).await.unwrap();
+    // The cap is on what a submission asks; the deployment's own
+    // retention (a day) is not cut by it.
+    s.submit(T, kept, fid, &json!([]), None).await.unwrap();
+    for claim in s.claim("c", 2, NO_WAIT).await.unwrap() {
+        assert!(s.finish(&claim, &Final::Completed(json!(1))).await.unwrap());
+    }
+    assert!(gone_within(&s, id, PATIENCE).await, "kept past the cap");
+    assert!(s.task(kept, ALL).await.unwrap().is_some());
+}
+
+async fn a_ttl_of_zero_is_gone_when_the_task_ends(f: Fixture) {
+    let s = f.store.clone();
+    let id = Uuid::new_v4();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), Some(Duration::ZERO))
+        .await
+        .unwrap();
+    let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
+    // A long poll already waiting still gets the outcome it is woken with.
+    let waiter = tokio::spawn({
+        let s = s.clone();
+        async move { s.wait_outcome(id, PATIENCE, ALL).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(s.finish(&claim, &Final::Completed(json!(5))).await.unwrap());
+    assert_eq!(s.task(id, ALL).await.unwrap(), None);
+    let outcome = waiter.await.unwrap().unwrap().expect("the outcome");
+    assert_eq!(
+        (outcome.status, outcome.result),
+        (TaskStatus::Completed, json!(5))
+    );
+}
+
+async fn a_lost_task_expires_too(f: Fixture) {
+    let s = &f.store;
+    let id = Uuid::new_v4();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), SHORT_TTL)
+        .await
+        .unwrap();
+    for _ in 1..=3 {
+        let claimed = s.claim("dies", 1, Duration::from_secs(2)).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        tokio::time::sleep(Duration::from_millis(450)).await;
+    }
+    // This claim finds the attempts spent and fails the task as lost.
+    assert!(s
+        .claim("dies", 1, Duration::from_millis(300))
+        .await
+        .unwrap()
+        .is_empty());
+    let t = s.task(id, ALL).await.unwrap();
+    assert!(
+        t.is_none() || t.is_some_and(|t| t.failure_kind.as_deref() == Some("lost")),
+        "failed as lost, or already gone"
+    );
+    assert!(
+        gone_within(s, id, PATIENCE).await,
+        "a lost task never expired"
+    );
+    assert_eq!(s.tenant(T).await.unwrap().active_tasks, 0);
+}
+
+async fn recent_tasks_skip_expired_ids(f: Fixture) {
+    let s = &f.store;
+    let fid = Uuid::new_v4();
+    // The oldest outlive the newest: expired ids sit at the top of the
+    // list, where a listing starts.
+    let kept: Vec<Uuid> = (0..2).map(|_| Uuid::new_v4()).collect();
+    let short: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
+    for id in &kept {
+        s.submit(T, *id, fid, &json!([]), None).await.unwrap();
+    }
+    let first = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
+    assert!(s.finish(&first, &Final::Completed(json!(1))).await.unwrap());
+    for id in &short {
+        s.submit(T, *id, fid, &json!([]), SHORT_TTL).await.unwrap();
+    }
+    for claim in s.claim("c", 10, NO_WAIT).await.unwrap() {
+        if claim.task_id != kept[1] {
+            assert!(s.finish(&claim, &Final::Completed(json!(2))).await.unwrap());
+        }
+    }
+    for id in &short {
+        assert!(gone_within(s, *id, PATIENCE).await);
+    }
+    let ids =
+        |tasks: Vec<faas_store::TaskSummary>| tasks.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    let newest_first = [kept[1], kept[0]];
+    assert_eq!(
+        ids(s.recent_tasks(10, None, ALL).await.unwrap()),
+        newest_first
+    );
+    assert_eq!(ids(s.recent_tasks(1, None, ALL).await.unwrap()), [kept[1]]);
+    assert_eq!(
+        ids(s.recent_tasks(10, None, Scope::Tenant(T)).await.unwrap()),
+        newest_first
+    );
+    assert_eq!(
+        ids(s
+            .recent_tasks(10, Some(TaskStatus::Completed), ALL)
+            .await
+            .unwrap()),
+        [kept[0]]
+    );
+    // Listing again (after any clean-up the first listing did) agrees.
+    assert_eq!(
+        ids(s.recent_tasks(10, None, ALL).await.unwrap()),
+        newest_first
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -928,6 +1160,11 @@ suite!(
     module_bytes_are_capped_per_tenant,
     a_receipt_with_a_guessed_token_changes_nothing,
     keys_are_stored_listed_touched_and_revoked,
+    a_finished_task_is_gone_after_its_ttl_and_unfinished_ones_stay,
+    a_ttl_past_the_maximum_is_capped,
+    a_ttl_of_zero_is_gone_when_the_task_ends,
+    a_lost_task_expires_too,
+    recent_tasks_skip_expired_ids,
 );
 
 /// Two processes sharing one Redis: a key one of them has cached (it is
@@ -973,8 +1210,12 @@ async fn redis_a_wrong_receipt_changes_nothing() {
     let f = redis().await;
     let s = &f.store;
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    s.submit(T, a, Uuid::new_v4(), &json!([])).await.unwrap();
-    s.submit(T, b, Uuid::new_v4(), &json!([])).await.unwrap();
+    s.submit(T, a, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
+    s.submit(T, b, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
     let claims = s.claim("c", 2, NO_WAIT).await.unwrap();
     let (ca, cb) = (&claims[0], &claims[1]);
     let forged = faas_store::Claim {
@@ -993,4 +1234,127 @@ async fn redis_a_wrong_receipt_changes_nothing() {
     assert!(s.finish(cb, &Final::Completed(json!("b"))).await.unwrap());
     assert!(s.finish(ca, &Final::Completed(json!("a"))).await.unwrap());
     assert_eq!(s.task(a, ALL).await.unwrap().unwrap().result, json!("a"));
+}
+
+/// The embedded store holds at most `max_finished_records` finished
+/// tasks: past it, the oldest finished go first, whatever their retention,
+/// and unfinished tasks never count.
+#[tokio::test]
+async fn embedded_the_finished_record_cap_drops_the_oldest_finished_first() {
+    let s = Store::memory(StoreConfig {
+        max_finished_records: 3,
+        ..config()
+    });
+    let fid = Uuid::new_v4();
+    let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
+    for id in &ids {
+        s.submit(T, *id, fid, &json!([]), None).await.unwrap();
+    }
+    let queued = Uuid::new_v4();
+    let mut claims = s.claim("c", 5, NO_WAIT).await.unwrap();
+    s.submit(T, queued, fid, &json!([]), None).await.unwrap();
+    // Finished in another order than submitted: 2, 0, 1, 3, 4.
+    claims.swap(0, 2);
+    claims.swap(1, 2);
+    let finished_order: Vec<Uuid> = claims.iter().map(|c| c.task_id).collect();
+    assert_eq!(finished_order, [ids[2], ids[0], ids[1], ids[3], ids[4]]);
+    for claim in &claims {
+        assert!(s.finish(claim, &Final::Completed(json!(1))).await.unwrap());
+    }
+    let held = s.tasks_many(&ids, ALL).await.unwrap();
+    let held: Vec<bool> = held.iter().map(Option::is_some).collect();
+    assert_eq!(
+        held,
+        [false, true, false, true, true],
+        "the last 3 finished stay"
+    );
+    assert_eq!(
+        s.task(queued, ALL).await.unwrap().map(|t| t.status),
+        Some(TaskStatus::Queued)
+    );
+    let listed: Vec<Uuid> = s
+        .recent_tasks(10, None, ALL)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(listed, [queued, ids[4], ids[3], ids[1]]);
+}
+
+/// What Redis holds per task once its retention ends: nothing but its
+/// id in the capped listing indexes. A finished task's hash carries an
+/// expiry (the deployment's retention when the submission named none);
+/// unfinished ones carry none.
+#[tokio::test]
+async fn redis_nothing_per_task_outlives_its_retention() {
+    let f = redis().await;
+    let s = &f.store;
+    let server = f._redis.as_ref().expect("a Redis fixture");
+    let client = ::redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let fid = Uuid::new_v4();
+    let short: Vec<(Uuid, serde_json::Value)> =
+        (0..50).map(|_| (Uuid::new_v4(), json!([]))).collect();
+    s.submit_many(T, fid, &short, SHORT_TTL).await.unwrap();
+    let (kept, queued) = (Uuid::new_v4(), Uuid::new_v4());
+    s.submit(T, kept, fid, &json!([]), None).await.unwrap();
+    let claims = s.claim("c", 100, NO_WAIT).await.unwrap();
+    assert_eq!(claims.len(), 51);
+    s.submit(T, queued, fid, &json!([]), None).await.unwrap();
+    let pttl = |id: Uuid| {
+        let mut conn = conn.clone();
+        async move {
+            ::redis::cmd("PTTL")
+                .arg(format!("faas:task:{id}"))
+                .query_async::<i64>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(pttl(kept).await, -1, "a running task has no expiry");
+    let done: Vec<_> = claims
+        .into_iter()
+        .map(|c| (c, Final::Completed(json!(1))))
+        .collect();
+    assert!(s.finish_many(&done).await.unwrap().iter().all(|a| *a));
+    let day_ms = 24 * 3600 * 1000;
+    let kept_ttl = pttl(kept).await;
+    assert!(
+        (day_ms - 60_000..=day_ms).contains(&kept_ttl),
+        "the default retention: {kept_ttl} ms"
+    );
+    assert_eq!(pttl(queued).await, -1, "a queued task has no expiry");
+    assert!(gone_within(s, short[0].0, PATIENCE).await);
+    s.trim_queue().await.unwrap();
+    let tasks: Vec<String> = ::redis::cmd("KEYS")
+        .arg("faas:task:*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut left: Vec<String> = tasks;
+    left.sort();
+    let mut expected = vec![format!("faas:task:{kept}"), format!("faas:task:{queued}")];
+    expected.sort();
+    assert_eq!(left, expected, "only the unexpired tasks' hashes");
+    // Every ended task's queue entry is acknowledged (then trimmed in bulk).
+    let pending: ::redis::Value = ::redis::cmd("XPENDING")
+        .arg(faas_store::STREAM)
+        .arg(faas_store::GROUP)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let ::redis::Value::Array(summary) = pending else {
+        panic!("XPENDING answered {pending:?}");
+    };
+    assert_eq!(summary.first(), Some(&::redis::Value::Int(0)));
+    let keys: Vec<String> = ::redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        keys.iter().all(|k| !k.contains(&short[0].0.to_string())),
+        "no other key names an expired task: {keys:?}"
+    );
 }
