@@ -64,6 +64,13 @@ pub struct ExecuteRequest {
     /// The function's input: an array of numbers for a typed export, a
     /// string (its stdin) for a WASI command.
     pub payload: Value,
+    /// Seconds the task's record (status, result) is kept after it ends;
+    /// by default the deployment's `--result-ttl` (24 h), and at most its
+    /// `--max-result-ttl` (7 days). 0: gone once it ends (a waiting long
+    /// poll still gets it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
+    pub ttl: Option<f64>,
 }
 
 /// The new task's id (201).
@@ -79,6 +86,10 @@ pub struct BatchRequest {
     /// Each as `payload` of `/execute_function`.
     #[schema(min_items = 1, max_items = 10000)]
     pub payloads: Vec<Value>,
+    /// As `ttl` of `/execute_function`, for every task of the batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
+    pub ttl: Option<f64>,
 }
 
 /// The new tasks' ids, in the order of the payloads (201).

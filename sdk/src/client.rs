@@ -218,6 +218,7 @@ impl Client {
         let body = ExecuteRequest {
             function_id: function_id.to_string(),
             payload: payload.clone(),
+            ttl: None,
         };
         let req = self.request(Method::POST, "/execute_function").json(&body);
         let resp: ExecuteResponse = self.send(req, "/execute_function", REQUEST_TIMEOUT).await?;
@@ -236,6 +237,7 @@ impl Client {
         let req = self.request(Method::POST, path).json(&BatchRequest {
             function_id: function_id.to_string(),
             payloads: payloads.to_vec(),
+            ttl: None,
         });
         let resp: BatchResponse = self.send(req, path, REQUEST_TIMEOUT).await?;
         if resp.task_ids.len() != payloads.len() {

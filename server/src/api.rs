@@ -163,13 +163,34 @@ pub async fn execute_function(
         .convention
         .parse_args(&req.payload)
         .map_err(|e| ApiError::bad_request(format!("{}: {e}", signature.name)))?;
+    let ttl = retention(req.ttl)?;
     let task_id = Uuid::new_v4();
     state
         .store
-        .submit(&caller.tenant, task_id, function_id, &req.payload, None)
+        .submit(&caller.tenant, task_id, function_id, &req.payload, ttl)
         .await?;
     Ok((StatusCode::CREATED, Json(ExecuteResponse { task_id })))
 }
+
+/// A submission's `ttl`: seconds from 0 (the store cuts it to the
+/// deployment's maximum); None if it gives none.
+fn retention(ttl: Option<f64>) -> Result<Option<Duration>, ApiError> {
+    ttl.map(|seconds| {
+        // Cut before it becomes a duration: any size is valid, as the
+        // store caps it anyway.
+        let cut = seconds.min(MAX_TTL.as_secs_f64());
+        Duration::try_from_secs_f64(cut).map_err(|_| {
+            ApiError::bad_request(format!(
+                "`ttl` must be a number of seconds from 0, got {seconds}"
+            ))
+        })
+    })
+    .transpose()
+}
+
+/// Above any deployment's `--max-result-ttl`: a longer `ttl` is cut to it
+/// here, then to the deployment's maximum by the store.
+const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// A function's id and signature, from the cache or the store; 404 if
 /// there is no such function, or the caller may not see it.
@@ -243,6 +264,7 @@ pub async fn execute_batch(
             ),
         ));
     }
+    let ttl = retention(req.ttl)?;
     let (function_id, signature) = signature(&state, &req.function_id, &caller).await?;
     for (index, payload) in req.payloads.iter().enumerate() {
         signature.convention.parse_args(payload).map_err(|e| {
@@ -256,7 +278,7 @@ pub async fn execute_batch(
         .collect();
     state
         .store
-        .submit_many(&caller.tenant, function_id, &tasks, None)
+        .submit_many(&caller.tenant, function_id, &tasks, ttl)
         .await?;
     let task_ids = tasks.into_iter().map(|(id, _)| id).collect();
     Ok((StatusCode::CREATED, Json(BatchResponse { task_ids })))

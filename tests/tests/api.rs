@@ -80,6 +80,7 @@ suite!(
     malformed_json_is_400,
     openapi_docs_and_health,
     functions_and_tasks_are_listed,
+    a_submissions_ttl_ends_its_record,
 );
 
 fn add_wat() -> &'static [u8] {
@@ -918,6 +919,64 @@ async fn openapi_docs_and_health(api: Api) {
     // Unknown routes and methods answer in the API's error format.
     api.get("/no/such/route").await.expect_error(404);
     api.get("/register_function").await.expect_error(405);
+}
+
+// ------------------------------------------------------------- retention
+
+/// Polls `path` until it answers 404, for at most `limit`.
+async fn gone_within(api: &Api, path: &str, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let reply = api.get(path).await;
+        if reply.status == 404 {
+            return;
+        }
+        assert_eq!(reply.status, 200, "{path}: {reply:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} still there: {reply:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn a_submissions_ttl_ends_its_record(api: Api) {
+    let add = api.register("add", add_wat(), None).await;
+    let one = api
+        .post(
+            "/execute_function",
+            &json!({"function_id": add, "payload": [1, 2], "ttl": 1}),
+        )
+        .await;
+    assert_eq!(one.status, 201, "{one:?}");
+    let one = common::uuid_field(&one.json(), "task_id");
+    let batch = api
+        .post(
+            "/execute_batch",
+            &json!({"function_id": add, "payloads": [[1, 1], [2, 2]], "ttl": 1.5}),
+        )
+        .await;
+    assert_eq!(batch.status, 201, "{batch:?}");
+    let ids: Vec<Uuid> = serde_json::from_value(batch.json()["task_ids"].clone()).expect("ids");
+    // Kept while it runs and after it ends, for its ttl; then unknown.
+    assert_eq!(
+        api.wait_final(one).await,
+        ("COMPLETED".to_string(), json!(3))
+    );
+    for id in ids.iter().chain([&one]) {
+        gone_within(&api, &format!("/result/{id}"), Duration::from_secs(20)).await;
+        api.get(&format!("/tasks/{id}")).await.expect_error(404);
+    }
+    // Any ttl from 0 is accepted (a huge one is cut to the deployment's
+    // maximum); anything else is refused and nothing is stored.
+    let huge = json!({"function_id": add, "payload": [1, 2], "ttl": 1e300});
+    assert_eq!(api.post("/execute_function", &huge).await.status, 201);
+    let bad = |ttl: Value| json!({"function_id": add, "payloads": [[1, 2]], "ttl": ttl});
+    let reply = api.post("/execute_batch", &bad(json!(-1))).await;
+    assert!(reply.expect_error(400).contains("`ttl`"), "{reply:?}");
+    api.post("/execute_batch", &bad(json!("soon")))
+        .await
+        .expect_error(422);
 }
 
 // ------------------------------------------------------------- listings
