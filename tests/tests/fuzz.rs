@@ -7,51 +7,24 @@
 
 mod common;
 
-use common::{start_up, LISTENING};
-use std::process::Command;
+use common::{python_module, start_up, LISTENING};
 
 /// Runs schemathesis against `port` with `token`, for `checks`; returns
 /// its output, panicking with it if it found a failure.
 fn fuzz(port: u16, token: &str, checks: &str, phases: &str) -> String {
+    let url = format!("http://127.0.0.1:{port}/openapi.json");
+    let header = format!("Authorization: Bearer {token}");
+    #[rustfmt::skip]
+    let args = [
+        "run", &url, "-H", &header,
+        "--checks", checks, "--phases", phases, "--mode", "all", "--max-examples", "30",
+        // A fixed seed: the same cases on every run (a failure found once
+        // is found again, and nothing random blocks a landing).
+        "--seed", "14",
+    ];
     // Through the interpreter: no console script or PATH needed.
-    let out = Command::new("python3")
-        .args([
-            "-m",
-            "schemathesis.cli",
-            "run",
-            &format!("http://127.0.0.1:{port}/openapi.json"),
-            "-H",
-            &format!("Authorization: Bearer {token}"),
-            "--checks",
-            checks,
-            "--phases",
-            phases,
-            "--mode",
-            "all",
-            "--max-examples",
-            "30",
-            // A fixed seed: the same cases on every run (a failure found
-            // once is found again, and nothing random blocks a landing).
-            "--seed",
-            "14",
-        ])
-        .env("NO_COLOR", "1")
-        // It keeps a cache where it runs: not in the source tree.
-        .current_dir(std::env::temp_dir())
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run python3 -m schemathesis.cli ({e}): install it with `pip install schemathesis`")
-        });
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        !text.contains("No module named"),
-        "schemathesis is not installed: `pip install schemathesis`\n{text}"
-    );
-    assert!(out.status.success(), "schemathesis found failures:\n{text}");
+    let (passed, text) = python_module("schemathesis.cli", &args, "schemathesis");
+    assert!(passed, "schemathesis found failures:\n{text}");
     text
 }
 

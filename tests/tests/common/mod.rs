@@ -21,6 +21,32 @@ pub const FLOOD: &str = include_str!("../../../runtime/tests/fixtures/flood.wat"
 pub const SLEEP: &str = include_str!("../../../runtime/tests/fixtures/sleep.wat");
 pub const SANDBOX_PROBE: &str = include_str!("../../../runtime/tests/fixtures/sandbox_probe.wat");
 
+/// Runs `python3 -m MODULE ARGS` in the temp directory (a tool's caches
+/// stay out of the tree); returns whether it succeeded and its output,
+/// panicking with how to install `package` if the module is missing.
+pub fn python_module(module: &str, args: &[&str], package: &str) -> (bool, String) {
+    let out = std::process::Command::new("python3")
+        .arg("-m")
+        .arg(module)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run python3 -m {module} ({e}): `pip install {package}`")
+        });
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.contains("No module named"),
+        "{package} is not installed: `pip install {package}`\n{text}"
+    );
+    (out.status.success(), text)
+}
+
 /// The ready line of `faas up` and `faas server`.
 pub const LISTENING: &str = "listening on";
 /// The ready line of `faas dispatcher`.
