@@ -12,86 +12,84 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, RefOr, Response};
 use utoipa::{IntoResponses, PartialSchema, ToSchema};
 
-/// 400: a request the server cannot act on; the detail says why.
-#[derive(IntoResponses)]
-#[response(
+/// An error response of the document: `$name`'s status, description and
+/// headers, with the `ErrorBody` schema every error has.
+macro_rules! error_response {
+    ($(#[doc = $doc:literal])* $name:ident: $($response:tt)*) => {
+        $(#[doc = $doc])*
+        #[derive(IntoResponses)]
+        #[response($($response)*)]
+        #[allow(dead_code)] // the field only names the body's schema
+        pub struct $name(ErrorBody);
+    };
+}
+
+error_response! {
+    /// 400: a request the server cannot act on; the detail says why.
+    BadRequest:
     status = 400,
     description = "Invalid input: the detail says which and why"
-)]
-#[allow(dead_code)] // the field only names the body\'s schema
-pub struct BadRequest(ErrorBody);
+}
 
-/// 401: no key, or one the server does not know.
-#[derive(IntoResponses)]
-#[response(
+error_response! {
+    /// 401: no key, or one the server does not know.
+    Unauthorized:
     status = 401,
     description = "No API key, or an unknown or revoked one (with `WWW-Authenticate: Bearer`)",
     headers(("WWW-Authenticate" = String, description = "`Bearer`"))
-)]
-#[allow(dead_code)] // the field only names the body\'s schema
-pub struct Unauthorized(ErrorBody);
+}
 
-/// 403: the operation needs an admin key.
-#[derive(IntoResponses)]
-#[response(status = 403, description = "The operation needs an admin key")]
-#[allow(dead_code)] // the field only names the body\'s schema
-pub struct Forbidden(ErrorBody);
+error_response! {
+    /// 403: the operation needs an admin key.
+    Forbidden:
+    status = 403, description = "The operation needs an admin key"
+}
 
-/// 404: no such id, or one the caller's tenant may not see (the same
-/// answer, so that it tells nothing).
-#[derive(IntoResponses)]
-#[response(
+error_response! {
+    /// 404: no such id, or one the caller's tenant may not see (the same
+    /// answer, so that it tells nothing).
+    NotFound:
     status = 404,
     description = "No such id, or one another tenant owns (the same answer)"
-)]
-#[allow(dead_code)] // the field only names the body\'s schema
-pub struct NotFound(ErrorBody);
+}
 
-/// 408: the body did not arrive in time.
-#[derive(IntoResponses)]
-#[response(
+error_response! {
+    /// 408: the body did not arrive in time.
+    Timeout:
     status = 408,
     description = "The body did not arrive within the body-read timeout (30 s by default)"
-)]
-#[allow(dead_code)] // the field only names the body\'s schema
-pub struct Timeout(ErrorBody);
+}
 
-/// 413: a body or batch over its cap.
-#[derive(IntoResponses)]
-#[response(
+error_response! {
+    /// 413: a body or batch over its cap.
+    TooLarge:
     status = 413,
     description = "The body is over the cap (32 MiB by default), or a batch over 10,000 items"
-)]
-#[allow(dead_code)] // the field only names the body\'s schema
-pub struct TooLarge(ErrorBody);
+}
 
-/// 422: well-formed JSON of the wrong shape.
-#[derive(IntoResponses)]
-#[response(status = 422, description = "A field is missing or has the wrong type")]
-#[allow(dead_code)] // the field only names the body\'s schema
-pub struct Unprocessable(ErrorBody);
+error_response! {
+    /// 422: well-formed JSON of the wrong shape.
+    Unprocessable:
+    status = 422, description = "A field is missing or has the wrong type"
+}
 
-/// 429: over one of the tenant's quotas; nothing was stored.
-#[derive(IntoResponses)]
-#[response(
+error_response! {
+    /// 429: over one of the tenant's quotas; nothing was stored.
+    TooMany:
     status = 429,
     description = "Over one of the tenant's quotas (the detail names it); nothing was stored",
     headers(("Retry-After" = u64, description = "Seconds until the same request may succeed"))
-)]
-#[allow(dead_code)] // the field only names the body\'s schema
-pub struct TooMany(ErrorBody);
+}
 
-/// 503: the store does not answer, or the server is at its maximum of
-/// requests at once.
-#[derive(IntoResponses)]
-#[response(
+error_response! {
+    /// 503: the store does not answer, or the server is at its maximum of
+    /// requests at once.
+    Unavailable:
     status = 503,
     description = "The store is unreachable, or the server is handling its maximum of requests \
-                   at once (then with Retry-After); retry later",
+    at once (then with Retry-After); retry later",
     headers(("Retry-After" = u64, description = "Seconds to wait, when the server is busy"))
-)]
-#[allow(dead_code)] // the field only names the body\'s schema
-pub struct Unavailable(ErrorBody);
+}
 
 /// The name of the API-key security scheme.
 const BEARER: &str = "bearer";

@@ -689,15 +689,16 @@ async fn reads_and_listings_are_scoped_to_the_tenant(f: Fixture) {
     );
     let outcomes = s.outcomes_many(&[x, y], b).await.unwrap();
     assert!(outcomes[0].is_none() && outcomes[1].is_some());
-    // Waiting on another tenant's task answers at once, as for an unknown id.
-    let started = Instant::now();
-    let waited = s
-        .wait_outcomes_many(&[y], Duration::from_secs(30), a)
-        .await
-        .unwrap();
+    // Waiting on another tenant's task answers at once, as for an unknown
+    // id, rather than waiting out its hour.
+    let waited = tokio::time::timeout(
+        Duration::from_secs(60),
+        s.wait_outcomes_many(&[y], Duration::from_secs(3600), a),
+    )
+    .await
+    .expect("another tenant's task is not waited for")
+    .unwrap();
     assert_eq!(waited, vec![None]);
-    // Well under the 30 s it would wait for a task it may see.
-    assert!(started.elapsed() < Duration::from_secs(20));
     let ids = |scope| async move {
         s.recent_tasks(10, None, scope)
             .await
@@ -802,7 +803,9 @@ async fn submissions_are_rate_limited_per_tenant(f: Fixture) {
     s.set_limits(
         "r",
         &LimitOverrides {
-            submit_rate: Some(10),
+            // Slow enough that a refill never lets the refused batch in,
+            // however slow the machine.
+            submit_rate: Some(1),
             submit_burst: Some(20),
             ..Default::default()
         },
@@ -821,13 +824,9 @@ async fn submissions_are_rate_limited_per_tenant(f: Fixture) {
     s.submit_many("r", fid, &batch(20), None).await.unwrap();
     let refused = batch(5);
     let err = over_quota(s.submit_many("r", fid, &refused, None).await.unwrap_err());
+    // Five tokens at one a second: due within five seconds, not now.
     assert!(
-        err.retry_after >= Duration::from_millis(100),
-        "{:?}",
-        err.retry_after
-    );
-    assert!(
-        err.retry_after <= Duration::from_millis(600),
+        err.retry_after > Duration::ZERO && err.retry_after <= Duration::from_secs(5),
         "{:?}",
         err.retry_after
     );
