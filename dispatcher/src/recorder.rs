@@ -189,11 +189,13 @@ impl Bookkeeping {
     }
 }
 
-/// How often the queue is trimmed of ended tasks' entries.
+/// How often the queue is trimmed of ended tasks' entries, and the records
+/// past their retention deleted.
 const TRIM_EVERY: Duration = Duration::from_secs(1);
 
 /// Renews the leases of everything in `held` every `every`, and trims the
-/// queue every TRIM_EVERY, forever (abort the task to stop).
+/// queue and sweeps expired records every TRIM_EVERY, forever (abort the
+/// task to stop).
 pub async fn renew_leases(store: Store, consumer: String, every: Duration, held: Held) {
     let mut renew = tokio::time::interval(every);
     let mut trim = tokio::time::interval(TRIM_EVERY);
@@ -209,6 +211,9 @@ pub async fn renew_leases(store: Store, consumer: String, every: Duration, held:
             _ = trim.tick() => {
                 if let Err(e) = store.trim_queue().await {
                     tracing::debug!("cannot trim the task queue: {e}");
+                }
+                if let Err(e) = store.sweep_expired().await {
+                    tracing::debug!("cannot delete expired task records: {e}");
                 }
             }
         }

@@ -362,6 +362,16 @@ impl Store {
         each!(self, s => s.finish_many(done).await)
     }
 
+    /// Deletes the records of finished tasks whose retention has ended
+    /// (Redis; the dispatchers call it every second). The embedded store
+    /// evicts them as it goes, so there it does nothing.
+    pub async fn sweep_expired(&self) -> StoreResult<u64> {
+        match self {
+            Store::Memory(_) => Ok(0),
+            Store::Redis(r) => r.sweep_expired().await,
+        }
+    }
+
     /// Frees the queue of the entries of ended tasks (Redis acknowledges
     /// them as they end and deletes them here, in bulk). Every dispatcher
     /// calls it now and then; it is idempotent.
