@@ -207,18 +207,28 @@ return 1
 /// dispatchers run every second.
 const RETIRE_LUA: &str = r#"
 -- Schedules `key` for deletion `ttl` ms after `now` (ms); 0: at once.
--- `due` collects the seconds used, for `schedule`.
+-- `due` gathers the keys by second, for `schedule` to list in one RPUSH
+-- each (a redis.call per task costs more than the push itself).
 local function retire(key, ttl, now, due)
   if ttl <= 0 then
     redis.call('UNLINK', key)
     return
   end
   local second = math.ceil((now + ttl) / 1000)
-  redis.call('RPUSH', 'faas:expiring:' .. second, key)
-  due[second] = true
+  local keys = due[second]
+  if not keys then
+    keys = {}
+    due[second] = keys
+  end
+  keys[#keys + 1] = key
 end
 local function schedule(due)
-  for second in pairs(due) do redis.call('ZADD', 'faas:expiring', 'NX', second, second) end
+  for second, keys in pairs(due) do
+    for i = 1, #keys, 1000 do
+      redis.call('RPUSH', 'faas:expiring:' .. second, unpack(keys, i, math.min(i + 999, #keys)))
+    end
+    redis.call('ZADD', 'faas:expiring', 'NX', second, second)
+  end
 end
 "#;
 
