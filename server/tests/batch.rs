@@ -260,8 +260,9 @@ async fn results_with_wait_return_when_every_task_is_done() {
     }
     let finished = Instant::now();
     let (status, body) = waiting.await.expect("joins");
+    // Ended by the last task, not by its 30 s wait.
     assert!(
-        finished.elapsed() < Duration::from_secs(1),
+        finished.elapsed() < Duration::from_secs(10),
         "the wait ended late"
     );
     assert_eq!(status, StatusCode::OK, "{body}");

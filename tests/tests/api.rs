@@ -257,14 +257,15 @@ async fn bad_task_id_is_404(api: Api) {
         for path in [
             format!("/status/{id}"),
             format!("/result/{id}"),
-            format!("/result/{id}?wait=1"),
+            format!("/result/{id}?wait=20"),
             format!("/tasks/{id}"),
         ] {
             let started = Instant::now();
             let detail = api.get(&path).await.expect_error(404);
             assert!(detail.contains("not found"), "{path}: {detail}");
+            // Answered at once, not after its 20 s wait.
             assert!(
-                started.elapsed() < Duration::from_millis(900),
+                started.elapsed() < Duration::from_secs(10),
                 "{path}: an unknown task must not be waited for"
             );
         }
