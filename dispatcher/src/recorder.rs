@@ -240,7 +240,7 @@ pub async fn renew_leases(
     let mut renew = tokio::time::interval(every);
     let mut trim = tokio::time::interval(TRIM_EVERY);
     trim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut notices = store.notices();
+    let mut notices = store.notices().await;
     let stop = |ids: &[TaskId]| {
         let ours = held.stop(ids);
         if !ours.is_empty() {

@@ -367,13 +367,13 @@ impl Store {
         each!(self, s => s.cancel_many(ids, scope.tenant()).await)
     }
 
-    /// What the store tells dispatchers, from now on. Best effort: a
-    /// dropped Redis subscription loses what was said meanwhile (lease
-    /// renewal catches up, see [`Store::renew`]).
-    pub fn notices(&self) -> tokio::sync::mpsc::UnboundedReceiver<Notice> {
+    /// What the store tells dispatchers, from the moment this returns.
+    /// Best effort: a dropped Redis subscription loses what was said
+    /// meanwhile (lease renewal catches up, see [`Store::renew`]).
+    pub async fn notices(&self) -> tokio::sync::mpsc::UnboundedReceiver<Notice> {
         match self {
             Store::Memory(m) => m.notices(),
-            Store::Redis(r) => r.notices(),
+            Store::Redis(r) => r.notices().await,
         }
     }
 

@@ -1262,44 +1262,23 @@ impl RedisStore {
         Ok(out)
     }
 
-    /// A subscription to [`CONTROL_CHANNEL`], as notices; it reconnects
+    /// A subscription to [`CONTROL_CHANNEL`], as notices, subscribed
+    /// before this returns (unless Redis is unreachable); it reconnects
     /// when dropped and ends when the receiver is dropped.
-    pub fn notices(&self) -> mpsc::UnboundedReceiver<Notice> {
+    pub async fn notices(&self) -> mpsc::UnboundedReceiver<Notice> {
         let (tx, rx) = mpsc::unbounded_channel();
         let client = self.client.clone();
+        let mut subscribed = subscribe_control(&client).await;
         tokio::spawn(async move {
-            while !tx.is_closed() {
-                let subscribed = match client.get_async_pubsub().await {
-                    Ok(mut pubsub) => match pubsub.subscribe(CONTROL_CHANNEL).await {
-                        Ok(()) => Some(pubsub),
-                        Err(e) => {
-                            tracing::debug!("control subscription failed: {e}");
-                            None
-                        }
-                    },
-                    Err(e) => {
-                        tracing::debug!("control subscription failed: {e}");
-                        None
-                    }
-                };
-                if let Some(mut pubsub) = subscribed {
-                        let mut messages = pubsub.on_message();
-                        loop {
-                            tokio::select! {
-                                msg = messages.next() => {
-                                    let Some(msg) = msg else { break };
-                                    let Ok(text) = msg.get_payload::<String>() else { continue };
-                                    if let Some(notice) = parse_notice(&text) {
-                                        if tx.send(notice).is_err() {
-                                            return;
-                                        }
-                                    }
-                                }
-                                () = tx.closed() => return,
-                            }
-                        }
+            loop {
+                if let Some(pubsub) = subscribed.take() {
+                    forward_notices(pubsub, &tx).await;
+                }
+                if tx.is_closed() {
+                    return;
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
+                subscribed = subscribe_control(&client).await;
             }
         });
         rx
@@ -1633,6 +1612,38 @@ fn on_key_message(keys: &Arc<KeyCache>, conn: &ConnectionManager, text: &str) {
         }
         (Some("ack"), Some(nonce), None) => keys.ack(nonce),
         _ => tracing::debug!("ignored a message on {KEYS_CHANNEL}: {text:?}"),
+    }
+}
+
+async fn subscribe_control(client: &Client) -> Option<redis::aio::PubSub> {
+    let subscribed = async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(CONTROL_CHANNEL).await?;
+        Ok::<_, redis::RedisError>(pubsub)
+    };
+    subscribed
+        .await
+        .map_err(|e| tracing::debug!("control subscription failed: {e}"))
+        .ok()
+}
+
+/// Passes on what the control channel says until the subscription drops
+/// or nobody listens.
+async fn forward_notices(mut pubsub: redis::aio::PubSub, tx: &mpsc::UnboundedSender<Notice>) {
+    let mut messages = pubsub.on_message();
+    loop {
+        tokio::select! {
+            msg = messages.next() => {
+                let Some(msg) = msg else { return };
+                let Ok(text) = msg.get_payload::<String>() else { continue };
+                if let Some(notice) = parse_notice(&text) {
+                    if tx.send(notice).is_err() {
+                        return;
+                    }
+                }
+            }
+            () = tx.closed() => return,
+        }
     }
 }
 
