@@ -366,9 +366,11 @@ impl Puller {
             cancel,
         } = reply;
         self.cancel(&cancel);
+        // A cancellation frees room as tasks do: ask again at once.
+        let busy = !tasks.is_empty() || !cancel.is_empty();
         let settled = self
             .requests
-            .answered(seq, heartbeat_ms, hold_ms, !tasks.is_empty(), now);
+            .answered(seq, heartbeat_ms, hold_ms, busy, now);
         if settled.is_none() {
             tracing::debug!(seq, tasks = tasks.len(), "an answer to a PULL given up");
         }
