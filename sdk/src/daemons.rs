@@ -49,9 +49,13 @@ pub struct UpArgs {
     pub access: AccessArgs,
 }
 
-/// How long finished tasks' records are kept.
+/// How many tasks the store holds, and how long finished ones are kept.
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct RetentionArgs {
+    /// The most tasks queued (and running) at once, all tenants together;
+    /// a submission beyond it is refused with 429 and stores nothing
+    #[arg(long, value_name = "TASKS", default_value = "1000000")]
+    pub max_queue_depth: u64,
     /// Seconds a finished task's status and result are kept (then its id
     /// is unknown) when its submission names no ttl; 86400 is a day
     ///
@@ -264,6 +268,7 @@ fn store_config(lease: Duration, retention: RetentionArgs) -> anyhow::Result<Sto
         lease,
         result_ttl: retention.result_ttl,
         max_result_ttl: retention.max_result_ttl,
+        max_queue_depth: retention.max_queue_depth,
         ..StoreConfig::default()
     })
 }

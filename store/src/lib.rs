@@ -63,6 +63,12 @@ pub struct StoreConfig {
     /// Embedded store only: the most finished records held; past it the
     /// oldest finished are dropped first, whatever their retention.
     pub max_finished_records: usize,
+    /// The most tasks the queue holds, all tenants together: a submission
+    /// that would go beyond it stores nothing (`OverQuota`, a 429). Redis
+    /// counts the queue stream's length, which also holds the tasks ended
+    /// in the last second or so (trimmed every second); the embedded
+    /// store counts tasks queued or running.
+    pub max_queue_depth: u64,
 }
 
 impl Default for StoreConfig {
@@ -74,6 +80,7 @@ impl Default for StoreConfig {
             result_ttl: Duration::from_secs(24 * 3600),
             max_result_ttl: Duration::from_secs(7 * 24 * 3600),
             max_finished_records: 1_000_000,
+            max_queue_depth: 1_000_000,
         }
     }
 }

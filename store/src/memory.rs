@@ -250,6 +250,14 @@ impl MemoryStore {
             let mut state = self.lock_swept();
             let created = now_ms();
             let asked = tasks.len() as u64;
+            let depth: u64 = state.tenants.values().map(|t| t.active).sum();
+            if depth.saturating_add(asked) > self.config.max_queue_depth {
+                return Err(StoreError::OverQuota(OverQuota::queue_full(
+                    depth,
+                    asked,
+                    self.config.max_queue_depth,
+                )));
+            }
             let defaults = self.config.default_limits;
             let t = state.tenants.entry(tenant.to_string()).or_default();
             let limits = t.overrides.apply(&defaults);

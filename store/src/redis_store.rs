@@ -114,17 +114,20 @@ const SUBMIT_LUA: &str = r#"
 -- announce (1: publish the last id), tenant, check (1: check the tenant's
 -- quotas for the whole batch first), batch size, default max_active_tasks,
 -- submit_rate, submit_burst, retention (ms, kept as `ttl_ms` for whichever
--- script ends the task), then (task id, payload json) pairs.
+-- script ends the task), the queue's most entries, then (task id, payload
+-- json) pairs.
 -- The queue entry carries what a claim needs (function, payload, attempts
 -- so far), so claiming a new entry writes the hash without reading it; the
 -- hash names its entry, so a cancellation can take it out of the queue.
--- Returns {0, stored}, or over a quota (nothing stored) {1, active, max}
--- or {2, ms until the tokens are there}.
+-- Returns {0, stored}, or over a quota (nothing stored) {1, active, max},
+-- {2, ms until the tokens are there} or {3, queue length, its max}.
 local tenant = ARGV[8]
 local tkey = 'faas:tenant:' .. tenant
 local now = tonumber(ARGV[6])
 if ARGV[9] == '1' then
   local asked = tonumber(ARGV[10])
+  local depth, most = redis.call('XLEN', ARGV[1]), tonumber(ARGV[15])
+  if depth + asked > most then return {3, depth, most} end
   local f = redis.call('HMGET', tkey, 'active', 'max_active_tasks', 'submit_rate',
     'submit_burst', 'tokens', 'refilled_at')
   local active = tonumber(f[1]) or 0
@@ -142,7 +145,7 @@ if ARGV[9] == '1' then
   end
 end
 local ids = {}
-for i = 15, #ARGV, 2 do
+for i = 16, #ARGV, 2 do
   local tid, payload = ARGV[i], ARGV[i + 1]
   local entry = redis.call('XADD', ARGV[1], '*', 'task', tid, 'f', ARGV[5], 'p', payload, 'a', '0')
   redis.call('HSET', 'faas:task:' .. tid, 'function_id', ARGV[5], 'payload', payload,
@@ -773,7 +776,8 @@ impl RedisStore {
                 .arg(limits.max_active_tasks)
                 .arg(limits.submit_rate)
                 .arg(limits.submit_burst)
-                .arg(retention_ms);
+                .arg(retention_ms)
+                .arg(self.config.max_queue_depth);
             for (id, payload) in chunk {
                 invocation.arg(id.to_string()).arg(payload.to_string());
             }
@@ -783,6 +787,13 @@ impl RedisStore {
                     return Err(StoreError::OverQuota(OverQuota::active(
                         tenant,
                         *active,
+                        tasks.len() as u64,
+                        *max,
+                    )))
+                }
+                [3, depth, max] => {
+                    return Err(StoreError::OverQuota(OverQuota::queue_full(
+                        *depth,
                         tasks.len() as u64,
                         *max,
                     )))

@@ -14,6 +14,8 @@ pub enum Limit {
     ActiveTasks,
     SubmitRate,
     ModuleBytes,
+    /// The deployment's, not a tenant's: `StoreConfig::max_queue_depth`.
+    QueueDepth,
 }
 
 impl Limit {
@@ -23,6 +25,7 @@ impl Limit {
             Limit::ActiveTasks => "max_active_tasks",
             Limit::SubmitRate => "submit_rate",
             Limit::ModuleBytes => "max_module_bytes",
+            Limit::QueueDepth => "max_queue_depth",
         }
     }
 }
@@ -38,6 +41,17 @@ pub struct OverQuota {
 }
 
 impl OverQuota {
+    pub(crate) fn queue_full(depth: u64, asked: u64, max: u64) -> Self {
+        OverQuota {
+            limit: Limit::QueueDepth,
+            detail: format!(
+                "the task queue is full: it holds {depth} tasks and this request adds {asked}; \
+                 its limit is {max} (--max-queue-depth); retry when it has drained"
+            ),
+            retry_after: Duration::from_secs(1),
+        }
+    }
+
     pub(crate) fn active(tenant: &str, active: u64, asked: u64, max: u64) -> Self {
         OverQuota {
             limit: Limit::ActiveTasks,

@@ -1206,6 +1206,27 @@ async fn a_cancelled_running_task_ends_at_once_and_its_holder_is_told(f: Fixture
     assert_eq!(s.tenant(T).await.unwrap().active_tasks, 0);
 }
 
+
+async fn a_submission_beyond_the_queue_depth_stores_nothing(f: Fixture) {
+    let s = f
+        .store_with(StoreConfig {
+            max_queue_depth: 3,
+            ..config()
+        })
+        .await;
+    let function = Uuid::new_v4();
+    let two: Vec<(Uuid, serde_json::Value)> = (0..2).map(|_| (Uuid::new_v4(), json!([]))).collect();
+    s.submit_many(T, function, &two, None).await.unwrap();
+    let over = s.submit_many(T, function, &two, None).await.unwrap_err();
+    let over = over_quota(over);
+    assert_eq!(over.limit, Limit::QueueDepth);
+    assert!(over.detail.contains("queue is full"), "{}", over.detail);
+    assert_eq!(s.tenant(T).await.unwrap().active_tasks, 2, "nothing of it stored");
+    s.submit(T, Uuid::new_v4(), function, &json!([]), None)
+        .await
+        .unwrap();
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -1248,6 +1269,7 @@ suite!(
     recent_tasks_skip_expired_ids,
     a_cancelled_queued_task_never_starts,
     a_cancelled_running_task_ends_at_once_and_its_holder_is_told,
+    a_submission_beyond_the_queue_depth_stores_nothing,
 );
 
 /// Two processes sharing one Redis: a key one of them has cached (it is

@@ -36,6 +36,8 @@ const OPERATIONS: &[&str] = &[
     "POST /keys",
     "POST /register_function",
     "POST /results",
+    "POST /tasks/cancel",
+    "POST /tasks/{task_id}/cancel",
     "PUT /tenants/{tenant}/limits",
 ];
 
