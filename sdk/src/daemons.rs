@@ -58,7 +58,12 @@ pub struct ReplicationArgs {
     /// Acknowledge a submission, a function or an API key only once this
     /// many Redis replicas hold it (Redis WAIT, up to 1 s; fewer: 503), so
     /// that a failover cannot lose it; 0: replication stays asynchronous
-    #[arg(long, value_name = "N", default_value_t = 0, env = "FAAS_REDIS_WAIT_REPLICAS")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        env = "FAAS_REDIS_WAIT_REPLICAS"
+    )]
     pub redis_wait_replicas: u32,
 }
 

@@ -121,13 +121,10 @@ impl Locator {
             .sentinels
             .into_iter()
             .map(|(host, port)| ConnectionAddr::Tcp(host, port));
-        let mut builder = SentinelClientBuilder::new(
-            sentinels,
-            &parsed.service,
-            SentinelServerType::Master,
-        )
-        .map(|b| b.set_client_to_redis_db(parsed.db))
-        .map_err(|e| StoreError::Unavailable(format!("bad Redis URL {shown}: {e}")))?;
+        let mut builder =
+            SentinelClientBuilder::new(sentinels, &parsed.service, SentinelServerType::Master)
+                .map(|b| b.set_client_to_redis_db(parsed.db))
+                .map_err(|e| StoreError::Unavailable(format!("bad Redis URL {shown}: {e}")))?;
         if let Some(user) = parsed.user {
             builder = builder.set_client_to_redis_username(user);
         }
@@ -209,7 +206,9 @@ impl SentinelUrl {
         let mut parts = path.split('/');
         let service = parts.next().unwrap_or("").to_string();
         if service.is_empty() {
-            return Err("no service name: redis+sentinel://HOST:PORT[,HOST:PORT...]/SERVICE".into());
+            return Err(
+                "no service name: redis+sentinel://HOST:PORT[,HOST:PORT...]/SERVICE".into(),
+            );
         }
         let db = match parts.next() {
             None | Some("") => 0,
@@ -406,7 +405,9 @@ impl Shared {
         {
             Ok(manager) => {
                 *self.current.write().unwrap_or_else(|e| e.into_inner()) = (client, manager);
-                tracing::warn!("the Redis primary is now {addr} (was {known}), as the Sentinels say");
+                tracing::warn!(
+                    "the Redis primary is now {addr} (was {known}), as the Sentinels say"
+                );
             }
             Err(e) => tracing::debug!("cannot connect to the new primary {addr} yet: {e}"),
         }

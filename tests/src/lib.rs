@@ -428,7 +428,10 @@ impl Sentinels {
             if info.contains("master_link_status:up") {
                 return;
             }
-            assert!(Instant::now() < deadline, "the replica never synced: {info}");
+            assert!(
+                Instant::now() < deadline,
+                "the replica never synced: {info}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }

@@ -297,7 +297,12 @@ const ANSWER_LIMIT: Duration = Duration::from_secs(5);
 /// a submission (single and batch) answers 503 within ANSWER_LIMIT, a
 /// long poll answers (503, or 200 when its wait ran out) within its wait
 /// and ANSWER_LIMIT. Returns the slowest answers seen (submission, poll).
-async fn probe_while_down(api: &Api, add: Uuid, task: Uuid, outage: Duration) -> (Duration, Duration) {
+async fn probe_while_down(
+    api: &Api,
+    add: Uuid,
+    task: Uuid,
+    outage: Duration,
+) -> (Duration, Duration) {
     let api = Api::with_timeout(
         api.base.rsplit(':').next().unwrap().parse().unwrap(),
         Duration::from_secs(15),
@@ -312,7 +317,8 @@ async fn probe_while_down(api: &Api, add: Uuid, task: Uuid, outage: Duration) ->
             let asked = Instant::now();
             let reply = api.try_post(path, body).await;
             let took = asked.elapsed();
-            let reply = reply.unwrap_or_else(|e| panic!("{path} with Redis down: {e} after {took:?}"));
+            let reply =
+                reply.unwrap_or_else(|e| panic!("{path} with Redis down: {e} after {took:?}"));
             assert_eq!(reply.status, 503, "{path} with Redis down: {reply:?}");
             assert!(took < ANSWER_LIMIT, "{path}: the 503 took {took:?}");
             slowest_submit = slowest_submit.max(took);
@@ -363,7 +369,12 @@ async fn thirty_seconds_without_redis_every_mode_reconnects_and_finishes_the_bac
     let (push_port, pull_port) = (free_port(), free_port());
     let push = cluster::start_dispatcher(&redis, Mode::Push, push_port, "3");
     let pull = cluster::start_dispatcher(&redis, Mode::Pull, pull_port, "3");
-    let mut daemons = vec![("server", server), ("local", local), ("push", push), ("pull", pull)];
+    let mut daemons = vec![
+        ("server", server),
+        ("local", local),
+        ("push", push),
+        ("pull", pull),
+    ];
     for (mode, zmq_port) in [("push", push_port), ("pull", pull_port)] {
         let endpoint = format!("tcp://127.0.0.1:{zmq_port}");
         let name = format!("{mode}-worker");
@@ -371,7 +382,14 @@ async fn thirty_seconds_without_redis_every_mode_reconnects_and_finishes_the_bac
             &["worker", mode, "2", &endpoint, "--name", &name],
             WORKER_READY,
         );
-        daemons.push((if mode == "push" { "push worker" } else { "pull worker" }, worker));
+        daemons.push((
+            if mode == "push" {
+                "push worker"
+            } else {
+                "pull worker"
+            },
+            worker,
+        ));
     }
     let sleep = api.register("sleep", SLEEP.as_bytes(), None).await;
     let add = api.register("add", ADD, None).await;
@@ -446,6 +464,23 @@ async fn thirty_seconds_without_redis_every_mode_reconnects_and_finishes_the_bac
 
     redis.restart();
     let back = Instant::now();
+    // The server's connection comes back by itself; until then a client
+    // retries its 503s.
+    loop {
+        let health = api.try_get("/health").await;
+        if matches!(&health, Ok(r) if r.status == 200) {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(15),
+            "/health after the restart: {health:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "the server answered again {:.1?} after Redis was back",
+        back.elapsed()
+    );
     for (i, &task) in backlog.iter().enumerate() {
         let (status, result) = api.wait_final(task).await;
         assert_eq!(
@@ -462,7 +497,9 @@ async fn thirty_seconds_without_redis_every_mode_reconnects_and_finishes_the_bac
         back.elapsed(),
         histogram(&backlog_counts)
     );
-    assert!(backlog_counts.iter().all(|n| (1..=MAX_ATTEMPTS).contains(n)));
+    assert!(backlog_counts
+        .iter()
+        .all(|n| (1..=MAX_ATTEMPTS).contains(n)));
 
     // Each remote mode ran tasks after the outage: new ones, spread over
     // every executor.
@@ -522,7 +559,10 @@ struct Failover {
 /// primary after 3 s, the old primary started again (the Sentinels make
 /// it a replica of the new one) once the platform writes again, and 5 s
 /// more of load.
-async fn failover_under_load(set: &mut Sentinels, server_args: &[&str]) -> (Failover, Api, Vec<Daemon>) {
+async fn failover_under_load(
+    set: &mut Sentinels,
+    server_args: &[&str],
+) -> (Failover, Api, Vec<Daemon>) {
     require_binary();
     let url = set.url();
     let port = free_port();
@@ -537,7 +577,17 @@ async fn failover_under_load(set: &mut Sentinels, server_args: &[&str]) -> (Fail
         LISTENING,
     );
     let dispatcher = Daemon::start(
-        &["dispatcher", "--redis", &url, "-m", "local", "-w", "2", "--lease", "2"],
+        &[
+            "dispatcher",
+            "--redis",
+            &url,
+            "-m",
+            "local",
+            "-w",
+            "2",
+            "--lease",
+            "2",
+        ],
         common::DISPATCHER_READY,
     );
     let api = Api::with_timeout(port, Duration::from_secs(15)).with_token(server.token());
@@ -689,7 +739,15 @@ async fn assert_platform_follows(api: &Api, set: &Sentinels, daemons: &mut [Daem
         asked.elapsed()
     );
     let out = run_faas(
-        &["keys", "create", "--tenant", "after-failover", "--redis", &set.url(), "--json"],
+        &[
+            "keys",
+            "create",
+            "--tenant",
+            "after-failover",
+            "--redis",
+            &set.url(),
+            "--json",
+        ],
         &[],
         Duration::from_secs(30),
     );
@@ -741,10 +799,16 @@ async fn with_wait_replicas_a_sentinel_failover_loses_no_acknowledged_task() {
     let asked = Instant::now();
     let function = failover.acked_function;
     let reply = api
-        .post("/execute_function", &json!({ "function_id": function, "payload": [1, 2] }))
+        .post(
+            "/execute_function",
+            &json!({ "function_id": function, "payload": [1, 2] }),
+        )
         .await;
     let detail = reply.expect_error(503);
     assert!(detail.contains("replicas"), "{detail}");
     assert!(asked.elapsed() < ANSWER_LIMIT, "{:?}", asked.elapsed());
-    eprintln!("with no replica: 503 after {:.1?}: {detail}", asked.elapsed());
+    eprintln!(
+        "with no replica: 503 after {:.1?}: {detail}",
+        asked.elapsed()
+    );
 }
