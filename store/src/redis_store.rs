@@ -1353,7 +1353,6 @@ impl RedisStore {
             .srem(KEYS_INDEX, id)
             .query_async(&mut conn)
             .await?;
-        self.replicated(&mut conn).await?;
         self.keys.forget(id);
         let receivers: i64 = conn
             .publish(KEYS_CHANNEL, format!("revoke {id} {nonce}"))
@@ -1368,6 +1367,8 @@ impl RedisStore {
                 REVOKE_ACK_WAIT
             );
         }
+        // Last: the servers forget the key whether or not replicas confirm.
+        self.replicated(&mut conn).await?;
         Ok(deleted == 1)
     }
 

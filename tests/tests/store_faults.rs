@@ -738,6 +738,21 @@ async fn assert_platform_follows(api: &Api, set: &Sentinels, daemons: &mut [Daem
         "the long poll woke after {:?}: no announcement from the new primary?",
         asked.elapsed()
     );
+    // The server's subscription to announcements moved to the new primary.
+    let primary = set.primary_port().expect("a primary");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = redis_cli(primary, &["PUBSUB", "NUMSUB", "faas:done", "faas:keys"], "");
+        let counts: Vec<&str> = out.lines().collect();
+        if counts.len() == 4 && counts[1] != "0" && counts[3] != "0" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no subscriber on the new primary {primary}: {out:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let out = run_faas(
         &[
             "keys",
