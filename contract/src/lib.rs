@@ -18,7 +18,7 @@ pub use functions::{
     Function, FunctionList, FunctionQuery, FunctionRow, RegisterRequest, RegisterResponse,
 };
 pub use tasks::{
-    BatchRequest, BatchResponse, ExecuteRequest, ExecuteResponse, ResultList, ResultQuery,
+    BatchRequest, BatchResponse, CancelList, CancelRequest, CancelResponse, ExecuteRequest, ExecuteResponse, ResultList, ResultQuery,
     ResultRow, ResultsRequest, StatusResponse, Task, TaskList, TaskQuery, TaskResult, TaskRow,
     TaskStatus, UNKNOWN_TASK,
 };

@@ -243,3 +243,33 @@ pub struct TaskQuery {
 pub struct TaskList {
     pub tasks: Vec<TaskRow>,
 }
+
+/// `POST /tasks/{task_id}/cancel`: the task's status after the cancel:
+/// FAILED (its result `"cancelled"`, failure kind `cancelled`), or, in
+/// the moment a dispatcher was claiming it (202), still QUEUED or RUNNING
+/// and sure to end as cancelled without running to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CancelResponse {
+    pub task_id: Uuid,
+    pub status: TaskStatus,
+}
+
+/// `POST /tasks/cancel`: cancel many tasks at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CancelRequest {
+    #[schema(max_items = 10000)]
+    pub task_ids: Vec<String>,
+}
+
+/// `POST /tasks/cancel`'s answer: every id asked for, in one of three
+/// lists, in the order asked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CancelList {
+    /// Queued or running: now FAILED as cancelled (or about to be, for
+    /// one a dispatcher was claiming at that moment). Never retried.
+    pub cancelled: Vec<Uuid>,
+    /// Already COMPLETED or FAILED: left as they were.
+    pub already_ended: Vec<Uuid>,
+    /// No such task (as asked for).
+    pub unknown: Vec<String>,
+}

@@ -6,7 +6,7 @@ use crate::functions::{FunctionCache, LoadFailure};
 use crate::outcome::to_final;
 use crate::recorder::{Bookkeeping, Done, Held};
 use faas_protocol::pace::{self, Rate};
-use faas_runtime::{Executor, Function, Runtime};
+use faas_runtime::{Executor, Function, Runtime, Ticket};
 use faas_store::{Claim, Final, Store};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -131,11 +131,13 @@ pub async fn run_local(
     let executor = Arc::new(Executor::new(runtime.clone(), config.slots)?);
     let functions = Arc::new(FunctionCache::new(store.clone(), runtime));
     let mut window = Window::new(&config);
+    // Cancelled tasks are stopped through their tickets in `held`.
     let Bookkeeping {
         held,
         done: done_tx,
         recorder,
         renewer,
+        stops: _,
     } = Bookkeeping::start(&store, &config.consumer, config.renew_every);
 
     let starter = Starter {
@@ -220,12 +222,14 @@ impl Starter {
         };
         for claim in claims {
             let Some(permit) = permits.pop() else { break };
-            self.held.insert(claim.clone());
+            let ticket = Ticket::new();
+            self.held.insert_with(claim.clone(), Some(ticket.clone()));
             let (function_id, task_id) = (claim.function_id, claim.task_id);
             let finish = Finish {
                 pending: Some((claim, permit)),
                 done: self.done.clone(),
                 finished: self.finished.clone(),
+                ticket,
             };
             // The common case starts the task right here; a function not
             // loaded yet is fetched and compiled off this loop.
@@ -258,6 +262,8 @@ struct Finish {
     pending: Option<(Claim, OwnedSemaphorePermit)>,
     done: mpsc::UnboundedSender<Done>,
     finished: Arc<AtomicU64>,
+    /// Stops the invocation if the task is cancelled.
+    ticket: Ticket,
 }
 
 impl Finish {
@@ -305,7 +311,8 @@ fn start(executor: &Executor, function: Function, finish: Finish) {
     };
     // If the executor is closed, the closure (and `finish` in it) is
     // dropped, which records the failure.
-    let _ = executor.submit(function, args, None, move |outcome| {
+    let ticket = finish.ticket.clone();
+    let _ = executor.submit_with_ticket(function, args, None, ticket, move |outcome| {
         finish.record(Some(to_final(outcome)))
     });
 }

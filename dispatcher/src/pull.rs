@@ -22,8 +22,8 @@ use crate::router::{Framing, Inbound};
 use crate::zap::CurveServer;
 use faas_protocol::curve::CurveKey;
 use faas_protocol::pace::{self, Rate};
-use faas_protocol::{DispatcherMessage, PullRequest, TasksReply, WorkerMessage};
-use faas_store::{Claim, Final, FunctionId, Store};
+use faas_protocol::{DispatcherMessage, PullRequest, TaskRef, TasksReply, WorkerMessage};
+use faas_store::{Claim, Final, FunctionId, Store, TaskId};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -109,6 +109,8 @@ struct Worker {
     draining: bool,
     completed: u64,
     waiting: Option<Waiting>,
+    /// Its tasks that were cancelled, for its next answer.
+    cancel: Vec<TaskRef>,
 }
 
 impl Worker {
@@ -212,6 +214,23 @@ impl Scheduling for Scheduler {
         self.target().saturating_sub(self.io.pending.len())
     }
 
+    /// A worker's next answer names its cancelled tasks; a request it has
+    /// held here is answered at once, so it hears of them now.
+    async fn stop(&mut self, tasks: Vec<TaskId>) {
+        let sent = self.io.stop_pending(tasks);
+        let mut tell = Vec::new();
+        for (key, worker) in &mut self.workers {
+            let tasks = worker.assigned.refs(&sent);
+            if !tasks.is_empty() {
+                worker.cancel.extend(tasks);
+                tell.extend(worker.waiting.take().map(|hold| (key.clone(), hold)));
+            }
+        }
+        for (key, hold) in tell {
+            self.answer(&key, hold.route, hold.seq, Vec::new(), &[]).await;
+        }
+    }
+
     fn busy(&self) -> bool {
         self.workers.values().any(|w| !w.assigned.is_empty())
     }
@@ -269,6 +288,7 @@ impl Scheduler {
                 draining: false,
                 completed: 0,
                 waiting: None,
+                cancel: Vec::new(),
             }
         });
         worker.last_seen = Instant::now();
@@ -373,6 +393,11 @@ impl Scheduler {
             seq,
             heartbeat_ms: self.config.heartbeat_interval.as_millis() as u64,
             hold_ms: self.config.hold.as_millis() as u64,
+            cancel: self
+                .workers
+                .get_mut(key)
+                .map(|w| std::mem::take(&mut w.cancel))
+                .unwrap_or_default(),
             ..TasksReply::default()
         };
         let mut attached: HashSet<FunctionId> = HashSet::new();

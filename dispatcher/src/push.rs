@@ -16,7 +16,7 @@ use faas_protocol::pace::{self, Rate};
 use faas_protocol::{
     DispatcherMessage, ResultMessage, TaskMessage, TaskRef, TasksReply, WorkerMessage,
 };
-use faas_store::{Claim, Final, FunctionId, Store};
+use faas_store::{Claim, Final, FunctionId, Store, TaskId};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -168,6 +168,18 @@ impl Scheduling for Scheduler {
     fn wanted(&self) -> usize {
         let free: usize = self.workers.values().map(Worker::free).sum();
         free.saturating_sub(self.io.pending.len())
+    }
+
+    async fn stop(&mut self, tasks: Vec<TaskId>) {
+        let sent = self.io.stop_pending(tasks);
+        for (id, worker) in &self.workers {
+            let tasks = worker.assigned.refs(&sent);
+            if !tasks.is_empty() {
+                self.io
+                    .outbox
+                    .send(id, &DispatcherMessage::Cancel { tasks });
+            }
+        }
     }
 
     fn busy(&self) -> bool {

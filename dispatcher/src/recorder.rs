@@ -1,32 +1,38 @@
 //! Shared by every dispatch mode: writing ended attempts to the store in
 //! batches, and renewing the leases of the tasks a dispatcher holds.
 
-use faas_store::{Claim, Final, Store, StoreError, TaskId};
+use faas_runtime::Ticket;
+use faas_store::{Claim, Final, Notice, Store, StoreError, TaskId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 /// The claims a dispatcher holds (running or about to run), whose leases it
-/// keeps alive.
+/// keeps alive; in local mode with the ticket that stops each one.
 #[derive(Clone, Default)]
-pub struct Held(Arc<Mutex<HashMap<TaskId, Claim>>>);
+pub struct Held(Arc<Mutex<HashMap<TaskId, (Claim, Option<Ticket>)>>>);
 
 impl Held {
-    fn lock(&self) -> MutexGuard<'_, HashMap<TaskId, Claim>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<TaskId, (Claim, Option<Ticket>)>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Holds `claim`, unless a later attempt of the same task is held.
     pub fn insert(&self, claim: Claim) {
+        self.insert_with(claim, None);
+    }
+
+    /// `insert`, with the ticket of its invocation.
+    pub fn insert_with(&self, claim: Claim, ticket: Option<Ticket>) {
         let mut held = self.lock();
         if held
             .get(&claim.task_id)
-            .is_some_and(|h| h.attempt > claim.attempt)
+            .is_some_and(|(h, _)| h.attempt > claim.attempt)
         {
             return;
         }
-        held.insert(claim.task_id, claim);
+        held.insert(claim.task_id, (claim, ticket));
     }
 
     /// Stops holding `claim`: only that attempt (same attempt and receipt),
@@ -35,19 +41,38 @@ impl Held {
         let mut held = self.lock();
         if held
             .get(&claim.task_id)
-            .is_some_and(|h| h.attempt == claim.attempt && h.receipt == claim.receipt)
+            .is_some_and(|(h, _)| h.attempt == claim.attempt && h.receipt == claim.receipt)
         {
             held.remove(&claim.task_id);
         }
     }
 
     pub fn all(&self) -> Vec<Claim> {
-        self.lock().values().cloned().collect()
+        self.lock().values().map(|(c, _)| c.clone()).collect()
     }
 
     /// Whether this dispatcher holds (claimed, not yet ended) the task.
     pub fn holds(&self, task: &TaskId) -> bool {
         self.lock().contains_key(task)
+    }
+
+    /// Of `tasks`, those held here; stops the invocations of those with a
+    /// ticket.
+    pub fn stop(&self, tasks: &[TaskId]) -> Vec<TaskId> {
+        let held = self.lock();
+        tasks
+            .iter()
+            .filter(|id| match held.get(id) {
+                Some((_, ticket)) => {
+                    if let Some(ticket) = ticket {
+                        ticket.stop();
+                    }
+                    true
+                }
+                None => false,
+            })
+            .copied()
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -161,30 +186,37 @@ async fn write_with_retry(store: &Store, writes: &[(Claim, Final)]) {
 }
 
 /// What every dispatch mode runs beside its loop: the held claims, the
-/// recorder fed by `done`, and the lease renewer.
+/// recorder fed by `done`, the lease renewer, and the tasks to stop.
 pub struct Bookkeeping {
     pub held: Held,
     pub done: mpsc::UnboundedSender<Done>,
     pub recorder: tokio::task::JoinHandle<()>,
+    /// Renews leases and listens for cancellations; abort it to stop.
     pub renewer: tokio::task::JoinHandle<()>,
+    /// Held tasks that were cancelled (or ended elsewhere): local mode's
+    /// tickets are already stopped; remote modes tell their workers.
+    pub stops: mpsc::UnboundedReceiver<Vec<TaskId>>,
 }
 
 impl Bookkeeping {
     pub fn start(store: &Store, consumer: &str, renew_every: Duration) -> Self {
         let held = Held::default();
         let (done, done_rx) = mpsc::unbounded_channel();
+        let (stop_tx, stops) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_outcomes(store.clone(), held.clone(), done_rx));
         let renewer = tokio::spawn(renew_leases(
             store.clone(),
             consumer.to_string(),
             renew_every,
             held.clone(),
+            stop_tx,
         ));
         Bookkeeping {
             held,
             done,
             recorder,
             renewer,
+            stops,
         }
     }
 }
@@ -193,19 +225,37 @@ impl Bookkeeping {
 /// past their retention deleted.
 const TRIM_EVERY: Duration = Duration::from_secs(1);
 
-/// Renews the leases of everything in `held` every `every`, and trims the
-/// queue and sweeps expired records every TRIM_EVERY, forever (abort the
-/// task to stop).
-pub async fn renew_leases(store: Store, consumer: String, every: Duration, held: Held) {
+/// Renews the leases of everything in `held` every `every`, trims the
+/// queue and sweeps expired records every TRIM_EVERY, and stops the held
+/// tasks the store says to stop (cancelled: at once from its notices, or
+/// at the next renewal if a notice was missed), forever (abort the task
+/// to stop).
+pub async fn renew_leases(
+    store: Store,
+    consumer: String,
+    every: Duration,
+    held: Held,
+    stops: mpsc::UnboundedSender<Vec<TaskId>>,
+) {
     let mut renew = tokio::time::interval(every);
     let mut trim = tokio::time::interval(TRIM_EVERY);
     trim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut notices = store.notices().await;
+    let stop = |ids: &[TaskId]| {
+        let ours = held.stop(ids);
+        if !ours.is_empty() {
+            tracing::info!(tasks = ours.len(), "stopping cancelled tasks");
+            let _ = stops.send(ours);
+        }
+    };
     loop {
         tokio::select! {
+            Some(Notice::Stop(ids)) = notices.recv() => stop(&ids),
             _ = renew.tick() => {
                 let claims = held.all();
-                if let Err(e) = store.renew(&consumer, &claims).await {
-                    tracing::warn!("cannot renew leases: {e}");
+                match store.renew(&consumer, &claims).await {
+                    Ok(ended) => stop(&ended),
+                    Err(e) => tracing::warn!("cannot renew leases: {e}"),
                 }
             }
             _ = trim.tick() => {

@@ -84,6 +84,8 @@ pub struct Inboxes {
     pub inbound: mpsc::UnboundedReceiver<Inbound>,
     /// Landed claims: how many tasks each asked for, and what it got.
     pub claims: mpsc::UnboundedReceiver<(usize, Vec<Claim>)>,
+    /// Held tasks to stop (cancelled).
+    pub stops: mpsc::UnboundedReceiver<Vec<TaskId>>,
 }
 
 /// The threads and tasks behind a [`Plumbing`], stopped by [`Running::stop`].
@@ -154,6 +156,7 @@ pub fn start(
         done,
         recorder,
         renewer,
+        stops,
     } = Bookkeeping::start(&store, listen.consumer, listen.renew_every);
     let (want, want_rx) = mpsc::unbounded_channel();
     let (claims_tx, claims) = mpsc::unbounded_channel();
@@ -187,7 +190,15 @@ pub fn start(
         recorder,
         renewer,
     };
-    Ok((plumbing, Inboxes { inbound, claims }, running))
+    Ok((
+        plumbing,
+        Inboxes {
+            inbound,
+            claims,
+            stops,
+        },
+        running,
+    ))
 }
 
 impl Running {
@@ -312,6 +323,22 @@ impl Plumbing {
         }
     }
 
+    /// Ends the tasks among `stop` that are claimed and not yet sent (the
+    /// store has them as cancelled already); returns the rest, which
+    /// workers hold.
+    pub fn stop_pending(&mut self, stop: Vec<TaskId>) -> HashSet<TaskId> {
+        let mut stop: HashSet<TaskId> = stop.into_iter().collect();
+        let (unsent, kept) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|c| stop.contains(&c.task_id));
+        self.pending = kept;
+        for claim in unsent {
+            stop.remove(&claim.task_id);
+            self.end(claim, Some(Final::cancelled()));
+        }
+        stop
+    }
+
     /// Hands back claimed tasks beyond `keep` (workers left or died while a
     /// claim was under way), so another dispatcher can run them.
     pub fn release_beyond(&mut self, keep: usize) {
@@ -384,6 +411,9 @@ pub trait Scheduling {
     fn claim_floor(&self) -> usize {
         1
     }
+    /// Stops held tasks (cancelled): those not sent yet end here, workers
+    /// are told of the others.
+    async fn stop(&mut self, tasks: Vec<TaskId>);
     /// Some worker still runs tasks of this dispatcher.
     fn busy(&self) -> bool;
     /// The drain is over.
@@ -401,12 +431,14 @@ pub async fn serve<S: Scheduling>(
     let Inboxes {
         mut inbound,
         mut claims,
+        mut stops,
     } = inboxes;
     let mut tick = tokio::time::interval(S::TICK);
     loop {
         tokio::select! {
             Some(msg) = inbound.recv() => s.handle(msg).await,
             Some((asked, got)) = claims.recv() => s.io().claimed(asked, got),
+            Some(tasks) = stops.recv() => s.stop(tasks).await,
             _ = tick.tick() => {
                 // Messages that queued up while this loop was busy (a slow
                 // store) prove their senders alive: count them first.
@@ -557,6 +589,15 @@ pub struct Assigned {
 }
 
 impl Assigned {
+    /// The attempts held here of `tasks`, as the worker knows them.
+    pub fn refs(&self, tasks: &HashSet<TaskId>) -> Vec<TaskRef> {
+        tasks
+            .iter()
+            .filter_map(|id| self.running.get(id))
+            .map(task_ref)
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.running.len()
     }
@@ -652,13 +693,18 @@ pub fn final_of(result: ResultMessage) -> Final {
 }
 
 /// The wire form of a claimed task.
+/// A claim's attempt as its worker knows it.
+pub fn task_ref(claim: &Claim) -> TaskRef {
+    TaskRef {
+        task_id: claim.task_id,
+        attempt: claim.attempt,
+        receipt: claim.receipt.clone(),
+    }
+}
+
 pub fn task_message(claim: &Claim, function: FunctionInfo) -> TaskMessage {
     TaskMessage {
-        task: TaskRef {
-            task_id: claim.task_id,
-            attempt: claim.attempt,
-            receipt: claim.receipt.clone(),
-        },
+        task: task_ref(claim),
         function_id: claim.function_id,
         function,
         payload: claim.payload.clone(),

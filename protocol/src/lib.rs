@@ -110,6 +110,11 @@ pub enum DispatcherMessage {
     Error {
         message: String,
     },
+    /// Push mode: these tasks were cancelled; stop them and report each
+    /// (a `RESULT` failing it as cancelled) as if it had ended.
+    Cancel {
+        tasks: Vec<TaskRef>,
+    },
 }
 
 /// A pull worker's request: results to record, tasks it wants, and what
@@ -160,6 +165,8 @@ pub struct TasksReply {
     pub heartbeat_ms: u64,
     /// Longest the dispatcher holds a `PULL` that finds no work.
     pub hold_ms: u64,
+    /// Tasks the worker holds that were cancelled, as in `CANCEL`.
+    pub cancel: Vec<TaskRef>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -175,6 +182,13 @@ struct TasksBody {
     heartbeat_ms: u64,
     #[serde(default)]
     hold_ms: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    cancel: Vec<TaskRef>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CancelBody {
+    tasks: Vec<TaskRef>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -374,6 +388,7 @@ impl DispatcherMessage {
             DispatcherMessage::Reregister => "REREGISTER",
             DispatcherMessage::Tasks(_) => "TASKS",
             DispatcherMessage::Error { .. } => "ERROR",
+            DispatcherMessage::Cancel { .. } => "CANCEL",
         }
     }
 
@@ -402,6 +417,7 @@ impl DispatcherMessage {
                     modules: reply.modules.iter().map(|(id, _)| *id).collect(),
                     heartbeat_ms: reply.heartbeat_ms,
                     hold_ms: reply.hold_ms,
+                    cancel: reply.cancel.clone(),
                 },
                 reply.modules.iter().map(|(_, bytes)| bytes.clone()),
             ),
@@ -409,6 +425,13 @@ impl DispatcherMessage {
                 kind,
                 &ErrorBody {
                     message: message.clone(),
+                },
+                None,
+            ),
+            DispatcherMessage::Cancel { tasks } => frames(
+                kind,
+                &CancelBody {
+                    tasks: tasks.clone(),
                 },
                 None,
             ),
@@ -435,6 +458,7 @@ impl DispatcherMessage {
                     .collect(),
                 heartbeat_ms: body.heartbeat_ms,
                 hold_ms: body.hold_ms,
+                cancel: body.cancel,
             }));
         }
         let (kind, body, extra) = split(frames, 4)?;
@@ -454,6 +478,9 @@ impl DispatcherMessage {
             "REREGISTER" => DispatcherMessage::Reregister,
             "ERROR" => DispatcherMessage::Error {
                 message: parse::<ErrorBody>("ERROR", body)?.message,
+            },
+            "CANCEL" => DispatcherMessage::Cancel {
+                tasks: parse::<CancelBody>("CANCEL", body)?.tasks,
             },
             other => return Err(ProtocolError::UnknownType(other.to_string())),
         })
@@ -617,9 +644,13 @@ mod tests {
                 ],
                 heartbeat_ms: 1000,
                 hold_ms: 500,
+                cancel: vec![task_ref()],
             }),
             DispatcherMessage::Error {
                 message: "bad".into(),
+            },
+            DispatcherMessage::Cancel {
+                tasks: vec![task_ref(), task_ref()],
             },
         ] {
             assert_eq!(DispatcherMessage::decode(&m.encode()).unwrap(), m);

@@ -5,13 +5,14 @@
 use crate::host::{HostState, LimitHit, Limiter};
 use crate::load::Function;
 use crate::outcome::{FailureKind, Outcome};
+use crate::pool::Ticket;
 use crate::output::CappedOutput;
 use crate::runtime::Runtime;
 use crate::signature::{float_to_json, results_to_json, Arg, Args, Convention};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::time::Duration;
-use wasmtime::{Store, Trap, Val, WasmBacktrace};
+use wasmtime::{Store, Trap, UpdateDeadline, Val, WasmBacktrace};
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
@@ -33,6 +34,19 @@ impl Runtime {
     /// Blocks the thread; call it from a thread pool (see `Executor`), never
     /// from inside an async task.
     pub fn invoke(&self, function: &Function, args: Args, timeout: Option<Duration>) -> Outcome {
+        self.invoke_stoppable(function, args, timeout, None)
+    }
+
+    /// `invoke`, which `stop` (if given) can end early: a computing guest
+    /// within one epoch tick, one waiting in a host call at once. The
+    /// outcome is then [`Outcome::cancelled`].
+    pub fn invoke_stoppable(
+        &self,
+        function: &Function,
+        args: Args,
+        timeout: Option<Duration>,
+        stop: Option<&Ticket>,
+    ) -> Outcome {
         let timeout = timeout.unwrap_or(self.inner.config.default_timeout);
         LOCAL.with(|local| {
             let mut local = local.borrow_mut();
@@ -51,13 +65,19 @@ impl Runtime {
                 }
             }
             match local.as_ref() {
-                Some(rt) => rt.block_on(self.run(function, args, timeout)),
+                Some(rt) => rt.block_on(self.run(function, args, timeout, stop)),
                 None => Outcome::failed(FailureKind::Instantiation, "no invocation runtime"),
             }
         })
     }
 
-    async fn run(&self, function: &Function, args: Args, timeout: Duration) -> Outcome {
+    async fn run(
+        &self,
+        function: &Function,
+        args: Args,
+        timeout: Duration,
+        stop: Option<&Ticket>,
+    ) -> Outcome {
         let config = &self.inner.config;
         let module = &function.module;
         if module.initial_memory_bytes > config.max_memory_bytes as u64 {
@@ -93,8 +113,26 @@ impl Runtime {
             },
         );
         store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(deadline_ticks(timeout, config.epoch_tick));
-        store.epoch_deadline_trap();
+        let ticks = deadline_ticks(timeout, config.epoch_tick);
+        match stop {
+            None => {
+                store.set_epoch_deadline(ticks);
+                store.epoch_deadline_trap();
+            }
+            Some(ticket) => {
+                // Looked at every tick: a stop takes effect within one.
+                let (ticket, mut left) = (ticket.clone(), ticks);
+                store.set_epoch_deadline(1);
+                store.epoch_deadline_callback(move |_| {
+                    left = left.saturating_sub(1);
+                    Ok(if ticket.is_stopped() || left == 0 {
+                        UpdateDeadline::Interrupt
+                    } else {
+                        UpdateDeadline::Continue(1)
+                    })
+                });
+            }
+        }
 
         let params: Vec<Val> = params.iter().map(to_val).collect();
         let call = async {
@@ -124,7 +162,23 @@ impl Runtime {
                 .map_err(Stage::Call)?;
             Ok::<_, Stage>(results)
         };
-        let ended = tokio::time::timeout(timeout, call).await;
+        let stopped = async {
+            match stop {
+                Some(ticket) => ticket.stopped().await,
+                None => std::future::pending().await,
+            }
+        };
+        let ended = tokio::select! {
+            biased;
+            ended = tokio::time::timeout(timeout, call) => ended,
+            () = stopped => return Outcome::cancelled(),
+        };
+        if stop.is_some_and(Ticket::is_stopped) {
+            // Whatever the guest got to, it was stopped: the epoch's trap
+            // reads like a timeout, and a result that raced the stop is
+            // not wanted any more.
+            return Outcome::cancelled();
+        }
         let hit = store.data().limiter.hit;
 
         let outcome = match ended {

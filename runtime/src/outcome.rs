@@ -25,6 +25,8 @@ pub enum FailureKind {
     /// The instance could not be created (a table or instance limit, or the
     /// instance pool is exhausted).
     Instantiation,
+    /// Someone cancelled the task: it was stopped where it stood.
+    Cancelled,
 }
 
 impl FailureKind {
@@ -39,6 +41,7 @@ impl FailureKind {
             FailureKind::OutputTooLarge => "output_too_large",
             FailureKind::BadArguments => "bad_arguments",
             FailureKind::Instantiation => "instantiation",
+            FailureKind::Cancelled => "cancelled",
         }
     }
 }
@@ -53,6 +56,7 @@ impl fmt::Display for FailureKind {
             FailureKind::OutputTooLarge => "output too large",
             FailureKind::BadArguments => "bad arguments",
             FailureKind::Instantiation => "instantiation",
+            FailureKind::Cancelled => "cancelled",
         })
     }
 }
@@ -99,6 +103,11 @@ impl Outcome {
         Outcome::Failed(Failure::new(kind, message))
     }
 
+    /// How a cancelled task ends: its result reads `"cancelled"`.
+    pub fn cancelled() -> Self {
+        Outcome::failed(FailureKind::Cancelled, "cancelled")
+    }
+
     pub fn is_completed(&self) -> bool {
         matches!(self, Outcome::Completed { .. })
     }
@@ -135,6 +144,7 @@ mod tests {
             OutputTooLarge,
             BadArguments,
             Instantiation,
+            Cancelled,
         ] {
             assert_eq!(
                 serde_json::to_value(kind).unwrap(),

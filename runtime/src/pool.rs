@@ -12,7 +12,7 @@ use crate::runtime::Runtime;
 use crate::signature::Args;
 use crossbeam_channel::{Receiver, Sender};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -30,29 +30,66 @@ struct Job {
 
 const WAITING: u8 = 0;
 const STARTED: u8 = 1;
-const CANCELLED: u8 = 2;
+const WITHDRAWN: u8 = 2;
 
-/// A queued invocation's claim check: exactly one of [`Ticket::cancel`]
-/// (before a slot takes it) and the slot's start wins, so a caller can
-/// take back work that never started without racing the slots.
-#[derive(Clone, Debug)]
-pub struct Ticket(Arc<AtomicU8>);
+/// An invocation's claim check. Exactly one of [`Ticket::cancel`] (before
+/// a slot takes it) and the slot's start wins, so a caller can take back
+/// work that never started without racing the slots; [`Ticket::stop`]
+/// ends it wherever it is.
+#[derive(Clone, Debug, Default)]
+pub struct Ticket(Arc<TicketState>);
+
+#[derive(Debug, Default)]
+struct TicketState {
+    state: AtomicU8,
+    stop: AtomicBool,
+    /// Wakes an invocation blocked in a host call (a sleep), which the
+    /// epoch does not reach.
+    woken: tokio::sync::Notify,
+}
 
 impl Ticket {
-    fn new() -> Self {
-        Ticket(Arc::new(AtomicU8::new(WAITING)))
+    pub fn new() -> Self {
+        Ticket::default()
     }
 
     /// Withdraws the invocation if no slot has started it: it will never
     /// run and its `on_done` is never called. False if it started.
     pub fn cancel(&self) -> bool {
         self.0
-            .compare_exchange(WAITING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .state
+            .compare_exchange(WAITING, WITHDRAWN, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
+    }
+
+    /// Stops the invocation wherever it is: one not started yet never
+    /// runs, one running is interrupted within one epoch tick (at once if
+    /// it waits in a host call). Either way `on_done` gets
+    /// [`Outcome::cancelled`], unless it already ended another way.
+    pub fn stop(&self) {
+        self.0.stop.store(true, Ordering::Release);
+        self.0.woken.notify_one();
+    }
+
+    /// Whether [`Ticket::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.0.stop.load(Ordering::Acquire)
+    }
+
+    /// Resolves once [`Ticket::stop`] is called.
+    pub(crate) async fn stopped(&self) {
+        loop {
+            let woken = self.0.woken.notified();
+            if self.is_stopped() {
+                return;
+            }
+            woken.await;
+        }
     }
 
     fn start(&self) -> bool {
         self.0
+            .state
             .compare_exchange(WAITING, STARTED, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     }
@@ -110,25 +147,25 @@ impl Executor {
         })
     }
 
-    /// `submit`, with a [`Ticket`] that can withdraw the invocation until
-    /// a slot starts it. Callers can keep the queue full (no slot waits on
-    /// them between tasks) and still hand back exactly what never ran.
-    pub fn submit_cancellable(
+    /// `submit`, under `ticket`: it can withdraw the invocation until a
+    /// slot starts it (callers can keep the queue full, so no slot waits on
+    /// them between tasks, and still hand back exactly what never ran), or
+    /// stop it wherever it is.
+    pub fn submit_with_ticket(
         &self,
         function: Function,
         args: Args,
         timeout: Option<Duration>,
+        ticket: Ticket,
         on_done: impl FnOnce(Outcome) + Send + 'static,
-    ) -> Result<Ticket, ExecutorClosed> {
-        let ticket = Ticket::new();
+    ) -> Result<(), ExecutorClosed> {
         self.enqueue(Job {
             function,
             args,
             timeout,
             on_done: Box::new(on_done),
-            ticket: Some(ticket.clone()),
-        })?;
-        Ok(ticket)
+            ticket: Some(ticket),
+        })
     }
 
     fn enqueue(&self, job: Job) -> Result<(), ExecutorClosed> {
@@ -194,12 +231,18 @@ fn slot_loop(runtime: Runtime, jobs: Receiver<Job>, running: Arc<AtomicUsize>) {
             on_done,
             ticket,
         } = job;
-        if ticket.is_some_and(|t| !t.start()) {
-            continue; // withdrawn before it started
+        if let Some(ticket) = &ticket {
+            if !ticket.start() {
+                continue; // withdrawn before it started
+            }
+            if ticket.is_stopped() {
+                let _ = catch_unwind(AssertUnwindSafe(|| on_done(Outcome::cancelled())));
+                continue;
+            }
         }
         running.fetch_add(1, Ordering::Relaxed);
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            runtime.invoke(&function, args, timeout)
+            runtime.invoke_stoppable(&function, args, timeout, ticket.as_ref())
         }))
         .unwrap_or_else(|panic| {
             Outcome::failed(

@@ -2,7 +2,8 @@
 //! failure kind and limit, isolation, the cache and the executor pool.
 
 use faas_runtime::{
-    Args, Convention, Executor, FailureKind, LoadError, Outcome, Runtime, RuntimeConfig, ValType,
+    Arg, Args, Convention, Executor, FailureKind, LoadError, Outcome, Runtime, RuntimeConfig,
+    Ticket, ValType,
 };
 use serde_json::{json, Value};
 use std::sync::{Arc, OnceLock};
@@ -506,27 +507,31 @@ fn a_cancelled_invocation_never_runs_and_a_started_one_cannot_be_cancelled() {
     let (tx, rx) = crossbeam_channel::unbounded();
     // The one slot spins for 1 s; the next two wait in the queue.
     let busy_tx = tx.clone();
-    let busy = pool
-        .submit_cancellable(
-            spin,
-            Args::Typed(vec![]),
-            Some(Duration::from_secs(1)),
-            move |o| {
-                let _ = busy_tx.send(("spin", o));
-            },
-        )
-        .unwrap();
+    let busy = Ticket::new();
+    pool.submit_with_ticket(
+        spin,
+        Args::Typed(vec![]),
+        Some(Duration::from_secs(1)),
+        busy.clone(),
+        move |o| {
+            let _ = busy_tx.send(("spin", o));
+        },
+    )
+    .unwrap();
     let queued = |n: i64| {
         let tx = tx.clone();
-        pool.submit_cancellable(
+        let ticket = Ticket::new();
+        pool.submit_with_ticket(
             add.clone(),
             add.parse_args(&json!([n, 1])).unwrap(),
             None,
+            ticket.clone(),
             move |o| {
                 let _ = tx.send(("add", o));
             },
         )
-        .unwrap()
+        .unwrap();
+        ticket
     };
     let (withdrawn, kept) = (queued(1), queued(2));
     while pool.running() == 0 {
@@ -544,4 +549,62 @@ fn a_cancelled_invocation_never_runs_and_a_started_one_cannot_be_cancelled() {
     assert_eq!(ended[0].0, "spin");
     assert_eq!(ended[1], ("add", Some(json!(3))));
     assert!(!kept.cancel());
+}
+
+/// Runs `entry` of `wat` on a one-slot pool under a ticket; returns the
+/// ticket and where the outcome arrives.
+fn start_stoppable(
+    pool: &Executor,
+    wat: &str,
+    entry: &str,
+    args: Args,
+) -> (Ticket, crossbeam_channel::Receiver<Outcome>) {
+    let f = runtime().load(wat.as_bytes(), entry, None).unwrap();
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let ticket = Ticket::new();
+    pool.submit_with_ticket(f, args, Some(Duration::from_secs(60)), ticket.clone(), move |o| {
+        let _ = tx.send(o);
+    })
+    .unwrap();
+    (ticket, rx)
+}
+
+#[test]
+fn stop_interrupts_a_computing_guest_and_a_sleeping_one() {
+    let pool = Executor::new(runtime().clone(), 2).unwrap();
+    let (spin, spun) = start_stoppable(&pool, TYPED, "spin", Args::Typed(vec![]));
+    let (sleep, slept) = start_stoppable(&pool, SLEEP, "_start", Args::Stdin(b"60000".to_vec()));
+    while pool.running() < 2 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let stopped = Instant::now();
+    spin.stop();
+    sleep.stop();
+    // Both run for 60 s unless stopped; the bound is far above one tick.
+    for outcome in [&spun, &slept].map(|rx| rx.recv_timeout(Duration::from_secs(10))) {
+        let outcome = outcome.expect("a stopped invocation ended");
+        assert_eq!(failure(&outcome), (FailureKind::Cancelled, "cancelled".into()));
+    }
+    assert!(stopped.elapsed() < Duration::from_secs(10));
+    // The slots are free again.
+    let f = runtime().load(TYPED.as_bytes(), "add", None).unwrap();
+    assert_eq!(pool.run(f, Args::Typed(vec![Arg::I32(1), Arg::I32(2)]), None).value(), Some(&json!(3)));
+}
+
+#[test]
+fn a_task_stopped_before_it_starts_never_runs_and_says_cancelled() {
+    let pool = Executor::new(runtime().clone(), 1).unwrap();
+    let (busy, busy_done) = start_stoppable(&pool, TYPED, "spin", Args::Typed(vec![]));
+    let (queued, queued_done) =
+        start_stoppable(&pool, ECHO, "_start", Args::Stdin(b"ran".to_vec()));
+    queued.stop();
+    busy.stop();
+    let wait = Duration::from_secs(10);
+    assert_eq!(failure(&busy_done.recv_timeout(wait).unwrap()).0, FailureKind::Cancelled);
+    assert_eq!(
+        queued_done.recv_timeout(wait).unwrap(),
+        Outcome::cancelled(),
+        "stopped while queued: never ran"
+    );
 }

@@ -113,12 +113,12 @@ fn reason_suffix(status: u16) -> String {
 }
 
 use faas_contract::{
-    BatchRequest, BatchResponse, CreateKeyRequest, ExecuteRequest, ExecuteResponse, FunctionList,
+    BatchRequest, BatchResponse, CancelRequest, CreateKeyRequest, ExecuteRequest, ExecuteResponse, FunctionList,
     KeyList, RegisterRequest, RegisterResponse, ResultList, ResultsRequest, StatusResponse,
     TaskList, WorkerList,
 };
 pub use faas_contract::{
-    Function, FunctionRow as FunctionInfo, KeyRow, LimitOverrides, NewKey, ResultRow, Revoked,
+    CancelList, Function, FunctionRow as FunctionInfo, KeyRow, LimitOverrides, NewKey, ResultRow, Revoked,
     TaskResult, TaskRow as TaskInfo, TaskStatus, TenantInfo, WorkerRow, MAX_BATCH,
 };
 
@@ -276,6 +276,25 @@ impl Client {
             )));
         }
         Ok(resp.results)
+    }
+
+    /// Cancels tasks (`POST /tasks/cancel`, [`MAX_BATCH`] ids per request):
+    /// queued ones never start, running ones are stopped; each ends FAILED
+    /// as `cancelled`. Tasks that already ended are left as they were.
+    pub async fn cancel(&self, task_ids: &[Uuid]) -> Result<CancelList, ClientError> {
+        let path = "/tasks/cancel";
+        let mut all = CancelList::default();
+        for chunk in task_ids.chunks(MAX_BATCH) {
+            let body = CancelRequest {
+                task_ids: chunk.iter().map(Uuid::to_string).collect(),
+            };
+            let req = self.request(Method::POST, path).json(&body);
+            let answer: CancelList = self.send(req, path, REQUEST_TIMEOUT).await?;
+            all.cancelled.extend(answer.cancelled);
+            all.already_ended.extend(answer.already_ended);
+            all.unknown.extend(answer.unknown);
+        }
+        Ok(all)
     }
 
     /// Live workers of all dispatchers (push and pull modes), as the server

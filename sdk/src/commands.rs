@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::listing::print_stdout;
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -454,18 +455,6 @@ fn emit(rendered: Rendered) -> anyhow::Result<ExitCode> {
     print_stdout(&rendered.stdout)?;
     print_stderr(&rendered.stderr);
     Ok(ExitCode::from(rendered.code))
-}
-
-/// Writes to stdout without `println!`'s panic on a closed pipe; a reader
-/// that went away (`faas result ID | head -1`) is not an error.
-fn print_stdout(text: &str) -> anyhow::Result<()> {
-    let mut out = io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            Err(e).context("cannot write to standard output")
-        }
-        _ => Ok(()),
-    }
 }
 
 /// Best effort: if stderr is gone, there is nowhere left to report that.

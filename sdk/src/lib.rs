@@ -18,6 +18,7 @@
 
 pub mod bench;
 pub mod build;
+pub mod cancel;
 pub mod client;
 pub mod commands;
 pub mod credentials;

@@ -39,6 +39,8 @@ enum Command {
     Status(commands::StatusArgs),
     /// Print a task's result
     Result(commands::ResultArgs),
+    /// Cancel tasks: queued ones never start, running ones are stopped
+    Cancel(faas_sdk::cancel::CancelArgs),
     /// List the live workers of all dispatchers
     Workers(commands::WorkersArgs),
     /// List registered functions, newest first
@@ -96,6 +98,7 @@ fn main() -> ExitCode {
             Command::Invoke(args) => commands::invoke(args).await,
             Command::Status(args) => commands::status(args).await,
             Command::Result(args) => commands::result(args).await,
+            Command::Cancel(args) => faas_sdk::cancel::cancel(args).await,
             Command::Workers(args) => commands::workers(args).await,
             Command::Functions(args) => faas_sdk::listing::functions(args).await,
             Command::Tasks(args) => faas_sdk::listing::tasks(args).await,

@@ -12,6 +12,7 @@ mod admin;
 mod api;
 mod auth;
 mod body;
+mod cancel;
 mod docs;
 mod error;
 mod openapi;
@@ -131,6 +132,8 @@ fn keyed_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::result))
         .routes(routes!(api::tasks))
         .routes(routes!(api::task))
+        .routes(routes!(cancel::cancel))
+        .routes(routes!(cancel::cancel_many))
         .routes(routes!(api::functions))
         .routes(routes!(api::function))
         .routes(routes!(api::workers))

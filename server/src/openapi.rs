@@ -54,6 +54,13 @@ error_response! {
 }
 
 error_response! {
+    /// 409: the task already ended, so there is nothing to cancel.
+    Conflict:
+    status = 409,
+    description = "The task already ended (COMPLETED or FAILED): nothing changed"
+}
+
+error_response! {
     /// 408: the body did not arrive in time.
     Timeout:
     status = 408,

@@ -26,11 +26,12 @@ pub use error::{StoreError, StoreResult};
 pub use keys::ApiKey;
 pub use memory::MemoryStore;
 pub use model::{
-    now_ms, valid_tenant, Claim, Final, FunctionId, FunctionRecord, Scope, TaskId, TaskOutcome,
-    TaskRecord, TaskStatus, TaskSummary, DEFAULT_TENANT, LOST_KIND, RECENT_TASKS,
+    now_ms, valid_tenant, Cancelled, Claim, Final, FunctionId, FunctionRecord, Notice, Scope,
+    TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary, CANCELLED, DEFAULT_TENANT, LOST_KIND,
+    RECENT_TASKS,
 };
 pub use redis_store::{
-    RedisStore, DONE_CHANNEL, FUNCTIONS_INDEX, GROUP, NEW_TASK_CHANNEL, RECENT_INDEX, STREAM,
+    RedisStore, CONTROL_CHANNEL, DONE_CHANNEL, FUNCTIONS_INDEX, GROUP, NEW_TASK_CHANNEL, RECENT_INDEX, STREAM,
 };
 pub use redis_url::{redact_url, RedisOptions};
 pub use tenants::{Limit, LimitOverrides, OverQuota, TenantInfo, TenantLimits};
@@ -343,9 +344,37 @@ impl Store {
         each!(self, s => s.claim(consumer, max, block).await)
     }
 
-    /// Extends the leases of claims still running. Call well within the lease.
-    pub async fn renew(&self, consumer: &str, claims: &[Claim]) -> StoreResult<()> {
+    /// Extends the leases of claims still running. Call well within the
+    /// lease. Returns the tasks among `claims` that their holder should
+    /// stop: cancelled, or no longer on that attempt (ended, or taken over
+    /// after the lease lapsed), so a missed [`Notice::Stop`] costs at most
+    /// one renewal period.
+    pub async fn renew(&self, consumer: &str, claims: &[Claim]) -> StoreResult<Vec<TaskId>> {
         each!(self, s => s.renew(consumer, claims).await)
+    }
+
+    /// Cancels tasks in `scope`, in order, one atomic step per task: a
+    /// queued task is FAILED as cancelled (result `"cancelled"`,
+    /// failure kind `cancelled`) and will never start; a running one too,
+    /// and every dispatcher is told to stop it ([`Notice::Stop`]); its
+    /// attempt's late result is dropped, and it is never retried. A task
+    /// that already ended is left as it is.
+    pub async fn cancel_many(
+        &self,
+        ids: &[TaskId],
+        scope: Scope<'_>,
+    ) -> StoreResult<Vec<Cancelled>> {
+        each!(self, s => s.cancel_many(ids, scope.tenant()).await)
+    }
+
+    /// What the store tells dispatchers, from the moment this returns.
+    /// Best effort: a dropped Redis subscription loses what was said
+    /// meanwhile (lease renewal catches up, see [`Store::renew`]).
+    pub async fn notices(&self) -> tokio::sync::mpsc::UnboundedReceiver<Notice> {
+        match self {
+            Store::Memory(m) => m.notices(),
+            Store::Redis(r) => r.notices().await,
+        }
     }
 
     /// Records how an attempt ended. Returns false (and changes nothing) if

@@ -7,8 +7,9 @@
 use crate::error::{StoreError, StoreResult};
 use crate::keys::ApiKey;
 use crate::model::{
-    lost_message, new_receipt, now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId,
-    TaskOutcome, TaskRecord, TaskStatus, TaskSummary, LOST_KIND, RECENT_TASKS,
+    lost_message, new_receipt, now_ms, Cancelled, Claim, Final, FunctionId, FunctionRecord,
+    Notice, TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary, CANCELLED, LOST_KIND,
+    RECENT_TASKS,
 };
 use crate::retention::{deadline, Finished};
 use crate::tenants::{Bucket, LimitOverrides, OverQuota, TenantInfo};
@@ -19,7 +20,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 
 struct Lease {
     consumer: String,
@@ -113,6 +114,8 @@ fn trim_gone(recent: &mut VecDeque<TaskId>, tasks: &HashMap<TaskId, StoredTask>)
 pub struct MemoryStore {
     state: Mutex<State>,
     new_work: Notify,
+    /// Whoever asked for [`Notice`]s.
+    listeners: Mutex<Vec<mpsc::UnboundedSender<Notice>>>,
     pub(crate) waiters: Waiters,
     config: StoreConfig,
 }
@@ -122,6 +125,7 @@ impl MemoryStore {
         MemoryStore {
             state: Mutex::default(),
             new_work: Notify::new(),
+            listeners: Mutex::default(),
             waiters: Waiters::default(),
             config,
         }
@@ -432,17 +436,97 @@ impl MemoryStore {
         claims
     }
 
-    pub async fn renew(&self, consumer: &str, claims: &[Claim]) -> StoreResult<()> {
+    pub async fn renew(&self, consumer: &str, claims: &[Claim]) -> StoreResult<Vec<TaskId>> {
         let mut state = self.lock();
         let expires = Instant::now() + self.config.lease;
+        let mut stop = Vec::new();
         for claim in claims {
+            let Some(task) = state.tasks.get(&claim.task_id).map(|t| &t.record) else {
+                continue;
+            };
+            // Cancelled, or running on another attempt (taken over).
+            let (status, attempts) = (task.status, task.attempts);
+            if task.failure_kind.as_deref() == Some(CANCELLED)
+                || (status == TaskStatus::Running && attempts != claim.attempt)
+            {
+                stop.push(claim.task_id);
+                continue;
+            }
             if let Some(lease) = state.leases.get_mut(&claim.task_id) {
                 if lease.consumer == consumer && lease.attempt == claim.attempt {
                     lease.expires = expires;
                 }
             }
         }
-        Ok(())
+        Ok(stop)
+    }
+
+    pub async fn cancel_many(
+        &self,
+        ids: &[TaskId],
+        tenant: Option<&str>,
+    ) -> StoreResult<Vec<Cancelled>> {
+        let mut out = Vec::with_capacity(ids.len());
+        let (mut ended, mut stop) = (Vec::new(), Vec::new());
+        {
+            let mut state = self.lock_swept();
+            let now = Instant::now();
+            for id in ids {
+                let Some(task) = state
+                    .tasks
+                    .get_mut(id)
+                    .filter(|t| tenant.is_none_or(|own| own == t.record.tenant))
+                else {
+                    out.push(Cancelled::Unknown);
+                    continue;
+                };
+                let record = &mut task.record;
+                if record.status.is_final() {
+                    out.push(Cancelled::AlreadyEnded(record.status));
+                    continue;
+                }
+                if record.status == TaskStatus::Running {
+                    stop.push(*id);
+                }
+                // A queued one stays in the queue, where claims skip
+                // ended tasks.
+                record.status = TaskStatus::Failed;
+                record.result = Value::String(CANCELLED.into());
+                record.failure_kind = Some(CANCELLED.into());
+                record.finished_at_ms = Some(now_ms());
+                let outcome = TaskOutcome {
+                    status: record.status,
+                    result: record.result.clone(),
+                    tenant: record.tenant.clone(),
+                };
+                let retention_ms = task.retention_ms;
+                state.leases.remove(id);
+                state.task_ended(*id, &outcome.tenant, retention_ms, now);
+                ended.push((*id, Some(outcome)));
+                out.push(Cancelled::Now);
+            }
+        }
+        self.waiters.notify_many(ended);
+        if !stop.is_empty() {
+            self.tell(Notice::Stop(stop));
+        }
+        Ok(out)
+    }
+
+    pub fn notices(&self) -> mpsc::UnboundedReceiver<Notice> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tx);
+        rx
+    }
+
+    fn tell(&self, notice: Notice) {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|listener| listener.send(notice.clone()).is_ok());
     }
 
     pub async fn finish_many(&self, done: &[(Claim, Final)]) -> StoreResult<Vec<bool>> {

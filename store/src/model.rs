@@ -189,6 +189,40 @@ impl Final {
 /// The failure kind of a task whose executors kept dying.
 pub const LOST_KIND: &str = "lost";
 
+/// The failure kind, and the result, of a cancelled task.
+pub const CANCELLED: &str = "cancelled";
+
+impl Final {
+    /// How a cancelled task ends.
+    pub fn cancelled() -> Final {
+        Final::Failed {
+            kind: CANCELLED.into(),
+            message: CANCELLED.into(),
+        }
+    }
+}
+
+/// What a cancellation found, per task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancelled {
+    /// It was queued or running, and is now FAILED as cancelled.
+    Now,
+    /// A dispatcher was claiming it at that moment: it ends as cancelled
+    /// (FAILED) as soon as the claim lands, and never runs to its end.
+    Pending,
+    /// It had already ended: nothing changed.
+    AlreadyEnded(TaskStatus),
+    /// No such task in the caller's scope.
+    Unknown,
+}
+
+/// What the store tells dispatchers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// These tasks were cancelled: stop them wherever they run.
+    Stop(Vec<TaskId>),
+}
+
 pub(crate) fn lost_message(times: u32) -> String {
     format!("worker lost {times} times")
 }

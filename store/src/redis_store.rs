@@ -19,8 +19,8 @@
 use crate::error::{StoreError, StoreResult};
 use crate::keys::{ApiKey, KeyCache};
 use crate::model::{
-    new_receipt, now_ms, Claim, Final, FunctionId, FunctionRecord, TaskId, TaskOutcome, TaskRecord,
-    TaskStatus, TaskSummary, DEFAULT_TENANT, RECENT_TASKS,
+    new_receipt, now_ms, Cancelled, Claim, Final, FunctionId, FunctionRecord, Notice, TaskId,
+    TaskOutcome, TaskRecord, TaskStatus, TaskSummary, DEFAULT_TENANT, RECENT_TASKS,
 };
 use crate::redis_url::{redact_url, Locator, Primary, RedisOptions, WAIT_TIMEOUT};
 use crate::tenants::{LimitOverrides, OverQuota, TenantInfo};
@@ -34,12 +34,15 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 pub const STREAM: &str = "faas:tasks";
 pub const GROUP: &str = "dispatchers";
 pub const NEW_TASK_CHANNEL: &str = "tasks";
 pub const DONE_CHANNEL: &str = "faas:done";
+/// What dispatchers are told: `stop {task id} ...` (cancelled tasks).
+pub const CONTROL_CHANNEL: &str = "faas:control";
 /// Sorted set of function ids, scored by registration time (ms).
 pub const FUNCTIONS_INDEX: &str = "faas:functions";
 /// List of the latest `RECENT_TASKS` task ids, newest first (and one
@@ -113,7 +116,8 @@ const SUBMIT_LUA: &str = r#"
 -- submit_rate, submit_burst, retention (ms, kept as `ttl_ms` for whichever
 -- script ends the task), then (task id, payload json) pairs.
 -- The queue entry carries what a claim needs (function, payload, attempts
--- so far), so claiming a new entry writes the hash without reading it.
+-- so far), so claiming a new entry writes the hash without reading it; the
+-- hash names its entry, so a cancellation can take it out of the queue.
 -- Returns {0, stored}, or over a quota (nothing stored) {1, active, max}
 -- or {2, ms until the tokens are there}.
 local tenant = ARGV[8]
@@ -140,9 +144,10 @@ end
 local ids = {}
 for i = 15, #ARGV, 2 do
   local tid, payload = ARGV[i], ARGV[i + 1]
+  local entry = redis.call('XADD', ARGV[1], '*', 'task', tid, 'f', ARGV[5], 'p', payload, 'a', '0')
   redis.call('HSET', 'faas:task:' .. tid, 'function_id', ARGV[5], 'payload', payload,
-    'status', 'QUEUED', 'created_at', ARGV[6], 'tenant', tenant, 'ttl_ms', ARGV[14])
-  redis.call('XADD', ARGV[1], '*', 'task', tid, 'f', ARGV[5], 'p', payload, 'a', '0')
+    'status', 'QUEUED', 'created_at', ARGV[6], 'tenant', tenant, 'ttl_ms', ARGV[14],
+    'entry', entry)
   ids[#ids + 1] = tid
 end
 if #ids > 0 then
@@ -265,13 +270,21 @@ for i = 6, #ARGV, 3 do
   local entry, tid, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local key = 'faas:task:' .. tid
   local f = redis.call('HMGET', key, 'status', 'function_id', 'payload', 'entry', 'attempts',
-    'tenant', 'ttl_ms')
+    'tenant', 'ttl_ms', 'cancel')
   -- An entry that is not the task's current one (the task was queued again
   -- meanwhile) is a stale duplicate: drop it.
   local stale = f[1] == 'RUNNING' and f[4] and f[4] ~= entry
   local n = (tonumber(f[5]) or 0) + 1
   if (not f[1]) or f[1] == 'COMPLETED' or f[1] == 'FAILED' or stale then
     acks[#acks + 1] = entry
+  elseif f[8] == '1' then
+    -- Cancelled while a claim was landing (CANCEL_LUA): it ends here.
+    redis.call('HSET', key, 'status', 'FAILED', 'failure_kind', 'cancelled',
+      'result', '"cancelled"', 'finished_at', now)
+    retire(key, tonumber(f[7]) or tonumber(ARGV[5]), tonumber(now), due)
+    acks[#acks + 1] = entry
+    lost[#lost + 1] = tid .. ' FAILED @' .. (f[6] or 'default') .. ' "cancelled"'
+    if f[6] then ended[f[6]] = (ended[f[6]] or 0) + 1 end
   elseif n > max then
     local message = cjson.encode('worker lost ' .. (n - 1) .. ' times')
     redis.call('HSET', key, 'attempts', n - 1, 'status', 'FAILED', 'failure_kind', 'lost',
@@ -307,7 +320,8 @@ for i = 6, #ARGV, 7 do
   local tid, attempt, status, result, kind, entry, token =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
   local key = 'faas:task:' .. tid
-  local f = redis.call('HMGET', key, 'status', 'attempts', 'entry', 'receipt', 'tenant', 'ttl_ms')
+  local f = redis.call('HMGET', key, 'status', 'attempts', 'entry', 'receipt', 'tenant', 'ttl_ms',
+    'cancel')
   -- The receipt comes from a worker: act only on the task's own entry and
   -- attempt token (random, so it cannot be guessed).
   local own = (f[3] or '') == entry and (f[4] or '') == token
@@ -317,6 +331,10 @@ for i = 6, #ARGV, 7 do
   elseif f[1] == 'COMPLETED' or f[1] == 'FAILED' then
     if entry ~= '' and own then acks[#acks + 1] = entry end
   elseif f[1] == 'RUNNING' and tonumber(f[2]) == tonumber(attempt) and own then
+    if f[7] == '1' then
+      -- Cancelled while its claim landed (CANCEL_LUA): whatever it got to.
+      status, result, kind = 'FAILED', '"cancelled"', 'cancelled'
+    end
     if kind ~= '' then
       redis.call('HSET', key, 'status', status, 'result', result, 'finished_at', ARGV[3], 'failure_kind', kind)
     else
@@ -352,22 +370,30 @@ return out
 const RENEW_LUA: &str = r#"
 -- ARGV: stream, group, consumer, then (entry id, task id, attempt) triples.
 -- Only entries whose task is still on our attempt: never take back an entry
--- another consumer has reclaimed.
+-- another consumer has reclaimed. Returns the task ids to stop: cancelled,
+-- or running on another attempt (taken over after the lease lapsed).
+local stop = {}
 for i = 4, #ARGV, 3 do
-  local f = redis.call('HMGET', 'faas:task:' .. ARGV[i + 1], 'status', 'attempts', 'entry')
+  local f = redis.call('HMGET', 'faas:task:' .. ARGV[i + 1], 'status', 'attempts', 'entry', 'cancel',
+    'failure_kind')
   if f[1] == 'RUNNING' and tonumber(f[2]) == tonumber(ARGV[i + 2]) and f[3] == ARGV[i] then
     redis.call('XCLAIM', ARGV[1], ARGV[2], ARGV[3], 0, ARGV[i], 'JUSTID')
+    if f[4] == '1' then stop[#stop + 1] = ARGV[i + 1] end
+  elseif f[1] == 'RUNNING' or f[5] == 'cancelled' then
+    stop[#stop + 1] = ARGV[i + 1]
   end
 end
-return 1
+return stop
 "#;
 
 const RELEASE_LUA: &str = r#"
 -- ARGV: task id, attempt, stream, group, entry, uncount (1: the attempt
--- never started, so it does not count), receipt token. Queues the task
--- again.
+-- never started, so it does not count), receipt token, now, retention (ms)
+-- of a task stored without its own. Queues the task again, unless it was
+-- cancelled while its claim landed: then it ends, as cancelled.
 local key = 'faas:task:' .. ARGV[1]
-local f = redis.call('HMGET', key, 'status', 'attempts', 'entry', 'receipt')
+local f = redis.call('HMGET', key, 'status', 'attempts', 'entry', 'receipt', 'cancel', 'tenant',
+  'ttl_ms')
 if f[1] ~= 'RUNNING' or tonumber(f[2]) ~= tonumber(ARGV[2]) or (f[3] or '') ~= ARGV[5]
   or (f[4] or '') ~= ARGV[7] then return 0 end
 local attempts = tonumber(f[2])
@@ -376,10 +402,82 @@ if ARGV[5] ~= '' then
   redis.call('XACK', ARGV[3], ARGV[4], ARGV[5])
   redis.call('XDEL', ARGV[3], ARGV[5])
 end
+if f[5] == '1' then
+  local due = {}
+  redis.call('HSET', key, 'status', 'FAILED', 'failure_kind', 'cancelled', 'result', '"cancelled"',
+    'finished_at', ARGV[8], 'attempts', attempts)
+  retire(key, tonumber(f[7]) or tonumber(ARGV[9]), tonumber(ARGV[8]), due)
+  schedule(due)
+  redis.call('HINCRBY', 'faas:tenant:' .. (f[6] or 'default'), 'active', -1)
+  redis.call('PUBLISH', 'faas:done', ARGV[1] .. ' FAILED @' .. (f[6] or 'default') .. ' "cancelled"')
+  return 1
+end
 local g = redis.call('HMGET', key, 'function_id', 'payload')
 local fresh = redis.call('XADD', ARGV[3], '*', 'task', ARGV[1], 'f', g[1] or '', 'p', g[2] or 'null', 'a', attempts)
 redis.call('HSET', key, 'status', 'QUEUED', 'attempts', attempts, 'entry', fresh)
 return 1
+"#;
+
+/// Cancels tasks (see `Store::cancel_many`). A queued task whose entry no
+/// dispatcher has read is ended here and its entry deleted, so it is never
+/// delivered; a running one is ended here too (its attempt's result, when
+/// it comes, finds it FAILED and is dropped). A queued task whose entry a
+/// dispatcher has read but not yet marked RUNNING cannot be ended here:
+/// that claim's plain HSET (no script, see `claim_fresh`) would overwrite
+/// the final state. It is flagged instead (`cancel`), and whichever script
+/// ends it next (finish, claim, release) ends it as cancelled.
+const CANCEL_LUA: &str = r#"
+-- ARGV: stream, group, now, tenant ('' for any), retention (ms) of a task
+-- stored without its own, then task ids. Returns a code per id: 0 unknown
+-- (or another tenant's), 1 cancelled, 2 flagged (being claimed), 3
+-- already COMPLETED, 4 already FAILED.
+local stream, group, now, scope = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local out, ended, stop, counts, due = {}, {}, {}, {}, {}
+for i = 6, #ARGV do
+  local tid = ARGV[i]
+  local key = 'faas:task:' .. tid
+  local f = redis.call('HMGET', key, 'status', 'tenant', 'entry', 'ttl_ms')
+  local tenant = f[2] or 'default'
+  if (not f[1]) or (scope ~= '' and tenant ~= scope) then
+    out[#out + 1] = 0
+  elseif f[1] == 'COMPLETED' then
+    out[#out + 1] = 3
+  elseif f[1] == 'FAILED' then
+    out[#out + 1] = 4
+  else
+    local entry, read = f[3], true
+    if f[1] == 'RUNNING' then
+      read = false
+    elseif entry then
+      read = #redis.call('XPENDING', stream, group, entry, entry, 1) > 0
+    end
+    if read then
+      -- Being claimed (or queued by an older version, whose hash does not
+      -- name its entry): flagged; told to stop in case it starts.
+      redis.call('HSET', key, 'cancel', '1')
+      stop[#stop + 1] = tid
+      out[#out + 1] = 2
+    else
+      redis.call('HSET', key, 'status', 'FAILED', 'failure_kind', 'cancelled',
+        'result', '"cancelled"', 'finished_at', ARGV[3])
+      if f[1] == 'RUNNING' then
+        if entry then redis.call('XACK', stream, group, entry) end
+        stop[#stop + 1] = tid
+      else
+        redis.call('XDEL', stream, entry)
+      end
+      retire(key, tonumber(f[4]) or tonumber(ARGV[5]), now, due)
+      ended[#ended + 1] = tid .. ' FAILED @' .. tenant .. ' "cancelled"'
+      counts[tenant] = (counts[tenant] or 0) + 1
+      out[#out + 1] = 1
+    end
+  end
+end
+for tenant, n in pairs(counts) do redis.call('HINCRBY', 'faas:tenant:' .. tenant, 'active', -n) end
+schedule(due)
+if #ended > 0 then redis.call('PUBLISH', 'faas:done', table.concat(ended, '\n')) end
+if #stop > 0 then redis.call('PUBLISH', 'faas:control', 'stop ' .. table.concat(stop, ' ')) end
+return out
 "#;
 
 const TRIM_LUA: &str = r#"
@@ -434,6 +532,7 @@ pub struct RedisStore {
     finish_script: Script,
     renew_script: Script,
     release_script: Script,
+    cancel_script: Script,
     trim_script: Script,
     sweep_script: Script,
 }
@@ -502,7 +601,8 @@ impl RedisStore {
             finish_script: Script::new(&format!("{RETIRE_LUA}{FINISH_LUA}")),
             sweep_script: Script::new(SWEEP_LUA),
             renew_script: Script::new(RENEW_LUA),
-            release_script: Script::new(RELEASE_LUA),
+            release_script: Script::new(&format!("{RETIRE_LUA}{RELEASE_LUA}")),
+            cancel_script: Script::new(&format!("{RETIRE_LUA}{CANCEL_LUA}")),
             trim_script: Script::new(TRIM_LUA),
         };
         // The first command is where a missing login shows (NOAUTH).
@@ -1149,9 +1249,9 @@ impl RedisStore {
         read
     }
 
-    pub async fn renew(&self, consumer: &str, claims: &[Claim]) -> StoreResult<()> {
+    pub async fn renew(&self, consumer: &str, claims: &[Claim]) -> StoreResult<Vec<TaskId>> {
         if claims.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut conn = self.conn.clone();
         let mut invocation = self.renew_script.prepare_invoke();
@@ -1162,8 +1262,60 @@ impl RedisStore {
                 .arg(claim.task_id.to_string())
                 .arg(claim.attempt);
         }
-        invocation.invoke_async::<i64>(&mut conn).await?;
-        Ok(())
+        let stop: Vec<String> = invocation.invoke_async(&mut conn).await?;
+        Ok(stop.iter().filter_map(|id| Uuid::parse_str(id).ok()).collect())
+    }
+
+    pub async fn cancel_many(
+        &self,
+        ids: &[TaskId],
+        tenant: Option<&str>,
+    ) -> StoreResult<Vec<Cancelled>> {
+        let mut out = Vec::with_capacity(ids.len());
+        let mut conn = self.conn.clone();
+        for chunk in ids.chunks(1000) {
+            let mut invocation = self.cancel_script.prepare_invoke();
+            invocation
+                .arg(STREAM)
+                .arg(GROUP)
+                .arg(now_ms())
+                .arg(tenant.unwrap_or(""))
+                .arg(self.config.default_retention_ms());
+            for id in chunk {
+                invocation.arg(id.to_string());
+            }
+            let codes: Vec<i64> = invocation.invoke_async(&mut conn).await?;
+            out.extend(codes.into_iter().map(|code| match code {
+                1 => Cancelled::Now,
+                2 => Cancelled::Pending,
+                3 => Cancelled::AlreadyEnded(TaskStatus::Completed),
+                4 => Cancelled::AlreadyEnded(TaskStatus::Failed),
+                _ => Cancelled::Unknown,
+            }));
+        }
+        Ok(out)
+    }
+
+    /// A subscription to [`CONTROL_CHANNEL`], as notices, subscribed
+    /// before this returns (unless Redis is unreachable); it reconnects
+    /// when dropped and ends when the receiver is dropped.
+    pub async fn notices(&self) -> mpsc::UnboundedReceiver<Notice> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let client = self.client.clone();
+        let mut subscribed = subscribe_control(&client).await;
+        tokio::spawn(async move {
+            loop {
+                if let Some(pubsub) = subscribed.take() {
+                    forward_notices(pubsub, &tx).await;
+                }
+                if tx.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                subscribed = subscribe_control(&client).await;
+            }
+        });
+        rx
     }
 
     pub async fn finish_many(&self, done: &[(Claim, Final)]) -> StoreResult<Vec<bool>> {
@@ -1235,6 +1387,8 @@ impl RedisStore {
             .arg(entry)
             .arg(if count_attempt { "0" } else { "1" })
             .arg(token)
+            .arg(now_ms())
+            .arg(self.config.default_retention_ms())
             .invoke_async::<i64>(&mut conn)
             .await?;
         Ok(())
@@ -1499,6 +1653,52 @@ fn on_key_message(keys: &Arc<KeyCache>, conn: &Primary, text: &str) {
         }
         (Some("ack"), Some(nonce), None) => keys.ack(nonce),
         _ => tracing::debug!("ignored a message on {KEYS_CHANNEL}: {text:?}"),
+    }
+}
+
+async fn subscribe_control(client: &Client) -> Option<redis::aio::PubSub> {
+    let subscribed = async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(CONTROL_CHANNEL).await?;
+        Ok::<_, redis::RedisError>(pubsub)
+    };
+    subscribed
+        .await
+        .map_err(|e| tracing::debug!("control subscription failed: {e}"))
+        .ok()
+}
+
+/// Passes on what the control channel says until the subscription drops
+/// or nobody listens.
+async fn forward_notices(mut pubsub: redis::aio::PubSub, tx: &mpsc::UnboundedSender<Notice>) {
+    let mut messages = pubsub.on_message();
+    loop {
+        tokio::select! {
+            msg = messages.next() => {
+                let Some(msg) = msg else { return };
+                let Ok(text) = msg.get_payload::<String>() else { continue };
+                if let Some(notice) = parse_notice(&text) {
+                    if tx.send(notice).is_err() {
+                        return;
+                    }
+                }
+            }
+            () = tx.closed() => return,
+        }
+    }
+}
+
+/// A message on the control channel: `stop {task id} ...`.
+fn parse_notice(text: &str) -> Option<Notice> {
+    let mut words = text.split(' ');
+    match words.next()? {
+        "stop" => Some(Notice::Stop(
+            words.filter_map(|id| Uuid::parse_str(id).ok()).collect(),
+        )),
+        _ => {
+            tracing::debug!("ignored a message on {CONTROL_CHANNEL}: {text:?}");
+            None
+        }
     }
 }
 

@@ -3,8 +3,8 @@
 
 use faas_e2e::RedisServer;
 use faas_store::{
-    ApiKey, Final, FunctionRecord, Limit, LimitOverrides, OverQuota, Scope, Store, StoreConfig,
-    StoreError, TaskStatus, RECENT_TASKS,
+    ApiKey, Cancelled, Claim, Final, FunctionRecord, Limit, LimitOverrides, Notice, OverQuota,
+    Scope, Store, StoreConfig, StoreError, TaskStatus, CANCELLED, RECENT_TASKS,
 };
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -1127,6 +1127,85 @@ async fn recent_tasks_skip_expired_ids(f: Fixture) {
     );
 }
 
+
+/// Reads a task's status, result and failure kind.
+async fn ending(s: &Store, id: Uuid) -> (TaskStatus, serde_json::Value, Option<String>) {
+    let t = s.task(id, ALL).await.unwrap().expect("the task exists");
+    (t.status, t.result, t.failure_kind)
+}
+
+fn cancelled_ending() -> (TaskStatus, serde_json::Value, Option<String>) {
+    (TaskStatus::Failed, json!(CANCELLED), Some(CANCELLED.into()))
+}
+
+async fn a_cancelled_queued_task_never_starts(f: Fixture) {
+    let s = &f.store;
+    let (doomed, kept) = (Uuid::new_v4(), Uuid::new_v4());
+    for id in [doomed, kept] {
+        s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+            .await
+            .unwrap();
+    }
+    let other = Scope::Tenant("someone-else");
+    assert_eq!(
+        s.cancel_many(&[doomed], other).await.unwrap(),
+        [Cancelled::Unknown],
+        "another tenant's task reads as unknown"
+    );
+    let unknown = Uuid::new_v4();
+    assert_eq!(
+        s.cancel_many(&[doomed, unknown], Scope::Tenant(T))
+            .await
+            .unwrap(),
+        [Cancelled::Now, Cancelled::Unknown]
+    );
+    assert_eq!(ending(s, doomed).await, cancelled_ending());
+    assert_eq!(s.tenant(T).await.unwrap().active_tasks, 1);
+    let claims = s.claim("c", 10, NO_WAIT).await.unwrap();
+    assert_eq!(
+        claims.iter().map(|c| c.task_id).collect::<Vec<_>>(),
+        [kept],
+        "the cancelled task is never handed out"
+    );
+    assert_eq!(
+        s.cancel_many(&[doomed], ALL).await.unwrap(),
+        [Cancelled::AlreadyEnded(TaskStatus::Failed)],
+        "cancelling again changes nothing"
+    );
+    assert!(s.finish(&claims[0], &Final::Completed(json!(1))).await.unwrap());
+    assert_eq!(
+        s.cancel_many(&[kept], ALL).await.unwrap(),
+        [Cancelled::AlreadyEnded(TaskStatus::Completed)]
+    );
+    assert_eq!(ending(s, kept).await.0, TaskStatus::Completed);
+    // Its long poll ends with the cancellation.
+    let waited = s.wait_final(doomed, Duration::from_secs(5), ALL).await.unwrap();
+    assert_eq!(waited.map(|t| t.status), Some(TaskStatus::Failed));
+}
+
+async fn a_cancelled_running_task_ends_at_once_and_its_holder_is_told(f: Fixture) {
+    let s = &f.store;
+    let mut notices = s.notices().await;
+    let id = Uuid::new_v4();
+    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        .await
+        .unwrap();
+    let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
+    assert_eq!(s.cancel_many(&[id], ALL).await.unwrap(), [Cancelled::Now]);
+    assert_eq!(ending(s, id).await, cancelled_ending());
+    let told = tokio::time::timeout(Duration::from_secs(10), notices.recv()).await;
+    assert_eq!(told.ok().flatten(), Some(Notice::Stop(vec![id])));
+    // A holder that missed the notice hears it at its next renewal.
+    assert_eq!(s.renew("c", std::slice::from_ref(&claim)).await.unwrap(), [id]);
+    // The attempt's own end is dropped, and it is never run again.
+    assert!(!s.finish(&claim, &Final::Completed(json!(1))).await.unwrap());
+    s.requeue(&claim).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await; // past the lease
+    assert!(s.claim("c", 1, NO_WAIT).await.unwrap().is_empty());
+    assert_eq!(ending(s, id).await, cancelled_ending());
+    assert_eq!(s.tenant(T).await.unwrap().active_tasks, 0);
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -1167,6 +1246,8 @@ suite!(
     a_ttl_of_zero_is_gone_when_the_task_ends,
     a_lost_task_expires_too,
     recent_tasks_skip_expired_ids,
+    a_cancelled_queued_task_never_starts,
+    a_cancelled_running_task_ends_at_once_and_its_holder_is_told,
 );
 
 /// Two processes sharing one Redis: a key one of them has cached (it is
@@ -1382,4 +1463,80 @@ async fn redis_nothing_per_task_outlives_its_retention() {
         keys.iter().all(|k| !k.contains(&short[0].0.to_string())),
         "no other key names an expired task: {keys:?}"
     );
+}
+
+/// The moment between a dispatcher reading a queue entry and marking its
+/// task RUNNING (a plain HSET, no script): a cancellation then flags the
+/// task, and whichever script ends it next ends it as cancelled, whatever
+/// the attempt reports; a flagged task whose dispatcher died ends so when
+/// its lease lapses.
+#[tokio::test]
+async fn redis_a_task_cancelled_while_being_claimed_ends_cancelled() {
+    let f = redis().await;
+    let s = &f.store;
+    let url = f._redis.as_ref().unwrap().url();
+    let mut conn = ::redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let (finished, abandoned) = (Uuid::new_v4(), Uuid::new_v4());
+    for id in [finished, abandoned] {
+        s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+            .await
+            .unwrap();
+    }
+    // Read both entries as a dispatcher would, without marking them.
+    let read: ::redis::Value = ::redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(faas_store::GROUP)
+        .arg("c")
+        .arg("COUNT")
+        .arg(2)
+        .arg("STREAMS")
+        .arg(faas_store::STREAM)
+        .arg(">")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(format!("{read:?}").contains(&finished.to_string()));
+    assert_eq!(
+        s.cancel_many(&[finished, abandoned], ALL).await.unwrap(),
+        [Cancelled::Pending, Cancelled::Pending]
+    );
+    // The first one's claim lands (the dispatcher's HSET) and it runs to
+    // completion all the same: it ends as cancelled.
+    let key = format!("faas:task:{finished}");
+    let entry: String = ::redis::cmd("HGET")
+        .arg(&key)
+        .arg("entry")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: () = ::redis::cmd("HSET")
+        .arg(&key)
+        .arg("status")
+        .arg("RUNNING")
+        .arg("attempts")
+        .arg(1)
+        .arg("receipt")
+        .arg("tok")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let claim = Claim {
+        task_id: finished,
+        function_id: Uuid::new_v4(),
+        payload: json!([]),
+        attempt: 1,
+        receipt: format!("{entry}.tok"),
+    };
+    assert!(s.finish(&claim, &Final::Completed(json!(1))).await.unwrap());
+    assert_eq!(ending(s, finished).await, cancelled_ending());
+    // The second one's dispatcher died: taken over after the lease, it
+    // ends as cancelled instead of running.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(s.claim("other", 10, NO_WAIT).await.unwrap().is_empty());
+    assert_eq!(ending(s, abandoned).await, cancelled_ending());
+    assert_eq!(s.tenant(T).await.unwrap().active_tasks, 0);
 }

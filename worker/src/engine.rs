@@ -122,10 +122,12 @@ impl Engine {
                     Action::Start(ready) => {
                         let task = ready.task.clone();
                         let poster = self.poster.clone();
-                        let submitted = self.executor.submit_cancellable(
+                        let ticket = Ticket::new();
+                        let submitted = self.executor.submit_with_ticket(
                             ready.function,
                             ready.args,
                             None,
+                            ticket.clone(),
                             move |outcome| {
                                 poster.post(Event::Finished {
                                     task: ready.task,
@@ -135,12 +137,27 @@ impl Engine {
                             },
                         );
                         match submitted {
-                            Ok(ticket) => {
+                            Ok(()) => {
                                 self.tickets.insert(task, ticket);
                             }
                             Err(e) => self.tasks.abandon(task, e.to_string(), actions),
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// Stops cancelled tasks: a started one through its ticket (its slot
+    /// reports it cancelled, within one epoch tick if it runs), one still
+    /// waiting for its function at once. Tasks not held are ignored (they
+    /// ended already).
+    pub fn cancel(&mut self, tasks: &[TaskRef], actions: &mut Vec<Action>) {
+        for task in tasks {
+            match self.tickets.get(task) {
+                Some(ticket) => ticket.stop(),
+                None => {
+                    self.tasks.cancel_waiting(task, actions);
                 }
             }
         }

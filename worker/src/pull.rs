@@ -363,10 +363,14 @@ impl Puller {
             modules,
             heartbeat_ms,
             hold_ms,
+            cancel,
         } = reply;
+        self.cancel(&cancel);
+        // A cancellation frees room as tasks do: ask again at once.
+        let busy = !tasks.is_empty() || !cancel.is_empty();
         let settled = self
             .requests
-            .answered(seq, heartbeat_ms, hold_ms, !tasks.is_empty(), now);
+            .answered(seq, heartbeat_ms, hold_ms, busy, now);
         if settled.is_none() {
             tracing::debug!(seq, tasks = tasks.len(), "an answer to a PULL given up");
         }
@@ -396,6 +400,22 @@ impl Puller {
             );
             self.module_missing(function_id, &why, &mut actions);
         }
+        self.perform(&mut actions);
+    }
+
+    /// Stops cancelled tasks, including those waiting here for a module
+    /// (the `NEED_MODULE` [`Tasks`](crate::tasks::Tasks) keeps for them
+    /// ends them, with one `RESULT` each).
+    fn cancel(&mut self, tasks: &[TaskRef]) {
+        if tasks.is_empty() {
+            return;
+        }
+        for w in self.waiting.values_mut() {
+            w.messages.retain(|m| !tasks.contains(&m.task));
+        }
+        self.waiting.retain(|_, w| !w.messages.is_empty());
+        let mut actions = Vec::new();
+        self.engine.cancel(tasks, &mut actions);
         self.perform(&mut actions);
     }
 

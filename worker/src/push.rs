@@ -259,6 +259,7 @@ impl Worker {
                     self.engine.tasks.task(task, module, actions);
                 }
             }
+            DispatcherMessage::Cancel { tasks } => self.engine.cancel(&tasks, actions),
             DispatcherMessage::Error { .. } => {
                 tracing::warn!(
                     "dropped a {} message: pull mode's, not push mode's",

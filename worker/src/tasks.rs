@@ -222,6 +222,28 @@ impl Tasks {
         }
     }
 
+    /// A held task that was cancelled and is not handed to the executor
+    /// (waiting for its function's load or module): it ends here, failed
+    /// as cancelled. Started ones are the engine's to stop. False if it is
+    /// not held here that way.
+    pub fn cancel_waiting(&mut self, task: &TaskRef, out: &mut Vec<Action>) -> bool {
+        let waited = if self.not_started.remove(task) {
+            for load in self.loading.values_mut() {
+                load.waiting.retain(|w| w.task != *task);
+            }
+            true
+        } else {
+            self.need_module.remove(task).is_some()
+        };
+        if waited {
+            out.push(Action::Send(WorkerMessage::Result(result_of(
+                task.clone(),
+                Outcome::cancelled(),
+            ))));
+        }
+        waited
+    }
+
     fn holds(&self, task: &TaskRef) -> bool {
         self.started.contains(task) || self.not_started.contains(task)
     }

@@ -115,6 +115,7 @@ impl Dispatcher {
                 .collect(),
             heartbeat_ms: self.heartbeat_ms,
             hold_ms: self.hold_ms,
+            cancel: Vec::new(),
         });
         self.send_raw(to, [vec![Vec::new()], reply.encode()].concat());
     }
