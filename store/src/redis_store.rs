@@ -1301,8 +1301,8 @@ impl RedisStore {
     /// when dropped and ends when the receiver is dropped.
     pub async fn notices(&self) -> mpsc::UnboundedReceiver<Notice> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let client = self.client.clone();
-        let mut subscribed = subscribe_control(&client).await;
+        let conn = self.conn.clone();
+        let mut subscribed = subscribe_control(&conn).await;
         tokio::spawn(async move {
             loop {
                 if let Some(pubsub) = subscribed.take() {
@@ -1311,8 +1311,10 @@ impl RedisStore {
                 if tx.is_closed() {
                     return;
                 }
+                // A dropped subscription may mean a lost primary.
+                conn.lost();
                 tokio::time::sleep(Duration::from_millis(250)).await;
-                subscribed = subscribe_control(&client).await;
+                subscribed = subscribe_control(&conn).await;
             }
         });
         rx
@@ -1656,15 +1658,18 @@ fn on_key_message(keys: &Arc<KeyCache>, conn: &Primary, text: &str) {
     }
 }
 
-async fn subscribe_control(client: &Client) -> Option<redis::aio::PubSub> {
+async fn subscribe_control(conn: &Primary) -> Option<redis::aio::PubSub> {
     let subscribed = async {
-        let mut pubsub = client.get_async_pubsub().await?;
+        let mut pubsub = conn.client().get_async_pubsub().await?;
         pubsub.subscribe(CONTROL_CHANNEL).await?;
         Ok::<_, redis::RedisError>(pubsub)
     };
     subscribed
         .await
-        .map_err(|e| tracing::debug!("control subscription failed: {e}"))
+        .map_err(|e| {
+            tracing::debug!("control subscription failed: {e}");
+            conn.failed(&e);
+        })
         .ok()
 }
 
