@@ -25,12 +25,15 @@ fn default_slots() -> usize {
 #[derive(clap::Args, Debug)]
 pub struct UpArgs {
     /// Use Redis at this URL instead of the embedded store
-    /// (redis://[USER:PASSWORD@]HOST:PORT, rediss:// for TLS)
+    /// (redis://[USER:PASSWORD@]HOST:PORT, rediss:// for TLS,
+    /// redis+sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/SERVICE)
     #[arg(long, env = "FAAS_REDIS_URL", hide_env_values = true)]
     pub redis: Option<String>,
     /// PEM CA certificate(s) to trust for a rediss:// URL instead of the system's roots
     #[arg(long, env = "FAAS_REDIS_CACERT", value_name = "PEM")]
     pub redis_cacert: Option<PathBuf>,
+    #[command(flatten)]
+    pub replication: ReplicationArgs,
     /// Port of the REST API
     #[arg(long, short = 'p', default_value_t = 8000)]
     pub port: u16,
@@ -47,6 +50,21 @@ pub struct UpArgs {
     pub retention: RetentionArgs,
     #[command(flatten)]
     pub access: AccessArgs,
+}
+
+/// How writes acknowledged to clients are replicated.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct ReplicationArgs {
+    /// Acknowledge a submission, a function or an API key only once this
+    /// many Redis replicas hold it (Redis WAIT, up to 1 s; fewer: 503), so
+    /// that a failover cannot lose it; 0: replication stays asynchronous
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        env = "FAAS_REDIS_WAIT_REPLICAS"
+    )]
+    pub redis_wait_replicas: u32,
 }
 
 /// How many tasks the store holds, and how long finished ones are kept.
@@ -92,12 +110,15 @@ pub struct AccessArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct ServerArgs {
-    /// Redis URL: redis://[USER:PASSWORD@]HOST:PORT, rediss:// for TLS
+    /// Redis URL: redis://[USER:PASSWORD@]HOST:PORT, rediss:// for TLS,
+    /// redis+sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/SERVICE
     #[arg(long, env = "FAAS_REDIS_URL", hide_env_values = true)]
     pub redis: String,
     /// PEM CA certificate(s) to trust for a rediss:// URL instead of the system's roots
     #[arg(long, env = "FAAS_REDIS_CACERT", value_name = "PEM")]
     pub redis_cacert: Option<PathBuf>,
+    #[command(flatten)]
+    pub replication: ReplicationArgs,
     /// Port of the REST API
     #[arg(long, short = 'p', default_value_t = 8000)]
     pub port: u16,
@@ -122,7 +143,8 @@ pub enum Mode {
 
 #[derive(clap::Args, Debug)]
 pub struct DispatcherArgs {
-    /// Redis URL: redis://[USER:PASSWORD@]HOST:PORT, rediss:// for TLS
+    /// Redis URL: redis://[USER:PASSWORD@]HOST:PORT, rediss:// for TLS,
+    /// redis+sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/SERVICE
     #[arg(long, env = "FAAS_REDIS_URL", hide_env_values = true)]
     pub redis: String,
     /// PEM CA certificate(s) to trust for a rediss:// URL instead of the system's roots
@@ -279,13 +301,33 @@ pub(crate) async fn connect(
     ca_cert: Option<&Path>,
     config: StoreConfig,
 ) -> anyhow::Result<Store> {
+    let replication = ReplicationArgs {
+        redis_wait_replicas: 0,
+    };
+    connect_waiting(redis, ca_cert, replication, config).await
+}
+
+/// [`connect`], waiting for replicas (`--redis-wait-replicas`) where
+/// writes are acknowledged to clients.
+async fn connect_waiting(
+    redis: Option<&str>,
+    ca_cert: Option<&Path>,
+    replication: ReplicationArgs,
+    config: StoreConfig,
+) -> anyhow::Result<Store> {
     let Some(url) = redis else {
         if ca_cert.is_some() {
             bail!("--redis-cacert needs a rediss:// URL (--redis)");
         }
+        if replication.redis_wait_replicas > 0 {
+            bail!("--redis-wait-replicas needs Redis (--redis)");
+        }
         return Ok(Store::memory(config));
     };
-    let mut options = RedisOptions::default();
+    let mut options = RedisOptions {
+        wait_replicas: replication.redis_wait_replicas,
+        ..RedisOptions::default()
+    };
     if let Some(path) = ca_cert {
         let pem = std::fs::read(path)
             .with_context(|| format!("cannot read the Redis CA certificate {}", path.display()))?;
@@ -428,7 +470,13 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         args.access.tls_cert.as_deref(),
         args.access.tls_key.as_deref(),
     )?;
-    let store = connect(args.redis.as_deref(), args.redis_cacert.as_deref(), config).await?;
+    let store = connect_waiting(
+        args.redis.as_deref(),
+        args.redis_cacert.as_deref(),
+        args.replication,
+        config,
+    )
+    .await?;
     let runtime = runtime(args.slots + 4)?;
     let listener = bind(&args.host, args.port).await?;
     let (server_config, scheme) = server_config(tls, auth);
@@ -466,7 +514,13 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
         args.access.tls_key.as_deref(),
     )?;
     let config = store_config(StoreConfig::default().lease, args.retention)?;
-    let store = connect(Some(&args.redis), args.redis_cacert.as_deref(), config).await?;
+    let store = connect_waiting(
+        Some(&args.redis),
+        args.redis_cacert.as_deref(),
+        args.replication,
+        config,
+    )
+    .await?;
     // The server only validates modules; one instance slot is plenty.
     let runtime = runtime(1)?;
     let listener = bind(&args.host, args.port).await?;

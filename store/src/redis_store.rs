@@ -22,13 +22,13 @@ use crate::model::{
     new_receipt, now_ms, Cancelled, Claim, Final, FunctionId, FunctionRecord, Notice, TaskId,
     TaskOutcome, TaskRecord, TaskStatus, TaskSummary, DEFAULT_TENANT, RECENT_TASKS,
 };
-use crate::redis_url::{open_client, redact_url, RedisOptions};
+use crate::redis_url::{redact_url, Locator, Primary, RedisOptions, WAIT_TIMEOUT};
 use crate::tenants::{LimitOverrides, OverQuota, TenantInfo};
 use crate::waiters::Waiters;
 use crate::StoreConfig;
 use futures::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Client, Script, Value as RValue};
+use redis::{AsyncCommands, Script, Value as RValue};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -512,8 +512,8 @@ return redis.call('XTRIM', ARGV[1], 'MINID', '~', keep, 'LIMIT', 0)
 
 pub struct RedisStore {
     url: String,
-    client: Client,
-    conn: ConnectionManager,
+    /// The primary (the one a redis+sentinel:// URL's Sentinels name now).
+    conn: Primary,
     /// A second connection for blocking reads, so they never hold up the
     /// multiplexed one. Created on first claim.
     blocking: tokio::sync::Mutex<Option<ConnectionManager>>,
@@ -525,6 +525,8 @@ pub struct RedisStore {
     /// of the pending list per call.
     reclaim_cursor: Mutex<String>,
     config: StoreConfig,
+    /// Replicas that must hold a write before it is acknowledged (0: none).
+    wait_replicas: u32,
     submit_script: Script,
     put_function_script: Script,
     put_key_script: Script,
@@ -578,15 +580,13 @@ impl RedisStore {
         options: &RedisOptions,
         config: StoreConfig,
     ) -> StoreResult<Self> {
-        let client = open_client(url, options)?;
+        let locator = Locator::open(url, options)?;
         let shown = redact_url(url);
-        let conn = client
-            .get_connection_manager_with_config(manager_config(Duration::from_secs(3)))
+        let conn = Primary::connect(locator, manager_config(Duration::from_secs(3)))
             .await
             .map_err(|e| StoreError::Unavailable(connect_failure(&shown, &e)))?;
         let store = RedisStore {
             url: shown,
-            client,
             conn,
             blocking: tokio::sync::Mutex::new(None),
             waiters: Arc::new(Waiters::default()),
@@ -595,6 +595,7 @@ impl RedisStore {
             last_reclaim: Mutex::new(None),
             reclaim_cursor: Mutex::new("0-0".to_string()),
             config,
+            wait_replicas: options.wait_replicas,
             submit_script: Script::new(SUBMIT_LUA),
             put_function_script: Script::new(PUT_FUNCTION_LUA),
             put_key_script: Script::new(PUT_KEY_LUA),
@@ -627,6 +628,31 @@ impl RedisStore {
         Ok(())
     }
 
+    /// With `wait_replicas`: Redis WAIT until that many replicas hold the
+    /// writes made so far on `conn` (a pinned one: WAIT counts its own
+    /// connection's writes), before they are acknowledged to a client.
+    /// Fewer within WAIT_TIMEOUT: Unavailable, for the write may be lost in
+    /// a failover (it may also survive: a retry can make a duplicate).
+    async fn replicated(&self, conn: &mut Primary) -> StoreResult<()> {
+        let wanted = self.wait_replicas;
+        if wanted == 0 {
+            return Ok(());
+        }
+        let acked: u32 = redis::cmd("WAIT")
+            .arg(wanted)
+            .arg(WAIT_TIMEOUT.as_millis() as u64)
+            .query_async(conn)
+            .await?;
+        if acked < wanted {
+            return Err(StoreError::Unavailable(format!(
+                "the write reached {acked} of the {wanted} Redis replicas asked for \
+                 (--redis-wait-replicas) within {WAIT_TIMEOUT:?}, so a failover could lose it; \
+                 it may still take effect"
+            )));
+        }
+        Ok(())
+    }
+
     /// Creates the consumer group from the start of the stream, so tasks
     /// queued before any dispatcher existed are delivered.
     async fn ensure_group(&self) -> StoreResult<()> {
@@ -647,7 +673,7 @@ impl RedisStore {
     }
 
     pub async fn put_function(&self, record: &FunctionRecord, module: &[u8]) -> StoreResult<()> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn.pin();
         let reply: Vec<u64> = self
             .put_function_script
             .arg(record.id.to_string())
@@ -670,7 +696,7 @@ impl RedisStore {
                 module.len() as u64,
                 *max,
             ))),
-            _ => Ok(()),
+            _ => self.replicated(&mut conn).await,
         }
     }
 
@@ -752,7 +778,7 @@ impl RedisStore {
         tasks: &[(TaskId, Value)],
         retention_ms: u64,
     ) -> StoreResult<()> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn.pin();
         let function_text = function_id.to_string();
         let limits = &self.config.default_limits;
         let chunks = tasks.chunks(BATCH_CHUNK);
@@ -810,7 +836,7 @@ impl RedisStore {
                 _ => {}
             }
         }
-        Ok(())
+        self.replicated(&mut conn).await
     }
 
     pub async fn tasks_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskRecord>>> {
@@ -1215,7 +1241,8 @@ impl RedisStore {
         let mut guard = self.blocking.lock().await;
         if guard.is_none() {
             let conn = self
-                .client
+                .conn
+                .client()
                 .get_connection_manager_with_config(manager_config(block + Duration::from_secs(3)))
                 .await?;
             *guard = Some(conn);
@@ -1223,7 +1250,14 @@ impl RedisStore {
         let Some(conn) = guard.as_mut() else {
             return Ok(Vec::new());
         };
-        read_group(conn, consumer, max, Some(block)).await
+        let read = read_group(conn, consumer, max, Some(block)).await;
+        if let Err(e) = &read {
+            // Made anew from the primary of then (a Sentinel may have
+            // named another since).
+            *guard = None;
+            self.conn.failed(e);
+        }
+        read
     }
 
     pub async fn renew(&self, consumer: &str, claims: &[Claim]) -> StoreResult<Vec<TaskId>> {
@@ -1278,8 +1312,8 @@ impl RedisStore {
     /// when dropped and ends when the receiver is dropped.
     pub async fn notices(&self) -> mpsc::UnboundedReceiver<Notice> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let client = self.client.clone();
-        let mut subscribed = subscribe_control(&client).await;
+        let conn = self.conn.clone();
+        let mut subscribed = subscribe_control(&conn).await;
         tokio::spawn(async move {
             loop {
                 if let Some(pubsub) = subscribed.take() {
@@ -1288,8 +1322,10 @@ impl RedisStore {
                 if tx.is_closed() {
                     return;
                 }
+                // A dropped subscription may mean a lost primary.
+                conn.lost();
                 tokio::time::sleep(Duration::from_millis(250)).await;
-                subscribed = subscribe_control(&client).await;
+                subscribed = subscribe_control(&conn).await;
             }
         });
         rx
@@ -1419,7 +1455,7 @@ impl RedisStore {
     }
 
     pub async fn put_key(&self, key: &ApiKey, only_first: bool) -> StoreResult<bool> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn.pin();
         let stored: i64 = self
             .put_key_script
             .arg(&key.id)
@@ -1436,6 +1472,7 @@ impl RedisStore {
             self.keys.forget(&key.id);
             conn.publish::<_, _, i64>(KEYS_CHANNEL, format!("forget {}", key.id))
                 .await?;
+            self.replicated(&mut conn).await?;
         }
         Ok(stored == 1)
     }
@@ -1476,7 +1513,7 @@ impl RedisStore {
         self.ensure_listening();
         let nonce = Uuid::new_v4().simple().to_string();
         self.keys.expect_acks(&nonce);
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn.pin();
         let (deleted, _): (i64, i64) = redis::pipe()
             .atomic()
             .del(key_key(id))
@@ -1497,6 +1534,8 @@ impl RedisStore {
                 REVOKE_ACK_WAIT
             );
         }
+        // Last: the servers forget the key whether or not replicas confirm.
+        self.replicated(&mut conn).await?;
         Ok(deleted == 1)
     }
 
@@ -1568,13 +1607,12 @@ impl RedisStore {
         if self.listening.swap(true, Ordering::SeqCst) {
             return;
         }
-        let client = self.client.clone();
         let waiters = self.waiters.clone();
         let keys = self.keys.clone();
         let conn = self.conn.clone();
         tokio::spawn(async move {
             loop {
-                match client.get_async_pubsub().await {
+                match conn.client().get_async_pubsub().await {
                     Ok(mut pubsub) => {
                         let subscribed = pubsub.subscribe(DONE_CHANNEL).await.is_ok()
                             && pubsub.subscribe(KEYS_CHANNEL).await.is_ok();
@@ -1594,8 +1632,13 @@ impl RedisStore {
                             }
                         }
                     }
-                    Err(e) => tracing::debug!("announcement subscription failed: {e}"),
+                    Err(e) => {
+                        tracing::debug!("announcement subscription failed: {e}");
+                        conn.failed(&e);
+                    }
                 }
+                // A dropped subscription may mean a lost primary too.
+                conn.lost();
                 keys.set_live(false);
                 waiters.notify_all();
                 tokio::time::sleep(Duration::from_millis(250)).await;
@@ -1607,7 +1650,7 @@ impl RedisStore {
 /// A message on the keys channel: a new key (forget what was cached of
 /// its id), a revocation (forget the key, then say so) or an
 /// acknowledgement (count it for whoever revoked).
-fn on_key_message(keys: &Arc<KeyCache>, conn: &ConnectionManager, text: &str) {
+fn on_key_message(keys: &Arc<KeyCache>, conn: &Primary, text: &str) {
     let mut parts = text.split(' ');
     match (parts.next(), parts.next(), parts.next()) {
         (Some("forget"), Some(id), None) => keys.forget(id),
@@ -1626,15 +1669,18 @@ fn on_key_message(keys: &Arc<KeyCache>, conn: &ConnectionManager, text: &str) {
     }
 }
 
-async fn subscribe_control(client: &Client) -> Option<redis::aio::PubSub> {
+async fn subscribe_control(conn: &Primary) -> Option<redis::aio::PubSub> {
     let subscribed = async {
-        let mut pubsub = client.get_async_pubsub().await?;
+        let mut pubsub = conn.client().get_async_pubsub().await?;
         pubsub.subscribe(CONTROL_CHANNEL).await?;
         Ok::<_, redis::RedisError>(pubsub)
     };
     subscribed
         .await
-        .map_err(|e| tracing::debug!("control subscription failed: {e}"))
+        .map_err(|e| {
+            tracing::debug!("control subscription failed: {e}");
+            conn.failed(&e);
+        })
         .ok()
 }
 
@@ -1674,7 +1720,7 @@ fn parse_notice(text: &str) -> Option<Notice> {
 
 /// XREADGROUP of up to `max` new entries, blocking up to `block` if given.
 async fn read_group(
-    conn: &mut ConnectionManager,
+    conn: &mut (impl redis::aio::ConnectionLike + Send),
     consumer: &str,
     max: usize,
     block: Option<Duration>,

@@ -1,9 +1,22 @@
 //! Redis URLs: opening a client from one (`redis://[user:password@]host:port`,
-//! `rediss://` for TLS, optionally trusting a private CA), and printing one
-//! without its password.
+//! `rediss://` for TLS, optionally trusting a private CA, or
+//! `redis+sentinel://` to ask Sentinels where the primary is), printing one
+//! without its password, and the connection to the primary that follows
+//! a Sentinel failover.
 
 use crate::error::{StoreError, StoreResult};
-use redis::Client;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
+use redis::{Client, Cmd, ConnectionAddr, Pipeline, RedisError, RedisFuture, RedisResult, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// `redis+sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/SERVICE[/DB]`:
+/// the addresses are the Sentinels', SERVICE the name they monitor the
+/// primary under; the user and password are the Redis nodes' (the
+/// Sentinels are asked without them).
+const SENTINEL_SCHEME: &str = "redis+sentinel://";
 
 /// How to reach Redis beyond what the URL says.
 #[derive(Debug, Clone, Default)]
@@ -11,7 +24,15 @@ pub struct RedisOptions {
     /// For `rediss://`: PEM CA certificate(s) to trust instead of the
     /// system's roots (a private CA, or a self-signed server certificate).
     pub ca_cert_pem: Option<Vec<u8>>,
+    /// After each write acknowledged to a client (a submission, a function,
+    /// an API key or its revocation): Redis `WAIT` for this many replicas
+    /// to hold it, up to [`WAIT_TIMEOUT`]; fewer answer `Unavailable`. 0: no
+    /// WAIT (replication stays asynchronous).
+    pub wait_replicas: u32,
 }
+
+/// How long a write waits for `wait_replicas` replicas.
+pub const WAIT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The URL with its password (if any) replaced by `***`, for logs and
 /// error messages: `redis://faas:secret@host:6379/0` ->
@@ -45,6 +66,11 @@ pub fn redact_url(url: &str) -> String {
 pub(crate) fn open_client(url: &str, options: &RedisOptions) -> StoreResult<Client> {
     let shown = redact_url(url);
     let bad = |e: redis::RedisError| StoreError::Unavailable(format!("bad Redis URL {shown}: {e}"));
+    if url.starts_with(SENTINEL_SCHEME) {
+        return Err(StoreError::Unavailable(format!(
+            "{shown} names Sentinels, not one Redis: ask them for the primary (Locator)"
+        )));
+    }
     match &options.ca_cert_pem {
         None => Client::open(url).map_err(bad),
         Some(pem) => {
@@ -65,9 +91,378 @@ pub(crate) fn open_client(url: &str, options: &RedisOptions) -> StoreResult<Clie
     }
 }
 
+/// Where the primary is: at the URL's address, or wherever the Sentinels
+/// say.
+pub(crate) enum Locator {
+    Fixed(Client),
+    Sentinel(tokio::sync::Mutex<SentinelClient>),
+}
+
+/// The longest a Sentinel lookup (the Sentinels, then the primary they
+/// name) may take.
+const LOOKUP_LIMIT: Duration = Duration::from_secs(3);
+/// The least time between two lookups after failures.
+const LOOKUP_GAP: Duration = Duration::from_millis(200);
+
+impl Locator {
+    pub(crate) fn open(url: &str, options: &RedisOptions) -> StoreResult<Locator> {
+        if !url.starts_with(SENTINEL_SCHEME) {
+            return open_client(url, options).map(Locator::Fixed);
+        }
+        let shown = redact_url(url);
+        if options.ca_cert_pem.is_some() {
+            return Err(StoreError::Unavailable(format!(
+                "{shown}: TLS through Sentinel is not supported; drop --redis-cacert"
+            )));
+        }
+        let parsed = SentinelUrl::parse(url)
+            .map_err(|e| StoreError::Unavailable(format!("bad Redis URL {shown}: {e}")))?;
+        let sentinels = parsed
+            .sentinels
+            .into_iter()
+            .map(|(host, port)| ConnectionAddr::Tcp(host, port));
+        let mut builder =
+            SentinelClientBuilder::new(sentinels, &parsed.service, SentinelServerType::Master)
+                .map(|b| b.set_client_to_redis_db(parsed.db))
+                .map_err(|e| StoreError::Unavailable(format!("bad Redis URL {shown}: {e}")))?;
+        if let Some(user) = parsed.user {
+            builder = builder.set_client_to_redis_username(user);
+        }
+        if let Some(password) = parsed.password {
+            builder = builder.set_client_to_redis_password(password);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("bad Redis URL {shown}: {e}")))?;
+        Ok(Locator::Sentinel(tokio::sync::Mutex::new(client)))
+    }
+
+    /// A client for the primary now.
+    async fn primary(&self) -> RedisResult<Client> {
+        match self {
+            Locator::Fixed(client) => Ok(client.clone()),
+            Locator::Sentinel(sentinel) => {
+                let lookup = async { sentinel.lock().await.async_get_client().await };
+                tokio::time::timeout(LOOKUP_LIMIT, lookup)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(RedisError::from((
+                            redis::ErrorKind::Io,
+                            "no Sentinel named a primary in time",
+                        )))
+                    })
+            }
+        }
+    }
+}
+
+/// A `redis+sentinel://` URL taken apart.
+#[derive(Debug, PartialEq)]
+struct SentinelUrl {
+    sentinels: Vec<(String, u16)>,
+    service: String,
+    db: i64,
+    user: Option<String>,
+    password: Option<String>,
+}
+
+impl SentinelUrl {
+    fn parse(url: &str) -> Result<SentinelUrl, String> {
+        let rest = url
+            .strip_prefix(SENTINEL_SCHEME)
+            .ok_or("not a redis+sentinel:// URL")?;
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        // The last '@': a password may hold one (as in redact_url).
+        let (userinfo, hosts) = match authority.rfind('@') {
+            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
+            None => (None, authority),
+        };
+        let (user, password) = match userinfo {
+            None => (None, None),
+            Some(info) => {
+                let (user, password) = match info.split_once(':') {
+                    Some((u, p)) => (u, Some(percent_decode(p)?)),
+                    None => (info, None),
+                };
+                let user = Some(percent_decode(user)?).filter(|u| !u.is_empty());
+                (user, password)
+            }
+        };
+        let mut sentinels = Vec::new();
+        for host in hosts.split(',') {
+            let (name, port) = match host.rsplit_once(':') {
+                Some((name, port)) => (
+                    name,
+                    port.parse::<u16>()
+                        .map_err(|_| format!("bad port in {host:?}"))?,
+                ),
+                None => (host, 26379),
+            };
+            if name.is_empty() {
+                return Err("a Sentinel address without a host".into());
+            }
+            sentinels.push((name.trim_matches(['[', ']']).to_string(), port));
+        }
+        let mut parts = path.split('/');
+        let service = parts.next().unwrap_or("").to_string();
+        if service.is_empty() {
+            return Err(
+                "no service name: redis+sentinel://HOST:PORT[,HOST:PORT...]/SERVICE".into(),
+            );
+        }
+        let db = match parts.next() {
+            None | Some("") => 0,
+            Some(db) => db.parse().map_err(|_| format!("bad database {db:?}"))?,
+        };
+        Ok(SentinelUrl {
+            sentinels,
+            service,
+            db,
+            user,
+            password,
+        })
+    }
+}
+
+/// `%XX` escapes in a URL's user name or password.
+fn percent_decode(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or("a bad %-escape in the user or password")?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "the user or password is not UTF-8".to_string())
+}
+
+/// The connection to the primary that the store's commands go through
+/// (cloned per use, like the `ConnectionManager` it wraps). With Sentinel,
+/// a command that fails as if the primary had gone (a connection error, a
+/// timeout, READONLY from a demoted one) makes it ask the Sentinels again
+/// in the background, and it moves to the primary they name; the failed
+/// command's caller sees its error (a 503, a retry).
+#[derive(Clone)]
+pub(crate) struct Primary {
+    shared: Arc<Shared>,
+    /// The connection this handle keeps to (all of a fixed URL's
+    /// handles; `pin` for a Sentinel's), or None: the current one.
+    pinned: Option<ConnectionManager>,
+}
+
+struct Shared {
+    locator: Locator,
+    config: ConnectionManagerConfig,
+    current: RwLock<(Client, ConnectionManager)>,
+    looking: AtomicBool,
+    looked_at: Mutex<Option<Instant>>,
+}
+
+impl Primary {
+    /// Connects to the primary (asking the Sentinels first if need be).
+    pub(crate) async fn connect(
+        locator: Locator,
+        config: ConnectionManagerConfig,
+    ) -> RedisResult<Primary> {
+        let client = locator.primary().await?;
+        let manager = client
+            .get_connection_manager_with_config(config.clone())
+            .await?;
+        let pinned = matches!(locator, Locator::Fixed(_)).then(|| manager.clone());
+        Ok(Primary {
+            shared: Arc::new(Shared {
+                locator,
+                config,
+                current: RwLock::new((client, manager)),
+                looking: AtomicBool::new(false),
+                looked_at: Mutex::new(None),
+            }),
+            pinned,
+        })
+    }
+
+    /// A handle whose commands all go to the primary of now, even if
+    /// another is found meanwhile: a write and the WAIT for its
+    /// replication must meet the same server.
+    pub(crate) fn pin(&self) -> Primary {
+        Primary {
+            shared: self.shared.clone(),
+            pinned: Some(self.manager()),
+        }
+    }
+
+    /// A client for the primary of now (for connections of other kinds:
+    /// pub/sub, blocking reads).
+    pub(crate) fn client(&self) -> Client {
+        self.shared
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .clone()
+    }
+
+    /// A fixed URL's handle, whose connection is used as it is (no
+    /// lookups to start on errors).
+    fn is_fixed(&self) -> bool {
+        matches!(self.shared.locator, Locator::Fixed(_)) && self.pinned.is_some()
+    }
+
+    fn manager(&self) -> ConnectionManager {
+        match &self.pinned {
+            Some(manager) => manager.clone(),
+            None => self
+                .shared
+                .current
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .1
+                .clone(),
+        }
+    }
+
+    /// Called with a command's error (also by users of `client`): with
+    /// Sentinel, one that may mean the primary is gone starts a lookup.
+    pub(crate) fn failed(&self, error: &RedisError) {
+        if primary_may_be_gone(error) {
+            self.lost();
+        }
+    }
+
+    /// With Sentinel: asks the Sentinels where the primary is now (a
+    /// connection to it dropped).
+    pub(crate) fn lost(&self) {
+        if matches!(self.shared.locator, Locator::Sentinel(_)) {
+            self.shared.clone().look_up();
+        }
+    }
+}
+
+/// Errors after which the primary may be elsewhere.
+fn primary_may_be_gone(error: &RedisError) -> bool {
+    error.is_io_error()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+        || error.is_timeout()
+        || matches!(error.code(), Some("READONLY" | "MASTERDOWN"))
+        || error.to_string().contains("READONLY")
+}
+
+impl Shared {
+    /// Asks the Sentinels for the primary (one lookup at a time, at most
+    /// one per LOOKUP_GAP) and moves to it if it is another.
+    fn look_up(self: Arc<Self>) {
+        if self.looking.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        tokio::spawn(async move {
+            let since = self
+                .looked_at
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .map(|t| t.elapsed());
+            if let Some(since) = since.filter(|s| *s < LOOKUP_GAP) {
+                tokio::time::sleep(LOOKUP_GAP - since).await;
+            }
+            self.move_to_primary().await;
+            *self.looked_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+            self.looking.store(false, Ordering::SeqCst);
+        });
+    }
+
+    async fn move_to_primary(&self) {
+        let client = match self.locator.primary().await {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::debug!("no primary from the Sentinels yet: {e}");
+                return;
+            }
+        };
+        let addr = client.get_connection_info().addr().to_string();
+        let known = self
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .get_connection_info()
+            .addr()
+            .to_string();
+        if addr == known {
+            return; // the same server: its connection reconnects by itself
+        }
+        match client
+            .get_connection_manager_with_config(self.config.clone())
+            .await
+        {
+            Ok(manager) => {
+                *self.current.write().unwrap_or_else(|e| e.into_inner()) = (client, manager);
+                tracing::warn!(
+                    "the Redis primary is now {addr} (was {known}), as the Sentinels say"
+                );
+            }
+            Err(e) => tracing::debug!("cannot connect to the new primary {addr} yet: {e}"),
+        }
+    }
+}
+
+impl ConnectionLike for Primary {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        if self.is_fixed() {
+            // (Borrowed here only: a borrow that may be returned cannot
+            // come before the branch.)
+            let manager = self.pinned.as_mut().expect("a fixed handle is pinned");
+            return manager.req_packed_command(cmd);
+        }
+        Box::pin(async move {
+            let reply = self.manager().req_packed_command(cmd).await;
+            if let Err(e) = &reply {
+                self.failed(e);
+            }
+            reply
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        if self.is_fixed() {
+            // (Borrowed here only: a borrow that may be returned cannot
+            // come before the branch.)
+            let manager = self.pinned.as_mut().expect("a fixed handle is pinned");
+            return manager.req_packed_commands(pipeline, offset, count);
+        }
+        Box::pin(async move {
+            let reply = self
+                .manager()
+                .req_packed_commands(pipeline, offset, count)
+                .await;
+            if let Err(e) = &reply {
+                self.failed(e);
+            }
+            reply
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.manager().get_db()
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{redact_url, SentinelUrl};
 
     #[test]
     fn passwords_are_never_shown() {
@@ -91,6 +486,37 @@ mod tests {
         ] {
             assert_eq!(redact_url(url), shown, "{url}");
             assert!(!redact_url(url).contains("s3cret"), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_sentinel_url_names_the_sentinels_and_the_service() {
+        let url = "redis+sentinel://faas:p%40ss@10.0.0.1:26379,10.0.0.2:26380,sentinel3/mymaster/2";
+        assert_eq!(
+            SentinelUrl::parse(url),
+            Ok(SentinelUrl {
+                sentinels: vec![
+                    ("10.0.0.1".into(), 26379),
+                    ("10.0.0.2".into(), 26380),
+                    ("sentinel3".into(), 26379)
+                ],
+                service: "mymaster".into(),
+                db: 2,
+                user: Some("faas".into()),
+                password: Some("p@ss".into()),
+            })
+        );
+        assert_eq!(redact_url(url).matches("p%40ss").count(), 0);
+        let plain = SentinelUrl::parse("redis+sentinel://127.0.0.1:26379/faas").unwrap();
+        assert_eq!((plain.db, plain.user, plain.password), (0, None, None));
+        for bad in [
+            "redis+sentinel://127.0.0.1:26379",
+            "redis+sentinel://127.0.0.1:26379/",
+            "redis+sentinel://127.0.0.1:x/faas",
+            "redis+sentinel://:26379/faas",
+            "redis+sentinel://h:1/faas/x",
+        ] {
+            assert!(SentinelUrl::parse(bad).is_err(), "{bad}");
         }
     }
 }

@@ -119,6 +119,8 @@ pub struct RedisOptions {
     pub user: Option<(String, String)>,
     /// Listen for TLS only (`--tls-port`), with this server certificate.
     pub tls: Option<TestCerts>,
+    /// A replica of the Redis on this loopback port (`--replicaof`).
+    pub replica_of: Option<u16>,
 }
 
 /// True if this `redis-server` was built with TLS (Debian's is). Started
@@ -262,6 +264,10 @@ impl RedisServer {
                 .args(["~faas:*", "&faas:*", "&tasks", "+@all", "-@dangerous"])
                 .args(["--user", "default", "off"]);
         }
+        if let Some(primary) = self.options.replica_of {
+            cmd.args(["--replicaof", "127.0.0.1"])
+                .arg(primary.to_string());
+        }
         cmd.arg("--bind")
             .arg("127.0.0.1")
             .arg("--dir")
@@ -293,6 +299,174 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs `redis-cli -p PORT ARGS` on loopback with `input` on its stdin
+/// (commands, one a line); its output, a reply a line.
+pub fn redis_cli(port: u16, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-cli runs (it comes with redis-server)");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().expect("redis-cli output");
+    let _ = writer.join();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Redis Sentinel on loopback: a primary, one replica and three
+/// Sentinels watching them under the name [`Sentinels::SERVICE`] (quorum
+/// 2, the primary declared down after 1 s), all stopped on drop.
+pub struct Sentinels {
+    pub primary: RedisServer,
+    pub replica: RedisServer,
+    pub ports: Vec<u16>,
+    sentinels: Vec<Child>,
+    dir: PathBuf,
+}
+
+impl Sentinels {
+    pub const SERVICE: &'static str = "faas";
+
+    pub fn start() -> Sentinels {
+        let primary = RedisServer::start();
+        let replica = RedisServer::start_with(RedisOptions {
+            replica_of: Some(primary.port),
+            ..RedisOptions::default()
+        });
+        let dir = std::env::temp_dir().join(format!(
+            "faas-sentinels-{}-{}",
+            primary.port,
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("sentinel dir");
+        let mut set = Sentinels {
+            primary,
+            replica,
+            ports: Vec::new(),
+            sentinels: Vec::new(),
+            dir,
+        };
+        set.wait_replica_synced(Duration::from_secs(20));
+        for n in 0..3 {
+            let port = free_port();
+            // Sentinel rewrites its configuration file: one each, writable.
+            let conf = set.dir.join(format!("sentinel-{n}.conf"));
+            let text = format!(
+                "port {port}\nbind 127.0.0.1\ndir {dir}\n\
+                 sentinel monitor {service} 127.0.0.1 {primary} 2\n\
+                 sentinel down-after-milliseconds {service} 1000\n\
+                 sentinel failover-timeout {service} 10000\n\
+                 sentinel parallel-syncs {service} 1\n",
+                dir = set.dir.display(),
+                service = Self::SERVICE,
+                primary = set.primary.port,
+            );
+            std::fs::write(&conf, text).expect("sentinel.conf");
+            let child = Command::new("redis-server")
+                .arg(&conf)
+                .arg("--sentinel")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server --sentinel runs");
+            set.sentinels.push(child);
+            set.ports.push(port);
+            wait_for_port(port, Duration::from_secs(10));
+        }
+        // Every Sentinel has found the replica and the other Sentinels.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !set.ports.iter().all(|&p| {
+            let info = redis_cli(p, &["SENTINEL", "MASTER", Self::SERVICE], "");
+            field_after(&info, "num-slaves") == Some("1")
+                && field_after(&info, "num-other-sentinels") == Some("2")
+        }) {
+            assert!(Instant::now() < deadline, "the Sentinels never met");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        set
+    }
+
+    /// `redis+sentinel://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/faas`.
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        format!("redis+sentinel://{}/{}", hosts.join(","), Self::SERVICE)
+    }
+
+    /// The primary's port as the first Sentinel that answers names it.
+    pub fn primary_port(&self) -> Option<u16> {
+        self.ports.iter().find_map(|&p| {
+            let out = redis_cli(
+                p,
+                &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", Self::SERVICE],
+                "",
+            );
+            out.lines().nth(1)?.trim().parse().ok()
+        })
+    }
+
+    /// Waits until the replica holds all the primary has written.
+    fn wait_replica_synced(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let info = redis_cli(self.replica.port, &["INFO", "replication"], "");
+            if info.contains("master_link_status:up") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the replica never synced: {info}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until the Sentinels name the replica as the primary.
+    pub fn wait_failover(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.primary_port() != Some(self.replica.port) {
+            assert!(
+                Instant::now() < deadline,
+                "no failover to the replica within {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// In `SENTINEL MASTER`'s output (a field name a line, its value the next),
+/// the value of `name`.
+fn field_after<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == name {
+            return lines.next().map(str::trim);
+        }
+    }
+    None
+}
+
+impl Drop for Sentinels {
+    fn drop(&mut self) {
+        for child in &mut self.sentinels {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
