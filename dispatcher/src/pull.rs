@@ -15,11 +15,12 @@
 
 use crate::push::show_key;
 use crate::remote::{
-    self, claim_from_ref, final_of, publish_workers, task_message, unsent_outcome, Assigned,
-    Listen, ListenError, Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
+    self, claim_from_ref, final_of, publish_workers, sendable, task_message, unsent_outcome,
+    Assigned, Listen, ListenError, Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
 };
 use crate::router::{Framing, Inbound};
 use crate::zap::CurveServer;
+use faas_protocol::budget::Budget;
 use faas_protocol::curve::CurveKey;
 use faas_protocol::pace::{self, Rate};
 use faas_protocol::{DispatcherMessage, PullRequest, TasksReply, WorkerMessage};
@@ -33,7 +34,11 @@ use tokio::sync::watch;
 /// in [`pace::AHEAD`]. A worker asking for more gets no more.
 pub const MAX_PULL_PREFETCH: usize = 4;
 
-/// Most modules sent in one answer to `need_modules`.
+/// Most modules sent in one answer to `need_modules`. They are not held to
+/// the byte budget (a module asked for and not sent means it cannot be
+/// sent, and the worker fails its tasks); `faas worker` asks for one
+/// module per `PULL`, so its answers stay within the budget plus one
+/// module.
 const MAX_MODULES_PER_ANSWER: usize = 16;
 /// Most tasks claimed ahead, whatever the workers announce.
 const MAX_CLAIM_AHEAD: usize = 4096;
@@ -360,7 +365,8 @@ impl Scheduler {
 
     /// Sends `claims` (and the modules asked for) to a worker in one
     /// `TASKS`; a module goes along the first time the worker gets a task
-    /// of its function.
+    /// of its function. Tasks beyond the byte budget go back to the front
+    /// of the pending queue, in order, for the next request.
     async fn answer(
         &mut self,
         key: &str,
@@ -375,6 +381,7 @@ impl Scheduler {
             hold_ms: self.config.hold.as_millis() as u64,
             ..TasksReply::default()
         };
+        let mut budget = Budget::default();
         let mut attached: HashSet<FunctionId> = HashSet::new();
         for &id in need {
             match self.io.functions.get(id).await {
@@ -386,7 +393,9 @@ impl Scheduler {
                 Err(failure) => self.fail_function(key, id, failure),
             }
         }
-        for claim in claims {
+        let mut claims = claims.into_iter();
+        let mut unsent = Vec::new();
+        while let Some(claim) = claims.next() {
             let (info, module) = match self.io.functions.get(claim.function_id).await {
                 Ok(found) => found,
                 Err(failure) => {
@@ -394,18 +403,38 @@ impl Scheduler {
                     continue;
                 }
             };
+            let task = task_message(&claim, info);
+            let size = match sendable(&task, &module) {
+                Ok(size) => size,
+                Err(failure) => {
+                    self.io.end(claim, Some(failure));
+                    continue;
+                }
+            };
             let Some(worker) = self.workers.get_mut(key) else {
                 // Unreachable: the worker was just seen. Hand it back.
-                self.io.pending.push_front(claim);
+                unsent.push(claim);
                 continue;
             };
-            if worker.assigned.functions.insert(claim.function_id)
-                && attached.insert(claim.function_id)
-            {
+            let with_module = !worker.assigned.functions.contains(&claim.function_id)
+                && !attached.contains(&claim.function_id);
+            let bytes = size + if with_module { module.len() } else { 0 };
+            if !budget.fits(bytes) {
+                unsent.push(claim);
+                unsent.extend(claims.by_ref());
+                break;
+            }
+            budget.take(bytes);
+            if with_module {
+                worker.assigned.functions.insert(claim.function_id);
+                attached.insert(claim.function_id);
                 reply.modules.push((claim.function_id, module.to_vec()));
             }
-            reply.tasks.push(task_message(&claim, info));
+            reply.tasks.push(task);
             worker.assigned.sent(claim);
+        }
+        for claim in unsent.into_iter().rev() {
+            self.io.pending.push_front(claim);
         }
         if let Some(worker) = self.workers.get_mut(key) {
             worker.assigned.functions.extend(attached);

@@ -5,6 +5,9 @@
 use crate::recorder::{Bookkeeping, Done, Held};
 use crate::router::{self, Framing, Inbound, Outbox, Router};
 use crate::zap::CurveServer;
+use faas_protocol::budget::{
+    json_len, too_large, MAX_ITEM_BYTES, MAX_MODULE_FRAME_BYTES, TOO_LARGE,
+};
 use faas_protocol::{FunctionInfo, ResultMessage, TaskMessage, TaskRef};
 use faas_store::{Claim, Final, FunctionId, Store, TaskId};
 use serde_json::Value;
@@ -651,6 +654,30 @@ pub fn final_of(result: ResultMessage) -> Final {
     }
 }
 
+/// The bytes a task's entry adds to a `TASK` or `TASKS` body, or the
+/// final failure of a task that can never be sent: its entry is over
+/// [`MAX_ITEM_BYTES`] (its payload, mostly), or its function's module is
+/// over the frame cap.
+pub fn sendable(task: &TaskMessage, module: &[u8]) -> Result<usize, Final> {
+    let size = task.wire_size();
+    let failure = if size > MAX_ITEM_BYTES {
+        too_large("its payload", json_len(&task.payload))
+    } else if module.len() > MAX_MODULE_FRAME_BYTES {
+        format!(
+            "too large for the worker port: its function's module is {} bytes, and a frame \
+             may be at most {MAX_MODULE_FRAME_BYTES} bytes",
+            module.len()
+        )
+    } else {
+        return Ok(size);
+    };
+    tracing::warn!(task = %task.task.task_id, "{failure}");
+    Err(Final::Failed {
+        kind: TOO_LARGE.into(),
+        message: failure,
+    })
+}
+
 /// The wire form of a claimed task.
 pub fn task_message(claim: &Claim, function: FunctionInfo) -> TaskMessage {
     TaskMessage {
@@ -791,6 +818,35 @@ mod tests {
             "nonsense",
         ] {
             assert!(!is_loopback_endpoint(exposed), "{exposed}");
+        }
+    }
+
+    #[test]
+    fn a_task_too_large_for_any_message_gets_its_final_failure() {
+        let claim = |payload: Value| Claim {
+            payload,
+            ..claim_from_ref(&task())
+        };
+        let info = FunctionInfo {
+            name: "echo".into(),
+            entry: "_start".into(),
+            module_hash: "ab".repeat(32),
+        };
+        let small = task_message(&claim(Value::String("x".repeat(1000))), info.clone());
+        assert_eq!(sendable(&small, b"\0asm"), Ok(small.wire_size()));
+        let big = "x".repeat(MAX_ITEM_BYTES);
+        let big = task_message(&claim(Value::String(big)), info);
+        match sendable(&big, b"\0asm") {
+            Err(Final::Failed { kind, message }) => {
+                assert_eq!(kind, TOO_LARGE);
+                let size = (MAX_ITEM_BYTES + 2).to_string();
+                assert!(
+                    message.contains(&format!("its payload is {size} bytes"))
+                        && message.contains(&MAX_ITEM_BYTES.to_string()),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
         }
     }
 
