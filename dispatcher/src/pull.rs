@@ -23,7 +23,7 @@ use crate::zap::CurveServer;
 use faas_protocol::budget::Budget;
 use faas_protocol::curve::CurveKey;
 use faas_protocol::pace::{self, Rate};
-use faas_protocol::{DispatcherMessage, PullRequest, TasksReply, WorkerMessage};
+use faas_protocol::{DispatcherMessage, PullRequest, TaskRef, TasksReply, WorkerMessage};
 use faas_store::{Claim, Final, FunctionId, Store};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -114,6 +114,14 @@ struct Worker {
     draining: bool,
     completed: u64,
     waiting: Option<Waiting>,
+    /// When this dispatcher first heard from it: it adopts the tasks the
+    /// worker lists that it does not know only for a heartbeat timeout
+    /// from then (see `pull`).
+    joined: Instant,
+    /// Tasks whose results it sent in that time (the worker lists them
+    /// until it has the answer to the request that carried them: not to
+    /// be adopted).
+    reported_while_new: HashSet<uuid::Uuid>,
 }
 
 impl Worker {
@@ -274,6 +282,8 @@ impl Scheduler {
                 draining: false,
                 completed: 0,
                 waiting: None,
+                joined: Instant::now(),
+                reported_while_new: HashSet::new(),
             }
         });
         worker.last_seen = Instant::now();
@@ -288,18 +298,44 @@ impl Scheduler {
         worker.capacity = worker.capacity.max(worker.slots * (1 + MAX_PULL_PREFETCH));
         let capacity = worker.capacity;
 
+        let new_here = worker.joined.elapsed() < self.config.heartbeat_timeout;
+        if request.free > 0 {
+            // See `Assigned::settled_below`.
+            worker.assigned.settled_below = worker.assigned.settled_below.max(request.seq);
+        }
         if let Some(listed) = &request.running {
             // Before the results: a task whose result is in this request is
-            // still listed. Tasks sent long enough ago not to be in flight
-            // that it does not list were lost on the way; tasks it lists
+            // still listed. Tasks it does not list that were sent long
+            // enough ago not to be in flight, or in the answer to a
+            // request it has settled since, were lost on the way; tasks it lists
             // that we do not know are from before a restart of this
-            // dispatcher (adopted up to the worker's capacity).
-            let (lost, adopted) = worker.assigned.reconcile(listed, grace, capacity);
+            // dispatcher (adopted up to the worker's capacity), but only
+            // while the worker is new here: a listed task we do not hold
+            // may be one whose result we took from an earlier request (the
+            // worker lists it until that request is answered), and adopted
+            // it would be queued again as lost once it is no longer listed.
+            let (adopt_up_to, listed) = if new_here {
+                let unreported: Vec<TaskRef> = listed
+                    .iter()
+                    .filter(|t| !worker.reported_while_new.contains(&t.task_id))
+                    .cloned()
+                    .collect();
+                (capacity, std::borrow::Cow::Owned(unreported))
+            } else {
+                (0, std::borrow::Cow::Borrowed(listed))
+            };
+            let (lost, adopted) = worker.assigned.reconcile(&listed, grace, adopt_up_to);
             for claim in lost {
                 tracing::warn!(task = %claim.task_id, worker = %worker.name, "the worker does not hold a task sent to it; queueing it again");
                 self.io.lost(claim);
             }
             self.io.adopt(adopted);
+        }
+        if new_here {
+            let ids = request.results.iter().map(|r| r.task.task_id);
+            worker.reported_while_new.extend(ids);
+        } else if !worker.reported_while_new.is_empty() {
+            worker.reported_while_new = HashSet::new();
         }
         for result in request.results {
             match worker.assigned.take(&result.task) {
@@ -431,7 +467,7 @@ impl Scheduler {
                 reply.modules.push((claim.function_id, module.to_vec()));
             }
             reply.tasks.push(task);
-            worker.assigned.sent(claim);
+            worker.assigned.sent_in_answer(claim, seq);
         }
         for claim in unsent.into_iter().rev() {
             self.io.pending.push_front(claim);

@@ -555,9 +555,24 @@ pub fn unsent_outcome(failure: Final) -> Option<Final> {
 pub struct Assigned {
     running: HashMap<TaskId, Claim>,
     sent_at: HashMap<TaskId, Instant>,
+    /// Pull mode: the `seq` of the `PULL` whose answer carried each task.
+    answer_of: HashMap<TaskId, u64>,
+    /// Pull mode: the `seq` of the worker's latest work `PULL` (`free > 0`).
+    /// A worker has at most one unanswered, and tasks come only in their
+    /// answers, so when it built that one it had received (or given up)
+    /// every answer to an earlier request: a listing sent after it that
+    /// lacks a task from such an answer proves the task lost, however long
+    /// the answer took to arrive (megabytes of tasks and results on a busy
+    /// host can take longer than the grace).
+    pub settled_below: u64,
     /// Functions whose module this worker has been sent.
     pub functions: HashSet<FunctionId>,
 }
+
+/// A task sent in the answer to a request the worker has not provably
+/// settled yet counts as lost, if unlisted, only after this many times the
+/// grace (a backstop for peers that stop asking).
+const UNSETTLED_GRACES: u32 = 5;
 
 impl Assigned {
     pub fn len(&self) -> usize {
@@ -571,6 +586,15 @@ impl Assigned {
     pub fn sent(&mut self, claim: Claim) {
         self.sent_at.insert(claim.task_id, Instant::now());
         self.running.insert(claim.task_id, claim);
+    }
+
+    /// Pull mode: sent in the answer to the `PULL` numbered `seq` (0: the
+    /// worker does not number its requests; only the time counts).
+    pub fn sent_in_answer(&mut self, claim: Claim, seq: u64) {
+        if seq > 0 {
+            self.answer_of.insert(claim.task_id, seq);
+        }
+        self.sent(claim);
     }
 
     pub fn tasks(&self) -> impl Iterator<Item = &Claim> {
@@ -590,23 +614,25 @@ impl Assigned {
         if !same {
             return None;
         }
-        self.sent_at.remove(&task.task_id);
-        self.running.remove(&task.task_id)
+        self.remove(&task.task_id)
     }
 
     pub fn remove(&mut self, id: &TaskId) -> Option<Claim> {
         self.sent_at.remove(id);
+        self.answer_of.remove(id);
         self.running.remove(id)
     }
 
     /// Everything, emptying it (the worker is gone).
     pub fn drain(&mut self) -> Vec<Claim> {
         self.sent_at.clear();
+        self.answer_of.clear();
         self.running.drain().map(|(_, c)| c).collect()
     }
 
     /// Checks the worker's own list of what it holds against ours. Returns
-    /// the tasks it lost (sent more than `grace` ago, not listed: queue
+    /// the tasks it lost (not listed, and sent more than `grace` ago or, in
+    /// pull mode, in the answer to a request it has settled since: queue
     /// them again) and the listed tasks we did not know (a restart: hold
     /// them, their results will come).
     /// At most `capacity` tasks are held in all.
@@ -621,7 +647,14 @@ impl Assigned {
             .running
             .keys()
             .filter(|id| !ids.contains(id))
-            .filter(|id| self.sent_at.get(id).is_none_or(|t| t.elapsed() > grace))
+            .filter(|id| {
+                let age = self.sent_at.get(id).map(Instant::elapsed);
+                match self.answer_of.get(id) {
+                    Some(&seq) if seq < self.settled_below => true,
+                    Some(_) => age.is_none_or(|age| age > grace * UNSETTLED_GRACES),
+                    None => age.is_none_or(|age| age > grace),
+                }
+            })
             .copied()
             .collect();
         let lost = lost_ids.iter().filter_map(|id| self.remove(id)).collect();
@@ -796,6 +829,38 @@ mod tests {
             3,
             "fresh (maybe in flight), listed and unknown"
         );
+    }
+
+    #[test]
+    fn in_pull_mode_a_task_is_lost_once_its_answer_is_settled_not_after_a_time() {
+        let mut assigned = Assigned::default();
+        let (first, second, unnumbered) = (task(), task(), task());
+        assigned.sent_in_answer(claim_from_ref(&first), 3);
+        assigned.sent_in_answer(claim_from_ref(&second), 5);
+        assigned.sent_in_answer(claim_from_ref(&unnumbered), 0);
+        for t in [&first, &second, &unnumbered] {
+            // Long ago, as when megabyte answers queue up on a busy host.
+            assigned
+                .sent_at
+                .insert(t.task_id, Instant::now() - Duration::from_secs(3));
+        }
+        // A listing built before the worker had the answers: only the
+        // unnumbered task goes by the time.
+        assigned.settled_below = 3;
+        let (lost, _) = assigned.reconcile(&[], Duration::from_secs(2), 10);
+        let ids = |claims: Vec<Claim>| claims.iter().map(|c| c.task_id).collect::<Vec<_>>();
+        assert_eq!(ids(lost), vec![unnumbered.task_id]);
+        // A work PULL numbered 4 came: the answer to 3 was settled.
+        assigned.settled_below = 4;
+        let (lost, _) = assigned.reconcile(&[], Duration::from_secs(2), 10);
+        assert_eq!(ids(lost), vec![first.task_id]);
+        assert_eq!(assigned.len(), 1);
+        // The backstop: unsettled, but very old.
+        assigned
+            .sent_at
+            .insert(second.task_id, Instant::now() - Duration::from_secs(11));
+        let (lost, _) = assigned.reconcile(&[], Duration::from_secs(2), 10);
+        assert_eq!(ids(lost), vec![second.task_id]);
     }
 
     #[test]
