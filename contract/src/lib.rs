@@ -18,9 +18,9 @@ pub use functions::{
     Function, FunctionList, FunctionQuery, FunctionRow, RegisterRequest, RegisterResponse,
 };
 pub use tasks::{
-    BatchRequest, BatchResponse, CancelList, CancelRequest, CancelResponse, ExecuteRequest, ExecuteResponse, ResultList, ResultQuery,
-    ResultRow, ResultsRequest, StatusResponse, Task, TaskList, TaskQuery, TaskResult, TaskRow,
-    TaskStatus, UNKNOWN_TASK,
+    BatchRequest, BatchResponse, CancelList, CancelRequest, CancelResponse, ExecuteRequest,
+    ExecuteResponse, ResultList, ResultQuery, ResultRow, ResultsRequest, StatusResponse, Task,
+    TaskList, TaskQuery, TaskResult, TaskRow, TaskStatus, UNKNOWN_TASK,
 };
 
 use serde::{Deserialize, Serialize};

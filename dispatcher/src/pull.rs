@@ -15,11 +15,12 @@
 
 use crate::push::show_key;
 use crate::remote::{
-    self, claim_from_ref, final_of, publish_workers, task_message, unsent_outcome, Assigned,
-    Listen, ListenError, Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
+    self, claim_from_ref, final_of, publish_workers, sendable, task_message, unsent_outcome,
+    Assigned, Listen, ListenError, Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
 };
 use crate::router::{Framing, Inbound};
 use crate::zap::CurveServer;
+use faas_protocol::budget::Budget;
 use faas_protocol::curve::CurveKey;
 use faas_protocol::pace::{self, Rate};
 use faas_protocol::{DispatcherMessage, PullRequest, TaskRef, TasksReply, WorkerMessage};
@@ -33,7 +34,11 @@ use tokio::sync::watch;
 /// in [`pace::AHEAD`]. A worker asking for more gets no more.
 pub const MAX_PULL_PREFETCH: usize = 4;
 
-/// Most modules sent in one answer to `need_modules`.
+/// Most modules sent in one answer to `need_modules`. They are not held to
+/// the byte budget (a module asked for and not sent means it cannot be
+/// sent, and the worker fails its tasks); `faas worker` asks for one
+/// module per `PULL`, so its answers stay within the budget plus one
+/// module.
 const MAX_MODULES_PER_ANSWER: usize = 16;
 /// Most tasks claimed ahead, whatever the workers announce.
 const MAX_CLAIM_AHEAD: usize = 4096;
@@ -111,6 +116,14 @@ struct Worker {
     waiting: Option<Waiting>,
     /// Its tasks that were cancelled, for its next answer.
     cancel: Vec<TaskRef>,
+    /// When this dispatcher first heard from it: it adopts the tasks the
+    /// worker lists that it does not know only for a heartbeat timeout
+    /// from then (see `pull`).
+    joined: Instant,
+    /// Tasks whose results it sent in that time (the worker lists them
+    /// until it has the answer to the request that carried them: not to
+    /// be adopted).
+    reported_while_new: HashSet<uuid::Uuid>,
 }
 
 impl Worker {
@@ -227,7 +240,8 @@ impl Scheduling for Scheduler {
             }
         }
         for (key, hold) in tell {
-            self.answer(&key, hold.route, hold.seq, Vec::new(), &[]).await;
+            self.answer(&key, hold.route, hold.seq, Vec::new(), &[])
+                .await;
         }
     }
 
@@ -289,6 +303,8 @@ impl Scheduler {
                 completed: 0,
                 waiting: None,
                 cancel: Vec::new(),
+                joined: Instant::now(),
+                reported_while_new: HashSet::new(),
             }
         });
         worker.last_seen = Instant::now();
@@ -303,18 +319,44 @@ impl Scheduler {
         worker.capacity = worker.capacity.max(worker.slots * (1 + MAX_PULL_PREFETCH));
         let capacity = worker.capacity;
 
+        let new_here = worker.joined.elapsed() < self.config.heartbeat_timeout;
+        if request.free > 0 {
+            // See `Assigned::settled_below`.
+            worker.assigned.settled_below = worker.assigned.settled_below.max(request.seq);
+        }
         if let Some(listed) = &request.running {
             // Before the results: a task whose result is in this request is
-            // still listed. Tasks sent long enough ago not to be in flight
-            // that it does not list were lost on the way; tasks it lists
+            // still listed. Tasks it does not list that were sent long
+            // enough ago not to be in flight, or in the answer to a
+            // request it has settled since, were lost on the way; tasks it lists
             // that we do not know are from before a restart of this
-            // dispatcher (adopted up to the worker's capacity).
-            let (lost, adopted) = worker.assigned.reconcile(listed, grace, capacity);
+            // dispatcher (adopted up to the worker's capacity), but only
+            // while the worker is new here: a listed task we do not hold
+            // may be one whose result we took from an earlier request (the
+            // worker lists it until that request is answered), and adopted
+            // it would be queued again as lost once it is no longer listed.
+            let (adopt_up_to, listed) = if new_here {
+                let unreported: Vec<TaskRef> = listed
+                    .iter()
+                    .filter(|t| !worker.reported_while_new.contains(&t.task_id))
+                    .cloned()
+                    .collect();
+                (capacity, std::borrow::Cow::Owned(unreported))
+            } else {
+                (0, std::borrow::Cow::Borrowed(listed))
+            };
+            let (lost, adopted) = worker.assigned.reconcile(&listed, grace, adopt_up_to);
             for claim in lost {
                 tracing::warn!(task = %claim.task_id, worker = %worker.name, "the worker does not hold a task sent to it; queueing it again");
                 self.io.lost(claim);
             }
             self.io.adopt(adopted);
+        }
+        if new_here {
+            let ids = request.results.iter().map(|r| r.task.task_id);
+            worker.reported_while_new.extend(ids);
+        } else if !worker.reported_while_new.is_empty() {
+            worker.reported_while_new = HashSet::new();
         }
         for result in request.results {
             match worker.assigned.take(&result.task) {
@@ -380,7 +422,8 @@ impl Scheduler {
 
     /// Sends `claims` (and the modules asked for) to a worker in one
     /// `TASKS`; a module goes along the first time the worker gets a task
-    /// of its function.
+    /// of its function. Tasks beyond the byte budget go back to the front
+    /// of the pending queue, in order, for the next request.
     async fn answer(
         &mut self,
         key: &str,
@@ -400,6 +443,7 @@ impl Scheduler {
                 .unwrap_or_default(),
             ..TasksReply::default()
         };
+        let mut budget = Budget::default();
         let mut attached: HashSet<FunctionId> = HashSet::new();
         for &id in need {
             match self.io.functions.get(id).await {
@@ -411,7 +455,9 @@ impl Scheduler {
                 Err(failure) => self.fail_function(key, id, failure),
             }
         }
-        for claim in claims {
+        let mut claims = claims.into_iter();
+        let mut unsent = Vec::new();
+        while let Some(claim) = claims.next() {
             let (info, module) = match self.io.functions.get(claim.function_id).await {
                 Ok(found) => found,
                 Err(failure) => {
@@ -419,18 +465,38 @@ impl Scheduler {
                     continue;
                 }
             };
+            let task = task_message(&claim, info);
+            let size = match sendable(&task, &module) {
+                Ok(size) => size,
+                Err(failure) => {
+                    self.io.end(claim, Some(failure));
+                    continue;
+                }
+            };
             let Some(worker) = self.workers.get_mut(key) else {
                 // Unreachable: the worker was just seen. Hand it back.
-                self.io.pending.push_front(claim);
+                unsent.push(claim);
                 continue;
             };
-            if worker.assigned.functions.insert(claim.function_id)
-                && attached.insert(claim.function_id)
-            {
+            let with_module = !worker.assigned.functions.contains(&claim.function_id)
+                && !attached.contains(&claim.function_id);
+            let bytes = size + if with_module { module.len() } else { 0 };
+            if !budget.fits(bytes) {
+                unsent.push(claim);
+                unsent.extend(claims.by_ref());
+                break;
+            }
+            budget.take(bytes);
+            if with_module {
+                worker.assigned.functions.insert(claim.function_id);
+                attached.insert(claim.function_id);
                 reply.modules.push((claim.function_id, module.to_vec()));
             }
-            reply.tasks.push(task_message(&claim, info));
-            worker.assigned.sent(claim);
+            reply.tasks.push(task);
+            worker.assigned.sent_in_answer(claim, seq);
+        }
+        for claim in unsent.into_iter().rev() {
+            self.io.pending.push_front(claim);
         }
         if let Some(worker) = self.workers.get_mut(key) {
             worker.assigned.functions.extend(attached);

@@ -6,11 +6,12 @@
 //! (`router.rs`), the claimer and the recorder talk to it over channels.
 
 use crate::remote::{
-    self, final_of, publish_workers, task_message, unsent_outcome, Assigned, Listen, ListenError,
-    Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
+    self, final_of, publish_workers, sendable, task_message, unsent_outcome, Assigned, Listen,
+    ListenError, Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
 };
 use crate::router::{hex_id, Framing, Identity, Inbound};
 use crate::zap::CurveServer;
+use faas_protocol::budget::Budget;
 use faas_protocol::curve::CurveKey;
 use faas_protocol::pace::{self, Rate};
 use faas_protocol::{
@@ -66,7 +67,8 @@ impl PushConfig {
     }
 }
 
-/// Most tasks in one `TASKS` message.
+/// Most tasks in one `TASKS` message; fewer if they pass the byte budget
+/// ([`faas_protocol::budget`]).
 const MAX_TASKS_PER_MESSAGE: usize = 256;
 
 struct Worker {
@@ -455,9 +457,11 @@ impl Scheduler {
 
     /// Sends pending tasks to the least-loaded workers while any has room:
     /// one `TASK` each, or for a worker that takes `TASKS`, all of its
-    /// tasks of this round in one message.
+    /// tasks of this round in as few messages as the byte budget allows
+    /// (in order: a module goes in the message of the first task that
+    /// needs it).
     async fn assign(&mut self) {
-        let mut batches: HashMap<Identity, TasksReply> = HashMap::new();
+        let mut batches: HashMap<Identity, (TasksReply, Budget)> = HashMap::new();
         while !self.io.pending.is_empty() {
             let Some(to) = self.pick_worker() else { break };
             let Some(claim) = self.io.pending.pop_front() else {
@@ -470,7 +474,7 @@ impl Scheduler {
                 }
                 None => false,
             };
-            let (task, module) = match self.prepare(&to, &claim).await {
+            let (task, module, bytes) = match self.prepare(&to, &claim).await {
                 Ok(prepared) => prepared,
                 Err(failure) => {
                     self.fail_unsent(&to, claim, failure);
@@ -483,40 +487,45 @@ impl Scheduler {
                     .send(&to, &DispatcherMessage::Task { task, module });
                 continue;
             }
-            let tasks = batches.entry(to.clone()).or_default();
+            let (tasks, budget) = batches.entry(to.clone()).or_default();
+            if !budget.fits(bytes) || tasks.tasks.len() >= MAX_TASKS_PER_MESSAGE {
+                let full = std::mem::take(tasks);
+                *budget = Budget::default();
+                self.io.outbox.send(&to, &DispatcherMessage::Tasks(full));
+            }
+            budget.take(bytes);
             tasks
                 .modules
                 .extend(module.map(|bytes| (claim.function_id, bytes)));
             tasks.tasks.push(task);
-            if tasks.tasks.len() >= MAX_TASKS_PER_MESSAGE {
-                let full = std::mem::take(tasks);
-                self.io.outbox.send(&to, &DispatcherMessage::Tasks(full));
-            }
         }
-        for (to, tasks) in batches {
+        for (to, (tasks, _)) in batches {
             if !tasks.tasks.is_empty() {
                 self.io.outbox.send(&to, &DispatcherMessage::Tasks(tasks));
             }
         }
     }
 
-    /// The task's message for `to`, and its module if this worker has not
-    /// had the function yet.
+    /// The task's message for `to`, its module if this worker has not had
+    /// the function yet, and the bytes both add to a message; or the
+    /// failure of a task that cannot be sent (its function is gone, it is
+    /// too large).
     async fn prepare(
         &mut self,
         to: &Identity,
         claim: &Claim,
-    ) -> Result<(TaskMessage, Option<Vec<u8>>), Final> {
+    ) -> Result<(TaskMessage, Option<Vec<u8>>, usize), Final> {
         let (info, module) = self.io.functions.get(claim.function_id).await?;
+        let task = task_message(claim, info);
+        let bytes = sendable(&task, &module)?;
         let first_time = self
             .workers
             .get_mut(to)
             .map(|w| w.assigned.functions.insert(claim.function_id))
             .unwrap_or(true);
-        Ok((
-            task_message(claim, info),
-            first_time.then(|| module.to_vec()),
-        ))
+        let module = first_time.then(|| module.to_vec());
+        let bytes = bytes + module.as_ref().map_or(0, Vec::len);
+        Ok((task, module, bytes))
     }
 
     /// The live worker with the largest share of free slots; ties go to the
@@ -546,7 +555,7 @@ impl Scheduler {
     }
 
     async fn send_task(&mut self, to: &Identity, claim: &Claim) -> Result<(), Final> {
-        let (task, module) = self.prepare(to, claim).await?;
+        let (task, module, _) = self.prepare(to, claim).await?;
         self.io
             .outbox
             .send(to, &DispatcherMessage::Task { task, module });

@@ -11,10 +11,13 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 /// The claims a dispatcher holds (running or about to run), whose leases it
 /// keeps alive; in local mode with the ticket that stops each one.
 #[derive(Clone, Default)]
-pub struct Held(Arc<Mutex<HashMap<TaskId, (Claim, Option<Ticket>)>>>);
+pub struct Held(Arc<Mutex<HashMap<TaskId, HeldClaim>>>);
+
+/// A held claim, and the ticket of its invocation (local mode).
+type HeldClaim = (Claim, Option<Ticket>);
 
 impl Held {
-    fn lock(&self) -> MutexGuard<'_, HashMap<TaskId, (Claim, Option<Ticket>)>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<TaskId, HeldClaim>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -5,6 +5,9 @@
 use crate::recorder::{Bookkeeping, Done, Held};
 use crate::router::{self, Framing, Inbound, Outbox, Router};
 use crate::zap::CurveServer;
+use faas_protocol::budget::{
+    json_len, too_large, MAX_ITEM_BYTES, MAX_MODULE_FRAME_BYTES, TOO_LARGE,
+};
 use faas_protocol::{FunctionInfo, ResultMessage, TaskMessage, TaskRef};
 use faas_store::{Claim, Final, FunctionId, Store, TaskId};
 use serde_json::Value;
@@ -584,9 +587,24 @@ pub fn unsent_outcome(failure: Final) -> Option<Final> {
 pub struct Assigned {
     running: HashMap<TaskId, Claim>,
     sent_at: HashMap<TaskId, Instant>,
+    /// Pull mode: the `seq` of the `PULL` whose answer carried each task.
+    answer_of: HashMap<TaskId, u64>,
+    /// Pull mode: the `seq` of the worker's latest work `PULL` (`free > 0`).
+    /// A worker has at most one unanswered, and tasks come only in their
+    /// answers, so when it built that one it had received (or given up)
+    /// every answer to an earlier request: a listing sent after it that
+    /// lacks a task from such an answer proves the task lost, however long
+    /// the answer took to arrive (megabytes of tasks and results on a busy
+    /// host can take longer than the grace).
+    pub settled_below: u64,
     /// Functions whose module this worker has been sent.
     pub functions: HashSet<FunctionId>,
 }
+
+/// A task sent in the answer to a request the worker has not provably
+/// settled yet counts as lost, if unlisted, only after this many times the
+/// grace (a backstop for peers that stop asking).
+const UNSETTLED_GRACES: u32 = 5;
 
 impl Assigned {
     /// The attempts held here of `tasks`, as the worker knows them.
@@ -611,6 +629,15 @@ impl Assigned {
         self.running.insert(claim.task_id, claim);
     }
 
+    /// Pull mode: sent in the answer to the `PULL` numbered `seq` (0: the
+    /// worker does not number its requests; only the time counts).
+    pub fn sent_in_answer(&mut self, claim: Claim, seq: u64) {
+        if seq > 0 {
+            self.answer_of.insert(claim.task_id, seq);
+        }
+        self.sent(claim);
+    }
+
     pub fn tasks(&self) -> impl Iterator<Item = &Claim> {
         self.running.values()
     }
@@ -628,23 +655,25 @@ impl Assigned {
         if !same {
             return None;
         }
-        self.sent_at.remove(&task.task_id);
-        self.running.remove(&task.task_id)
+        self.remove(&task.task_id)
     }
 
     pub fn remove(&mut self, id: &TaskId) -> Option<Claim> {
         self.sent_at.remove(id);
+        self.answer_of.remove(id);
         self.running.remove(id)
     }
 
     /// Everything, emptying it (the worker is gone).
     pub fn drain(&mut self) -> Vec<Claim> {
         self.sent_at.clear();
+        self.answer_of.clear();
         self.running.drain().map(|(_, c)| c).collect()
     }
 
     /// Checks the worker's own list of what it holds against ours. Returns
-    /// the tasks it lost (sent more than `grace` ago, not listed: queue
+    /// the tasks it lost (not listed, and sent more than `grace` ago or, in
+    /// pull mode, in the answer to a request it has settled since: queue
     /// them again) and the listed tasks we did not know (a restart: hold
     /// them, their results will come).
     /// At most `capacity` tasks are held in all.
@@ -659,7 +688,14 @@ impl Assigned {
             .running
             .keys()
             .filter(|id| !ids.contains(id))
-            .filter(|id| self.sent_at.get(id).is_none_or(|t| t.elapsed() > grace))
+            .filter(|id| {
+                let age = self.sent_at.get(id).map(Instant::elapsed);
+                match self.answer_of.get(id) {
+                    Some(&seq) if seq < self.settled_below => true,
+                    Some(_) => age.is_none_or(|age| age > grace * UNSETTLED_GRACES),
+                    None => age.is_none_or(|age| age > grace),
+                }
+            })
             .copied()
             .collect();
         let lost = lost_ids.iter().filter_map(|id| self.remove(id)).collect();
@@ -690,6 +726,30 @@ pub fn final_of(result: ResultMessage) -> Final {
             },
         },
     }
+}
+
+/// The bytes a task's entry adds to a `TASK` or `TASKS` body, or the
+/// final failure of a task that can never be sent: its entry is over
+/// [`MAX_ITEM_BYTES`] (its payload, mostly), or its function's module is
+/// over the frame cap.
+pub fn sendable(task: &TaskMessage, module: &[u8]) -> Result<usize, Final> {
+    let size = task.wire_size();
+    let failure = if size > MAX_ITEM_BYTES {
+        too_large("its payload", json_len(&task.payload))
+    } else if module.len() > MAX_MODULE_FRAME_BYTES {
+        format!(
+            "too large for the worker port: its function's module is {} bytes, and a frame \
+             may be at most {MAX_MODULE_FRAME_BYTES} bytes",
+            module.len()
+        )
+    } else {
+        return Ok(size);
+    };
+    tracing::warn!(task = %task.task.task_id, "{failure}");
+    Err(Final::Failed {
+        kind: TOO_LARGE.into(),
+        message: failure,
+    })
 }
 
 /// The wire form of a claimed task.
@@ -818,6 +878,38 @@ mod tests {
     }
 
     #[test]
+    fn in_pull_mode_a_task_is_lost_once_its_answer_is_settled_not_after_a_time() {
+        let mut assigned = Assigned::default();
+        let (first, second, unnumbered) = (task(), task(), task());
+        assigned.sent_in_answer(claim_from_ref(&first), 3);
+        assigned.sent_in_answer(claim_from_ref(&second), 5);
+        assigned.sent_in_answer(claim_from_ref(&unnumbered), 0);
+        for t in [&first, &second, &unnumbered] {
+            // Long ago, as when megabyte answers queue up on a busy host.
+            assigned
+                .sent_at
+                .insert(t.task_id, Instant::now() - Duration::from_secs(3));
+        }
+        // A listing built before the worker had the answers: only the
+        // unnumbered task goes by the time.
+        assigned.settled_below = 3;
+        let (lost, _) = assigned.reconcile(&[], Duration::from_secs(2), 10);
+        let ids = |claims: Vec<Claim>| claims.iter().map(|c| c.task_id).collect::<Vec<_>>();
+        assert_eq!(ids(lost), vec![unnumbered.task_id]);
+        // A work PULL numbered 4 came: the answer to 3 was settled.
+        assigned.settled_below = 4;
+        let (lost, _) = assigned.reconcile(&[], Duration::from_secs(2), 10);
+        assert_eq!(ids(lost), vec![first.task_id]);
+        assert_eq!(assigned.len(), 1);
+        // The backstop: unsettled, but very old.
+        assigned
+            .sent_at
+            .insert(second.task_id, Instant::now() - Duration::from_secs(11));
+        let (lost, _) = assigned.reconcile(&[], Duration::from_secs(2), 10);
+        assert_eq!(ids(lost), vec![second.task_id]);
+    }
+
+    #[test]
     fn loopback_endpoints() {
         for local in [
             "tcp://127.0.0.1:7001",
@@ -837,6 +929,35 @@ mod tests {
             "nonsense",
         ] {
             assert!(!is_loopback_endpoint(exposed), "{exposed}");
+        }
+    }
+
+    #[test]
+    fn a_task_too_large_for_any_message_gets_its_final_failure() {
+        let claim = |payload: Value| Claim {
+            payload,
+            ..claim_from_ref(&task())
+        };
+        let info = FunctionInfo {
+            name: "echo".into(),
+            entry: "_start".into(),
+            module_hash: "ab".repeat(32),
+        };
+        let small = task_message(&claim(Value::String("x".repeat(1000))), info.clone());
+        assert_eq!(sendable(&small, b"\0asm"), Ok(small.wire_size()));
+        let big = "x".repeat(MAX_ITEM_BYTES);
+        let big = task_message(&claim(Value::String(big)), info);
+        match sendable(&big, b"\0asm") {
+            Err(Final::Failed { kind, message }) => {
+                assert_eq!(kind, TOO_LARGE);
+                let size = (MAX_ITEM_BYTES + 2).to_string();
+                assert!(
+                    message.contains(&format!("its payload is {size} bytes"))
+                        && message.contains(&MAX_ITEM_BYTES.to_string()),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
         }
     }
 

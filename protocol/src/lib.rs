@@ -7,6 +7,7 @@
 //! files and must not trust its input: every malformed message is a
 //! `ProtocolError`, every malformed key a `KeyError`, never a panic.
 
+pub mod budget;
 pub mod curve;
 pub mod pace;
 

@@ -5,8 +5,8 @@
 use crate::host::{HostState, LimitHit, Limiter};
 use crate::load::Function;
 use crate::outcome::{FailureKind, Outcome};
-use crate::pool::Ticket;
 use crate::output::CappedOutput;
+use crate::pool::Ticket;
 use crate::runtime::Runtime;
 use crate::signature::{float_to_json, results_to_json, Arg, Args, Convention};
 use serde_json::Value;

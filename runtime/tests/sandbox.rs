@@ -562,9 +562,15 @@ fn start_stoppable(
     let f = runtime().load(wat.as_bytes(), entry, None).unwrap();
     let (tx, rx) = crossbeam_channel::bounded(1);
     let ticket = Ticket::new();
-    pool.submit_with_ticket(f, args, Some(Duration::from_secs(60)), ticket.clone(), move |o| {
-        let _ = tx.send(o);
-    })
+    pool.submit_with_ticket(
+        f,
+        args,
+        Some(Duration::from_secs(60)),
+        ticket.clone(),
+        move |o| {
+            let _ = tx.send(o);
+        },
+    )
     .unwrap();
     (ticket, rx)
 }
@@ -584,12 +590,19 @@ fn stop_interrupts_a_computing_guest_and_a_sleeping_one() {
     // Both run for 60 s unless stopped; the bound is far above one tick.
     for outcome in [&spun, &slept].map(|rx| rx.recv_timeout(Duration::from_secs(10))) {
         let outcome = outcome.expect("a stopped invocation ended");
-        assert_eq!(failure(&outcome), (FailureKind::Cancelled, "cancelled".into()));
+        assert_eq!(
+            failure(&outcome),
+            (FailureKind::Cancelled, "cancelled".into())
+        );
     }
     assert!(stopped.elapsed() < Duration::from_secs(10));
     // The slots are free again.
     let f = runtime().load(TYPED.as_bytes(), "add", None).unwrap();
-    assert_eq!(pool.run(f, Args::Typed(vec![Arg::I32(1), Arg::I32(2)]), None).value(), Some(&json!(3)));
+    assert_eq!(
+        pool.run(f, Args::Typed(vec![Arg::I32(1), Arg::I32(2)]), None)
+            .value(),
+        Some(&json!(3))
+    );
 }
 
 #[test]
@@ -601,7 +614,10 @@ fn a_task_stopped_before_it_starts_never_runs_and_says_cancelled() {
     queued.stop();
     busy.stop();
     let wait = Duration::from_secs(10);
-    assert_eq!(failure(&busy_done.recv_timeout(wait).unwrap()).0, FailureKind::Cancelled);
+    assert_eq!(
+        failure(&busy_done.recv_timeout(wait).unwrap()).0,
+        FailureKind::Cancelled
+    );
     assert_eq!(
         queued_done.recv_timeout(wait).unwrap(),
         Outcome::cancelled(),

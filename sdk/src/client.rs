@@ -113,13 +113,13 @@ fn reason_suffix(status: u16) -> String {
 }
 
 use faas_contract::{
-    BatchRequest, BatchResponse, CancelRequest, CreateKeyRequest, ExecuteRequest, ExecuteResponse, FunctionList,
-    KeyList, RegisterRequest, RegisterResponse, ResultList, ResultsRequest, StatusResponse,
-    TaskList, WorkerList,
+    BatchRequest, BatchResponse, CancelRequest, CreateKeyRequest, ExecuteRequest, ExecuteResponse,
+    FunctionList, KeyList, RegisterRequest, RegisterResponse, ResultList, ResultsRequest,
+    StatusResponse, TaskList, WorkerList,
 };
 pub use faas_contract::{
-    CancelList, Function, FunctionRow as FunctionInfo, KeyRow, LimitOverrides, NewKey, ResultRow, Revoked,
-    TaskResult, TaskRow as TaskInfo, TaskStatus, TenantInfo, WorkerRow, MAX_BATCH,
+    CancelList, Function, FunctionRow as FunctionInfo, KeyRow, LimitOverrides, NewKey, ResultRow,
+    Revoked, TaskResult, TaskRow as TaskInfo, TaskStatus, TenantInfo, WorkerRow, MAX_BATCH,
 };
 
 /// How a [`Client`] authenticates and whom it trusts, beyond the URL.

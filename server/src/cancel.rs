@@ -56,7 +56,13 @@ pub async fn cancel(
         }
         Cancelled::Unknown => return Err(missing()),
     };
-    Ok((code, Json(CancelResponse { task_id: id, status })))
+    Ok((
+        code,
+        Json(CancelResponse {
+            task_id: id,
+            status,
+        }),
+    ))
 }
 
 /// Cancel many tasks
@@ -92,7 +98,11 @@ pub async fn cancel_many(
         .map(|t| Uuid::parse_str(t.trim()).ok())
         .collect();
     let ids: Vec<Uuid> = parsed.iter().flatten().copied().collect();
-    let mut found = state.store.cancel_many(&ids, caller.scope()).await?.into_iter();
+    let mut found = state
+        .store
+        .cancel_many(&ids, caller.scope())
+        .await?
+        .into_iter();
     let mut answer = CancelList::default();
     for (text, id) in req.task_ids.iter().zip(parsed) {
         match id.map(|id| (id, found.next().unwrap_or(Cancelled::Unknown))) {

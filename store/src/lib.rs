@@ -31,7 +31,8 @@ pub use model::{
     RECENT_TASKS,
 };
 pub use redis_store::{
-    RedisStore, CONTROL_CHANNEL, DONE_CHANNEL, FUNCTIONS_INDEX, GROUP, NEW_TASK_CHANNEL, RECENT_INDEX, STREAM,
+    RedisStore, CONTROL_CHANNEL, DONE_CHANNEL, FUNCTIONS_INDEX, GROUP, NEW_TASK_CHANNEL,
+    RECENT_INDEX, STREAM,
 };
 pub use redis_url::{redact_url, RedisOptions};
 pub use tenants::{Limit, LimitOverrides, OverQuota, TenantInfo, TenantLimits};

@@ -7,9 +7,8 @@
 use crate::error::{StoreError, StoreResult};
 use crate::keys::ApiKey;
 use crate::model::{
-    lost_message, new_receipt, now_ms, Cancelled, Claim, Final, FunctionId, FunctionRecord,
-    Notice, TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary, CANCELLED, LOST_KIND,
-    RECENT_TASKS,
+    lost_message, new_receipt, now_ms, Cancelled, Claim, Final, FunctionId, FunctionRecord, Notice,
+    TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary, CANCELLED, LOST_KIND, RECENT_TASKS,
 };
 use crate::retention::{deadline, Finished};
 use crate::tenants::{Bucket, LimitOverrides, OverQuota, TenantInfo};

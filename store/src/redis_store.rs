@@ -1274,7 +1274,10 @@ impl RedisStore {
                 .arg(claim.attempt);
         }
         let stop: Vec<String> = invocation.invoke_async(&mut conn).await?;
-        Ok(stop.iter().filter_map(|id| Uuid::parse_str(id).ok()).collect())
+        Ok(stop
+            .iter()
+            .filter_map(|id| Uuid::parse_str(id).ok())
+            .collect())
     }
 
     pub async fn cancel_many(

@@ -1127,7 +1127,6 @@ async fn recent_tasks_skip_expired_ids(f: Fixture) {
     );
 }
 
-
 /// Reads a task's status, result and failure kind.
 async fn ending(s: &Store, id: Uuid) -> (TaskStatus, serde_json::Value, Option<String>) {
     let t = s.task(id, ALL).await.unwrap().expect("the task exists");
@@ -1172,14 +1171,20 @@ async fn a_cancelled_queued_task_never_starts(f: Fixture) {
         [Cancelled::AlreadyEnded(TaskStatus::Failed)],
         "cancelling again changes nothing"
     );
-    assert!(s.finish(&claims[0], &Final::Completed(json!(1))).await.unwrap());
+    assert!(s
+        .finish(&claims[0], &Final::Completed(json!(1)))
+        .await
+        .unwrap());
     assert_eq!(
         s.cancel_many(&[kept], ALL).await.unwrap(),
         [Cancelled::AlreadyEnded(TaskStatus::Completed)]
     );
     assert_eq!(ending(s, kept).await.0, TaskStatus::Completed);
     // Its long poll ends with the cancellation.
-    let waited = s.wait_final(doomed, Duration::from_secs(5), ALL).await.unwrap();
+    let waited = s
+        .wait_final(doomed, Duration::from_secs(5), ALL)
+        .await
+        .unwrap();
     assert_eq!(waited.map(|t| t.status), Some(TaskStatus::Failed));
 }
 
@@ -1196,7 +1201,10 @@ async fn a_cancelled_running_task_ends_at_once_and_its_holder_is_told(f: Fixture
     let told = tokio::time::timeout(Duration::from_secs(10), notices.recv()).await;
     assert_eq!(told.ok().flatten(), Some(Notice::Stop(vec![id])));
     // A holder that missed the notice hears it at its next renewal.
-    assert_eq!(s.renew("c", std::slice::from_ref(&claim)).await.unwrap(), [id]);
+    assert_eq!(
+        s.renew("c", std::slice::from_ref(&claim)).await.unwrap(),
+        [id]
+    );
     // The attempt's own end is dropped, and it is never run again.
     assert!(!s.finish(&claim, &Final::Completed(json!(1))).await.unwrap());
     s.requeue(&claim).await.unwrap();
@@ -1205,7 +1213,6 @@ async fn a_cancelled_running_task_ends_at_once_and_its_holder_is_told(f: Fixture
     assert_eq!(ending(s, id).await, cancelled_ending());
     assert_eq!(s.tenant(T).await.unwrap().active_tasks, 0);
 }
-
 
 async fn a_submission_beyond_the_queue_depth_stores_nothing(f: Fixture) {
     let s = f
@@ -1221,7 +1228,11 @@ async fn a_submission_beyond_the_queue_depth_stores_nothing(f: Fixture) {
     let over = over_quota(over);
     assert_eq!(over.limit, Limit::QueueDepth);
     assert!(over.detail.contains("queue is full"), "{}", over.detail);
-    assert_eq!(s.tenant(T).await.unwrap().active_tasks, 2, "nothing of it stored");
+    assert_eq!(
+        s.tenant(T).await.unwrap().active_tasks,
+        2,
+        "nothing of it stored"
+    );
     s.submit(T, Uuid::new_v4(), function, &json!([]), None)
         .await
         .unwrap();

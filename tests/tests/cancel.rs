@@ -15,8 +15,11 @@ use uuid::Uuid;
 
 /// What holds a platform up for the length of a test.
 enum Holder {
-    Daemons(#[allow(dead_code)] Vec<Daemon>, #[allow(dead_code)] Option<RedisServer>),
-    Cluster(#[allow(dead_code)] Cluster),
+    Daemons(
+        #[allow(dead_code)] Vec<Daemon>,
+        #[allow(dead_code)] Option<RedisServer>,
+    ),
+    Cluster(#[allow(dead_code)] Box<Cluster>),
 }
 
 /// A platform of each mode with exactly one slot.
@@ -35,11 +38,15 @@ fn one_slot(mode: &str) -> (Api, Holder) {
             (api, Holder::Daemons(vec![server, dispatcher], Some(redis)))
         }
         remote => {
-            let mode = if remote == "push" { Mode::Push } else { Mode::Pull };
+            let mode = if remote == "push" {
+                Mode::Push
+            } else {
+                Mode::Pull
+            };
             let mut cluster = Cluster::start(mode, "3");
             cluster.add_worker(1, "w1");
             let api = cluster.api.clone();
-            (api, Holder::Cluster(cluster))
+            (api, Holder::Cluster(Box::new(cluster)))
         }
     }
 }
@@ -56,7 +63,11 @@ async fn assert_cancelled(api: &Api, task: Uuid) {
     api.wait_final(task).await;
     let record = api.task(task).await;
     assert_eq!(
-        (&record["status"], &record["result"], &record["failure_kind"]),
+        (
+            &record["status"],
+            &record["result"],
+            &record["failure_kind"]
+        ),
         (&json!("FAILED"), &json!("cancelled"), &json!("cancelled")),
         "{record}"
     );
@@ -94,10 +105,19 @@ async fn a_running_loop_is_stopped_and_a_queued_task_never_runs(mode: &str) {
     for task in [looping, queued] {
         assert_cancelled(&api, task).await;
         // Its long poll has the same answer, and a second cancel changes nothing.
-        assert_eq!(api.wait_final(task).await, ("FAILED".into(), json!("cancelled")));
+        assert_eq!(
+            api.wait_final(task).await,
+            ("FAILED".into(), json!("cancelled"))
+        );
         let (code, body) = cancel(&api, task).await;
         assert_eq!(code, 409, "{body}");
-        assert!(body["detail"].as_str().unwrap().contains("already ended (FAILED)"), "{body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("already ended (FAILED)"),
+            "{body}"
+        );
     }
     // Never retried: it stays cancelled after the lease would have lapsed.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -130,7 +150,11 @@ async fn many_at_once_and_the_wrong_ids(mode: &str) {
     let answer = reply.json();
     assert_eq!(answer["cancelled"], json!(loops), "{answer}");
     assert_eq!(answer["already_ended"], json!([done]), "{answer}");
-    assert_eq!(answer["unknown"], json!([unknown, "not-a-uuid"]), "{answer}");
+    assert_eq!(
+        answer["unknown"],
+        json!([unknown, "not-a-uuid"]),
+        "{answer}"
+    );
     for task in &loops {
         assert_cancelled(&api, *task).await;
     }

@@ -1,6 +1,7 @@
 //! Turning the end of a task into its `RESULT` message, with the same
 //! failure kinds the local dispatcher records (`dispatcher/src/outcome.rs`).
 
+use faas_protocol::budget::{json_len, too_large, MAX_ITEM_BYTES, TOO_LARGE};
 use faas_protocol::{ResultMessage, TaskRef};
 use faas_runtime::{FailureKind, Outcome};
 use serde_json::Value;
@@ -38,6 +39,22 @@ pub fn failed(task: TaskRef, kind: &str, message: impl Into<String>) -> ResultMe
     }
 }
 
+/// A result as it is sent, and the bytes it adds to a message: one too
+/// large for any message becomes its task's `too_large` failure (else the
+/// dispatcher would drop it as malformed, and the task would be retried
+/// as lost).
+pub fn sendable(result: ResultMessage) -> (ResultMessage, usize) {
+    let size = result.wire_size();
+    if size <= MAX_ITEM_BYTES {
+        return (result, size);
+    }
+    let message = too_large("its result", json_len(&result.result));
+    tracing::warn!(task = %result.task.task_id, "{message}");
+    let failure = failed(result.task, TOO_LARGE, message);
+    let size = failure.wire_size();
+    (failure, size)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +87,27 @@ mod tests {
         assert_eq!(r.status, "FAILED");
         assert_eq!(r.result, json!("exit code 3: boom"));
         assert_eq!(r.kind.as_deref(), Some("exit_code"));
+    }
+
+    #[test]
+    fn a_result_too_large_for_any_message_becomes_a_failure() {
+        let small = result_of(task(), Outcome::completed(json!("x".repeat(1000))));
+        let (sent, size) = sendable(small.clone());
+        assert_eq!((sent, size), (small.clone(), small.wire_size()));
+        let t = task();
+        let big = result_of(
+            t.clone(),
+            Outcome::completed(json!("\n".repeat(MAX_ITEM_BYTES / 2))),
+        );
+        let (sent, size) = sendable(big);
+        assert_eq!((sent.task, sent.status.as_str()), (t, "FAILED"));
+        assert_eq!(sent.kind.as_deref(), Some(TOO_LARGE));
+        let message = sent.result.as_str().unwrap().to_string();
+        assert!(
+            message.contains("its result is") && message.contains(&MAX_ITEM_BYTES.to_string()),
+            "{message}"
+        );
+        assert!(size < 1024);
     }
 
     #[test]

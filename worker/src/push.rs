@@ -8,8 +8,10 @@
 use crate::config::{routing_id, WorkerConfig, WorkerError};
 use crate::engine::{Engine, Latency};
 use crate::link::{heartbeat_interval, Link, DEFAULT_HEARTBEAT, READ_BATCH};
+use crate::outcome::sendable;
 use crate::tasks::Action;
-use faas_protocol::{DispatcherMessage, WorkerMessage};
+use faas_protocol::budget::Budget;
+use faas_protocol::{DispatcherMessage, ResultMessage, WorkerMessage};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,7 +21,8 @@ use uuid::Uuid;
 /// With no message from the dispatcher for this many heartbeat intervals,
 /// `REGISTER` again (it may have restarted on the same address).
 const SILENT_INTERVALS: u32 = 3;
-/// Most results in one `RESULTS` message.
+/// Most results in one `RESULTS` message; fewer if they pass the byte
+/// budget ([`faas_protocol::budget`]).
 const MAX_RESULTS_PER_MESSAGE: usize = 256;
 /// While the executor's queue feeds the slots, how long results may gather
 /// before they go out: one message (and one wake-up on each side) for
@@ -147,20 +150,21 @@ impl Worker {
                 let batch = self.batch_results;
                 self.engine.events(&mut |message, ended| {
                     match message {
-                        WorkerMessage::Result(result) if batch => results.push(result),
+                        WorkerMessage::Result(result) => {
+                            let (result, size) = sendable(result);
+                            if batch {
+                                results.push((result, size));
+                            } else {
+                                send(link, backlog, WorkerMessage::Result(result));
+                            }
+                        }
                         message => send(link, backlog, message),
                     }
                     if let Some(ended) = ended {
                         latency.record(ended.elapsed());
                     }
                 });
-                for chunk in results.chunks(MAX_RESULTS_PER_MESSAGE) {
-                    let message = match chunk {
-                        [one] => WorkerMessage::Result(one.clone()),
-                        many => WorkerMessage::Results(many.to_vec()),
-                    };
-                    send(link, backlog, message);
-                }
+                send_results(link, backlog, results);
             }
             if polled.readable {
                 self.receive();
@@ -300,6 +304,35 @@ impl Worker {
             }
             self.backlog.pop_front();
         }
+    }
+}
+
+/// Sends results in as few messages as the count and byte budget allow
+/// (one alone goes as `RESULT`).
+fn send_results(
+    link: &Link,
+    backlog: &mut VecDeque<Vec<Vec<u8>>>,
+    results: Vec<(ResultMessage, usize)>,
+) {
+    let flush = |batch: Vec<ResultMessage>, backlog: &mut VecDeque<Vec<Vec<u8>>>| {
+        let message = match <[ResultMessage; 1]>::try_from(batch) {
+            Ok([one]) => WorkerMessage::Result(one),
+            Err(many) => WorkerMessage::Results(many),
+        };
+        send(link, backlog, message);
+    };
+    let mut batch = Vec::new();
+    let mut budget = Budget::default();
+    for (result, size) in results {
+        if !budget.fits(size) || batch.len() >= MAX_RESULTS_PER_MESSAGE {
+            flush(std::mem::take(&mut batch), backlog);
+            budget = Budget::default();
+        }
+        budget.take(size);
+        batch.push(result);
+    }
+    if !batch.is_empty() {
+        flush(batch, backlog);
     }
 }
 

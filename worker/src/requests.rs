@@ -17,7 +17,8 @@
 //!   second) a *report* (`free = 0`, answered at once) goes at once, and
 //!   results that end while a report is out wait for its answer. They stay unacknowledged until the answer to the
 //!   `PULL` that carried them (answers are matched by `seq` and may come in
-//!   any order). A module request goes at once.
+//!   any order). A module request goes at once, one module per `PULL`
+//!   (the answer carries every module asked for, outside the byte budget).
 //! - A `PULL` goes at least every heartbeat interval, listing `running` at
 //!   least every half interval, except that a held work `PULL` due back
 //!   soon stands for the heartbeat it would otherwise overlap.
@@ -26,15 +27,14 @@
 
 use crate::engine::Latency;
 use crate::link::{heartbeat_interval, DEFAULT_HEARTBEAT};
+use crate::outcome::sendable;
+use faas_protocol::budget::Budget;
 use faas_protocol::pace::{self, Rate};
 use faas_protocol::{PullRequest, ResultMessage, TaskRef, WorkerMessage};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// Results per `PULL`, by encoded size (the body cap is 16 MiB); the rest
-/// follow in the next one.
-const RESULTS_BUDGET: usize = 4 * 1024 * 1024;
 /// Hold until an answer says otherwise.
 const DEFAULT_HOLD: Duration = Duration::from_millis(1000);
 const MAX_HOLD: Duration = Duration::from_secs(60);
@@ -55,26 +55,12 @@ struct Unsent {
 
 impl Unsent {
     fn new(result: ResultMessage, ended: Option<Instant>) -> Self {
-        let mut counter = Counter(0);
-        // Serializing a plain struct into a counter cannot fail.
-        let _ = serde_json::to_writer(&mut counter, &result);
+        let (result, size) = sendable(result);
         Unsent {
             result,
             ended,
-            size: counter.0,
+            size,
         }
-    }
-}
-
-struct Counter(usize);
-
-impl std::io::Write for Counter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
@@ -279,13 +265,14 @@ impl Requests {
         let seq = self.next_seq;
         self.next_seq += 1;
         let free = self.free(held);
+        // Results up to the byte budget; the rest go in the next `PULL`.
         let mut results = Vec::new();
-        let mut size = 0;
+        let mut budget = Budget::default();
         while let Some(next) = self.results.front() {
-            if !results.is_empty() && size + next.size > RESULTS_BUDGET {
+            if !budget.fits(next.size) {
                 break;
             }
-            size += next.size;
+            budget.take(next.size);
             let Some(mut unsent) = self.results.pop_front() else {
                 break;
             };
@@ -327,7 +314,9 @@ impl Requests {
             seq,
             results,
             running: listed,
-            need_modules: std::mem::take(&mut self.need).into_iter().collect(),
+            // One module per `PULL`: the answer carries every module asked
+            // for, so asking one at a time keeps it within its byte budget.
+            need_modules: self.need.pop_first().into_iter().collect(),
             returned: std::mem::take(&mut self.returned),
             bye: self.draining,
         });
@@ -344,7 +333,7 @@ impl Requests {
                 },
             );
         }
-        self.urgent = false;
+        self.urgent = !self.need.is_empty();
         self.last_sent = Some(now);
         frames
     }
@@ -473,6 +462,7 @@ impl Requests {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use faas_protocol::budget::BATCH_BUDGET;
     use serde_json::json;
 
     const MS: Duration = Duration::from_millis(1);
@@ -743,6 +733,26 @@ mod tests {
     }
 
     #[test]
+    fn modules_are_asked_for_one_per_pull() {
+        let t0 = Instant::now();
+        let mut r = Requests::new(2, 0);
+        pull(&mut r, t0, &[]);
+        let (f, g) = (Uuid::new_v4(), Uuid::new_v4());
+        r.ask_module(f);
+        r.ask_module(g);
+        let first = pull(&mut r, t0 + MS, &[]);
+        assert_eq!(first.need_modules.len(), 1);
+        assert!(is_due(&r, t0 + MS, 0), "the other goes at once");
+        let second = pull(&mut r, t0 + MS, &[]);
+        assert_eq!(second.need_modules.len(), 1);
+        let mut both = [first.need_modules[0], second.need_modules[0]];
+        both.sort();
+        let mut want = [f, g];
+        want.sort();
+        assert_eq!(both, want);
+    }
+
+    #[test]
     fn prefetch_asks_for_more_than_the_free_slots() {
         let t0 = Instant::now();
         let mut r = Requests::new(2, 1);
@@ -758,7 +768,7 @@ mod tests {
     fn tasks_with_unacknowledged_results_are_listed_as_running() {
         let t0 = Instant::now();
         let mut r = Requests::new(2, 0);
-        let big = "x".repeat(RESULTS_BUDGET / 2 + 1);
+        let big = "x".repeat(BATCH_BUDGET / 2 + 1);
         let (mut a, mut b) = (result(json!(big)), result(json!(big)));
         a.task = task();
         b.task = task();
@@ -785,7 +795,7 @@ mod tests {
     fn large_results_are_split_over_several_pulls() {
         let t0 = Instant::now();
         let mut r = Requests::new(1, 0);
-        let big = "x".repeat(RESULTS_BUDGET / 3);
+        let big = "x".repeat(BATCH_BUDGET / 3);
         for _ in 0..4 {
             r.add_result(result(json!(big)), Some(t0), t0);
         }
@@ -797,7 +807,7 @@ mod tests {
         assert_eq!(r.unacknowledged(), 4);
         // One result over the budget still goes, alone.
         let mut r = Requests::new(1, 0);
-        r.add_result(result(json!("y".repeat(RESULTS_BUDGET + 1))), None, t0);
+        r.add_result(result(json!("y".repeat(BATCH_BUDGET + 1))), None, t0);
         assert_eq!(pull(&mut r, t0, &[]).results.len(), 1);
     }
 
