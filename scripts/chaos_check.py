@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""The chaos soak's checker (standard library only).
+
+Reads every task id the load generator got a 201 for (submitted.jsonl),
+fetches each task's whole record (GET /tasks/{id}) and counts:
+  lost            never final (still QUEUED or RUNNING, or the record is gone)
+  wrong           final with the wrong status, result or failure kind
+  over_attempts   taken more often than the maximum attempts allow
+  changed         final state differs from the first final state the load
+                  generator read during the run (first_finals.jsonl)
+and, apart from those, tasks FAILED as "lost" after exhausting their
+attempts (legitimate: random kills hit them every time). Writes the counts
+to summary.json and every counted task's record to bad.jsonl; exits 1 if
+any of the four counts is not 0.
+"""
+
+import argparse
+import json
+import queue
+import sys
+import threading
+import time
+
+from chaos_load import Api
+
+FINAL = ("COMPLETED", "FAILED")
+
+
+def read_jsonl(path):
+    rows = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    rows.append(json.loads(line))
+    except FileNotFoundError:
+        pass
+    return rows
+
+
+def fetch_records(url, ids, threads):
+    """{id: record or None (404)}, retrying transport errors for up to a minute per id."""
+    records, todo, lock = {}, queue.Queue(), threading.Lock()
+    for tid in ids:
+        todo.put(tid)
+
+    def work():
+        api = Api(url, timeout=10.0)
+        while True:
+            try:
+                tid = todo.get_nowait()
+            except queue.Empty:
+                break
+            give_up = time.time() + 60
+            while True:
+                try:
+                    status, body = api.call("GET", f"/tasks/{tid}")
+                    if status in (200, 404):
+                        break
+                except OSError:
+                    pass
+                if time.time() > give_up:
+                    sys.exit(f"cannot read task {tid}")
+                time.sleep(0.5)
+            with lock:
+                records[tid] = body if status == 200 else None
+        api.close()
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return records
+
+
+def verdict(row, record, max_attempts):
+    """The problems of one task (a subset of lost, wrong, over_attempts), and
+    whether it is a legitimate exhausted-attempts failure."""
+    if record is None or record.get("status") not in FINAL:
+        return ["lost"], False
+    problems, exhausted = [], False
+    status, result, kind = record["status"], record.get("result"), record.get("failure_kind")
+    attempts = record.get("attempts", 0)
+    if attempts > max_attempts:
+        problems.append("over_attempts")
+    if status == "FAILED" and kind == "lost":
+        # Only right when every allowed attempt was really taken.
+        exhausted = attempts == max_attempts and result == f"worker lost {max_attempts} times"
+        if not exhausted:
+            problems.append("wrong")
+        return problems, exhausted
+    expected = {
+        "add": status == "COMPLETED" and result == row["expect"],
+        "fib": status == "COMPLETED" and result == row["expect"],
+        "sleep": status == "COMPLETED" and result == row["expect"],
+        "trap": status == "FAILED" and kind == "trap",
+        "timeout": status == "FAILED" and kind == "timeout"
+        and isinstance(result, str) and result.startswith("timed out after"),
+    }[row["kind"]]
+    if not expected or attempts < 1:
+        problems.append("wrong")
+    return problems, exhausted
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--url", required=True)
+    p.add_argument("--out", required=True, help="the load generator's directory")
+    p.add_argument("--max-attempts", type=int, default=3)
+    p.add_argument("--threads", type=int, default=4)
+    args = p.parse_args()
+
+    submitted = read_jsonl(f"{args.out}/submitted.jsonl")
+    first = {}
+    for row in read_jsonl(f"{args.out}/first_finals.jsonl"):
+        first.setdefault(row["id"], row)
+    ids = [row["id"] for row in submitted]
+    if len(set(ids)) != len(ids):
+        print(f"duplicate task ids among the 201s: {len(ids) - len(set(ids))}")
+    started = time.time()
+    records = fetch_records(args.url, ids, args.threads)
+
+    counts = {"submitted": len(submitted), "lost": 0, "wrong": 0, "over_attempts": 0, "changed": 0,
+              "lost_after_all_attempts": 0}
+    by_kind, attempts_seen = {}, {}
+    with open(f"{args.out}/bad.jsonl", "w", encoding="utf-8") as bad:
+        for row in submitted:
+            record = records.get(row["id"])
+            problems, exhausted = verdict(row, record, args.max_attempts)
+            seen = first.get(row["id"])
+            if seen is not None and record is not None and \
+                    (seen["status"], seen["result"]) != (record.get("status"), record.get("result")):
+                problems.append("changed")
+            for problem in problems:
+                counts[problem] += 1
+            if exhausted:
+                counts["lost_after_all_attempts"] += 1
+            if record is not None:
+                n = record.get("attempts", 0)
+                attempts_seen[n] = attempts_seen.get(n, 0) + 1
+            k = by_kind.setdefault(row["kind"], {"tasks": 0, "ok": 0})
+            k["tasks"] += 1
+            k["ok"] += not problems and not exhausted
+            if problems or exhausted:
+                bad.write(json.dumps({"problems": problems, "exhausted": exhausted, "submitted": row,
+                                      "first_final": seen, "record": record}) + "\n")
+    counts["read_during_run"] = sum(1 for tid in ids if tid in first)
+    # How long tasks took to be seen final (the watcher reads once a second):
+    # kills show up here as stalls, not as counts.
+    waits = sorted(first[row["id"]]["t"] - row["t"] for row in submitted if row["id"] in first)
+    pct = lambda q: round(waits[min(len(waits) - 1, int(q * len(waits)))], 1) if waits else None  # noqa: E731
+    summary = {"counts": counts, "by_kind": by_kind,
+               "attempts": {str(k): v for k, v in sorted(attempts_seen.items())},
+               "seconds_to_final": {"p50": pct(0.5), "p99": pct(0.99), "max": pct(1.0)},
+               "check_seconds": round(time.time() - started, 1)}
+    with open(f"{args.out}/summary.json", "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=1)
+    print(f"checked {len(ids)} tasks in {summary['check_seconds']} s "
+          f"({counts['read_during_run']} of them also read final during the run)")
+    print(f"by kind: {json.dumps(by_kind)}")
+    print(f"attempts taken: {summary['attempts']}")
+    print(f"seconds from the 201 to the first read final state (read once a second): "
+          f"{summary['seconds_to_final']}")
+    print(f"lost {counts['lost']}, wrong {counts['wrong']}, over_attempts {counts['over_attempts']}, "
+          f"changed {counts['changed']}; failed after all {args.max_attempts} attempts were lost "
+          f"(legitimate): {counts['lost_after_all_attempts']}")
+    sys.exit(1 if any(counts[k] for k in ("lost", "wrong", "over_attempts", "changed")) else 0)
+
+
+if __name__ == "__main__":
+    main()
