@@ -11,6 +11,7 @@ Standard library only.
 
 import argparse
 import csv
+import math
 import sys
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
@@ -40,13 +41,21 @@ def growth(rows, series, retention):
         for s in series]
 
 
-def panel(out, rows, series, top, height, width, title, retention):
-    """One chart of `series` (bytes, drawn in MiB) at y = top."""
+def nice_ceiling(v):
+    """The smallest round number (1, 1.5, 2, ... 8 x 10^k) at or above v (axis ends)."""
+    if v <= 0:
+        return 1.0
+    k = math.floor(math.log10(v))
+    return next(m * 10 ** k for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if m * 10 ** k >= v)
+
+
+def panel(out, rows, series, top, height, width, title, retention, scale=MIB, unit="MiB"):
+    """One chart of `series` (divided by `scale`, in `unit`) at y = top."""
     left, right = 70, 170
     plot_w, plot_h = width - left - right, height - 50
     xs = [float(r["t_s"]) for r in rows]
     x_max = max(xs[-1], 1.0)
-    y_max = max(max(float(r[s]) for r in rows) for s in series) / MIB * 1.1 or 1.0
+    y_max = nice_ceiling(max(max(float(r[s]) for r in rows) for s in series) / scale * 1.05)
     x = lambda v: left + v / x_max * plot_w  # noqa: E731
     y = lambda v: top + 30 + plot_h - v / y_max * plot_h  # noqa: E731
     out.append(f'<text x="{left}" y="{top + 18}" font-size="14" font-weight="bold">{title}</text>')
@@ -54,14 +63,14 @@ def panel(out, rows, series, top, height, width, title, retention):
     for i in range(6):
         v = y_max * i / 5
         out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#eee"/>')
-        out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" font-size="11" text-anchor="end">{v:.0f}</text>')
+        out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" font-size="11" text-anchor="end">{v:g}</text>')
     steps = 6
     for i in range(steps + 1):
         v = x_max * i / steps
         out.append(f'<text x="{x(v):.1f}" y="{top + 30 + plot_h + 16}" font-size="11" '
                    f'text-anchor="middle">{v:.0f}</text>')
     out.append(f'<text x="{left - 50}" y="{top + 30 + plot_h / 2}" font-size="11" '
-               f'transform="rotate(-90 {left - 50} {top + 30 + plot_h / 2})" text-anchor="middle">MiB</text>')
+               f'transform="rotate(-90 {left - 50} {top + 30 + plot_h / 2})" text-anchor="middle">{unit}</text>')
     for mark, label in ((retention, "retention"), (2 * retention, "2 x retention")):
         if mark <= x_max:
             out.append(f'<line x1="{x(mark):.1f}" x2="{x(mark):.1f}" y1="{top + 30}" y2="{top + 30 + plot_h}" '
@@ -69,7 +78,7 @@ def panel(out, rows, series, top, height, width, title, retention):
             out.append(f'<text x="{x(mark) + 3:.1f}" y="{top + 42}" font-size="10" fill="#666">{label}</text>')
     for i, s in enumerate(series):
         color = COLORS[i % len(COLORS)]
-        points = " ".join(f"{x(float(r['t_s'])):.1f},{y(float(r[s]) / MIB):.1f}" for r in rows)
+        points = " ".join(f"{x(float(r['t_s'])):.1f},{y(float(r[s]) / scale):.1f}" for r in rows)
         out.append(f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="1.5"/>')
         ly = top + 40 + i * 18
         out.append(f'<line x1="{left + plot_w + 12}" x2="{left + plot_w + 30}" y1="{ly}" y2="{ly}" '
@@ -85,32 +94,39 @@ def main():
     p.add_argument("--title", default="memory soak")
     args = p.parse_args()
     rows = read(args.csv)
-    redis = [c for c in rows[0] if c.startswith("redis_used_memory")]
-    rss = [c for c in rows[0] if c.startswith("rss_")]
+    redis = ["redis_used_memory", "rss_redis"]
+    faas = [c for c in rows[0] if c.startswith("rss_") and c != "rss_redis"]
 
-    width, height = 900, 300
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{2 * height + 30}" '
+    width, height = 900, 260
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{3 * height + 30}" '
            f'font-family="sans-serif">',
-           f'<rect width="100%" height="100%" fill="white"/>']
-    panel(out, rows, redis, 0, height, width, f"{args.title}: Redis memory (INFO used_memory)", args.retention)
-    panel(out, rows, rss, height, height, width, f"{args.title}: resident set size per process", args.retention)
-    out.append(f'<text x="{width / 2}" y="{2 * height + 20}" font-size="12" text-anchor="middle">'
+           '<rect width="100%" height="100%" fill="white"/>']
+    panel(out, rows, redis, 0, height, width,
+          f"{args.title}: Redis (INFO used_memory, and its resident set)", args.retention)
+    panel(out, rows, faas, height, height, width,
+          f"{args.title}: resident set of the faas processes", args.retention)
+    panel(out, rows, ["redis_keys"], 2 * height, height, width,
+          f"{args.title}: keys in Redis (task records and the rest)", args.retention,
+          scale=1000, unit="thousand keys")
+    out.append(f'<text x="{width / 2}" y="{3 * height + 20}" font-size="12" text-anchor="middle">'
                f'seconds since the load started</text>')
     out.append("</svg>")
     with open(args.svg, "w", encoding="utf-8") as f:
         f.write("\n".join(out) + "\n")
     print(f"wrote {args.svg}")
 
-    base_t, window, grown = growth(rows, redis + rss, args.retention)
+    base_t, window, grown = growth(rows, redis + faas + ["redis_keys"], args.retention)
     if base_t is None:
         print(f"too few samples after 2 x retention ({2 * args.retention:.0f} s): no growth to report")
         return
     print(f"growth from t = {base_t:.0f} s (end of the first 2 x retention) to t = {rows[-1]['t_s']} s, "
           f"sample to sample, and between the means of the first and last {window} samples:")
+    pct = lambda x, y: (y - x) / x * 100 if x else float("nan")  # noqa: E731
     for s, a, b, wa, wb in grown:
-        pct = lambda x, y: (y - x) / x * 100 if x else float("nan")  # noqa: E731
-        print(f"  {s:18} {a / MIB:8.1f} -> {b / MIB:8.1f} MiB ({(b - a) / MIB:+7.1f}, {pct(a, b):+5.1f}%)"
-              f"   means {wa / MIB:8.1f} -> {wb / MIB:8.1f} MiB ({(wb - wa) / MIB:+7.1f}, {pct(wa, wb):+5.1f}%)")
+        scale, unit = (1, "keys") if s == "redis_keys" else (MIB, "MiB")
+        a, b, wa, wb = (v / scale for v in (a, b, wa, wb))
+        print(f"  {s:18} {a:10.1f} -> {b:10.1f} {unit:4} ({b - a:+9.1f}, {pct(a, b):+5.1f}%)"
+              f"   means {wa:10.1f} -> {wb:10.1f} {unit:4} ({wb - wa:+9.1f}, {pct(wa, wb):+5.1f}%)")
 
 if __name__ == "__main__":
     main()
