@@ -64,9 +64,9 @@ def panel(out, rows, series, top, height, width, title, retention, scale=MIB, un
         v = y_max * i / 5
         out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#eee"/>')
         out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" font-size="11" text-anchor="end">{v:g}</text>')
-    steps = 6
-    for i in range(steps + 1):
-        v = x_max * i / steps
+    step = next((v for v in (10, 30, 60, 120, 300, 600, 1800) if x_max / v <= 12), 3600)
+    for i in range(int(x_max // step) + 1):
+        v = i * step
         out.append(f'<text x="{x(v):.1f}" y="{top + 30 + plot_h + 16}" font-size="11" '
                    f'text-anchor="middle">{v:.0f}</text>')
     out.append(f'<text x="{left - 50}" y="{top + 30 + plot_h / 2}" font-size="11" '
@@ -94,11 +94,19 @@ def main():
     p.add_argument("--title", default="memory soak")
     args = p.parse_args()
     rows = read(args.csv)
+    # The load's rate, from the count of tasks submitted: Redis holds about
+    # rate x retention records, so its memory follows the rate.
+    prev = None
+    for r in rows:
+        r["tasks_per_s"] = 0.0 if prev is None else \
+            (float(r["tasks_submitted"]) - float(prev["tasks_submitted"])) / \
+            max(float(r["t_s"]) - float(prev["t_s"]), 1e-9)
+        prev = r
     redis = ["redis_used_memory", "rss_redis"]
     faas = [c for c in rows[0] if c.startswith("rss_") and c != "rss_redis"]
 
-    width, height = 900, 260
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{3 * height + 30}" '
+    width, height = 900, 240
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{4 * height + 30}" '
            f'font-family="sans-serif">',
            '<rect width="100%" height="100%" fill="white"/>']
     panel(out, rows, redis, 0, height, width,
@@ -108,7 +116,10 @@ def main():
     panel(out, rows, ["redis_keys"], 2 * height, height, width,
           f"{args.title}: keys in Redis (task records and the rest)", args.retention,
           scale=1000, unit="thousand keys")
-    out.append(f'<text x="{width / 2}" y="{3 * height + 20}" font-size="12" text-anchor="middle">'
+    panel(out, rows, ["tasks_per_s"], 3 * height, height, width,
+          f"{args.title}: tasks submitted per second (the load)", args.retention,
+          scale=1000, unit="thousand tasks/s")
+    out.append(f'<text x="{width / 2}" y="{4 * height + 20}" font-size="12" text-anchor="middle">'
                f'seconds since the load started</text>')
     out.append("</svg>")
     with open(args.svg, "w", encoding="utf-8") as f:
