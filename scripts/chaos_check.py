@@ -39,8 +39,9 @@ def read_jsonl(path):
 
 
 def fetch_records(url, ids, threads):
-    """{id: record or None (404)}, retrying transport errors for up to a minute per id."""
-    records, todo, lock = {}, queue.Queue(), threading.Lock()
+    """{id: record or None (404)}, retrying other answers and transport
+    errors for up to a minute per id; exits (status 1) if any stays unread."""
+    records, unreadable, todo, lock = {}, [], queue.Queue(), threading.Lock()
     for tid in ids:
         todo.put(tid)
 
@@ -60,8 +61,13 @@ def fetch_records(url, ids, threads):
                 except OSError:
                     pass
                 if time.time() > give_up:
-                    sys.exit(f"cannot read task {tid}")
+                    status = None
+                    break
                 time.sleep(0.5)
+            if status is None:
+                with lock:
+                    unreadable.append(tid)
+                continue
             with lock:
                 records[tid] = body if status == 200 else None
         api.close()
@@ -71,6 +77,8 @@ def fetch_records(url, ids, threads):
         w.start()
     for w in workers:
         w.join()
+    if unreadable:  # the platform is not answering: no verdict rather than a false one
+        sys.exit(f"could not read {len(unreadable)} tasks (first: {unreadable[0]}): no verdict")
     return records
 
 
