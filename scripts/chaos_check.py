@@ -15,6 +15,7 @@ any of the four counts is not 0.
 """
 
 import argparse
+import http.client
 import json
 import queue
 import sys
@@ -47,7 +48,7 @@ def fetch_records(url, ids, threads):
 
     def work():
         api = Api(url, timeout=10.0)
-        while True:
+        while not unreadable:  # one task unread for a minute: the platform is down, stop
             try:
                 tid = todo.get_nowait()
             except queue.Empty:
@@ -58,7 +59,7 @@ def fetch_records(url, ids, threads):
                     status, body = api.call("GET", f"/tasks/{tid}")
                     if status in (200, 404):
                         break
-                except OSError:
+                except (OSError, http.client.HTTPException):
                     pass
                 if time.time() > give_up:
                     status = None
@@ -120,6 +121,8 @@ def main():
     args = p.parse_args()
 
     submitted = read_jsonl(f"{args.out}/submitted.jsonl")
+    if not submitted:
+        sys.exit(f"no task ids in {args.out}/submitted.jsonl: nothing to check")
     first = {}
     for row in read_jsonl(f"{args.out}/first_finals.jsonl"):
         first.setdefault(row["id"], row)
