@@ -102,6 +102,9 @@ def main():
             (float(r["tasks_submitted"]) - float(prev["tasks_submitted"])) / \
             max(float(r["t_s"]) - float(prev["t_s"]), 1e-9)
         prev = r
+        # What a leak would raise even when the rate (and so the records
+        # held) moves with the machine's load: memory per key held.
+        r["redis_bytes_per_key"] = float(r["redis_used_memory"]) / max(float(r["redis_keys"]), 1.0)
     redis = ["redis_used_memory", "rss_redis"]
     faas = [c for c in rows[0] if c.startswith("rss_") and c != "rss_redis"]
 
@@ -126,7 +129,8 @@ def main():
         f.write("\n".join(out) + "\n")
     print(f"wrote {args.svg}")
 
-    base_t, window, grown = growth(rows, redis + faas + ["redis_keys"], args.retention)
+    base_t, window, grown = growth(rows, redis + faas + ["redis_keys", "redis_bytes_per_key"],
+                                   args.retention)
     if base_t is None:
         print(f"too few samples after 2 x retention ({2 * args.retention:.0f} s): no growth to report")
         return
@@ -134,7 +138,7 @@ def main():
           f"sample to sample, and between the means of the first and last {window} samples:")
     pct = lambda x, y: (y - x) / x * 100 if x else float("nan")  # noqa: E731
     for s, a, b, wa, wb in grown:
-        scale, unit = (1, "keys") if s == "redis_keys" else (MIB, "MiB")
+        scale, unit = {"redis_keys": (1, "keys"), "redis_bytes_per_key": (1, "B")}.get(s, (MIB, "MiB"))
         a, b, wa, wb = (v / scale for v in (a, b, wa, wb))
         print(f"  {s:18} {a:10.1f} -> {b:10.1f} {unit:4} ({b - a:+9.1f}, {pct(a, b):+5.1f}%)"
               f"   means {wa:10.1f} -> {wb:10.1f} {unit:4} ({wb - wa:+9.1f}, {pct(wa, wb):+5.1f}%)")
