@@ -55,7 +55,8 @@ def panel(out, rows, series, top, height, width, title, retention, scale=MIB, un
     plot_w, plot_h = width - left - right, height - 50
     xs = [float(r["t_s"]) for r in rows]
     x_max = max(xs[-1], 1.0)
-    y_max = nice_ceiling(max(max(float(r[s]) for r in rows) for s in series) / scale * 1.05)
+    y_max = nice_ceiling(max(max(float(r[s]) for r in rows if r[s] is not None) for s in series)
+                         / scale * 1.05)
     x = lambda v: left + v / x_max * plot_w  # noqa: E731
     y = lambda v: top + 30 + plot_h - v / y_max * plot_h  # noqa: E731
     out.append(f'<text x="{left}" y="{top + 18}" font-size="14" font-weight="bold">{title}</text>')
@@ -71,14 +72,16 @@ def panel(out, rows, series, top, height, width, title, retention, scale=MIB, un
                    f'text-anchor="middle">{v:.0f}</text>')
     out.append(f'<text x="{left - 50}" y="{top + 30 + plot_h / 2}" font-size="11" '
                f'transform="rotate(-90 {left - 50} {top + 30 + plot_h / 2})" text-anchor="middle">{unit}</text>')
-    for mark, label in ((retention, "retention"), (2 * retention, "2 x retention")):
+    for i, (mark, label) in enumerate(((retention, "retention"), (2 * retention, "2 x retention"))):
         if mark <= x_max:
             out.append(f'<line x1="{x(mark):.1f}" x2="{x(mark):.1f}" y1="{top + 30}" y2="{top + 30 + plot_h}" '
                        f'stroke="#888" stroke-dasharray="4 3"/>')
-            out.append(f'<text x="{x(mark) + 3:.1f}" y="{top + 42}" font-size="10" fill="#666">{label}</text>')
+            out.append(f'<text x="{x(mark) + 3:.1f}" y="{top + 42 + 12 * i}" font-size="10" '
+                       f'fill="#666">{label}</text>')
     for i, s in enumerate(series):
         color = COLORS[i % len(COLORS)]
-        points = " ".join(f"{x(float(r['t_s'])):.1f},{y(float(r[s]) / scale):.1f}" for r in rows)
+        points = " ".join(f"{x(float(r['t_s'])):.1f},{y(float(r[s]) / scale):.1f}"
+                          for r in rows if r[s] is not None)
         out.append(f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="1.5"/>')
         ly = top + 40 + i * 18
         out.append(f'<line x1="{left + plot_w + 12}" x2="{left + plot_w + 30}" y1="{ly}" y2="{ly}" '
@@ -104,12 +107,14 @@ def main():
         prev = r
         # What a leak would raise even when the rate (and so the records
         # held) moves with the machine's load: memory per key held.
-        r["redis_bytes_per_key"] = float(r["redis_used_memory"]) / max(float(r["redis_keys"]), 1.0)
+        # (None, not drawn, while Redis holds too few keys for it to mean much)
+        keys = float(r["redis_keys"])
+        r["redis_bytes_per_key"] = float(r["redis_used_memory"]) / keys if keys >= 1000 else None
     redis = ["redis_used_memory", "rss_redis"]
     faas = [c for c in rows[0] if c.startswith("rss_") and c != "rss_redis"]
 
-    width, height = 900, 240
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{4 * height + 30}" '
+    width, height = 900, 220
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{5 * height + 30}" '
            f'font-family="sans-serif">',
            '<rect width="100%" height="100%" fill="white"/>']
     panel(out, rows, redis, 0, height, width,
@@ -119,10 +124,13 @@ def main():
     panel(out, rows, ["redis_keys"], 2 * height, height, width,
           f"{args.title}: keys in Redis (task records and the rest)", args.retention,
           scale=1000, unit="thousand keys")
-    panel(out, rows, ["tasks_per_s"], 3 * height, height, width,
+    panel(out, rows, ["redis_bytes_per_key"], 3 * height, height, width,
+          f"{args.title}: Redis used_memory per key (flat unless something leaks)", args.retention,
+          scale=1, unit="bytes")
+    panel(out, rows, ["tasks_per_s"], 4 * height, height, width,
           f"{args.title}: tasks submitted per second (the load)", args.retention,
           scale=1000, unit="thousand tasks/s")
-    out.append(f'<text x="{width / 2}" y="{4 * height + 20}" font-size="12" text-anchor="middle">'
+    out.append(f'<text x="{width / 2}" y="{5 * height + 20}" font-size="12" text-anchor="middle">'
                f'seconds since the load started</text>')
     out.append("</svg>")
     with open(args.svg, "w", encoding="utf-8") as f:
