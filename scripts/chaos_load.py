@@ -112,7 +112,7 @@ class Load:
         self.pending = {}  # task id -> kind, for the watcher
         self.lock = threading.Lock()
         self.stop_at = time.time() + args.seconds
-        self.counts = {"accepted": 0, "refused": 0, "errors": 0, "final": 0}
+        self.counts = {"accepted": 0, "errors": 0, "final": 0}
 
     def task(self, rng):
         """(kind, function id, payload, expected result) of one random task."""
@@ -126,6 +126,12 @@ class Load:
         if r < 0.90:
             return "sleep", "50", "slept"
         return "trap", [], None
+
+    def refused(self, status):
+        """Counts an answer other than 201 by its status (503: Redis down)."""
+        with self.lock:
+            key = f"refused_{status}"
+            self.counts[key] = self.counts.get(key, 0) + 1
 
     def record(self, rows):
         self.submitted.write(rows)
@@ -142,7 +148,7 @@ class Load:
             self.counts["errors"] += 1
             return False
         if status != 201:
-            self.counts["refused"] += 1
+            self.refused(status)
             return False
         self.record([{"id": answer["task_id"], "kind": kind, "expect": expect, "t": time.time()}])
         return True
@@ -156,7 +162,7 @@ class Load:
             self.counts["errors"] += 1
             return
         if status != 201:
-            self.counts["refused"] += 1
+            self.refused(status)
             return
         now = time.time()
         self.record([{"id": tid, "kind": "add", "expect": a + b, "t": now}
