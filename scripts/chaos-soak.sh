@@ -9,7 +9,8 @@
 # changed-after-read tasks; the script exits non-zero unless all are 0.
 # Usage: scripts/chaos-soak.sh [SECONDS]   (default 600; FAAS=PATH uses that
 # binary instead of building one; output and logs in bench-out/chaos, or
-# OUT, relative to the repository)
+# OUT, relative to the repository; KILL_GAP_MS="2000 6000" is the range of
+# the pause between kills)
 RUN_SECONDS=${1:-600}
 OUT=${OUT:-bench-out/chaos}
 source "$(dirname "$0")/lib.sh"
@@ -24,6 +25,7 @@ TTL=$((RUN_SECONDS + 3600))
 RETENTION=(--result-ttl "$TTL" --max-result-ttl "$TTL")
 KILLS=$OUT/kills.log
 MAX_ATTEMPTS=3
+read -r GAP_MIN GAP_MAX <<< "${KILL_GAP_MS:-2000 6000}"
 
 # Kill victims, drawn first by kind (worker, dispatcher, server, Redis),
 # then within the kind.
@@ -124,7 +126,7 @@ pick() { local -n from=$1; echo "${from[RANDOM % ${#from[@]}]}"; }
 random_ms() { echo "$(($1 + RANDOM % ($2 - $1 + 1)))"; }   # between $1 and $2 ms
 sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 
-log "chaos soak: $RUN_SECONDS s; Redis on $REDIS_PORT (AOF always), server $URL, push :$PUSH_PORT, pull :$PULL_PORT"
+log "chaos soak: $RUN_SECONDS s, a kill every $GAP_MIN-$GAP_MAX ms; Redis on $REDIS_PORT (AOF always), server $URL, push :$PUSH_PORT, pull :$PULL_PORT"
 start redis
 start server
 start push-dispatcher   # first: it writes the CURVE keys the other one reads
@@ -138,7 +140,7 @@ grep -q registered "$OUT/load.log" || { cat "$OUT/load.log" >&2; log "the load g
 
 end=$((SECONDS + RUN_SECONDS))
 while ((SECONDS < end)); do
-    sleep_ms "$(random_ms 2000 6000)"
+    sleep_ms "$(random_ms "$GAP_MIN" "$GAP_MAX")"
     ((SECONDS < end)) || break
     revive
     case $((RANDOM % 4)) in
