@@ -4,7 +4,8 @@
 Reads every task id the load generator got a 201 for (submitted.jsonl),
 fetches each task's whole record (GET /tasks/{id}) and counts:
   lost            never final (still QUEUED or RUNNING, or the record is gone)
-  wrong           final with the wrong status, result or failure kind
+  wrong           final with the wrong status, result or failure kind (a
+                  cancelled task: as its cancel's answer says, cancels.jsonl)
   over_attempts   taken more often than the maximum attempts allow
   changed         final state differs from the first final state the load
                   generator read during the run (first_finals.jsonl)
@@ -83,7 +84,21 @@ def fetch_records(url, ids, threads):
     return records
 
 
-def verdict(row, record, max_attempts):
+def cancel_outcome(record, code):
+    """Whether a cancelled task ended as its cancel's answer says: 200 or
+    202, FAILED `cancelled`; 409 (it had ended), COMPLETED; no answer (or
+    another), either."""
+    cancelled = record["status"] == "FAILED" and record.get("failure_kind") == "cancelled" \
+        and record.get("result") == "cancelled"
+    completed = record["status"] == "COMPLETED" and record.get("result") == "slept"
+    if code in (200, 202):
+        return cancelled
+    if code == 409:
+        return completed
+    return cancelled or completed
+
+
+def verdict(row, record, max_attempts, cancel_code=None):
     """The problems of one task (a subset of lost, wrong, over_attempts), and
     whether it is a legitimate exhausted-attempts failure."""
     if record is None or record.get("status") not in FINAL:
@@ -106,6 +121,7 @@ def verdict(row, record, max_attempts):
         "trap": status == "FAILED" and kind == "trap",
         "timeout": status == "FAILED" and kind == "timeout"
         and isinstance(result, str) and result.startswith("timed out after"),
+        "cancel": row["kind"] == "cancel" and cancel_outcome(record, cancel_code),
     }[row["kind"]]
     if not expected or attempts < 1:
         problems.append("wrong")
@@ -123,6 +139,7 @@ def main():
     submitted = read_jsonl(f"{args.out}/submitted.jsonl")
     if not submitted:
         sys.exit(f"no task ids in {args.out}/submitted.jsonl: nothing to check")
+    cancel_codes = {row["id"]: row["code"] for row in read_jsonl(f"{args.out}/cancels.jsonl")}
     first = {}
     for row in read_jsonl(f"{args.out}/first_finals.jsonl"):
         first.setdefault(row["id"], row)
@@ -138,7 +155,7 @@ def main():
     with open(f"{args.out}/bad.jsonl", "w", encoding="utf-8") as bad:
         for row in submitted:
             record = records.get(row["id"])
-            problems, exhausted = verdict(row, record, args.max_attempts)
+            problems, exhausted = verdict(row, record, args.max_attempts, cancel_codes.get(row["id"]))
             seen = first.get(row["id"])
             if seen is not None and record is not None and \
                     (seen["status"], seen["result"]) != (record.get("status"), record.get("result")):
@@ -155,13 +172,19 @@ def main():
             k["ok"] += not problems and not exhausted
             if problems or exhausted:
                 bad.write(json.dumps({"problems": problems, "exhausted": exhausted, "submitted": row,
+                                      "cancel_answer": cancel_codes.get(row["id"]),
                                       "first_final": seen, "record": record}) + "\n")
     counts["read_during_run"] = sum(1 for tid in ids if tid in first)
     # How long tasks took to be seen final (the watcher reads once a second):
     # kills show up here as stalls, not as counts.
     waits = sorted(first[row["id"]]["t"] - row["t"] for row in submitted if row["id"] in first)
     pct = lambda q: round(waits[min(len(waits) - 1, int(q * len(waits)))], 1) if waits else None  # noqa: E731
-    summary = {"counts": counts, "by_kind": by_kind,
+    answers = {}
+    for row in submitted:
+        if row["kind"] == "cancel":
+            code = str(cancel_codes.get(row["id"], "none"))
+            answers[code] = answers.get(code, 0) + 1
+    summary = {"counts": counts, "by_kind": by_kind, "cancel_answers": answers,
                "attempts": {str(k): v for k, v in sorted(attempts_seen.items())},
                "seconds_to_final": {"p50": pct(0.5), "p99": pct(0.99), "max": pct(1.0)},
                "check_seconds": round(time.time() - started, 1)}
@@ -171,6 +194,7 @@ def main():
           f"({counts['read_during_run']} of them also read final during the run)")
     print(f"by kind: {json.dumps(by_kind)}")
     print(f"attempts taken: {summary['attempts']}")
+    print(f"cancel answers (200/202: cancelled, 409: had ended, None: no answer): {answers}")
     print(f"seconds from the 201 to the first read final state (read once a second): "
           f"{summary['seconds_to_final']}")
     print(f"lost {counts['lost']}, wrong {counts['wrong']}, over_attempts {counts['over_attempts']}, "

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """The chaos soak's load generator (standard library only).
 
-Registers five functions (add, sleep 50 ms, fib, a trap, an endless loop
-that the 10 s limit stops), then submits a steady mix of tasks for
---seconds, one by one and in small batches, while processes are being
-killed. Every task id that got a 201 is appended to submitted.jsonl with
-the kind of its function and the result it must end with. A watcher reads
+Registers five functions (add, sleep, fib, a trap, an endless loop that
+the 10 s limit stops), then submits a steady mix of tasks for --seconds,
+one by one and in small batches, while processes are being killed: adds,
+fibs, 50 ms sleeps, traps, loops, and 1 s sleeps that it cancels 0 to
+1.5 s later (each cancel's answer goes to cancels.jsonl). Every task id
+that got a 201 is appended to submitted.jsonl with the kind of its
+function and the result it must end with. A watcher reads
 results during the run and appends the first final state it sees of each
 task to first_finals.jsonl, so the checker can tell whether a final state
 changed later. After the load stops it keeps watching until every task is
@@ -109,6 +111,7 @@ class Load:
         self.functions = functions
         self.submitted = Recorder(f"{args.out}/submitted.jsonl")
         self.finals = Recorder(f"{args.out}/first_finals.jsonl")
+        self.cancels = Recorder(f"{args.out}/cancels.jsonl")
         self.pending = {}  # task id -> kind, for the watcher
         self.lock = threading.Lock()
         self.stop_at = time.time() + args.seconds
@@ -141,6 +144,7 @@ class Load:
             self.counts["accepted"] += len(rows)
 
     def submit(self, api, kind, payload, expect):
+        """The new task's id, or None if it was not accepted."""
         body = {"function_id": self.functions[kind], "payload": payload}
         try:
             status, answer = api.call("POST", "/execute_function", body)
@@ -151,7 +155,7 @@ class Load:
             self.refused(status)
             return False
         self.record([{"id": answer["task_id"], "kind": kind, "expect": expect, "t": time.time()}])
-        return True
+        return answer["task_id"]
 
     def submit_batch(self, api, rng, size):
         pairs = [(rng.randrange(-1000, 1000), rng.randrange(-1000, 1000)) for _ in range(size)]
@@ -184,11 +188,25 @@ class Load:
                 next_at = time.time()
         api.close()
 
+    def cancel(self, task_id):
+        """POST /tasks/{id}/cancel, recording its answer's status (None: no answer)."""
+        api, code = Api(self.args.url), None
+        try:
+            code, _ = api.call("POST", f"/tasks/{task_id}/cancel")
+        except (OSError, http.client.HTTPException):
+            pass
+        api.close()
+        self.cancels.write([{"id": task_id, "code": code, "t": time.time()}])
+
     def batcher(self, seed):
-        """A batch of --batch adds, and every fifth round one endless loop."""
+        """A batch of --batch adds; a sleep of 1 s cancelled 0 to 1.5 s
+        later; and every fifth round one endless loop."""
         rng, api, rounds = random.Random(seed), Api(self.args.url), 0
         while time.time() < self.stop_at:
             self.submit_batch(api, rng, self.args.batch)
+            task_id = self.submit(api, "cancel", "1000", "slept")
+            if task_id:
+                threading.Timer(rng.uniform(0, 1.5), self.cancel, args=(task_id,)).start()
             if rounds % self.args.timeout_every == 0:
                 self.submit(api, "timeout", [], None)
             rounds += 1
@@ -248,6 +266,7 @@ def main():
     with open(os.path.join(os.path.dirname(__file__), "../runtime/tests/fixtures/sleep.wat"),
               encoding="utf-8") as f:
         functions["sleep"] = register(api, "sleep", f.read(), deadline)
+    functions["cancel"] = functions["sleep"]  # a long sleep, cancelled while queued or running
     api.close()
     with open(f"{args.out}/functions.json", "w", encoding="utf-8") as f:
         json.dump(functions, f)
