@@ -335,7 +335,7 @@ impl Scheduler {
             // may be one whose result we took from an earlier request (the
             // worker lists it until that request is answered), and adopted
             // it would be queued again as lost once it is no longer listed.
-            let (adopt_up_to, listed) = if new_here {
+            let (adopt_up_to, mut listed) = if new_here {
                 let unreported: Vec<TaskRef> = listed
                     .iter()
                     .filter(|t| !worker.reported_while_new.contains(&t.task_id))
@@ -345,6 +345,14 @@ impl Scheduler {
             } else {
                 (0, std::borrow::Cow::Borrowed(listed))
             };
+            // A task whose result or return is in this very request counts
+            // as listed, whether or not the worker listed it (a minimal
+            // client may not).
+            let reported = request.results.iter().map(|r| &r.task);
+            let reported: Vec<TaskRef> = reported.chain(&request.returned).cloned().collect();
+            if !reported.is_empty() {
+                listed.to_mut().extend(reported);
+            }
             let (lost, adopted) = worker.assigned.reconcile(&listed, grace, adopt_up_to);
             for claim in lost {
                 tracing::warn!(task = %claim.task_id, worker = %worker.name, "the worker does not hold a task sent to it; queueing it again");
