@@ -30,7 +30,6 @@ use crate::progress::Progress;
 const EXIT_FAILED: u8 = 1;
 /// Exit code when none failed but some were still unfinished at --timeout.
 const EXIT_TIMED_OUT: u8 = 2;
-/// How often the progress bar is redrawn.
 
 const OUTPUT_HELP: &str = "\
 Input: FILE (`-` for standard input) holds one JSON payload per line, as

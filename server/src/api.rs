@@ -304,26 +304,12 @@ pub async fn results(
     caller: Caller,
     ApiJson(req): ApiJson<ResultsRequest>,
 ) -> Result<Json<ResultList>, ApiError> {
-    if req.task_ids.len() > MAX_BATCH {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "at most {MAX_BATCH} task ids per request, got {}; split it",
-                req.task_ids.len()
-            ),
-        ));
-    }
+    let (parsed, known) = task_ids(&req.task_ids)?;
     let wait = match req.wait {
         None => Duration::ZERO,
         Some(w) => wait_time(w, state.config.max_wait)
             .ok_or_else(|| ApiError::bad_request(format!("{WAIT_RULE}, got {w}")))?,
     };
-    let parsed: Vec<Option<Uuid>> = req
-        .task_ids
-        .iter()
-        .map(|t| Uuid::parse_str(t.trim()).ok())
-        .collect();
-    let known: Vec<Uuid> = parsed.iter().flatten().copied().collect();
     let scope = caller.scope();
     let outcomes = if wait > Duration::ZERO {
         state.store.wait_outcomes_many(&known, wait, scope).await?
@@ -343,6 +329,26 @@ pub async fn results(
         )
         .collect();
     Ok(Json(ResultList { results }))
+}
+
+/// Task ids as a request lists them (at most [`MAX_BATCH`], else 413):
+/// each parsed (None: not an id, so unknown), and the ids among them.
+pub(crate) fn task_ids(asked: &[String]) -> Result<(Vec<Option<Uuid>>, Vec<Uuid>), ApiError> {
+    if asked.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "at most {MAX_BATCH} task ids per request, got {}; split it",
+                asked.len()
+            ),
+        ));
+    }
+    let parsed: Vec<Option<Uuid>> = asked
+        .iter()
+        .map(|t| Uuid::parse_str(t.trim()).ok())
+        .collect();
+    let known = parsed.iter().flatten().copied().collect();
+    Ok((parsed, known))
 }
 
 /// What `wait` must be, for error messages.

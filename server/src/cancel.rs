@@ -3,6 +3,7 @@
 //! FAILED `"cancelled"` in one atomic step and tells the dispatchers to stop
 //! the running ones (see `Store::cancel_many`).
 
+use crate::api::task_ids;
 use crate::auth::Caller;
 use crate::body::ApiJson;
 use crate::error::ApiError;
@@ -11,7 +12,7 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use faas_contract::{CancelList, CancelRequest, CancelResponse, TaskStatus, MAX_BATCH};
+use faas_contract::{CancelList, CancelRequest, CancelResponse, TaskStatus};
 use faas_store::Cancelled;
 use uuid::Uuid;
 
@@ -83,21 +84,7 @@ pub async fn cancel_many(
     caller: Caller,
     ApiJson(req): ApiJson<CancelRequest>,
 ) -> Result<Json<CancelList>, ApiError> {
-    if req.task_ids.len() > MAX_BATCH {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "at most {MAX_BATCH} task ids per request, got {}; split it",
-                req.task_ids.len()
-            ),
-        ));
-    }
-    let parsed: Vec<Option<Uuid>> = req
-        .task_ids
-        .iter()
-        .map(|t| Uuid::parse_str(t.trim()).ok())
-        .collect();
-    let ids: Vec<Uuid> = parsed.iter().flatten().copied().collect();
+    let (parsed, ids) = task_ids(&req.task_ids)?;
     let mut found = state
         .store
         .cancel_many(&ids, caller.scope())

@@ -13,13 +13,13 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// What holds a platform up for the length of a test.
-enum Holder {
-    Daemons(
-        #[allow(dead_code)] Vec<Daemon>,
-        #[allow(dead_code)] Option<RedisServer>,
-    ),
-    Cluster(#[allow(dead_code)] Box<Cluster>),
+/// What holds a platform up for the length of a test (dropped at its end).
+#[allow(dead_code)]
+#[derive(Default)]
+struct Holder {
+    daemons: Vec<Daemon>,
+    redis: Option<RedisServer>,
+    cluster: Option<Cluster>,
 }
 
 /// A platform of each mode with exactly one slot.
@@ -28,14 +28,27 @@ fn one_slot(mode: &str) -> (Api, Holder) {
         "embedded" => {
             let (up, port) = start_up(1);
             let api = Api::new(port).with_token(up.token());
-            (api, Holder::Daemons(vec![up], None))
+            (
+                api,
+                Holder {
+                    daemons: vec![up],
+                    ..Holder::default()
+                },
+            )
         }
         "local" => {
             let redis = RedisServer::start();
             let (server, port) = start_server(&redis);
             let dispatcher = start_dispatcher(&redis, 1, None);
             let api = Api::new(port).with_token(server.token());
-            (api, Holder::Daemons(vec![server, dispatcher], Some(redis)))
+            (
+                api,
+                Holder {
+                    daemons: vec![server, dispatcher],
+                    redis: Some(redis),
+                    ..Holder::default()
+                },
+            )
         }
         remote => {
             let mode = if remote == "push" {
@@ -46,7 +59,13 @@ fn one_slot(mode: &str) -> (Api, Holder) {
             let mut cluster = Cluster::start(mode, "3");
             cluster.add_worker(1, "w1");
             let api = cluster.api.clone();
-            (api, Holder::Cluster(Box::new(cluster)))
+            (
+                api,
+                Holder {
+                    cluster: Some(cluster),
+                    ..Holder::default()
+                },
+            )
         }
     }
 }
