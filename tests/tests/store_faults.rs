@@ -341,23 +341,6 @@ async fn probe_while_down(
     (slowest_submit, slowest_poll)
 }
 
-/// Completed counts of the remote workers, by name, from `GET /workers`.
-async fn completed_by_worker(api: &Api) -> std::collections::HashMap<String, u64> {
-    let listing = api.get("/workers").await.json();
-    listing["workers"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|w| {
-            (
-                w["name"].as_str().unwrap_or_default().to_string(),
-                w["completed"].as_u64().unwrap_or(0),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_seconds_without_redis_every_mode_reconnects_and_finishes_the_backlog() {
     require_binary();
@@ -403,7 +386,7 @@ async fn thirty_seconds_without_redis_every_mode_reconnects_and_finishes_the_bac
         for &task in &warm {
             api.wait_final(task).await;
         }
-        let done = completed_by_worker(&api).await;
+        let done = cluster::completed_by_worker(&api).await;
         if ["push-worker", "pull-worker"]
             .iter()
             .all(|w| done.get(*w).copied().unwrap_or(0) > 0)
@@ -412,7 +395,7 @@ async fn thirty_seconds_without_redis_every_mode_reconnects_and_finishes_the_bac
         }
         assert!(Instant::now() < deadline, "a worker got no task: {done:?}");
     }
-    let before = completed_by_worker(&api).await;
+    let before = cluster::completed_by_worker(&api).await;
 
     // The backlog: 300 tasks of 100 ms on 6 slots, 5 s of work; Redis goes
     // down with most of it queued and some running.
@@ -512,7 +495,7 @@ async fn thirty_seconds_without_redis_every_mode_reconnects_and_finishes_the_bac
         for &task in &fresh {
             assert_eq!(api.wait_final(task).await.0, "COMPLETED");
         }
-        let now = completed_by_worker(&api).await;
+        let now = cluster::completed_by_worker(&api).await;
         let grew = ["push-worker", "pull-worker"]
             .iter()
             .all(|w| now.get(*w).copied().unwrap_or(0) > before.get(*w).copied().unwrap_or(0));

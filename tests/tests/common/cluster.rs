@@ -79,19 +79,7 @@ impl Cluster {
 
     /// Completed-result counts per worker name, from `GET /workers`.
     pub async fn completed_by_worker(&self) -> HashMap<String, u64> {
-        let listing = self.api.get("/workers").await.json();
-        listing["workers"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .map(|w| {
-                (
-                    w["name"].as_str().unwrap_or_default().to_string(),
-                    w["completed"].as_u64().unwrap_or(0),
-                )
-            })
-            .collect()
+        completed_by_worker(&self.api).await
     }
 
     /// Waits until the dispatcher's published listing shows `n` workers.
@@ -109,6 +97,23 @@ impl Cluster {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// Completed-result counts per worker name, from `GET /workers`.
+pub async fn completed_by_worker(api: &Api) -> HashMap<String, u64> {
+    let listing = api.get("/workers").await.json();
+    listing["workers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|w| {
+            (
+                w["name"].as_str().unwrap_or_default().to_string(),
+                w["completed"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
 }
 
 pub fn start_dispatcher(
