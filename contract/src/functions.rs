@@ -45,6 +45,13 @@ pub struct Function {
     pub tenant: String,
 }
 
+/// `DELETE /functions/{function_id}`: the function is gone. Its tasks
+/// already running finish; queued ones end FAILED (`missing_function`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FunctionDeleted {
+    pub deleted: Uuid,
+}
+
 /// One row of `GET /functions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct FunctionRow {

@@ -15,7 +15,8 @@ pub use access::{
     WhoAmI,
 };
 pub use functions::{
-    Function, FunctionList, FunctionQuery, FunctionRow, RegisterRequest, RegisterResponse,
+    Function, FunctionDeleted, FunctionList, FunctionQuery, FunctionRow, RegisterRequest,
+    RegisterResponse,
 };
 pub use tasks::{
     BatchRequest, BatchResponse, CancelList, CancelRequest, CancelResponse, ExecuteRequest,

@@ -2,9 +2,9 @@
 //! from the store and compiled once, then reused for every task.
 
 use faas_runtime::{Function, Runtime};
-use faas_store::{Final, FunctionId, Store};
+use faas_store::{Final, FunctionId, FunctionRecord, Store, MISSING_FUNCTION};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Most functions kept; past it the map starts over (the runtime's own
 /// module cache still holds the compiled code).
@@ -42,46 +42,21 @@ impl FunctionCache {
             .cloned()
     }
 
+    /// Drops a deleted function (invocations under way keep theirs).
+    pub fn forget(&self, id: FunctionId) {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
     /// The function, or the final state its task should get if it cannot
     /// be loaded.
     pub async fn get(&self, id: FunctionId) -> Result<Function, LoadFailure> {
         if let Some(f) = self.cached(id) {
             return Ok(f);
         }
-        let failed = |kind: &str, message: String| {
-            LoadFailure::Final(Final::Failed {
-                kind: kind.to_string(),
-                message,
-            })
-        };
-        let record = match self.store.function(id).await {
-            Ok(Some(record)) => record,
-            Ok(None) => {
-                return Err(failed(
-                    "missing_function",
-                    format!("function {id} does not exist"),
-                ))
-            }
-            Err(e) => {
-                return Err(LoadFailure::Transient(format!(
-                    "cannot read function {id}: {e}"
-                )))
-            }
-        };
-        let bytes = match self.store.module(&record.module_hash).await {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => {
-                return Err(failed(
-                    "missing_function",
-                    format!("module of function {id} is missing"),
-                ))
-            }
-            Err(e) => {
-                return Err(LoadFailure::Transient(format!(
-                    "cannot read module of function {id}: {e}"
-                )))
-            }
-        };
+        let (record, bytes) = fetch(&self.store, id).await?;
         let runtime = self.runtime.clone();
         let (name, entry) = (record.name.clone(), record.entry.clone());
         let loaded =
@@ -102,5 +77,39 @@ impl FunctionCache {
         }
         loaded.insert(id, function.clone());
         Ok(function)
+    }
+}
+
+fn failed(kind: &str, message: String) -> LoadFailure {
+    LoadFailure::Final(Final::Failed {
+        kind: kind.to_string(),
+        message,
+    })
+}
+
+/// A function's record and module bytes from the store (every mode's
+/// caches start here).
+pub async fn fetch(
+    store: &Store,
+    id: FunctionId,
+) -> Result<(FunctionRecord, Arc<Vec<u8>>), LoadFailure> {
+    let record = match store.function(id).await {
+        Ok(Some(record)) => record,
+        Ok(None) => return Err(LoadFailure::Final(Final::function_deleted(id))),
+        Err(e) => {
+            return Err(LoadFailure::Transient(format!(
+                "cannot read function {id}: {e}"
+            )))
+        }
+    };
+    match store.module(&record.module_hash).await {
+        Ok(Some(bytes)) => Ok((record, bytes)),
+        Ok(None) => Err(failed(
+            MISSING_FUNCTION,
+            format!("module of function {id} is missing"),
+        )),
+        Err(e) => Err(LoadFailure::Transient(format!(
+            "cannot read module of function {id}: {e}"
+        ))),
     }
 }

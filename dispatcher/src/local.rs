@@ -138,7 +138,17 @@ pub async fn run_local(
         recorder,
         renewer,
         stops: _,
+        mut deleted,
     } = Bookkeeping::start(&store, &config.consumer, config.renew_every);
+    // Ends with the renewer, which holds the sender.
+    {
+        let functions = functions.clone();
+        tokio::spawn(async move {
+            while let Some(id) = deleted.recv().await {
+                functions.forget(id);
+            }
+        });
+    }
 
     let starter = Starter {
         store: store.clone(),

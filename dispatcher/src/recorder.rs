@@ -2,7 +2,7 @@
 //! batches, and renewing the leases of the tasks a dispatcher holds.
 
 use faas_runtime::Ticket;
-use faas_store::{Claim, Final, Notice, Store, StoreError, TaskId};
+use faas_store::{Claim, Final, FunctionId, Notice, Store, StoreError, TaskId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -199,6 +199,8 @@ pub struct Bookkeeping {
     /// Held tasks that were cancelled (or ended elsewhere): local mode's
     /// tickets are already stopped; remote modes tell their workers.
     pub stops: mpsc::UnboundedReceiver<Vec<TaskId>>,
+    /// Functions deleted: drop what is cached of them.
+    pub deleted: mpsc::UnboundedReceiver<FunctionId>,
 }
 
 impl Bookkeeping {
@@ -206,13 +208,17 @@ impl Bookkeeping {
         let held = Held::default();
         let (done, done_rx) = mpsc::unbounded_channel();
         let (stop_tx, stops) = mpsc::unbounded_channel();
+        let (deleted_tx, deleted) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_outcomes(store.clone(), held.clone(), done_rx));
         let renewer = tokio::spawn(renew_leases(
             store.clone(),
             consumer.to_string(),
             renew_every,
             held.clone(),
-            stop_tx,
+            Told {
+                stops: stop_tx,
+                deleted: deleted_tx,
+            },
         ));
         Bookkeeping {
             held,
@@ -220,8 +226,15 @@ impl Bookkeeping {
             recorder,
             renewer,
             stops,
+            deleted,
         }
     }
+}
+
+/// Where the renewer passes on what the store tells it.
+pub struct Told {
+    pub stops: mpsc::UnboundedSender<Vec<TaskId>>,
+    pub deleted: mpsc::UnboundedSender<FunctionId>,
 }
 
 /// How often the queue is trimmed of ended tasks' entries, and the records
@@ -231,15 +244,9 @@ const TRIM_EVERY: Duration = Duration::from_secs(1);
 /// Renews the leases of everything in `held` every `every`, trims the
 /// queue and sweeps expired records every TRIM_EVERY, and stops the held
 /// tasks the store says to stop (cancelled: at once from its notices, or
-/// at the next renewal if a notice was missed), forever (abort the task
-/// to stop).
-pub async fn renew_leases(
-    store: Store,
-    consumer: String,
-    every: Duration,
-    held: Held,
-    stops: mpsc::UnboundedSender<Vec<TaskId>>,
-) {
+/// at the next renewal if a notice was missed), and passes on deleted
+/// functions, forever (abort the task to stop).
+pub async fn renew_leases(store: Store, consumer: String, every: Duration, held: Held, told: Told) {
     let mut renew = tokio::time::interval(every);
     let mut trim = tokio::time::interval(TRIM_EVERY);
     trim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -248,12 +255,17 @@ pub async fn renew_leases(
         let ours = held.stop(ids);
         if !ours.is_empty() {
             tracing::info!(tasks = ours.len(), "stopping cancelled tasks");
-            let _ = stops.send(ours);
+            let _ = told.stops.send(ours);
         }
     };
     loop {
         tokio::select! {
-            Some(Notice::Stop(ids)) = notices.recv() => stop(&ids),
+            Some(notice) = notices.recv() => match notice {
+                Notice::Stop(ids) => stop(&ids),
+                Notice::FunctionDeleted(id) => {
+                    let _ = told.deleted.send(id);
+                }
+            },
             _ = renew.tick() => {
                 let claims = held.all();
                 match store.renew(&consumer, &claims).await {

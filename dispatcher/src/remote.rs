@@ -2,6 +2,7 @@
 //! wire, the tasks a remote worker holds, and turning a worker's `RESULT`
 //! into a final state.
 
+use crate::functions::{fetch, LoadFailure};
 use crate::recorder::{Bookkeeping, Done, Held};
 use crate::router::{self, Framing, Inbound, Outbox, Router};
 use crate::zap::CurveServer;
@@ -89,6 +90,8 @@ pub struct Inboxes {
     pub claims: mpsc::UnboundedReceiver<(usize, Vec<Claim>)>,
     /// Held tasks to stop (cancelled).
     pub stops: mpsc::UnboundedReceiver<Vec<TaskId>>,
+    /// Functions deleted: dropped from `Plumbing::functions`.
+    pub deleted: mpsc::UnboundedReceiver<FunctionId>,
 }
 
 /// The threads and tasks behind a [`Plumbing`], stopped by [`Running::stop`].
@@ -160,6 +163,7 @@ pub fn start(
         recorder,
         renewer,
         stops,
+        deleted,
     } = Bookkeeping::start(&store, listen.consumer, listen.renew_every);
     let (want, want_rx) = mpsc::unbounded_channel();
     let (claims_tx, claims) = mpsc::unbounded_channel();
@@ -199,6 +203,7 @@ pub fn start(
             inbound,
             claims,
             stops,
+            deleted,
         },
         running,
     ))
@@ -435,6 +440,7 @@ pub async fn serve<S: Scheduling>(
         mut inbound,
         mut claims,
         mut stops,
+        mut deleted,
     } = inboxes;
     let mut tick = tokio::time::interval(S::TICK);
     loop {
@@ -442,6 +448,10 @@ pub async fn serve<S: Scheduling>(
             Some(msg) = inbound.recv() => s.handle(msg).await,
             Some((asked, got)) = claims.recv() => s.io().claimed(asked, got),
             Some(tasks) = stops.recv() => s.stop(tasks).await,
+            Some(function) = deleted.recv() => {
+                let io = s.io();
+                io.functions.forget(function, &io.pending);
+            }
             _ = tick.tick() => {
                 // Messages that queued up while this loop was busy (a slow
                 // store) prove their senders alive: count them first.
@@ -449,6 +459,8 @@ pub async fn serve<S: Scheduling>(
                     s.handle(msg).await;
                 }
                 s.tick(false).await;
+                let io = s.io();
+                io.functions.tidy(&io.pending);
             }
             _ = shutdown.changed() => break,
         }
@@ -516,6 +528,9 @@ pub async fn claimer(
 pub struct WireFunctions {
     store: Store,
     loaded: HashMap<FunctionId, (FunctionInfo, Arc<Vec<u8>>)>,
+    /// Deleted functions kept while claims taken before the deletion
+    /// (running, by the store's account) still wait to be sent.
+    deleted: HashSet<FunctionId>,
 }
 
 impl WireFunctions {
@@ -523,7 +538,30 @@ impl WireFunctions {
         WireFunctions {
             store,
             loaded: HashMap::new(),
+            deleted: HashSet::new(),
         }
+    }
+
+    /// Drops a deleted function once no claim in `pending` needs it.
+    pub fn forget(&mut self, id: FunctionId, pending: &VecDeque<Claim>) {
+        self.deleted.insert(id);
+        self.tidy(pending);
+    }
+
+    /// Drops the deleted functions no claim in `pending` needs any more.
+    pub fn tidy(&mut self, pending: &VecDeque<Claim>) {
+        if self.deleted.is_empty() {
+            return;
+        }
+        let needed: HashSet<FunctionId> = pending.iter().map(|c| c.function_id).collect();
+        let loaded = &mut self.loaded;
+        self.deleted.retain(|id| {
+            let keep = needed.contains(id);
+            if !keep {
+                loaded.remove(id);
+            }
+            keep
+        });
     }
 
     /// A function's description and module, or the final state its task
@@ -532,29 +570,15 @@ impl WireFunctions {
         if let Some(found) = self.loaded.get(&id) {
             return Ok(found.clone());
         }
-        let failed = |kind: &str, message: String| Final::Failed {
-            kind: kind.into(),
-            message,
-        };
-        let record = match self.store.function(id).await {
-            Ok(Some(r)) => r,
-            Ok(None) => {
-                return Err(failed(
-                    "missing_function",
-                    format!("function {id} does not exist"),
-                ))
+        let (record, module) = match fetch(&self.store, id).await {
+            Ok(found) => found,
+            Err(LoadFailure::Final(outcome)) => return Err(outcome),
+            Err(LoadFailure::Transient(message)) => {
+                return Err(Final::Failed {
+                    kind: STORE_FAILURE.into(),
+                    message,
+                })
             }
-            Err(e) => return Err(failed(STORE_FAILURE, e.to_string())),
-        };
-        let module = match self.store.module(&record.module_hash).await {
-            Ok(Some(m)) => m,
-            Ok(None) => {
-                return Err(failed(
-                    "missing_function",
-                    format!("module of function {id} is missing"),
-                ))
-            }
-            Err(e) => return Err(failed(STORE_FAILURE, e.to_string())),
         };
         let info = FunctionInfo {
             name: record.name,

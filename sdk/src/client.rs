@@ -118,8 +118,9 @@ use faas_contract::{
     StatusResponse, TaskList, WorkerList,
 };
 pub use faas_contract::{
-    CancelList, Function, FunctionRow as FunctionInfo, KeyRow, LimitOverrides, NewKey, ResultRow,
-    Revoked, TaskResult, TaskRow as TaskInfo, TaskStatus, TenantInfo, WorkerRow, MAX_BATCH,
+    CancelList, Function, FunctionDeleted, FunctionRow as FunctionInfo, KeyRow, LimitOverrides,
+    NewKey, ResultRow, Revoked, TaskResult, TaskRow as TaskInfo, TaskStatus, TenantInfo, WorkerRow,
+    MAX_BATCH,
 };
 
 /// How a [`Client`] authenticates and whom it trusts, beyond the URL.
@@ -354,6 +355,13 @@ impl Client {
     pub async fn function(&self, function_id: Uuid) -> Result<Function, ClientError> {
         let path = format!("/functions/{function_id}");
         let req = self.request(Method::GET, &path);
+        self.send(req, &path, REQUEST_TIMEOUT).await
+    }
+
+    /// Deletes a function: its queued tasks end FAILED, running ones finish.
+    pub async fn delete_function(&self, function_id: Uuid) -> Result<FunctionDeleted, ClientError> {
+        let path = format!("/functions/{function_id}");
+        let req = self.request(Method::DELETE, &path);
         self.send(req, &path, REQUEST_TIMEOUT).await
     }
 

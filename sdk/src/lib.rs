@@ -23,6 +23,7 @@ pub mod client;
 pub mod commands;
 pub mod credentials;
 pub mod daemons;
+pub mod delete;
 pub mod keys;
 pub mod listing;
 pub mod map;

@@ -41,6 +41,8 @@ enum Command {
     Result(commands::ResultArgs),
     /// Cancel tasks: queued ones never start, running ones are stopped
     Cancel(faas_sdk::cancel::CancelArgs),
+    /// Delete functions: their queued tasks fail, running ones finish
+    Delete(faas_sdk::delete::DeleteArgs),
     /// List the live workers of all dispatchers
     Workers(commands::WorkersArgs),
     /// List registered functions, newest first
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
             Command::Status(args) => commands::status(args).await,
             Command::Result(args) => commands::result(args).await,
             Command::Cancel(args) => faas_sdk::cancel::cancel(args).await,
+            Command::Delete(args) => faas_sdk::delete::delete(args).await,
             Command::Workers(args) => commands::workers(args).await,
             Command::Functions(args) => faas_sdk::listing::functions(args).await,
             Command::Tasks(args) => faas_sdk::listing::tasks(args).await,

@@ -231,6 +231,27 @@ fn server_errors_show_the_detail_not_a_trace() {
 }
 
 #[test]
+fn delete_removes_a_function_and_says_which_were_not_there() {
+    let up = Up::start();
+    let add = repo_file("examples/add.wat");
+    let id = deploy(&up, &[add.to_str().expect("utf-8 path")]).to_string();
+    let unknown = Uuid::new_v4().to_string();
+    let out = up.faas(&["delete", &id]);
+    assert_eq!(success(&out), format!("{id} deleted\n"));
+    let out = up.faas(&["delete", &id, &unknown]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("{id} not found\n{unknown} not found\n")
+    );
+    let out = up.faas(&["invoke", &id, "1", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not found"), "{}", stderr(&out));
+    let out = up.faas(&["functions"]);
+    assert!(!success(&out).contains(&id), "still listed");
+}
+
+#[test]
 fn an_unreachable_server_is_a_clear_error() {
     let url = format!("http://127.0.0.1:{}", free_port());
     let id = Uuid::new_v4().to_string();

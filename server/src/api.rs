@@ -12,13 +12,13 @@ use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine as _;
 use faas_contract::{
-    BatchRequest, BatchResponse, ExecuteRequest, ExecuteResponse, Function, FunctionList,
-    FunctionQuery, FunctionRow, Health, RegisterRequest, RegisterResponse, ResultList, ResultQuery,
-    ResultRow, ResultsRequest, StatusResponse, Task, TaskList, TaskQuery, TaskResult, TaskRow,
-    TaskStatus, WorkerList, DEFAULT_LIST_LIMIT, MAX_BATCH, MAX_LIST_LIMIT,
+    BatchRequest, BatchResponse, ExecuteRequest, ExecuteResponse, Function, FunctionDeleted,
+    FunctionList, FunctionQuery, FunctionRow, Health, RegisterRequest, RegisterResponse,
+    ResultList, ResultQuery, ResultRow, ResultsRequest, StatusResponse, Task, TaskList, TaskQuery,
+    TaskResult, TaskRow, TaskStatus, WorkerList, DEFAULT_LIST_LIMIT, MAX_BATCH, MAX_LIST_LIMIT,
 };
 use faas_runtime::Convention;
-use faas_store::{now_ms, FunctionRecord, TaskRecord, TaskSummary};
+use faas_store::{now_ms, FunctionRecord, StoreError, TaskRecord, TaskSummary};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -48,6 +48,10 @@ impl SignatureCache {
             .unwrap_or_else(|e| e.into_inner())
             .get(&id)
             .cloned()
+    }
+
+    fn forget(&self, id: Uuid) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
     }
 
     fn put(&self, id: Uuid, signature: Signature) {
@@ -165,11 +169,21 @@ pub async fn execute_function(
         .map_err(|e| ApiError::bad_request(format!("{}: {e}", signature.name)))?;
     let ttl = retention(req.ttl)?;
     let task_id = Uuid::new_v4();
-    state
+    let submitted = state
         .store
         .submit(&caller.tenant, task_id, function_id, &req.payload, ttl)
-        .await?;
+        .await;
+    submitted.map_err(|e| submit_failure(&state, e))?;
     Ok((StatusCode::CREATED, Json(ExecuteResponse { task_id })))
+}
+
+/// A submission's store error; a function deleted since its signature
+/// was cached is dropped from the cache.
+fn submit_failure(state: &AppState, e: StoreError) -> ApiError {
+    if let StoreError::NoFunction(id) = e {
+        state.signatures.forget(id);
+    }
+    e.into()
 }
 
 /// A submission's `ttl`: seconds from 0 (the store cuts it to the
@@ -276,10 +290,11 @@ pub async fn execute_batch(
         .into_iter()
         .map(|p| (Uuid::new_v4(), p))
         .collect();
-    state
+    let submitted = state
         .store
         .submit_many(&caller.tenant, function_id, &tasks, ttl)
-        .await?;
+        .await;
+    submitted.map_err(|e| submit_failure(&state, e))?;
     let task_ids = tasks.into_iter().map(|(id, _)| id).collect();
     Ok((StatusCode::CREATED, Json(BatchResponse { task_ids })))
 }
@@ -511,6 +526,35 @@ pub async fn function(
     let record = state.store.function(id).await?;
     let record = record.filter(|f| caller.scope().allows(&f.tenant));
     Ok(Json(function_of(record.ok_or_else(not_found)?)))
+}
+
+/// Deletes a function
+///
+/// Its tasks already running finish; its queued tasks end FAILED with
+/// failure kind `missing_function`, and new submissions to it get 404.
+/// Its module is deleted with the last function that uses it.
+#[utoipa::path(
+    delete,
+    path = "/functions/{function_id}",
+    params(("function_id" = String, Path, description = "The function's id")),
+    responses(
+        (status = 200, description = "Deleted", body = FunctionDeleted),
+        NotFound,
+    )
+)]
+pub async fn delete_function(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(function_id): Path<String>,
+) -> Result<Json<FunctionDeleted>, ApiError> {
+    let not_found = || ApiError::not_found(format!("function {function_id} not found"));
+    let id = Uuid::parse_str(function_id.trim()).map_err(|_| not_found())?;
+    state.signatures.forget(id);
+    if !state.store.delete_function(id, caller.scope()).await? {
+        return Err(not_found());
+    }
+    tracing::info!(function = %id, tenant = %caller.tenant, "function deleted");
+    Ok(Json(FunctionDeleted { deleted: id }))
 }
 
 fn function_of(f: FunctionRecord) -> Function {

@@ -35,7 +35,8 @@ impl ApiError {
 
 /// A store failure is a 503: the request was fine, the store was not, and
 /// the same request will work when it is back. A request over its
-/// tenant's quota is a 429 naming the limit.
+/// tenant's quota is a 429 naming the limit, and one to a function that
+/// is gone a 404.
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -44,6 +45,7 @@ impl From<StoreError> for ApiError {
                 detail: over.detail,
                 retry_after: Some(over.retry_after),
             },
+            StoreError::NoFunction(id) => ApiError::not_found(format!("function {id} not found")),
             e => {
                 tracing::warn!("store error: {e}");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; retry later"))

@@ -135,7 +135,7 @@ fn keyed_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel::cancel))
         .routes(routes!(cancel::cancel_many))
         .routes(routes!(api::functions))
-        .routes(routes!(api::function))
+        .routes(routes!(api::function, api::delete_function))
         .routes(routes!(api::workers))
         .routes(routes!(admin::create_key, admin::list_keys))
         .routes(routes!(admin::revoke_key))

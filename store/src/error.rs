@@ -12,10 +12,21 @@ pub enum StoreError {
     /// The request is over one of its tenant's limits; nothing was stored.
     #[error("over quota: {}", .0.detail)]
     OverQuota(crate::tenants::OverQuota),
+    /// Tasks were submitted to a function that does not exist (deleted
+    /// since the caller looked it up); nothing was stored.
+    #[error("function {0} not found")]
+    NoFunction(crate::FunctionId),
 }
 
 impl From<redis::RedisError> for StoreError {
     fn from(e: redis::RedisError) -> Self {
+        if crate::redis_store::is_oom(&e) {
+            return StoreError::Unavailable(
+                "Redis is out of memory (at its maxmemory): it takes no new work until \
+                 finished tasks' records expire or it is given more memory"
+                    .into(),
+            );
+        }
         match e.kind() {
             redis::ErrorKind::Parse | redis::ErrorKind::UnexpectedReturnType => {
                 StoreError::Corrupt(e.to_string())

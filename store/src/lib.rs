@@ -28,7 +28,7 @@ pub use memory::MemoryStore;
 pub use model::{
     now_ms, valid_tenant, Cancelled, Claim, Final, FunctionId, FunctionRecord, Notice, Scope,
     TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary, CANCELLED, DEFAULT_TENANT, LOST_KIND,
-    RECENT_TASKS,
+    MISSING_FUNCTION, RECENT_TASKS,
 };
 pub use redis_store::{
     RedisStore, CONTROL_CHANNEL, DONE_CHANNEL, FUNCTIONS_INDEX, GROUP, NEW_TASK_CHANNEL,
@@ -181,6 +181,17 @@ impl Store {
     /// (over it: `OverQuota`, nothing stored).
     pub async fn put_function(&self, record: &FunctionRecord, module: &[u8]) -> StoreResult<()> {
         each!(self, s => s.put_function(record, module).await)
+    }
+
+    /// Deletes a function in `scope`: its record at once, its module when
+    /// no other function shares it, and its bytes from its tenant's
+    /// `module_bytes`. Tasks already running finish; a queued one fails
+    /// when a dispatcher claims it (`missing_function`), and submissions
+    /// to it are refused (`NoFunction`). Dispatchers are told
+    /// ([`Notice::FunctionDeleted`]) to drop what they cached of it.
+    /// False if there is no such function in `scope`.
+    pub async fn delete_function(&self, id: FunctionId, scope: Scope<'_>) -> StoreResult<bool> {
+        each!(self, s => s.delete_function(id, scope.tenant()).await)
     }
 
     /// Up to `limit` registered functions in `scope`, newest first (by

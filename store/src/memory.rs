@@ -7,8 +7,9 @@
 use crate::error::{StoreError, StoreResult};
 use crate::keys::ApiKey;
 use crate::model::{
-    lost_message, new_receipt, now_ms, Cancelled, Claim, Final, FunctionId, FunctionRecord, Notice,
-    TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary, CANCELLED, LOST_KIND, RECENT_TASKS,
+    function_deleted_message, lost_message, new_receipt, now_ms, Cancelled, Claim, Final,
+    FunctionId, FunctionRecord, Notice, TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary,
+    CANCELLED, LOST_KIND, MISSING_FUNCTION, RECENT_TASKS,
 };
 use crate::retention::{deadline, Finished};
 use crate::tenants::{Bucket, LimitOverrides, OverQuota, TenantInfo};
@@ -172,6 +173,35 @@ impl MemoryStore {
         Ok(())
     }
 
+    pub async fn delete_function(&self, id: FunctionId, tenant: Option<&str>) -> StoreResult<bool> {
+        {
+            let mut state = self.lock();
+            let allowed = |f: &FunctionRecord| tenant.is_none_or(|t| t == f.tenant);
+            let Some(record) = state.functions.remove(&id) else {
+                return Ok(false);
+            };
+            if !allowed(&record) {
+                state.functions.insert(id, record);
+                return Ok(false);
+            }
+            state
+                .function_order
+                .remove(&(record.created_at_ms, record.id));
+            if let Some(t) = state.tenants.get_mut(&record.tenant) {
+                t.module_bytes = t.module_bytes.saturating_sub(record.module_size);
+            }
+            let shared = state
+                .functions
+                .values()
+                .any(|f| f.module_hash == record.module_hash);
+            if !shared {
+                state.modules.remove(&record.module_hash);
+            }
+        }
+        self.tell(Notice::FunctionDeleted(id));
+        Ok(true)
+    }
+
     pub async fn functions(
         &self,
         limit: usize,
@@ -247,6 +277,9 @@ impl MemoryStore {
         let retention_ms = self.config.retention_ms(ttl);
         {
             let mut state = self.lock_swept();
+            if !state.functions.contains_key(&function_id) {
+                return Err(StoreError::NoFunction(function_id));
+            }
             let created = now_ms();
             let asked = tasks.len() as u64;
             let depth: u64 = state.tenants.values().map(|t| t.active).sum();
@@ -372,7 +405,9 @@ impl MemoryStore {
     }
 
     fn take(&self, consumer: &str, max: usize) -> Vec<Claim> {
-        let mut state = self.lock_swept();
+        let mut guard = self.lock_swept();
+        // Fields borrowed apart: a task's record and the functions map.
+        let state = &mut *guard;
         let now = Instant::now();
         let expired: Vec<TaskId> = state
             .leases
@@ -403,11 +438,18 @@ impl MemoryStore {
                 continue;
             }
             task.attempts += 1;
-            if task.attempts > self.config.max_attempts {
+            let ends = if !state.functions.contains_key(&task.function_id) {
+                Some((MISSING_FUNCTION, function_deleted_message(task.function_id)))
+            } else if task.attempts > self.config.max_attempts {
+                Some((LOST_KIND, lost_message(task.attempts - 1)))
+            } else {
+                None
+            };
+            if let Some((kind, message)) = ends {
                 task.attempts -= 1;
                 task.status = TaskStatus::Failed;
-                task.result = Value::String(lost_message(task.attempts));
-                task.failure_kind = Some(LOST_KIND.to_string());
+                task.result = Value::String(message);
+                task.failure_kind = Some(kind.to_string());
                 task.finished_at_ms = Some(now_ms());
                 let outcome = TaskOutcome {
                     status: task.status,
@@ -438,7 +480,7 @@ impl MemoryStore {
             );
             claims.push(claim);
         }
-        drop(state);
+        drop(guard);
         self.waiters.notify_many(lost);
         claims
     }

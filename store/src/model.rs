@@ -192,6 +192,9 @@ pub const LOST_KIND: &str = "lost";
 /// The failure kind, and the result, of a cancelled task.
 pub const CANCELLED: &str = "cancelled";
 
+/// The failure kind of a task whose function is gone (deleted).
+pub const MISSING_FUNCTION: &str = "missing_function";
+
 impl Final {
     /// How a cancelled task ends.
     pub fn cancelled() -> Final {
@@ -200,6 +203,18 @@ impl Final {
             message: CANCELLED.into(),
         }
     }
+
+    /// How a task ends whose function was deleted before it started.
+    pub fn function_deleted(function: FunctionId) -> Final {
+        Final::Failed {
+            kind: MISSING_FUNCTION.into(),
+            message: function_deleted_message(function),
+        }
+    }
+}
+
+pub fn function_deleted_message(function: FunctionId) -> String {
+    format!("function {function} was deleted before this task started")
 }
 
 /// What a cancellation found, per task.
@@ -221,6 +236,9 @@ pub enum Cancelled {
 pub enum Notice {
     /// These tasks were cancelled: stop them wherever they run.
     Stop(Vec<TaskId>),
+    /// This function was deleted: drop what is cached of it (its tasks
+    /// already running finish).
+    FunctionDeleted(FunctionId),
 }
 
 pub(crate) fn lost_message(times: u32) -> String {

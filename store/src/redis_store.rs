@@ -30,7 +30,7 @@ use futures::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, Value as RValue};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -120,7 +120,9 @@ const SUBMIT_LUA: &str = r#"
 -- so far), so claiming a new entry writes the hash without reading it; the
 -- hash names its entry, so a cancellation can take it out of the queue.
 -- Returns {0, stored}, or over a quota (nothing stored) {1, active, max},
--- {2, ms until the tokens are there} or {3, queue length, its max}.
+-- {2, ms until the tokens are there} or {3, queue length, its max}, or {4}
+-- if the function does not exist (deleted since the caller looked).
+if redis.call('EXISTS', 'faas:function:' .. ARGV[5]) == 0 then return {4} end
 local tenant = ARGV[8]
 local tkey = 'faas:tenant:' .. tenant
 local now = tonumber(ARGV[6])
@@ -177,7 +179,15 @@ local used = tonumber(f[1]) or 0
 local max = tonumber(f[2]) or tonumber(ARGV[5])
 local size = tonumber(ARGV[4])
 if used + size > max then return {1, used, max} end
-redis.call('SET', 'faas:module:' .. ARGV[3], ARGV[10], 'NX')
+-- Functions with the same module share it; `faas:module_refs:{hash}` counts
+-- them, so the last one deleted deletes it. A module stored by an older
+-- version has no count, and is never deleted.
+local refs = 'faas:module_refs:' .. ARGV[3]
+if redis.call('SET', 'faas:module:' .. ARGV[3], ARGV[10], 'NX') then
+  redis.call('SET', refs, 1)
+elseif redis.call('EXISTS', refs) == 1 then
+  redis.call('INCR', refs)
+end
 redis.call('HSET', 'faas:function:' .. ARGV[1], 'name', ARGV[7], 'entry', ARGV[8],
   'convention', ARGV[9], 'module', ARGV[3], 'module_size', ARGV[11], 'created_at', ARGV[6],
   'tenant', ARGV[2])
@@ -185,6 +195,29 @@ redis.call('ZADD', 'faas:functions', ARGV[6], ARGV[1])
 redis.call('ZADD', 'faas:functions:' .. ARGV[2], ARGV[6], ARGV[1])
 redis.call('HINCRBY', tkey, 'module_bytes', size)
 return {0}
+"#;
+
+/// Deletes a function (see `Store::delete_function`).
+const DELETE_FUNCTION_LUA: &str = r#"
+-- ARGV: function id, tenant ('' for any). Returns 1 if deleted, 0 if there
+-- is no such function (or it is another tenant's).
+local key = 'faas:function:' .. ARGV[1]
+local f = redis.call('HMGET', key, 'tenant', 'module', 'module_size')
+if not f[2] then return 0 end
+local tenant = f[1] or 'default'
+if ARGV[2] ~= '' and ARGV[2] ~= tenant then return 0 end
+redis.call('DEL', key)
+redis.call('ZREM', 'faas:functions', ARGV[1])
+redis.call('ZREM', 'faas:functions:' .. tenant, ARGV[1])
+local tkey = 'faas:tenant:' .. tenant
+local used = (tonumber(redis.call('HGET', tkey, 'module_bytes')) or 0) - (tonumber(f[3]) or 0)
+redis.call('HSET', tkey, 'module_bytes', math.max(used, 0))
+local refs = 'faas:module_refs:' .. f[2]
+if redis.call('EXISTS', refs) == 1 and redis.call('DECR', refs) <= 0 then
+  redis.call('DEL', refs, 'faas:module:' .. f[2])
+end
+redis.call('PUBLISH', 'faas:control', 'forget ' .. ARGV[1])
+return 1
 "#;
 
 const PUT_KEY_LUA: &str = r#"
@@ -205,6 +238,12 @@ for i = 1, #ARGV, 2 do
 end
 return 1
 "#;
+
+/// The first line of the scripts that move tasks already accepted along
+/// (claim, renew, finish, release, cancel) or free memory (sweep, trim,
+/// delete a function): they run even when Redis is at `maxmemory` with
+/// `noeviction`, where a submission is refused (Redis 7's script flags).
+const ALLOW_OOM: &str = "#!lua flags=allow-oom\n";
 
 /// Ending a task's record, shared by the scripts that write a final state.
 /// A key with an expiry costs Redis on every access to it (HMGET of a
@@ -265,10 +304,11 @@ const CLAIM_LUA: &str = r#"
 -- without its own, then (entry id, task id, receipt token) triples already
 -- delivered that need the task's hash checked: entries taken over after a
 -- lease lapsed, from an older version without the task's fields, or out
--- of attempts.
+-- of attempts. A task whose function was deleted ends here, FAILED
+-- (missing_function).
 -- Returns {{task, entry, attempt, function, payload, token}, ...}.
 local max, now, stream, group = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
-local out, acks, lost, ended, due = {}, {}, {}, {}, {}
+local out, acks, lost, ended, due, exists = {}, {}, {}, {}, {}, {}
 for i = 6, #ARGV, 3 do
   local entry, tid, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local key = 'faas:task:' .. tid
@@ -278,8 +318,19 @@ for i = 6, #ARGV, 3 do
   -- meanwhile) is a stale duplicate: drop it.
   local stale = f[1] == 'RUNNING' and f[4] and f[4] ~= entry
   local n = (tonumber(f[5]) or 0) + 1
+  local fid = f[2] or ''
+  if exists[fid] == nil then exists[fid] = redis.call('EXISTS', 'faas:function:' .. fid) == 1 end
   if (not f[1]) or f[1] == 'COMPLETED' or f[1] == 'FAILED' or stale then
     acks[#acks + 1] = entry
+  elseif not exists[fid] then
+    -- Its function was deleted while it waited: it can never run.
+    local message = cjson.encode('function ' .. fid .. ' was deleted before this task started')
+    redis.call('HSET', key, 'status', 'FAILED', 'failure_kind', 'missing_function',
+      'result', message, 'finished_at', now)
+    retire(key, tonumber(f[7]) or tonumber(ARGV[5]), tonumber(now), due)
+    acks[#acks + 1] = entry
+    lost[#lost + 1] = tid .. ' FAILED @' .. (f[6] or 'default') .. ' ' .. message
+    if f[6] then ended[f[6]] = (ended[f[6]] or 0) + 1 end
   elseif f[8] == '1' then
     -- Cancelled while a claim was landing (CANCEL_LUA): it ends here.
     redis.call('HSET', key, 'status', 'FAILED', 'failure_kind', 'cancelled',
@@ -529,6 +580,7 @@ pub struct RedisStore {
     wait_replicas: u32,
     submit_script: Script,
     put_function_script: Script,
+    delete_function_script: Script,
     put_key_script: Script,
     touch_keys_script: Script,
     claim_script: Script,
@@ -538,6 +590,14 @@ pub struct RedisStore {
     cancel_script: Script,
     trim_script: Script,
     sweep_script: Script,
+}
+
+/// Whether Redis refused a write for being at its `maxmemory` (a
+/// command's error, or any of a pipeline's).
+pub(crate) fn is_oom(e: &redis::RedisError) -> bool {
+    e.clone()
+        .into_server_errors()
+        .is_some_and(|errors| errors.iter().any(|(_, error)| error.code() == "OOM"))
 }
 
 /// Why the first connection failed, saying what to check.
@@ -598,15 +658,16 @@ impl RedisStore {
             wait_replicas: options.wait_replicas,
             submit_script: Script::new(SUBMIT_LUA),
             put_function_script: Script::new(PUT_FUNCTION_LUA),
+            delete_function_script: Script::new(&format!("{ALLOW_OOM}{DELETE_FUNCTION_LUA}")),
             put_key_script: Script::new(PUT_KEY_LUA),
             touch_keys_script: Script::new(TOUCH_KEYS_LUA),
-            claim_script: Script::new(&format!("{RETIRE_LUA}{CLAIM_LUA}")),
-            finish_script: Script::new(&format!("{RETIRE_LUA}{FINISH_LUA}")),
-            sweep_script: Script::new(SWEEP_LUA),
-            renew_script: Script::new(RENEW_LUA),
-            release_script: Script::new(&format!("{RETIRE_LUA}{RELEASE_LUA}")),
-            cancel_script: Script::new(&format!("{RETIRE_LUA}{CANCEL_LUA}")),
-            trim_script: Script::new(TRIM_LUA),
+            claim_script: Script::new(&format!("{ALLOW_OOM}{RETIRE_LUA}{CLAIM_LUA}")),
+            finish_script: Script::new(&format!("{ALLOW_OOM}{RETIRE_LUA}{FINISH_LUA}")),
+            sweep_script: Script::new(&format!("{ALLOW_OOM}{SWEEP_LUA}")),
+            renew_script: Script::new(&format!("{ALLOW_OOM}{RENEW_LUA}")),
+            release_script: Script::new(&format!("{ALLOW_OOM}{RETIRE_LUA}{RELEASE_LUA}")),
+            cancel_script: Script::new(&format!("{ALLOW_OOM}{RETIRE_LUA}{CANCEL_LUA}")),
+            trim_script: Script::new(&format!("{ALLOW_OOM}{TRIM_LUA}")),
         };
         // The first command is where a missing login shows (NOAUTH).
         let mut conn = store.conn.clone();
@@ -698,6 +759,21 @@ impl RedisStore {
             ))),
             _ => self.replicated(&mut conn).await,
         }
+    }
+
+    pub async fn delete_function(&self, id: FunctionId, tenant: Option<&str>) -> StoreResult<bool> {
+        let mut conn = self.conn.pin();
+        let deleted: u32 = self
+            .delete_function_script
+            .arg(id.to_string())
+            .arg(tenant.unwrap_or(""))
+            .invoke_async(&mut conn)
+            .await?;
+        if deleted == 0 {
+            return Ok(false);
+        }
+        self.replicated(&mut conn).await?;
+        Ok(true)
     }
 
     pub async fn functions(
@@ -809,6 +885,7 @@ impl RedisStore {
             }
             let reply: Vec<u64> = invocation.invoke_async(&mut conn).await?;
             match reply.as_slice() {
+                [4] => return Err(StoreError::NoFunction(function_id)),
                 [1, active, max] => {
                     return Err(StoreError::OverQuota(OverQuota::active(
                         tenant,
@@ -1020,9 +1097,10 @@ impl RedisStore {
             }
             Err(e) => return Err(e.into()),
         };
+        let (rows, gone) = rows;
         // A corrupt record fails alone (its lease lapses and it ends as
         // lost); the rest of the batch runs.
-        Ok(rows
+        let claims: Vec<Claim> = rows
             .into_iter()
             .filter_map(|(task, entry, attempt, function, payload, token)| {
                 let claim = (|| {
@@ -1040,7 +1118,26 @@ impl RedisStore {
                     .map_err(|e| tracing::error!("skipping a corrupt task: {e}"))
                     .ok()
             })
-            .collect())
+            .collect();
+        if gone.is_empty() {
+            return Ok(claims);
+        }
+        // Claimed after their function was deleted: they end here.
+        let (deleted, claims): (Vec<Claim>, Vec<Claim>) = claims
+            .into_iter()
+            .partition(|c| gone.contains(&c.function_id.to_string()));
+        let ended: Vec<(Claim, Final)> = deleted
+            .into_iter()
+            .map(|c| {
+                let outcome = Final::function_deleted(c.function_id);
+                (c, outcome)
+            })
+            .collect();
+        if let Err(e) = self.finish_many(&ended).await {
+            // Their leases lapse, and the claim script ends them then.
+            tracing::warn!("cannot end the tasks of a deleted function: {e}");
+        }
+        Ok(claims)
     }
 
     /// Claims delivered entries. New ones (`fresh_ok`: not taken over)
@@ -1052,7 +1149,7 @@ impl RedisStore {
         &self,
         entries: Vec<Entry>,
         fresh_ok: bool,
-    ) -> redis::RedisResult<Vec<ClaimRow>> {
+    ) -> redis::RedisResult<(Vec<ClaimRow>, HashSet<String>)> {
         let mut fresh = Vec::new();
         let mut check = Vec::new();
         let mut junk = Vec::new();
@@ -1066,12 +1163,21 @@ impl RedisStore {
                 Entry::Junk(entry) => junk.push(entry),
             }
         }
-        let mut rows = self.claim_fresh(fresh).await?;
+        let (mut rows, gone) = match self.claim_fresh(fresh).await {
+            Ok(claimed) => claimed,
+            // At maxmemory plain writes are refused, the claim script's
+            // are not: the entries (delivered, so held) go through it.
+            Err((e, fresh)) if is_oom(&e) => {
+                check.extend(fresh.into_iter().map(|new| (new.entry, new.task)));
+                (Vec::new(), HashSet::new())
+            }
+            Err((e, _)) => return Err(e),
+        };
         rows.extend(self.claim_checked(&check).await?);
         if !junk.is_empty() {
             self.drop_entries(&junk).await?;
         }
-        Ok(rows)
+        Ok((rows, gone))
     }
 
     /// The claim script, on entries already delivered whose task's hash
@@ -1107,13 +1213,28 @@ impl RedisStore {
     /// Marks new entries' tasks RUNNING: one pipeline of HSETs, no
     /// transaction (each write stands alone; a dispatcher that dies halfway
     /// leaves entries whose lease lapses and which are then checked).
-    async fn claim_fresh(&self, fresh: Vec<NewEntry>) -> redis::RedisResult<Vec<ClaimRow>> {
+    /// The pipeline first asks whether each of their functions still
+    /// exists; it returns those that do not (deleted: their tasks must
+    /// end, not run).
+    async fn claim_fresh(
+        &self,
+        fresh: Vec<NewEntry>,
+    ) -> Result<(Vec<ClaimRow>, HashSet<String>), (redis::RedisError, Vec<NewEntry>)> {
         if fresh.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), HashSet::new()));
         }
         let now = now_ms();
         let tokens: Vec<String> = fresh.iter().map(|_| new_receipt()).collect();
         let mut pipe = redis::pipe();
+        let functions: Vec<&str> = fresh
+            .iter()
+            .map(|new| new.function.as_str())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        for function in &functions {
+            pipe.exists(format!("faas:function:{function}"));
+        }
         for (new, token) in fresh.iter().zip(&tokens) {
             pipe.cmd("HSET")
                 .arg(task_key(&new.task))
@@ -1130,8 +1251,17 @@ impl RedisStore {
                 .ignore();
         }
         let mut conn = self.conn.clone();
-        pipe.query_async::<()>(&mut conn).await?;
-        Ok(fresh
+        let exists: Vec<bool> = match pipe.query_async(&mut conn).await {
+            Ok(exists) => exists,
+            Err(e) => return Err((e, fresh)),
+        };
+        let gone = functions
+            .into_iter()
+            .zip(exists)
+            .filter(|(_, exists)| !exists)
+            .map(|(function, _)| function.to_string())
+            .collect();
+        let rows = fresh
             .into_iter()
             .zip(tokens)
             .map(|(new, token)| {
@@ -1144,7 +1274,8 @@ impl RedisStore {
                     token,
                 )
             })
-            .collect())
+            .collect();
+        Ok((rows, gone))
     }
 
     /// Acknowledges and deletes entries that name no task.
@@ -1713,6 +1844,9 @@ fn parse_notice(text: &str) -> Option<Notice> {
     match words.next()? {
         "stop" => Some(Notice::Stop(
             words.filter_map(|id| Uuid::parse_str(id).ok()).collect(),
+        )),
+        "forget" => Some(Notice::FunctionDeleted(
+            Uuid::parse_str(words.next()?).ok()?,
         )),
         _ => {
             tracing::debug!("ignored a message on {CONTROL_CHANNEL}: {text:?}");

@@ -4,7 +4,7 @@
 use faas_e2e::RedisServer;
 use faas_store::{
     ApiKey, Cancelled, Claim, Final, FunctionRecord, Limit, LimitOverrides, Notice, OverQuota,
-    Scope, Store, StoreConfig, StoreError, TaskStatus, CANCELLED, RECENT_TASKS,
+    Scope, Store, StoreConfig, StoreError, TaskStatus, CANCELLED, MISSING_FUNCTION, RECENT_TASKS,
 };
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -66,6 +66,13 @@ fn function(hash: &str) -> FunctionRecord {
     }
 }
 
+/// A function registered in `s`, for tasks to be submitted to.
+async fn registered(s: &Store) -> Uuid {
+    let f = function("abc");
+    s.put_function(&f, b"one").await.unwrap();
+    f.id
+}
+
 /// The tenant the suite's tasks belong to, and a scope that sees all.
 const T: &str = "t";
 const ALL: Scope = Scope::All;
@@ -90,7 +97,7 @@ async fn functions_and_modules_round_trip(f: Fixture) {
 
 async fn submitted_tasks_are_queued_and_claimed_in_order(f: Fixture) {
     let s = &f.store;
-    let fid = Uuid::new_v4();
+    let fid = registered(s).await;
     let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
     for (i, id) in ids.iter().enumerate() {
         s.submit(T, *id, fid, &json!([i]), None).await.unwrap();
@@ -130,7 +137,7 @@ async fn claim_blocks_then_wakes_on_submit(f: Fixture) {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let id = Uuid::new_v4();
     let submitted = Instant::now();
-    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+    s.submit(T, id, registered(&s).await, &json!([]), None)
         .await
         .unwrap();
     let got = waiting.await.unwrap().unwrap();
@@ -142,7 +149,7 @@ async fn claim_blocks_then_wakes_on_submit(f: Fixture) {
 async fn final_state_is_written_once_by_the_current_attempt(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+    s.submit(T, id, registered(s).await, &json!([]), None)
         .await
         .unwrap();
     let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
@@ -170,7 +177,7 @@ async fn final_state_is_written_once_by_the_current_attempt(f: Fixture) {
 async fn a_lapsed_lease_is_re_run_and_the_old_attempt_cannot_finish(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+    s.submit(T, id, registered(s).await, &json!([]), None)
         .await
         .unwrap();
     let old = s.claim("dead", 1, NO_WAIT).await.unwrap().remove(0);
@@ -194,7 +201,7 @@ async fn a_lapsed_lease_is_re_run_and_the_old_attempt_cannot_finish(f: Fixture) 
 async fn renewed_leases_are_not_taken(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+    s.submit(T, id, registered(s).await, &json!([]), None)
         .await
         .unwrap();
     let claim = s.claim("busy", 1, NO_WAIT).await.unwrap();
@@ -212,7 +219,7 @@ async fn renewed_leases_are_not_taken(f: Fixture) {
 async fn a_task_whose_executors_keep_dying_fails_as_lost(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+    s.submit(T, id, registered(s).await, &json!([]), None)
         .await
         .unwrap();
     for attempt in 1..=3 {
@@ -235,7 +242,7 @@ async fn a_task_whose_executors_keep_dying_fails_as_lost(f: Fixture) {
 async fn wait_final_returns_on_completion_or_timeout(f: Fixture) {
     let s = f.store.clone();
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+    s.submit(T, id, registered(&s).await, &json!([]), None)
         .await
         .unwrap();
     let t = s
@@ -271,7 +278,7 @@ async fn wait_final_returns_on_completion_or_timeout(f: Fixture) {
 async fn released_claims_go_back_without_counting(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+    s.submit(T, id, registered(s).await, &json!([]), None)
         .await
         .unwrap();
     let claim = s.claim("leaving", 1, NO_WAIT).await.unwrap().remove(0);
@@ -286,7 +293,7 @@ async fn released_claims_go_back_without_counting(f: Fixture) {
 async fn requeued_claims_go_back_and_count(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+    s.submit(T, id, registered(s).await, &json!([]), None)
         .await
         .unwrap();
     for attempt in 1..=3 {
@@ -347,7 +354,7 @@ async fn functions_are_listed_newest_first(f: Fixture) {
 async fn recent_tasks_are_listed_newest_first_and_filtered(f: Fixture) {
     let s = &f.store;
     assert!(s.recent_tasks(10, None, ALL).await.unwrap().is_empty());
-    let fid = Uuid::new_v4();
+    let fid = registered(s).await;
     let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
     for id in &ids {
         s.submit(T, *id, fid, &json!([1]), None).await.unwrap();
@@ -430,7 +437,7 @@ async fn recent_tasks_are_listed_newest_first_and_filtered(f: Fixture) {
 
 /// Submits `n` tasks of one function, 100 at a time.
 async fn submit_many(s: &Store, n: usize) {
-    let fid = Uuid::new_v4();
+    let fid = registered(s).await;
     let payload = json!([]);
     for start in (0..n).step_by(100) {
         let batch =
@@ -444,7 +451,7 @@ async fn submit_many(s: &Store, n: usize) {
 async fn the_recent_task_index_is_capped(f: Fixture) {
     let s = &f.store;
     let first = Uuid::new_v4();
-    s.submit(T, first, Uuid::new_v4(), &json!([]), None)
+    s.submit(T, first, registered(s).await, &json!([]), None)
         .await
         .unwrap();
     let claim = s.claim("c", 1, NO_WAIT).await.unwrap();
@@ -474,7 +481,7 @@ async fn the_recent_task_index_is_capped(f: Fixture) {
 
 async fn a_batch_is_stored_indexed_and_claimed_in_order(f: Fixture) {
     let s = &f.store;
-    let fid = Uuid::new_v4();
+    let fid = registered(s).await;
     // More than one Redis chunk (1,000 per MULTI).
     let tasks: Vec<(Uuid, serde_json::Value)> =
         (0..2_500).map(|i| (Uuid::new_v4(), json!([i]))).collect();
@@ -530,7 +537,7 @@ async fn a_batch_wakes_a_blocked_claim(f: Fixture) {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let id = Uuid::new_v4();
     let sent = Instant::now();
-    s.submit_many(T, Uuid::new_v4(), &[(id, json!([]))], None)
+    s.submit_many(T, registered(&s).await, &[(id, json!([]))], None)
         .await
         .unwrap();
     let got = claimer.await.unwrap().unwrap();
@@ -542,7 +549,7 @@ async fn wait_final_many_returns_when_all_are_final_or_on_timeout(f: Fixture) {
     let s = f.store.clone();
     let tasks: Vec<(Uuid, serde_json::Value)> =
         (0..3).map(|i| (Uuid::new_v4(), json!([i]))).collect();
-    s.submit_many(T, Uuid::new_v4(), &tasks, None)
+    s.submit_many(T, registered(&s).await, &tasks, None)
         .await
         .unwrap();
     let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
@@ -614,7 +621,7 @@ async fn outcomes_and_the_trimmed_queue_leave_results_readable(f: Fixture) {
     let s = f.store.clone();
     let tasks: Vec<(Uuid, serde_json::Value)> =
         (0..4).map(|i| (Uuid::new_v4(), json!([i]))).collect();
-    s.submit_many(T, Uuid::new_v4(), &tasks, None)
+    s.submit_many(T, registered(&s).await, &tasks, None)
         .await
         .unwrap();
     let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
@@ -749,7 +756,7 @@ async fn active_tasks_are_capped_per_tenant_and_counted_down_as_they_end(f: Fixt
         .await
         .unwrap();
     assert_eq!(info.limits.max_active_tasks, 3);
-    let fid = Uuid::new_v4();
+    let fid = registered(s).await;
     let batch = |n: usize| {
         (0..n)
             .map(|i| (Uuid::new_v4(), json!([i])))
@@ -814,7 +821,7 @@ async fn submissions_are_rate_limited_per_tenant(f: Fixture) {
     )
     .await
     .unwrap();
-    let fid = Uuid::new_v4();
+    let fid = registered(s).await;
     let batch = |n: usize| {
         (0..n)
             .map(|i| (Uuid::new_v4(), json!([i])))
@@ -861,7 +868,7 @@ async fn module_bytes_are_capped_per_tenant(f: Fixture) {
 async fn a_receipt_with_a_guessed_token_changes_nothing(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+    s.submit(T, id, registered(s).await, &json!([]), None)
         .await
         .unwrap();
     let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
@@ -952,7 +959,7 @@ const PATIENCE: Duration = Duration::from_secs(10);
 
 async fn a_finished_task_is_gone_after_its_ttl_and_unfinished_ones_stay(f: Fixture) {
     let s = &f.store;
-    let fid = Uuid::new_v4();
+    let fid = registered(s).await;
     let (done, running, kept, queued) = (
         Uuid::new_v4(),
         Uuid::new_v4(),
@@ -1014,7 +1021,7 @@ async fn a_ttl_past_the_maximum_is_capped(f: Fixture) {
         })
         .await;
     let (id, kept) = (Uuid::new_v4(), Uuid::new_v4());
-    let fid = Uuid::new_v4();
+    let fid = registered(&s).await;
     let a_day = Some(Duration::from_secs(24 * 3600));
     s.submit(T, id, fid, &json!([]), a_day).await.unwrap();
     // The cap is on what a submission asks; the deployment's own
@@ -1030,9 +1037,15 @@ async fn a_ttl_past_the_maximum_is_capped(f: Fixture) {
 async fn a_ttl_of_zero_is_gone_when_the_task_ends(f: Fixture) {
     let s = f.store.clone();
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([]), Some(Duration::ZERO))
-        .await
-        .unwrap();
+    s.submit(
+        T,
+        id,
+        registered(&s).await,
+        &json!([]),
+        Some(Duration::ZERO),
+    )
+    .await
+    .unwrap();
     let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
     // A long poll already waiting still gets the outcome it is woken with.
     let waiter = tokio::spawn({
@@ -1052,7 +1065,7 @@ async fn a_ttl_of_zero_is_gone_when_the_task_ends(f: Fixture) {
 async fn a_lost_task_expires_too(f: Fixture) {
     let s = &f.store;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([]), SHORT_TTL)
+    s.submit(T, id, registered(s).await, &json!([]), SHORT_TTL)
         .await
         .unwrap();
     for _ in 1..=3 {
@@ -1080,7 +1093,7 @@ async fn a_lost_task_expires_too(f: Fixture) {
 
 async fn recent_tasks_skip_expired_ids(f: Fixture) {
     let s = &f.store;
-    let fid = Uuid::new_v4();
+    let fid = registered(s).await;
     // The oldest outlive the newest: expired ids sit at the top of the
     // list, where a listing starts.
     let kept: Vec<Uuid> = (0..2).map(|_| Uuid::new_v4()).collect();
@@ -1141,7 +1154,7 @@ async fn a_cancelled_queued_task_never_starts(f: Fixture) {
     let s = &f.store;
     let (doomed, kept) = (Uuid::new_v4(), Uuid::new_v4());
     for id in [doomed, kept] {
-        s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        s.submit(T, id, registered(s).await, &json!([]), None)
             .await
             .unwrap();
     }
@@ -1192,7 +1205,7 @@ async fn a_cancelled_running_task_ends_at_once_and_its_holder_is_told(f: Fixture
     let s = &f.store;
     let mut notices = s.notices().await;
     let id = Uuid::new_v4();
-    s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+    s.submit(T, id, registered(s).await, &json!([]), None)
         .await
         .unwrap();
     let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
@@ -1221,7 +1234,7 @@ async fn a_submission_beyond_the_queue_depth_stores_nothing(f: Fixture) {
             ..config()
         })
         .await;
-    let function = Uuid::new_v4();
+    let function = registered(&s).await;
     let two: Vec<(Uuid, serde_json::Value)> = (0..2).map(|_| (Uuid::new_v4(), json!([]))).collect();
     s.submit_many(T, function, &two, None).await.unwrap();
     let over = s.submit_many(T, function, &two, None).await.unwrap_err();
@@ -1236,6 +1249,88 @@ async fn a_submission_beyond_the_queue_depth_stores_nothing(f: Fixture) {
     s.submit(T, Uuid::new_v4(), function, &json!([]), None)
         .await
         .unwrap();
+}
+
+async fn a_deleted_function_fails_its_queued_tasks_and_refuses_new_ones(f: Fixture) {
+    let s = &f.store;
+    let mut notices = s.notices().await;
+    let (doomed, twin) = (function("shared"), function("shared"));
+    s.put_function(&doomed, b"one").await.unwrap();
+    s.put_function(&twin, b"one").await.unwrap();
+    assert_eq!(s.tenant(T).await.unwrap().module_bytes, 6);
+    let (running, lapsing, queued) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    for id in [running, lapsing] {
+        s.submit(T, id, doomed.id, &json!([]), None).await.unwrap();
+    }
+    let claims = s.claim("c", 2, NO_WAIT).await.unwrap();
+    assert_eq!(claims.len(), 2);
+    s.submit(T, queued, doomed.id, &json!([]), None)
+        .await
+        .unwrap();
+
+    let other = Scope::Tenant("someone-else");
+    assert!(!s.delete_function(doomed.id, other).await.unwrap());
+    assert!(s
+        .delete_function(doomed.id, Scope::Tenant(T))
+        .await
+        .unwrap());
+    assert!(!s.delete_function(doomed.id, ALL).await.unwrap(), "gone");
+    let told = tokio::time::timeout(Duration::from_secs(10), notices.recv()).await;
+    assert_eq!(
+        told.ok().flatten(),
+        Some(Notice::FunctionDeleted(doomed.id))
+    );
+    assert_eq!(s.function(doomed.id).await.unwrap(), None);
+    let listed: Vec<Uuid> = s
+        .functions(10, ALL)
+        .await
+        .unwrap()
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(listed, [twin.id]);
+    assert!(
+        s.module("shared").await.unwrap().is_some(),
+        "its twin uses it"
+    );
+    assert_eq!(s.tenant(T).await.unwrap().module_bytes, 3);
+    let refused = s
+        .submit(T, Uuid::new_v4(), doomed.id, &json!([]), None)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::NoFunction(id)) if id == doomed.id),
+        "{refused:?}"
+    );
+
+    // The queued task is never handed out: it ends, saying why.
+    assert!(s.claim("c", 10, NO_WAIT).await.unwrap().is_empty());
+    let message = format!(
+        "function {} was deleted before this task started",
+        doomed.id
+    );
+    let deleted_ending = (
+        TaskStatus::Failed,
+        json!(message),
+        Some(MISSING_FUNCTION.to_string()),
+    );
+    assert_eq!(ending(s, queued).await, deleted_ending);
+    // One that was running finishes.
+    assert!(s
+        .finish(&claims[0], &Final::Completed(json!(1)))
+        .await
+        .unwrap());
+    assert_eq!(ending(s, running).await.0, TaskStatus::Completed);
+    // One whose attempt was lost is not run again.
+    tokio::time::sleep(Duration::from_millis(500)).await; // past the lease
+    assert!(s.claim("c", 10, NO_WAIT).await.unwrap().is_empty());
+    assert_eq!(ending(s, lapsing).await, deleted_ending);
+    assert_eq!(s.tenant(T).await.unwrap().active_tasks, 0);
+
+    // The last function of a module takes it along.
+    assert!(s.delete_function(twin.id, ALL).await.unwrap());
+    assert_eq!(s.module("shared").await.unwrap(), None);
+    assert_eq!(s.tenant(T).await.unwrap().module_bytes, 0);
+    assert!(s.functions(10, ALL).await.unwrap().is_empty());
 }
 
 macro_rules! suite {
@@ -1281,6 +1376,7 @@ suite!(
     a_cancelled_queued_task_never_starts,
     a_cancelled_running_task_ends_at_once_and_its_holder_is_told,
     a_submission_beyond_the_queue_depth_stores_nothing,
+    a_deleted_function_fails_its_queued_tasks_and_refuses_new_ones,
 );
 
 /// Two processes sharing one Redis: a key one of them has cached (it is
@@ -1326,10 +1422,10 @@ async fn redis_a_wrong_receipt_changes_nothing() {
     let f = redis().await;
     let s = &f.store;
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    s.submit(T, a, Uuid::new_v4(), &json!([]), None)
+    s.submit(T, a, registered(s).await, &json!([]), None)
         .await
         .unwrap();
-    s.submit(T, b, Uuid::new_v4(), &json!([]), None)
+    s.submit(T, b, registered(s).await, &json!([]), None)
         .await
         .unwrap();
     let claims = s.claim("c", 2, NO_WAIT).await.unwrap();
@@ -1361,7 +1457,7 @@ async fn embedded_the_finished_record_cap_drops_the_oldest_finished_first() {
         max_finished_records: 3,
         ..config()
     });
-    let fid = Uuid::new_v4();
+    let fid = registered(&s).await;
     let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
     for id in &ids {
         s.submit(T, *id, fid, &json!([]), None).await.unwrap();
@@ -1409,7 +1505,7 @@ async fn redis_nothing_per_task_outlives_its_retention() {
     let server = f._redis.as_ref().expect("a Redis fixture");
     let client = ::redis::Client::open(server.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let fid = Uuid::new_v4();
+    let fid = registered(s).await;
     let short: Vec<(Uuid, serde_json::Value)> =
         (0..50).map(|_| (Uuid::new_v4(), json!([]))).collect();
     s.submit_many(T, fid, &short, SHORT_TTL).await.unwrap();
@@ -1515,7 +1611,7 @@ async fn redis_a_task_cancelled_while_being_claimed_ends_cancelled() {
         .unwrap();
     let (finished, abandoned) = (Uuid::new_v4(), Uuid::new_v4());
     for id in [finished, abandoned] {
-        s.submit(T, id, Uuid::new_v4(), &json!([]), None)
+        s.submit(T, id, registered(s).await, &json!([]), None)
             .await
             .unwrap();
     }
@@ -1572,4 +1668,72 @@ async fn redis_a_task_cancelled_while_being_claimed_ends_cancelled() {
     assert!(s.claim("other", 10, NO_WAIT).await.unwrap().is_empty());
     assert_eq!(ending(s, abandoned).await, cancelled_ending());
     assert_eq!(s.tenant(T).await.unwrap().active_tasks, 0);
+}
+
+/// Redis at `maxmemory` with `noeviction`: a submission fails whole, with
+/// a message that says so; tasks already accepted are still claimed (new
+/// and taken-over ones), renewed, cancelled and finished; and once memory
+/// is back, submissions work again.
+#[tokio::test]
+async fn redis_at_maxmemory_submissions_fail_and_accepted_tasks_finish() {
+    let server = RedisServer::start();
+    let s = Store::redis(&server.url(), config()).await.unwrap();
+    let fid = registered(&s).await;
+    let tasks: Vec<(Uuid, serde_json::Value)> =
+        (0..4).map(|i| (Uuid::new_v4(), json!([i]))).collect();
+    s.submit_many(T, fid, &tasks, None).await.unwrap();
+    let first = s.claim("c", 1, NO_WAIT).await.unwrap();
+    assert_eq!(first.len(), 1);
+    let lapsing = s.claim("c", 1, NO_WAIT).await.unwrap();
+    assert_eq!(lapsing.len(), 1);
+
+    let config_set = |memory: &str| {
+        let out = faas_e2e::redis_cli(
+            server.port,
+            &[],
+            &format!("CONFIG SET maxmemory-policy noeviction\nCONFIG SET maxmemory {memory}\n"),
+        );
+        assert_eq!(out, "OK\nOK\n");
+    };
+    config_set("1");
+    let refused = s
+        .submit(T, Uuid::new_v4(), fid, &json!([9]), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::Unavailable(m) if m.contains("out of memory")),
+        "{refused}"
+    );
+    assert_eq!(s.tenant(T).await.unwrap().active_tasks, 4, "nothing stored");
+
+    // New entries, claimed by the script when the plain claim is refused.
+    let rest = s.claim("c", 10, NO_WAIT).await.unwrap();
+    assert_eq!(rest.len(), 2);
+    assert_eq!(s.renew("c", &first).await.unwrap(), Vec::<Uuid>::new());
+    assert_eq!(
+        s.cancel_many(&[rest[1].task_id], ALL).await.unwrap(),
+        [Cancelled::Now]
+    );
+    for claim in [&first[0], &rest[0]] {
+        assert!(s.finish(claim, &Final::Completed(json!(1))).await.unwrap());
+    }
+    // A lapsed lease is taken over, and its task finishes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let retaken = s.claim("c", 10, NO_WAIT).await.unwrap();
+    assert_eq!(retaken.len(), 1);
+    assert_eq!(retaken[0].task_id, lapsing[0].task_id);
+    assert!(s
+        .finish(&retaken[0], &Final::Completed(json!(2)))
+        .await
+        .unwrap());
+    for (id, _) in &tasks {
+        let ended = ending(&s, *id).await.0;
+        assert!(ended.is_final(), "{id} is {ended:?}");
+    }
+    assert_eq!(s.tenant(T).await.unwrap().active_tasks, 0);
+
+    config_set("0");
+    s.submit(T, Uuid::new_v4(), fid, &json!([9]), None)
+        .await
+        .unwrap();
 }

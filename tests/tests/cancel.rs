@@ -6,69 +6,11 @@
 
 mod common;
 
-use common::cluster::{Cluster, Mode};
-use common::{start_dispatcher, start_server, start_up, Api, TYPED};
-use faas_e2e::{Daemon, RedisServer};
+use common::one_slot::one_slot;
+use common::{Api, TYPED};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
-
-/// What holds a platform up for the length of a test (dropped at its end).
-#[allow(dead_code)]
-#[derive(Default)]
-struct Holder {
-    daemons: Vec<Daemon>,
-    redis: Option<RedisServer>,
-    cluster: Option<Cluster>,
-}
-
-/// A platform of each mode with exactly one slot.
-fn one_slot(mode: &str) -> (Api, Holder) {
-    match mode {
-        "embedded" => {
-            let (up, port) = start_up(1);
-            let api = Api::new(port).with_token(up.token());
-            (
-                api,
-                Holder {
-                    daemons: vec![up],
-                    ..Holder::default()
-                },
-            )
-        }
-        "local" => {
-            let redis = RedisServer::start();
-            let (server, port) = start_server(&redis);
-            let dispatcher = start_dispatcher(&redis, 1, None);
-            let api = Api::new(port).with_token(server.token());
-            (
-                api,
-                Holder {
-                    daemons: vec![server, dispatcher],
-                    redis: Some(redis),
-                    ..Holder::default()
-                },
-            )
-        }
-        remote => {
-            let mode = if remote == "push" {
-                Mode::Push
-            } else {
-                Mode::Pull
-            };
-            let mut cluster = Cluster::start(mode, "3");
-            cluster.add_worker(1, "w1");
-            let api = cluster.api.clone();
-            (
-                api,
-                Holder {
-                    cluster: Some(cluster),
-                    ..Holder::default()
-                },
-            )
-        }
-    }
-}
 
 async fn cancel(api: &Api, task: Uuid) -> (u16, Value) {
     let reply = api.post(&format!("/tasks/{task}/cancel"), &json!({})).await;
@@ -184,22 +126,7 @@ async fn many_at_once_and_the_wrong_ids(mode: &str) {
     assert_eq!(code, 409);
 }
 
-macro_rules! each_mode {
-    ($($name:ident),*) => {
-        $(mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn embedded() { super::$name("embedded").await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn local() { super::$name("local").await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn push() { super::$name("push").await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn pull() { super::$name("pull").await }
-        })*
-    };
-}
-
-each_mode!(
+crate::each_mode!(
     a_running_loop_is_stopped_and_a_queued_task_never_runs,
     many_at_once_and_the_wrong_ids
 );

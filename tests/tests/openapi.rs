@@ -17,6 +17,7 @@ use std::process::Command;
 
 /// The REST contract's operations: the seed's, and those added since.
 const OPERATIONS: &[&str] = &[
+    "DELETE /functions/{function_id}",
     "DELETE /keys/{prefix}",
     "GET /docs",
     "GET /functions",

@@ -2,7 +2,8 @@
 //! `appendfsync always`) in the middle of 100,000 tasks, in local mode
 //! and with push workers; Redis unreachable for 30 s under all three
 //! dispatch modes; and a Sentinel failover under load, without and with
-//! `--redis-wait-replicas`. Each test prints what it measured (run with
+//! `--redis-wait-replicas`; and Redis at its `maxmemory`. Each test
+//! prints what it measured (run with
 //! `--nocapture` to see it); docs/store-faults.md reports the numbers.
 
 mod common;
@@ -810,4 +811,66 @@ async fn with_wait_replicas_a_sentinel_failover_loses_no_acknowledged_task() {
         "with no replica: 503 after {:.1?}: {detail}",
         asked.elapsed()
     );
+}
+
+/// Redis at `maxmemory` with `noeviction`: a submission gets a 503 that
+/// says so, and nothing of it is stored; every task accepted before (some
+/// already claimed, most still queued) runs and completes; once Redis has
+/// memory again, submissions work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_maxmemory_submissions_get_503_and_accepted_tasks_complete() {
+    let redis = RedisServer::start();
+    let (mut server, port) = start_server(&redis);
+    let mut dispatcher = start_dispatcher(&redis, 1, None);
+    let api = Api::new(port).with_token(server.token());
+    let sleep = api.register("sleep", SLEEP.as_bytes(), None).await;
+    let reply = api
+        .post(
+            "/execute_batch",
+            &json!({"function_id": sleep, "payloads": vec!["50"; 40]}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{reply:?}");
+    let accepted: Vec<Uuid> = serde_json::from_value(reply.json()["task_ids"].clone()).unwrap();
+
+    let set_maxmemory = |bytes: &str| {
+        let out = redis_cli(
+            redis.port,
+            &[],
+            &format!("CONFIG SET maxmemory-policy noeviction\nCONFIG SET maxmemory {bytes}\n"),
+        );
+        assert_eq!(out, "OK\nOK\n");
+    };
+    set_maxmemory("1");
+    let refused = api.execute_reply(&sleep.to_string(), &json!("1")).await;
+    let detail = refused.expect_error(503);
+    assert!(detail.contains("out of memory"), "{detail}");
+    let refused = api
+        .post(
+            "/execute_batch",
+            &json!({"function_id": sleep, "payloads": ["1", "1"]}),
+        )
+        .await;
+    refused.expect_error(503);
+    let listed = api.get("/tasks?limit=1000").await.json();
+    assert_eq!(
+        listed["tasks"].as_array().map(Vec::len),
+        Some(accepted.len()),
+        "nothing of a refused submission is stored"
+    );
+
+    let results = final_results(&api, &accepted, Duration::from_secs(120)).await;
+    for (id, (status, result)) in accepted.iter().zip(&results) {
+        assert_eq!(
+            (status.as_str(), result),
+            ("COMPLETED", &json!("slept")),
+            "task {id}; dispatcher:\n{}",
+            tail(&mut dispatcher)
+        );
+    }
+
+    set_maxmemory("0");
+    let (status, result) = api.run(sleep, &json!("1")).await;
+    assert_eq!((status.as_str(), result), ("COMPLETED", json!("slept")));
+    assert!(!server.has_exited(), "server:\n{}", tail(&mut server));
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each suite uses its own part of this module
 
 pub mod cluster;
+pub mod one_slot;
 
 use base64::Engine as _;
 use faas_e2e::{faas_bin, free_port, Daemon, RedisServer};
