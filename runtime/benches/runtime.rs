@@ -218,6 +218,40 @@ fn side_by_side(s: &Setup) {
         pct(&first, 0.5) / pct(&cached, 0.5),
         big_module(0).len()
     );
+
+    // As a restarted process: a new runtime, the compiled code on disk.
+    let dir = std::env::temp_dir().join(format!("faas-bench-compiled-{}", std::process::id()));
+    let with_disk = || {
+        Runtime::new(RuntimeConfig {
+            compiled_dir: Some(dir.clone()),
+            max_concurrent_instances: 4,
+            ..RuntimeConfig::default()
+        })
+        .expect("runtime")
+    };
+    let bytes = big_module(7);
+    with_disk().load(&bytes, "f", None).expect("compiles");
+    let from_disk: Vec<Duration> = {
+        let mut times: Vec<Duration> = (0..5)
+            .map(|_| {
+                let rt = with_disk();
+                let t = Instant::now();
+                let f = rt.load(&bytes, "f", None).expect("loads");
+                black_box(rt.invoke(&f, Args::Typed(vec![]), None));
+                let took = t.elapsed();
+                assert_eq!(rt.cache_stats().from_disk, 1, "loaded from disk");
+                took
+            })
+            .collect();
+        times.sort();
+        times
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    report("f 1 MB module from disk", &from_disk);
+    println!(
+        "f first/from disk            {:.0}x (p50 over p50: a restarted process's first call)",
+        pct(&first, 0.5) / pct(&from_disk, 0.5)
+    );
 }
 
 fn main() {

@@ -20,8 +20,11 @@ pub(crate) struct ModuleCache {
 pub struct CacheStats {
     /// Loads served without compiling.
     pub hits: u64,
-    /// Compiles performed (each distinct module once while it stays cached).
+    /// Compiles performed (each distinct module once while it stays
+    /// cached), counting those served from compiled code on disk.
     pub compiles: u64,
+    /// Of `compiles`, those that loaded compiled code from disk instead.
+    pub from_disk: u64,
     /// Modules held now.
     pub entries: usize,
 }
@@ -74,6 +77,7 @@ impl ModuleCache {
         CacheStats {
             hits: self.hits.load(Ordering::Relaxed),
             compiles: self.compiles.load(Ordering::Relaxed),
+            from_disk: 0,
             entries: self.lock().len(),
         }
     }

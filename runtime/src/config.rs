@@ -1,5 +1,6 @@
 //! Limits and sizes of the sandbox, each with a safe default.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 const MIB: usize = 1024 * 1024;
@@ -32,6 +33,9 @@ pub struct RuntimeConfig {
     pub max_concurrent_instances: u32,
     /// How often the epoch advances: the granularity of timeouts.
     pub epoch_tick: Duration,
+    /// Where compiled code is kept between processes (a directory only
+    /// this user may use; see `disk`). None: nothing is kept.
+    pub compiled_dir: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -50,6 +54,7 @@ impl Default for RuntimeConfig {
             cache_capacity: 256,
             max_concurrent_instances: 128,
             epoch_tick: Duration::from_millis(5),
+            compiled_dir: None,
         }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! This crate owns everything that touches wasmtime: one `Engine` per
 //! process with the pooling allocator, a cache of compiled modules keyed by
-//! content hash, a fresh instance per invocation, and the limits (wall-clock
+//! content hash (and, if given a directory, their compiled code kept on
+//! disk for later processes), a fresh instance per invocation, and the limits (wall-clock
 //! time by epoch interruption, linear memory, stack, tables, instances,
 //! stdout/stderr). Guests get WASI preview 1 with no preopened directories,
 //! no environment, no sockets and no inherited stdio.
@@ -27,6 +28,7 @@
 
 mod cache;
 mod config;
+mod disk;
 mod host;
 mod invoke;
 mod load;
@@ -38,6 +40,7 @@ mod signature;
 
 pub use cache::CacheStats;
 pub use config::RuntimeConfig;
+pub use disk::{default_compiled_dir, prepare_compiled_dir};
 pub use load::{Function, LoadError, ModuleHash, WASI_MODULE};
 pub use outcome::{Failure, FailureKind, Outcome};
 pub use pool::{Executor, ExecutorClosed, OnDone, Ticket};

@@ -173,9 +173,25 @@ pub(crate) fn compile(
     hash: ModuleHash,
     binary: Vec<u8>,
 ) -> Result<Arc<CompiledModule>, LoadError> {
-    Module::validate(&inner.engine, &binary).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
     let binary_len = binary.len();
-    let module = compile_with_deadline(&inner.engine, binary, inner.config.compile_timeout)?;
+    let module = match inner
+        .disk
+        .as_ref()
+        .and_then(|d| d.load(&inner.engine, &hash))
+    {
+        // Validated and compiled by an earlier load.
+        Some(module) => module,
+        None => {
+            Module::validate(&inner.engine, &binary)
+                .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+            let module =
+                compile_with_deadline(&inner.engine, binary, inner.config.compile_timeout)?;
+            if let Some(disk) = &inner.disk {
+                disk.store(&hash, &module);
+            }
+            module
+        }
+    };
 
     let mut imports_wasi = false;
     for import in module.imports() {

@@ -3,6 +3,7 @@
 
 use crate::cache::{CacheStats, ModuleCache};
 use crate::config::RuntimeConfig;
+use crate::disk::DiskCache;
 use crate::host::HostState;
 use crate::load::{self, CompiledModule, Function, LoadError};
 use std::sync::{Arc, Weak};
@@ -21,6 +22,7 @@ pub(crate) struct Inner {
     pub(crate) linker: Linker<HostState>,
     pub(crate) config: RuntimeConfig,
     pub(crate) cache: ModuleCache,
+    pub(crate) disk: Option<DiskCache>,
 }
 
 /// The runtime could not be set up (a configuration wasmtime rejects, or the
@@ -37,10 +39,17 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, HostState::wasi)
             .map_err(|e| RuntimeError(format!("{e:#}")))?;
+        let disk = config
+            .compiled_dir
+            .as_deref()
+            .map(|dir| DiskCache::open(dir, &engine))
+            .transpose()
+            .map_err(RuntimeError)?;
         let inner = Arc::new(Inner {
             engine,
             linker,
             cache: ModuleCache::new(config.cache_capacity),
+            disk,
             config,
         });
         spawn_epoch_ticker(Arc::downgrade(&inner))?;
@@ -83,7 +92,15 @@ impl Runtime {
 
     /// Hits, compiles and entries of the module cache.
     pub fn cache_stats(&self) -> CacheStats {
-        self.inner.cache.stats()
+        let from_disk = self
+            .inner
+            .disk
+            .as_ref()
+            .map_or(0, |d| d.loaded.load(std::sync::atomic::Ordering::Relaxed));
+        CacheStats {
+            from_disk,
+            ..self.inner.cache.stats()
+        }
     }
 }
 

@@ -50,6 +50,8 @@ pub struct UpArgs {
     pub retention: RetentionArgs,
     #[command(flatten)]
     pub access: AccessArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
 }
 
 /// How writes acknowledged to clients are replicated.
@@ -87,6 +89,52 @@ pub struct RetentionArgs {
     /// get this); 604800 is a week
     #[arg(long, value_name = "SECONDS", default_value = "604800", value_parser = crate::seconds::parse)]
     pub max_result_ttl: Duration,
+}
+
+/// How modules are compiled, and where compiled code is kept.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SandboxArgs {
+    /// Keep compiled code in this directory (made private, mode 0700), so
+    /// that a restarted daemon, or another on this machine, does not
+    /// compile a module again [default: $XDG_CACHE_HOME/faas/compiled, or
+    /// ~/.cache/faas/compiled]
+    #[arg(long, env = "FAAS_COMPILED_DIR", value_name = "DIR")]
+    pub compiled_dir: Option<PathBuf>,
+    /// Keep no compiled code on disk: every process compiles each module
+    #[arg(long, conflicts_with = "compiled_dir")]
+    pub no_compiled_cache: bool,
+    /// Largest module accepted, in MiB (give every daemon of a deployment
+    /// the same)
+    #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_module_mib: u32,
+    /// Seconds one module's compile may take before it is refused
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = crate::seconds::parse_positive)]
+    pub compile_timeout: Duration,
+}
+
+impl SandboxArgs {
+    /// `config` with these settings. The default directory is used only
+    /// if it can be made private; else compiled code is not kept (a
+    /// directory given explicitly must work: `Runtime::new` says why not).
+    pub fn apply(&self, config: RuntimeConfig) -> RuntimeConfig {
+        let compiled_dir = if self.no_compiled_cache {
+            None
+        } else if let Some(dir) = &self.compiled_dir {
+            Some(dir.clone())
+        } else {
+            faas_runtime::default_compiled_dir().filter(|dir| {
+                faas_runtime::prepare_compiled_dir(dir)
+                    .map_err(|e| tracing::warn!("not keeping compiled code: {e}"))
+                    .is_ok()
+            })
+        };
+        RuntimeConfig {
+            compiled_dir,
+            max_module_bytes: self.max_module_mib as usize * 1024 * 1024,
+            compile_timeout: self.compile_timeout,
+            ..config
+        }
+    }
 }
 
 /// Who may call the REST API, and over what.
@@ -129,6 +177,8 @@ pub struct ServerArgs {
     pub retention: RetentionArgs,
     #[command(flatten)]
     pub access: AccessArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,6 +217,8 @@ pub struct DispatcherArgs {
     pub heartbeat_timeout: Duration,
     #[command(flatten)]
     pub retention: RetentionArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
     /// Address the worker port listens on (push and pull modes): 0.0.0.0
     /// (or ::) for all interfaces, so that workers on other hosts connect
     #[arg(long, default_value = "127.0.0.1")]
@@ -226,6 +278,8 @@ pub struct WorkerArgs {
     /// Plain ZMTP, for a dispatcher started with --no-curve or --insecure-no-auth
     #[arg(long, alias = "insecure-no-auth")]
     pub no_curve: bool,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the level (info by default).
@@ -368,11 +422,11 @@ fn server_config(
     )
 }
 
-fn runtime(instances: usize) -> anyhow::Result<Runtime> {
-    Runtime::new(RuntimeConfig {
+fn runtime(instances: usize, sandbox: &SandboxArgs) -> anyhow::Result<Runtime> {
+    Runtime::new(sandbox.apply(RuntimeConfig {
         max_concurrent_instances: u32::try_from(instances).unwrap_or(u32::MAX),
         ..RuntimeConfig::default()
-    })
+    }))
     .context("cannot start the wasm runtime")
 }
 
@@ -477,7 +531,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         config,
     )
     .await?;
-    let runtime = runtime(args.slots + 4)?;
+    let runtime = runtime(args.slots + 4, &args.sandbox)?;
     let listener = bind(&args.host, args.port).await?;
     let (server_config, scheme) = server_config(tls, auth);
     let state = AppState::new(store.clone(), runtime.clone(), server_config);
@@ -522,7 +576,7 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     )
     .await?;
     // The server only validates modules; one instance slot is plenty.
-    let runtime = runtime(1)?;
+    let runtime = runtime(1, &args.sandbox)?;
     let listener = bind(&args.host, args.port).await?;
     let (server_config, scheme) = server_config(tls, auth);
     let state = AppState::new(store.clone(), runtime, server_config);
@@ -551,6 +605,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         bail!("SLOTS must be at least 1");
     }
     let mut config = faas_worker::WorkerConfig::new(args.slots, args.dispatcher);
+    config.runtime = args.sandbox.apply(config.runtime);
     if let Some(name) = args.name {
         config.name = name;
     }
@@ -680,7 +735,7 @@ pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
         }
     }
     let slots = args.slots.max(1);
-    let runtime = runtime(slots + 4)?;
+    let runtime = runtime(slots + 4, &args.sandbox)?;
     let shutdown = shutdown_signal();
     tracing::info!(
         "faas dispatcher ready: mode local, {slots} slots, {}",
