@@ -174,18 +174,34 @@ pub(crate) fn compile(
     binary: Vec<u8>,
 ) -> Result<Arc<CompiledModule>, LoadError> {
     let binary_len = binary.len();
+    let started = std::time::Instant::now();
+    let took_ms = || started.elapsed().as_millis() as u64;
     let module = match inner
         .disk
         .as_ref()
         .and_then(|d| d.load(&inner.engine, &hash))
     {
         // Validated and compiled by an earlier load.
-        Some(module) => module,
+        Some(module) => {
+            tracing::info!(
+                module = %hex::encode(hash),
+                bytes = binary_len,
+                took_ms = took_ms(),
+                "loaded a module's compiled code from disk"
+            );
+            module
+        }
         None => {
             Module::validate(&inner.engine, &binary)
                 .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
             let module =
                 compile_with_deadline(&inner.engine, binary, inner.config.compile_timeout)?;
+            tracing::info!(
+                module = %hex::encode(hash),
+                bytes = binary_len,
+                took_ms = took_ms(),
+                "compiled a module"
+            );
             if let Some(disk) = &inner.disk {
                 disk.store(&hash, &module);
             }
