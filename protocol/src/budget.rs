@@ -28,7 +28,8 @@ pub const BATCH_BUDGET: usize = 4 * 1024 * 1024;
 pub const MAX_ITEM_BYTES: usize = MAX_BODY_BYTES - BATCH_BUDGET;
 
 /// The largest module frame (a frame over `ZMQ_MAXMSGSIZE` is refused by
-/// the receiving socket). Registration caps modules far below it (16 MiB).
+/// the receiving socket). Registration caps modules at most at it (64 MiB
+/// by default).
 pub const MAX_MODULE_FRAME_BYTES: usize = MAX_MESSAGE_BYTES;
 
 /// The failure kind of a task whose payload or result cannot be sent over

@@ -20,6 +20,12 @@ pub struct RuntimeConfig {
     pub max_tables: usize,
     pub max_memories: usize,
     pub max_instances: usize,
+    /// The same caps for one invocation of a component, which is several
+    /// core instances (an interpreter component: its own, libc's, the
+    /// WASI adapter's, ...), each with its memory and tables.
+    pub max_component_instances: usize,
+    pub max_component_memories: usize,
+    pub max_component_tables: usize,
     /// Cap on what a WASI command may write to stdout, and to stderr.
     pub max_output_bytes: usize,
     /// Largest module accepted, in bytes (WAT text is measured after parsing).
@@ -48,9 +54,14 @@ impl Default for RuntimeConfig {
             max_tables: 4,
             max_memories: 1,
             max_instances: 1,
+            max_component_instances: 32,
+            max_component_memories: 8,
+            max_component_tables: 32,
             max_output_bytes: MIB,
-            max_module_bytes: 16 * MIB,
-            compile_timeout: Duration::from_secs(10),
+            // An interpreter component (Python, JavaScript) is 12-20 MB.
+            max_module_bytes: 64 * MIB,
+            // Compiling an 18 MB Python component takes about 10 s here.
+            compile_timeout: Duration::from_secs(60),
             cache_capacity: 256,
             max_concurrent_instances: 128,
             epoch_tick: Duration::from_millis(5),

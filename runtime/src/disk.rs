@@ -19,6 +19,7 @@ use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use wasmtime::component::Component;
 use wasmtime::{Engine, Module};
 
 /// Most bytes of compiled code kept; past it the least recently used
@@ -52,25 +53,26 @@ impl DiskCache {
             .join(format!("{}-{}.cwasm", hex::encode(hash), self.engine_tag))
     }
 
-    /// The module compiled earlier, if a file of it is here and loads.
-    pub(crate) fn load(&self, engine: &Engine, hash: &ModuleHash) -> Option<Module> {
+    /// What was compiled from `hash` earlier (a module or a component), if
+    /// a file of it is here and `deserialize` takes it.
+    pub(crate) fn load<T>(
+        &self,
+        hash: &ModuleHash,
+        deserialize: impl FnOnce(&Path) -> wasmtime::Result<T>,
+    ) -> Option<T> {
         let path = self.path(hash);
         if !path.exists() {
             return None;
         }
-        // SAFETY: the file was written by `store` below, whole (renamed into
-        // place), in a directory only this user can write to (checked in
-        // `open`); wasmtime checks that it was compiled by a compatible
-        // engine.
-        match unsafe { Module::deserialize_file(engine, &path) } {
-            Ok(module) => {
+        match deserialize(&path) {
+            Ok(code) => {
                 self.loaded.fetch_add(1, Ordering::Relaxed);
                 // Its time of use, for `prune`.
                 let _ = fs::File::options()
                     .write(true)
                     .open(&path)
                     .and_then(|f| f.set_modified(std::time::SystemTime::now()));
-                Some(module)
+                Some(code)
             }
             Err(e) => {
                 tracing::warn!(
@@ -83,12 +85,31 @@ impl DiskCache {
         }
     }
 
-    /// Keeps `module`'s compiled code for later loads; a failure costs only
-    /// a later compile, so it is logged, not returned.
-    pub(crate) fn store(&self, hash: &ModuleHash, module: &Module) {
+    /// The module compiled earlier from `hash`, if it is here.
+    pub(crate) fn load_module(&self, engine: &Engine, hash: &ModuleHash) -> Option<Module> {
+        // SAFETY: the file was written by `store` below, whole (renamed into
+        // place), in a directory only this user can write to (checked in
+        // `open`); wasmtime checks that it was compiled by a compatible
+        // engine.
+        self.load(hash, |path| unsafe {
+            Module::deserialize_file(engine, path)
+        })
+    }
+
+    /// The component compiled earlier from `hash`, if it is here.
+    pub(crate) fn load_component(&self, engine: &Engine, hash: &ModuleHash) -> Option<Component> {
+        // SAFETY: as in `load_module`.
+        self.load(hash, |path| unsafe {
+            Component::deserialize_file(engine, path)
+        })
+    }
+
+    /// Keeps compiled code (`serialized`) for later loads; a failure costs
+    /// only a later compile, so it is logged, not returned.
+    pub(crate) fn store(&self, hash: &ModuleHash, serialized: wasmtime::Result<Vec<u8>>) {
         let path = self.path(hash);
         let written = (|| {
-            let bytes = module.serialize().map_err(|e| format!("{e:#}"))?;
+            let bytes = serialized.map_err(|e| format!("{e:#}"))?;
             let temp = self.dir.join(format!(
                 ".{}.{}.{:x}.tmp",
                 hex::encode(hash),

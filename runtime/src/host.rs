@@ -50,6 +50,16 @@ impl Limiter {
             hit: None,
         }
     }
+
+    /// The caps of one component invocation (see `RuntimeConfig`).
+    pub(crate) fn for_component(config: &RuntimeConfig) -> Self {
+        Limiter {
+            max_tables: config.max_component_tables,
+            max_memories: config.max_component_memories,
+            max_instances: config.max_component_instances,
+            ..Limiter::new(config)
+        }
+    }
 }
 
 impl ResourceLimiter for Limiter {

@@ -2,8 +2,9 @@
 //! `InstancePre`, the call under its limits, and the mapping of whatever
 //! happened to an `Outcome`.
 
+use crate::component::{CompiledComponent, ComponentHost, HANDLE};
 use crate::host::{HostState, LimitHit, Limiter};
-use crate::load::Function;
+use crate::load::{Code, Function};
 use crate::outcome::{FailureKind, Outcome};
 use crate::output::CappedOutput;
 use crate::pool::Ticket;
@@ -12,7 +13,8 @@ use crate::signature::{float_to_json, results_to_json, Arg, Args, Convention};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::time::Duration;
-use wasmtime::{Store, Trap, UpdateDeadline, Val, WasmBacktrace};
+use wasmtime::{InstancePre, Store, Trap, UpdateDeadline, Val, WasmBacktrace};
+use wasmtime_wasi::p2::bindings::Command;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
@@ -78,6 +80,23 @@ impl Runtime {
         timeout: Duration,
         stop: Option<&Ticket>,
     ) -> Outcome {
+        match &function.module.code {
+            Code::Core(pre) => self.run_core(function, pre, args, timeout, stop).await,
+            Code::Component(component) => {
+                self.run_component(function, component, args, timeout, stop)
+                    .await
+            }
+        }
+    }
+
+    async fn run_core(
+        &self,
+        function: &Function,
+        pre: &InstancePre<HostState>,
+        args: Args,
+        timeout: Duration,
+        stop: Option<&Ticket>,
+    ) -> Outcome {
         let config = &self.inner.config;
         let module = &function.module;
         if module.initial_memory_bytes > config.max_memory_bytes as u64 {
@@ -113,31 +132,11 @@ impl Runtime {
             },
         );
         store.limiter(|state| &mut state.limiter);
-        let ticks = deadline_ticks(timeout, config.epoch_tick);
-        match stop {
-            None => {
-                store.set_epoch_deadline(ticks);
-                store.epoch_deadline_trap();
-            }
-            Some(ticket) => {
-                // Looked at every tick: a stop takes effect within one.
-                let (ticket, mut left) = (ticket.clone(), ticks);
-                store.set_epoch_deadline(1);
-                store.epoch_deadline_callback(move |_| {
-                    left = left.saturating_sub(1);
-                    Ok(if ticket.is_stopped() || left == 0 {
-                        UpdateDeadline::Interrupt
-                    } else {
-                        UpdateDeadline::Continue(1)
-                    })
-                });
-            }
-        }
+        set_deadline(&mut store, deadline_ticks(timeout, config.epoch_tick), stop);
 
         let params: Vec<Val> = params.iter().map(to_val).collect();
         let call = async {
-            let instance = module
-                .pre
+            let instance = pre
                 .instantiate_async(&mut store)
                 .await
                 .map_err(Stage::Instantiate)?;
@@ -162,32 +161,18 @@ impl Runtime {
                 .map_err(Stage::Call)?;
             Ok::<_, Stage>(results)
         };
-        let stopped = async {
-            match stop {
-                Some(ticket) => ticket.stopped().await,
-                None => std::future::pending().await,
-            }
-        };
-        let ended = tokio::select! {
-            biased;
-            ended = tokio::time::timeout(timeout, call) => ended,
-            () = stopped => return Outcome::cancelled(),
-        };
-        if stop.is_some_and(Ticket::is_stopped) {
-            // Whatever the guest got to, it was stopped: the epoch's trap
-            // reads like a timeout, and a result that raced the stop is
-            // not wanted any more.
+        let Some(ended) = race(call, timeout, stop).await else {
             return Outcome::cancelled();
-        }
+        };
         let hit = store.data().limiter.hit;
 
         let outcome = match ended {
             Err(_elapsed) => timeout_failure(timeout),
             Ok(Ok(results)) => match function.convention {
-                Convention::WasiCommand => Outcome::completed(stdout_value(&stdout)),
                 Convention::Typed(_) => {
                     Outcome::completed(results_to_json(results.iter().map(from_val).collect()))
                 }
+                _ => Outcome::completed(stdout_value(&stdout)),
             },
             Ok(Err(stage)) => classify(
                 stage,
@@ -205,6 +190,172 @@ impl Runtime {
         }
         outcome
     }
+}
+
+impl Runtime {
+    /// One invocation of a component: a handler's `handle`, or a command's
+    /// `wasi:cli/run`, under the same limits as a module.
+    async fn run_component(
+        &self,
+        function: &Function,
+        component: &CompiledComponent,
+        args: Args,
+        timeout: Duration,
+        stop: Option<&Ticket>,
+    ) -> Outcome {
+        let config = &self.inner.config;
+        let (stdin, payload) = match (args, &function.convention) {
+            (Args::Stdin(stdin), Convention::WasiCommand) => (stdin, None),
+            (Args::Json(json), Convention::Handler) => (Vec::new(), Some(json)),
+            _ => {
+                return Outcome::failed(
+                    FailureKind::BadArguments,
+                    "the arguments do not match the function's calling convention",
+                )
+            }
+        };
+        let stdout = CappedOutput::new(config.max_output_bytes);
+        let stderr = CappedOutput::new(config.max_output_bytes);
+        let mut store = Store::new(
+            &self.inner.engine,
+            ComponentHost::new(config, stdin, stdout.clone(), stderr.clone()),
+        );
+        store.limiter(|state| &mut state.limiter);
+        set_deadline(&mut store, deadline_ticks(timeout, config.epoch_tick), stop);
+
+        let call = async {
+            let instance = component
+                .pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(Stage::Instantiate)?;
+            match payload {
+                Some(json) => {
+                    let handle = instance
+                        .get_typed_func::<(String,), (Result<String, String>,)>(&mut store, HANDLE)
+                        .map_err(Stage::Instantiate)?;
+                    let (returned,) = handle
+                        .call_async(&mut store, (json,))
+                        .await
+                        .map_err(Stage::Call)?;
+                    Ok::<_, Stage>(Ended::Handled(returned))
+                }
+                None => {
+                    let command =
+                        Command::new(&mut store, &instance).map_err(Stage::Instantiate)?;
+                    let ran = command
+                        .wasi_cli_run()
+                        .call_run(&mut store)
+                        .await
+                        .map_err(Stage::Call)?;
+                    Ok(Ended::Ran(ran))
+                }
+            }
+        };
+        let Some(ended) = race(call, timeout, stop).await else {
+            return Outcome::cancelled();
+        };
+        let hit = store.data().limiter.hit;
+        let outcome = match ended {
+            Err(_elapsed) => timeout_failure(timeout),
+            Ok(Ok(Ended::Handled(Ok(text)))) => match serde_json::from_str::<Value>(&text) {
+                Ok(value) => Outcome::completed(value),
+                Err(e) => Outcome::failed(
+                    FailureKind::Error,
+                    format!(
+                        "the handler's result is not JSON ({e}): {}",
+                        truncated(&text)
+                    ),
+                ),
+            },
+            Ok(Ok(Ended::Handled(Err(message)))) => Outcome::failed(FailureKind::Error, message),
+            Ok(Ok(Ended::Ran(Ok(())))) => Outcome::completed(stdout_value(&stdout)),
+            Ok(Ok(Ended::Ran(Err(())))) => Outcome::failed(
+                FailureKind::ExitCode,
+                with_stderr("exit code 1".into(), &stderr, ": "),
+            ),
+            Ok(Err(stage)) => classify(
+                stage,
+                hit,
+                timeout,
+                config.max_memory_bytes,
+                &stdout,
+                &stderr,
+            ),
+        };
+        if let (Outcome::Completed { .. }, true) =
+            (&outcome, stdout.overflowed() || stderr.overflowed())
+        {
+            return output_failure(config.max_output_bytes, &stdout);
+        }
+        outcome
+    }
+}
+
+/// How a component's call returned.
+enum Ended {
+    /// `handle`'s result.
+    Handled(Result<String, String>),
+    /// `wasi:cli/run`'s result.
+    Ran(Result<(), ()>),
+}
+
+/// At most this much of a bad result is quoted.
+fn truncated(text: &str) -> String {
+    match text.char_indices().nth(200) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
+/// Arms the store's epoch deadline: a trap after `ticks`, and with a
+/// `stop` ticket also a look at it every tick, so a stop takes effect
+/// within one.
+fn set_deadline<T: 'static>(store: &mut Store<T>, ticks: u64, stop: Option<&Ticket>) {
+    match stop {
+        None => {
+            store.set_epoch_deadline(ticks);
+            store.epoch_deadline_trap();
+        }
+        Some(ticket) => {
+            let (ticket, mut left) = (ticket.clone(), ticks);
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_callback(move |_| {
+                left = left.saturating_sub(1);
+                Ok(if ticket.is_stopped() || left == 0 {
+                    UpdateDeadline::Interrupt
+                } else {
+                    UpdateDeadline::Continue(1)
+                })
+            });
+        }
+    }
+}
+
+/// Runs `call` until it ends or `timeout` passes; None if `stop` stopped
+/// it first (a guest waiting in a host call is abandoned at once). A
+/// result that raced a stop is dropped too: whatever the guest got to, it
+/// was stopped, and the epoch's trap would read like a timeout.
+async fn race<F: std::future::Future>(
+    call: F,
+    timeout: Duration,
+    stop: Option<&Ticket>,
+) -> Option<Result<F::Output, tokio::time::error::Elapsed>> {
+    let stopped = async {
+        match stop {
+            Some(ticket) => ticket.stopped().await,
+            None => std::future::pending().await,
+        }
+    };
+    let ended = tokio::select! {
+        biased;
+        ended = tokio::time::timeout(timeout, call) => ended,
+        () = stopped => return None,
+    };
+    if stop.is_some_and(Ticket::is_stopped) {
+        return None;
+    }
+    Some(ended)
 }
 
 /// Where an invocation stopped, so errors before the call are not blamed on it.

@@ -27,6 +27,7 @@
 //! ```
 
 mod cache;
+mod component;
 mod config;
 mod disk;
 mod host;

@@ -2,6 +2,8 @@
 //! compile with a time cap, linking (`InstancePre`), and resolving which
 //! export a task calls and with which convention.
 
+use crate::component::{is_component, world_of, CompiledComponent, World, CLI_RUN, HANDLE};
+use crate::disk::DiskCache;
 use crate::host::HostState;
 use crate::runtime::Inner;
 use crate::signature::{Convention, Signature, ValType};
@@ -9,6 +11,7 @@ use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
+use wasmtime::component::Component;
 use wasmtime::{ExternType, FuncType, InstancePre, Module};
 
 /// SHA-256 of a module's binary form: its identity in caches and stores.
@@ -39,6 +42,8 @@ pub enum LoadError {
     },
     #[error("cannot link the module: {0}")]
     Link(String),
+    #[error("the component is of neither world the platform runs: it exports {}; a function component exports `handle: func(payload: string) -> result<string, string>` (world `faas:function/handler`, see wit/faas-function.wit) or `wasi:cli/run` (world `wasi:cli/command`)", list(.exports))]
+    UnsupportedWorld { exports: Vec<String> },
     #[error("cannot tell which function to call: the module exports {}; give `entry`", list(.exports))]
     AmbiguousEntry { exports: Vec<String> },
     #[error("the module has no exported function `{entry}`; it exports {}", list(.exports))]
@@ -67,11 +72,17 @@ fn list(names: &[String]) -> String {
     }
 }
 
-/// A compiled, linked module: shared by every function and invocation that
-/// uses the same bytes.
+/// Linked code ready to instantiate: a core module or a component.
+pub(crate) enum Code {
+    Core(InstancePre<HostState>),
+    Component(CompiledComponent),
+}
+
+/// A compiled, linked module or component: shared by every function and
+/// invocation that uses the same bytes.
 pub(crate) struct CompiledModule {
     pub(crate) hash: ModuleHash,
-    pub(crate) pre: InstancePre<HostState>,
+    pub(crate) code: Code,
     /// Exported functions, in export order.
     pub(crate) exports: Vec<(String, FuncType)>,
     pub(crate) imports_wasi: bool,
@@ -167,6 +178,41 @@ pub(crate) fn content_hash(binary: &[u8]) -> ModuleHash {
     Sha256::digest(binary).into()
 }
 
+/// Compiled code from the disk cache, else compiled by `compile` (under
+/// the compile cap) and kept there; logged either way.
+fn compiled<T: Send + 'static>(
+    inner: &Inner,
+    hash: ModuleHash,
+    binary_len: usize,
+    from_disk: impl FnOnce(&DiskCache) -> Option<T>,
+    compile: impl FnOnce() -> Result<T, LoadError>,
+    serialize: impl FnOnce(&T) -> wasmtime::Result<Vec<u8>>,
+) -> Result<T, LoadError> {
+    let started = std::time::Instant::now();
+    let took_ms = || started.elapsed().as_millis() as u64;
+    // Validated and compiled by an earlier load.
+    if let Some(code) = inner.disk.as_ref().and_then(from_disk) {
+        tracing::info!(
+            module = %hex::encode(hash),
+            bytes = binary_len,
+            took_ms = took_ms(),
+            "loaded a module's compiled code from disk"
+        );
+        return Ok(code);
+    }
+    let code = compile()?;
+    tracing::info!(
+        module = %hex::encode(hash),
+        bytes = binary_len,
+        took_ms = took_ms(),
+        "compiled a module"
+    );
+    if let Some(disk) = &inner.disk {
+        disk.store(&hash, serialize(&code));
+    }
+    Ok(code)
+}
+
 /// Validates, compiles (under the compile cap) and links a binary.
 pub(crate) fn compile(
     inner: &Inner,
@@ -174,40 +220,22 @@ pub(crate) fn compile(
     binary: Vec<u8>,
 ) -> Result<Arc<CompiledModule>, LoadError> {
     let binary_len = binary.len();
-    let started = std::time::Instant::now();
-    let took_ms = || started.elapsed().as_millis() as u64;
-    let module = match inner
-        .disk
-        .as_ref()
-        .and_then(|d| d.load(&inner.engine, &hash))
-    {
-        // Validated and compiled by an earlier load.
-        Some(module) => {
-            tracing::info!(
-                module = %hex::encode(hash),
-                bytes = binary_len,
-                took_ms = took_ms(),
-                "loaded a module's compiled code from disk"
-            );
-            module
-        }
-        None => {
-            Module::validate(&inner.engine, &binary)
-                .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
-            let module =
-                compile_with_deadline(&inner.engine, binary, inner.config.compile_timeout)?;
-            tracing::info!(
-                module = %hex::encode(hash),
-                bytes = binary_len,
-                took_ms = took_ms(),
-                "compiled a module"
-            );
-            if let Some(disk) = &inner.disk {
-                disk.store(&hash, &module);
-            }
-            module
-        }
-    };
+    if is_component(&binary) {
+        return compile_component(inner, hash, binary);
+    }
+    let engine = inner.engine.clone();
+    let timeout = inner.config.compile_timeout;
+    let module = compiled(
+        inner,
+        hash,
+        binary_len,
+        |disk| disk.load_module(&inner.engine, &hash),
+        || {
+            Module::validate(&engine, &binary).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+            compile_with_deadline(timeout, move || Module::new(&engine, &binary))
+        },
+        Module::serialize,
+    )?;
 
     let mut imports_wasi = false;
     for import in module.imports() {
@@ -239,10 +267,12 @@ pub(crate) fn compile(
         });
     }
 
-    let pre = inner
-        .linker
-        .instantiate_pre(&module)
-        .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+    let pre = Code::Core(
+        inner
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| LoadError::Link(format!("{e:#}")))?,
+    );
     let exports: Vec<(String, FuncType)> = module
         .exports()
         .filter_map(|export| match export.ty() {
@@ -253,7 +283,7 @@ pub(crate) fn compile(
     let has_initialize = exports.iter().any(|(name, _)| name == "_initialize");
     Ok(Arc::new(CompiledModule {
         hash,
-        pre,
+        code: pre,
         exports,
         imports_wasi,
         initial_memory_bytes: resources
@@ -265,25 +295,57 @@ pub(crate) fn compile(
     }))
 }
 
+/// Validates, compiles (under the compile cap) and links a component,
+/// and finds its world.
+fn compile_component(
+    inner: &Inner,
+    hash: ModuleHash,
+    binary: Vec<u8>,
+) -> Result<Arc<CompiledModule>, LoadError> {
+    let binary_len = binary.len();
+    let engine = inner.engine.clone();
+    let timeout = inner.config.compile_timeout;
+    let component = compiled(
+        inner,
+        hash,
+        binary_len,
+        |disk| disk.load_component(&inner.engine, &hash),
+        || compile_with_deadline(timeout, move || Component::new(&engine, &binary)),
+        Component::serialize,
+    )?;
+    let world = world_of(&inner.engine, &component)?;
+    let pre = inner
+        .component_linker
+        .instantiate_pre(&component)
+        .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+    Ok(Arc::new(CompiledModule {
+        hash,
+        code: Code::Component(CompiledComponent { pre, world }),
+        exports: Vec::new(),
+        imports_wasi: true,
+        initial_memory_bytes: 0,
+        has_initialize: false,
+        binary_len,
+    }))
+}
+
 const WASM_PAGE: u64 = 64 * 1024;
 
 /// Compiles on a helper thread and stops waiting after `timeout`. Cranelift
 /// cannot be cancelled, so an abandoned compile runs to its end in the
 /// background; compiles are serialized so such stragglers cannot pile up.
-fn compile_with_deadline(
-    engine: &wasmtime::Engine,
-    binary: Vec<u8>,
+fn compile_with_deadline<T: Send + 'static>(
     timeout: Duration,
-) -> Result<Module, LoadError> {
+    compile: impl FnOnce() -> wasmtime::Result<T> + Send + 'static,
+) -> Result<T, LoadError> {
     static COMPILE_SLOTS: OnceLock<Semaphore> = OnceLock::new();
     let slots = COMPILE_SLOTS.get_or_init(|| Semaphore::new(2));
     let (tx, rx) = crossbeam_channel::bounded(1);
-    let engine = engine.clone();
     std::thread::Builder::new()
         .name("faas-compile".into())
         .spawn(move || {
             let _permit = slots.acquire();
-            let _ = tx.send(Module::new(&engine, &binary));
+            let _ = tx.send(compile());
         })
         .map_err(|e| LoadError::Compile(format!("cannot spawn a compile thread: {e}")))?;
     match rx.recv_timeout(timeout) {
@@ -337,6 +399,23 @@ pub(crate) fn resolve_entry(
     name: &str,
     entry: Option<&str>,
 ) -> Result<Function, LoadError> {
+    if let Code::Component(component) = &module.code {
+        let (export, convention) = match component.world {
+            World::Handler => (HANDLE, Convention::Handler),
+            World::Command => (CLI_RUN, Convention::WasiCommand),
+        };
+        if let Some(entry) = entry.filter(|e| !export.starts_with(*e)) {
+            return Err(LoadError::EntryNotFound {
+                entry: entry.to_string(),
+                exports: vec![export.to_string()],
+            });
+        }
+        return Ok(Function {
+            entry: export.to_string(),
+            convention,
+            module,
+        });
+    }
     let names = || {
         module
             .exports

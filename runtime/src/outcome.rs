@@ -27,6 +27,8 @@ pub enum FailureKind {
     Instantiation,
     /// Someone cancelled the task: it was stopped where it stood.
     Cancelled,
+    /// A handler returned an error (or a result that is not JSON).
+    Error,
 }
 
 impl FailureKind {
@@ -42,6 +44,7 @@ impl FailureKind {
             FailureKind::BadArguments => "bad_arguments",
             FailureKind::Instantiation => "instantiation",
             FailureKind::Cancelled => "cancelled",
+            FailureKind::Error => "error",
         }
     }
 }
@@ -57,6 +60,7 @@ impl fmt::Display for FailureKind {
             FailureKind::BadArguments => "bad arguments",
             FailureKind::Instantiation => "instantiation",
             FailureKind::Cancelled => "cancelled",
+            FailureKind::Error => "error",
         })
     }
 }

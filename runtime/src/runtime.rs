@@ -2,12 +2,14 @@
 //! compiled-module cache and the epoch ticker that enforces timeouts.
 
 use crate::cache::{CacheStats, ModuleCache};
+use crate::component::ComponentHost;
 use crate::config::RuntimeConfig;
 use crate::disk::DiskCache;
 use crate::host::HostState;
 use crate::load::{self, CompiledModule, Function, LoadError};
 use std::sync::{Arc, Weak};
 use std::thread;
+use wasmtime::component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
 
 /// A handle to the sandbox. Cheap to clone; all clones share the engine,
@@ -20,6 +22,8 @@ pub struct Runtime {
 pub(crate) struct Inner {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<HostState>,
+    /// WASI 0.2 for components.
+    pub(crate) component_linker: component::Linker<ComponentHost>,
     pub(crate) config: RuntimeConfig,
     pub(crate) cache: ModuleCache,
     pub(crate) disk: Option<DiskCache>,
@@ -39,6 +43,9 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, HostState::wasi)
             .map_err(|e| RuntimeError(format!("{e:#}")))?;
+        let mut component_linker = component::Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut component_linker)
+            .map_err(|e| RuntimeError(format!("{e:#}")))?;
         let disk = config
             .compiled_dir
             .as_deref()
@@ -48,6 +55,7 @@ impl Runtime {
         let inner = Arc::new(Inner {
             engine,
             linker,
+            component_linker,
             cache: ModuleCache::new(config.cache_capacity),
             disk,
             config,
@@ -107,22 +115,29 @@ impl Runtime {
 fn engine_config(config: &RuntimeConfig) -> Config {
     let mut pool = PoolingAllocationConfig::new();
     let slots = config.max_concurrent_instances.max(1);
-    pool.total_core_instances(slots)
-        .total_memories(slots.saturating_mul(config.max_memories.max(1) as u32))
-        .total_tables(slots.saturating_mul(config.max_tables.max(1) as u32))
-        .total_stacks(slots)
-        .total_component_instances(0)
-        .max_memories_per_module(config.max_memories.max(1) as u32)
-        .max_tables_per_module(config.max_tables.max(1) as u32)
-        .table_elements(config.max_table_elements)
-        // The pool must hold any memory32 a module may declare, so that a
-        // declaration past the cap fails its task (as "memory limit
-        // exceeded") instead of its compile; the limiter enforces the cap.
-        .max_memory_size(1 << 32)
-        // Reuse small dirty pages with a memset instead of an madvise +
-        // page faults on every invocation.
-        .linear_memory_keep_resident(64 * 1024)
-        .table_keep_resident(16 * 1024);
+    // Room for every slot to run a component (several core instances,
+    // each with its memory and tables) as well as a module.
+    let per_slot =
+        |module: usize, component: usize| slots.saturating_mul(module.max(component).max(1) as u32);
+    pool.total_core_instances(per_slot(
+        config.max_instances,
+        config.max_component_instances,
+    ))
+    .total_memories(per_slot(config.max_memories, config.max_component_memories))
+    .total_tables(per_slot(config.max_tables, config.max_component_tables))
+    .total_stacks(slots)
+    .total_component_instances(slots)
+    .max_memories_per_module(config.max_memories.max(1) as u32)
+    .max_tables_per_module(config.max_tables.max(1) as u32)
+    .table_elements(config.max_table_elements)
+    // The pool must hold any memory32 a module may declare, so that a
+    // declaration past the cap fails its task (as "memory limit
+    // exceeded") instead of its compile; the limiter enforces the cap.
+    .max_memory_size(1 << 32)
+    // Reuse small dirty pages with a memset instead of an madvise +
+    // page faults on every invocation.
+    .linear_memory_keep_resident(64 * 1024)
+    .table_keep_resident(16 * 1024);
 
     let mut cfg = Config::new();
     cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool))

@@ -55,8 +55,12 @@ impl fmt::Display for Signature {
 pub enum Convention {
     /// An exported function called with numbers; the payload is a JSON array.
     Typed(Signature),
-    /// A WASI command (`_start`): the payload is stdin, stdout is the result.
+    /// A WASI command (`_start`, or a `wasi:cli/command` component): the
+    /// payload is stdin, stdout is the result.
     WasiCommand,
+    /// A `faas:function/handler` component: `handle` gets the payload's
+    /// JSON text and returns the result's (or an error message).
+    Handler,
 }
 
 /// One argument, already checked against its parameter type.
@@ -73,6 +77,8 @@ pub enum Arg {
 pub enum Args {
     Typed(Vec<Arg>),
     Stdin(Vec<u8>),
+    /// A handler's payload, as JSON text.
+    Json(String),
 }
 
 /// Why a payload does not fit the function's convention.
@@ -116,11 +122,13 @@ impl Convention {
     /// must be exact (no fractional part, no float rounding: i64 values beyond
     /// 2^53 survive); an i32 accepts -2^31..2^32-1 and an i64 -2^63..2^64-1,
     /// values above the signed range being taken as their unsigned bit
-    /// pattern, since wasm integers have no sign. WASI commands take a string
+    /// pattern, since wasm integers have no sign. A handler takes any JSON.
+    /// WASI commands take a string
     /// as stdin; `null` is empty stdin and any other JSON value is passed as
     /// its JSON text.
     pub fn parse_args(&self, payload: &Value) -> Result<Args, ArgError> {
         match self {
+            Convention::Handler => Ok(Args::Json(payload.to_string())),
             Convention::WasiCommand => Ok(Args::Stdin(match payload {
                 Value::String(s) => s.as_bytes().to_vec(),
                 Value::Null => Vec::new(),

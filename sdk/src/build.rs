@@ -924,6 +924,7 @@ pub fn inspect(
 pub fn describe_entry(entry: &str, convention: &Convention) -> String {
     match convention {
         Convention::WasiCommand => format!("{entry} (WASI command)"),
+        Convention::Handler => format!("{entry} (faas:function/handler component)"),
         Convention::Typed(sig) => format!("{entry} {sig}"),
     }
 }

@@ -105,10 +105,10 @@ pub struct SandboxArgs {
     pub no_compiled_cache: bool,
     /// Largest module accepted, in MiB (give every daemon of a deployment
     /// the same)
-    #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub max_module_mib: u32,
     /// Seconds one module's compile may take before it is refused
-    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = crate::seconds::parse_positive)]
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = crate::seconds::parse_positive)]
     pub compile_timeout: Duration,
 }
 

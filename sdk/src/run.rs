@@ -398,7 +398,7 @@ pub async fn print_remote_hint(client: &Client, args: &InvokeArgs, answer: &Task
             .and_then(|f| serde_json::from_value::<Convention>(f.get("convention")?.clone()).ok())
             .and_then(|c| match c {
                 Convention::Typed(sig) => Some(sig.to_string()),
-                Convention::WasiCommand => None,
+                Convention::WasiCommand | Convention::Handler => None,
             })
     } else {
         None

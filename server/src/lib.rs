@@ -36,7 +36,8 @@ use utoipa_axum::routes;
 /// Server settings, each with a safe default.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Largest request body, in bytes (413 beyond).
+    /// Largest request body, in bytes (413 beyond); at least what a
+    /// registration of the largest module accepted needs.
     pub body_limit: usize,
     /// A client must send its request headers within this time.
     pub header_read_timeout: Duration,
@@ -93,7 +94,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, runtime: Runtime, config: ServerConfig) -> Self {
+    /// The body limit is raised, if need be, to fit a registration of the
+    /// largest module the runtime accepts (base64: 4 bytes per 3).
+    pub fn new(store: Store, runtime: Runtime, mut config: ServerConfig) -> Self {
+        let registration = runtime.config().max_module_bytes / 3 * 4 + 1024 * 1024;
+        config.body_limit = config.body_limit.max(registration);
         AppState {
             store,
             runtime,
