@@ -43,7 +43,7 @@ const C_SYSROOTS: [&str; 2] = [
 pub enum BuildError {
     #[error("{} does not exist", .0.display())]
     NotFound(PathBuf),
-    #[error("{} is a directory without a Cargo.toml; give a Rust crate, a .c file, or a .wasm/.wat module", .0.display())]
+    #[error("{} is a directory without a Cargo.toml or an app.py; give a Rust crate, a .c or .py file, or a .wasm/.wat module", .0.display())]
     NoManifest(PathBuf),
     #[error("{} is already a module (.wasm or .wat): there is nothing to build; deploy or run it as it is", .0.display())]
     AlreadyModule(PathBuf),
@@ -102,6 +102,15 @@ pub struct ToolchainArgs {
     /// /usr/share/wasi-sysroot or /opt/wasi-sdk/share/wasi-sysroot]
     #[arg(long, env = "WASI_SYSROOT", value_name = "DIR")]
     pub sysroot: Option<PathBuf>,
+
+    /// componentize-py for Python functions [default: `componentize-py` on PATH]
+    #[arg(long, env = "FAAS_COMPONENTIZE_PY", value_name = "PATH")]
+    pub componentize_py: Option<PathBuf>,
+
+    /// A directory of pure-Python packages a Python function imports (e.g.
+    /// made by `pip install --target DIR -r requirements.txt`); repeatable
+    #[arg(long, value_name = "DIR")]
+    pub deps: Vec<PathBuf>,
 }
 
 /// What a path given to `build`, `deploy` or `run` is.
@@ -111,6 +120,8 @@ pub enum Source {
     Rust(PathBuf),
     /// A C file.
     C(PathBuf),
+    /// A Python file defining `handle(payload)` (or a directory's `app.py`).
+    Python(PathBuf),
     /// A module already: a `.wasm` binary or `.wat` text (any file that is
     /// neither a manifest nor C source is taken as one).
     Module(PathBuf),
@@ -123,6 +134,8 @@ impl Source {
             let manifest = path.join("Cargo.toml");
             return if manifest.is_file() {
                 Ok(Source::Rust(manifest))
+            } else if let Some(app) = crate::python::python_source(path) {
+                Ok(Source::Python(app))
             } else {
                 Err(BuildError::NoManifest(path.to_path_buf()))
             };
@@ -134,6 +147,8 @@ impl Source {
             Ok(Source::Rust(path.to_path_buf()))
         } else if path.extension() == Some(OsStr::new("c")) {
             Ok(Source::C(path.to_path_buf()))
+        } else if let Some(file) = crate::python::python_source(path) {
+            Ok(Source::Python(file))
         } else {
             Ok(Source::Module(path.to_path_buf()))
         }
@@ -151,6 +166,7 @@ pub fn build(source: &Source, tools: &ToolchainArgs, command: &str) -> Result<Pa
     match source {
         Source::Rust(manifest) => build_rust(manifest, tools, command),
         Source::C(file) => build_c(file, tools),
+        Source::Python(file) => crate::python::build_python(file, tools),
         Source::Module(path) => Err(BuildError::AlreadyModule(path.clone())),
     }
 }
@@ -908,6 +924,7 @@ pub fn inspect(
 ) -> Result<ModuleInfo, faas_runtime::RuntimeError> {
     let runtime = Runtime::new(RuntimeConfig {
         max_concurrent_instances: 1,
+        compiled_dir: local_compiled_dir(),
         ..RuntimeConfig::default()
     })?;
     let entry = runtime
@@ -918,6 +935,13 @@ pub fn inspect(
         .map(|b| b.len())
         .unwrap_or(bytes.len());
     Ok(ModuleInfo { size, entry })
+}
+
+/// Where the commands that run modules here (`build`, `run`) keep
+/// compiled code: the daemons' default directory, if it can be used.
+pub fn local_compiled_dir() -> Option<PathBuf> {
+    faas_runtime::default_compiled_dir()
+        .filter(|dir| faas_runtime::prepare_compiled_dir(dir).is_ok())
 }
 
 /// `_start (WASI command)` or `add (i32, i32) -> (i32)`.

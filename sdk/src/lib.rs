@@ -30,6 +30,7 @@ pub mod map;
 pub mod plot;
 pub mod port_keys;
 pub mod progress;
+pub mod python;
 pub mod run;
 pub mod seconds;
 

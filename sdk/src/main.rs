@@ -27,7 +27,7 @@ enum Command {
     Dispatcher(daemons::DispatcherArgs),
     /// Run a worker daemon: faas worker push|pull SLOTS tcp://HOST:PORT
     Worker(daemons::WorkerArgs),
-    /// Build a Rust crate or a C file to a .wasm module; prints its path, size and entry
+    /// Build a Rust crate, a C file or a Python file to a .wasm module (Python: a component); prints its path, size and entry
     Build(faas_sdk::run::BuildArgs),
     /// Run a module (or a source, built first) once, locally, with the platform's limits
     Run(faas_sdk::run::RunArgs),

@@ -20,7 +20,7 @@ fn defaults() -> RuntimeConfig {
     RuntimeConfig::default()
 }
 
-/// `faas build [PATH]`: compile a Rust crate or a C file to a module.
+/// `faas build [PATH]`: compile a Rust crate, a C file or a Python file to a module.
 #[derive(clap::Args, Debug, Clone)]
 pub struct BuildArgs {
     /// A Rust crate (its directory or Cargo.toml) or a .c file
@@ -200,6 +200,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         max_wasm_stack: args.stack_kib.saturating_mul(KIB),
         max_output_bytes: args.output_kib.saturating_mul(KIB),
         max_concurrent_instances: 1,
+        compiled_dir: build::local_compiled_dir(),
         ..RuntimeConfig::default()
     };
     let shown = display_path(&module);

@@ -1047,3 +1047,74 @@ fn the_client_example_submits_many_tasks_and_gathers_them_in_order() {
         "{text}"
     );
 }
+
+/// `faas build handler.py` with componentize-py for real: a component of
+/// the handler world, run locally (a result, an exception's traceback),
+/// then deployed from source and invoked; and the one-line hint when
+/// componentize-py is missing.
+#[test]
+fn python_functions_build_run_and_deploy() {
+    let tmp = TempDir::new();
+    let handler = tmp.write(
+        "py/handler.py",
+        "def handle(payload):\n    if payload.get(\"fail\"):\n        raise ValueError(\"asked to fail\")\n    return {\"sum\": sum(payload[\"numbers\"])}\n",
+    );
+    let handler = handler.to_str().expect("utf-8");
+    let out = faas_env(
+        &[
+            "build",
+            handler,
+            "--componentize-py",
+            "/nonexistent/componentize-py",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot run /nonexistent/componentize-py"),
+        "{}",
+        stderr(&out)
+    );
+    let out = faas_env(&["build", handler], &[("PATH", "/nonexistent")]);
+    assert!(
+        stderr(&out).contains("pip install componentize-py=="),
+        "{}",
+        stderr(&out)
+    );
+    if std::process::Command::new("componentize-py")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("SKIPPED: componentize-py is not installed (pip install componentize-py==0.25.1)");
+        return;
+    }
+
+    let printed = success(&faas_env(&["build", handler], &[]));
+    assert!(
+        printed.contains("target/handler.wasm (")
+            && printed.ends_with("entry handle (faas:function/handler component)\n"),
+        "{printed}"
+    );
+    let module = tmp.0.join("py/target/handler.wasm");
+    let module = module.to_str().expect("utf-8");
+    let out = faas_env(&["run", module, "--raw", r#"{"numbers": [1, 2, 3]}"#], &[]);
+    assert_eq!(success(&out), "{\"sum\":6}\n");
+    let out = faas_env(&["run", module, "--raw", r#"{"fail": true}"#], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Traceback") && err.contains("ValueError: asked to fail"),
+        "{err}"
+    );
+
+    let up = Up::start();
+    let id = deploy(&up, &[handler]);
+    let out = up.faas(&[
+        "invoke",
+        &id.to_string(),
+        "--raw",
+        r#"{"numbers": [40, 2]}"#,
+    ]);
+    assert_eq!(success(&out), "{\"sum\":42}\n");
+}
