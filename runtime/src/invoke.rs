@@ -183,12 +183,7 @@ impl Runtime {
                 &stderr,
             ),
         };
-        if let (Outcome::Completed { .. }, true) =
-            (&outcome, stdout.overflowed() || stderr.overflowed())
-        {
-            return output_failure(config.max_output_bytes, &stdout);
-        }
-        outcome
+        within_output_caps(outcome, config.max_output_bytes, &stdout, &stderr)
     }
 }
 
@@ -283,12 +278,7 @@ impl Runtime {
                 &stderr,
             ),
         };
-        if let (Outcome::Completed { .. }, true) =
-            (&outcome, stdout.overflowed() || stderr.overflowed())
-        {
-            return output_failure(config.max_output_bytes, &stdout);
-        }
-        outcome
+        within_output_caps(outcome, config.max_output_bytes, &stdout, &stderr)
     }
 }
 
@@ -422,6 +412,21 @@ fn classify(
             FailureKind::Trap,
             with_stderr(format!("{error:#}"), stderr, "\nstderr: "),
         ),
+    }
+}
+
+/// A completion whose stdout or stderr went past its cap is that failure.
+fn within_output_caps(
+    outcome: Outcome,
+    cap: usize,
+    stdout: &CappedOutput,
+    stderr: &CappedOutput,
+) -> Outcome {
+    match outcome {
+        Outcome::Completed { .. } if stdout.overflowed() || stderr.overflowed() => {
+            output_failure(cap, stdout)
+        }
+        other => other,
     }
 }
 

@@ -150,9 +150,9 @@ async fn register_invalid_payload(api: Api) {
             "{what}: the detail should say why ({reason:?}): {detail:?}"
         );
     }
-    // A module over the 16 MiB module cap (in a body under the 32 MiB body cap).
+    // A module over the 64 MiB module cap (in a body under the body cap).
     let mut big = b"\0asm\x01\0\0\0".to_vec();
-    big.resize(17 * 1024 * 1024, 0);
+    big.resize(64 * 1024 * 1024 + 1, 0);
     let detail = api
         .register_reply("big", &big, None)
         .await
