@@ -33,8 +33,9 @@ pub struct Function {
     pub name: String,
     /// The export a task calls.
     pub entry: String,
-    /// How a task's payload becomes the call's arguments (typed export or
-    /// WASI command) and its result.
+    /// How a task's payload becomes the call's arguments and its result:
+    /// `{"kind": "typed", "params", "results"}`, `{"kind": "wasi_command"}`
+    /// or `{"kind": "handler"}` (a `faas:function/handler` component).
     pub convention: Value,
     /// Hex SHA-256 of the module binary.
     pub module_hash: String,
