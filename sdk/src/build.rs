@@ -767,8 +767,9 @@ fn strip_c_comments_and_strings(source: &str) -> String {
     out
 }
 
-/// Where the module of a C file goes: `target/<stem>.wasm` beside it.
-pub fn c_output(file: &Path) -> PathBuf {
+/// Where the module built from one source file (C, Python) goes:
+/// `target/<stem>.wasm` beside it.
+pub fn single_file_output(file: &Path) -> PathBuf {
     let dir = file.parent().unwrap_or(Path::new(""));
     let mut name = file.file_stem().unwrap_or(OsStr::new("module")).to_owned();
     name.push(".wasm");
@@ -867,7 +868,7 @@ fn build_c(file: &Path, tools: &ToolchainArgs) -> Result<PathBuf, BuildError> {
         path: file.to_path_buf(),
         error,
     })?;
-    let out = c_output(file);
+    let out = single_file_output(file);
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(|error| BuildError::Io {
             what: "cannot create",
@@ -937,11 +938,14 @@ pub fn inspect(
     Ok(ModuleInfo { size, entry })
 }
 
-/// Where the commands that run modules here (`build`, `run`) keep
-/// compiled code: the daemons' default directory, if it can be used.
+/// The default directory for compiled code (the daemons', and `build`'s
+/// and `run`'s), if it can be made private; else None, said in a warning.
 pub fn local_compiled_dir() -> Option<PathBuf> {
-    faas_runtime::default_compiled_dir()
-        .filter(|dir| faas_runtime::prepare_compiled_dir(dir).is_ok())
+    faas_runtime::default_compiled_dir().filter(|dir| {
+        faas_runtime::prepare_compiled_dir(dir)
+            .map_err(|e| tracing::warn!("not keeping compiled code: {e}"))
+            .is_ok()
+    })
 }
 
 /// `_start (WASI command)` or `add (i32, i32) -> (i32)`.
@@ -1398,15 +1402,15 @@ mod tests {
     #[test]
     fn c_modules_go_to_target_beside_the_source() {
         assert_eq!(
-            c_output(Path::new("examples/c/hello.c")),
+            single_file_output(Path::new("examples/c/hello.c")),
             PathBuf::from("examples/c/target/hello.wasm")
         );
         assert_eq!(
-            c_output(Path::new("hello.c")),
+            single_file_output(Path::new("hello.c")),
             PathBuf::from("target/hello.wasm")
         );
         assert_eq!(
-            c_output(Path::new("/x/my.fn.c")),
+            single_file_output(Path::new("/x/my.fn.c")),
             PathBuf::from("/x/target/my.fn.wasm")
         );
     }

@@ -122,11 +122,7 @@ impl SandboxArgs {
         } else if let Some(dir) = &self.compiled_dir {
             Some(dir.clone())
         } else {
-            faas_runtime::default_compiled_dir().filter(|dir| {
-                faas_runtime::prepare_compiled_dir(dir)
-                    .map_err(|e| tracing::warn!("not keeping compiled code: {e}"))
-                    .is_ok()
-            })
+            crate::build::local_compiled_dir()
         };
         RuntimeConfig {
             compiled_dir,

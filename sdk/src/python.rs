@@ -8,7 +8,7 @@
 //! returns its result as JSON; an exception becomes the task's failure,
 //! with its traceback.
 
-use crate::build::{find_in_path, BuildError, ToolchainArgs};
+use crate::build::{find_in_path, single_file_output, BuildError, ToolchainArgs};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -30,11 +30,6 @@ pub fn python_source(path: &Path) -> Option<PathBuf> {
         return app.is_file().then_some(app);
     }
     (path.extension() == Some(OsStr::new("py"))).then(|| path.to_path_buf())
-}
-
-/// Where the component of `file` goes: `target/<stem>.wasm` beside it.
-pub fn python_output(file: &Path) -> PathBuf {
-    crate::build::c_output(file)
 }
 
 /// The wrapper around module `module`'s `handle`.
@@ -92,7 +87,7 @@ pub fn build_python(file: &Path, tools: &ToolchainArgs) -> Result<PathBuf, Build
         }
     }
     // Absolute: componentize-py runs in the work directory.
-    let out = absolute(&python_output(file));
+    let out = absolute(&single_file_output(file));
     let work = out.with_extension("build");
     let io = |what: &'static str, path: &Path| {
         let path = path.to_path_buf();

@@ -176,14 +176,13 @@ impl MemoryStore {
     pub async fn delete_function(&self, id: FunctionId, tenant: Option<&str>) -> StoreResult<bool> {
         {
             let mut state = self.lock();
-            let allowed = |f: &FunctionRecord| tenant.is_none_or(|t| t == f.tenant);
+            let in_scope = |f: &FunctionRecord| tenant.is_none_or(|t| t == f.tenant);
+            if !state.functions.get(&id).is_some_and(in_scope) {
+                return Ok(false);
+            }
             let Some(record) = state.functions.remove(&id) else {
                 return Ok(false);
             };
-            if !allowed(&record) {
-                state.functions.insert(id, record);
-                return Ok(false);
-            }
             state
                 .function_order
                 .remove(&(record.created_at_ms, record.id));

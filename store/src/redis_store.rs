@@ -92,7 +92,9 @@ fn split_receipt(receipt: &str) -> (&str, &str) {
 fn task_key(id: impl std::fmt::Display) -> String {
     format!("faas:task:{id}")
 }
-fn function_key(id: FunctionId) -> String {
+/// A function's hash; `id` is a function id, parsed or as a queue entry
+/// names it.
+fn function_key(id: impl std::fmt::Display) -> String {
     format!("faas:function:{id}")
 }
 fn module_key(hash: &str) -> String {
@@ -1233,7 +1235,7 @@ impl RedisStore {
             .into_iter()
             .collect();
         for function in &functions {
-            pipe.exists(format!("faas:function:{function}"));
+            pipe.exists(function_key(function));
         }
         for (new, token) in fresh.iter().zip(&tokens) {
             pipe.cmd("HSET")
