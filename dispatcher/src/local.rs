@@ -139,13 +139,32 @@ pub async fn run_local(
         renewer,
         stops: _,
         mut deleted,
+        mut registered,
     } = Bookkeeping::start(&store, &config.consumer, config.renew_every);
-    // Ends with the renewer, which holds the sender.
+    // These end with the renewer, which holds the senders.
     {
         let functions = functions.clone();
         tokio::spawn(async move {
             while let Some(id) = deleted.recv().await {
                 functions.forget(id);
+            }
+        });
+    }
+    {
+        // Compiling off the task's path, one function at a time: a task
+        // that arrives meanwhile waits for this compile, not another.
+        let functions = functions.clone();
+        tokio::spawn(async move {
+            while let Some(id) = registered.recv().await {
+                match functions.get(id).await {
+                    Ok(_) => {
+                        tracing::debug!(function = %id, "loaded a new function ahead of its tasks")
+                    }
+                    Err(LoadFailure::Final(why)) => {
+                        tracing::debug!(function = %id, "a new function does not load: {why:?}")
+                    }
+                    Err(LoadFailure::Transient(why)) => tracing::debug!(function = %id, "{why}"),
+                }
             }
         });
     }

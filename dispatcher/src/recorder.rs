@@ -201,6 +201,10 @@ pub struct Bookkeeping {
     pub stops: mpsc::UnboundedReceiver<Vec<TaskId>>,
     /// Functions deleted: drop what is cached of them.
     pub deleted: mpsc::UnboundedReceiver<FunctionId>,
+    /// Functions registered: local mode compiles them ahead of their first
+    /// task (remote modes drop this: their workers get a module with its
+    /// first task).
+    pub registered: mpsc::UnboundedReceiver<FunctionId>,
 }
 
 impl Bookkeeping {
@@ -209,6 +213,7 @@ impl Bookkeeping {
         let (done, done_rx) = mpsc::unbounded_channel();
         let (stop_tx, stops) = mpsc::unbounded_channel();
         let (deleted_tx, deleted) = mpsc::unbounded_channel();
+        let (registered_tx, registered) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_outcomes(store.clone(), held.clone(), done_rx));
         let renewer = tokio::spawn(renew_leases(
             store.clone(),
@@ -218,6 +223,7 @@ impl Bookkeeping {
             Told {
                 stops: stop_tx,
                 deleted: deleted_tx,
+                registered: registered_tx,
             },
         ));
         Bookkeeping {
@@ -227,6 +233,7 @@ impl Bookkeeping {
             renewer,
             stops,
             deleted,
+            registered,
         }
     }
 }
@@ -235,6 +242,7 @@ impl Bookkeeping {
 pub struct Told {
     pub stops: mpsc::UnboundedSender<Vec<TaskId>>,
     pub deleted: mpsc::UnboundedSender<FunctionId>,
+    pub registered: mpsc::UnboundedSender<FunctionId>,
 }
 
 /// How often the queue is trimmed of ended tasks' entries, and the records
@@ -264,6 +272,9 @@ pub async fn renew_leases(store: Store, consumer: String, every: Duration, held:
                 Notice::Stop(ids) => stop(&ids),
                 Notice::FunctionDeleted(id) => {
                     let _ = told.deleted.send(id);
+                }
+                Notice::FunctionRegistered(id) => {
+                    let _ = told.registered.send(id);
                 }
             },
             _ = renew.tick() => {

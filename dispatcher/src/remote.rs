@@ -164,6 +164,7 @@ pub fn start(
         renewer,
         stops,
         deleted,
+        registered: _,
     } = Bookkeeping::start(&store, listen.consumer, listen.renew_every);
     let (want, want_rx) = mpsc::unbounded_channel();
     let (claims_tx, claims) = mpsc::unbounded_channel();

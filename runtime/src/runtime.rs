@@ -10,7 +10,9 @@ use crate::load::{self, CompiledModule, Function, LoadError};
 use std::sync::{Arc, Weak};
 use std::thread;
 use wasmtime::component;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig,
+};
 
 /// A handle to the sandbox. Cheap to clone; all clones share the engine,
 /// the linker and the module cache.
@@ -38,8 +40,7 @@ pub struct RuntimeError(String);
 impl Runtime {
     /// Builds the engine, the linker and the epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
-        let engine =
-            Engine::new(&engine_config(&config)).map_err(|e| RuntimeError(format!("{e:#}")))?;
+        let engine = new_engine(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, HostState::wasi)
             .map_err(|e| RuntimeError(format!("{e:#}")))?;
@@ -112,7 +113,17 @@ impl Runtime {
     }
 }
 
-fn engine_config(config: &RuntimeConfig) -> Config {
+const MIB: usize = 1024 * 1024;
+
+/// The engine, resetting only written pages between instances where the
+/// kernel can say which they are (PAGEMAP_SCAN), else as before.
+fn new_engine(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
+    Engine::new(&engine_config(config, true))
+        .or_else(|_| Engine::new(&engine_config(config, false)))
+        .map_err(|e| RuntimeError(format!("{e:#}")))
+}
+
+fn engine_config(config: &RuntimeConfig, scan_dirty_pages: bool) -> Config {
     let mut pool = PoolingAllocationConfig::new();
     let slots = config.max_concurrent_instances.max(1);
     // Room for every slot to run a component (several core instances,
@@ -133,11 +144,23 @@ fn engine_config(config: &RuntimeConfig) -> Config {
     // The pool must hold any memory32 a module may declare, so that a
     // declaration past the cap fails its task (as "memory limit
     // exceeded") instead of its compile; the limiter enforces the cap.
-    .max_memory_size(1 << 32)
-    // Reuse small dirty pages with a memset instead of an madvise +
-    // page faults on every invocation.
-    .linear_memory_keep_resident(64 * 1024)
-    .table_keep_resident(16 * 1024);
+    .max_memory_size(1 << 32);
+    if scan_dirty_pages {
+        // Only the pages an instance wrote are reset, by copying them back
+        // from the image, and they stay resident and private: the next
+        // instance writes them without a copy-on-write fault, whose TLB
+        // flush interrupts every other slot's core. A Python component
+        // writes a few MiB of its interpreter's heap on every call.
+        pool.pagemap_scan(Enabled::Yes)
+            .linear_memory_keep_resident(16 * MIB)
+            .table_keep_resident(MIB);
+    } else {
+        // Without PAGEMAP_SCAN (Linux < 6.7) the first bytes are reset
+        // with a memset whatever was written: keep that small.
+        pool.pagemap_scan(Enabled::No)
+            .linear_memory_keep_resident(64 * 1024)
+            .table_keep_resident(16 * 1024);
+    }
 
     let mut cfg = Config::new();
     cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool))

@@ -43,7 +43,7 @@ const C_SYSROOTS: [&str; 2] = [
 pub enum BuildError {
     #[error("{} does not exist", .0.display())]
     NotFound(PathBuf),
-    #[error("{} is a directory without a Cargo.toml or an app.py; give a Rust crate, a .c or .py file, or a .wasm/.wat module", .0.display())]
+    #[error("{} is a directory without a Cargo.toml or an app.py; give a Rust crate, a .c, .py or .js file, or a .wasm/.wat module", .0.display())]
     NoManifest(PathBuf),
     #[error("{} is already a module (.wasm or .wat): there is nothing to build; deploy or run it as it is", .0.display())]
     AlreadyModule(PathBuf),
@@ -107,6 +107,11 @@ pub struct ToolchainArgs {
     #[arg(long, env = "FAAS_COMPONENTIZE_PY", value_name = "PATH")]
     pub componentize_py: Option<PathBuf>,
 
+    /// componentize-js for JavaScript functions [default: `componentize-js`
+    /// on PATH, else in a node_modules/.bin at or above the source]
+    #[arg(long, env = "FAAS_COMPONENTIZE_JS", value_name = "PATH")]
+    pub componentize_js: Option<PathBuf>,
+
     /// A directory of pure-Python packages a Python function imports (e.g.
     /// made by `pip install --target DIR -r requirements.txt`); repeatable
     #[arg(long, value_name = "DIR")]
@@ -122,6 +127,8 @@ pub enum Source {
     C(PathBuf),
     /// A Python file defining `handle(payload)` (or a directory's `app.py`).
     Python(PathBuf),
+    /// A JavaScript module exporting `handle(payload)` (`.js` or `.mjs`).
+    JavaScript(PathBuf),
     /// A module already: a `.wasm` binary or `.wat` text (any file that is
     /// neither a manifest nor C source is taken as one).
     Module(PathBuf),
@@ -149,6 +156,8 @@ impl Source {
             Ok(Source::C(path.to_path_buf()))
         } else if let Some(file) = crate::python::python_source(path) {
             Ok(Source::Python(file))
+        } else if let Some(file) = crate::javascript::javascript_source(path) {
+            Ok(Source::JavaScript(file))
         } else {
             Ok(Source::Module(path.to_path_buf()))
         }
@@ -167,6 +176,7 @@ pub fn build(source: &Source, tools: &ToolchainArgs, command: &str) -> Result<Pa
         Source::Rust(manifest) => build_rust(manifest, tools, command),
         Source::C(file) => build_c(file, tools),
         Source::Python(file) => crate::python::build_python(file, tools),
+        Source::JavaScript(file) => crate::javascript::build_javascript(file, tools),
         Source::Module(path) => Err(BuildError::AlreadyModule(path.clone())),
     }
 }

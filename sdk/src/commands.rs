@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::client::{Client, ClientOptions, TaskResult, TaskStatus};
+use faas_runtime::Convention;
 
 /// How to reach the server and how to print; shared by every client subcommand.
 #[derive(clap::Args, Debug, Clone)]
@@ -109,6 +110,23 @@ impl PayloadArgs {
     pub fn payload(&self) -> anyhow::Result<serde_json::Value> {
         build_payload(&self.args, self.raw.as_deref(), self.stdin.as_deref())
     }
+
+    /// Whether the payload depends on the function's convention: one
+    /// positional word is a handler's whole payload (`'{"x": 1}'`), but
+    /// a list of one for an export with parameters.
+    pub fn is_one_word(&self) -> bool {
+        self.args.len() == 1 && self.raw.is_none() && self.stdin.is_none()
+    }
+
+    /// The payload for a function of `convention`.
+    pub fn payload_for(&self, convention: Option<&Convention>) -> anyhow::Result<Value> {
+        match (self.payload()?, convention) {
+            (Value::Array(mut words), Some(Convention::Handler)) if self.is_one_word() => {
+                Ok(words.remove(0))
+            }
+            (payload, _) => Ok(payload),
+        }
+    }
 }
 
 /// `faas invoke FUNCTION [ARGS]...`: queue a task, wait for it and print its result (or, with --no-wait, its id).
@@ -194,7 +212,12 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
 /// hint); with --no-wait, prints the task id only.
 pub async fn invoke(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let client = args.conn.client()?;
-    let payload = args.payload.payload()?;
+    let convention = if args.payload.is_one_word() {
+        crate::run::function_convention(&client, args.function).await
+    } else {
+        None
+    };
+    let payload = args.payload.payload_for(convention.as_ref())?;
     let task_id = client
         .execute_function(args.function, &payload)
         .await

@@ -6,7 +6,9 @@
 //! client subcommands, and [`daemons`], which wires the server, store and
 //! dispatcher crates into the `up`, `server` and `dispatcher` subcommands;
 //! [`bench`] measures a running platform and [`plot`] charts its CSV;
-//! [`build`] compiles Rust crates and C files to modules (`faas build`) and
+//! [`build`] compiles Rust crates and C files to modules (`faas build`),
+//! [`python`] and [`javascript`] functions to components (through
+//! [`componentize`]), and
 //! [`run`] runs a module once on the local runtime (`faas run`);
 //! [`listing`] lists functions and tasks (`faas functions`, `faas tasks`)
 //! and [`map`] invokes a function once per line of a file (`faas map`);
@@ -21,9 +23,11 @@ pub mod build;
 pub mod cancel;
 pub mod client;
 pub mod commands;
+pub mod componentize;
 pub mod credentials;
 pub mod daemons;
 pub mod delete;
+pub mod javascript;
 pub mod keys;
 pub mod listing;
 pub mod map;

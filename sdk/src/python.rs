@@ -8,13 +8,11 @@
 //! returns its result as JSON; an exception becomes the task's failure,
 //! with its traceback.
 
-use crate::build::{find_in_path, single_file_output, BuildError, ToolchainArgs};
+use crate::build::{BuildError, ToolchainArgs};
+use crate::componentize::{self, Workspace};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-/// The platform's world, as the repository has it.
-pub const WIT: &str = include_str!("../../wit/faas-function.wit");
+use std::process::Command;
 
 /// The version `.ci/run` and the hints install.
 pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
@@ -59,7 +57,8 @@ class WitWorld(wit_world.WitWorld):
 }
 
 /// Builds `file` (its directory is on the module path, as are the
-/// `--deps` directories) into a component; returns its path.
+/// `--deps` directories and the packages of a `requirements.txt` beside
+/// it) into a component; returns its path.
 pub fn build_python(file: &Path, tools: &ToolchainArgs) -> Result<PathBuf, BuildError> {
     let module = file
         .file_stem()
@@ -71,79 +70,89 @@ pub fn build_python(file: &Path, tools: &ToolchainArgs) -> Result<PathBuf, Build
                 file.display()
             ))
         })?;
-    let program = match &tools.componentize_py {
-        Some(path) => path.clone(),
-        None => find_in_path("componentize-py", std::env::var_os("PATH").as_deref()).ok_or_else(
-            || {
-                BuildError::Toolchain(format!(
-                    "componentize-py is not installed: `pip install {COMPONENTIZE_PY}` (or give --componentize-py PATH)"
-                ))
-            },
-        )?,
-    };
+    let program = componentize::locate(
+        tools.componentize_py.as_deref(),
+        "componentize-py",
+        &[],
+        &format!("`pip install {COMPONENTIZE_PY}` (or give --componentize-py PATH)"),
+    )?;
     for deps in &tools.deps {
         if !deps.is_dir() {
             return Err(BuildError::NotFound(deps.clone()));
         }
     }
-    // Absolute: componentize-py runs in the work directory.
-    let out = absolute(&single_file_output(file));
-    let work = out.with_extension("build");
-    let io = |what: &'static str, path: &Path| {
-        let path = path.to_path_buf();
-        move |error| BuildError::Io { what, path, error }
-    };
-    std::fs::create_dir_all(&work).map_err(io("cannot create", &work))?;
-    let wit = work.join("faas-function.wit");
-    std::fs::write(&wit, WIT).map_err(io("cannot write", &wit))?;
-    let entry = work.join(format!("{ENTRY_MODULE}.py"));
-    std::fs::write(&entry, wrapper(module)).map_err(io("cannot write", &entry))?;
-    let source_dir = absolute(
-        file.parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new(".")),
-    );
+    let space = Workspace::prepare(file)?;
+    componentize::write(
+        &space.work.join(format!("{ENTRY_MODULE}.py")),
+        &wrapper(module),
+    )?;
+    let mut path = vec![space.work.clone(), space.source_dir.clone()];
+    path.extend(tools.deps.iter().map(|d| componentize::absolute(d)));
+    let requirements = space.source_dir.join("requirements.txt");
+    if requirements.is_file() {
+        path.push(install_requirements(&requirements, &space.work)?);
+    }
 
     let mut cmd = Command::new(&program);
     cmd.arg("-d")
-        .arg(&wit)
-        .args(["-w", "handler", "componentize", ENTRY_MODULE, "-p"])
-        .arg(&work)
-        .arg("-p")
-        .arg(&source_dir);
-    for deps in &tools.deps {
-        cmd.arg("-p").arg(absolute(deps));
+        .arg(&space.wit)
+        .args(["-w", "handler", "componentize", ENTRY_MODULE]);
+    for dir in &path {
+        cmd.arg("-p").arg(dir);
     }
-    cmd.arg("-o")
-        .arg(&out)
-        .current_dir(&work)
-        // Its errors are the user's; a Rust backtrace of the tool is noise.
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LIB_BACKTRACE")
-        .stdin(Stdio::null())
-        // Its chatter goes to stderr: stdout is for what faas prints.
-        .stdout(to_stderr())
-        .stderr(Stdio::inherit());
-    let status = cmd.status().map_err(|error| BuildError::Spawn {
-        program: program.display().to_string(),
-        error,
-    })?;
-    if !status.success() {
-        return Err(BuildError::Failed {
-            what: "componentize-py".into(),
-            status: status.to_string(),
-        });
-    }
-    Ok(out)
+    cmd.arg("-o").arg(&space.out).current_dir(&space.work);
+    componentize::run(cmd, "componentize-py")?;
+    Ok(space.out)
 }
 
-fn to_stderr() -> Stdio {
-    use std::os::fd::AsFd;
-    std::io::stderr()
-        .as_fd()
-        .try_clone_to_owned()
-        .map(Stdio::from)
-        .unwrap_or_else(|_| Stdio::inherit())
+/// Installs the packages `requirements` lists into a folder of the build
+/// (again only when the file changed) and returns it. Only pure-Python
+/// wheels can run in the component, so pip is told to take only those.
+fn install_requirements(requirements: &Path, work: &Path) -> Result<PathBuf, BuildError> {
+    let io = |what, path: &Path, error| BuildError::Io {
+        what,
+        path: path.to_path_buf(),
+        error,
+    };
+    let wanted =
+        std::fs::read_to_string(requirements).map_err(|e| io("cannot read", requirements, e))?;
+    let dir = work.join("requirements");
+    let stamp = dir.join(".faas-requirements.txt");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(dir);
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| io("cannot remove", &dir, e))?;
+    }
+    eprintln!(
+        "installing the packages of {} (pure-Python wheels) with pip",
+        requirements.display()
+    );
+    let mut cmd = Command::new("python3");
+    cmd.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ])
+    .args([
+        "--only-binary=:all:",
+        "--platform",
+        "any",
+        "--implementation",
+        "py",
+    ])
+    .args(["--abi", "none", "--target"])
+    .arg(&dir)
+    .arg("-r")
+    .arg(requirements);
+    componentize::run(
+        cmd,
+        "pip install -r requirements.txt (only pure-Python packages can be bundled)",
+    )?;
+    componentize::write(&stamp, &wanted)?;
+    Ok(dir)
 }
 
 fn is_identifier(name: &str) -> bool {
@@ -152,10 +161,6 @@ fn is_identifier(name: &str) -> bool {
         .next()
         .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 #[cfg(test)]
@@ -170,10 +175,5 @@ mod tests {
         for bad in ["", "1a", "my-app", "a.b", "é"] {
             assert!(!is_identifier(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn the_world_is_the_repository_s() {
-        assert!(WIT.contains("export handle: func(payload: string) -> result<string, string>;"));
     }
 }

@@ -20,10 +20,11 @@ fn defaults() -> RuntimeConfig {
     RuntimeConfig::default()
 }
 
-/// `faas build [PATH]`: compile a Rust crate, a C file or a Python file to a module.
+/// `faas build [PATH]`: compile a Rust crate or a C file to a module, a Python or JavaScript file to a component.
 #[derive(clap::Args, Debug, Clone)]
 pub struct BuildArgs {
-    /// A Rust crate (its directory or Cargo.toml) or a .c file
+    /// A Rust crate (its directory or Cargo.toml), a .c, .py or .js file,
+    /// or a directory with app.py
     #[arg(default_value = ".")]
     pub path: PathBuf,
 
@@ -47,7 +48,8 @@ pub struct BuildArgs {
 /// `faas run PATH [ARGS]...`: one local invocation.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
-    /// The module: .wasm, .wat, a Rust crate (directory or Cargo.toml) or a .c file (built first)
+    /// The module: .wasm, .wat, or a source built first: a Rust crate
+    /// (directory or Cargo.toml), a .c, .py or .js file, a directory with app.py
     pub path: PathBuf,
 
     #[command(flatten)]
@@ -191,7 +193,9 @@ pub async fn build_command(args: BuildArgs) -> anyhow::Result<ExitCode> {
 
 /// `faas run`: builds if needed, runs once, prints like `faas invoke`.
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let payload = args.payload.payload()?;
+    // Parsed before the build, so that a bad payload fails at once.
+    args.payload.payload()?;
+    let payload_args = args.payload.clone();
     let (module, bytes) = module_bytes(&args.path, &args.tools, "run").await?;
     let name = commands::function_name(&module, args.name.as_deref())?;
     let config = RuntimeConfig {
@@ -211,6 +215,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let function = runtime
             .load(&bytes, &name, entry.as_deref())
             .map_err(|e| anyhow!("cannot load {shown}: {e}"))?;
+        let payload = payload_args.payload_for(Some(function.convention()))?;
         // The server refuses such a payload with a 400 saying this.
         let call = function
             .parse_args(&payload)
@@ -394,9 +399,8 @@ pub async fn print_remote_hint(client: &Client, args: &InvokeArgs, answer: &Task
         .clone()
         .unwrap_or_else(|| kind_from_message(message).to_owned());
     let signature = if resolved == "bad_arguments" {
-        get_json(client, &format!("/functions/{}", args.function))
+        function_convention(client, args.function)
             .await
-            .and_then(|f| serde_json::from_value::<Convention>(f.get("convention")?.clone()).ok())
             .and_then(|c| match c {
                 Convention::Typed(sig) => Some(sig.to_string()),
                 Convention::WasiCommand | Convention::Handler => None,
@@ -423,6 +427,13 @@ pub async fn print_remote_hint(client: &Client, args: &InvokeArgs, answer: &Task
 /// `GET path` on the server as JSON, or None on any failure (hints are
 /// best effort and must not turn a result into an error).
 /// Goes through `client`, so its token and CA apply.
+/// A function's calling convention, as the server describes it; None if
+/// it cannot be had.
+pub async fn function_convention(client: &Client, function: uuid::Uuid) -> Option<Convention> {
+    let info = get_json(client, &format!("/functions/{function}")).await?;
+    serde_json::from_value(info.get("convention")?.clone()).ok()
+}
+
 async fn get_json(client: &Client, path: &str) -> Option<Value> {
     client.get_json(path, Duration::from_secs(10)).await.ok()
 }

@@ -1057,8 +1057,10 @@ fn python_functions_build_run_and_deploy() {
     let tmp = TempDir::new();
     let handler = tmp.write(
         "py/handler.py",
-        "def handle(payload):\n    if payload.get(\"fail\"):\n        raise ValueError(\"asked to fail\")\n    return {\"sum\": sum(payload[\"numbers\"])}\n",
+        "import six\n\ndef handle(payload):\n    if payload.get(\"fail\"):\n        raise ValueError(\"asked to fail\")\n    return {\"sum\": sum(payload[\"numbers\"]), \"six\": six.__version__}\n",
     );
+    // A pure-Python package from PyPI, installed by `faas build` with pip.
+    tmp.write("py/requirements.txt", "six==1.16.0\n");
     let handler = handler.to_str().expect("utf-8");
     let out = faas_env(
         &[
@@ -1099,7 +1101,10 @@ fn python_functions_build_run_and_deploy() {
     let module = tmp.0.join("py/target/handler.wasm");
     let module = module.to_str().expect("utf-8");
     let out = faas_env(&["run", module, "--raw", r#"{"numbers": [1, 2, 3]}"#], &[]);
-    assert_eq!(success(&out), "{\"sum\":6}\n");
+    assert_eq!(success(&out), "{\"six\":\"1.16.0\",\"sum\":6}\n");
+    // One word is a handler's whole payload.
+    let out = faas_env(&["run", module, r#"{"numbers": [4]}"#], &[]);
+    assert_eq!(success(&out), "{\"six\":\"1.16.0\",\"sum\":4}\n");
     let out = faas_env(&["run", module, "--raw", r#"{"fail": true}"#], &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
@@ -1110,11 +1115,58 @@ fn python_functions_build_run_and_deploy() {
 
     let up = Up::start();
     let id = deploy(&up, &[handler]);
-    let out = up.faas(&[
-        "invoke",
-        &id.to_string(),
-        "--raw",
-        r#"{"numbers": [40, 2]}"#,
-    ]);
+    let out = up.faas(&["invoke", &id.to_string(), r#"{"numbers": [40, 2]}"#]);
+    assert_eq!(success(&out), "{\"six\":\"1.16.0\",\"sum\":42}\n");
+}
+
+/// `faas build handler.js` with componentize-js for real: built, run
+/// locally (a result, a thrown error with its stack), deployed from
+/// source and invoked; and the one-line hint when componentize-js is
+/// missing.
+#[test]
+fn javascript_functions_build_run_and_deploy() {
+    let tmp = TempDir::new();
+    let handler = tmp.write(
+        "js/handler.js",
+        "export function handle(payload) {\n  if (payload.fail) {\n    throw new RangeError(\"asked to fail\");\n  }\n  return { sum: payload.numbers.reduce((a, b) => a + b, 0) };\n}\n",
+    );
+    let handler = handler.to_str().expect("utf-8");
+    let out = faas_env(&["build", handler], &[("PATH", "/nonexistent")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("npm install -g @bytecodealliance/componentize-js@"),
+        "{}",
+        stderr(&out)
+    );
+    if std::process::Command::new("componentize-js")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("SKIPPED: componentize-js is not installed (npm install -g @bytecodealliance/componentize-js@0.23.0)");
+        return;
+    }
+
+    let printed = success(&faas_env(&["build", handler], &[]));
+    assert!(
+        printed.contains("target/handler.wasm (")
+            && printed.ends_with("entry handle (faas:function/handler component)\n"),
+        "{printed}"
+    );
+    let module = tmp.0.join("js/target/handler.wasm");
+    let module = module.to_str().expect("utf-8");
+    let out = faas_env(&["run", module, r#"{"numbers": [1, 2, 3]}"#], &[]);
+    assert_eq!(success(&out), "{\"sum\":6}\n");
+    let out = faas_env(&["run", module, r#"{"fail": true}"#], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("RangeError: asked to fail") && err.contains("handler.js"),
+        "the error and its stack: {err}"
+    );
+
+    let up = Up::start();
+    let id = deploy(&up, &[handler]);
+    let out = up.faas(&["invoke", &id.to_string(), r#"{"numbers": [40, 2]}"#]);
     assert_eq!(success(&out), "{\"sum\":42}\n");
 }

@@ -178,7 +178,9 @@ impl Store {
 
     /// Stores a function record, and its module bytes once per content
     /// hash, counting the module against its tenant's `max_module_bytes`
-    /// (over it: `OverQuota`, nothing stored).
+    /// (over it: `OverQuota`, nothing stored). Dispatchers are told
+    /// ([`Notice::FunctionRegistered`]), so they may compile it ahead of
+    /// its first task.
     pub async fn put_function(&self, record: &FunctionRecord, module: &[u8]) -> StoreResult<()> {
         each!(self, s => s.put_function(record, module).await)
     }

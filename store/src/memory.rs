@@ -170,6 +170,8 @@ impl MemoryStore {
         state
             .function_order
             .insert((record.created_at_ms, record.id));
+        drop(state);
+        self.tell(Notice::FunctionRegistered(record.id));
         Ok(())
     }
 

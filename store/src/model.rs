@@ -239,6 +239,9 @@ pub enum Notice {
     /// This function was deleted: drop what is cached of it (its tasks
     /// already running finish).
     FunctionDeleted(FunctionId),
+    /// This function was registered: a dispatcher that runs tasks itself
+    /// may compile it now, ahead of its first task.
+    FunctionRegistered(FunctionId),
 }
 
 pub(crate) fn lost_message(times: u32) -> String {

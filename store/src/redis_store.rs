@@ -196,6 +196,7 @@ redis.call('HSET', 'faas:function:' .. ARGV[1], 'name', ARGV[7], 'entry', ARGV[8
 redis.call('ZADD', 'faas:functions', ARGV[6], ARGV[1])
 redis.call('ZADD', 'faas:functions:' .. ARGV[2], ARGV[6], ARGV[1])
 redis.call('HINCRBY', tkey, 'module_bytes', size)
+redis.call('PUBLISH', 'faas:control', 'registered ' .. ARGV[1])
 return {0}
 "#;
 
@@ -1848,6 +1849,9 @@ fn parse_notice(text: &str) -> Option<Notice> {
             words.filter_map(|id| Uuid::parse_str(id).ok()).collect(),
         )),
         "forget" => Some(Notice::FunctionDeleted(
+            Uuid::parse_str(words.next()?).ok()?,
+        )),
+        "registered" => Some(Notice::FunctionRegistered(
             Uuid::parse_str(words.next()?).ok()?,
         )),
         _ => {

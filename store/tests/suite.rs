@@ -1203,11 +1203,10 @@ async fn a_cancelled_queued_task_never_starts(f: Fixture) {
 
 async fn a_cancelled_running_task_ends_at_once_and_its_holder_is_told(f: Fixture) {
     let s = &f.store;
+    let function = registered(s).await;
     let mut notices = s.notices().await;
     let id = Uuid::new_v4();
-    s.submit(T, id, registered(s).await, &json!([]), None)
-        .await
-        .unwrap();
+    s.submit(T, id, function, &json!([]), None).await.unwrap();
     let claim = s.claim("c", 1, NO_WAIT).await.unwrap().remove(0);
     assert_eq!(s.cancel_many(&[id], ALL).await.unwrap(), [Cancelled::Now]);
     assert_eq!(ending(s, id).await, cancelled_ending());
@@ -1257,6 +1256,14 @@ async fn a_deleted_function_fails_its_queued_tasks_and_refuses_new_ones(f: Fixtu
     let (doomed, twin) = (function("shared"), function("shared"));
     s.put_function(&doomed, b"one").await.unwrap();
     s.put_function(&twin, b"one").await.unwrap();
+    for registered in [doomed.id, twin.id] {
+        let told = tokio::time::timeout(Duration::from_secs(10), notices.recv()).await;
+        assert_eq!(
+            told.ok().flatten(),
+            Some(Notice::FunctionRegistered(registered)),
+            "dispatchers may compile a new function ahead of its tasks"
+        );
+    }
     assert_eq!(s.tenant(T).await.unwrap().module_bytes, 6);
     let (running, lapsing, queued) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     for id in [running, lapsing] {

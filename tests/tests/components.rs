@@ -1,10 +1,15 @@
-//! Python functions as WebAssembly components (world
-//! `faas:function/handler`, `wit/faas-function.wit`), built for real with
-//! componentize-py, registered and run in every mode (embedded `faas up`;
-//! Redis with a local dispatcher; push and pull workers): a result, an
-//! error the handler returns, an exception (with its Python traceback),
-//! the memory cap and the time limit. And a component of another world is
-//! refused at registration, saying which worlds would do.
+//! WebAssembly components, registered and run in every mode (embedded
+//! `faas up`; Redis with a local dispatcher; push and pull workers):
+//! - Python functions (world `faas:function/handler`,
+//!   `wit/faas-function.wit`), built for real with componentize-py: a
+//!   result, an error the handler returns, an exception (with its Python
+//!   traceback), the memory cap and the time limit;
+//! - `wasi:cli/command` components, made from a WASI preview-1 command
+//!   with wasmtime's preview-1 adapter as wasm-tools and the wasm32-wasip2
+//!   linker make them: stdin in, stdout out, an exit code with stderr,
+//!   the memory cap and the time limit;
+//! - a component of another world is refused at registration, saying
+//!   which worlds would do.
 //!
 //! Skipped, saying so, where componentize-py is not installed (`.ci/run`
 //! installs it: `pip install componentize-py==0.25.1`).
@@ -57,6 +62,58 @@ class WitWorld(wit_world.WitWorld):
     def greet(self) -> str:
         return "hello"
 "#;
+
+/// A WASI preview-1 command, by the first byte of its stdin: `!` writes
+/// "refused" to stderr and exits 3, `~` loops for ever, `+` grows its
+/// memory by 400 MiB (and traps if it cannot), anything else is greeted.
+const COMMAND_WAT: &str = r#"
+(module
+  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "hello, ")
+  (data (i32.const 200) "refused\n")
+  (func $first (result i32)
+    (if (result i32) (i32.eqz (i32.load (i32.const 16)))
+      (then (i32.const 0))
+      (else (i32.load8_u (i32.const 107)))))
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 107))
+    (i32.store (i32.const 4) (i32.const 4096))
+    (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 16)))
+    (if (i32.eq (call $first) (i32.const 33))
+      (then
+        (i32.store (i32.const 0) (i32.const 200))
+        (i32.store (i32.const 4) (i32.const 8))
+        (drop (call $fd_write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 20)))
+        (call $proc_exit (i32.const 3))))
+    (if (i32.eq (call $first) (i32.const 126))
+      (then (loop $forever (br $forever))))
+    (if (i32.eq (call $first) (i32.const 43))
+      (then
+        (if (i32.eq (memory.grow (i32.const 6400)) (i32.const -1))
+          (then unreachable))))
+    (i32.store (i32.const 0) (i32.const 100))
+    (i32.store (i32.const 4) (i32.add (i32.const 7) (i32.load (i32.const 16))))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 20)))))
+"#;
+
+/// COMMAND_WAT as a `wasi:cli/command` component.
+fn command_component() -> Vec<u8> {
+    let module = wat::parse_str(COMMAND_WAT).expect("the command's WAT");
+    wit_component::ComponentEncoder::default()
+        .module(&module)
+        .expect("a preview-1 module")
+        .adapter(
+            "wasi_snapshot_preview1",
+            wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
+        )
+        .expect("the command adapter")
+        .validate(true)
+        .encode()
+        .expect("a component")
+}
 
 fn wit_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../wit/faas-function.wit")
@@ -193,3 +250,57 @@ async fn a_component_of_another_world_is_refused_naming_its_exports() {
         "{detail}"
     );
 }
+
+async fn a_command_component_runs_and_fails_as_it_should(mode: &str) {
+    let (api, _platform) = one_slot(mode);
+    let reply = api
+        .register_reply("command", &command_component(), None)
+        .await;
+    assert_eq!(reply.status, 201, "{reply:?}");
+    let command = common::uuid_field(&reply.json(), "function_id");
+    let record = api.get(&format!("/functions/{command}")).await.json();
+    assert_eq!(
+        record["convention"],
+        json!({"kind": "wasi_command"}),
+        "{record}"
+    );
+
+    let (status, result, _) = ended(&api, command, json!("world")).await;
+    assert_eq!(
+        (status.as_str(), result),
+        ("COMPLETED", json!("hello, world")),
+        "{mode}"
+    );
+    let (status, result, kind) = ended(&api, command, json!("!")).await;
+    assert_eq!(
+        (status.as_str(), &kind),
+        ("FAILED", &json!("exit_code")),
+        "{mode}: {result}"
+    );
+    // WASI 0.2's exit carries success or failure, not the number.
+    assert_eq!(result, json!("exit code 1: refused"), "{mode}");
+    let (status, result, kind) = ended(&api, command, json!("+")).await;
+    assert_eq!(
+        (status.as_str(), &kind),
+        ("FAILED", &json!("memory")),
+        "{mode}: {result}"
+    );
+    let (status, result, kind) = ended(&api, command, json!("~")).await;
+    assert_eq!(
+        (status.as_str(), result, kind),
+        (
+            "FAILED",
+            json!("timed out after 10000 ms"),
+            json!("timeout")
+        ),
+        "{mode}"
+    );
+    let (status, result, _) = ended(&api, command, json!("again")).await;
+    assert_eq!(
+        (status.as_str(), result),
+        ("COMPLETED", json!("hello, again")),
+        "{mode}"
+    );
+}
+
+crate::each_mode!(a_command_component_runs_and_fails_as_it_should);
