@@ -49,6 +49,20 @@ impl Runtime {
         timeout: Option<Duration>,
         stop: Option<&Ticket>,
     ) -> Outcome {
+        self.invoke_retiring(function, args, timeout, stop, &mut Retired::default())
+    }
+
+    /// `invoke_stoppable`, leaving the used instance in `retired`: the
+    /// caller hands the outcome on first and frees the instance after,
+    /// so that resetting its memory is not part of the task's latency.
+    pub(crate) fn invoke_retiring(
+        &self,
+        function: &Function,
+        args: Args,
+        timeout: Option<Duration>,
+        stop: Option<&Ticket>,
+        retired: &mut Retired,
+    ) -> Outcome {
         let timeout = timeout.unwrap_or(self.inner.config.default_timeout);
         LOCAL.with(|local| {
             let mut local = local.borrow_mut();
@@ -67,7 +81,7 @@ impl Runtime {
                 }
             }
             match local.as_ref() {
-                Some(rt) => rt.block_on(self.run(function, args, timeout, stop)),
+                Some(rt) => rt.block_on(self.run(function, args, timeout, stop, retired)),
                 None => Outcome::failed(FailureKind::Instantiation, "no invocation runtime"),
             }
         })
@@ -79,11 +93,15 @@ impl Runtime {
         args: Args,
         timeout: Duration,
         stop: Option<&Ticket>,
+        retired: &mut Retired,
     ) -> Outcome {
         match &function.module.code {
-            Code::Core(pre) => self.run_core(function, pre, args, timeout, stop).await,
+            Code::Core(pre) => {
+                self.run_core(function, pre, args, timeout, stop, retired)
+                    .await
+            }
             Code::Component(component) => {
-                self.run_component(function, component, args, timeout, stop)
+                self.run_component(function, component, args, timeout, stop, retired)
                     .await
             }
         }
@@ -96,6 +114,7 @@ impl Runtime {
         args: Args,
         timeout: Duration,
         stop: Option<&Ticket>,
+        retired: &mut Retired,
     ) -> Outcome {
         let config = &self.inner.config;
         let module = &function.module;
@@ -183,6 +202,7 @@ impl Runtime {
                 &stderr,
             ),
         };
+        retired.keep(store);
         within_output_caps(outcome, config.max_output_bytes, &stdout, &stderr)
     }
 }
@@ -197,6 +217,7 @@ impl Runtime {
         args: Args,
         timeout: Duration,
         stop: Option<&Ticket>,
+        retired: &mut Retired,
     ) -> Outcome {
         let config = &self.inner.config;
         let (stdin, payload) = match (args, &function.convention) {
@@ -278,7 +299,18 @@ impl Runtime {
                 &stderr,
             ),
         };
+        retired.keep(store);
         within_output_caps(outcome, config.max_output_bytes, &stdout, &stderr)
+    }
+}
+
+/// A used instance (its store) not yet freed.
+#[derive(Default)]
+pub(crate) struct Retired(Option<Box<dyn std::any::Any>>);
+
+impl Retired {
+    fn keep<T: 'static>(&mut self, store: Store<T>) {
+        self.0 = Some(Box::new(store));
     }
 }
 

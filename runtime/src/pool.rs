@@ -6,6 +6,7 @@
 //! stealing buys nothing, and each slot keeps thread-local state (its timer
 //! runtime). A panic inside a job is caught and becomes that job's failure.
 
+use crate::invoke::Retired;
 use crate::load::Function;
 use crate::outcome::{FailureKind, Outcome};
 use crate::runtime::Runtime;
@@ -241,8 +242,9 @@ fn slot_loop(runtime: Runtime, jobs: Receiver<Job>, running: Arc<AtomicUsize>) {
             }
         }
         running.fetch_add(1, Ordering::Relaxed);
+        let mut retired = Retired::default();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            runtime.invoke_stoppable(&function, args, timeout, ticket.as_ref())
+            runtime.invoke_retiring(&function, args, timeout, ticket.as_ref(), &mut retired)
         }))
         .unwrap_or_else(|panic| {
             Outcome::failed(
@@ -256,6 +258,8 @@ fn slot_loop(runtime: Runtime, jobs: Receiver<Job>, running: Arc<AtomicUsize>) {
         running.fetch_sub(1, Ordering::Relaxed);
         // A callback that panics loses its own outcome, not the slot.
         let _ = catch_unwind(AssertUnwindSafe(|| on_done(outcome)));
+        // Reset after the outcome is on its way.
+        drop(retired);
     }
 }
 

@@ -91,7 +91,8 @@ pub struct DeployArgs {
 /// A task's payload on the command line (`faas invoke`, `faas run`).
 #[derive(clap::Args, Debug, Clone)]
 pub struct PayloadArgs {
-    /// Arguments, each a JSON value (`2 3` is the payload [2,3])
+    /// Arguments, each a JSON value (`2 3` is the payload [2,3]); for a
+    /// handler (Python, JavaScript) one argument is the whole payload
     #[arg(allow_negative_numbers = true)]
     pub args: Vec<String>,
 

@@ -1048,6 +1048,31 @@ fn the_client_example_submits_many_tasks_and_gathers_them_in_order() {
     );
 }
 
+/// Whether `tool` runs; if not, says the test is skipped and how to
+/// install it.
+fn installed(tool: &str, install: &str) -> bool {
+    let runs = std::process::Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !runs {
+        println!("SKIPPED: {tool} is not installed ({install})");
+    }
+    runs
+}
+
+/// `faas build` of a handler in `tmp`'s directory `dir`; the component's path.
+fn build_handler(tmp: &TempDir, dir: &str, handler: &str) -> String {
+    let printed = success(&faas_env(&["build", handler], &[]));
+    assert!(
+        printed.contains("target/handler.wasm (")
+            && printed.ends_with("entry handle (faas:function/handler component)\n"),
+        "{printed}"
+    );
+    let module = tmp.0.join(dir).join("target/handler.wasm");
+    module.to_str().expect("utf-8").to_owned()
+}
+
 /// `faas build handler.py` with componentize-py for real: a component of
 /// the handler world, run locally (a result, an exception's traceback),
 /// then deployed from source and invoked; and the one-line hint when
@@ -1083,23 +1108,11 @@ fn python_functions_build_run_and_deploy() {
         "{}",
         stderr(&out)
     );
-    if std::process::Command::new("componentize-py")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        println!("SKIPPED: componentize-py is not installed (pip install componentize-py==0.25.1)");
+    if !installed("componentize-py", "pip install componentize-py==0.25.1") {
         return;
     }
-
-    let printed = success(&faas_env(&["build", handler], &[]));
-    assert!(
-        printed.contains("target/handler.wasm (")
-            && printed.ends_with("entry handle (faas:function/handler component)\n"),
-        "{printed}"
-    );
-    let module = tmp.0.join("py/target/handler.wasm");
-    let module = module.to_str().expect("utf-8");
+    let module = build_handler(&tmp, "py", handler);
+    let module = module.as_str();
     let out = faas_env(&["run", module, "--raw", r#"{"numbers": [1, 2, 3]}"#], &[]);
     assert_eq!(success(&out), "{\"six\":\"1.16.0\",\"sum\":6}\n");
     // One word is a handler's whole payload.
@@ -1138,23 +1151,14 @@ fn javascript_functions_build_run_and_deploy() {
         "{}",
         stderr(&out)
     );
-    if std::process::Command::new("componentize-js")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        println!("SKIPPED: componentize-js is not installed (npm install -g @bytecodealliance/componentize-js@0.23.0)");
+    if !installed(
+        "componentize-js",
+        "npm install -g @bytecodealliance/componentize-js@0.23.0",
+    ) {
         return;
     }
-
-    let printed = success(&faas_env(&["build", handler], &[]));
-    assert!(
-        printed.contains("target/handler.wasm (")
-            && printed.ends_with("entry handle (faas:function/handler component)\n"),
-        "{printed}"
-    );
-    let module = tmp.0.join("js/target/handler.wasm");
-    let module = module.to_str().expect("utf-8");
+    let module = build_handler(&tmp, "js", handler);
+    let module = module.as_str();
     let out = faas_env(&["run", module, r#"{"numbers": [1, 2, 3]}"#], &[]);
     assert_eq!(success(&out), "{\"sum\":6}\n");
     let out = faas_env(&["run", module, r#"{"fail": true}"#], &[]);

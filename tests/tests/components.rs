@@ -166,6 +166,20 @@ async fn ended(api: &Api, function: uuid::Uuid, payload: Value) -> (String, Valu
     (status, result, record["failure_kind"].clone())
 }
 
+/// The task of `payload` ends FAILED at the 10 s limit.
+async fn times_out(api: &Api, function: uuid::Uuid, payload: Value, what: &str) {
+    let (status, result, kind) = ended(api, function, payload).await;
+    assert_eq!(
+        (status.as_str(), result, kind),
+        (
+            "FAILED",
+            json!("timed out after 10000 ms"),
+            json!("timeout")
+        ),
+        "{what}"
+    );
+}
+
 async fn a_python_handler_runs_and_fails_as_it_should(mode: &str) {
     let Some(module) = python_handler() else {
         return;
@@ -211,16 +225,8 @@ async fn a_python_handler_runs_and_fails_as_it_should(mode: &str) {
         result.as_str().unwrap_or_default().contains("memory limit"),
         "{mode}: {result}"
     );
-    let (status, result, kind) = ended(&api, py, json!({"loop": true})).await;
-    assert_eq!(
-        (status.as_str(), result, kind),
-        (
-            "FAILED",
-            json!("timed out after 10000 ms"),
-            json!("timeout")
-        ),
-        "{mode}: an endless Python loop"
-    );
+    let what = format!("{mode}: an endless Python loop");
+    times_out(&api, py, json!({"loop": true}), &what).await;
     // The slot is fine afterwards.
     let (status, result, _) = ended(&api, py, json!("again")).await;
     assert_eq!(
@@ -285,16 +291,7 @@ async fn a_command_component_runs_and_fails_as_it_should(mode: &str) {
         ("FAILED", &json!("memory")),
         "{mode}: {result}"
     );
-    let (status, result, kind) = ended(&api, command, json!("~")).await;
-    assert_eq!(
-        (status.as_str(), result, kind),
-        (
-            "FAILED",
-            json!("timed out after 10000 ms"),
-            json!("timeout")
-        ),
-        "{mode}"
-    );
+    times_out(&api, command, json!("~"), mode).await;
     let (status, result, _) = ended(&api, command, json!("again")).await;
     assert_eq!(
         (status.as_str(), result),
