@@ -21,7 +21,7 @@ pub use functions::{
 pub use tasks::{
     BatchRequest, BatchResponse, CancelList, CancelRequest, CancelResponse, ExecuteRequest,
     ExecuteResponse, ResultList, ResultQuery, ResultRow, ResultsRequest, StatusResponse, Task,
-    TaskList, TaskQuery, TaskResult, TaskRow, TaskStatus, UNKNOWN_TASK,
+    TaskList, TaskLogs, TaskQuery, TaskResult, TaskRow, TaskStatus, Usage, UNKNOWN_TASK,
 };
 
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,9 @@ use utoipa::ToSchema;
 /// Most payloads in one `POST /execute_batch`, and most ids in one
 /// `POST /results` (413 beyond).
 pub const MAX_BATCH: usize = 10_000;
+
+/// Most bytes of a guest's log kept with its task (the last ones).
+pub const MAX_LOG_BYTES: usize = 64 * 1024;
 
 /// Rows a listing returns unless `limit` says otherwise.
 pub const DEFAULT_LIST_LIMIT: usize = 100;

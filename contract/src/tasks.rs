@@ -182,6 +182,36 @@ pub struct ResultList {
     pub results: Vec<ResultRow>,
 }
 
+/// What the attempt that ended a task used, as its executor measured it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Usage {
+    /// Microseconds from the start of its instance to the end of the call.
+    pub run_us: u64,
+    /// The largest linear memory the guest had, in bytes.
+    pub peak_memory_bytes: u64,
+    /// Bytes of the result as recorded (JSON text; a failure's message).
+    pub output_bytes: u64,
+    /// Bytes the guest wrote to its log (stderr; stdout too unless stdout
+    /// is the result), before the cap on what is kept.
+    pub log_bytes: u64,
+    /// What ran it: `worker ID slot N`, or `dispatcher ID slot N` in
+    /// local mode.
+    pub executor: String,
+}
+
+/// `GET /tasks/{task_id}/logs`: what the guest wrote, kept with the task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TaskLogs {
+    pub task_id: Uuid,
+    pub status: TaskStatus,
+    /// The guest's stderr (and stdout, unless stdout is the result) of the
+    /// attempt that ended the task: its last bytes, up to the executor's
+    /// cap (64 KiB by default). Empty until the task ends.
+    pub logs: String,
+    /// Bytes written before what `logs` holds, dropped for the cap.
+    pub dropped_bytes: u64,
+}
+
 /// `GET /tasks/{task_id}`: the whole task record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Task {
@@ -201,6 +231,13 @@ pub struct Task {
     pub finished_at_ms: Option<u64>,
     /// The tenant that submitted it.
     pub tenant: String,
+    /// Milliseconds from submission to the start of its latest attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_wait_ms: Option<u64>,
+    /// What its last attempt used, once it ended by running (absent for a
+    /// task lost or cancelled before it ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
 }
 
 /// One row of `GET /tasks`: a task without its payload and result.
@@ -224,6 +261,12 @@ pub struct TaskRow {
     pub finished_at_ms: Option<u64>,
     #[serde(default)]
     pub tenant: String,
+    /// As in `GET /tasks/{task_id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_wait_ms: Option<u64>,
+    /// As in `GET /tasks/{task_id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
 }
 
 /// `GET /tasks`' query.

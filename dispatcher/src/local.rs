@@ -3,11 +3,11 @@
 //! of held tasks alive.
 
 use crate::functions::{FunctionCache, LoadFailure};
-use crate::outcome::to_final;
+use crate::outcome::ended;
 use crate::recorder::{Bookkeeping, Done, Held};
 use faas_protocol::pace::{self, Rate};
-use faas_runtime::{Executor, Function, Runtime, Ticket};
-use faas_store::{Claim, Final, Store};
+use faas_runtime::{Executor, Function, Invocation, Runtime, Ticket};
+use faas_store::{Claim, Final, Report, Store};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -176,6 +176,7 @@ pub async fn run_local(
         held: held.clone(),
         done: done_tx.clone(),
         finished: window.finished.clone(),
+        name: config.consumer.as_str().into(),
     };
     // One claim at a time. Two in flight (as push and pull do) did not
     // raise no-op throughput measurably here and doubled the single-task
@@ -221,6 +222,8 @@ struct Starter {
     held: Held,
     done: mpsc::UnboundedSender<Done>,
     finished: Arc<AtomicU64>,
+    /// This dispatcher's consumer name, for the tasks' usage.
+    name: Arc<str>,
 }
 
 impl Starter {
@@ -259,6 +262,7 @@ impl Starter {
                 done: self.done.clone(),
                 finished: self.finished.clone(),
                 ticket,
+                dispatcher: self.name.clone(),
             };
             // The common case starts the task right here; a function not
             // loaded yet is fetched and compiled off this loop.
@@ -293,21 +297,31 @@ struct Finish {
     finished: Arc<AtomicU64>,
     /// Stops the invocation if the task is cancelled.
     ticket: Ticket,
+    /// This dispatcher's consumer name, for the task's usage.
+    dispatcher: Arc<str>,
 }
 
 impl Finish {
     /// Hands the outcome to the recorder (None: never started, queue it
     /// again uncounted); the room frees once it is recorded.
     fn record(mut self, outcome: Option<Final>) {
-        self.send(outcome);
+        self.send(outcome, Report::default());
     }
 
-    fn send(&mut self, outcome: Option<Final>) {
+    /// Hands a run's end to the recorder, with its log and usage.
+    fn record_run(mut self, invocation: Invocation, slot: usize) {
+        let executor = format!("dispatcher {} slot {slot}", self.dispatcher);
+        let (outcome, report) = ended(invocation, executor);
+        self.send(Some(outcome), report);
+    }
+
+    fn send(&mut self, outcome: Option<Final>, report: Report) {
         if let Some((claim, permit)) = self.pending.take() {
             self.finished.fetch_add(1, Ordering::Relaxed);
             let _ = self.done.send(Done {
                 claim,
                 outcome,
+                report,
                 room: Some(permit),
             });
         }
@@ -316,10 +330,13 @@ impl Finish {
 
 impl Drop for Finish {
     fn drop(&mut self) {
-        self.send(Some(Final::Failed {
-            kind: "internal".into(),
-            message: "the executor stopped before running the task".into(),
-        }));
+        self.send(
+            Some(Final::Failed {
+                kind: "internal".into(),
+                message: "the executor stopped before running the task".into(),
+            }),
+            Report::default(),
+        );
     }
 }
 
@@ -341,7 +358,7 @@ fn start(executor: &Executor, function: Function, finish: Finish) {
     // If the executor is closed, the closure (and `finish` in it) is
     // dropped, which records the failure.
     let ticket = finish.ticket.clone();
-    let _ = executor.submit_with_ticket(function, args, None, ticket, move |outcome| {
-        finish.record(Some(to_final(outcome)))
+    let _ = executor.submit_with_ticket(function, args, None, ticket, move |invocation, slot| {
+        finish.record_run(invocation, slot)
     });
 }

@@ -15,7 +15,7 @@
 
 use crate::push::show_key;
 use crate::remote::{
-    self, claim_from_ref, final_of, publish_workers, sendable, task_message, unsent_outcome,
+    self, claim_from_ref, publish_workers, sendable, task_message, unsent_outcome,
     Assigned, Listen, ListenError, Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
 };
 use crate::router::{Framing, Inbound};
@@ -370,7 +370,7 @@ impl Scheduler {
             match worker.assigned.take(&result.task) {
                 Some(claim) => {
                     worker.completed += 1;
-                    self.io.end(claim, Some(final_of(result)));
+                    self.io.end_run(claim, &worker.name, result);
                 }
                 None => self.io.unassigned_result(&worker.name, result),
             }

@@ -6,7 +6,7 @@
 //! (`router.rs`), the claimer and the recorder talk to it over channels.
 
 use crate::remote::{
-    self, final_of, publish_workers, sendable, task_message, unsent_outcome, Assigned, Listen,
+    self, publish_workers, sendable, task_message, unsent_outcome, Assigned, Listen,
     ListenError, Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
 };
 use crate::router::{hex_id, Framing, Identity, Inbound};
@@ -368,7 +368,7 @@ impl Scheduler {
             }
         };
         match claim {
-            Some(claim) => self.io.end(claim, Some(final_of(result))),
+            Some(claim) => self.io.end_run(claim, &name, result),
             None => self.io.unassigned_result(&name, result),
         }
         self.forget_if_gone(&from);

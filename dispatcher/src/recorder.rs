@@ -2,7 +2,7 @@
 //! batches, and renewing the leases of the tasks a dispatcher holds.
 
 use faas_runtime::Ticket;
-use faas_store::{Claim, Final, FunctionId, Notice, Store, StoreError, TaskId};
+use faas_store::{Claim, Final, FunctionId, Notice, Report, Store, StoreError, TaskId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -93,6 +93,8 @@ impl Held {
 pub struct Done {
     pub claim: Claim,
     pub outcome: Option<Final>,
+    /// The guest's log and usage, kept with the task.
+    pub report: Report,
     pub room: Option<OwnedSemaphorePermit>,
 }
 
@@ -139,9 +141,12 @@ pub async fn record_outcomes(store: Store, held: Held, mut done: mpsc::Unbounded
                 // Hand it back; if that fails too, its lease lapses.
                 let _ = store.release(&d.claim).await;
             }
-            let writes: Vec<(Claim, Final)> = finished
+            let writes: Vec<(Claim, Final, Report)> = finished
                 .iter()
-                .filter_map(|d| d.outcome.clone().map(|o| (d.claim.clone(), o)))
+                .filter_map(|d| {
+                    let outcome = d.outcome.clone()?;
+                    Some((d.claim.clone(), outcome, d.report.clone()))
+                })
                 .collect();
             let started = std::time::Instant::now();
             write_with_retry(&store, &writes).await;
@@ -161,7 +166,7 @@ pub async fn record_outcomes(store: Store, held: Held, mut done: mpsc::Unbounded
     while in_flight.join_next().await.is_some() {}
 }
 
-async fn write_with_retry(store: &Store, writes: &[(Claim, Final)]) {
+async fn write_with_retry(store: &Store, writes: &[(Claim, Final, Report)]) {
     let mut delay = Duration::from_millis(100);
     for _ in 0..60 {
         match store.finish_many(writes).await {

@@ -10,7 +10,7 @@ use faas_protocol::budget::{
     json_len, too_large, MAX_ITEM_BYTES, MAX_MODULE_FRAME_BYTES, TOO_LARGE,
 };
 use faas_protocol::{FunctionInfo, ResultMessage, TaskMessage, TaskRef};
-use faas_store::{Claim, Final, FunctionId, Store, TaskId};
+use faas_store::{Claim, Final, FunctionId, Report, Store, TaskId};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -261,9 +261,20 @@ impl Plumbing {
     /// queue, uncounted). Its lease is renewed until the recorder has
     /// written it, so a slow write cannot let it lapse.
     pub fn end(&self, claim: Claim, outcome: Option<Final>) {
+        self.end_reported(claim, outcome, Report::default());
+    }
+
+    /// Ends an attempt with the `RESULT` `worker` sent for it.
+    pub fn end_run(&self, claim: Claim, worker: &str, result: ResultMessage) {
+        let (outcome, report) = ended_of(worker, result);
+        self.end_reported(claim, Some(outcome), report);
+    }
+
+    fn end_reported(&self, claim: Claim, outcome: Option<Final>, report: Report) {
         let _ = self.done.send(Done {
             claim,
             outcome,
+            report,
             room: None,
         });
     }
@@ -301,7 +312,7 @@ impl Plumbing {
                 result.task.task_id, result.task.attempt
             ));
         } else {
-            self.end(claim_from_ref(&result.task), Some(final_of(result)));
+            self.end_run(claim_from_ref(&result.task), worker, result);
         }
     }
 
@@ -739,8 +750,21 @@ impl Assigned {
     }
 }
 
+/// The final state a worker's `RESULT` records, and its log and usage
+/// (named `worker ID slot N`).
+fn ended_of(worker: &str, result: ResultMessage) -> (Final, Report) {
+    let report = Report {
+        logs: result.logs.clone(),
+        usage: result.usage.clone().map(|mut usage| {
+            usage.executor = format!("worker {worker} {}", usage.executor);
+            usage
+        }),
+    };
+    (final_of(result), report)
+}
+
 /// The final state a worker's `RESULT` records.
-pub fn final_of(result: ResultMessage) -> Final {
+fn final_of(result: ResultMessage) -> Final {
     match result.status.as_str() {
         "COMPLETED" => Final::Completed(result.result),
         _ => Final::Failed {

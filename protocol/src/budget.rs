@@ -101,8 +101,17 @@ impl ResultMessage {
             + string_len(&self.status)
             + self.kind.as_deref().map_or(0, string_len)
             + json_len(&self.result)
+            + if self.logs.is_empty() { 0 } else { 10 + string_len(&self.logs) }
+            + self
+                .usage
+                .as_ref()
+                .map_or(0, |u| USAGE_FIXED + string_len(&u.executor))
     }
 }
+
+/// A usage's bytes but its executor's name: the field names and four
+/// numbers of at most 20 digits.
+const USAGE_FIXED: usize = 160;
 
 /// The length of `value` as compact JSON (`serde_json::to_vec`), counted
 /// without writing it.
@@ -253,6 +262,22 @@ mod tests {
                 status: "FAILED".into(),
                 result: payload.clone(),
                 kind: Some("output_too_large".into()),
+                logs: String::new(),
+                usage: None,
+            };
+            let alone = serde_json::to_vec(&r).unwrap().len();
+            assert!(r.wire_size() > alone, "{payload}");
+            // With a log and the largest usage numbers.
+            let r = ResultMessage {
+                logs: "a line\n\u{1}\"quoted\"\n".repeat(50),
+                usage: Some(crate::Usage {
+                    run_us: u64::MAX,
+                    peak_memory_bytes: u64::MAX,
+                    output_bytes: u64::MAX,
+                    log_bytes: u64::MAX,
+                    executor: "slot \"0\"".into(),
+                }),
+                ..r
             };
             let alone = serde_json::to_vec(&r).unwrap().len();
             assert!(r.wire_size() > alone, "{payload}");

@@ -14,6 +14,8 @@ pub mod pace;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+/// What a run used, as the REST API shows it.
+pub use faas_contract::Usage;
 use uuid::Uuid;
 
 /// Frame 0 of every message.
@@ -59,6 +61,12 @@ pub struct ResultMessage {
     pub result: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// What the guest logged (the last bytes, up to the worker's cap).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub logs: String,
+    /// What the run used; absent for a task that did not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
 }
 
 /// Messages a worker sends.
@@ -563,12 +571,16 @@ mod tests {
                     status: "COMPLETED".into(),
                     result: json!([1, 2]),
                     kind: None,
+                    logs: String::new(),
+                    usage: None,
                 },
                 ResultMessage {
                     task: task_ref(),
                     status: "FAILED".into(),
                     result: json!("out of fuel"),
                     kind: Some("timeout".into()),
+                    logs: String::new(),
+                    usage: None,
                 },
             ]),
             WorkerMessage::Result(ResultMessage {
@@ -576,6 +588,8 @@ mod tests {
                 status: "FAILED".into(),
                 result: json!("boom"),
                 kind: Some("trap".into()),
+                logs: String::new(),
+                usage: None,
             }),
             WorkerMessage::NeedModule {
                 task: task_ref(),
@@ -593,6 +607,8 @@ mod tests {
                     status: "COMPLETED".into(),
                     result: json!(3),
                     kind: None,
+                    logs: String::new(),
+                    usage: None,
                 }],
                 running: Some(vec![task_ref()]),
                 need_modules: vec![Uuid::new_v4()],
@@ -679,6 +695,8 @@ mod tests {
             status: "COMPLETED".into(),
             result: json!(5),
             kind: None,
+            logs: String::new(),
+            usage: None,
         })
         .encode();
         let body: Value = serde_json::from_slice(&frames[2]).unwrap();

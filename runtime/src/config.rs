@@ -28,6 +28,9 @@ pub struct RuntimeConfig {
     pub max_component_tables: usize,
     /// Cap on what a WASI command may write to stdout, and to stderr.
     pub max_output_bytes: usize,
+    /// Most bytes of a guest's log (stderr; stdout too unless stdout is the
+    /// result) kept with its task: the last ones.
+    pub max_log_bytes: usize,
     /// Largest module accepted, in bytes (WAT text is measured after parsing).
     pub max_module_bytes: usize,
     /// A compile that takes longer is abandoned with an error.
@@ -58,6 +61,7 @@ impl Default for RuntimeConfig {
             max_component_memories: 8,
             max_component_tables: 32,
             max_output_bytes: MIB,
+            max_log_bytes: 64 * 1024,
             // An interpreter component (Python, JavaScript) is 12-20 MB.
             max_module_bytes: 64 * MIB,
             // Compiling an 18 MB Python component takes about 10 s here.

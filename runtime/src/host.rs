@@ -37,6 +37,8 @@ pub(crate) struct Limiter {
     max_memories: usize,
     max_instances: usize,
     pub(crate) hit: Option<LimitHit>,
+    /// The largest linear memory granted, in bytes.
+    pub(crate) peak_memory_bytes: usize,
 }
 
 impl Limiter {
@@ -48,6 +50,7 @@ impl Limiter {
             max_memories: config.max_memories,
             max_instances: config.max_instances,
             hit: None,
+            peak_memory_bytes: 0,
         }
     }
 
@@ -75,6 +78,7 @@ impl ResourceLimiter for Limiter {
             self.hit = Some(LimitHit::Memory { desired });
             wasmtime::bail!("memory limit exceeded");
         }
+        self.peak_memory_bytes = self.peak_memory_bytes.max(desired);
         Ok(true)
     }
 

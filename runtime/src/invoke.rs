@@ -5,14 +5,15 @@
 use crate::component::{CompiledComponent, ComponentHost, HANDLE};
 use crate::host::{HostState, LimitHit, Limiter};
 use crate::load::{Code, Function};
-use crate::outcome::{FailureKind, Outcome};
+use crate::config::RuntimeConfig;
+use crate::outcome::{FailureKind, Invocation, Outcome, Usage};
 use crate::output::CappedOutput;
 use crate::pool::Ticket;
 use crate::runtime::Runtime;
 use crate::signature::{float_to_json, results_to_json, Arg, Args, Convention};
 use serde_json::Value;
 use std::cell::RefCell;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::{InstancePre, Store, Trap, UpdateDeadline, Val, WasmBacktrace};
 use wasmtime_wasi::p2::bindings::Command;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
@@ -36,25 +37,25 @@ impl Runtime {
     /// Blocks the thread; call it from a thread pool (see `Executor`), never
     /// from inside an async task.
     pub fn invoke(&self, function: &Function, args: Args, timeout: Option<Duration>) -> Outcome {
-        self.invoke_stoppable(function, args, timeout, None)
+        self.invocation(function, args, timeout).outcome
     }
 
-    /// `invoke`, which `stop` (if given) can end early: a computing guest
-    /// within one epoch tick, one waiting in a host call at once. The
-    /// outcome is then [`Outcome::cancelled`].
-    pub fn invoke_stoppable(
+    /// `invoke`, with what the guest logged and used.
+    pub fn invocation(
         &self,
         function: &Function,
         args: Args,
         timeout: Option<Duration>,
-        stop: Option<&Ticket>,
-    ) -> Outcome {
-        self.invoke_retiring(function, args, timeout, stop, &mut Retired::default())
+    ) -> Invocation {
+        self.invoke_retiring(function, args, timeout, None, &mut Retired::default())
     }
 
-    /// `invoke_stoppable`, leaving the used instance in `retired`: the
-    /// caller hands the outcome on first and frees the instance after,
-    /// so that resetting its memory is not part of the task's latency.
+    /// `invocation`, which `stop` (if given) can end early (a computing
+    /// guest within one epoch tick, one waiting in a host call at once; the
+    /// outcome is then [`Outcome::cancelled`]), leaving the used instance
+    /// in `retired`: the caller hands the outcome on first and frees the
+    /// instance after, so that resetting its memory is not part of the
+    /// task's latency.
     pub(crate) fn invoke_retiring(
         &self,
         function: &Function,
@@ -62,7 +63,7 @@ impl Runtime {
         timeout: Option<Duration>,
         stop: Option<&Ticket>,
         retired: &mut Retired,
-    ) -> Outcome {
+    ) -> Invocation {
         let timeout = timeout.unwrap_or(self.inner.config.default_timeout);
         LOCAL.with(|local| {
             let mut local = local.borrow_mut();
@@ -73,16 +74,19 @@ impl Runtime {
                 {
                     Ok(rt) => *local = Some(rt),
                     Err(e) => {
-                        return Outcome::failed(
+                        return Invocation::unrun(Outcome::failed(
                             FailureKind::Instantiation,
                             format!("cannot start the invocation thread's timer: {e}"),
-                        )
+                        ))
                     }
                 }
             }
             match local.as_ref() {
                 Some(rt) => rt.block_on(self.run(function, args, timeout, stop, retired)),
-                None => Outcome::failed(FailureKind::Instantiation, "no invocation runtime"),
+                None => Invocation::unrun(Outcome::failed(
+                    FailureKind::Instantiation,
+                    "no invocation runtime",
+                )),
             }
         })
     }
@@ -94,7 +98,7 @@ impl Runtime {
         timeout: Duration,
         stop: Option<&Ticket>,
         retired: &mut Retired,
-    ) -> Outcome {
+    ) -> Invocation {
         match &function.module.code {
             Code::Core(pre) => {
                 self.run_core(function, pre, args, timeout, stop, retired)
@@ -115,26 +119,23 @@ impl Runtime {
         timeout: Duration,
         stop: Option<&Ticket>,
         retired: &mut Retired,
-    ) -> Outcome {
+    ) -> Invocation {
         let config = &self.inner.config;
         let module = &function.module;
         if module.initial_memory_bytes > config.max_memory_bytes as u64 {
-            return memory_failure(config.max_memory_bytes, module.initial_memory_bytes as f64);
+            return Invocation::unrun(memory_failure(
+                config.max_memory_bytes,
+                module.initial_memory_bytes as f64,
+            ));
         }
 
         let (params, stdin) = match (args, &function.convention) {
             (Args::Typed(args), Convention::Typed(_)) => (args, Vec::new()),
             (Args::Stdin(stdin), Convention::WasiCommand) => (Vec::new(), stdin),
-            _ => {
-                return Outcome::failed(
-                    FailureKind::BadArguments,
-                    "the arguments do not match the function's calling convention",
-                )
-            }
+            _ => return Invocation::unrun(mismatched_arguments()),
         };
 
-        let stdout = CappedOutput::new(config.max_output_bytes);
-        let stderr = CappedOutput::new(config.max_output_bytes);
+        let (stdout, stderr) = output_pipes(config, &function.convention);
         let wasi = module.imports_wasi.then(|| {
             WasiCtxBuilder::new()
                 .stdin(MemoryInputPipe::new(stdin))
@@ -154,6 +155,7 @@ impl Runtime {
         set_deadline(&mut store, deadline_ticks(timeout, config.epoch_tick), stop);
 
         let params: Vec<Val> = params.iter().map(to_val).collect();
+        let started = Instant::now();
         let call = async {
             let instance = pre
                 .instantiate_async(&mut store)
@@ -181,17 +183,25 @@ impl Runtime {
             Ok::<_, Stage>(results)
         };
         let Some(ended) = race(call, timeout, stop).await else {
-            return Outcome::cancelled();
+            return Invocation::unrun(Outcome::cancelled());
         };
-        let hit = store.data().limiter.hit;
+        let run_us = started.elapsed().as_micros() as u64;
+        let limiter = &store.data().limiter;
+        let (hit, peak_memory_bytes) = (limiter.hit, limiter.peak_memory_bytes);
 
+        let mut output_bytes = 0;
         let outcome = match ended {
             Err(_elapsed) => timeout_failure(timeout),
             Ok(Ok(results)) => match function.convention {
                 Convention::Typed(_) => {
-                    Outcome::completed(results_to_json(results.iter().map(from_val).collect()))
+                    let value = results_to_json(results.iter().map(from_val).collect());
+                    output_bytes = value.to_string().len();
+                    Outcome::completed(value)
                 }
-                _ => Outcome::completed(stdout_value(&stdout)),
+                _ => {
+                    output_bytes = stdout.len();
+                    Outcome::completed(stdout_value(&stdout))
+                }
             },
             Ok(Err(stage)) => classify(
                 stage,
@@ -203,7 +213,8 @@ impl Runtime {
             ),
         };
         retired.keep(store);
-        within_output_caps(outcome, config.max_output_bytes, &stdout, &stderr)
+        let outcome = within_output_caps(outcome, config.max_output_bytes, &stdout, &stderr);
+        reported(config, outcome, &stderr, run_us, peak_memory_bytes, output_bytes)
     }
 }
 
@@ -218,20 +229,14 @@ impl Runtime {
         timeout: Duration,
         stop: Option<&Ticket>,
         retired: &mut Retired,
-    ) -> Outcome {
+    ) -> Invocation {
         let config = &self.inner.config;
         let (stdin, payload) = match (args, &function.convention) {
             (Args::Stdin(stdin), Convention::WasiCommand) => (stdin, None),
             (Args::Json(json), Convention::Handler) => (Vec::new(), Some(json)),
-            _ => {
-                return Outcome::failed(
-                    FailureKind::BadArguments,
-                    "the arguments do not match the function's calling convention",
-                )
-            }
+            _ => return Invocation::unrun(mismatched_arguments()),
         };
-        let stdout = CappedOutput::new(config.max_output_bytes);
-        let stderr = CappedOutput::new(config.max_output_bytes);
+        let (stdout, stderr) = output_pipes(config, &function.convention);
         let mut store = Store::new(
             &self.inner.engine,
             ComponentHost::new(config, stdin, stdout.clone(), stderr.clone()),
@@ -239,6 +244,7 @@ impl Runtime {
         store.limiter(|state| &mut state.limiter);
         set_deadline(&mut store, deadline_ticks(timeout, config.epoch_tick), stop);
 
+        let started = Instant::now();
         let call = async {
             let instance = component
                 .pre
@@ -269,13 +275,19 @@ impl Runtime {
             }
         };
         let Some(ended) = race(call, timeout, stop).await else {
-            return Outcome::cancelled();
+            return Invocation::unrun(Outcome::cancelled());
         };
-        let hit = store.data().limiter.hit;
+        let run_us = started.elapsed().as_micros() as u64;
+        let limiter = &store.data().limiter;
+        let (hit, peak_memory_bytes) = (limiter.hit, limiter.peak_memory_bytes);
+        let mut output_bytes = 0;
         let outcome = match ended {
             Err(_elapsed) => timeout_failure(timeout),
             Ok(Ok(Ended::Handled(Ok(text)))) => match serde_json::from_str::<Value>(&text) {
-                Ok(value) => Outcome::completed(value),
+                Ok(value) => {
+                    output_bytes = text.len();
+                    Outcome::completed(value)
+                }
                 Err(e) => Outcome::failed(
                     FailureKind::Error,
                     format!(
@@ -285,7 +297,10 @@ impl Runtime {
                 ),
             },
             Ok(Ok(Ended::Handled(Err(message)))) => Outcome::failed(FailureKind::Error, message),
-            Ok(Ok(Ended::Ran(Ok(())))) => Outcome::completed(stdout_value(&stdout)),
+            Ok(Ok(Ended::Ran(Ok(())))) => {
+                output_bytes = stdout.len();
+                Outcome::completed(stdout_value(&stdout))
+            }
             Ok(Ok(Ended::Ran(Err(())))) => Outcome::failed(
                 FailureKind::ExitCode,
                 with_stderr("exit code 1".into(), &stderr, ": "),
@@ -300,8 +315,52 @@ impl Runtime {
             ),
         };
         retired.keep(store);
-        within_output_caps(outcome, config.max_output_bytes, &stdout, &stderr)
+        let outcome = within_output_caps(outcome, config.max_output_bytes, &stdout, &stderr);
+        reported(config, outcome, &stderr, run_us, peak_memory_bytes, output_bytes)
     }
+}
+
+/// The pipes of one invocation: stdout and stderr. Only a command's stdout
+/// is its result; any other's is one log with stderr, in the order written.
+fn output_pipes(config: &RuntimeConfig, convention: &Convention) -> (CappedOutput, CappedOutput) {
+    let stderr = CappedOutput::new(config.max_output_bytes);
+    let stdout = match convention {
+        Convention::WasiCommand => CappedOutput::new(config.max_output_bytes),
+        _ => stderr.clone(),
+    };
+    (stdout, stderr)
+}
+
+/// The invocation of `outcome`, with the tail of its log (`stderr`) and
+/// what it used.
+fn reported(
+    config: &RuntimeConfig,
+    outcome: Outcome,
+    stderr: &CappedOutput,
+    run_us: u64,
+    peak_memory_bytes: usize,
+    output_bytes: usize,
+) -> Invocation {
+    let log_bytes = stderr.len() as u64;
+    let (logs, _dropped) = stderr.tail(config.max_log_bytes);
+    Invocation {
+        outcome,
+        logs,
+        usage: Usage {
+            run_us,
+            peak_memory_bytes: peak_memory_bytes as u64,
+            output_bytes: output_bytes as u64,
+            log_bytes,
+            executor: String::new(),
+        },
+    }
+}
+
+fn mismatched_arguments() -> Outcome {
+    Outcome::failed(
+        FailureKind::BadArguments,
+        "the arguments do not match the function's calling convention",
+    )
 }
 
 /// A used instance (its store) not yet freed.
@@ -398,7 +457,7 @@ fn classify(
         return memory_failure(max_memory, desired as f64);
     }
     if stdout.overflowed() || stderr.overflowed() {
-        return output_failure(stdout.cap().max(stderr.cap()), stdout);
+        return output_failure(stdout.cap().max(stderr.cap()), stdout, stderr);
     }
     let (error, instantiating) = match stage {
         Stage::Instantiate(e) => (e, true),
@@ -456,7 +515,7 @@ fn within_output_caps(
 ) -> Outcome {
     match outcome {
         Outcome::Completed { .. } if stdout.overflowed() || stderr.overflowed() => {
-            output_failure(cap, stdout)
+            output_failure(cap, stdout, stderr)
         }
         other => other,
     }
@@ -486,8 +545,10 @@ fn memory_failure(max: usize, desired: f64) -> Outcome {
     )
 }
 
-fn output_failure(cap: usize, stdout: &CappedOutput) -> Outcome {
-    let stream = if stdout.overflowed() {
+fn output_failure(cap: usize, stdout: &CappedOutput, stderr: &CappedOutput) -> Outcome {
+    let stream = if stdout.is(stderr) {
+        "stdout and stderr"
+    } else if stdout.overflowed() {
         "stdout"
     } else {
         "stderr"
@@ -507,7 +568,7 @@ fn stdout_value(stdout: &CappedOutput) -> Value {
 
 /// Appends the last part of stderr, if there is any.
 fn with_stderr(message: String, stderr: &CappedOutput, separator: &str) -> String {
-    let bytes = stderr.take();
+    let bytes = stderr.contents();
     let text = String::from_utf8_lossy(&bytes);
     let text = text.trim();
     if text.is_empty() {

@@ -43,7 +43,7 @@ pub use cache::CacheStats;
 pub use config::RuntimeConfig;
 pub use disk::{default_compiled_dir, prepare_compiled_dir};
 pub use load::{Function, LoadError, ModuleHash, WASI_MODULE};
-pub use outcome::{Failure, FailureKind, Outcome};
+pub use outcome::{Failure, FailureKind, Invocation, Outcome, Usage};
 pub use pool::{Executor, ExecutorClosed, OnDone, Ticket};
 pub use runtime::{Runtime, RuntimeError};
 pub use signature::{Arg, ArgError, Args, Convention, Signature, ValType};

@@ -87,6 +87,32 @@ impl fmt::Display for Failure {
     }
 }
 
+/// What the guest used, as the runtime measured it (the executor's name
+/// is for whoever ran it to fill in).
+pub use faas_contract::Usage;
+
+/// An invocation's outcome, with what the guest logged and used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    pub outcome: Outcome,
+    /// The guest's stderr (and stdout, unless stdout is the result): the
+    /// last `RuntimeConfig::max_log_bytes` of it.
+    pub logs: String,
+    pub usage: Usage,
+}
+
+impl Invocation {
+    /// An invocation that never reached the guest (cancelled before it
+    /// started, or the host failed): nothing logged, nothing used.
+    pub fn unrun(outcome: Outcome) -> Self {
+        Invocation {
+            outcome,
+            logs: String::new(),
+            usage: Usage::default(),
+        }
+    }
+}
+
 /// The end of one invocation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]

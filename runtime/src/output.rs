@@ -68,6 +68,37 @@ impl CappedOutput {
     pub(crate) fn take(&self) -> Vec<u8> {
         std::mem::take(&mut self.lock().bytes)
     }
+
+    /// A copy of what was written so far.
+    pub(crate) fn contents(&self) -> Vec<u8> {
+        self.lock().bytes.clone()
+    }
+
+    /// Bytes written so far.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().bytes.len()
+    }
+
+    /// Whether `other` is this same buffer (stdout and stderr as one log).
+    pub(crate) fn is(&self, other: &CappedOutput) -> bool {
+        Arc::ptr_eq(&self.buffer, &other.buffer)
+    }
+
+    /// The last `max` bytes written (cut at a character), as text, and
+    /// how many bytes before them were dropped.
+    pub(crate) fn tail(&self, max: usize) -> (String, u64) {
+        let buffer = self.lock();
+        let bytes = &buffer.bytes;
+        let mut start = bytes.len().saturating_sub(max);
+        // Not in the middle of a UTF-8 sequence: skip continuation bytes.
+        while start < bytes.len() && start > 0 && (bytes[start] & 0xC0) == 0x80 {
+            start += 1;
+        }
+        (
+            String::from_utf8_lossy(&bytes[start..]).into_owned(),
+            start as u64,
+        )
+    }
 }
 
 impl OutputStream for CappedOutput {
@@ -145,5 +176,17 @@ mod tests {
         assert!(OutputStream::write(&mut out, bytes::Bytes::from_static(b"de")).is_err());
         assert!(out.overflowed());
         assert_eq!(out.take(), b"abcd");
+    }
+
+    #[test]
+    fn the_tail_is_cut_at_a_character() {
+        let mut out = CappedOutput::new(1024);
+        let _ = OutputStream::write(&mut out, bytes::Bytes::from("aé€z".as_bytes().to_vec()));
+        // a, é (2 bytes), € (3 bytes), z: 7 bytes.
+        assert_eq!(out.tail(100), ("aé€z".to_string(), 0));
+        assert_eq!(out.tail(5), ("€z".to_string(), 3));
+        assert_eq!(out.tail(4), ("€z".to_string(), 3));
+        assert_eq!(out.tail(3), ("z".to_string(), 6));
+        assert_eq!(out.tail(0), (String::new(), 7));
     }
 }

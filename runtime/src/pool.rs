@@ -8,7 +8,7 @@
 
 use crate::invoke::Retired;
 use crate::load::Function;
-use crate::outcome::{FailureKind, Outcome};
+use crate::outcome::{FailureKind, Invocation, Outcome};
 use crate::runtime::Runtime;
 use crate::signature::Args;
 use crossbeam_channel::{Receiver, Sender};
@@ -18,8 +18,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Called once with the outcome of a submitted invocation, on a slot thread.
-pub type OnDone = Box<dyn FnOnce(Outcome) + Send + 'static>;
+/// Called once with a submitted invocation's end, on a slot thread, with
+/// the number of the slot that ran it.
+pub type OnDone = Box<dyn FnOnce(Invocation, usize) + Send + 'static>;
 
 struct Job {
     function: Function,
@@ -121,7 +122,7 @@ impl Executor {
                 let running = running.clone();
                 std::thread::Builder::new()
                     .name(format!("faas-slot-{i}"))
-                    .spawn(move || slot_loop(runtime, jobs, running))
+                    .spawn(move || slot_loop(runtime, jobs, running, i))
             })
             .collect::<std::io::Result<Vec<_>>>()?;
         Ok(Executor {
@@ -137,7 +138,7 @@ impl Executor {
         function: Function,
         args: Args,
         timeout: Option<Duration>,
-        on_done: impl FnOnce(Outcome) + Send + 'static,
+        on_done: impl FnOnce(Invocation, usize) + Send + 'static,
     ) -> Result<(), ExecutorClosed> {
         self.enqueue(Job {
             function,
@@ -158,7 +159,7 @@ impl Executor {
         args: Args,
         timeout: Option<Duration>,
         ticket: Ticket,
-        on_done: impl FnOnce(Outcome) + Send + 'static,
+        on_done: impl FnOnce(Invocation, usize) + Send + 'static,
     ) -> Result<(), ExecutorClosed> {
         self.enqueue(Job {
             function,
@@ -177,15 +178,18 @@ impl Executor {
             .map_err(|_| ExecutorClosed)
     }
 
-    /// Queues an invocation and waits for its outcome.
-    pub fn run(&self, function: Function, args: Args, timeout: Option<Duration>) -> Outcome {
+    /// Queues an invocation and waits for its end.
+    pub fn run(&self, function: Function, args: Args, timeout: Option<Duration>) -> Invocation {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let submitted = self.submit(function, args, timeout, move |outcome| {
-            let _ = tx.send(outcome);
+        let submitted = self.submit(function, args, timeout, move |invocation, _slot| {
+            let _ = tx.send(invocation);
         });
         match submitted.ok().and_then(|()| rx.recv().ok()) {
-            Some(outcome) => outcome,
-            None => Outcome::failed(FailureKind::Instantiation, ExecutorClosed.to_string()),
+            Some(invocation) => invocation,
+            None => Invocation::unrun(Outcome::failed(
+                FailureKind::Instantiation,
+                ExecutorClosed.to_string(),
+            )),
         }
     }
 
@@ -223,7 +227,7 @@ impl Drop for Executor {
     }
 }
 
-fn slot_loop(runtime: Runtime, jobs: Receiver<Job>, running: Arc<AtomicUsize>) {
+fn slot_loop(runtime: Runtime, jobs: Receiver<Job>, running: Arc<AtomicUsize>, slot: usize) {
     while let Ok(job) = jobs.recv() {
         let Job {
             function,
@@ -237,27 +241,29 @@ fn slot_loop(runtime: Runtime, jobs: Receiver<Job>, running: Arc<AtomicUsize>) {
                 continue; // withdrawn before it started
             }
             if ticket.is_stopped() {
-                let _ = catch_unwind(AssertUnwindSafe(|| on_done(Outcome::cancelled())));
+                let _ = catch_unwind(AssertUnwindSafe(|| {
+                    on_done(Invocation::unrun(Outcome::cancelled()), slot)
+                }));
                 continue;
             }
         }
         running.fetch_add(1, Ordering::Relaxed);
         let mut retired = Retired::default();
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let invocation = catch_unwind(AssertUnwindSafe(|| {
             runtime.invoke_retiring(&function, args, timeout, ticket.as_ref(), &mut retired)
         }))
         .unwrap_or_else(|panic| {
-            Outcome::failed(
+            Invocation::unrun(Outcome::failed(
                 FailureKind::Trap,
                 format!(
                     "the host panicked while running the task: {}",
                     panic_message(&panic)
                 ),
-            )
+            ))
         });
         running.fetch_sub(1, Ordering::Relaxed);
         // A callback that panics loses its own outcome, not the slot.
-        let _ = catch_unwind(AssertUnwindSafe(|| on_done(outcome)));
+        let _ = catch_unwind(AssertUnwindSafe(|| on_done(invocation, slot)));
         // Reset after the outcome is on its way.
         drop(retired);
     }

@@ -2,8 +2,8 @@
 //! failure kind and limit, isolation, the cache and the executor pool.
 
 use faas_runtime::{
-    Arg, Args, Convention, Executor, FailureKind, LoadError, Outcome, Runtime, RuntimeConfig,
-    Ticket, ValType,
+    Arg, Args, Convention, Executor, FailureKind, Invocation, LoadError, Outcome, Runtime,
+    RuntimeConfig, Ticket, ValType,
 };
 use serde_json::{json, Value};
 use std::sync::{Arc, OnceLock};
@@ -15,6 +15,7 @@ const EXIT3: &str = include_str!("fixtures/exit3.wat");
 const PROBE: &str = include_str!("fixtures/sandbox_probe.wat");
 const FLOOD: &str = include_str!("fixtures/flood.wat");
 const SLEEP: &str = include_str!("fixtures/sleep.wat");
+const LOGS: &str = include_str!("fixtures/logs.wat");
 
 fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -258,6 +259,47 @@ fn wasi_exit_code_fails_with_the_code_and_stderr() {
     assert_eq!(message, "exit code 3: input file is missing");
 }
 
+/// One invocation with its logs and usage.
+fn invocation(rt: &Runtime, wat: &str, entry: Option<&str>, payload: Value) -> Invocation {
+    let function = rt.load(wat.as_bytes(), "test", entry).expect("module loads");
+    let args = function.parse_args(&payload).expect("arguments fit");
+    rt.invocation(&function, args, None)
+}
+
+#[test]
+fn a_command_logs_its_stderr_and_a_typed_export_both_streams_in_order() {
+    let command = invocation(runtime(), LOGS, None, json!(""));
+    assert_eq!(command.outcome.value(), Some(&json!("result\n")));
+    assert_eq!(command.logs, "a log line\n");
+    assert_eq!(command.usage.output_bytes, 7);
+    assert_eq!(command.usage.log_bytes, 11);
+    assert_eq!(command.usage.peak_memory_bytes, 2 * 65536);
+    assert!(command.usage.run_us > 0, "{:?}", command.usage);
+
+    let typed = invocation(runtime(), LOGS, Some("count"), json!([41]));
+    assert_eq!(typed.outcome.value(), Some(&json!(42)));
+    assert_eq!(typed.logs, "to stdout\nto stderr\n");
+    assert_eq!(typed.usage.output_bytes, 2);
+    assert_eq!(typed.usage.log_bytes, 20);
+
+    // A failure keeps its log too (and quotes it in its message).
+    let failed = invocation(runtime(), EXIT3, None, Value::Null);
+    assert_eq!(failed.logs, "input file is missing\n");
+    assert_eq!(failed.usage.output_bytes, 0);
+}
+
+#[test]
+fn only_the_last_bytes_of_a_log_are_kept() {
+    let rt = Runtime::new(RuntimeConfig {
+        max_log_bytes: 14,
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime starts");
+    let typed = invocation(&rt, LOGS, Some("count"), json!([1]));
+    assert_eq!(typed.logs, "out\nto stderr\n");
+    assert_eq!(typed.usage.log_bytes, 20);
+}
+
 #[test]
 fn wasi_guest_has_no_preopens_no_env_and_cannot_open_files() {
     let out = call(PROBE, "", Value::Null);
@@ -423,8 +465,8 @@ fn a_thousand_invocations_in_parallel_on_the_pool_are_all_right() {
         };
         let args = f.parse_args(&payload).unwrap();
         let tx = tx.clone();
-        pool.submit(f.clone(), args, None, move |outcome| {
-            let _ = tx.send((i, outcome));
+        pool.submit(f.clone(), args, None, move |invocation, _slot| {
+            let _ = tx.send((i, invocation.outcome));
         })
         .unwrap();
     }
@@ -461,7 +503,8 @@ fn an_infinite_loop_holds_one_slot_only_and_traps_do_not_kill_the_pool() {
         spin,
         Args::Typed(vec![]),
         Some(Duration::from_secs(3)),
-        move |o| {
+        move |invocation, _slot| {
+            let o = invocation.outcome;
             let _ = tx.send(o);
         },
     )
@@ -470,14 +513,14 @@ fn an_infinite_loop_holds_one_slot_only_and_traps_do_not_kill_the_pool() {
     let started = Instant::now();
     for i in 0..50 {
         assert_eq!(
-            pool.run(boom.clone(), Args::Typed(vec![]), None)
+            pool.run(boom.clone(), Args::Typed(vec![]), None).outcome
                 .failure()
                 .map(|f| f.kind),
             Some(FailureKind::Trap)
         );
         let args = add.parse_args(&json!([i, 1])).unwrap();
         assert_eq!(
-            pool.run(add.clone(), args, None).value(),
+            pool.run(add.clone(), args, None).outcome.value(),
             Some(&json!(i + 1))
         );
     }
@@ -513,7 +556,8 @@ fn a_cancelled_invocation_never_runs_and_a_started_one_cannot_be_cancelled() {
         Args::Typed(vec![]),
         Some(Duration::from_secs(1)),
         busy.clone(),
-        move |o| {
+        move |invocation, _slot| {
+            let o = invocation.outcome;
             let _ = busy_tx.send(("spin", o));
         },
     )
@@ -526,7 +570,8 @@ fn a_cancelled_invocation_never_runs_and_a_started_one_cannot_be_cancelled() {
             add.parse_args(&json!([n, 1])).unwrap(),
             None,
             ticket.clone(),
-            move |o| {
+            move |invocation, _slot| {
+            let o = invocation.outcome;
                 let _ = tx.send(("add", o));
             },
         )
@@ -567,7 +612,8 @@ fn start_stoppable(
         args,
         Some(Duration::from_secs(60)),
         ticket.clone(),
-        move |o| {
+        move |invocation, _slot| {
+            let o = invocation.outcome;
             let _ = tx.send(o);
         },
     )
@@ -597,7 +643,7 @@ fn stop_interrupts_a_computing_guest_and_a_sleeping_one() {
     // The slots are free again.
     let f = runtime().load(TYPED.as_bytes(), "add", None).unwrap();
     assert_eq!(
-        pool.run(f, Args::Typed(vec![Arg::I32(1), Arg::I32(2)]), None)
+        pool.run(f, Args::Typed(vec![Arg::I32(1), Arg::I32(2)]), None).outcome
             .value(),
         Some(&json!(3))
     );

@@ -119,8 +119,8 @@ use faas_contract::{
 };
 pub use faas_contract::{
     CancelList, Function, FunctionDeleted, FunctionRow as FunctionInfo, KeyRow, LimitOverrides,
-    NewKey, ResultRow, Revoked, TaskResult, TaskRow as TaskInfo, TaskStatus, TenantInfo, WorkerRow,
-    MAX_BATCH,
+    NewKey, ResultRow, Revoked, Task, TaskLogs, TaskResult, TaskRow as TaskInfo, TaskStatus,
+    TenantInfo, Usage, WorkerRow, MAX_BATCH,
 };
 
 /// How a [`Client`] authenticates and whom it trusts, beyond the URL.
@@ -395,6 +395,20 @@ impl Client {
         }
         let resp: TaskList = self.send(req, path, REQUEST_TIMEOUT).await?;
         Ok(resp.tasks)
+    }
+
+    /// The task's whole record (with its usage once it ended).
+    pub async fn task(&self, task_id: Uuid) -> Result<Task, ClientError> {
+        let path = format!("/tasks/{task_id}");
+        let req = self.request(Method::GET, &path);
+        self.send(req, &path, REQUEST_TIMEOUT).await
+    }
+
+    /// What the task's guest logged (empty until the task ends).
+    pub async fn task_logs(&self, task_id: Uuid) -> Result<TaskLogs, ClientError> {
+        let path = format!("/tasks/{task_id}/logs");
+        let req = self.request(Method::GET, &path);
+        self.send(req, &path, REQUEST_TIMEOUT).await
     }
 
     /// The task's current status.

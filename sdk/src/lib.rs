@@ -30,6 +30,7 @@ pub mod delete;
 pub mod javascript;
 pub mod keys;
 pub mod listing;
+pub mod logs;
 pub mod map;
 pub mod plot;
 pub mod port_keys;

@@ -106,20 +106,33 @@ fn tasks_table(tasks: &[TaskInfo], now_ms: u64) -> String {
     let statuses: Vec<String> = tasks.iter().map(status_text).collect();
     let status_width = column_width("STATUS", statuses.iter().map(String::as_str));
     let mut text = format!(
-        "{:<36}  {:<36}  {:<status_width$}  {:>8}  {:>5}\n",
-        "TASK ID", "FUNCTION ID", "STATUS", "ATTEMPTS", "AGE"
+        "{:<36}  {:<36}  {:<status_width$}  {:>8}  {:>7}  {:>7}  {:>9}  {:>5}\n",
+        "TASK ID", "FUNCTION ID", "STATUS", "ATTEMPTS", "WAIT", "RUN", "MEMORY", "AGE"
     );
+    let or_dash = |text: Option<String>| text.unwrap_or_else(|| "-".into());
     for (t, status) in tasks.iter().zip(&statuses) {
         text.push_str(&format!(
-            "{:<36}  {:<36}  {:<status_width$}  {:>8}  {:>5}\n",
+            "{:<36}  {:<36}  {:<status_width$}  {:>8}  {:>7}  {:>7}  {:>9}  {:>5}\n",
             t.task_id,
             t.function_id,
             status,
             t.attempts,
+            or_dash(t.queue_wait_ms.map(|ms| duration_text(ms.saturating_mul(1000)))),
+            or_dash(t.usage.as_ref().map(|u| duration_text(u.run_us))),
+            or_dash(t.usage.as_ref().map(|u| size_text(u.peak_memory_bytes))),
             age_text(t.created_at_ms, now_ms)
         ));
     }
     text
+}
+
+/// `850us`, `12.3ms`, `4.1s`.
+pub(crate) fn duration_text(us: u64) -> String {
+    match us {
+        0..1_000 => format!("{us}us"),
+        1_000..1_000_000 => format!("{:.1}ms", us as f64 / 1e3),
+        _ => format!("{:.1}s", us as f64 / 1e6),
+    }
 }
 
 /// The width of a column: its longest cell or its header.
@@ -254,14 +267,35 @@ mod tests {
             started_at_ms: None,
             finished_at_ms: None,
             tenant: "t".into(),
+            queue_wait_ms: Some(3),
+            usage: Some(faas_contract::Usage {
+                run_us: 1_500,
+                peak_memory_bytes: 2 * 65536,
+                ..Default::default()
+            }),
         };
-        let table = tasks_table(&[t], 2_000);
+        let table = tasks_table(&[t.clone()], 2_000);
         assert!(
             table
                 .lines()
                 .nth(1)
-                .is_some_and(|l| l.contains("FAILED (trap)         1     1s")),
+                .is_some_and(|l| l.contains("FAILED (trap)         1    3.0ms    1.5ms  128.0 KiB     1s")),
             "{table}"
         );
+        let unrun = TaskInfo {
+            queue_wait_ms: None,
+            usage: None,
+            ..t
+        };
+        let table = tasks_table(&[unrun], 2_000);
+        assert!(
+            table
+                .lines()
+                .nth(1)
+                .is_some_and(|l| l.contains("FAILED (trap)         1        -        -          -     1s")),
+            "{table}"
+        );
+        assert_eq!(duration_text(999), "999us");
+        assert_eq!(duration_text(61_000_000), "61.0s");
     }
 }

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use faas_runtime::{Convention, Failure, FailureKind, LoadError, Outcome, Runtime, RuntimeConfig};
+use faas_runtime::{
+    Convention, Failure, FailureKind, Invocation, LoadError, Outcome, Runtime, RuntimeConfig,
+};
 use serde_json::{json, Value};
 
 use crate::build::{self, Source, ToolchainArgs};
@@ -210,7 +212,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let shown = display_path(&module);
     let entry = args.entry.clone();
     // Runtime::invoke blocks its thread (and runs its own timer runtime).
-    let outcome = tokio::task::spawn_blocking(move || -> anyhow::Result<Outcome> {
+    let invocation = tokio::task::spawn_blocking(move || -> anyhow::Result<Invocation> {
         let runtime = Runtime::new(config)?;
         let function = runtime
             .load(&bytes, &name, entry.as_deref())
@@ -220,10 +222,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let call = function
             .parse_args(&payload)
             .map_err(|e| anyhow!("{name}: {e}"))?;
-        Ok(runtime.invoke(&function, call, None))
+        Ok(runtime.invocation(&function, call, None))
     })
     .await
     .context("the run thread failed")??;
+    // What the function wrote to stderr (and print()ed, for a handler),
+    // before its result, as a local run of a program shows it.
+    if !invocation.logs.is_empty() {
+        eprint!("{}", invocation.logs);
+        if !invocation.logs.ends_with('\n') {
+            eprintln!();
+        }
+    }
+    let outcome = invocation.outcome;
 
     let failure_kind = outcome.failure().map(|f| f.kind.as_str());
     let (status, result) = match &outcome {

@@ -211,6 +211,42 @@ fn a_failed_task_exits_1_with_the_message_on_stderr() {
 }
 
 #[test]
+fn logs_prints_what_a_task_wrote_and_tasks_shows_its_usage() {
+    let up = Up::start();
+    let logs = repo_file("runtime/tests/fixtures/logs.wat");
+    let logs = logs.to_str().expect("utf-8 path");
+    let id = deploy(&up, &[logs, "--entry", "count", "--name", "count"]);
+    let out = up.faas(&["invoke", &id.to_string(), "41", "--no-wait"]);
+    let task = success(&out).trim().to_string();
+    let out = up.faas(&["logs", &task, "--follow"]);
+    assert_eq!(success(&out), "to stdout\nto stderr\n");
+    let out = up.faas(&["logs", &task, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&success(&out)).expect("JSON on stdout");
+    assert_eq!(v["status"], "COMPLETED", "{v}");
+    let out = success(&up.faas(&["tasks"]));
+    let header = out.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("WAIT") && header.contains("RUN") && header.contains("MEMORY"),
+        "{out}"
+    );
+    let row = out.lines().find(|l| l.starts_with(&task)).expect("the task's row");
+    assert!(row.contains("128.0 KiB"), "its peak memory: {out}");
+    // An unknown task is the server's 404, said plainly.
+    let out = up.faas(&["logs", &Uuid::new_v4().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not found"), "{}", stderr(&out));
+
+    // `faas run` shows the log on stderr, the result on stdout.
+    let out = faas_env(&["run", logs, "--entry", "count", "1"], &[]);
+    assert_eq!(success(&out), "2\n");
+    assert!(
+        stderr(&out).contains("to stdout\nto stderr\n"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn server_errors_show_the_detail_not_a_trace() {
     let up = Up::start();
     let unknown = Uuid::new_v4().to_string();

@@ -15,7 +15,7 @@ use faas_contract::{
     BatchRequest, BatchResponse, ExecuteRequest, ExecuteResponse, Function, FunctionDeleted,
     FunctionList, FunctionQuery, FunctionRow, Health, RegisterRequest, RegisterResponse,
     ResultList, ResultQuery, ResultRow, ResultsRequest, StatusResponse, Task, TaskList, TaskQuery,
-    TaskResult, TaskRow, TaskStatus, WorkerList, DEFAULT_LIST_LIMIT, MAX_BATCH, MAX_LIST_LIMIT,
+    TaskLogs, TaskResult, TaskRow, TaskStatus, WorkerList, DEFAULT_LIST_LIMIT, MAX_BATCH, MAX_LIST_LIMIT,
 };
 use faas_runtime::Convention;
 use faas_store::{now_ms, FunctionRecord, StoreError, TaskRecord, TaskSummary};
@@ -488,8 +488,47 @@ pub async fn task(
     Ok(Json(task_of(find_task(&state, &task_id, &caller).await?)))
 }
 
+/// A task's log
+///
+/// What the guest wrote to stderr (and to stdout, unless stdout is its
+/// result) in the attempt that ended the task: the last 64 KiB at most.
+/// Empty while the task is queued or running.
+#[utoipa::path(
+    get,
+    path = "/tasks/{task_id}/logs",
+    params(("task_id" = String, Path, description = "The task's id")),
+    responses(
+        (status = 200, description = "The task's log", body = TaskLogs),
+        NotFound,
+    )
+)]
+pub async fn task_logs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(task_id): Path<String>,
+) -> Result<Json<TaskLogs>, ApiError> {
+    let t = find_task(&state, &task_id, &caller).await?;
+    let dropped_bytes = t
+        .usage
+        .as_ref()
+        .map_or(0, |u| u.log_bytes.saturating_sub(t.logs.len() as u64));
+    Ok(Json(TaskLogs {
+        task_id: t.id,
+        status: t.status,
+        logs: t.logs,
+        dropped_bytes,
+    }))
+}
+
+/// Milliseconds from a task's submission to the start of its latest attempt.
+fn queue_wait_ms(created_at_ms: u64, started_at_ms: Option<u64>) -> Option<u64> {
+    started_at_ms.map(|started| started.saturating_sub(created_at_ms))
+}
+
 fn task_of(t: TaskRecord) -> Task {
     Task {
+        queue_wait_ms: queue_wait_ms(t.created_at_ms, t.started_at_ms),
+        usage: t.usage,
         id: t.id,
         function_id: t.function_id,
         payload: t.payload,
@@ -638,6 +677,8 @@ pub async fn functions(
 
 fn task_row(t: TaskSummary) -> TaskRow {
     TaskRow {
+        queue_wait_ms: queue_wait_ms(t.created_at_ms, t.started_at_ms),
+        usage: t.usage,
         task_id: t.id,
         function_id: t.function_id,
         status: t.status,

@@ -137,6 +137,7 @@ fn keyed_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::result))
         .routes(routes!(api::tasks))
         .routes(routes!(api::task))
+        .routes(routes!(api::task_logs))
         .routes(routes!(cancel::cancel))
         .routes(routes!(cancel::cancel_many))
         .routes(routes!(api::functions))

@@ -26,9 +26,9 @@ pub use error::{StoreError, StoreResult};
 pub use keys::ApiKey;
 pub use memory::MemoryStore;
 pub use model::{
-    now_ms, valid_tenant, Cancelled, Claim, Final, FunctionId, FunctionRecord, Notice, Scope,
-    TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary, CANCELLED, DEFAULT_TENANT, LOST_KIND,
-    MISSING_FUNCTION, RECENT_TASKS,
+    now_ms, valid_tenant, Cancelled, Claim, Final, FunctionId, FunctionRecord, Notice, Report,
+    Scope, TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary, Usage, CANCELLED,
+    DEFAULT_TENANT, LOST_KIND, MAX_LOG_BYTES, MISSING_FUNCTION, RECENT_TASKS,
 };
 pub use redis_store::{
     RedisStore, CONTROL_CHANNEL, DONE_CHANNEL, FUNCTIONS_INDEX, GROUP, NEW_TASK_CHANNEL,
@@ -402,13 +402,15 @@ impl Store {
     /// the task already ended or the attempt is no longer the current one.
     pub async fn finish(&self, claim: &Claim, outcome: &Final) -> StoreResult<bool> {
         let applied = self
-            .finish_many(&[(claim.clone(), outcome.clone())])
+            .finish_many(&[(claim.clone(), outcome.clone(), Report::default())])
             .await?;
         Ok(applied.first().copied().unwrap_or(false))
     }
 
-    /// `finish` for many attempts in one round trip; one flag per entry.
-    pub async fn finish_many(&self, done: &[(Claim, Final)]) -> StoreResult<Vec<bool>> {
+    /// `finish` for many attempts in one round trip, each with its
+    /// executor's report (kept with the task: its log cut to the last
+    /// `MAX_LOG_BYTES`); one flag per entry.
+    pub async fn finish_many(&self, done: &[(Claim, Final, Report)]) -> StoreResult<Vec<bool>> {
         each!(self, s => s.finish_many(done).await)
     }
 

@@ -8,7 +8,8 @@ use crate::error::{StoreError, StoreResult};
 use crate::keys::ApiKey;
 use crate::model::{
     function_deleted_message, lost_message, new_receipt, now_ms, Cancelled, Claim, Final,
-    FunctionId, FunctionRecord, Notice, TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary,
+    FunctionId, FunctionRecord, Notice, Report, TaskId, TaskOutcome, TaskRecord, TaskStatus,
+    TaskSummary,
     CANCELLED, LOST_KIND, MISSING_FUNCTION, RECENT_TASKS,
 };
 use crate::retention::{deadline, Finished};
@@ -328,6 +329,8 @@ impl MemoryStore {
                     started_at_ms: None,
                     finished_at_ms: None,
                     tenant: tenant.to_string(),
+                    logs: String::new(),
+                    usage: None,
                 };
                 state.tasks.insert(
                     *id,
@@ -579,14 +582,14 @@ impl MemoryStore {
             .retain(|listener| listener.send(notice.clone()).is_ok());
     }
 
-    pub async fn finish_many(&self, done: &[(Claim, Final)]) -> StoreResult<Vec<bool>> {
+    pub async fn finish_many(&self, done: &[(Claim, Final, Report)]) -> StoreResult<Vec<bool>> {
         Ok(done
             .iter()
-            .map(|(claim, outcome)| self.finish_one(claim, outcome))
+            .map(|(claim, outcome, report)| self.finish_one(claim, outcome, report))
             .collect())
     }
 
-    fn finish_one(&self, claim: &Claim, outcome: &Final) -> bool {
+    fn finish_one(&self, claim: &Claim, outcome: &Final, report: &Report) -> bool {
         let ended = {
             let mut state = self.lock_swept();
             if !state.holds(claim) {
@@ -605,6 +608,9 @@ impl MemoryStore {
             current.result = outcome.result();
             current.failure_kind = outcome.kind().map(str::to_string);
             current.finished_at_ms = Some(now_ms());
+            let report = report.clone().capped();
+            current.logs = report.logs;
+            current.usage = report.usage;
             let ended = TaskOutcome {
                 status: current.status,
                 result: current.result.clone(),

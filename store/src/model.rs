@@ -13,6 +13,12 @@ pub type TaskId = Uuid;
 /// the spelling on the wire and in the store).
 pub use faas_contract::TaskStatus;
 
+/// What the attempt that ended a task used (the API's type).
+pub use faas_contract::Usage;
+
+/// Most bytes of a guest's log kept with its task: the last ones.
+pub use faas_contract::MAX_LOG_BYTES;
+
 /// A registered function. The module bytes are stored once per content hash,
 /// apart from this record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +58,14 @@ pub struct TaskRecord {
     /// The tenant that submitted it.
     #[serde(default = "default_tenant")]
     pub tenant: String,
+    /// What the guest logged in the attempt that ended it (the last
+    /// `MAX_LOG_BYTES` at most); empty until then.
+    #[serde(default)]
+    pub logs: String,
+    /// What that attempt used; None until it ends, and for a task that
+    /// ended without running (lost, cancelled while queued).
+    #[serde(default)]
+    pub usage: Option<Usage>,
 }
 
 /// A task's status and result, without the rest of its record: what a
@@ -78,6 +92,8 @@ pub struct TaskSummary {
     pub finished_at_ms: Option<u64>,
     #[serde(default = "default_tenant")]
     pub tenant: String,
+    #[serde(default)]
+    pub usage: Option<Usage>,
 }
 
 impl From<&TaskRecord> for TaskSummary {
@@ -92,6 +108,7 @@ impl From<&TaskRecord> for TaskSummary {
             started_at_ms: t.started_at_ms,
             finished_at_ms: t.finished_at_ms,
             tenant: t.tenant.clone(),
+            usage: t.usage.clone(),
         }
     }
 }
@@ -184,6 +201,41 @@ impl Final {
             Final::Failed { kind, .. } => Some(kind),
         }
     }
+}
+
+/// What an executor tells besides how an attempt ended: the guest's log and
+/// what it used. Empty for an attempt that never reached the guest.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    pub logs: String,
+    pub usage: Option<Usage>,
+}
+
+impl Report {
+    /// The report as it is stored: the log cut to its last
+    /// `MAX_LOG_BYTES` (a worker's report comes from the network), and the
+    /// executor's name to 100 characters.
+    pub fn capped(mut self) -> Report {
+        self.logs = last_bytes(self.logs, MAX_LOG_BYTES);
+        if let Some(usage) = &mut self.usage {
+            if usage.executor.chars().count() > 100 {
+                usage.executor = usage.executor.chars().take(100).collect();
+            }
+        }
+        self
+    }
+}
+
+/// The last `max` bytes of `text` at most, cut at a character.
+fn last_bytes(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].to_string()
 }
 
 /// The failure kind of a task whose executors kept dying.

@@ -19,8 +19,9 @@
 use crate::error::{StoreError, StoreResult};
 use crate::keys::{ApiKey, KeyCache};
 use crate::model::{
-    new_receipt, now_ms, Cancelled, Claim, Final, FunctionId, FunctionRecord, Notice, TaskId,
-    TaskOutcome, TaskRecord, TaskStatus, TaskSummary, DEFAULT_TENANT, RECENT_TASKS,
+    new_receipt, now_ms, Cancelled, Claim, Final, FunctionId, FunctionRecord, Notice, Report,
+    TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary, Usage, DEFAULT_TENANT,
+    RECENT_TASKS,
 };
 use crate::redis_url::{redact_url, Locator, Primary, RedisOptions, WAIT_TIMEOUT};
 use crate::tenants::{LimitOverrides, OverQuota, TenantInfo};
@@ -62,7 +63,7 @@ const RECENT_SCAN_CHUNK: usize = 500;
 /// Tasks per submit script call (submit_many) or per pipeline (tasks_many).
 const BATCH_CHUNK: usize = 1_000;
 /// Task hash fields a summary needs, in `parse_summary`'s order.
-const SUMMARY_FIELDS: [&str; 8] = [
+const SUMMARY_FIELDS: [&str; 9] = [
     "function_id",
     "status",
     "attempts",
@@ -71,6 +72,7 @@ const SUMMARY_FIELDS: [&str; 8] = [
     "started_at",
     "finished_at",
     "tenant",
+    "usage",
 ];
 
 /// What a claim yields per claimed task: task id, entry id, attempt,
@@ -369,13 +371,15 @@ return out
 const FINISH_LUA: &str = r#"
 -- ARGV: stream, group, now, largest announced result, retention (ms) of a
 -- task stored without its own, then (task id, attempt, status, result
--- json, failure kind, entry id, receipt token) septets. Returns 1 per
--- septet that was applied.
+-- json, failure kind, entry id, receipt token, logs, usage) nonets (an
+-- empty failure kind, logs or usage is not written). Returns 1 per nonet
+-- that was applied.
 local out, ended, acks, counts, due = {}, {}, {}, {}, {}
 local cap, now = tonumber(ARGV[4]), tonumber(ARGV[3])
-for i = 6, #ARGV, 7 do
-  local tid, attempt, status, result, kind, entry, token =
-    ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+for i = 6, #ARGV, 9 do
+  local tid, attempt, status, result, kind, entry, token, logs, usage =
+    ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6],
+    ARGV[i + 7], ARGV[i + 8]
   local key = 'faas:task:' .. tid
   local f = redis.call('HMGET', key, 'status', 'attempts', 'entry', 'receipt', 'tenant', 'ttl_ms',
     'cancel')
@@ -392,11 +396,11 @@ for i = 6, #ARGV, 7 do
       -- Cancelled while its claim landed (CANCEL_LUA): whatever it got to.
       status, result, kind = 'FAILED', '"cancelled"', 'cancelled'
     end
-    if kind ~= '' then
-      redis.call('HSET', key, 'status', status, 'result', result, 'finished_at', ARGV[3], 'failure_kind', kind)
-    else
-      redis.call('HSET', key, 'status', status, 'result', result, 'finished_at', ARGV[3])
-    end
+    local fields = {'status', status, 'result', result, 'finished_at', ARGV[3]}
+    if kind ~= '' then fields[#fields + 1] = 'failure_kind'; fields[#fields + 1] = kind end
+    if logs ~= '' then fields[#fields + 1] = 'logs'; fields[#fields + 1] = logs end
+    if usage ~= '' then fields[#fields + 1] = 'usage'; fields[#fields + 1] = usage end
+    redis.call('HSET', key, unpack(fields))
     -- The record's retention starts now (queued and running never expire).
     retire(key, tonumber(f[6]) or tonumber(ARGV[5]), now, due)
     -- Acknowledged only: the stream is trimmed below its oldest
@@ -1129,11 +1133,11 @@ impl RedisStore {
         let (deleted, claims): (Vec<Claim>, Vec<Claim>) = claims
             .into_iter()
             .partition(|c| gone.contains(&c.function_id.to_string()));
-        let ended: Vec<(Claim, Final)> = deleted
+        let ended: Vec<(Claim, Final, Report)> = deleted
             .into_iter()
             .map(|c| {
                 let outcome = Final::function_deleted(c.function_id);
-                (c, outcome)
+                (c, outcome, Report::default())
             })
             .collect();
         if let Err(e) = self.finish_many(&ended).await {
@@ -1468,7 +1472,7 @@ impl RedisStore {
         rx
     }
 
-    pub async fn finish_many(&self, done: &[(Claim, Final)]) -> StoreResult<Vec<bool>> {
+    pub async fn finish_many(&self, done: &[(Claim, Final, Report)]) -> StoreResult<Vec<bool>> {
         if done.is_empty() {
             return Ok(Vec::new());
         }
@@ -1480,8 +1484,9 @@ impl RedisStore {
             .arg(now_ms())
             .arg(ANNOUNCED_RESULT_BYTES)
             .arg(self.config.default_retention_ms());
-        for (claim, outcome) in done {
+        for (claim, outcome, report) in done {
             let (entry, token) = split_receipt(&claim.receipt);
+            let report = report.clone().capped();
             invocation
                 .arg(claim.task_id.to_string())
                 .arg(claim.attempt)
@@ -1489,7 +1494,9 @@ impl RedisStore {
                 .arg(outcome.result().to_string())
                 .arg(outcome.kind().unwrap_or(""))
                 .arg(entry)
-                .arg(token);
+                .arg(token)
+                .arg(report.logs)
+                .arg(report.usage.as_ref().map_or_else(String::new, usage_text));
         }
         let applied: Vec<i64> = invocation.invoke_async(&mut conn).await?;
         Ok(applied.into_iter().map(|a| a == 1).collect())
@@ -2073,7 +2080,32 @@ fn parse_summary(id: TaskId, fields: &[Option<String>]) -> StoreResult<Option<Ta
         started_at_ms: num(5),
         finished_at_ms: num(6),
         tenant: field(7).unwrap_or(DEFAULT_TENANT).to_string(),
+        usage: field(8).and_then(parse_usage),
     }))
+}
+
+/// A task's `usage` field: run_us, peak memory, output bytes and log
+/// bytes, then the executor's name, separated by spaces (a third of the
+/// bytes of its JSON: it is kept with every finished task).
+fn usage_text(usage: &Usage) -> String {
+    format!(
+        "{} {} {} {} {}",
+        usage.run_us, usage.peak_memory_bytes, usage.output_bytes, usage.log_bytes, usage.executor
+    )
+}
+
+/// `usage_text` read back; None if it is not that.
+fn parse_usage(text: &str) -> Option<Usage> {
+    let mut parts = text.splitn(5, ' ');
+    let mut num = || parts.next()?.parse::<u64>().ok();
+    let (run_us, peak_memory_bytes, output_bytes, log_bytes) = (num()?, num()?, num()?, num()?);
+    Some(Usage {
+        run_us,
+        peak_memory_bytes,
+        output_bytes,
+        log_bytes,
+        executor: parts.next().unwrap_or("").to_string(),
+    })
 }
 
 fn parse_task(id: TaskId, map: &HashMap<String, String>) -> StoreResult<TaskRecord> {
@@ -2108,6 +2140,8 @@ fn parse_task(id: TaskId, map: &HashMap<String, String>) -> StoreResult<TaskReco
             .get("tenant")
             .cloned()
             .unwrap_or_else(|| DEFAULT_TENANT.to_string()),
+        logs: map.get("logs").cloned().unwrap_or_default(),
+        usage: map.get("usage").and_then(|u| parse_usage(u)),
     })
 }
 

@@ -4,7 +4,8 @@
 use faas_e2e::RedisServer;
 use faas_store::{
     ApiKey, Cancelled, Claim, Final, FunctionRecord, Limit, LimitOverrides, Notice, OverQuota,
-    Scope, Store, StoreConfig, StoreError, TaskStatus, CANCELLED, MISSING_FUNCTION, RECENT_TASKS,
+    Report, Scope, Store, StoreConfig, StoreError, TaskStatus, Usage, CANCELLED, MAX_LOG_BYTES,
+    MISSING_FUNCTION, RECENT_TASKS,
 };
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -172,6 +173,57 @@ async fn final_state_is_written_once_by_the_current_attempt(f: Fixture) {
     );
     assert!(t.finished_at_ms.is_some() && t.started_at_ms.is_some());
     assert!(s.claim("c", 1, NO_WAIT).await.unwrap().is_empty());
+}
+
+async fn a_finished_task_keeps_its_log_and_usage(f: Fixture) {
+    let s = &f.store;
+    let function = registered(s).await;
+    let ids = [Uuid::new_v4(), Uuid::new_v4()];
+    for id in ids {
+        s.submit(T, id, function, &json!([]), None).await.unwrap();
+    }
+    let claims = s.claim("c", 2, NO_WAIT).await.unwrap();
+    let usage = Usage {
+        run_us: 1234,
+        peak_memory_bytes: 65536,
+        output_bytes: 2,
+        log_bytes: 70_000,
+        executor: "worker w 1 slot 0".into(),
+    };
+    // A log over the cap (from a worker, say) keeps its last bytes; an
+    // attempt that never reached the guest reports nothing.
+    let long_log = format!("{}{}", "x".repeat(70_000 - MAX_LOG_BYTES), "y".repeat(MAX_LOG_BYTES));
+    let done = vec![
+        (
+            claims[0].clone(),
+            Final::Completed(json!(42)),
+            Report {
+                logs: long_log,
+                usage: Some(usage.clone()),
+            },
+        ),
+        (
+            claims[1].clone(),
+            Final::Failed {
+                kind: "trap".into(),
+                message: "boom".into(),
+            },
+            Report::default(),
+        ),
+    ];
+    assert_eq!(s.finish_many(&done).await.unwrap(), vec![true, true]);
+    let by_id = |i: usize| {
+        let id = claims[i].task_id;
+        async move { s.task(id, ALL).await.unwrap().unwrap() }
+    };
+    let ran = by_id(0).await;
+    assert_eq!(ran.logs, "y".repeat(MAX_LOG_BYTES));
+    assert_eq!(ran.usage, Some(usage.clone()));
+    let unrun = by_id(1).await;
+    assert_eq!((unrun.logs.as_str(), unrun.usage), ("", None));
+    let listed = s.recent_tasks(10, None, ALL).await.unwrap();
+    let row = listed.iter().find(|t| t.id == claims[0].task_id).unwrap();
+    assert_eq!(row.usage, Some(usage));
 }
 
 async fn a_lapsed_lease_is_re_run_and_the_old_attempt_cannot_finish(f: Fixture) {
@@ -1356,6 +1408,7 @@ suite!(
     submitted_tasks_are_queued_and_claimed_in_order,
     claim_blocks_then_wakes_on_submit,
     final_state_is_written_once_by_the_current_attempt,
+    a_finished_task_keeps_its_log_and_usage,
     a_lapsed_lease_is_re_run_and_the_old_attempt_cannot_finish,
     renewed_leases_are_not_taken,
     a_task_whose_executors_keep_dying_fails_as_lost,
@@ -1550,7 +1603,7 @@ async fn redis_nothing_per_task_outlives_its_retention() {
     assert_eq!(due(kept).await, None, "a running task is not scheduled");
     let done: Vec<_> = claims
         .into_iter()
-        .map(|c| (c, Final::Completed(json!(1))))
+        .map(|c| (c, Final::Completed(json!(1)), Report::default()))
         .collect();
     assert!(s.finish_many(&done).await.unwrap().iter().all(|a| *a));
     let in_a_day = (faas_store::now_ms() / 1000) as i64 + 24 * 3600;

@@ -25,6 +25,7 @@ use std::sync::OnceLock;
 
 const HANDLER: &str = r#"
 import json
+import sys
 
 import wit_world
 from componentize_py_types import Err
@@ -41,6 +42,10 @@ class WitWorld(wit_world.WitWorld):
             if data.get("loop"):
                 while True:
                     pass
+            if "print" in data:
+                print(data["print"])
+                print("and to stderr", file=sys.stderr)
+                return json.dumps("printed")
             if "allocate_mib" in data:
                 return json.dumps(len(bytearray(data["allocate_mib"] * 1024 * 1024)))
         return json.dumps({"echo": data})
@@ -197,6 +202,15 @@ async fn a_python_handler_runs_and_fails_as_it_should(mode: &str) {
         (status.as_str(), result),
         ("COMPLETED", json!({"echo": {"x": [1, "two"]}})),
         "{mode}"
+    );
+    // What it print()s is its task's log.
+    let task = api.execute(py, &json!({"print": "hello from Python"})).await;
+    assert_eq!(api.wait_final(task).await.1, json!("printed"), "{mode}");
+    let logs = api.get(&format!("/tasks/{task}/logs")).await.json();
+    assert_eq!(
+        logs["logs"],
+        json!("hello from Python\nand to stderr\n"),
+        "{mode}: {logs}"
     );
     let (status, result, kind) = ended(&api, py, json!({"error": "no way"})).await;
     assert_eq!(

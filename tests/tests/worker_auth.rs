@@ -259,6 +259,8 @@ fn forged_result(task: Uuid, attempt: u32, receipt: &str) -> ResultMessage {
         status: "COMPLETED".into(),
         result: json!("forged"),
         kind: None,
+        logs: String::new(),
+        usage: None,
     }
 }
 

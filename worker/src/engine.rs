@@ -11,7 +11,7 @@ use crate::link::Link;
 use crate::tasks::{Action, Tasks};
 use crate::wake::{Mailbox, Poster};
 use faas_protocol::{TaskRef, WorkerMessage};
-use faas_runtime::{Executor, Outcome, Runtime, Ticket};
+use faas_runtime::{Executor, Invocation, Runtime, Ticket};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,8 @@ const LOADERS: usize = 2;
 pub(crate) enum Event {
     Finished {
         task: TaskRef,
-        outcome: Outcome,
+        invocation: Invocation,
+        slot: usize,
         at: Instant,
     },
     Loaded(Loaded),
@@ -86,9 +87,14 @@ impl Engine {
         let mut actions = Vec::new();
         for event in self.mailbox.drain() {
             match event {
-                Event::Finished { task, outcome, at } => {
+                Event::Finished {
+                    task,
+                    invocation,
+                    slot,
+                    at,
+                } => {
                     self.tickets.remove(&task);
-                    self.tasks.finished(task, outcome, &mut actions);
+                    self.tasks.finished(task, invocation, slot, &mut actions);
                     self.perform(&mut actions, &mut |message, _| outbox(message, Some(at)));
                 }
                 Event::Loaded(loaded) => {
@@ -128,10 +134,11 @@ impl Engine {
                             ready.args,
                             None,
                             ticket.clone(),
-                            move |outcome| {
+                            move |invocation, slot| {
                                 poster.post(Event::Finished {
                                     task: ready.task,
-                                    outcome,
+                                    invocation,
+                                    slot,
                                     at: Instant::now(),
                                 });
                             },

@@ -3,7 +3,7 @@
 
 use faas_protocol::budget::{json_len, too_large, MAX_ITEM_BYTES, TOO_LARGE};
 use faas_protocol::{ResultMessage, TaskRef};
-use faas_runtime::{FailureKind, Outcome};
+use faas_runtime::{FailureKind, Invocation, Outcome};
 use serde_json::Value;
 
 /// The module of a task's function could not be loaded.
@@ -16,14 +16,32 @@ pub fn kind_name(kind: FailureKind) -> &'static str {
     kind.as_str()
 }
 
-/// The `RESULT` of an invocation that ran.
-pub fn result_of(task: TaskRef, outcome: Outcome) -> ResultMessage {
+/// The `RESULT` of an invocation that ran on `slot`, with its log and
+/// usage (named `slot N`: the dispatcher adds which worker).
+pub fn result_of(task: TaskRef, invocation: Invocation, slot: usize) -> ResultMessage {
+    let Invocation {
+        outcome,
+        logs,
+        mut usage,
+    } = invocation;
+    usage.executor = format!("slot {slot}");
+    ResultMessage {
+        logs,
+        usage: Some(usage),
+        ..outcome_result(task, outcome)
+    }
+}
+
+/// The `RESULT` of `outcome`, without a log or usage.
+pub fn outcome_result(task: TaskRef, outcome: Outcome) -> ResultMessage {
     match outcome {
         Outcome::Completed { value } => ResultMessage {
             task,
             status: "COMPLETED".into(),
             result: value,
             kind: None,
+            logs: String::new(),
+            usage: None,
         },
         Outcome::Failed(failure) => failed(task, kind_name(failure.kind), failure.message),
     }
@@ -36,6 +54,8 @@ pub fn failed(task: TaskRef, kind: &str, message: impl Into<String>) -> ResultMe
         status: "FAILED".into(),
         result: Value::String(message.into()),
         kind: Some(kind.to_string()),
+        logs: String::new(),
+        usage: None,
     }
 }
 
@@ -71,7 +91,7 @@ mod tests {
     #[test]
     fn completed_carries_the_value() {
         let t = task();
-        let r = result_of(t.clone(), Outcome::completed(json!([1, 2])));
+        let r = outcome_result(t.clone(), Outcome::completed(json!([1, 2])));
         assert_eq!(r.task, t);
         assert_eq!(r.status, "COMPLETED");
         assert_eq!(r.result, json!([1, 2]));
@@ -80,7 +100,7 @@ mod tests {
 
     #[test]
     fn failed_carries_the_message_and_kind() {
-        let r = result_of(
+        let r = outcome_result(
             task(),
             Outcome::failed(FailureKind::ExitCode, "exit code 3: boom"),
         );
@@ -90,12 +110,29 @@ mod tests {
     }
 
     #[test]
+    fn a_run_carries_its_log_and_usage_named_by_its_slot() {
+        let invocation = Invocation {
+            outcome: Outcome::completed(json!(1)),
+            logs: "hello\n".into(),
+            usage: faas_protocol::Usage {
+                run_us: 12,
+                ..Default::default()
+            },
+        };
+        let r = result_of(task(), invocation, 3);
+        assert_eq!(r.result, json!(1));
+        assert_eq!(r.logs, "hello\n");
+        let usage = r.usage.expect("usage");
+        assert_eq!((usage.run_us, usage.executor.as_str()), (12, "slot 3"));
+    }
+
+    #[test]
     fn a_result_too_large_for_any_message_becomes_a_failure() {
-        let small = result_of(task(), Outcome::completed(json!("x".repeat(1000))));
+        let small = outcome_result(task(), Outcome::completed(json!("x".repeat(1000))));
         let (sent, size) = sendable(small.clone());
         assert_eq!((sent, size), (small.clone(), small.wire_size()));
         let t = task();
-        let big = result_of(
+        let big = outcome_result(
             t.clone(),
             Outcome::completed(json!("\n".repeat(MAX_ITEM_BYTES / 2))),
         );

@@ -481,6 +481,8 @@ mod tests {
             status: "COMPLETED".into(),
             result: value,
             kind: None,
+            logs: String::new(),
+            usage: None,
         }
     }
 

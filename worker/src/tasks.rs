@@ -15,9 +15,9 @@
 //! executor's queue before a slot took them (its tickets say which).
 
 use crate::functions::{FunctionCache, LoadJob, Loaded};
-use crate::outcome::{failed, kind_name, result_of, KIND_INTERNAL, KIND_LOAD};
+use crate::outcome::{failed, kind_name, outcome_result, result_of, KIND_INTERNAL, KIND_LOAD};
 use faas_protocol::{TaskMessage, TaskRef, WorkerMessage};
-use faas_runtime::{Args, FailureKind, Function, Outcome};
+use faas_runtime::{Args, FailureKind, Function, Invocation, Outcome};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -176,8 +176,14 @@ impl Tasks {
     }
 
     /// A started task ended: its `RESULT`.
-    pub fn finished(&mut self, task: TaskRef, outcome: Outcome, out: &mut Vec<Action>) {
-        self.end(task, |task| result_of(task, outcome), out);
+    pub fn finished(
+        &mut self,
+        task: TaskRef,
+        invocation: Invocation,
+        slot: usize,
+        out: &mut Vec<Action>,
+    ) {
+        self.end(task, |task| result_of(task, invocation, slot), out);
     }
 
     /// A started task could not be handed to the executor.
@@ -236,7 +242,7 @@ impl Tasks {
             self.need_module.remove(task).is_some()
         };
         if waited {
-            out.push(Action::Send(WorkerMessage::Result(result_of(
+            out.push(Action::Send(WorkerMessage::Result(outcome_result(
                 task.clone(),
                 Outcome::cancelled(),
             ))));
@@ -422,7 +428,7 @@ mod tests {
         assert_eq!(tasks.started(), 2);
 
         let mut out = Vec::new();
-        tasks.finished(t1.clone(), Outcome::completed(json!(5)), &mut out);
+        tasks.finished(t1.clone(), Invocation::unrun(Outcome::completed(json!(5))), 0, &mut out);
         match sends(&out)[..] {
             [WorkerMessage::Result(r)] => {
                 assert_eq!(
@@ -563,7 +569,7 @@ mod tests {
         // A duplicate TASK (same attempt) is ignored.
         tasks.task(message(&ts[1], f, "", json!([1, 2])), None, &mut out);
         assert!(out.is_empty());
-        tasks.finished(ts[0].clone(), Outcome::completed(json!(3)), &mut out);
+        tasks.finished(ts[0].clone(), Invocation::unrun(Outcome::completed(json!(3))), 0, &mut out);
         assert_eq!(tasks.held_count(), 2);
 
         // ts[2] was withdrawn from the executor's queue, ts[1] runs on; a
@@ -586,7 +592,7 @@ mod tests {
             }]
         );
         let mut out = Vec::new();
-        tasks.finished(ts[1].clone(), Outcome::completed(json!(3)), &mut out);
+        tasks.finished(ts[1].clone(), Invocation::unrun(Outcome::completed(json!(3))), 0, &mut out);
         assert!(started(&out).is_empty());
         assert!(tasks.idle());
     }
