@@ -5,6 +5,7 @@
 use crate::functions::{FunctionCache, LoadFailure};
 use crate::outcome::ended;
 use crate::recorder::{Bookkeeping, Done, Held};
+use faas_metrics::DispatcherMetrics;
 use faas_protocol::pace::{self, Rate};
 use faas_runtime::{Executor, Function, Invocation, Runtime, Ticket};
 use faas_store::{Claim, Final, Report, Store};
@@ -28,6 +29,9 @@ pub struct LocalConfig {
     pub claim_block: Duration,
     /// How often held tasks' leases are renewed (well within the lease).
     pub renew_every: Duration,
+    /// Where it counts what it does (`--metrics-port`, `faas up`'s
+    /// `/metrics`); None: not counted.
+    pub metrics: Option<Arc<DispatcherMetrics>>,
 }
 
 impl LocalConfig {
@@ -38,6 +42,7 @@ impl LocalConfig {
             consumer: format!("local-{}", uuid::Uuid::new_v4()),
             claim_block: Duration::from_secs(1),
             renew_every: Duration::from_secs(3),
+            metrics: None,
         }
     }
 }
@@ -140,7 +145,12 @@ pub async fn run_local(
         stops: _,
         mut deleted,
         mut registered,
-    } = Bookkeeping::start(&store, &config.consumer, config.renew_every);
+    } = Bookkeeping::start(
+        &store,
+        &config.consumer,
+        config.renew_every,
+        config.metrics.clone(),
+    );
     // These end with the renewer, which holds the senders.
     {
         let functions = functions.clone();

@@ -63,6 +63,8 @@ pub struct PullConfig {
     pub claim_block: Duration,
     /// How often held tasks' leases are renewed in the store.
     pub renew_every: Duration,
+    /// Where it counts what it does; None: not counted.
+    pub metrics: Option<std::sync::Arc<faas_metrics::DispatcherMetrics>>,
     /// Tasks claimed ahead per slot of the live workers, so that a request
     /// is answered from memory instead of a store round trip.
     pub claim_ahead_per_slot: usize,
@@ -84,6 +86,7 @@ impl PullConfig {
             consumer: format!("pull-{}", uuid::Uuid::new_v4()),
             claim_block: Duration::from_secs(1),
             renew_every: Duration::from_secs(3),
+            metrics: None,
             claim_ahead_per_slot: 3,
             curve: None,
             allow_plain_beyond_loopback: false,
@@ -155,6 +158,7 @@ pub async fn run_pull(
         consumer: &config.consumer,
         claim_block: config.claim_block,
         renew_every: config.renew_every,
+        metrics: config.metrics.clone(),
     };
     let (io, inboxes, running) = remote::start(store, listen)?;
     let mut scheduler = Scheduler {
@@ -666,6 +670,12 @@ impl Scheduler {
                 last_seen: w.last_seen,
             })
             .collect();
-        publish_workers(&self.io.store, &self.config.consumer, "pull", rows);
+        publish_workers(
+            &self.io.store,
+            &self.config.consumer,
+            "pull",
+            rows,
+            self.io.metrics.as_deref(),
+        );
     }
 }

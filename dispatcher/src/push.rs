@@ -37,6 +37,8 @@ pub struct PushConfig {
     pub claim_block: Duration,
     /// How often held tasks' leases are renewed.
     pub renew_every: Duration,
+    /// Where it counts what it does; None: not counted.
+    pub metrics: Option<std::sync::Arc<faas_metrics::DispatcherMetrics>>,
     /// Fewest tasks sent to a worker beyond its slots, per slot, so a slot
     /// that frees up starts the next task without a round trip to the
     /// dispatcher. A worker that completes tasks fast is sent more: the
@@ -60,6 +62,7 @@ impl PushConfig {
             consumer: format!("push-{}", uuid::Uuid::new_v4()),
             claim_block: Duration::from_secs(1),
             renew_every: Duration::from_secs(3),
+            metrics: None,
             prefetch_per_slot: 4,
             curve: None,
             allow_plain_beyond_loopback: false,
@@ -115,6 +118,7 @@ pub async fn run_push(
         consumer: &config.consumer,
         claim_block: config.claim_block,
         renew_every: config.renew_every,
+        metrics: config.metrics.clone(),
     };
     let (io, inboxes, running) = remote::start(store, listen)?;
     let mut scheduler = Scheduler {
@@ -220,7 +224,13 @@ impl Scheduler {
                 last_seen: w.last_seen,
             })
             .collect();
-        publish_workers(&self.io.store, &self.config.consumer, "push", rows);
+        publish_workers(
+            &self.io.store,
+            &self.config.consumer,
+            "push",
+            rows,
+            self.io.metrics.as_deref(),
+        );
     }
 
     async fn message(&mut self, from: Identity, key: Option<CurveKey>, message: WorkerMessage) {

@@ -1,8 +1,9 @@
 //! Shared by every dispatch mode: writing ended attempts to the store in
 //! batches, and renewing the leases of the tasks a dispatcher holds.
 
+use faas_metrics::DispatcherMetrics;
 use faas_runtime::Ticket;
-use faas_store::{Claim, Final, FunctionId, Notice, Report, Store, StoreError, TaskId};
+use faas_store::{now_ms, Claim, Final, FunctionId, Notice, Report, Store, StoreError, TaskId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -11,14 +12,31 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 /// The claims a dispatcher holds (running or about to run), whose leases it
 /// keeps alive; in local mode with the ticket that stops each one.
 #[derive(Clone, Default)]
-pub struct Held(Arc<Mutex<HashMap<TaskId, HeldClaim>>>);
+pub struct Held {
+    claims: Arc<Mutex<HashMap<TaskId, HeldClaim>>>,
+    /// Counts what is held (`faas_tasks_running`) and each claim's wait.
+    metrics: Option<Arc<DispatcherMetrics>>,
+}
 
 /// A held claim, and the ticket of its invocation (local mode).
 type HeldClaim = (Claim, Option<Ticket>);
 
 impl Held {
+    pub fn new(metrics: Option<Arc<DispatcherMetrics>>) -> Self {
+        Held {
+            claims: Arc::default(),
+            metrics,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<TaskId, HeldClaim>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.claims.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn count(&self, held: usize) {
+        if let Some(m) = &self.metrics {
+            m.running.set(held as i64);
+        }
     }
 
     /// Holds `claim`, unless a later attempt of the same task is held.
@@ -35,7 +53,12 @@ impl Held {
         {
             return;
         }
+        if let (Some(m), true) = (&self.metrics, claim.queued_at_ms > 0) {
+            let waited_ms = now_ms().saturating_sub(claim.queued_at_ms);
+            m.queue_wait_seconds.observe(waited_ms as f64 / 1e3);
+        }
         held.insert(claim.task_id, (claim, ticket));
+        self.count(held.len());
     }
 
     /// Stops holding `claim`: only that attempt (same attempt and receipt),
@@ -48,6 +71,7 @@ impl Held {
         {
             held.remove(&claim.task_id);
         }
+        self.count(held.len());
     }
 
     pub fn all(&self) -> Vec<Claim> {
@@ -109,7 +133,12 @@ const WRITES_IN_FLIGHT: usize = 2;
 /// piled up. Retries while the store is unreachable: a result is not dropped
 /// because Redis blinked. If it never comes back, the leases lapse and the
 /// tasks run again (at-least-once).
-pub async fn record_outcomes(store: Store, held: Held, mut done: mpsc::UnboundedReceiver<Done>) {
+pub async fn record_outcomes(
+    store: Store,
+    held: Held,
+    mut done: mpsc::UnboundedReceiver<Done>,
+    metrics: Option<Arc<DispatcherMetrics>>,
+) {
     const BATCH: usize = 256;
     let mut batch = Vec::with_capacity(BATCH);
     let mut busy = false;
@@ -135,7 +164,7 @@ pub async fn record_outcomes(store: Store, held: Held, mut done: mpsc::Unbounded
         let Ok(writer) = writers.clone().acquire_owned().await else {
             break;
         };
-        let (store, held) = (store.clone(), held.clone());
+        let (store, held, metrics) = (store.clone(), held.clone(), metrics.clone());
         in_flight.spawn(async move {
             for d in &unstarted {
                 // Hand it back; if that fails too, its lease lapses.
@@ -149,12 +178,18 @@ pub async fn record_outcomes(store: Store, held: Held, mut done: mpsc::Unbounded
                 })
                 .collect();
             let started = std::time::Instant::now();
-            write_with_retry(&store, &writes).await;
+            write_with_retry(&store, &writes, metrics.as_deref()).await;
             tracing::trace!(
                 tasks = writes.len(),
                 took_us = started.elapsed().as_micros() as u64,
                 "recorded"
             );
+            if let Some(m) = &metrics {
+                m.store_seconds
+                    .with_label_values(&["finish"])
+                    .observe(started.elapsed().as_secs_f64());
+                observe_ended(m, &writes);
+            }
             for d in finished.iter().chain(&unstarted) {
                 held.remove(&d.claim);
             }
@@ -166,7 +201,36 @@ pub async fn record_outcomes(store: Store, held: Held, mut done: mpsc::Unbounded
     while in_flight.join_next().await.is_some() {}
 }
 
-async fn write_with_retry(store: &Store, writes: &[(Claim, Final, Report)]) {
+/// Counts recorded final states (a batch's counts by function, status and
+/// kind at once), their runs and their latency.
+fn observe_ended(metrics: &DispatcherMetrics, writes: &[(Claim, Final, Report)]) {
+    let now = now_ms();
+    let mut counts: HashMap<(FunctionId, &str, &str), u64> = HashMap::new();
+    for (claim, outcome, report) in writes {
+        let key = (
+            claim.function_id,
+            outcome.status().as_str(),
+            outcome.kind().unwrap_or(""),
+        );
+        *counts.entry(key).or_default() += 1;
+        if let Some(usage) = &report.usage {
+            metrics.run_seconds.observe(usage.run_us as f64 / 1e6);
+        }
+        if claim.queued_at_ms > 0 {
+            let ms = now.saturating_sub(claim.queued_at_ms);
+            metrics.latency_seconds.observe(ms as f64 / 1e3);
+        }
+    }
+    for ((function, status, kind), n) in counts {
+        metrics.finished(function, status, kind, n);
+    }
+}
+
+async fn write_with_retry(
+    store: &Store,
+    writes: &[(Claim, Final, Report)],
+    metrics: Option<&DispatcherMetrics>,
+) {
     let mut delay = Duration::from_millis(100);
     for _ in 0..60 {
         match store.finish_many(writes).await {
@@ -185,6 +249,9 @@ async fn write_with_retry(store: &Store, writes: &[(Claim, Final, Report)]) {
                 return;
             }
             Err(e) => {
+                if let Some(m) = metrics {
+                    m.store_errors.with_label_values(&["finish"]).inc();
+                }
                 tracing::warn!("cannot record {} results yet: {e}", writes.len());
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(2));
@@ -213,13 +280,23 @@ pub struct Bookkeeping {
 }
 
 impl Bookkeeping {
-    pub fn start(store: &Store, consumer: &str, renew_every: Duration) -> Self {
-        let held = Held::default();
+    pub fn start(
+        store: &Store,
+        consumer: &str,
+        renew_every: Duration,
+        metrics: Option<Arc<DispatcherMetrics>>,
+    ) -> Self {
+        let held = Held::new(metrics.clone());
         let (done, done_rx) = mpsc::unbounded_channel();
         let (stop_tx, stops) = mpsc::unbounded_channel();
         let (deleted_tx, deleted) = mpsc::unbounded_channel();
         let (registered_tx, registered) = mpsc::unbounded_channel();
-        let recorder = tokio::spawn(record_outcomes(store.clone(), held.clone(), done_rx));
+        let recorder = tokio::spawn(record_outcomes(
+            store.clone(),
+            held.clone(),
+            done_rx,
+            metrics,
+        ));
         let renewer = tokio::spawn(renew_leases(
             store.clone(),
             consumer.to_string(),

@@ -10,6 +10,7 @@ use faas_protocol::budget::{
     json_len, too_large, MAX_ITEM_BYTES, MAX_MODULE_FRAME_BYTES, TOO_LARGE,
 };
 use faas_protocol::{FunctionInfo, ResultMessage, TaskMessage, TaskRef};
+use faas_metrics::DispatcherMetrics;
 use faas_store::{Claim, Final, FunctionId, Report, Store, TaskId};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -81,6 +82,8 @@ pub struct Plumbing {
     claiming: usize,
     claiming_for: usize,
     claim_block: Duration,
+    /// Where workers and their free slots are counted.
+    pub metrics: Option<Arc<DispatcherMetrics>>,
 }
 
 /// What the scheduler's loop reads: workers' messages and landed claims.
@@ -114,6 +117,7 @@ pub struct Listen<'a> {
     pub consumer: &'a str,
     pub claim_block: Duration,
     pub renew_every: Duration,
+    pub metrics: Option<Arc<DispatcherMetrics>>,
 }
 
 /// Binds the ROUTER and starts the recorder, the lease renewer and the
@@ -165,7 +169,12 @@ pub fn start(
         stops,
         deleted,
         registered: _,
-    } = Bookkeeping::start(&store, listen.consumer, listen.renew_every);
+    } = Bookkeeping::start(
+        &store,
+        listen.consumer,
+        listen.renew_every,
+        listen.metrics.clone(),
+    );
     let (want, want_rx) = mpsc::unbounded_channel();
     let (claims_tx, claims) = mpsc::unbounded_channel();
     let claimer = tokio::spawn(claimer(
@@ -191,6 +200,7 @@ pub fn start(
         claiming: 0,
         claiming_for: 0,
         claim_block: listen.claim_block,
+        metrics: listen.metrics,
     };
     let running = Running {
         router,
@@ -829,6 +839,7 @@ pub fn claim_from_ref(task: &TaskRef) -> Claim {
         payload: Value::Null,
         attempt: task.attempt,
         receipt: task.receipt.clone(),
+        queued_at_ms: 0,
     }
 }
 
@@ -856,7 +867,18 @@ pub struct WorkerRow<'a> {
 
 /// Publishes the live workers to the store (for `GET /workers`), without
 /// waiting.
-pub fn publish_workers(store: &Store, consumer: &str, mode: &str, rows: Vec<WorkerRow<'_>>) {
+pub fn publish_workers(
+    store: &Store,
+    consumer: &str,
+    mode: &str,
+    rows: Vec<WorkerRow<'_>>,
+    metrics: Option<&DispatcherMetrics>,
+) {
+    if let Some(m) = metrics {
+        m.workers.set(rows.len() as i64);
+        let free: usize = rows.iter().map(|w| w.slots.saturating_sub(w.running)).sum();
+        m.free_slots.set(free as i64);
+    }
     let list: Vec<Value> = rows
         .into_iter()
         .map(|w| faas_contract::WorkerRow {

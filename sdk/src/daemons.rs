@@ -8,7 +8,10 @@ use anyhow::{bail, Context};
 use faas_dispatcher::{
     run_local, run_pull, run_push, AllowList, CurveServer, LocalConfig, PullConfig, PushConfig,
 };
+use crate::metrics_endpoint::MetricsArgs;
+use faas_metrics::{DispatcherMetrics, Metrics, WorkerMetrics};
 use faas_runtime::{Runtime, RuntimeConfig};
+use std::sync::Arc;
 use faas_server::{router, serve, AppState, ServerConfig};
 use faas_store::{RedisOptions, Store, StoreConfig};
 use std::path::{Path, PathBuf};
@@ -236,6 +239,8 @@ pub struct DispatcherArgs {
     /// tasks and report results. Only on a network you trust
     #[arg(long)]
     pub insecure_no_auth: bool,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -276,6 +281,8 @@ pub struct WorkerArgs {
     pub no_curve: bool,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the level (info by default).
@@ -504,11 +511,12 @@ async fn prepare_keys(
     Ok(())
 }
 
-fn local_config(slots: usize, lease: Duration) -> LocalConfig {
-    LocalConfig {
+fn local_config(slots: usize, lease: Duration, metrics: &Metrics) -> anyhow::Result<LocalConfig> {
+    Ok(LocalConfig {
         renew_every: lease / 3,
+        metrics: Some(Arc::new(DispatcherMetrics::new(metrics)?)),
         ..LocalConfig::new(slots)
-    }
+    })
 }
 
 /// `faas up`: the REST server and a local dispatcher in one process.
@@ -537,7 +545,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let dispatcher = tokio::spawn(run_local(
         store.clone(),
         runtime,
-        local_config(slots, lease),
+        local_config(slots, lease, &state.metrics)?,
         shutdown.clone(),
     ));
     tracing::info!(
@@ -612,6 +620,9 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         );
     }
     config.prefetch = args.prefetch;
+    let metrics = Metrics::new();
+    config.metrics = Some(Arc::new(WorkerMetrics::new(&metrics)?));
+    args.metrics.serve(&metrics).await?;
     if !args.no_curve {
         let secret = std::env::var("FAAS_WORKER_SECRET_KEY")
             .ok()
@@ -697,6 +708,8 @@ pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
         Mode::Push | Mode::Pull => Some(worker_port(&args)?),
     };
     let store = connect(Some(&args.redis), args.redis_cacert.as_deref(), config).await?;
+    let metrics = Metrics::new();
+    args.metrics.serve(&metrics).await?;
     match (args.mode, port) {
         (Mode::Local, _) | (_, None) => {}
         (Mode::Push, Some(port)) => {
@@ -708,6 +721,7 @@ pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
                 endpoint: port.endpoint,
                 curve: port.curve,
                 allow_plain_beyond_loopback: args.insecure_no_auth,
+                metrics: Some(Arc::new(DispatcherMetrics::new(&metrics)?)),
                 ..PushConfig::new(args.port)
             };
             run_push(store, config, shutdown_signal()).await?;
@@ -724,6 +738,7 @@ pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
                 endpoint: port.endpoint,
                 curve: port.curve,
                 allow_plain_beyond_loopback: args.insecure_no_auth,
+                metrics: Some(Arc::new(DispatcherMetrics::new(&metrics)?)),
                 ..PullConfig::new(args.port)
             };
             run_pull(store, config, shutdown_signal()).await?;
@@ -737,6 +752,6 @@ pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
         "faas dispatcher ready: mode local, {slots} slots, {}",
         store.describe()
     );
-    run_local(store, runtime, local_config(slots, lease), shutdown).await?;
+    run_local(store, runtime, local_config(slots, lease, &metrics)?, shutdown).await?;
     Ok(())
 }

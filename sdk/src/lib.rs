@@ -32,6 +32,7 @@ pub mod keys;
 pub mod listing;
 pub mod logs;
 pub mod map;
+pub mod metrics_endpoint;
 pub mod plot;
 pub mod port_keys;
 pub mod progress;

@@ -174,6 +174,7 @@ pub async fn execute_function(
         .submit(&caller.tenant, task_id, function_id, &req.payload, ttl)
         .await;
     submitted.map_err(|e| submit_failure(&state, e))?;
+    state.counters.submitted(function_id, 1);
     Ok((StatusCode::CREATED, Json(ExecuteResponse { task_id })))
 }
 
@@ -295,6 +296,7 @@ pub async fn execute_batch(
         .submit_many(&caller.tenant, function_id, &tasks, ttl)
         .await;
     submitted.map_err(|e| submit_failure(&state, e))?;
+    state.counters.submitted(function_id, tasks.len() as u64);
     let task_ids = tasks.into_iter().map(|(id, _)| id).collect();
     Ok((StatusCode::CREATED, Json(BatchResponse { task_ids })))
 }

@@ -15,6 +15,7 @@ mod body;
 mod cancel;
 mod docs;
 mod error;
+mod metrics;
 mod openapi;
 mod serve;
 pub mod tls;
@@ -26,6 +27,7 @@ pub use tls::{server_config as tls_config, TlsError};
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
+use faas_metrics::{Metrics, ServerMetrics};
 use faas_runtime::Runtime;
 use faas_store::Store;
 use std::sync::Arc;
@@ -91,6 +93,10 @@ pub struct AppState {
     /// an execute need not read the store to check its arguments.
     pub(crate) signatures: Arc<api::SignatureCache>,
     pub(crate) auth: Arc<auth::Auth>,
+    /// This process's metrics (`GET /metrics`); a dispatcher in the same
+    /// process (`faas up`) registers its own here too.
+    pub metrics: Metrics,
+    pub(crate) counters: Arc<ServerMetrics>,
 }
 
 impl AppState {
@@ -99,7 +105,12 @@ impl AppState {
     pub fn new(store: Store, runtime: Runtime, mut config: ServerConfig) -> Self {
         let registration = runtime.config().max_module_bytes / 3 * 4 + 1024 * 1024;
         config.body_limit = config.body_limit.max(registration);
+        let metrics = Metrics::new();
+        let counters = ServerMetrics::new(&metrics)
+            .expect("a new registry has none of the server's metrics yet");
         AppState {
+            metrics,
+            counters: Arc::new(counters),
             store,
             runtime,
             auth: Arc::new(auth::Auth::new(config.auth)),
@@ -148,6 +159,7 @@ fn keyed_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::tenant))
         .routes(routes!(admin::set_limits))
         .routes(routes!(admin::whoami))
+        .routes(routes!(metrics::metrics))
 }
 
 /// The routes anyone may call.
@@ -180,5 +192,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(docs::not_found)
         .method_not_allowed_fallback(docs::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_requests,
+        ))
         .with_state(state)
 }

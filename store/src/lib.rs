@@ -414,6 +414,16 @@ impl Store {
         each!(self, s => s.finish_many(done).await)
     }
 
+    /// Tasks queued and not yet claimed (Redis: the queue stream's length,
+    /// which also counts tasks ended since its last trim, at most about a
+    /// second's worth).
+    pub async fn queue_depth(&self) -> StoreResult<u64> {
+        match self {
+            Store::Memory(m) => Ok(m.queue_depth()),
+            Store::Redis(r) => r.queue_depth().await,
+        }
+    }
+
     /// Deletes the records of finished tasks whose retention has ended
     /// (Redis; the dispatchers call it every second). The embedded store
     /// evicts them as it goes, so there it does nothing.

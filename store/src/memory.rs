@@ -472,6 +472,7 @@ impl MemoryStore {
                 payload: task.payload.clone(),
                 attempt: task.attempts,
                 receipt: new_receipt(),
+                queued_at_ms: task.created_at_ms,
             };
             state.leases.insert(
                 id,
@@ -623,6 +624,10 @@ impl MemoryStore {
         // Written once: the waiters get the outcome itself, no re-read.
         self.waiters.notify_many([(claim.task_id, Some(ended))]);
         true
+    }
+
+    pub fn queue_depth(&self) -> u64 {
+        self.lock().queue.len() as u64
     }
 
     pub async fn publish_workers(

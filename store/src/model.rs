@@ -170,6 +170,10 @@ pub struct Claim {
     /// What `finish` needs back: backend bookkeeping (a stream entry id)
     /// and a random token of this attempt, so it cannot be guessed.
     pub receipt: String,
+    /// When its queue entry was made, ms since the Unix epoch: its
+    /// submission, or (Redis) its requeue after a lost attempt. 0 where
+    /// unknown (a claim rebuilt from a worker's report).
+    pub queued_at_ms: u64,
 }
 
 /// How an attempt ended.

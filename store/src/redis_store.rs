@@ -372,8 +372,8 @@ const FINISH_LUA: &str = r#"
 -- ARGV: stream, group, now, largest announced result, retention (ms) of a
 -- task stored without its own, then (task id, attempt, status, result
 -- json, failure kind, entry id, receipt token, logs, usage) nonets (an
--- empty failure kind, logs or usage is not written). Returns 1 per nonet
--- that was applied.
+-- empty failure kind or log is not written). Returns 1 per nonet that was
+-- applied.
 local out, ended, acks, counts, due = {}, {}, {}, {}, {}
 local cap, now = tonumber(ARGV[4]), tonumber(ARGV[3])
 for i = 6, #ARGV, 9 do
@@ -396,11 +396,15 @@ for i = 6, #ARGV, 9 do
       -- Cancelled while its claim landed (CANCEL_LUA): whatever it got to.
       status, result, kind = 'FAILED', '"cancelled"', 'cancelled'
     end
-    local fields = {'status', status, 'result', result, 'finished_at', ARGV[3]}
-    if kind ~= '' then fields[#fields + 1] = 'failure_kind'; fields[#fields + 1] = kind end
-    if logs ~= '' then fields[#fields + 1] = 'logs'; fields[#fields + 1] = logs end
-    if usage ~= '' then fields[#fields + 1] = 'usage'; fields[#fields + 1] = usage end
-    redis.call('HSET', key, unpack(fields))
+    if kind == '' and logs == '' then
+      -- The common case, without building a table.
+      redis.call('HSET', key, 'status', status, 'result', result, 'finished_at', ARGV[3], 'usage', usage)
+    else
+      local fields = {'status', status, 'result', result, 'finished_at', ARGV[3], 'usage', usage}
+      if kind ~= '' then fields[#fields + 1] = 'failure_kind'; fields[#fields + 1] = kind end
+      if logs ~= '' then fields[#fields + 1] = 'logs'; fields[#fields + 1] = logs end
+      redis.call('HSET', key, unpack(fields))
+    end
     -- The record's retention starts now (queued and running never expire).
     retire(key, tonumber(f[6]) or tonumber(ARGV[5]), now, due)
     -- Acknowledged only: the stream is trimmed below its oldest
@@ -1118,6 +1122,12 @@ impl RedisStore {
                             StoreError::Corrupt(format!("task {task} payload: {e}"))
                         })?,
                         attempt,
+                        // An entry's id starts with the ms it was added.
+                        queued_at_ms: entry
+                            .split('-')
+                            .next()
+                            .and_then(|ms| ms.parse().ok())
+                            .unwrap_or(0),
                         receipt: receipt(&entry, &token),
                     })
                 })();
@@ -1524,6 +1534,11 @@ impl RedisStore {
     }
 
     /// Deletes the queue's entries that every dispatcher is done with.
+    pub async fn queue_depth(&self) -> StoreResult<u64> {
+        let mut conn = self.conn.clone();
+        Ok(conn.xlen(STREAM).await?)
+    }
+
     pub async fn trim_queue(&self) -> StoreResult<u64> {
         let mut conn = self.conn.clone();
         Ok(self

@@ -1719,6 +1719,7 @@ async fn redis_a_task_cancelled_while_being_claimed_ends_cancelled() {
         payload: json!([]),
         attempt: 1,
         receipt: format!("{entry}.tok"),
+        queued_at_ms: 0,
     };
     assert!(s.finish(&claim, &Final::Completed(json!(1))).await.unwrap());
     assert_eq!(ending(s, finished).await, cancelled_ending());

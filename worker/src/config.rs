@@ -25,6 +25,8 @@ pub struct WorkerConfig {
     /// CURVE: the dispatcher's public key and this worker's key pair;
     /// `None`: plain ZMTP (the dispatcher must run without CURVE too).
     pub curve: Option<CurveClient>,
+    /// Where it counts what it runs (`--metrics-port`); None: not counted.
+    pub metrics: Option<std::sync::Arc<faas_metrics::WorkerMetrics>>,
 }
 
 /// A worker's CURVE settings.
@@ -51,6 +53,7 @@ impl WorkerConfig {
                 ..RuntimeConfig::default()
             },
             curve: None,
+            metrics: None,
         }
     }
 }

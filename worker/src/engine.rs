@@ -11,7 +11,9 @@ use crate::link::Link;
 use crate::tasks::{Action, Tasks};
 use crate::wake::{Mailbox, Poster};
 use faas_protocol::{TaskRef, WorkerMessage};
+use faas_metrics::WorkerMetrics;
 use faas_runtime::{Executor, Invocation, Runtime, Ticket};
+use std::sync::Arc;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -43,6 +45,7 @@ pub(crate) struct Engine {
     poster: Poster<Event>,
     executor: Executor,
     loads: crossbeam_channel::Sender<LoadJob>,
+    metrics: Option<Arc<WorkerMetrics>>,
 }
 
 impl Engine {
@@ -60,7 +63,11 @@ impl Engine {
             Mailbox::<Event>::new().map_err(WorkerError::zmq("inproc wake-up socket"))?;
         let executor = Executor::new(runtime.clone(), config.slots)?;
         let loads = spawn_loaders(runtime, LOADERS, poster.clone(), Event::Loaded)?;
+        if let Some(m) = &config.metrics {
+            m.slots.set(config.slots as i64);
+        }
         Ok(Engine {
+            metrics: config.metrics.clone(),
             tasks: Tasks::new(function_capacity),
             tickets: HashMap::new(),
             slots: config.slots,
@@ -94,10 +101,22 @@ impl Engine {
                     at,
                 } => {
                     self.tickets.remove(&task);
+                    if let Some(m) = &self.metrics {
+                        let status = match invocation.outcome.is_completed() {
+                            true => "COMPLETED",
+                            false => "FAILED",
+                        };
+                        m.finished.with_label_values(&[status]).inc();
+                        m.run_seconds.observe(invocation.usage.run_us as f64 / 1e6);
+                        m.running.set(self.tickets.len() as i64);
+                    }
                     self.tasks.finished(task, invocation, slot, &mut actions);
                     self.perform(&mut actions, &mut |message, _| outbox(message, Some(at)));
                 }
                 Event::Loaded(loaded) => {
+                    if let Some(m) = &self.metrics {
+                        m.modules_loaded.inc();
+                    }
                     self.tasks.loaded(loaded, &mut actions);
                     self.perform(&mut actions, outbox);
                 }
@@ -146,6 +165,9 @@ impl Engine {
                         match submitted {
                             Ok(()) => {
                                 self.tickets.insert(task, ticket);
+                                if let Some(m) = &self.metrics {
+                                    m.running.set(self.tickets.len() as i64);
+                                }
                             }
                             Err(e) => self.tasks.abandon(task, e.to_string(), actions),
                         }
