@@ -166,15 +166,17 @@ pub async fn record_outcomes(
         };
         let (store, held, metrics) = (store.clone(), held.clone(), metrics.clone());
         in_flight.spawn(async move {
+            let mut finished = finished;
             for d in &unstarted {
                 // Hand it back; if that fails too, its lease lapses.
                 let _ = store.release(&d.claim).await;
             }
+            // Moved, not copied: the claims stay for `held.remove` below.
             let writes: Vec<(Claim, Final, Report)> = finished
-                .iter()
+                .iter_mut()
                 .filter_map(|d| {
-                    let outcome = d.outcome.clone()?;
-                    Some((d.claim.clone(), outcome, d.report.clone()))
+                    let outcome = d.outcome.take()?;
+                    Some((d.claim.clone(), outcome, std::mem::take(&mut d.report)))
                 })
                 .collect();
             let started = std::time::Instant::now();

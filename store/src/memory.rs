@@ -609,7 +609,7 @@ impl MemoryStore {
             current.result = outcome.result();
             current.failure_kind = outcome.kind().map(str::to_string);
             current.finished_at_ms = Some(now_ms());
-            let report = report.clone().capped();
+            let report = report.capped();
             current.logs = report.logs;
             current.usage = report.usage;
             let ended = TaskOutcome {

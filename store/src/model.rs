@@ -215,31 +215,42 @@ pub struct Report {
     pub usage: Option<Usage>,
 }
 
-impl Report {
-    /// The report as it is stored: the log cut to its last
-    /// `MAX_LOG_BYTES` (a worker's report comes from the network), and the
-    /// executor's name to 100 characters.
-    pub fn capped(mut self) -> Report {
-        self.logs = last_bytes(self.logs, MAX_LOG_BYTES);
-        if let Some(usage) = &mut self.usage {
-            if usage.executor.chars().count() > 100 {
-                usage.executor = usage.executor.chars().take(100).collect();
-            }
-        }
-        self
-    }
-}
+/// Most characters of an executor's name kept (a worker names itself).
+const MAX_EXECUTOR_CHARS: usize = 100;
 
-/// The last `max` bytes of `text` at most, cut at a character.
-fn last_bytes(text: String, max: usize) -> String {
-    if text.len() <= max {
-        return text;
+impl Report {
+    /// The log as it is stored: its last `MAX_LOG_BYTES` at most (a
+    /// worker's report comes from the network), cut at a character.
+    pub fn kept_logs(&self) -> &str {
+        let text = self.logs.as_str();
+        if text.len() <= MAX_LOG_BYTES {
+            return text;
+        }
+        let mut start = text.len() - MAX_LOG_BYTES;
+        while !text.is_char_boundary(start) {
+            start += 1;
+        }
+        &text[start..]
     }
-    let mut start = text.len() - max;
-    while !text.is_char_boundary(start) {
-        start += 1;
+
+    /// The executor's name as it is stored: its first 100 characters.
+    pub fn kept_executor(usage: &Usage) -> &str {
+        match usage.executor.char_indices().nth(MAX_EXECUTOR_CHARS) {
+            Some((end, _)) => &usage.executor[..end],
+            None => &usage.executor,
+        }
     }
-    text[start..].to_string()
+
+    /// The report as it is stored (`kept_logs`, `kept_executor`).
+    pub fn capped(&self) -> Report {
+        Report {
+            logs: self.kept_logs().to_string(),
+            usage: self.usage.as_ref().map(|u| Usage {
+                executor: Report::kept_executor(u).to_string(),
+                ..u.clone()
+            }),
+        }
+    }
 }
 
 /// The failure kind of a task whose executors kept dying.

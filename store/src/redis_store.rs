@@ -1496,7 +1496,6 @@ impl RedisStore {
             .arg(self.config.default_retention_ms());
         for (claim, outcome, report) in done {
             let (entry, token) = split_receipt(&claim.receipt);
-            let report = report.clone().capped();
             invocation
                 .arg(claim.task_id.to_string())
                 .arg(claim.attempt)
@@ -1505,7 +1504,7 @@ impl RedisStore {
                 .arg(outcome.kind().unwrap_or(""))
                 .arg(entry)
                 .arg(token)
-                .arg(report.logs)
+                .arg(report.kept_logs())
                 .arg(report.usage.as_ref().map_or_else(String::new, usage_text));
         }
         let applied: Vec<i64> = invocation.invoke_async(&mut conn).await?;
@@ -2105,7 +2104,11 @@ fn parse_summary(id: TaskId, fields: &[Option<String>]) -> StoreResult<Option<Ta
 fn usage_text(usage: &Usage) -> String {
     format!(
         "{} {} {} {} {}",
-        usage.run_us, usage.peak_memory_bytes, usage.output_bytes, usage.log_bytes, usage.executor
+        usage.run_us,
+        usage.peak_memory_bytes,
+        usage.output_bytes,
+        usage.log_bytes,
+        Report::kept_executor(usage)
     )
 }
 
