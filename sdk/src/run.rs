@@ -227,8 +227,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     .await
     .context("the run thread failed")??;
     // What the function wrote to stderr (and print()ed, for a handler),
-    // before its result, as a local run of a program shows it.
-    if !invocation.logs.is_empty() {
+    // before its result, as a local run of a program shows it; not again
+    // when the failure message quotes it already (an exit code's stderr).
+    let quoted = invocation
+        .outcome
+        .failure()
+        .is_some_and(|f| f.message.contains(invocation.logs.trim()));
+    if !invocation.logs.is_empty() && !quoted {
         eprint!("{}", invocation.logs);
         if !invocation.logs.ends_with('\n') {
             eprintln!();
