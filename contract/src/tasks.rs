@@ -189,7 +189,8 @@ pub struct Usage {
     pub run_us: u64,
     /// The largest linear memory the guest had, in bytes.
     pub peak_memory_bytes: u64,
-    /// Bytes of the result as recorded (JSON text; a failure's message).
+    /// Bytes of the result: a string's text (a command's stdout), any
+    /// other value's JSON; 0 for a failed run.
     pub output_bytes: u64,
     /// Bytes the guest wrote to its log (stderr; stdout too unless stdout
     /// is the result), before the cap on what is kept.

@@ -15,8 +15,8 @@
 
 use crate::push::show_key;
 use crate::remote::{
-    self, claim_from_ref, publish_workers, sendable, task_message, unsent_outcome,
-    Assigned, Listen, ListenError, Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
+    self, claim_from_ref, publish_workers, sendable, task_message, unsent_outcome, Assigned,
+    Listen, ListenError, Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
 };
 use crate::router::{Framing, Inbound};
 use crate::zap::CurveServer;

@@ -6,8 +6,8 @@
 //! (`router.rs`), the claimer and the recorder talk to it over channels.
 
 use crate::remote::{
-    self, publish_workers, sendable, task_message, unsent_outcome, Assigned, Listen,
-    ListenError, Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
+    self, publish_workers, sendable, task_message, unsent_outcome, Assigned, Listen, ListenError,
+    Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
 };
 use crate::router::{hex_id, Framing, Identity, Inbound};
 use crate::zap::CurveServer;

@@ -6,11 +6,11 @@ use crate::functions::{fetch, LoadFailure};
 use crate::recorder::{Bookkeeping, Done, Held};
 use crate::router::{self, Framing, Inbound, Outbox, Router};
 use crate::zap::CurveServer;
+use faas_metrics::DispatcherMetrics;
 use faas_protocol::budget::{
     json_len, too_large, MAX_ITEM_BYTES, MAX_MODULE_FRAME_BYTES, TOO_LARGE,
 };
 use faas_protocol::{FunctionInfo, ResultMessage, TaskMessage, TaskRef};
-use faas_metrics::DispatcherMetrics;
 use faas_store::{Claim, Final, FunctionId, Report, Store, TaskId};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};

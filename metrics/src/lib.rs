@@ -54,7 +54,12 @@ impl Metrics {
         )?)
     }
 
-    fn histogram_vec(&self, name: &str, help: &str, labels: &[&str]) -> Result<HistogramVec, Error> {
+    fn histogram_vec(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<HistogramVec, Error> {
         self.register(HistogramVec::new(
             HistogramOpts::new(name, help).buckets(SECONDS.to_vec()),
             labels,
@@ -285,7 +290,11 @@ mod tests {
             assert_eq!(labels.label(*id), id.to_string());
         }
         assert_eq!(labels.label(ids[FUNCTION_LABELS]), "other");
-        assert_eq!(labels.label(ids[0]), ids[0].to_string(), "a named one stays named");
+        assert_eq!(
+            labels.label(ids[0]),
+            ids[0].to_string(),
+            "a named one stays named"
+        );
     }
 
     /// Every `faas_*` name the Grafana dashboard charts is one of these.
@@ -297,10 +306,16 @@ mod tests {
         WorkerMetrics::new(&metrics).unwrap();
         // A labelled family shows once it has a child.
         server.submitted(Uuid::nil(), 1);
-        server.http_requests.with_label_values(&["/", "GET", "200"]).inc();
+        server
+            .http_requests
+            .with_label_values(&["/", "GET", "200"])
+            .inc();
         server.http_seconds.with_label_values(&["/"]).observe(0.1);
         dispatcher.finished(Uuid::nil(), "COMPLETED", "", 1);
-        dispatcher.store_seconds.with_label_values(&["finish"]).observe(0.1);
+        dispatcher
+            .store_seconds
+            .with_label_values(&["finish"])
+            .observe(0.1);
         dispatcher.store_errors.with_label_values(&["finish"]).inc();
         let known: HashSet<String> = metrics
             .registry
@@ -308,7 +323,10 @@ mod tests {
             .iter()
             .map(|f| f.name().to_string())
             .collect();
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/grafana/faas-dashboard.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/grafana/faas-dashboard.json"
+        );
         let dashboard: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let mut charted = 0;
@@ -324,7 +342,10 @@ mod tests {
                         .iter()
                         .find_map(|s| name.strip_suffix(s))
                         .unwrap_or(&name);
-                    assert!(known.contains(base), "the dashboard charts {name}, which is not a metric");
+                    assert!(
+                        known.contains(base),
+                        "the dashboard charts {name}, which is not a metric"
+                    );
                     charted += 1;
                 }
             }
@@ -337,20 +358,32 @@ mod tests {
         let metrics = Metrics::new();
         let server = ServerMetrics::new(&metrics).unwrap();
         let dispatcher = DispatcherMetrics::new(&metrics).unwrap();
-        assert!(ServerMetrics::new(&metrics).is_err(), "a second server group clashes");
+        assert!(
+            ServerMetrics::new(&metrics).is_err(),
+            "a second server group clashes"
+        );
         server.submitted(Uuid::nil(), 3);
         dispatcher.finished(Uuid::nil(), "FAILED", "trap", 1);
         dispatcher.run_seconds.observe(0.002);
         let text = metrics.encode();
-        assert!(text.contains("# TYPE faas_tasks_submitted_total counter"), "{text}");
         assert!(
-            text.contains(&format!("faas_tasks_submitted_total{{function=\"{}\"}} 3", Uuid::nil())),
+            text.contains("# TYPE faas_tasks_submitted_total counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "faas_tasks_submitted_total{{function=\"{}\"}} 3",
+                Uuid::nil()
+            )),
             "{text}"
         );
         assert!(
             text.contains("faas_tasks_finished_total{kind=\"trap\",status=\"FAILED\"} 1"),
             "{text}"
         );
-        assert!(text.contains("faas_task_run_seconds_bucket{le=\"0.0025\"} 1"), "{text}");
+        assert!(
+            text.contains("faas_task_run_seconds_bucket{le=\"0.0025\"} 1"),
+            "{text}"
+        );
     }
 }

@@ -101,7 +101,11 @@ impl ResultMessage {
             + string_len(&self.status)
             + self.kind.as_deref().map_or(0, string_len)
             + json_len(&self.result)
-            + if self.logs.is_empty() { 0 } else { 10 + string_len(&self.logs) }
+            + if self.logs.is_empty() {
+                0
+            } else {
+                10 + string_len(&self.logs)
+            }
             + self
                 .usage
                 .as_ref()

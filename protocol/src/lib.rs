@@ -11,11 +11,11 @@ pub mod budget;
 pub mod curve;
 pub mod pace;
 
+/// What a run used, as the REST API shows it.
+pub use faas_contract::Usage;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-/// What a run used, as the REST API shows it.
-pub use faas_contract::Usage;
 use uuid::Uuid;
 
 /// Frame 0 of every message.

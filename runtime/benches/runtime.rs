@@ -70,12 +70,17 @@ fn run_pool(pool: &Executor, f: &Function, n: u64) {
     for _ in 0..n {
         let done = done.clone();
         let tx = tx.clone();
-        pool.submit(f.clone(), Args::Typed(vec![]), None, move |invocation, _slot| {
-            debug_assert!(invocation.outcome.is_completed());
-            if done.fetch_add(1, Ordering::Relaxed) + 1 == n {
-                let _ = tx.send(());
-            }
-        })
+        pool.submit(
+            f.clone(),
+            Args::Typed(vec![]),
+            None,
+            move |invocation, _slot| {
+                debug_assert!(invocation.outcome.is_completed());
+                if done.fetch_add(1, Ordering::Relaxed) + 1 == n {
+                    let _ = tx.send(());
+                }
+            },
+        )
         .expect("pool open");
     }
     rx.recv().expect("all done");

@@ -3,9 +3,9 @@
 //! happened to an `Outcome`.
 
 use crate::component::{CompiledComponent, ComponentHost, HANDLE};
+use crate::config::RuntimeConfig;
 use crate::host::{HostState, LimitHit, Limiter};
 use crate::load::{Code, Function};
-use crate::config::RuntimeConfig;
 use crate::outcome::{FailureKind, Invocation, Outcome, Usage};
 use crate::output::CappedOutput;
 use crate::pool::Ticket;
@@ -189,19 +189,13 @@ impl Runtime {
         let limiter = &store.data().limiter;
         let (hit, peak_memory_bytes) = (limiter.hit, limiter.peak_memory_bytes);
 
-        let mut output_bytes = 0;
         let outcome = match ended {
             Err(_elapsed) => timeout_failure(timeout),
             Ok(Ok(results)) => match function.convention {
                 Convention::Typed(_) => {
-                    let value = results_to_json(results.iter().map(from_val).collect());
-                    output_bytes = value.to_string().len();
-                    Outcome::completed(value)
+                    Outcome::completed(results_to_json(results.iter().map(from_val).collect()))
                 }
-                _ => {
-                    output_bytes = stdout.len();
-                    Outcome::completed(stdout_value(&stdout))
-                }
+                _ => Outcome::completed(stdout_value(&stdout)),
             },
             Ok(Err(stage)) => classify(
                 stage,
@@ -214,7 +208,7 @@ impl Runtime {
         };
         retired.keep(store);
         let outcome = within_output_caps(outcome, config.max_output_bytes, &stdout, &stderr);
-        reported(config, outcome, &stderr, run_us, peak_memory_bytes, output_bytes)
+        reported(config, outcome, &stderr, run_us, peak_memory_bytes)
     }
 }
 
@@ -280,14 +274,10 @@ impl Runtime {
         let run_us = started.elapsed().as_micros() as u64;
         let limiter = &store.data().limiter;
         let (hit, peak_memory_bytes) = (limiter.hit, limiter.peak_memory_bytes);
-        let mut output_bytes = 0;
         let outcome = match ended {
             Err(_elapsed) => timeout_failure(timeout),
             Ok(Ok(Ended::Handled(Ok(text)))) => match serde_json::from_str::<Value>(&text) {
-                Ok(value) => {
-                    output_bytes = text.len();
-                    Outcome::completed(value)
-                }
+                Ok(value) => Outcome::completed(value),
                 Err(e) => Outcome::failed(
                     FailureKind::Error,
                     format!(
@@ -297,10 +287,7 @@ impl Runtime {
                 ),
             },
             Ok(Ok(Ended::Handled(Err(message)))) => Outcome::failed(FailureKind::Error, message),
-            Ok(Ok(Ended::Ran(Ok(())))) => {
-                output_bytes = stdout.len();
-                Outcome::completed(stdout_value(&stdout))
-            }
+            Ok(Ok(Ended::Ran(Ok(())))) => Outcome::completed(stdout_value(&stdout)),
             Ok(Ok(Ended::Ran(Err(())))) => Outcome::failed(
                 FailureKind::ExitCode,
                 with_stderr("exit code 1".into(), &stderr, ": "),
@@ -316,7 +303,7 @@ impl Runtime {
         };
         retired.keep(store);
         let outcome = within_output_caps(outcome, config.max_output_bytes, &stdout, &stderr);
-        reported(config, outcome, &stderr, run_us, peak_memory_bytes, output_bytes)
+        reported(config, outcome, &stderr, run_us, peak_memory_bytes)
     }
 }
 
@@ -339,9 +326,9 @@ fn reported(
     stderr: &CappedOutput,
     run_us: u64,
     peak_memory_bytes: usize,
-    output_bytes: usize,
 ) -> Invocation {
     let log_bytes = stderr.len() as u64;
+    let output_bytes = result_bytes(&outcome);
     let (logs, _dropped) = stderr.tail(config.max_log_bytes);
     Invocation {
         outcome,
@@ -349,10 +336,35 @@ fn reported(
         usage: Usage {
             run_us,
             peak_memory_bytes: peak_memory_bytes as u64,
-            output_bytes: output_bytes as u64,
+            output_bytes,
             log_bytes,
             executor: String::new(),
         },
+    }
+}
+
+/// The bytes of a completed invocation's result: a command's stdout as
+/// text, any other value as JSON (counted, not written out); 0 for a
+/// failure. Every way to complete (a return, `proc_exit(0)`) ends here.
+fn result_bytes(outcome: &Outcome) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len() as u64;
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    match outcome.value() {
+        Some(Value::String(text)) => text.len() as u64,
+        Some(value) => {
+            let mut count = Count(0);
+            let _ = serde_json::to_writer(&mut count, value);
+            count.0
+        }
+        None => 0,
     }
 }
 

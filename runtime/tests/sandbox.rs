@@ -261,7 +261,9 @@ fn wasi_exit_code_fails_with_the_code_and_stderr() {
 
 /// One invocation with its logs and usage.
 fn invocation(rt: &Runtime, wat: &str, entry: Option<&str>, payload: Value) -> Invocation {
-    let function = rt.load(wat.as_bytes(), "test", entry).expect("module loads");
+    let function = rt
+        .load(wat.as_bytes(), "test", entry)
+        .expect("module loads");
     let args = function.parse_args(&payload).expect("arguments fit");
     rt.invocation(&function, args, None)
 }
@@ -513,7 +515,8 @@ fn an_infinite_loop_holds_one_slot_only_and_traps_do_not_kill_the_pool() {
     let started = Instant::now();
     for i in 0..50 {
         assert_eq!(
-            pool.run(boom.clone(), Args::Typed(vec![]), None).outcome
+            pool.run(boom.clone(), Args::Typed(vec![]), None)
+                .outcome
                 .failure()
                 .map(|f| f.kind),
             Some(FailureKind::Trap)
@@ -571,7 +574,7 @@ fn a_cancelled_invocation_never_runs_and_a_started_one_cannot_be_cancelled() {
             None,
             ticket.clone(),
             move |invocation, _slot| {
-            let o = invocation.outcome;
+                let o = invocation.outcome;
                 let _ = tx.send(("add", o));
             },
         )
@@ -643,7 +646,8 @@ fn stop_interrupts_a_computing_guest_and_a_sleeping_one() {
     // The slots are free again.
     let f = runtime().load(TYPED.as_bytes(), "add", None).unwrap();
     assert_eq!(
-        pool.run(f, Args::Typed(vec![Arg::I32(1), Arg::I32(2)]), None).outcome
+        pool.run(f, Args::Typed(vec![Arg::I32(1), Arg::I32(2)]), None)
+            .outcome
             .value(),
         Some(&json!(3))
     );

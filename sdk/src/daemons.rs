@@ -4,17 +4,17 @@
 //! a clear message when it cannot start. Push and pull dispatchers and
 //! workers get their CURVE keys here (`port_keys.rs`).
 
+use crate::metrics_endpoint::MetricsArgs;
 use anyhow::{bail, Context};
 use faas_dispatcher::{
     run_local, run_pull, run_push, AllowList, CurveServer, LocalConfig, PullConfig, PushConfig,
 };
-use crate::metrics_endpoint::MetricsArgs;
 use faas_metrics::{DispatcherMetrics, Metrics, WorkerMetrics};
 use faas_runtime::{Runtime, RuntimeConfig};
-use std::sync::Arc;
 use faas_server::{router, serve, AppState, ServerConfig};
 use faas_store::{RedisOptions, Store, StoreConfig};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -752,6 +752,12 @@ pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
         "faas dispatcher ready: mode local, {slots} slots, {}",
         store.describe()
     );
-    run_local(store, runtime, local_config(slots, lease, &metrics)?, shutdown).await?;
+    run_local(
+        store,
+        runtime,
+        local_config(slots, lease, &metrics)?,
+        shutdown,
+    )
+    .await?;
     Ok(())
 }

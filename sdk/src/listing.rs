@@ -117,7 +117,10 @@ fn tasks_table(tasks: &[TaskInfo], now_ms: u64) -> String {
             t.function_id,
             status,
             t.attempts,
-            or_dash(t.queue_wait_ms.map(|ms| duration_text(ms.saturating_mul(1000)))),
+            or_dash(
+                t.queue_wait_ms
+                    .map(|ms| duration_text(ms.saturating_mul(1000)))
+            ),
             or_dash(t.usage.as_ref().map(|u| duration_text(u.run_us))),
             or_dash(t.usage.as_ref().map(|u| size_text(u.peak_memory_bytes))),
             age_text(t.created_at_ms, now_ms)
@@ -276,10 +279,9 @@ mod tests {
         };
         let table = tasks_table(&[t.clone()], 2_000);
         assert!(
-            table
-                .lines()
-                .nth(1)
-                .is_some_and(|l| l.contains("FAILED (trap)         1    3.0ms    1.5ms  128.0 KiB     1s")),
+            table.lines().nth(1).is_some_and(
+                |l| l.contains("FAILED (trap)         1    3.0ms    1.5ms  128.0 KiB     1s")
+            ),
             "{table}"
         );
         let unrun = TaskInfo {
@@ -289,10 +291,9 @@ mod tests {
         };
         let table = tasks_table(&[unrun], 2_000);
         assert!(
-            table
-                .lines()
-                .nth(1)
-                .is_some_and(|l| l.contains("FAILED (trap)         1        -        -          -     1s")),
+            table.lines().nth(1).is_some_and(
+                |l| l.contains("FAILED (trap)         1        -        -          -     1s")
+            ),
             "{table}"
         );
         assert_eq!(duration_text(999), "999us");

@@ -14,7 +14,12 @@ pub struct MetricsArgs {
     #[arg(long, value_name = "PORT")]
     pub metrics_port: Option<u16>,
     /// Address the metrics port listens on
-    #[arg(long, value_name = "HOST", default_value = "127.0.0.1", requires = "metrics_port")]
+    #[arg(
+        long,
+        value_name = "HOST",
+        default_value = "127.0.0.1",
+        requires = "metrics_port"
+    )]
     pub metrics_host: String,
 }
 
@@ -44,7 +49,8 @@ impl MetricsArgs {
             // The API's own serving loop: header and body timeouts, a
             // connection cap.
             let config = faas_server::ServerConfig::default();
-            if let Err(e) = faas_server::serve(listener, app, &config, std::future::pending()).await {
+            if let Err(e) = faas_server::serve(listener, app, &config, std::future::pending()).await
+            {
                 tracing::warn!("the metrics port stopped: {e}");
             }
         });

@@ -229,7 +229,10 @@ fn logs_prints_what_a_task_wrote_and_tasks_shows_its_usage() {
         header.contains("WAIT") && header.contains("RUN") && header.contains("MEMORY"),
         "{out}"
     );
-    let row = out.lines().find(|l| l.starts_with(&task)).expect("the task's row");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with(&task))
+        .expect("the task's row");
     assert!(row.contains("128.0 KiB"), "its peak memory: {out}");
     // An unknown task is the server's 404, said plainly.
     let out = up.faas(&["logs", &Uuid::new_v4().to_string()]);

@@ -14,8 +14,9 @@ use base64::Engine as _;
 use faas_contract::{
     BatchRequest, BatchResponse, ExecuteRequest, ExecuteResponse, Function, FunctionDeleted,
     FunctionList, FunctionQuery, FunctionRow, Health, RegisterRequest, RegisterResponse,
-    ResultList, ResultQuery, ResultRow, ResultsRequest, StatusResponse, Task, TaskList, TaskQuery,
-    TaskLogs, TaskResult, TaskRow, TaskStatus, WorkerList, DEFAULT_LIST_LIMIT, MAX_BATCH, MAX_LIST_LIMIT,
+    ResultList, ResultQuery, ResultRow, ResultsRequest, StatusResponse, Task, TaskList, TaskLogs,
+    TaskQuery, TaskResult, TaskRow, TaskStatus, WorkerList, DEFAULT_LIST_LIMIT, MAX_BATCH,
+    MAX_LIST_LIMIT,
 };
 use faas_runtime::Convention;
 use faas_store::{now_ms, FunctionRecord, StoreError, TaskRecord, TaskSummary};

@@ -39,7 +39,11 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Re
 /// Counts each request by its route's pattern (not its path: ids would
 /// make a label per task), method and status, and times it. The pattern
 /// reads `/result/:task_id`: braces in a label value trip some parsers.
-pub async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn count_requests(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()

@@ -9,8 +9,7 @@ use crate::keys::ApiKey;
 use crate::model::{
     function_deleted_message, lost_message, new_receipt, now_ms, Cancelled, Claim, Final,
     FunctionId, FunctionRecord, Notice, Report, TaskId, TaskOutcome, TaskRecord, TaskStatus,
-    TaskSummary,
-    CANCELLED, LOST_KIND, MISSING_FUNCTION, RECENT_TASKS,
+    TaskSummary, CANCELLED, LOST_KIND, MISSING_FUNCTION, RECENT_TASKS,
 };
 use crate::retention::{deadline, Finished};
 use crate::tenants::{Bucket, LimitOverrides, OverQuota, TenantInfo};

@@ -20,8 +20,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::keys::{ApiKey, KeyCache};
 use crate::model::{
     new_receipt, now_ms, Cancelled, Claim, Final, FunctionId, FunctionRecord, Notice, Report,
-    TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary, Usage, DEFAULT_TENANT,
-    RECENT_TASKS,
+    TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary, Usage, DEFAULT_TENANT, RECENT_TASKS,
 };
 use crate::redis_url::{redact_url, Locator, Primary, RedisOptions, WAIT_TIMEOUT};
 use crate::tenants::{LimitOverrides, OverQuota, TenantInfo};

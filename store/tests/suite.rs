@@ -192,7 +192,11 @@ async fn a_finished_task_keeps_its_log_and_usage(f: Fixture) {
     };
     // A log over the cap (from a worker, say) keeps its last bytes; an
     // attempt that never reached the guest reports nothing.
-    let long_log = format!("{}{}", "x".repeat(70_000 - MAX_LOG_BYTES), "y".repeat(MAX_LOG_BYTES));
+    let long_log = format!(
+        "{}{}",
+        "x".repeat(70_000 - MAX_LOG_BYTES),
+        "y".repeat(MAX_LOG_BYTES)
+    );
     let done = vec![
         (
             claims[0].clone(),

@@ -204,7 +204,9 @@ async fn a_python_handler_runs_and_fails_as_it_should(mode: &str) {
         "{mode}"
     );
     // What it print()s is its task's log.
-    let task = api.execute(py, &json!({"print": "hello from Python"})).await;
+    let task = api
+        .execute(py, &json!({"print": "hello from Python"}))
+        .await;
     assert_eq!(api.wait_final(task).await.1, json!("printed"), "{mode}");
     let logs = api.get(&format!("/tasks/{task}/logs")).await.json();
     assert_eq!(

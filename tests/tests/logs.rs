@@ -79,14 +79,20 @@ async fn logs_and_usage_are_kept_with_each_task(mode: &str) {
     );
     let usage = &record["usage"];
     assert_eq!(usage["peak_memory_bytes"], 2 * 65536, "{mode}: {usage}");
-    assert_eq!((&usage["output_bytes"], &usage["log_bytes"]), (&json!(7), &json!(11)));
+    assert_eq!(
+        (&usage["output_bytes"], &usage["log_bytes"]),
+        (&json!(7), &json!(11))
+    );
     assert!(usage["run_us"].as_u64().is_some(), "{mode}: {usage}");
     let name = usage["executor"].as_str().unwrap_or_default();
     assert!(
         name.starts_with(executor) && name.ends_with(" slot 0"),
         "{mode}: {name}"
     );
-    assert!(record["queue_wait_ms"].as_u64().is_some(), "{mode}: {record}");
+    assert!(
+        record["queue_wait_ms"].as_u64().is_some(),
+        "{mode}: {record}"
+    );
 
     // A typed export: both streams are the log, in the order written.
     let (record, logs) = run(&api, typed, json!([41])).await;

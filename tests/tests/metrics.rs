@@ -18,9 +18,8 @@ fn parse(text: &str) -> Scrape {
 /// The value of the counter or gauge `name` whose labels include `labels`
 /// (summed over the rest), or of a histogram's count.
 fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let matches = |s: &&Sample| {
-        s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))
-    };
+    let matches =
+        |s: &&Sample| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v));
     scrape
         .samples
         .iter()
@@ -90,13 +89,23 @@ async fn the_server_the_dispatcher_and_the_worker_count_what_they_did() {
     let server = parse(&reply.body);
     let add_label = add.to_string();
     assert_eq!(
-        value(&server, "faas_tasks_submitted_total", &[("function", &add_label)]),
+        value(
+            &server,
+            "faas_tasks_submitted_total",
+            &[("function", &add_label)]
+        ),
         4.0
     );
     assert_eq!(value(&server, "faas_tasks_submitted_total", &[]), 5.0);
     let executes = [("route", "/execute_function"), ("status", "201")];
     assert_eq!(value(&server, "faas_http_requests_total", &executes), 5.0);
-    assert!(value(&server, "faas_http_requests_total", &[("route", "/result/:task_id")]) >= 5.0);
+    assert!(
+        value(
+            &server,
+            "faas_http_requests_total",
+            &[("route", "/result/:task_id")]
+        ) >= 5.0
+    );
     assert_eq!(
         value(
             &server,
@@ -122,11 +131,18 @@ async fn the_server_the_dispatcher_and_the_worker_count_what_they_did() {
         dispatcher = scrape_port(dispatcher_metrics).await;
     }
     let completed = [("status", "COMPLETED")];
-    assert_eq!(value(&dispatcher, "faas_tasks_finished_total", &completed), 4.0);
+    assert_eq!(
+        value(&dispatcher, "faas_tasks_finished_total", &completed),
+        4.0
+    );
     let trapped = [("status", "FAILED"), ("kind", "trap")];
-    assert_eq!(value(&dispatcher, "faas_tasks_finished_total", &trapped), 1.0);
+    assert_eq!(
+        value(&dispatcher, "faas_tasks_finished_total", &trapped),
+        1.0
+    );
     assert_eq!(value(&dispatcher, "faas_task_run_seconds", &[]), 5.0);
     assert_eq!(value(&dispatcher, "faas_task_latency_seconds", &[]), 5.0);
+    assert_eq!(value(&dispatcher, "faas_task_queue_wait_seconds", &[]), 5.0);
     assert_eq!(value(&dispatcher, "faas_workers", &[]), 1.0);
     assert_eq!(value(&dispatcher, "faas_worker_slots_free", &[]), 2.0);
     assert_eq!(value(&dispatcher, "faas_tasks_running", &[]), 0.0);
@@ -134,7 +150,10 @@ async fn the_server_the_dispatcher_and_the_worker_count_what_they_did() {
     // The worker: what it ran.
     let worker = scrape_port(worker_metrics).await;
     assert_eq!(value(&worker, "faas_worker_tasks_total", &completed), 4.0);
-    assert_eq!(value(&worker, "faas_worker_tasks_total", &[("status", "FAILED")]), 1.0);
+    assert_eq!(
+        value(&worker, "faas_worker_tasks_total", &[("status", "FAILED")]),
+        1.0
+    );
     assert_eq!(value(&worker, "faas_worker_slots", &[]), 2.0);
     assert_eq!(value(&worker, "faas_worker_task_run_seconds", &[]), 5.0);
 }
@@ -155,5 +174,8 @@ async fn the_servers_metrics_need_an_admin_key() {
     let text = admin.get("/metrics").await.body;
     let scrape = parse(&text);
     assert!(scrape.docs.contains_key("faas_tasks_running"), "{text}");
-    assert!(scrape.docs.contains_key("faas_http_requests_total"), "{text}");
+    assert!(
+        scrape.docs.contains_key("faas_http_requests_total"),
+        "{text}"
+    );
 }

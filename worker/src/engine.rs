@@ -10,11 +10,11 @@ use crate::functions::{spawn_loaders, LoadJob, Loaded};
 use crate::link::Link;
 use crate::tasks::{Action, Tasks};
 use crate::wake::{Mailbox, Poster};
-use faas_protocol::{TaskRef, WorkerMessage};
 use faas_metrics::WorkerMetrics;
+use faas_protocol::{TaskRef, WorkerMessage};
 use faas_runtime::{Executor, Invocation, Runtime, Ticket};
-use std::sync::Arc;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Loader threads (the runtime compiles at most two modules at once).

@@ -428,7 +428,12 @@ mod tests {
         assert_eq!(tasks.started(), 2);
 
         let mut out = Vec::new();
-        tasks.finished(t1.clone(), Invocation::unrun(Outcome::completed(json!(5))), 0, &mut out);
+        tasks.finished(
+            t1.clone(),
+            Invocation::unrun(Outcome::completed(json!(5))),
+            0,
+            &mut out,
+        );
         match sends(&out)[..] {
             [WorkerMessage::Result(r)] => {
                 assert_eq!(
@@ -569,7 +574,12 @@ mod tests {
         // A duplicate TASK (same attempt) is ignored.
         tasks.task(message(&ts[1], f, "", json!([1, 2])), None, &mut out);
         assert!(out.is_empty());
-        tasks.finished(ts[0].clone(), Invocation::unrun(Outcome::completed(json!(3))), 0, &mut out);
+        tasks.finished(
+            ts[0].clone(),
+            Invocation::unrun(Outcome::completed(json!(3))),
+            0,
+            &mut out,
+        );
         assert_eq!(tasks.held_count(), 2);
 
         // ts[2] was withdrawn from the executor's queue, ts[1] runs on; a
@@ -592,7 +602,12 @@ mod tests {
             }]
         );
         let mut out = Vec::new();
-        tasks.finished(ts[1].clone(), Invocation::unrun(Outcome::completed(json!(3))), 0, &mut out);
+        tasks.finished(
+            ts[1].clone(),
+            Invocation::unrun(Outcome::completed(json!(3))),
+            0,
+            &mut out,
+        );
         assert!(started(&out).is_empty());
         assert!(tasks.idle());
     }
