@@ -70,6 +70,16 @@ pub struct FunctionRow {
     pub created_at_ms: u64,
     #[serde(default)]
     pub tenant: String,
+    /// How its tasks' payloads are taken: `typed`, `wasi_command` or
+    /// `handler` (the `kind` of the function's `convention`).
+    #[serde(default)]
+    pub kind: String,
+    /// Tasks submitted to it.
+    #[serde(default)]
+    pub invocations: u64,
+    /// Its tasks that ended FAILED (cancelled and lost ones included).
+    #[serde(default)]
+    pub failures: u64,
 }
 
 /// `GET /functions`' query.

@@ -8,6 +8,7 @@
 
 mod access;
 mod functions;
+mod stats;
 mod tasks;
 
 pub use access::{
@@ -17,6 +18,10 @@ pub use access::{
 pub use functions::{
     Function, FunctionDeleted, FunctionList, FunctionQuery, FunctionRow, RegisterRequest,
     RegisterResponse,
+};
+pub use stats::{
+    latency_bucket, latency_quantile, SecondStats, Stats, StatsQuery, LATENCY_BOUNDS_MS,
+    LATENCY_BUCKETS, STATS_RETENTION_SECONDS,
 };
 pub use tasks::{
     BatchRequest, BatchResponse, CancelList, CancelRequest, CancelResponse, ExecuteRequest,

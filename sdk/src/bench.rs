@@ -11,6 +11,7 @@ use crate::client::{Client, TaskStatus};
 use crate::commands::Connection;
 use crate::progress::Progress;
 use anyhow::{bail, Context};
+use faas_contract::{latency_quantile, LATENCY_BUCKETS, STATS_RETENTION_SECONDS};
 use serde_json::json;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -264,6 +265,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     .await?;
 
     let mut times = Vec::with_capacity(args.latency_samples);
+    let samples_from = unix_ms();
     for _ in 0..args.latency_samples {
         let started = Instant::now();
         let task = client.execute_function(function, &job.payload).await?;
@@ -285,7 +287,12 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         );
     }
 
+    if !times.is_empty() {
+        println!("{}", server_view(&client, samples_from).await);
+    }
+
     let mut rounds = Vec::new();
+    let rounds_from = unix_ms();
     let cpu_before = CpuTicks::read();
     let draw = std::io::stderr().is_terminal();
     for round in 1..=args.rounds {
@@ -328,6 +335,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         median.completion_rate / SEED_LOCAL_TASKS_PER_S,
         median.completion_rate / SEED_PUSH_TASKS_PER_S
     );
+    println!("{}", server_view(&client, rounds_from).await);
     if let (Some(threads), Workload::Fib(n)) = (args.native_threads, args.workload) {
         let native = native_fib_rate(n, threads, args.tasks);
         println!(
@@ -348,6 +356,47 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// What the server counted (`GET /stats`) from `from_ms` to now: its
+/// end-to-end latency percentiles (submission to final state, in the
+/// store's buckets) and its busiest second, beside the client's figures.
+async fn server_view(client: &Client, from_ms: u64) -> String {
+    let seconds = (unix_ms().saturating_sub(from_ms) / 1000 + 2).min(STATS_RETENTION_SECONDS);
+    let stats = match client.stats(seconds).await {
+        Ok(stats) => stats,
+        Err(e) => return format!("  server side: not shown ({e}; GET /stats needs an admin key)"),
+    };
+    let window: Vec<_> = stats
+        .seconds
+        .iter()
+        .filter(|s| s.second >= from_ms / 1000)
+        .collect();
+    let mut counts = [0u64; LATENCY_BUCKETS];
+    for second in &window {
+        for (total, n) in counts.iter_mut().zip(&second.latency_counts) {
+            *total += n;
+        }
+    }
+    let q = |q| latency_quantile(&counts, q).map_or("-".into(), |ms| format!("{ms:.1} ms"));
+    let peak = window
+        .iter()
+        .map(|s| s.completed + s.failed)
+        .max()
+        .unwrap_or(0);
+    format!(
+        "  server side (GET /stats, submission to end, every client): {} tasks ended, p50 {} p95 {} p99 {}, busiest second {peak} ended",
+        counts.iter().sum::<u64>(),
+        q(0.5),
+        q(0.95),
+        q(0.99)
+    )
 }
 
 /// The function every task calls, with what it is given and must return.

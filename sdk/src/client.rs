@@ -119,8 +119,8 @@ use faas_contract::{
 };
 pub use faas_contract::{
     CancelList, Function, FunctionDeleted, FunctionRow as FunctionInfo, KeyRow, LimitOverrides,
-    NewKey, ResultRow, Revoked, Task, TaskLogs, TaskResult, TaskRow as TaskInfo, TaskStatus,
-    TenantInfo, Usage, WorkerRow, MAX_BATCH,
+    NewKey, ResultRow, Revoked, SecondStats, Stats, Task, TaskLogs, TaskResult,
+    TaskRow as TaskInfo, TaskStatus, TenantInfo, Usage, WorkerRow, MAX_BATCH,
 };
 
 /// How a [`Client`] authenticates and whom it trusts, beyond the URL.
@@ -296,6 +296,16 @@ impl Client {
             all.unknown.extend(answer.unknown);
         }
         Ok(all)
+    }
+
+    /// What the platform did over the last `seconds`, second by second,
+    /// and the tasks queued and running now (an admin key is needed).
+    pub async fn stats(&self, seconds: u64) -> Result<Stats, ClientError> {
+        let path = "/stats";
+        let req = self
+            .request(Method::GET, path)
+            .query(&[("seconds", seconds)]);
+        self.send(req, path, REQUEST_TIMEOUT).await
     }
 
     /// Live workers of all dispatchers (push and pull modes), as the server

@@ -39,6 +39,7 @@ pub mod progress;
 pub mod python;
 pub mod run;
 pub mod seconds;
+pub mod top;
 
 pub use client::{
     Client, ClientError, ClientOptions, FunctionInfo, ResultRow, TaskInfo, TaskResult, TaskStatus,

@@ -250,6 +250,9 @@ mod tests {
             module_size: 41,
             created_at_ms: 1_000,
             tenant: "t".into(),
+            kind: "typed".into(),
+            invocations: 0,
+            failures: 0,
         };
         let table = functions_table(&[f("add"), f("a-longer-name")], 6_000);
         let lines: Vec<&str> = table.lines().collect();

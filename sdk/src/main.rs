@@ -51,6 +51,8 @@ enum Command {
     Tasks(faas_sdk::listing::TasksArgs),
     /// Print what a task's function logged (stderr, and print() in a handler); --follow waits for its end
     Logs(faas_sdk::logs::LogsArgs),
+    /// Show the platform's throughput, latency, queue, workers and busiest functions, refreshed (needs an admin key)
+    Top(faas_sdk::top::TopArgs),
     /// Invoke a function once per line of a file of JSON payloads; prints results in order
     Map(faas_sdk::map::MapArgs),
     /// Measure a running platform: round-trip latency and throughput
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
             Command::Functions(args) => faas_sdk::listing::functions(args).await,
             Command::Tasks(args) => faas_sdk::listing::tasks(args).await,
             Command::Logs(args) => faas_sdk::logs::logs(args).await,
+            Command::Top(args) => faas_sdk::top::top(args).await,
             Command::Map(args) => faas_sdk::map::map(args).await,
             Command::Bench(args) => faas_sdk::bench::bench(args).await,
             Command::Keys(args) => faas_sdk::keys::keys(args).await,

@@ -115,6 +115,8 @@ pub async fn register_function(
         module_size: binary.len() as u64,
         created_at_ms: now_ms(),
         tenant: caller.tenant.to_string(),
+        invocations: 0,
+        failures: 0,
     };
     state.store.put_function(&record, &binary).await?;
     state.signatures.put(
@@ -615,9 +617,9 @@ fn function_of(f: FunctionRecord) -> Function {
 /// Query parameters as pairs: unknown ones are ignored, a repeated one takes
 /// its last value, and nothing here can be rejected outside the API's
 /// error format.
-type Params = Query<Vec<(String, String)>>;
+pub(crate) type Params = Query<Vec<(String, String)>>;
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
         .rev()
@@ -672,7 +674,13 @@ pub async fn functions(
             module_hash: f.module_hash,
             module_size: f.module_size,
             created_at_ms: f.created_at_ms,
+            kind: f.convention["kind"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             tenant: f.tenant,
+            invocations: f.invocations,
+            failures: f.failures,
         })
         .collect();
     Ok(Json(FunctionList { functions }))

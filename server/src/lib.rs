@@ -1,6 +1,6 @@
 //! The REST API server: registers functions, accepts tasks, answers status
 //! and results (with long poll), and serves its OpenAPI document and a
-//! browsable page at `/docs`. Every other route needs an API key (unless
+//! browsable page at `/docs`, and the web dashboard at `/ui`. Every other route needs an API key (unless
 //! the server runs without authentication); a key acts for one tenant,
 //! whose functions and tasks are all it sees, or is an admin key.
 //!
@@ -13,6 +13,7 @@ mod api;
 mod auth;
 mod body;
 mod cancel;
+mod dashboard;
 mod docs;
 mod error;
 mod metrics;
@@ -160,6 +161,7 @@ fn keyed_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::set_limits))
         .routes(routes!(admin::whoami))
         .routes(routes!(metrics::metrics))
+        .routes(routes!(dashboard::stats))
 }
 
 /// The routes anyone may call.
@@ -168,6 +170,8 @@ fn public_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::health))
         .routes(routes!(docs::openapi))
         .routes(routes!(docs::page))
+        .routes(routes!(dashboard::dashboard))
+        .routes(routes!(dashboard::dashboard_asset))
 }
 
 /// The API's OpenAPI document (the one `/openapi.json` serves).

@@ -20,6 +20,7 @@ mod redis_store;
 mod redis_url;
 mod retention;
 mod tenants;
+mod throughput;
 mod waiters;
 
 pub use error::{StoreError, StoreResult};
@@ -37,6 +38,7 @@ pub use redis_store::{
 pub use redis_url::{redact_url, RedisOptions};
 pub use tenants::{Limit, LimitOverrides, OverQuota, TenantInfo, TenantLimits};
 
+use faas_contract::Stats;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -421,6 +423,16 @@ impl Store {
         match self {
             Store::Memory(m) => Ok(m.queue_depth()),
             Store::Redis(r) => r.queue_depth().await,
+        }
+    }
+
+    /// What the platform did over the last `seconds` (at most
+    /// `STATS_RETENTION_SECONDS`), counted by every server and dispatcher
+    /// on this store, and the tasks queued and running now.
+    pub async fn stats(&self, seconds: u64) -> StoreResult<Stats> {
+        match self {
+            Store::Memory(m) => Ok(m.stats(seconds)),
+            Store::Redis(r) => r.stats(seconds).await,
         }
     }
 

@@ -13,8 +13,10 @@ use crate::model::{
 };
 use crate::retention::{deadline, Finished};
 use crate::tenants::{Bucket, LimitOverrides, OverQuota, TenantInfo};
+use crate::throughput::Throughput;
 use crate::waiters::Waiters;
 use crate::StoreConfig;
+use faas_contract::{Stats, LATENCY_BOUNDS_MS};
 use serde_json::Value;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -64,6 +66,7 @@ struct State {
     workers: HashMap<String, (Instant, Value)>,
     tenants: HashMap<String, Tenant>,
     keys: HashMap<String, ApiKey>,
+    throughput: Throughput,
 }
 
 impl State {
@@ -77,9 +80,24 @@ impl State {
 
     /// A task ended (or was lost): it no longer counts against its
     /// tenant, and its retention starts.
-    fn task_ended(&mut self, id: TaskId, tenant: &str, retention_ms: u64, now: Instant) {
+    /// `ran`: it ended by running (a finish), so its latency counts.
+    fn task_ended(&mut self, id: TaskId, tenant: &str, retention_ms: u64, now: Instant, ran: bool) {
         if let Some(t) = self.tenants.get_mut(tenant) {
             t.active = t.active.saturating_sub(1);
+        }
+        if let Some(task) = self.tasks.get(&id) {
+            let record = &task.record;
+            let failed = record.status == TaskStatus::Failed;
+            let ended_ms = record.finished_at_ms.unwrap_or_else(now_ms);
+            let latency = ran.then(|| ended_ms.saturating_sub(record.created_at_ms));
+            self.throughput.ended(ended_ms, failed, latency);
+            if let Some(function) = self
+                .functions
+                .get_mut(&record.function_id)
+                .filter(|_| failed)
+            {
+                function.failures += 1;
+            }
         }
         self.finished.insert(id, deadline(now, retention_ms));
     }
@@ -342,6 +360,10 @@ impl MemoryStore {
                 state.recent.push_front(*id);
             }
             state.recent.truncate(RECENT_TASKS);
+            state.throughput.submitted(created, asked);
+            if let Some(function) = state.functions.get_mut(&function_id) {
+                function.invocations += asked;
+            }
         }
         self.new_work.notify_waiters();
         Ok(())
@@ -459,7 +481,7 @@ impl MemoryStore {
                     result: task.result.clone(),
                     tenant: task.tenant.clone(),
                 };
-                state.task_ended(id, &outcome.tenant, retention_ms, now);
+                state.task_ended(id, &outcome.tenant, retention_ms, now, false);
                 lost.push((id, Some(outcome)));
                 continue;
             }
@@ -554,7 +576,7 @@ impl MemoryStore {
                 };
                 let retention_ms = task.retention_ms;
                 state.leases.remove(id);
-                state.task_ended(*id, &outcome.tenant, retention_ms, now);
+                state.task_ended(*id, &outcome.tenant, retention_ms, now, false);
                 ended.push((*id, Some(outcome)));
                 out.push(Cancelled::Now);
             }
@@ -617,7 +639,13 @@ impl MemoryStore {
                 tenant: current.tenant.clone(),
             };
             state.leases.remove(&claim.task_id);
-            state.task_ended(claim.task_id, &ended.tenant, retention_ms, Instant::now());
+            state.task_ended(
+                claim.task_id,
+                &ended.tenant,
+                retention_ms,
+                Instant::now(),
+                true,
+            );
             ended
         };
         // Written once: the waiters get the outcome itself, no re-read.
@@ -627,6 +655,26 @@ impl MemoryStore {
 
     pub fn queue_depth(&self) -> u64 {
         self.lock().queue.len() as u64
+    }
+
+    pub fn stats(&self, seconds: u64) -> Stats {
+        let now = now_ms();
+        let state = self.lock_swept();
+        let running = state.leases.len() as u64;
+        Stats {
+            now_ms: now,
+            // Not the queue's length: it holds cancelled tasks until a
+            // claim skips them. Tenants count what is queued or running.
+            queued: state
+                .tenants
+                .values()
+                .map(|t| t.active)
+                .sum::<u64>()
+                .saturating_sub(running),
+            running,
+            latency_bounds_ms: LATENCY_BOUNDS_MS.to_vec(),
+            seconds: state.throughput.last(now, seconds),
+        }
     }
 
     pub async fn publish_workers(

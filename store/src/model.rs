@@ -37,6 +37,12 @@ pub struct FunctionRecord {
     /// The tenant that registered it.
     #[serde(default = "default_tenant")]
     pub tenant: String,
+    /// Tasks submitted to it, and those that ended FAILED: counted by the
+    /// store (ignored when a function is stored).
+    #[serde(default)]
+    pub invocations: u64,
+    #[serde(default)]
+    pub failures: u64,
 }
 
 /// A task as stored.

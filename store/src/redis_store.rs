@@ -24,8 +24,10 @@ use crate::model::{
 };
 use crate::redis_url::{redact_url, Locator, Primary, RedisOptions, WAIT_TIMEOUT};
 use crate::tenants::{LimitOverrides, OverQuota, TenantInfo};
+use crate::throughput;
 use crate::waiters::Waiters;
 use crate::StoreConfig;
+use faas_contract::{SecondStats, Stats, LATENCY_BOUNDS_MS, STATS_RETENTION_SECONDS};
 use futures::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, Value as RValue};
@@ -166,6 +168,8 @@ if #ids > 0 then
   redis.call('LPUSH', own, unpack(ids))
   redis.call('LTRIM', own, 0, tonumber(ARGV[3]) - 1)
   if ARGV[7] == '1' then redis.call('PUBLISH', ARGV[4], ids[#ids]) end
+  tally(now, 's', #ids)
+  redis.call('HINCRBY', 'faas:function:' .. ARGV[5], 'invocations', #ids)
 end
 return {0, #ids}
 "#;
@@ -283,6 +287,29 @@ local function schedule(due)
 end
 "#;
 
+/// Counts for `GET /stats` (see `throughput.rs`): a hash per second,
+/// `s` submitted, `c` completed, `f` failed, `l0`..`l15` ended by latency
+/// bucket. The retention is appended when the scripts are made.
+const TALLY_LUA: &str = r#"
+-- Adds `n` to `field` of the counts of the second holding `now` (ms).
+local function tally(now, field, n)
+  if n <= 0 then return end
+  local key = 'faas:stats:' .. math.floor(now / 1000)
+  if redis.call('HINCRBY', key, field, n) == n then redis.call('EXPIRE', key, STATS_RETENTION) end
+end
+-- Counts a task of function `fid` that ended FAILED, if the function is
+-- still there.
+local function count_failure(fid)
+  if not fid or fid == '' then return end
+  local fkey = 'faas:function:' .. fid
+  if redis.call('EXISTS', fkey) == 1 then redis.call('HINCRBY', fkey, 'failures', 1) end
+end
+"#;
+
+fn tally_lua() -> String {
+    TALLY_LUA.replace("STATS_RETENTION", &STATS_RETENTION_SECONDS.to_string())
+}
+
 /// Deletes the records whose retention has ended (see RETIRE_LUA).
 const SWEEP_LUA: &str = r#"
 -- ARGV: now (ms), most records to delete. Returns the number deleted.
@@ -342,6 +369,7 @@ for i = 6, #ARGV, 3 do
     retire(key, tonumber(f[7]) or tonumber(ARGV[5]), tonumber(now), due)
     acks[#acks + 1] = entry
     lost[#lost + 1] = tid .. ' FAILED @' .. (f[6] or 'default') .. ' "cancelled"'
+    count_failure(fid)
     if f[6] then ended[f[6]] = (ended[f[6]] or 0) + 1 end
   elseif n > max then
     local message = cjson.encode('worker lost ' .. (n - 1) .. ' times')
@@ -351,6 +379,7 @@ for i = 6, #ARGV, 3 do
     acks[#acks + 1] = entry
     lost[#lost + 1] = tid .. ' FAILED @' .. (f[6] or 'default') .. ' ' .. message
     if f[6] then ended[f[6]] = (ended[f[6]] or 0) + 1 end
+    count_failure(fid)
   else
     redis.call('HSET', key, 'status', 'RUNNING', 'started_at', now, 'entry', entry,
       'attempts', n, 'receipt', token)
@@ -363,19 +392,22 @@ for i = 1, #acks, 1000 do
   redis.call('XACK', stream, group, unpack(acks, i, math.min(i + 999, #acks)))
   redis.call('XDEL', stream, unpack(acks, i, math.min(i + 999, #acks)))
 end
+tally(tonumber(now), 'f', #lost)
 if #lost > 0 then redis.call('PUBLISH', 'faas:done', table.concat(lost, '\n')) end
 return out
 "#;
 
 const FINISH_LUA: &str = r#"
 -- ARGV: stream, group, now, largest announced result, retention (ms) of a
--- task stored without its own, then (task id, attempt, status, result
--- json, failure kind, entry id, receipt token, logs, usage) nonets (an
--- empty failure kind or log is not written). Returns 1 per nonet that was
--- applied.
+-- task stored without its own, the batch's end-to-end latencies as
+-- `bucket count` pairs (`l3 12 l5 1`), then (task id, attempt, status,
+-- result json, failure kind, entry id, receipt token, logs, usage) nonets
+-- (an empty failure kind or log is not written). Returns 1 per nonet that
+-- was applied.
 local out, ended, acks, counts, due = {}, {}, {}, {}, {}
 local cap, now = tonumber(ARGV[4]), tonumber(ARGV[3])
-for i = 6, #ARGV, 9 do
+local completed, failed = 0, 0
+for i = 7, #ARGV, 9 do
   local tid, attempt, status, result, kind, entry, token, logs, usage =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6],
     ARGV[i + 7], ARGV[i + 8]
@@ -417,6 +449,12 @@ for i = 6, #ARGV, 9 do
       ended[#ended + 1] = tid
     end
     if f[5] then counts[f[5]] = (counts[f[5]] or 0) + 1 end
+    if status == 'COMPLETED' then
+      completed = completed + 1
+    else
+      failed = failed + 1
+      count_failure(redis.call('HGET', key, 'function_id'))
+    end
     applied = 1
   end
   out[#out + 1] = applied
@@ -426,6 +464,9 @@ for i = 1, #acks, 1000 do
 end
 for tenant, n in pairs(counts) do redis.call('HINCRBY', 'faas:tenant:' .. tenant, 'active', -n) end
 schedule(due)
+tally(now, 'c', completed)
+tally(now, 'f', failed)
+for bucket, n in string.gmatch(ARGV[6], '(%S+) (%S+)') do tally(now, bucket, tonumber(n)) end
 -- One announcement for the batch: a line per ended task.
 if #ended > 0 then redis.call('PUBLISH', 'faas:done', table.concat(ended, '\n')) end
 return out
@@ -473,6 +514,8 @@ if f[5] == '1' then
   retire(key, tonumber(f[7]) or tonumber(ARGV[9]), tonumber(ARGV[8]), due)
   schedule(due)
   redis.call('HINCRBY', 'faas:tenant:' .. (f[6] or 'default'), 'active', -1)
+  tally(tonumber(ARGV[8]), 'f', 1)
+  count_failure(redis.call('HGET', key, 'function_id'))
   redis.call('PUBLISH', 'faas:done', ARGV[1] .. ' FAILED @' .. (f[6] or 'default') .. ' "cancelled"')
   return 1
 end
@@ -500,7 +543,7 @@ local out, ended, stop, counts, due = {}, {}, {}, {}, {}
 for i = 6, #ARGV do
   local tid = ARGV[i]
   local key = 'faas:task:' .. tid
-  local f = redis.call('HMGET', key, 'status', 'tenant', 'entry', 'ttl_ms')
+  local f = redis.call('HMGET', key, 'status', 'tenant', 'entry', 'ttl_ms', 'function_id')
   local tenant = f[2] or 'default'
   if (not f[1]) or (scope ~= '' and tenant ~= scope) then
     out[#out + 1] = 0
@@ -533,12 +576,14 @@ for i = 6, #ARGV do
       retire(key, tonumber(f[4]) or tonumber(ARGV[5]), now, due)
       ended[#ended + 1] = tid .. ' FAILED @' .. tenant .. ' "cancelled"'
       counts[tenant] = (counts[tenant] or 0) + 1
+      count_failure(f[5])
       out[#out + 1] = 1
     end
   end
 end
 for tenant, n in pairs(counts) do redis.call('HINCRBY', 'faas:tenant:' .. tenant, 'active', -n) end
 schedule(due)
+tally(now, 'f', #ended)
 if #ended > 0 then redis.call('PUBLISH', 'faas:done', table.concat(ended, '\n')) end
 if #stop > 0 then redis.call('PUBLISH', 'faas:control', 'stop ' .. table.concat(stop, ' ')) end
 return out
@@ -666,17 +711,29 @@ impl RedisStore {
             reclaim_cursor: Mutex::new("0-0".to_string()),
             config,
             wait_replicas: options.wait_replicas,
-            submit_script: Script::new(SUBMIT_LUA),
+            submit_script: Script::new(&format!("{}{SUBMIT_LUA}", tally_lua())),
             put_function_script: Script::new(PUT_FUNCTION_LUA),
             delete_function_script: Script::new(&format!("{ALLOW_OOM}{DELETE_FUNCTION_LUA}")),
             put_key_script: Script::new(PUT_KEY_LUA),
             touch_keys_script: Script::new(TOUCH_KEYS_LUA),
-            claim_script: Script::new(&format!("{ALLOW_OOM}{RETIRE_LUA}{CLAIM_LUA}")),
-            finish_script: Script::new(&format!("{ALLOW_OOM}{RETIRE_LUA}{FINISH_LUA}")),
+            claim_script: Script::new(&format!(
+                "{ALLOW_OOM}{RETIRE_LUA}{}{CLAIM_LUA}",
+                tally_lua()
+            )),
+            finish_script: Script::new(&format!(
+                "{ALLOW_OOM}{RETIRE_LUA}{}{FINISH_LUA}",
+                tally_lua()
+            )),
             sweep_script: Script::new(&format!("{ALLOW_OOM}{SWEEP_LUA}")),
             renew_script: Script::new(&format!("{ALLOW_OOM}{RENEW_LUA}")),
-            release_script: Script::new(&format!("{ALLOW_OOM}{RETIRE_LUA}{RELEASE_LUA}")),
-            cancel_script: Script::new(&format!("{ALLOW_OOM}{RETIRE_LUA}{CANCEL_LUA}")),
+            release_script: Script::new(&format!(
+                "{ALLOW_OOM}{RETIRE_LUA}{}{RELEASE_LUA}",
+                tally_lua()
+            )),
+            cancel_script: Script::new(&format!(
+                "{ALLOW_OOM}{RETIRE_LUA}{}{CANCEL_LUA}",
+                tally_lua()
+            )),
             trim_script: Script::new(&format!("{ALLOW_OOM}{TRIM_LUA}")),
         };
         // The first command is where a missing login shows (NOAUTH).
@@ -1486,13 +1543,15 @@ impl RedisStore {
             return Ok(Vec::new());
         }
         let mut conn = self.conn.clone();
+        let now = now_ms();
         let mut invocation = self.finish_script.prepare_invoke();
         invocation
             .arg(STREAM)
             .arg(GROUP)
-            .arg(now_ms())
+            .arg(now)
             .arg(ANNOUNCED_RESULT_BYTES)
-            .arg(self.config.default_retention_ms());
+            .arg(self.config.default_retention_ms())
+            .arg(latency_pairs(now, done));
         for (claim, outcome, report) in done {
             let (entry, token) = split_receipt(&claim.receipt);
             invocation
@@ -1531,12 +1590,93 @@ impl RedisStore {
         }
     }
 
-    /// Deletes the queue's entries that every dispatcher is done with.
+    /// Each second's counts (`TALLY_LUA`) in one pipelined round trip,
+    /// with the queue group's state.
+    pub async fn stats(&self, seconds: u64) -> StoreResult<Stats> {
+        let now = now_ms();
+        let window = throughput::window(now, seconds);
+        let mut pipe = redis::pipe();
+        pipe.cmd("XINFO").arg("GROUPS").arg(STREAM).xlen(STREAM);
+        for second in window.clone() {
+            pipe.hgetall(format!("faas:stats:{second}"));
+        }
+        let mut conn = self.conn.clone();
+        // XINFO fails before anything was ever submitted (no stream).
+        let (group, length, counts) = match pipe.query_async::<Vec<RValue>>(&mut conn).await {
+            Ok(mut replies) => {
+                let counts = replies.split_off(2);
+                let length =
+                    redis::from_redis_value(replies.pop().unwrap_or(RValue::Nil)).unwrap_or(0u64);
+                let group = redis::from_redis_value::<redis::streams::StreamInfoGroupsReply>(
+                    replies.pop().unwrap_or(RValue::Nil),
+                )
+                .ok()
+                .and_then(|reply| reply.groups.into_iter().find(|g| g.name == GROUP));
+                (group, length, counts)
+            }
+            Err(e) if matches!(e.kind(), redis::ErrorKind::Server(_)) => {
+                let mut pipe = redis::pipe();
+                for second in window.clone() {
+                    pipe.hgetall(format!("faas:stats:{second}"));
+                }
+                (None, 0, pipe.query_async(&mut conn).await?)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let running = group.as_ref().map_or(0, |g| g.pending as u64);
+        let queued = match &group {
+            Some(g) => match g.lag {
+                Some(lag) => lag as u64,
+                None => self.unread(&g.last_delivered_id, length, running).await?,
+            },
+            None => length,
+        };
+        let seconds = window
+            .zip(counts)
+            .map(|(second, reply)| {
+                let fields: HashMap<String, u64> =
+                    redis::from_redis_value(reply).unwrap_or_default();
+                second_stats(second, &fields)
+            })
+            .collect();
+        Ok(Stats {
+            now_ms: now,
+            queued,
+            running,
+            latency_bounds_ms: LATENCY_BOUNDS_MS.to_vec(),
+            seconds,
+        })
+    }
+
+    /// The entries after the group's last delivered one, counted where
+    /// Redis has no lag for it: a cancellation deleted an entry no
+    /// dispatcher had read yet, and none has read past it (the queue is
+    /// idle or nearly). A longer queue is estimated from its length, less
+    /// the pending, which counts also the ended tasks not yet trimmed.
+    async fn unread(&self, last_delivered: &str, length: u64, running: u64) -> StoreResult<u64> {
+        const MOST: usize = 1000;
+        let mut conn = self.conn.clone();
+        let entries: Vec<RValue> = redis::cmd("XRANGE")
+            .arg(STREAM)
+            .arg(format!("({last_delivered}"))
+            .arg("+")
+            .arg("COUNT")
+            .arg(MOST)
+            .query_async(&mut conn)
+            .await?;
+        Ok(if entries.len() < MOST {
+            entries.len() as u64
+        } else {
+            length.saturating_sub(running)
+        })
+    }
+
     pub async fn queue_depth(&self) -> StoreResult<u64> {
         let mut conn = self.conn.clone();
         Ok(conn.xlen(STREAM).await?)
     }
 
+    /// Deletes the queue's entries that every dispatcher is done with.
     pub async fn trim_queue(&self) -> StoreResult<u64> {
         let mut conn = self.conn.clone();
         Ok(self
@@ -1917,6 +2057,35 @@ async fn read_group(
     Ok(out)
 }
 
+/// The finish script's latency argument: each bucket's count of the
+/// batch's end-to-end latencies, as `l{bucket} {count}` pairs.
+fn latency_pairs(now: u64, done: &[(Claim, Final, Report)]) -> String {
+    let latencies = done
+        .iter()
+        .filter(|(claim, ..)| claim.queued_at_ms > 0)
+        .map(|(claim, ..)| now.saturating_sub(claim.queued_at_ms));
+    let mut pairs = String::new();
+    for (bucket, n) in throughput::latency_histogram(latencies).iter().enumerate() {
+        if *n > 0 {
+            pairs.push_str(&format!("l{bucket} {n} "));
+        }
+    }
+    pairs
+}
+
+/// A second's counts from its hash (see `TALLY_LUA`).
+fn second_stats(second: u64, fields: &HashMap<String, u64>) -> SecondStats {
+    let mut stats = SecondStats::new(second);
+    let get = |name: &str| fields.get(name).copied().unwrap_or(0);
+    stats.submitted = get("s");
+    stats.completed = get("c");
+    stats.failed = get("f");
+    for (bucket, count) in stats.latency_counts.iter_mut().enumerate() {
+        *count = get(&format!("l{bucket}"));
+    }
+    stats
+}
+
 /// One line of a `faas:done` message: `{task id} {status} @{tenant}
 /// {result json}`, or the task id alone (a result too large to announce:
 /// read it).
@@ -2053,6 +2222,14 @@ fn parse_function(
             .get("tenant")
             .cloned()
             .unwrap_or_else(|| DEFAULT_TENANT.to_string()),
+        invocations: map
+            .get("invocations")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+        failures: map
+            .get("failures")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
     }))
 }
 

@@ -64,6 +64,8 @@ fn function(hash: &str) -> FunctionRecord {
         module_size: 3,
         created_at_ms: 1,
         tenant: T.into(),
+        invocations: 0,
+        failures: 0,
     }
 }
 
@@ -1396,6 +1398,67 @@ async fn a_deleted_function_fails_its_queued_tasks_and_refuses_new_ones(f: Fixtu
     assert!(s.functions(10, ALL).await.unwrap().is_empty());
 }
 
+async fn stats_count_submissions_endings_and_latency(f: Fixture) {
+    let s = &f.store;
+    let fid = registered(s).await;
+    let quiet = s.stats(30).await.unwrap();
+    assert_eq!(quiet.seconds.len(), 30);
+    assert_eq!((quiet.queued, quiet.running), (0, 0));
+    assert!(quiet.seconds.iter().all(|sec| sec.submitted == 0));
+    let batch: Vec<(Uuid, serde_json::Value)> =
+        (0..3).map(|_| (Uuid::new_v4(), json!([]))).collect();
+    s.submit_many(T, fid, &batch, None).await.unwrap();
+    let doomed = Uuid::new_v4();
+    s.submit(T, doomed, fid, &json!([]), None).await.unwrap();
+    let claims = s.claim("c", 3, NO_WAIT).await.unwrap();
+    assert_eq!(claims.len(), 3);
+    let now = s.stats(30).await.unwrap();
+    assert_eq!((now.queued, now.running), (1, 3), "{now:?}");
+    let failed = Final::Failed {
+        kind: "trap".into(),
+        message: "boom".into(),
+    };
+    let report = Report::default();
+    let done = [
+        (
+            claims[0].clone(),
+            Final::Completed(json!(1)),
+            report.clone(),
+        ),
+        (
+            claims[1].clone(),
+            Final::Completed(json!(2)),
+            report.clone(),
+        ),
+        (claims[2].clone(), failed, report),
+    ];
+    s.finish_many(&done).await.unwrap();
+    s.cancel_many(&[doomed], ALL).await.unwrap();
+    let stats = s.stats(30).await.unwrap();
+    let sum = |field: fn(&faas_contract::SecondStats) -> u64| {
+        stats.seconds.iter().map(field).sum::<u64>()
+    };
+    assert_eq!(
+        (
+            sum(|x| x.submitted),
+            sum(|x| x.completed),
+            sum(|x| x.failed)
+        ),
+        (4, 2, 2),
+        "{stats:?}"
+    );
+    // The cancelled task did not run: its latency is not counted.
+    let latencies: u64 = stats.seconds.iter().flat_map(|x| &x.latency_counts).sum();
+    assert_eq!(latencies, 3);
+    assert_eq!((stats.queued, stats.running), (0, 0), "{stats:?}");
+    assert_eq!(
+        stats.seconds.last().map(|x| x.second),
+        Some(stats.now_ms / 1000)
+    );
+    let function = s.function(fid).await.unwrap().unwrap();
+    assert_eq!((function.invocations, function.failures), (4, 2));
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -1441,6 +1504,7 @@ suite!(
     a_cancelled_running_task_ends_at_once_and_its_holder_is_told,
     a_submission_beyond_the_queue_depth_stores_nothing,
     a_deleted_function_fails_its_queued_tasks_and_refuses_new_ones,
+    stats_count_submissions_endings_and_latency,
 );
 
 /// Two processes sharing one Redis: a key one of them has cached (it is

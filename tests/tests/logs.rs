@@ -10,42 +10,9 @@ mod common;
 use common::one_slot::one_slot;
 use serde_json::{json, Value};
 
-/// As a WASI command (`_start`): by the first byte of its stdin, `!`
-/// writes "refused\n" to stderr and exits 3; anything else writes
-/// "result\n" to stdout (its result) and "a log line\n" to stderr. As a
-/// typed export (`count`, entry given): "to stdout\n" then "to stderr\n",
-/// and returns its argument plus one.
-const LOGS_WAT: &str = r#"
-(module
-  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
-  (memory (export "memory") 2)
-  (data (i32.const 64) "result\n")
-  (data (i32.const 80) "a log line\n")
-  (data (i32.const 96) "to stdout\n")
-  (data (i32.const 112) "to stderr\n")
-  (data (i32.const 128) "refused\n")
-  (func $write (param $fd i32) (param $at i32) (param $len i32)
-    (i32.store (i32.const 0) (local.get $at))
-    (i32.store (i32.const 4) (local.get $len))
-    (drop (call $fd_write (local.get $fd) (i32.const 0) (i32.const 1) (i32.const 16))))
-  (func (export "_start")
-    ;; one byte of stdin into address 200
-    (i32.store (i32.const 8) (i32.const 200))
-    (i32.store (i32.const 12) (i32.const 1))
-    (drop (call $fd_read (i32.const 0) (i32.const 8) (i32.const 1) (i32.const 24)))
-    (if (i32.eq (i32.load8_u (i32.const 200)) (i32.const 33))
-      (then
-        (call $write (i32.const 2) (i32.const 128) (i32.const 8))
-        (call $proc_exit (i32.const 3))))
-    (call $write (i32.const 1) (i32.const 64) (i32.const 7))
-    (call $write (i32.const 2) (i32.const 80) (i32.const 11)))
-  (func (export "count") (param i32) (result i32)
-    (call $write (i32.const 1) (i32.const 96) (i32.const 10))
-    (call $write (i32.const 2) (i32.const 112) (i32.const 10))
-    (i32.add (local.get 0) (i32.const 1))))
-"#;
+/// See the fixture's header: a command that logs (or exits 3 on `!`), and
+/// a typed export that writes to both streams.
+const LOGS_WAT: &str = include_str!("../../runtime/tests/fixtures/logs.wat");
 
 /// Runs `payload` on `function` to its end; returns its record and its
 /// logs answer.

@@ -27,11 +27,14 @@ const OPERATIONS: &[&str] = &[
     "GET /metrics",
     "GET /openapi.json",
     "GET /result/{task_id}",
+    "GET /stats",
     "GET /status/{task_id}",
     "GET /tasks",
     "GET /tasks/{task_id}",
     "GET /tasks/{task_id}/logs",
     "GET /tenants/{tenant}",
+    "GET /ui",
+    "GET /ui/{asset}",
     "GET /whoami",
     "GET /workers",
     "POST /execute_batch",
@@ -76,6 +79,7 @@ fn concrete(path: &str) -> String {
         .replace("{function_id}", &uuid::Uuid::new_v4().to_string())
         .replace("{prefix}", "faas_000000000000")
         .replace("{tenant}", "openapi-test")
+        .replace("{asset}", "app.js")
 }
 
 /// Whether `reply` is the router's own answer for a path or method it does
