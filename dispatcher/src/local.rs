@@ -4,7 +4,7 @@
 
 use crate::functions::{FunctionCache, LoadFailure};
 use crate::outcome::ended;
-use crate::recorder::{Bookkeeping, Done, Held};
+use crate::recorder::{traced_now, Bookkeeping, Done, Held};
 use faas_metrics::DispatcherMetrics;
 use faas_protocol::pace::{self, Rate};
 use faas_runtime::{Executor, Function, Invocation, Runtime, Ticket};
@@ -333,6 +333,7 @@ impl Finish {
                 outcome,
                 report,
                 room: Some(permit),
+                ended: traced_now(),
             });
         }
     }

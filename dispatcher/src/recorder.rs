@@ -4,9 +4,10 @@
 use faas_metrics::DispatcherMetrics;
 use faas_runtime::Ticket;
 use faas_store::{now_ms, Claim, Final, FunctionId, Notice, Report, Store, StoreError, TaskId};
+use faas_traces::{Attribute, Span, Step};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 /// The claims a dispatcher holds (running or about to run), whose leases it
@@ -18,8 +19,14 @@ pub struct Held {
     metrics: Option<Arc<DispatcherMetrics>>,
 }
 
-/// A held claim, and the ticket of its invocation (local mode).
-type HeldClaim = (Claim, Option<Ticket>);
+/// A held claim, the ticket of its invocation (local mode), and when it
+/// was claimed (when traces are exported).
+type HeldClaim = (Claim, Option<Ticket>, Option<SystemTime>);
+
+/// Now, if traces are exported (else no clock is read).
+pub fn traced_now() -> Option<SystemTime> {
+    faas_traces::exporter().map(|_| SystemTime::now())
+}
 
 impl Held {
     pub fn new(metrics: Option<Arc<DispatcherMetrics>>) -> Self {
@@ -49,7 +56,7 @@ impl Held {
         let mut held = self.lock();
         if held
             .get(&claim.task_id)
-            .is_some_and(|(h, _)| h.attempt > claim.attempt)
+            .is_some_and(|(h, ..)| h.attempt > claim.attempt)
         {
             return;
         }
@@ -57,7 +64,7 @@ impl Held {
             let waited_ms = now_ms().saturating_sub(claim.queued_at_ms);
             m.queue_wait_seconds.observe(waited_ms as f64 / 1e3);
         }
-        held.insert(claim.task_id, (claim, ticket));
+        held.insert(claim.task_id, (claim, ticket, traced_now()));
         self.count(held.len());
     }
 
@@ -67,7 +74,7 @@ impl Held {
         let mut held = self.lock();
         if held
             .get(&claim.task_id)
-            .is_some_and(|(h, _)| h.attempt == claim.attempt && h.receipt == claim.receipt)
+            .is_some_and(|(h, ..)| h.attempt == claim.attempt && h.receipt == claim.receipt)
         {
             held.remove(&claim.task_id);
         }
@@ -75,7 +82,7 @@ impl Held {
     }
 
     pub fn all(&self) -> Vec<Claim> {
-        self.lock().values().map(|(c, _)| c.clone()).collect()
+        self.lock().values().map(|(c, ..)| c.clone()).collect()
     }
 
     /// Whether this dispatcher holds (claimed, not yet ended) the task.
@@ -90,7 +97,7 @@ impl Held {
         tasks
             .iter()
             .filter(|id| match held.get(id) {
-                Some((_, ticket)) => {
+                Some((_, ticket, _)) => {
                     if let Some(ticket) = ticket {
                         ticket.stop();
                     }
@@ -100,6 +107,14 @@ impl Held {
             })
             .copied()
             .collect()
+    }
+
+    /// When this attempt of the task was claimed, if traces are exported.
+    pub fn claimed_at(&self, claim: &Claim) -> Option<SystemTime> {
+        self.lock()
+            .get(&claim.task_id)
+            .filter(|(h, ..)| h.attempt == claim.attempt)
+            .and_then(|(.., at)| *at)
     }
 
     pub fn len(&self) -> usize {
@@ -120,6 +135,8 @@ pub struct Done {
     /// The guest's log and usage, kept with the task.
     pub report: Report,
     pub room: Option<OwnedSemaphorePermit>,
+    /// When it ended here (when traces are exported).
+    pub ended: Option<SystemTime>,
 }
 
 /// A batch this large means the platform is busy: the next one gathers
@@ -180,7 +197,11 @@ pub async fn record_outcomes(
                 })
                 .collect();
             let started = std::time::Instant::now();
+            let write_from = traced_now();
             write_with_retry(&store, &writes, metrics.as_deref()).await;
+            if let Some(from) = write_from {
+                trace_attempts(&held, &finished, &writes, from);
+            }
             tracing::trace!(
                 tasks = writes.len(),
                 took_us = started.elapsed().as_micros() as u64,
@@ -201,6 +222,73 @@ pub async fn record_outcomes(
         while in_flight.try_join_next().is_some() {}
     }
     while in_flight.join_next().await.is_some() {}
+}
+
+/// Reports each attempt's spans: claimed to recorded, the store's write,
+/// and (local mode) the guest's call; a worker reports its own.
+fn trace_attempts(
+    held: &Held,
+    finished: &[Done],
+    writes: &[(Claim, Final, Report)],
+    from: SystemTime,
+) {
+    let Some(exporter) = faas_traces::exporter() else {
+        return;
+    };
+    let end = SystemTime::now();
+    for (done, (claim, outcome, report)) in finished.iter().zip(writes) {
+        let (task, attempt) = (claim.task_id, claim.attempt);
+        let executor = report.usage.as_ref().map_or("", |u| u.executor.as_str());
+        let mut attributes = vec![
+            Attribute::new("faas.function_id", claim.function_id.to_string()),
+            Attribute::new("faas.status", outcome.status().as_str()),
+            Attribute::new("faas.executor", executor.to_string()),
+        ];
+        if let Some(kind) = outcome.kind() {
+            attributes.push(Attribute::new("faas.failure_kind", kind.to_string()));
+        }
+        let error = match outcome {
+            Final::Failed { message, .. } => Some(message.clone()),
+            Final::Completed(_) => None,
+        };
+        exporter.report(Span {
+            task,
+            attempt,
+            step: Step::Attempt,
+            parent: Some((0, Step::Submit)),
+            start: held.claimed_at(claim).unwrap_or(from),
+            end,
+            attributes,
+            error: error.clone(),
+        });
+        exporter.report(Span {
+            task,
+            attempt,
+            step: Step::StoreFinish,
+            parent: Some((attempt, Step::Attempt)),
+            start: from,
+            end,
+            attributes: Vec::new(),
+            error: None,
+        });
+        if let (Some(usage), Some(ended)) = (&report.usage, done.ended) {
+            if usage.executor.starts_with("dispatcher ") {
+                exporter.report(Span {
+                    task,
+                    attempt,
+                    step: Step::Guest,
+                    parent: Some((attempt, Step::Attempt)),
+                    start: ended - Duration::from_micros(usage.run_us),
+                    end: ended,
+                    attributes: vec![
+                        Attribute::new("faas.peak_memory_bytes", usage.peak_memory_bytes as i64),
+                        Attribute::new("faas.output_bytes", usage.output_bytes as i64),
+                    ],
+                    error,
+                });
+            }
+        }
+    }
 }
 
 /// Counts recorded final states (a batch's counts by function, status and

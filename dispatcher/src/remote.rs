@@ -3,7 +3,7 @@
 //! into a final state.
 
 use crate::functions::{fetch, LoadFailure};
-use crate::recorder::{Bookkeeping, Done, Held};
+use crate::recorder::{traced_now, Bookkeeping, Done, Held};
 use crate::router::{self, Framing, Inbound, Outbox, Router};
 use crate::zap::CurveServer;
 use faas_metrics::DispatcherMetrics;
@@ -286,6 +286,7 @@ impl Plumbing {
             outcome,
             report,
             room: None,
+            ended: traced_now(),
         });
     }
 

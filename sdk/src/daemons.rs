@@ -55,6 +55,8 @@ pub struct UpArgs {
     pub access: AccessArgs,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+    #[command(flatten)]
+    pub traces: TracesArgs,
 }
 
 /// How writes acknowledged to clients are replicated.
@@ -178,6 +180,8 @@ pub struct ServerArgs {
     pub access: AccessArgs,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+    #[command(flatten)]
+    pub traces: TracesArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,6 +245,8 @@ pub struct DispatcherArgs {
     pub insecure_no_auth: bool,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub traces: TracesArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -283,6 +289,28 @@ pub struct WorkerArgs {
     pub sandbox: SandboxArgs,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub traces: TracesArgs,
+}
+
+/// Where a daemon sends its spans (docs/observability.md).
+#[derive(clap::Args, Debug)]
+pub struct TracesArgs {
+    /// Export a trace per task over OTLP (HTTP/protobuf) to this collector,
+    /// e.g. http://127.0.0.1:4318 (/v1/traces is added to a URL without a path)
+    #[arg(long, env = "FAAS_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+}
+
+impl TracesArgs {
+    /// Starts the export, as `service`, if an endpoint was given.
+    pub fn install(&self, service: &str) -> anyhow::Result<()> {
+        if let Some(endpoint) = &self.otlp_endpoint {
+            faas_traces::install(endpoint, service).map_err(anyhow::Error::msg)?;
+            tracing::info!("exporting traces to {endpoint} as {service}");
+        }
+        Ok(())
+    }
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the level (info by default).
@@ -522,6 +550,7 @@ fn local_config(slots: usize, lease: Duration, metrics: &Metrics) -> anyhow::Res
 /// `faas up`: the REST server and a local dispatcher in one process.
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let auth = args.access.auth_required(&args.host)?;
+    args.traces.install("faas")?;
     let config = store_config(args.lease, args.retention)?;
     let lease = config.lease;
     let tls = tls(
@@ -567,6 +596,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
 /// `faas server`: the REST API alone, on Redis.
 pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let auth = args.access.auth_required(&args.host)?;
+    args.traces.install("faas-server")?;
     let tls = tls(
         args.access.tls_cert.as_deref(),
         args.access.tls_key.as_deref(),
@@ -620,6 +650,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         );
     }
     config.prefetch = args.prefetch;
+    args.traces.install("faas-worker")?;
     let metrics = Metrics::new();
     config.metrics = Some(Arc::new(WorkerMetrics::new(&metrics)?));
     args.metrics.serve(&metrics).await?;
@@ -708,6 +739,7 @@ pub async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<()> {
         Mode::Push | Mode::Pull => Some(worker_port(&args)?),
     };
     let store = connect(Some(&args.redis), args.redis_cacert.as_deref(), config).await?;
+    args.traces.install("faas-dispatcher")?;
     let metrics = Metrics::new();
     args.metrics.serve(&metrics).await?;
     match (args.mode, port) {

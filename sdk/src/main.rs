@@ -117,6 +117,8 @@ fn main() -> ExitCode {
             Command::Limits(args) => faas_sdk::keys::limits(args).await,
         }
     });
+    // A daemon's last spans (on SIGTERM or Ctrl-C).
+    faas_traces::flush();
     match outcome {
         Ok(code) => code,
         Err(err) => {

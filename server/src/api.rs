@@ -6,6 +6,7 @@ use crate::auth::Caller;
 use crate::body::ApiJson;
 use crate::error::ApiError;
 use crate::openapi::{BadRequest, NotFound, TooLarge, TooMany};
+use crate::traces::Submission;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -23,7 +24,7 @@ use faas_store::{now_ms, FunctionRecord, StoreError, TaskRecord, TaskSummary};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use uuid::Uuid;
 
 /// What an execute needs of a function: its name (for messages), its
@@ -165,6 +166,7 @@ pub async fn execute_function(
     caller: Caller,
     ApiJson(req): ApiJson<ExecuteRequest>,
 ) -> Result<(StatusCode, Json<ExecuteResponse>), ApiError> {
+    let mut traced = Submission::start();
     let (function_id, signature) = signature(&state, &req.function_id, &caller).await?;
     signature
         .convention
@@ -172,12 +174,18 @@ pub async fn execute_function(
         .map_err(|e| ApiError::bad_request(format!("{}: {e}", signature.name)))?;
     let ttl = retention(req.ttl)?;
     let task_id = Uuid::new_v4();
+    if let Some(t) = &mut traced {
+        t.stored_from = SystemTime::now();
+    }
     let submitted = state
         .store
         .submit(&caller.tenant, task_id, function_id, &req.payload, ttl)
         .await;
     submitted.map_err(|e| submit_failure(&state, e))?;
     state.counters.submitted(function_id, 1);
+    if let Some(t) = traced {
+        t.stored(std::iter::once(task_id), function_id, &caller.tenant);
+    }
     Ok((StatusCode::CREATED, Json(ExecuteResponse { task_id })))
 }
 
@@ -270,6 +278,7 @@ pub async fn execute_batch(
     caller: Caller,
     ApiJson(req): ApiJson<BatchRequest>,
 ) -> Result<(StatusCode, Json<BatchResponse>), ApiError> {
+    let mut traced = Submission::start();
     if req.payloads.is_empty() {
         return Err(ApiError::bad_request("`payloads` must not be empty"));
     }
@@ -294,12 +303,18 @@ pub async fn execute_batch(
         .into_iter()
         .map(|p| (Uuid::new_v4(), p))
         .collect();
+    if let Some(t) = &mut traced {
+        t.stored_from = SystemTime::now();
+    }
     let submitted = state
         .store
         .submit_many(&caller.tenant, function_id, &tasks, ttl)
         .await;
     submitted.map_err(|e| submit_failure(&state, e))?;
     state.counters.submitted(function_id, tasks.len() as u64);
+    if let Some(t) = traced {
+        t.stored(tasks.iter().map(|(id, _)| *id), function_id, &caller.tenant);
+    }
     let task_ids = tasks.into_iter().map(|(id, _)| id).collect();
     Ok((StatusCode::CREATED, Json(BatchResponse { task_ids })))
 }

@@ -20,6 +20,7 @@ mod metrics;
 mod openapi;
 mod serve;
 pub mod tls;
+mod traces;
 
 pub use auth::{key_prefix, mint, Caller, NewKey, TOKEN_PREFIX};
 pub use error::ApiError;

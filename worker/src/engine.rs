@@ -13,9 +13,10 @@ use crate::wake::{Mailbox, Poster};
 use faas_metrics::WorkerMetrics;
 use faas_protocol::{TaskRef, WorkerMessage};
 use faas_runtime::{Executor, Invocation, Runtime, Ticket};
+use faas_traces::{Attribute, Span, Step};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Loader threads (the runtime compiles at most two modules at once).
 const LOADERS: usize = 2;
@@ -39,7 +40,7 @@ pub(crate) struct Engine {
     pub tasks: Tasks,
     /// Started tasks' claim checks: one still in the executor's queue can
     /// be withdrawn (a `BYE` returns it).
-    tickets: HashMap<TaskRef, Ticket>,
+    tickets: HashMap<TaskRef, (Ticket, Option<SystemTime>)>,
     slots: usize,
     mailbox: Mailbox<Event>,
     poster: Poster<Event>,
@@ -100,7 +101,10 @@ impl Engine {
                     slot,
                     at,
                 } => {
-                    self.tickets.remove(&task);
+                    let started = self.tickets.remove(&task).and_then(|(_, at)| at);
+                    if let Some(started) = started {
+                        trace_run(&task, &invocation, started, at);
+                    }
                     if let Some(m) = &self.metrics {
                         let status = match invocation.outcome.is_completed() {
                             true => "COMPLETED",
@@ -164,7 +168,8 @@ impl Engine {
                         );
                         match submitted {
                             Ok(()) => {
-                                self.tickets.insert(task, ticket);
+                                let now = faas_traces::exporter().map(|_| SystemTime::now());
+                                self.tickets.insert(task, (ticket, now));
                                 if let Some(m) = &self.metrics {
                                     m.running.set(self.tickets.len() as i64);
                                 }
@@ -184,7 +189,7 @@ impl Engine {
     pub fn cancel(&mut self, tasks: &[TaskRef], actions: &mut Vec<Action>) {
         for task in tasks {
             match self.tickets.get(task) {
-                Some(ticket) => ticket.stop(),
+                Some((ticket, _)) => ticket.stop(),
                 None => {
                     self.tasks.cancel_waiting(task, actions);
                 }
@@ -198,7 +203,7 @@ impl Engine {
         let withdrawn: Vec<TaskRef> = self
             .tickets
             .iter()
-            .filter(|(_, ticket)| ticket.cancel())
+            .filter(|(_, (ticket, _))| ticket.cancel())
             .map(|(task, _)| task.clone())
             .collect();
         for task in &withdrawn {
@@ -252,4 +257,44 @@ impl Latency {
             self.count, mean, self.max
         )
     }
+}
+
+/// Reports the worker's spans of a run (see `faas-traces`): from its start
+/// here to its result, and the guest's call within it.
+fn trace_run(task: &TaskRef, invocation: &Invocation, started: SystemTime, ended: Instant) {
+    let Some(exporter) = faas_traces::exporter() else {
+        return;
+    };
+    let now = SystemTime::now();
+    let end = now - ended.elapsed();
+    let error = match &invocation.outcome {
+        faas_runtime::Outcome::Completed { .. } => None,
+        failed => Some(format!("{failed:?}")),
+    };
+    exporter.report(Span {
+        task: task.task_id,
+        attempt: task.attempt,
+        step: Step::Worker,
+        parent: Some((task.attempt, Step::Attempt)),
+        start: started,
+        end: now,
+        attributes: Vec::new(),
+        error: error.clone(),
+    });
+    exporter.report(Span {
+        task: task.task_id,
+        attempt: task.attempt,
+        step: Step::Guest,
+        parent: Some((task.attempt, Step::Worker)),
+        start: end - Duration::from_micros(invocation.usage.run_us),
+        end,
+        attributes: vec![
+            Attribute::new(
+                "faas.peak_memory_bytes",
+                invocation.usage.peak_memory_bytes as i64,
+            ),
+            Attribute::new("faas.output_bytes", invocation.usage.output_bytes as i64),
+        ],
+        error,
+    });
 }
