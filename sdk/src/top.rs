@@ -77,7 +77,9 @@ fn render(stats: &Stats, workers: &[WorkerRow], mut functions: Vec<FunctionRow>)
         recent.iter().map(f).sum::<u64>() as f64 / recent.len().max(1) as f64
     };
     let mut counts = [0u64; LATENCY_BUCKETS];
-    for second in &done[done.len().saturating_sub(LATENCY_WINDOW)..] {
+    // Latency: the current second's ends count too.
+    let all = &stats.seconds;
+    for second in &all[all.len().saturating_sub(LATENCY_WINDOW)..] {
         for (total, n) in counts.iter_mut().zip(&second.latency_counts) {
             *total += n;
         }

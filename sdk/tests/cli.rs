@@ -250,6 +250,35 @@ fn logs_prints_what_a_task_wrote_and_tasks_shows_its_usage() {
 }
 
 #[test]
+fn top_shows_the_platform_s_figures() {
+    let up = Up::start();
+    let logs = repo_file("runtime/tests/fixtures/logs.wat");
+    let id = deploy(&up, &[logs.to_str().expect("utf-8 path"), "--name", "top-fn"]);
+    // A WASI command's payload is its stdin: `!` makes it exit 3.
+    for payload in ["\"a\"", "\"!\""] {
+        let out = up.faas(&["invoke", &id.to_string(), "--raw", payload, "--no-wait"]);
+        let task = success(&out).trim().to_string();
+        up.faas(&["logs", &task, "--follow"]);
+    }
+    // Piped: one view, no screen control.
+    let text = success(&up.faas(&["top"]));
+    assert!(!text.contains('\x1b'), "{text:?}");
+    assert!(text.contains("tasks/s (10 s)") && text.contains("p50"), "{text}");
+    assert!(text.contains("queued 0  running 0"), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("top-fn"))
+        .unwrap_or_else(|| panic!("the function's row: {text}"));
+    let counts: Vec<&str> = row.split_whitespace().rev().take(2).collect();
+    assert_eq!(counts, ["1", "2"], "2 invocations, 1 failure: {row}");
+    let out = up.faas(&["top", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&success(&out)).expect("JSON on stdout");
+    let seconds = v["stats"]["seconds"].as_array().cloned().unwrap_or_default();
+    let submitted: u64 = seconds.iter().filter_map(|s| s["submitted"].as_u64()).sum();
+    assert_eq!(submitted, 2, "{v}");
+}
+
+#[test]
 fn server_errors_show_the_detail_not_a_trace() {
     let up = Up::start();
     let unknown = Uuid::new_v4().to_string();
