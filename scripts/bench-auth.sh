@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 PAIRS=${1:-3}
 CSV="$OUT/auth.csv"
 # Keys made here stay here, not in ~/.config/faas.
-export FAAS_CONFIG_DIR="$PWD/$OUT/auth-config"; rm -rf "$FAAS_CONFIG_DIR"
+export FAAS_CONFIG_DIR="$OUT/auth-config"; rm -rf "$FAAS_CONFIG_DIR"
 KEYED=$(free_port); OPEN=$(free_port)
 
 start_redis

@@ -13,7 +13,7 @@ PAIRS=${2:-5}
 MODE=${3:-local}
 source "$(dirname "$0")/lib.sh"
 CSV="$OUT/before-after-$MODE.csv"
-export FAAS_CONFIG_DIR="$PWD/$OUT/before-after-config"; rm -rf "$FAAS_CONFIG_DIR"
+export FAAS_CONFIG_DIR="$OUT/before-after-config"; rm -rf "$FAAS_CONFIG_DIR"
 NEW_REDIS_PORT=$(free_port); OLD_PORT=$(free_port); NEW_PORT=$(free_port)
 start_redis
 redis-server --port "$NEW_REDIS_PORT" --save "" --appendonly no --daemonize yes >/dev/null

@@ -9,13 +9,13 @@
 OLD=$(realpath "${1:?the older faas binary}")
 ROUNDS=${2:-3}
 source "$(dirname "$0")/lib.sh"
-export FAAS_CONFIG_DIR="$PWD/$OUT/cpu-split-config"; rm -rf "$FAAS_CONFIG_DIR"
+export FAAS_CONFIG_DIR="$OUT/cpu-split-config"; rm -rf "$FAAS_CONFIG_DIR"
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # one BIN LABEL: prints "LABEL redis SERVER DISPATCHER SCRIPTS" (CPU in 1/100 s, scripts in us).
 one() {
     local bin=$1 label=$2 rport sport server dispatcher redis_pid
     rport=$(free_port); sport=$(free_port)
-    redis-server --port "$rport" --save "" --appendonly no --daemonize yes --pidfile "$PWD/$OUT/split-redis.pid" >/dev/null
+    redis-server --port "$rport" --save "" --appendonly no --daemonize yes --pidfile "$OUT/split-redis.pid" >/dev/null
     sleep 0.3; redis_pid=$(cat "$OUT/split-redis.pid")
     "$bin" server --redis "redis://127.0.0.1:$rport" --port "$sport" > "$OUT/split-server.log" 2>&1 & server=$!
     "$bin" dispatcher --redis "redis://127.0.0.1:$rport" -m local -w 2 > "$OUT/split-dispatcher.log" 2>&1 & dispatcher=$!

@@ -9,7 +9,7 @@
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-3}
 CSV="$OUT/curve.csv"
-export FAAS_CONFIG_DIR="$PWD/$OUT/curve-keys"
+export FAAS_CONFIG_DIR="$OUT/curve-keys"
 HTTP_PORT=$(free_port); ZMQ_PORT=$(free_port)
 
 start_redis

@@ -15,7 +15,7 @@
 source "$(dirname "$0")/lib.sh"
 CSV="$OUT/modes.csv"; WORKLOADS="$OUT/workloads.csv"
 # The server's admin key and the worker port's CURVE keys stay in bench-out.
-export FAAS_CONFIG_DIR="${FAAS_CONFIG_DIR:-$PWD/$OUT/keys}"
+export FAAS_CONFIG_DIR="${FAAS_CONFIG_DIR:-$OUT/keys}"
 HTTP_PORT=$(free_port); ZMQ_PORT=$(free_port)
 export FAAS_URL=http://127.0.0.1:$HTTP_PORT
 

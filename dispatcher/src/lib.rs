@@ -30,3 +30,11 @@ pub use push::{run_push, PushConfig};
 pub use recorder::{Done, Held};
 pub use remote::{is_loopback_endpoint, ListenError};
 pub use zap::{AllowList, CurveServer};
+
+/// A dispatcher's name on the queue's consumer group (and in a task's
+/// `usage`): its mode and 48 random bits, short enough that a task's usage
+/// stays small in the store.
+pub(crate) fn consumer_name(mode: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{mode}-{}", &id[..12])
+}

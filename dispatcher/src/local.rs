@@ -39,7 +39,7 @@ impl LocalConfig {
         LocalConfig {
             slots: slots.max(1),
             prefetch: 16,
-            consumer: format!("local-{}", uuid::Uuid::new_v4()),
+            consumer: crate::consumer_name("local"),
             claim_block: Duration::from_secs(1),
             renew_every: Duration::from_secs(3),
             metrics: None,

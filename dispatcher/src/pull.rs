@@ -83,7 +83,7 @@ impl PullConfig {
             heartbeat_interval: Duration::from_secs(1),
             heartbeat_timeout: Duration::from_secs(3),
             hold: Duration::from_secs(1),
-            consumer: format!("pull-{}", uuid::Uuid::new_v4()),
+            consumer: crate::consumer_name("pull"),
             claim_block: Duration::from_secs(1),
             renew_every: Duration::from_secs(3),
             metrics: None,

@@ -59,7 +59,7 @@ impl PushConfig {
             endpoint: format!("tcp://127.0.0.1:{port}"),
             heartbeat_interval: Duration::from_secs(1),
             heartbeat_timeout: Duration::from_secs(3),
-            consumer: format!("push-{}", uuid::Uuid::new_v4()),
+            consumer: crate::consumer_name("push"),
             claim_block: Duration::from_secs(1),
             renew_every: Duration::from_secs(3),
             metrics: None,

@@ -7,7 +7,7 @@
 //! whole machine spent per task. `scripts/bench-modes.sh` runs it across
 //! modes; `faas bench plot CSV` draws what it collected (see [`crate::plot`]).
 
-use crate::client::{Client, TaskStatus};
+use crate::client::{Client, ClientError, TaskStatus};
 use crate::commands::Connection;
 use crate::progress::Progress;
 use anyhow::{bail, Context};
@@ -371,7 +371,10 @@ async fn server_view(client: &Client, from_ms: u64) -> String {
     let seconds = (unix_ms().saturating_sub(from_ms) / 1000 + 2).min(STATS_RETENTION_SECONDS);
     let stats = match client.stats(seconds).await {
         Ok(stats) => stats,
-        Err(e) => return format!("  server side: not shown ({e}; GET /stats needs an admin key)"),
+        Err(ClientError::Http { status: 403, .. }) => {
+            return "  server side: not shown (GET /stats needs an admin key)".into()
+        }
+        Err(e) => return format!("  server side: not shown ({e})"),
     };
     let window: Vec<_> = stats
         .seconds
