@@ -101,14 +101,18 @@ fn render(stats: &Stats, workers: &[WorkerRow], mut functions: Vec<FunctionRow>)
         quantile(0.99)
     );
     let slots: u64 = workers.iter().map(|w| w.slots).sum();
-    let busy: u64 = workers.iter().map(|w| w.running).sum();
+    // A push worker may hold more tasks than it has slots (queued there).
+    let free: u64 = workers
+        .iter()
+        .map(|w| w.slots.saturating_sub(w.running))
+        .sum();
     let _ = writeln!(
         out,
         "queued {}  running {}  workers {} ({} of {} slots free)",
         stats.queued,
         stats.running,
         workers.len(),
-        slots.saturating_sub(busy),
+        free,
         slots
     );
     out.push('\n');

@@ -253,7 +253,10 @@ fn logs_prints_what_a_task_wrote_and_tasks_shows_its_usage() {
 fn top_shows_the_platform_s_figures() {
     let up = Up::start();
     let logs = repo_file("runtime/tests/fixtures/logs.wat");
-    let id = deploy(&up, &[logs.to_str().expect("utf-8 path"), "--name", "top-fn"]);
+    let id = deploy(
+        &up,
+        &[logs.to_str().expect("utf-8 path"), "--name", "top-fn"],
+    );
     // A WASI command's payload is its stdin: `!` makes it exit 3.
     for payload in ["\"a\"", "\"!\""] {
         let out = up.faas(&["invoke", &id.to_string(), "--raw", payload, "--no-wait"]);
@@ -263,7 +266,10 @@ fn top_shows_the_platform_s_figures() {
     // Piped: one view, no screen control.
     let text = success(&up.faas(&["top"]));
     assert!(!text.contains('\x1b'), "{text:?}");
-    assert!(text.contains("tasks/s (10 s)") && text.contains("p50"), "{text}");
+    assert!(
+        text.contains("tasks/s (10 s)") && text.contains("p50"),
+        "{text}"
+    );
     assert!(text.contains("queued 0  running 0"), "{text}");
     let row = text
         .lines()
@@ -273,7 +279,10 @@ fn top_shows_the_platform_s_figures() {
     assert_eq!(counts, ["1", "2"], "2 invocations, 1 failure: {row}");
     let out = up.faas(&["top", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&success(&out)).expect("JSON on stdout");
-    let seconds = v["stats"]["seconds"].as_array().cloned().unwrap_or_default();
+    let seconds = v["stats"]["seconds"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let submitted: u64 = seconds.iter().filter_map(|s| s["submitted"].as_u64()).sum();
     assert_eq!(submitted, 2, "{v}");
 }

@@ -252,9 +252,10 @@ async function refreshWorkers() {
     el("td", {}, w.slots), el("td", {}, w.running), el("td", {}, w.completed),
     el("td", {}, fmtAgo(w.last_heartbeat_ms_ago)))));
   const slots = workers.reduce((a, w) => a + w.slots, 0);
-  const running = workers.reduce((a, w) => a + w.running, 0);
+  // A push worker may hold more tasks than it has slots (queued there).
+  const free = workers.reduce((a, w) => a + Math.max(w.slots - w.running, 0), 0);
   $("workers-note").textContent = workers.length
-    ? `${workers.length} workers, ${slots - running} of ${slots} slots free`
+    ? `${workers.length} workers, ${free} of ${slots} slots free`
     : "No push or pull workers: tasks run on the dispatchers' own slots (local mode).";
 }
 
