@@ -50,16 +50,22 @@ impl Connection {
     /// A client for `--url` with its key (`--token`, `FAAS_TOKEN`, or the
     /// credentials file) and `--cacert`.
     pub fn client(&self) -> anyhow::Result<Client> {
-        let token = self
-            .token
-            .clone()
-            .filter(|t| !t.trim().is_empty())
-            .or_else(|| crate::credentials::token_for(&self.url));
         let options = ClientOptions {
-            token,
+            token: self.key(),
             ca_cert: self.cacert.clone(),
         };
         Ok(Client::with_options(&self.url, &options)?)
+    }
+}
+
+impl Connection {
+    /// The key to send: `--token`, `FAAS_TOKEN`, or the one saved for
+    /// `--url` in the credentials file.
+    pub fn key(&self) -> Option<String> {
+        self.token
+            .clone()
+            .filter(|t| !t.trim().is_empty())
+            .or_else(|| crate::credentials::token_for(&self.url))
     }
 }
 

@@ -26,6 +26,7 @@ pub mod commands;
 pub mod componentize;
 pub mod credentials;
 pub mod daemons;
+pub mod dashboard;
 pub mod delete;
 pub mod javascript;
 pub mod keys;

@@ -51,6 +51,8 @@ enum Command {
     Tasks(faas_sdk::listing::TasksArgs),
     /// Print what a task's function logged (stderr, and print() in a handler); --follow waits for its end
     Logs(faas_sdk::logs::LogsArgs),
+    /// Print the web dashboard's address, with this machine's key for it (open it in a browser)
+    Dashboard(faas_sdk::dashboard::DashboardArgs),
     /// Show the platform's throughput, latency, queue, workers and busiest functions, refreshed (needs an admin key)
     Top(faas_sdk::top::TopArgs),
     /// Invoke a function once per line of a file of JSON payloads; prints results in order
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
             Command::Tasks(args) => faas_sdk::listing::tasks(args).await,
             Command::Logs(args) => faas_sdk::logs::logs(args).await,
             Command::Top(args) => faas_sdk::top::top(args).await,
+            Command::Dashboard(args) => faas_sdk::dashboard::dashboard(args),
             Command::Map(args) => faas_sdk::map::map(args).await,
             Command::Bench(args) => faas_sdk::bench::bench(args).await,
             Command::Keys(args) => faas_sdk::keys::keys(args).await,

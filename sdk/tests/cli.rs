@@ -285,6 +285,10 @@ fn top_shows_the_platform_s_figures() {
         .unwrap_or_default();
     let submitted: u64 = seconds.iter().filter_map(|s| s["submitted"].as_u64()).sum();
     assert_eq!(submitted, 2, "{v}");
+    // The dashboard's address, with the saved key in its fragment.
+    let url = success(&up.faas(&["dashboard"]));
+    let prefix = format!("{}/ui#token=faas_", up.url);
+    assert!(url.starts_with(&prefix), "{url}");
 }
 
 #[test]

@@ -376,7 +376,7 @@ async function signIn() {
 }
 
 function takeTokenFromUrl() {
-  // `faas dashboard` opens /ui#token=...: the fragment never reaches a server.
+  // `faas dashboard` prints /ui#token=...: the fragment never reaches a server.
   const m = location.hash.match(/^#token=([^&]+)/);
   if (m) {
     sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
