@@ -278,7 +278,9 @@ fn trace_attempts(
                     attempt,
                     step: Step::Guest,
                     parent: Some((attempt, Step::Attempt)),
-                    start: ended - Duration::from_micros(usage.run_us),
+                    start: ended
+                        .checked_sub(Duration::from_micros(usage.run_us))
+                        .unwrap_or(ended),
                     end: ended,
                     attributes: vec![
                         Attribute::new("faas.peak_memory_bytes", usage.peak_memory_bytes as i64),

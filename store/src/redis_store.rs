@@ -399,21 +399,22 @@ return out
 
 const FINISH_LUA: &str = r#"
 -- ARGV: stream, group, now, largest announced result, retention (ms) of a
--- task stored without its own, the batch's end-to-end latencies as
--- `bucket count` pairs (`l3 12 l5 1`), then (task id, attempt, status,
--- result json, failure kind, entry id, receipt token, logs, usage) nonets
--- (an empty failure kind or log is not written). Returns 1 per nonet that
--- was applied.
+-- task stored without its own, the latency buckets' upper bounds (ms,
+-- space-separated), then (task id, attempt, status, result json, failure
+-- kind, entry id, receipt token, logs, usage) nonets (an empty failure
+-- kind or log is not written). Returns 1 per nonet that was applied.
 local out, ended, acks, counts, due = {}, {}, {}, {}, {}
 local cap, now = tonumber(ARGV[4]), tonumber(ARGV[3])
-local completed, failed = 0, 0
+local completed, failed, latencies = 0, 0, nil
+local bounds = {}
+for bound in string.gmatch(ARGV[6], '%d+') do bounds[#bounds + 1] = tonumber(bound) end
 for i = 7, #ARGV, 9 do
   local tid, attempt, status, result, kind, entry, token, logs, usage =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6],
     ARGV[i + 7], ARGV[i + 8]
   local key = 'faas:task:' .. tid
   local f = redis.call('HMGET', key, 'status', 'attempts', 'entry', 'receipt', 'tenant', 'ttl_ms',
-    'cancel')
+    'cancel', 'created_at')
   -- The receipt comes from a worker: act only on the task's own entry and
   -- attempt token (random, so it cannot be guessed).
   local own = (f[3] or '') == entry and (f[4] or '') == token
@@ -426,6 +427,14 @@ for i = 7, #ARGV, 9 do
     if f[7] == '1' then
       -- Cancelled while its claim landed (CANCEL_LUA): whatever it got to.
       status, result, kind = 'FAILED', '"cancelled"', 'cancelled'
+    else
+      -- Ended by running: its latency from submission counts.
+      local latency, bucket = now - (tonumber(f[8]) or now), #bounds + 1
+      for b = 1, #bounds do
+        if latency <= bounds[b] then bucket = b; break end
+      end
+      latencies = latencies or {}
+      latencies[bucket] = (latencies[bucket] or 0) + 1
     end
     if kind == '' and logs == '' then
       -- The common case, without building a table.
@@ -466,7 +475,9 @@ for tenant, n in pairs(counts) do redis.call('HINCRBY', 'faas:tenant:' .. tenant
 schedule(due)
 tally(now, 'c', completed)
 tally(now, 'f', failed)
-for bucket, n in string.gmatch(ARGV[6], '(%S+) (%S+)') do tally(now, bucket, tonumber(n)) end
+if latencies then
+  for bucket, n in pairs(latencies) do tally(now, 'l' .. (bucket - 1), n) end
+end
 -- One announcement for the batch: a line per ended task.
 if #ended > 0 then redis.call('PUBLISH', 'faas:done', table.concat(ended, '\n')) end
 return out
@@ -589,6 +600,13 @@ if #stop > 0 then redis.call('PUBLISH', 'faas:control', 'stop ' .. table.concat(
 return out
 "#;
 
+/// Counts a stream's entries after an id, without sending them.
+const UNREAD_LUA: &str = r#"
+-- ARGV: stream, an entry id, most. Returns how many entries follow it, at
+-- most `most`.
+return #redis.call('XRANGE', ARGV[1], '(' .. ARGV[2], '+', 'COUNT', tonumber(ARGV[3]))
+"#;
+
 const TRIM_LUA: &str = r#"
 -- ARGV: stream. Deletes the entries every group is done with: those before
 -- each group's oldest unacknowledged entry and its last delivered one
@@ -644,6 +662,7 @@ pub struct RedisStore {
     release_script: Script,
     cancel_script: Script,
     trim_script: Script,
+    unread_script: Script,
     sweep_script: Script,
 }
 
@@ -735,6 +754,7 @@ impl RedisStore {
                 tally_lua()
             )),
             trim_script: Script::new(&format!("{ALLOW_OOM}{TRIM_LUA}")),
+            unread_script: Script::new(UNREAD_LUA),
         };
         // The first command is where a missing login shows (NOAUTH).
         let mut conn = store.conn.clone();
@@ -1551,7 +1571,7 @@ impl RedisStore {
             .arg(now)
             .arg(ANNOUNCED_RESULT_BYTES)
             .arg(self.config.default_retention_ms())
-            .arg(latency_pairs(now, done));
+            .arg(latency_bounds());
         for (claim, outcome, report) in done {
             let (entry, token) = split_receipt(&claim.receipt);
             invocation
@@ -1654,18 +1674,17 @@ impl RedisStore {
     /// idle or nearly). A longer queue is estimated from its length, less
     /// the pending, which counts also the ended tasks not yet trimmed.
     async fn unread(&self, last_delivered: &str, length: u64, running: u64) -> StoreResult<u64> {
-        const MOST: usize = 1000;
+        const MOST: u64 = 1000;
         let mut conn = self.conn.clone();
-        let entries: Vec<RValue> = redis::cmd("XRANGE")
+        let unread: u64 = self
+            .unread_script
             .arg(STREAM)
-            .arg(format!("({last_delivered}"))
-            .arg("+")
-            .arg("COUNT")
+            .arg(last_delivered)
             .arg(MOST)
-            .query_async(&mut conn)
+            .invoke_async(&mut conn)
             .await?;
-        Ok(if entries.len() < MOST {
-            entries.len() as u64
+        Ok(if unread < MOST {
+            unread
         } else {
             length.saturating_sub(running)
         })
@@ -2057,20 +2076,13 @@ async fn read_group(
     Ok(out)
 }
 
-/// The finish script's latency argument: each bucket's count of the
-/// batch's end-to-end latencies, as `l{bucket} {count}` pairs.
-fn latency_pairs(now: u64, done: &[(Claim, Final, Report)]) -> String {
-    let latencies = done
-        .iter()
-        .filter(|(claim, ..)| claim.queued_at_ms > 0)
-        .map(|(claim, ..)| now.saturating_sub(claim.queued_at_ms));
-    let mut pairs = String::new();
-    for (bucket, n) in throughput::latency_histogram(latencies).iter().enumerate() {
-        if *n > 0 {
-            pairs.push_str(&format!("l{bucket} {n} "));
-        }
-    }
-    pairs
+/// The finish script's latency buckets: their upper bounds, in ms.
+fn latency_bounds() -> &'static str {
+    static BOUNDS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let bounds: Vec<String> = LATENCY_BOUNDS_MS.iter().map(u64::to_string).collect();
+        bounds.join(" ")
+    });
+    &BOUNDS
 }
 
 /// A second's counts from its hash (see `TALLY_LUA`).
@@ -2296,13 +2308,18 @@ fn usage_text(usage: &Usage) -> String {
 
 const EXECUTOR_KINDS: [(&str, &str); 2] = [("dispatcher ", "d:"), ("worker ", "w:")];
 
+/// The short form, where it reads back as the same text (a worker's
+/// part of the name is its own, and may hold anything); else as given.
 fn short_executor(executor: &str) -> String {
     for (long, short) in EXECUTOR_KINDS {
         if let Some(rest) = executor.strip_prefix(long) {
-            return match rest.rsplit_once(" slot ") {
+            let shortened = match rest.rsplit_once(" slot ") {
                 Some((id, slot)) => format!("{short}{id}#{slot}"),
                 None => format!("{short}{rest}"),
             };
+            if long_executor(&shortened) == executor {
+                return shortened;
+            }
         }
     }
     executor.to_string()
@@ -2383,6 +2400,8 @@ mod tests {
             "worker w-1f2e slot 12",
             "worker w-1f2e",
             "something else",
+            "worker w-1 a#b",
+            "worker w-1 slot 2#3",
             "",
         ] {
             let usage = Usage {

@@ -4,7 +4,7 @@
 //! `STATS_RETENTION_SECONDS`), written by the scripts that submit and end
 //! tasks; the embedded store in a [`Throughput`].
 
-use faas_contract::{latency_bucket, SecondStats, LATENCY_BUCKETS, STATS_RETENTION_SECONDS};
+use faas_contract::{latency_bucket, SecondStats, STATS_RETENTION_SECONDS};
 use std::collections::VecDeque;
 
 /// The seconds a window of `seconds` ending at `now_ms` covers: the
@@ -13,15 +13,6 @@ pub(crate) fn window(now_ms: u64, seconds: u64) -> std::ops::RangeInclusive<u64>
     let now = now_ms / 1000;
     let seconds = seconds.clamp(1, STATS_RETENTION_SECONDS);
     now + 1 - seconds.min(now + 1)..=now
-}
-
-/// Ended tasks by latency bucket, for one write of a batch.
-pub(crate) fn latency_histogram(latencies_ms: impl Iterator<Item = u64>) -> [u64; LATENCY_BUCKETS] {
-    let mut counts = [0; LATENCY_BUCKETS];
-    for latency in latencies_ms {
-        counts[latency_bucket(latency)] += 1;
-    }
-    counts
 }
 
 /// The last `STATS_RETENTION_SECONDS` of counts, in memory.
@@ -81,6 +72,7 @@ impl Throughput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use faas_contract::LATENCY_BUCKETS;
 
     #[test]
     fn a_window_ends_at_the_current_second_and_fills_quiet_ones() {

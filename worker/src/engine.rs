@@ -266,7 +266,7 @@ fn trace_run(task: &TaskRef, invocation: &Invocation, started: SystemTime, ended
         return;
     };
     let now = SystemTime::now();
-    let end = now - ended.elapsed();
+    let end = now.checked_sub(ended.elapsed()).unwrap_or(now);
     let error = match &invocation.outcome {
         faas_runtime::Outcome::Completed { .. } => None,
         failed => Some(format!("{failed:?}")),
@@ -286,7 +286,9 @@ fn trace_run(task: &TaskRef, invocation: &Invocation, started: SystemTime, ended
         attempt: task.attempt,
         step: Step::Guest,
         parent: Some((task.attempt, Step::Worker)),
-        start: end - Duration::from_micros(invocation.usage.run_us),
+        start: end
+            .checked_sub(Duration::from_micros(invocation.usage.run_us))
+            .unwrap_or(end),
         end,
         attributes: vec![
             Attribute::new(

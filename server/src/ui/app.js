@@ -172,8 +172,10 @@ function clock(second) {
 
 const state = {
   seconds: new Map(), // second -> SecondStats
+  fetchedAt: 0, // Date.now() at the last /stats
   bounds: [],
   functions: new Map(), // id -> name
+  functionsAt: 0, // Date.now() when the functions were read
   statsDenied: false,
 };
 
@@ -185,7 +187,9 @@ async function refreshStats() {
   if (state.statsDenied) return;
   let stats;
   try {
-    stats = await api(`/stats?seconds=${state.seconds.size ? 5 : HISTORY_SECONDS}`);
+    // What was missed since the last fetch (another view, a hidden tab).
+    const missed = state.fetchedAt ? Math.ceil((Date.now() - state.fetchedAt) / 1000) + 2 : HISTORY_SECONDS;
+    stats = await api(`/stats?seconds=${Math.min(HISTORY_SECONDS, Math.max(5, missed))}`);
   } catch (e) {
     if (e.status === 403) {
       state.statsDenied = true;
@@ -196,6 +200,7 @@ async function refreshStats() {
     throw e;
   }
   state.bounds = stats.latency_bounds_ms;
+  state.fetchedAt = Date.now();
   for (const s of stats.seconds) state.seconds.set(s.second, s);
   const now = Math.floor(stats.now_ms / 1000);
   for (const second of state.seconds.keys()) {
@@ -261,6 +266,8 @@ async function refreshWorkers() {
 
 async function refreshFunctions() {
   const { functions } = await api("/functions?limit=1000");
+  state.functionsAt = Date.now();
+  state.functions.clear();
   for (const f of functions) state.functions.set(f.function_id, f.name);
   fillTable($("function-list"), functions.map((f) => el("tr", { "data-function-id": f.function_id },
     el("td", {}, f.name), el("td", {}, el("code", {}, f.function_id)),
@@ -276,7 +283,7 @@ async function refreshFunctions() {
 }
 
 async function refreshTasks() {
-  if (!state.functions.size) await refreshFunctions();
+  if (Date.now() - state.functionsAt > 10000) await refreshFunctions();
   const status = $("filter-status").value;
   const fid = $("filter-function").value;
   const { tasks } = await api("/tasks?limit=1000" + (status ? "&status=" + status : ""));
@@ -379,7 +386,9 @@ function takeTokenFromUrl() {
   // `faas dashboard` prints /ui#token=...: the fragment never reaches a server.
   const m = location.hash.match(/^#token=([^&]+)/);
   if (m) {
-    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    let token = m[1];
+    try { token = decodeURIComponent(token); } catch (e) { /* keep it as written */ }
+    sessionStorage.setItem(TOKEN_KEY, token);
     history.replaceState(null, "", location.pathname + "#/");
   }
 }
@@ -403,6 +412,9 @@ document.addEventListener("DOMContentLoaded", () => {
     sessionStorage.removeItem(TOKEN_KEY);
     signedIn = false;
     state.seconds.clear();
+    state.fetchedAt = 0;
+    state.functions.clear();
+    state.functionsAt = 0;
     tick();
   });
   $("filter-status").addEventListener("change", tick);
