@@ -218,7 +218,13 @@ mod tests {
 
     #[test]
     fn every_operation_lists_what_the_layers_answer() {
-        let public = ["GET /health", "GET /docs", "GET /openapi.json"];
+        let public = [
+            "GET /health",
+            "GET /docs",
+            "GET /openapi.json",
+            "GET /ui",
+            "GET /ui/{asset}",
+        ];
         let operations = operations();
         assert!(operations.len() > public.len());
         for (name, operation) in operations {
