@@ -642,21 +642,37 @@ pub(crate) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'
         .map(|(_, v)| v.trim())
 }
 
+/// Whether a whole-number parameter above its highest is cut to it or refused.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Above {
+    Cut,
+    Refused,
+}
+
+/// The whole number `name` gives, from `lowest` to `highest` (None when
+/// absent or empty); anything else is a 400 that says so.
+pub(crate) fn whole_param(
+    params: &[(String, String)],
+    name: &str,
+    (lowest, highest): (u64, u64),
+    above: Above,
+) -> Result<Option<u64>, ApiError> {
+    let Some(text) = param(params, name).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    match text.parse::<u64>() {
+        Ok(n) if n >= lowest && n <= highest => Ok(Some(n)),
+        Ok(n) if n > highest && above == Above::Cut => Ok(Some(highest)),
+        _ => Err(ApiError::bad_request(format!(
+            "`{name}` must be a whole number from {lowest} to {highest}, got {text:?}"
+        ))),
+    }
+}
+
 /// `limit`: a whole number from 1; above `MAX_LIST_LIMIT` it is cut to it.
 fn list_limit(params: &[(String, String)]) -> Result<usize, ApiError> {
-    match param(params, "limit") {
-        None | Some("") => Ok(DEFAULT_LIST_LIMIT),
-        Some(text) => text
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n >= 1)
-            .map(|n| n.min(MAX_LIST_LIMIT as u64) as usize)
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "`limit` must be a whole number from 1 to {MAX_LIST_LIMIT}, got {text:?}"
-                ))
-            }),
-    }
+    let limit = whole_param(params, "limit", (1, MAX_LIST_LIMIT as u64), Above::Cut)?;
+    Ok(limit.map_or(DEFAULT_LIST_LIMIT, |n| n as usize))
 }
 
 /// Registered functions

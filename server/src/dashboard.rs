@@ -5,7 +5,7 @@
 //! and the page calls the API with the key its user gives it, so it
 //! shows what that key may see.
 
-use crate::api::{param, Params};
+use crate::api::{whole_param, Above, Params};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::AppState;
@@ -41,18 +41,9 @@ pub async fn stats(
     Query(params): Params,
 ) -> Result<Json<Stats>, ApiError> {
     caller.require_admin()?;
-    let seconds = match param(&params, "seconds") {
-        None | Some("") => DEFAULT_STATS_SECONDS,
-        Some(text) => text
-            .parse()
-            .ok()
-            .filter(|n| (1..=STATS_RETENTION_SECONDS).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "`seconds` must be a whole number from 1 to {STATS_RETENTION_SECONDS}, got {text:?}"
-                ))
-            })?,
-    };
+    let range = (1, STATS_RETENTION_SECONDS);
+    let seconds = whole_param(&params, "seconds", range, Above::Refused)?;
+    let seconds = seconds.unwrap_or(DEFAULT_STATS_SECONDS);
     Ok(Json(state.store.stats(seconds).await?))
 }
 

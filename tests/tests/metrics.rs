@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::cluster::WORKER_READY;
-use common::{start_server, Api, DISPATCHER_READY, TYPED};
-use faas_e2e::{free_port, Daemon, RedisServer};
+use common::cluster::start_push_pair;
+use common::{start_server, Api, TYPED};
+use faas_e2e::{free_port, RedisServer};
 use prometheus_parse::{Sample, Scrape, Value};
 use serde_json::json;
 
@@ -45,33 +45,15 @@ async fn the_server_the_dispatcher_and_the_worker_count_what_they_did() {
     let redis = RedisServer::start();
     let (server, port) = start_server(&redis);
     let api = Api::new(port).with_token(server.token());
-    let (zmq, dispatcher_metrics, worker_metrics) = (free_port(), free_port(), free_port());
-    let _dispatcher = Daemon::start(
-        &[
-            "dispatcher",
-            "--redis",
-            &redis.url(),
-            "-m",
-            "push",
-            "-p",
-            &zmq.to_string(),
-            "--metrics-port",
-            &dispatcher_metrics.to_string(),
-        ],
-        DISPATCHER_READY,
-    );
-    let _worker = Daemon::start(
-        &[
-            "worker",
-            "push",
-            "2",
-            &format!("tcp://127.0.0.1:{zmq}"),
-            "--name",
-            "w-metrics",
-            "--metrics-port",
-            &worker_metrics.to_string(),
-        ],
-        WORKER_READY,
+    let (dispatcher_metrics, worker_metrics) = (free_port(), free_port());
+    let (_dispatcher, _worker) = start_push_pair(
+        &redis,
+        (2, "w-metrics"),
+        (
+            &["--metrics-port", &dispatcher_metrics.to_string()],
+            &["--metrics-port", &worker_metrics.to_string()],
+        ),
+        &[],
     );
 
     let add = api.register("add", TYPED.as_bytes(), Some("add")).await;

@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::cluster::WORKER_READY;
-use common::{Api, DISPATCHER_READY, LISTENING, TYPED};
+use common::cluster::start_push_pair;
+use common::{start_server_env, Api, LISTENING, TYPED};
 use faas_e2e::{free_port, Daemon, RedisServer};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
@@ -120,48 +120,9 @@ async fn a_task_is_one_trace_across_server_dispatcher_and_worker() {
     let otlp = receiver.url();
     let env = [("FAAS_OTLP_ENDPOINT", otlp.as_str())];
     let redis = RedisServer::start();
-    let port = free_port();
-    let server = Daemon::start_env(
-        &[
-            "server",
-            "--redis",
-            &redis.url(),
-            "--port",
-            &port.to_string(),
-        ],
-        &[
-            ("FAAS_CONFIG_DIR", &redis.config_dir().to_string_lossy()),
-            ("FAAS_OTLP_ENDPOINT", &otlp),
-        ],
-        LISTENING,
-    );
+    let (server, port) = start_server_env(&redis, &env);
     let api = Api::new(port).with_token(server.token());
-    let zmq = free_port();
-    let _dispatcher = Daemon::start_env(
-        &[
-            "dispatcher",
-            "--redis",
-            &redis.url(),
-            "-m",
-            "push",
-            "-p",
-            &zmq.to_string(),
-        ],
-        &env,
-        DISPATCHER_READY,
-    );
-    let _worker = Daemon::start_env(
-        &[
-            "worker",
-            "push",
-            "1",
-            &format!("tcp://127.0.0.1:{zmq}"),
-            "--name",
-            "w-traces",
-        ],
-        &env,
-        WORKER_READY,
-    );
+    let (_dispatcher, _worker) = start_push_pair(&redis, (1, "w-traces"), (&[], &[]), &env);
 
     let add = api.register("add", TYPED.as_bytes(), Some("add")).await;
     let task = api.execute(add, &json!([2, 3])).await;

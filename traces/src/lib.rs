@@ -103,7 +103,7 @@ pub fn exporter() -> Option<&'static Exporter> {
 /// collector (`http://host:4318`: `/v1/traces` is added to a URL with no
 /// path), as `service` (`faas-server`, `faas-dispatcher`, `faas-worker`).
 /// Spans leave in batches, at least every second; a collector that is
-/// down loses spans, never slows a task.
+/// down loses spans; the export runs on a thread of its own.
 pub fn install(endpoint: &str, service: &str) -> Result<(), String> {
     let url = traces_url(endpoint)?;
     let service = service.to_string();

@@ -140,6 +140,26 @@ pub fn start_dispatcher(
     )
 }
 
+/// A push dispatcher on `redis` and one worker of `slots` named `name`,
+/// each with its own extra arguments, and `env`.
+pub fn start_push_pair(
+    redis: &RedisServer,
+    (slots, name): (usize, &str),
+    (dispatcher_args, worker_args): (&[&str], &[&str]),
+    env: &[(&str, &str)],
+) -> (Daemon, Daemon) {
+    let port = free_port().to_string();
+    let url = redis.url();
+    let mut args = vec!["dispatcher", "--redis", &url, "-m", "push", "-p", &port];
+    args.extend_from_slice(dispatcher_args);
+    let dispatcher = Daemon::start_env(&args, env, "dispatcher ready");
+    let (slots, endpoint) = (slots.to_string(), format!("tcp://127.0.0.1:{port}"));
+    let mut args = vec!["worker", "push", &slots, &endpoint, "--name", name];
+    args.extend_from_slice(worker_args);
+    let worker = Daemon::start_env(&args, env, WORKER_READY);
+    (dispatcher, worker)
+}
+
 /// A Python peer from `tests/interop/`, killed on drop; its stdout lines
 /// are readable as they come.
 pub struct Python {

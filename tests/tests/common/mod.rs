@@ -79,9 +79,16 @@ pub fn start_up(slots: usize) -> (Daemon, u16) {
 
 /// `faas server --redis URL` on a free port.
 pub fn start_server(redis: &RedisServer) -> (Daemon, u16) {
+    start_server_env(redis, &[])
+}
+
+/// `start_server`, with more environment variables.
+pub fn start_server_env(redis: &RedisServer, env: &[(&str, &str)]) -> (Daemon, u16) {
     require_binary();
     let port = free_port();
-    let config_dir = redis.config_dir();
+    let config_dir = redis.config_dir().to_string_lossy().to_string();
+    let mut all = vec![("FAAS_CONFIG_DIR", config_dir.as_str())];
+    all.extend_from_slice(env);
     let daemon = Daemon::start_env(
         &[
             "server",
@@ -90,7 +97,7 @@ pub fn start_server(redis: &RedisServer) -> (Daemon, u16) {
             "--port",
             &port.to_string(),
         ],
-        &[("FAAS_CONFIG_DIR", &config_dir.to_string_lossy())],
+        &all,
         LISTENING,
     );
     (daemon, port)
