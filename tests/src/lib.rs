@@ -10,6 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod netlab;
+pub mod units;
+
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -121,6 +124,8 @@ pub struct RedisOptions {
     pub tls: Option<TestCerts>,
     /// A replica of the Redis on this loopback port (`--replicaof`).
     pub replica_of: Option<u16>,
+    /// The address to listen on instead of 127.0.0.1 (a lab host's).
+    pub bind: Option<std::net::Ipv4Addr>,
 }
 
 /// True if this `redis-server` was built with TLS (Debian's is). Started
@@ -211,9 +216,9 @@ impl RedisServer {
         };
         match &self.options.user {
             Some((user, password)) => {
-                format!("{scheme}://{user}:{password}@127.0.0.1:{}", self.port)
+                format!("{scheme}://{user}:{password}@{}:{}", self.host(), self.port)
             }
-            None => format!("{scheme}://127.0.0.1:{}", self.port),
+            None => format!("{scheme}://{}:{}", self.host(), self.port),
         }
     }
 
@@ -225,9 +230,14 @@ impl RedisServer {
             "redis"
         };
         match userinfo {
-            Some(userinfo) => format!("{scheme}://{userinfo}@127.0.0.1:{}", self.port),
-            None => format!("{scheme}://127.0.0.1:{}", self.port),
+            Some(userinfo) => format!("{scheme}://{userinfo}@{}:{}", self.host(), self.port),
+            None => format!("{scheme}://{}:{}", self.host(), self.port),
         }
+    }
+
+    /// The address it listens on.
+    pub fn host(&self) -> std::net::Ipv4Addr {
+        self.options.bind.unwrap_or(std::net::Ipv4Addr::LOCALHOST)
     }
 
     /// A config directory for the daemons of this store: the first server
@@ -269,7 +279,7 @@ impl RedisServer {
                 .arg(primary.to_string());
         }
         cmd.arg("--bind")
-            .arg("127.0.0.1")
+            .arg(self.host().to_string())
             .arg("--dir")
             .arg(&self.dir)
             .arg("--save")
@@ -284,7 +294,7 @@ impl RedisServer {
             .spawn()
             .expect("redis-server runs (install it: apt-get install redis-server)");
         self.child = Some(child);
-        wait_for_port(self.port, Duration::from_secs(10));
+        wait_for_addr(self.host(), self.port, Duration::from_secs(10));
     }
 
     /// Stops the server (SIGKILL).
@@ -473,14 +483,19 @@ impl Drop for Sentinels {
 
 /// Waits until something accepts TCP connections on `port`.
 pub fn wait_for_port(port: u16, timeout: Duration) {
+    wait_for_addr(std::net::Ipv4Addr::LOCALHOST, port, timeout)
+}
+
+/// Waits until something accepts TCP connections on `host:port`.
+pub fn wait_for_addr(host: std::net::Ipv4Addr, port: u16, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if std::net::TcpStream::connect((host, port)).is_ok() {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    panic!("nothing listens on port {port} after {timeout:?}");
+    panic!("nothing listens on {host}:{port} after {timeout:?}");
 }
 
 /// The credentials directory (`FAAS_CONFIG_DIR`) of every `faas` process
@@ -549,6 +564,17 @@ impl Daemon {
     /// other daemon the test process's shared one (`test_config_dir`), so
     /// workers find their dispatcher's keys.
     pub fn start_env(args: &[&str], env: &[(&str, &str)], ready_marker: &str) -> Daemon {
+        Self::start_on(None, args, env, ready_marker)
+    }
+
+    /// As [`Daemon::start_env`], inside a host of a [`netlab::Lab`] (or
+    /// where the calling thread is, for `None`).
+    pub fn start_on(
+        host: Option<&netlab::Host>,
+        args: &[&str],
+        env: &[(&str, &str)],
+        ready_marker: &str,
+    ) -> Daemon {
         let given = env
             .iter()
             .find(|(k, _)| *k == "FAAS_CONFIG_DIR")
@@ -562,7 +588,10 @@ impl Daemon {
                 test_config_dir()
             }
         });
-        let mut cmd = Command::new(faas_bin());
+        let mut cmd = match host {
+            Some(host) => host.command(faas_bin()),
+            None => Command::new(faas_bin()),
+        };
         cmd.args(args)
             .env("FAAS_CONFIG_DIR", &config_dir)
             .envs(env.iter().copied())
