@@ -1393,11 +1393,14 @@ impl RedisStore {
     }
 
     /// Takes over entries whose lease ran out (their executor stopped
-    /// renewing). Checked at most twice per lease period.
+    /// renewing). Checked at most ten times per lease period, so a dead
+    /// dispatcher's tasks run again soon after its lease lapses; one
+    /// bounded `XAUTOCLAIM` a second (at the default lease) costs nothing
+    /// that shows.
     async fn reclaim_expired(&self, consumer: &str, max: usize) -> redis::RedisResult<Vec<Entry>> {
         {
             let mut last = self.last_reclaim.lock().unwrap_or_else(|e| e.into_inner());
-            if last.is_some_and(|t| t.elapsed() < self.config.lease / 2) {
+            if last.is_some_and(|t| t.elapsed() < self.config.lease / 10) {
                 return Ok(Vec::new());
             }
             *last = Some(Instant::now());
