@@ -93,7 +93,7 @@ impl Window {
         else {
             return;
         };
-        let ahead = pace::ahead(rate, self.min_ahead, pace::MAX_AHEAD);
+        let ahead = pace::ahead(rate, Duration::ZERO, self.min_ahead, pace::MAX_AHEAD);
         if self.slots + ahead != self.size {
             tracing::debug!(
                 rate = rate as u64,

@@ -371,7 +371,7 @@ impl Scheduler {
             worker.reported_while_new = HashSet::new();
         }
         for result in request.results {
-            match worker.assigned.take(&result.task) {
+            match worker.assigned.take_result(&result) {
                 Some(claim) => {
                     worker.completed += 1;
                     self.io.end_run(claim, &worker.name, result);
@@ -608,8 +608,9 @@ impl Scheduler {
                 // Twice the pace the worker sizes its own asks by: its
                 // sample and ours differ, and a worker refused room waits.
                 let min = worker.slots * MAX_PULL_PREFETCH;
-                worker.capacity =
-                    worker.slots + pace::ahead(2.0 * rate, min, 2 * pace::MAX_AHEAD.max(min));
+                let round_trip = worker.assigned.round_trip();
+                worker.capacity = worker.slots
+                    + pace::ahead(2.0 * rate, round_trip, min, 2 * pace::MAX_AHEAD.max(min));
             }
         }
     }

@@ -366,7 +366,7 @@ impl Scheduler {
     fn result(&mut self, from: Identity, result: ResultMessage) {
         let (claim, name) = match self.workers.get_mut(&from) {
             Some(worker) => {
-                let claim = worker.assigned.take(&result.task);
+                let claim = worker.assigned.take_result(&result);
                 if claim.is_some() {
                     worker.completed += 1;
                 }
@@ -422,7 +422,9 @@ impl Scheduler {
         for worker in self.workers.values_mut() {
             if let Some(rate) = worker.rate.sample(worker.completed, Self::TICK) {
                 let min = worker.slots * prefetch;
-                worker.capacity = worker.slots + pace::ahead(rate, min, pace::MAX_AHEAD.max(min));
+                let round_trip = worker.assigned.round_trip();
+                worker.capacity =
+                    worker.slots + pace::ahead(rate, round_trip, min, pace::MAX_AHEAD.max(min));
             }
         }
     }

@@ -10,6 +10,7 @@ use faas_metrics::DispatcherMetrics;
 use faas_protocol::budget::{
     json_len, too_large, MAX_ITEM_BYTES, MAX_MODULE_FRAME_BYTES, TOO_LARGE,
 };
+use faas_protocol::pace::RoundTrip;
 use faas_protocol::{FunctionInfo, ResultMessage, TaskMessage, TaskRef};
 use faas_store::{Claim, Final, FunctionId, Report, Store, TaskId};
 use serde_json::Value;
@@ -629,11 +630,15 @@ pub fn unsent_outcome(failure: Final) -> Option<Final> {
 }
 
 /// The tasks sent to one worker and not yet ended, with when each was sent
-/// (to tell a task the worker lost from one still on its way).
+/// (to tell a task the worker lost from one still on its way, and to learn
+/// the link's round trip).
 #[derive(Default)]
 pub struct Assigned {
     running: HashMap<TaskId, Claim>,
     sent_at: HashMap<TaskId, Instant>,
+    /// Between here and the worker: the time from sending a task to its
+    /// result, less the time the worker held it (`held_us`).
+    round_trip: RoundTrip,
     /// Pull mode: the `seq` of the `PULL` whose answer carried each task.
     answer_of: HashMap<TaskId, u64>,
     /// Pull mode: the `seq` of the worker's latest work `PULL` (`free > 0`).
@@ -691,6 +696,24 @@ impl Assigned {
 
     pub fn get(&self, id: &TaskId) -> Option<&Claim> {
         self.running.get(id)
+    }
+
+    /// Removes and returns the claim of the attempt `result` ends, if
+    /// held, learning the round trip from it.
+    pub fn take_result(&mut self, result: &ResultMessage) -> Option<Claim> {
+        if let (Some(sent), Some(held)) = (self.sent_at.get(&result.task.task_id), result.held_us) {
+            let since = sent.elapsed();
+            let held = Duration::from_micros(held);
+            if since >= held {
+                self.round_trip.sample(since - held);
+            }
+        }
+        self.take(&result.task)
+    }
+
+    /// The link's round trip to this worker, as recently measured.
+    pub fn round_trip(&self) -> Duration {
+        self.round_trip.get()
     }
 
     /// Removes and returns the claim of exactly this attempt, if held.

@@ -110,8 +110,12 @@ impl ResultMessage {
                 .usage
                 .as_ref()
                 .map_or(0, |u| USAGE_FIXED + string_len(&u.executor))
+            + self.held_us.map_or(0, |_| HELD_FIXED)
     }
 }
+
+/// `,"held_us":` and a number of at most 20 digits.
+const HELD_FIXED: usize = 32;
 
 /// A usage's bytes but its executor's name: the field names and four
 /// numbers of at most 20 digits.
@@ -268,6 +272,7 @@ mod tests {
                 kind: Some("output_too_large".into()),
                 logs: String::new(),
                 usage: None,
+                held_us: None,
             };
             let alone = serde_json::to_vec(&r).unwrap().len();
             assert!(r.wire_size() > alone, "{payload}");
@@ -281,6 +286,7 @@ mod tests {
                     log_bytes: u64::MAX,
                     executor: "slot \"0\"".into(),
                 }),
+                held_us: Some(u64::MAX),
                 ..r
             };
             let alone = serde_json::to_vec(&r).unwrap().len();

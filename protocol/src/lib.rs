@@ -67,6 +67,11 @@ pub struct ResultMessage {
     /// What the run used; absent for a task that did not run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// Microseconds from the task's arrival at the worker to its result:
+    /// the dispatcher takes it from the time since it sent the task to
+    /// learn the link's round trip, and holds that much more work ahead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_us: Option<u64>,
 }
 
 /// Messages a worker sends.
@@ -573,6 +578,7 @@ mod tests {
                     kind: None,
                     logs: String::new(),
                     usage: None,
+                    held_us: None,
                 },
                 ResultMessage {
                     task: task_ref(),
@@ -581,6 +587,7 @@ mod tests {
                     kind: Some("timeout".into()),
                     logs: String::new(),
                     usage: None,
+                    held_us: None,
                 },
             ]),
             WorkerMessage::Result(ResultMessage {
@@ -590,6 +597,7 @@ mod tests {
                 kind: Some("trap".into()),
                 logs: String::new(),
                 usage: None,
+                held_us: None,
             }),
             WorkerMessage::NeedModule {
                 task: task_ref(),
@@ -609,6 +617,7 @@ mod tests {
                     kind: None,
                     logs: String::new(),
                     usage: None,
+                    held_us: None,
                 }],
                 running: Some(vec![task_ref()]),
                 need_modules: vec![Uuid::new_v4()],
@@ -697,6 +706,7 @@ mod tests {
             kind: None,
             logs: String::new(),
             usage: None,
+            held_us: None,
         })
         .encode();
         let body: Value = serde_json::from_slice(&frames[2]).unwrap();

@@ -47,10 +47,52 @@ impl Rate {
     }
 }
 
-/// Tasks to hold beyond the slots at `rate` completions per second: AHEAD
-/// worth of work, between `min` and `max`.
-pub fn ahead(rate: f64, min: usize, max: usize) -> usize {
-    ((rate * AHEAD.as_secs_f64()) as usize).clamp(min, max.max(min))
+/// Tasks to hold beyond the slots at `rate` completions per second, when a
+/// task takes `round_trip` to reach its slot and its result to come back
+/// (a link between hosts): AHEAD worth of work plus what completes during
+/// the round trip, so the slots never wait on the link; between `min` and
+/// `max`.
+pub fn ahead(rate: f64, round_trip: Duration, min: usize, max: usize) -> usize {
+    let covered = AHEAD + round_trip.min(MAX_ROUND_TRIP);
+    ((rate * covered.as_secs_f64()) as usize).clamp(min, max.max(min))
+}
+
+/// The longest round trip [`ahead`] covers: beyond it a sample is more
+/// likely a stall than a link.
+pub const MAX_ROUND_TRIP: Duration = Duration::from_secs(1);
+
+/// A link's round trip: the least sample of the last two windows, so a
+/// sample inflated by queueing or a held request is forgotten within two
+/// windows, and a longer link shows within one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RoundTrip {
+    current: Option<Duration>,
+    previous: Option<Duration>,
+    since: Option<Instant>,
+}
+
+impl RoundTrip {
+    const WINDOW: Duration = Duration::from_secs(2);
+
+    pub fn sample(&mut self, round_trip: Duration) {
+        let now = Instant::now();
+        if self
+            .since
+            .is_none_or(|s| now.duration_since(s) >= Self::WINDOW)
+        {
+            self.previous = self.current.take();
+            self.since = Some(now);
+        }
+        self.current = Some(self.current.map_or(round_trip, |c| c.min(round_trip)));
+    }
+
+    /// The estimate; zero before any sample.
+    pub fn get(&self) -> Duration {
+        match (self.current, self.previous) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b).unwrap_or_default(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -59,10 +101,37 @@ mod tests {
 
     #[test]
     fn fast_tasks_are_held_by_the_hundred_and_slow_ones_at_the_floor() {
-        assert_eq!(ahead(50_000.0, 16, MAX_AHEAD), 2500);
-        assert_eq!(ahead(1e9, 16, MAX_AHEAD), MAX_AHEAD);
-        assert_eq!(ahead(20.0, 16, MAX_AHEAD), 16, "200 ms tasks on 4 slots");
-        assert_eq!(ahead(0.0, 8, 4), 8, "the floor wins over a smaller cap");
+        let zero = Duration::ZERO;
+        assert_eq!(ahead(50_000.0, zero, 16, MAX_AHEAD), 2500);
+        assert_eq!(ahead(1e9, zero, 16, MAX_AHEAD), MAX_AHEAD);
+        assert_eq!(
+            ahead(20.0, zero, 16, MAX_AHEAD),
+            16,
+            "200 ms tasks on 4 slots"
+        );
+        assert_eq!(
+            ahead(0.0, zero, 8, 4),
+            8,
+            "the floor wins over a smaller cap"
+        );
+    }
+
+    #[test]
+    fn a_round_trip_is_covered_as_well() {
+        let rtt = Duration::from_millis(40);
+        assert_eq!(ahead(10_000.0, rtt, 16, MAX_AHEAD), 900, "90 ms of work");
+        let forever = Duration::from_secs(3600);
+        assert_eq!(ahead(100.0, forever, 1, MAX_AHEAD), 105, "capped at 1 s");
+    }
+
+    #[test]
+    fn a_round_trip_is_the_least_recent_sample() {
+        let mut rtt = RoundTrip::default();
+        assert_eq!(rtt.get(), Duration::ZERO);
+        rtt.sample(Duration::from_millis(45));
+        rtt.sample(Duration::from_millis(41));
+        rtt.sample(Duration::from_millis(300));
+        assert_eq!(rtt.get(), Duration::from_millis(41));
     }
 
     #[test]

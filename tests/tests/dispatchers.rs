@@ -19,7 +19,17 @@ fn local_dispatcher(redis: &RedisServer) -> Daemon {
     let url = redis.url();
     let lease = LEASE.as_secs().to_string();
     Daemon::start(
-        &["dispatcher", "--redis", &url, "-m", "local", "-w", "2", "--lease", &lease],
+        &[
+            "dispatcher",
+            "--redis",
+            &url,
+            "-m",
+            "local",
+            "-w",
+            "2",
+            "--lease",
+            &lease,
+        ],
         DISPATCHER_READY,
     )
 }
@@ -30,7 +40,15 @@ fn remote_dispatcher(redis: &RedisServer, mode: Mode, name: &str) -> (Daemon, Da
     let lease = LEASE.as_secs().to_string();
     let dispatcher = Daemon::start(
         &[
-            "dispatcher", "--redis", &url, "-m", mode.name(), "-p", &port, "--lease", &lease,
+            "dispatcher",
+            "--redis",
+            &url,
+            "-m",
+            mode.name(),
+            "-p",
+            &port,
+            "--lease",
+            &lease,
         ],
         DISPATCHER_READY,
     );
@@ -83,7 +101,10 @@ async fn dispatchers_of_three_modes_share_the_work_and_run_each_task_once() {
         *by.entry(ran_on(&record)).or_default() += 1;
     }
     for who in ["local", "push-worker", "pull-worker"] {
-        assert!(by.get(who).copied().unwrap_or(0) > 0, "{who} ran nothing: {by:?}");
+        assert!(
+            by.get(who).copied().unwrap_or(0) > 0,
+            "{who} ran nothing: {by:?}"
+        );
     }
     assert_eq!(by.values().sum::<usize>(), 600, "{by:?}");
 }
@@ -99,7 +120,8 @@ async fn a_killed_dispatcher_s_tasks_go_to_the_others_when_its_lease_lapses() {
     let (mut doomed, _its_worker) = remote_dispatcher(&redis, Mode::Push, "doomed-worker");
     let ids = submit(&api, f, vec![json!("4000"); 2]).await;
     for id in &ids {
-        api.wait_status(*id, "RUNNING", Duration::from_secs(10)).await;
+        api.wait_status(*id, "RUNNING", Duration::from_secs(10))
+            .await;
     }
     let _local = local_dispatcher(&redis);
     let _pull = remote_dispatcher(&redis, Mode::Pull, "pull-worker");

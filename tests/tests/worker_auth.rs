@@ -261,6 +261,7 @@ fn forged_result(task: Uuid, attempt: u32, receipt: &str) -> ResultMessage {
         kind: None,
         logs: String::new(),
         usage: None,
+        held_us: None,
     }
 }
 

@@ -42,6 +42,7 @@ pub fn outcome_result(task: TaskRef, outcome: Outcome) -> ResultMessage {
             kind: None,
             logs: String::new(),
             usage: None,
+            held_us: None,
         },
         Outcome::Failed(failure) => failed(task, kind_name(failure.kind), failure.message),
     }
@@ -56,6 +57,7 @@ pub fn failed(task: TaskRef, kind: &str, message: impl Into<String>) -> ResultMe
         kind: Some(kind.to_string()),
         logs: String::new(),
         usage: None,
+        held_us: None,
     }
 }
 

@@ -29,7 +29,7 @@ use crate::engine::Latency;
 use crate::link::{heartbeat_interval, DEFAULT_HEARTBEAT};
 use crate::outcome::sendable;
 use faas_protocol::budget::Budget;
-use faas_protocol::pace::{self, Rate};
+use faas_protocol::pace::{self, Rate, RoundTrip};
 use faas_protocol::{PullRequest, ResultMessage, TaskRef, WorkerMessage};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -90,6 +90,8 @@ pub(crate) struct Requests {
     capacity: u32,
     completed: u64,
     rate: Rate,
+    /// To the dispatcher and back: a `PULL` answered without being held.
+    round_trip: RoundTrip,
     next_seq: u64,
     in_flight: BTreeMap<u64, InFlight>,
     results: VecDeque<Unsent>,
@@ -124,6 +126,7 @@ impl Requests {
             capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
             completed: 0,
             rate: Rate::default(),
+            round_trip: RoundTrip::default(),
             next_seq: 1,
             in_flight: BTreeMap::new(),
             results: VecDeque::new(),
@@ -158,7 +161,7 @@ impl Requests {
         if let Some(rate) = self.rate.sample(self.completed, PACE_EVERY) {
             let slots = self.slots as usize;
             let min = slots.saturating_mul(self.prefetch as usize);
-            let ahead = pace::ahead(rate, min, pace::MAX_AHEAD.max(min));
+            let ahead = pace::ahead(rate, self.round_trip.get(), min, pace::MAX_AHEAD.max(min));
             self.capacity = u32::try_from(slots.saturating_add(ahead)).unwrap_or(u32::MAX);
         }
     }
@@ -366,6 +369,12 @@ impl Requests {
         }
         self.hold = Duration::from_millis(hold_ms).min(MAX_HOLD);
         let f = self.in_flight.remove(&seq)?;
+        // A report is answered at once, and so is a request the dispatcher
+        // had tasks for (or one it held briefly: the least sample wins).
+        if f.asked == 0 || got_tasks {
+            self.round_trip
+                .sample(now.saturating_duration_since(f.sent));
+        }
         if f.asked > 0 {
             self.ask_not_before = if got_tasks {
                 None
@@ -483,6 +492,7 @@ mod tests {
             kind: None,
             logs: String::new(),
             usage: None,
+            held_us: None,
         }
     }
 

@@ -44,6 +44,7 @@ pub enum Action {
 struct Waiting {
     task: TaskRef,
     payload: Value,
+    arrived: Instant,
 }
 
 struct Load {
@@ -58,8 +59,9 @@ pub struct Tasks {
     /// The tasks waiting in `loading`: a duplicate `TASK` is found in
     /// constant time however many are held.
     not_started: HashSet<TaskRef>,
-    /// Handed to the executor: queued there or running.
-    started: HashSet<TaskRef>,
+    /// Handed to the executor: queued there or running; with when each
+    /// arrived (its result says how long it was here: `held_us`).
+    started: HashMap<TaskRef, Instant>,
     /// Tasks answered with `NEED_MODULE`: not held, but returned in a `BYE`
     /// because the dispatcher still counts them on this worker.
     need_module: HashMap<TaskRef, Instant>,
@@ -72,7 +74,7 @@ impl Tasks {
             functions: FunctionCache::new(function_capacity),
             loading: HashMap::new(),
             not_started: HashSet::new(),
-            started: HashSet::new(),
+            started: HashMap::new(),
             need_module: HashMap::new(),
             draining: false,
         }
@@ -86,6 +88,7 @@ impl Tasks {
             function,
             payload,
         } = message;
+        let arrived = Instant::now();
         tracing::trace!(
             task = %task.task_id,
             attempt = task.attempt,
@@ -107,11 +110,15 @@ impl Tasks {
         self.need_module.remove(&task);
         if let Some(load) = self.loading.get_mut(&function_id) {
             self.not_started.insert(task.clone());
-            load.waiting.push(Waiting { task, payload });
+            load.waiting.push(Waiting {
+                task,
+                payload,
+                arrived,
+            });
             return;
         }
         if let Some(f) = self.functions.get(&function_id, &function.module_hash) {
-            self.accept(task, f, &payload, out);
+            self.accept(task, f, &payload, arrived, out);
             return;
         }
         match module {
@@ -121,7 +128,11 @@ impl Tasks {
                     function_id,
                     Load {
                         announced: function.module_hash,
-                        waiting: vec![Waiting { task, payload }],
+                        waiting: vec![Waiting {
+                            task,
+                            payload,
+                            arrived,
+                        }],
                     },
                 );
                 out.push(Action::Load(LoadJob {
@@ -158,7 +169,7 @@ impl Tasks {
                 self.functions
                     .insert(loaded.function_id, function.clone(), announced);
                 for w in waiting {
-                    self.accept(w.task, function.clone(), &w.payload, out);
+                    self.accept(w.task, function.clone(), &w.payload, w.arrived, out);
                 }
             }
             Err(message) => {
@@ -197,10 +208,14 @@ impl Tasks {
         result: impl FnOnce(TaskRef) -> faas_protocol::ResultMessage,
         out: &mut Vec<Action>,
     ) {
-        if !self.started.remove(&task) {
+        let arrived = self.started.remove(&task);
+        if arrived.is_none() {
             tracing::warn!(task = %task.task_id, "a task ended that was not started");
         }
-        out.push(Action::Send(WorkerMessage::Result(result(task))));
+        let mut result = result(task);
+        result.held_us =
+            arrived.map(|a| u64::try_from(a.elapsed().as_micros()).unwrap_or(u64::MAX));
+        out.push(Action::Send(WorkerMessage::Result(result)));
     }
 
     fn accept(
@@ -208,12 +223,13 @@ impl Tasks {
         task: TaskRef,
         function: Function,
         payload: &Value,
+        arrived: Instant,
         out: &mut Vec<Action>,
     ) {
         self.not_started.remove(&task);
         match function.parse_args(payload) {
             Ok(args) => {
-                self.started.insert(task.clone());
+                self.started.insert(task.clone(), arrived);
                 out.push(Action::Start(Ready {
                     task,
                     function,
@@ -251,12 +267,12 @@ impl Tasks {
     }
 
     fn holds(&self, task: &TaskRef) -> bool {
-        self.started.contains(task) || self.not_started.contains(task)
+        self.started.contains_key(task) || self.not_started.contains(task)
     }
 
     /// Every task held: what a `REGISTER` lists as running.
     pub fn held(&self) -> Vec<TaskRef> {
-        let mut all: Vec<TaskRef> = self.started.iter().cloned().collect();
+        let mut all: Vec<TaskRef> = self.started.keys().cloned().collect();
         all.extend(
             self.loading
                 .values()
@@ -289,7 +305,7 @@ impl Tasks {
         self.not_started.clear();
         let mut returned: Vec<TaskRef> = withdrawn
             .iter()
-            .filter(|t| self.started.remove(*t))
+            .filter(|t| self.started.remove(*t).is_some())
             .cloned()
             .collect();
         for load in self.loading.values_mut() {
