@@ -9,13 +9,13 @@
 #   lab-20ms-loss1  and 1% of packets lost each way
 # -> bench-out/netlab.csv, and each configuration as a share of loopback.
 # Usage: scripts/bench-netlab.sh [ROUNDS]   (default 1; about 4 minutes a round)
-#        CONFIGS="loopback lab-20ms" scripts/bench-netlab.sh   (some of them)
+#        CONFIGS="loopback lab-20ms" MODES=pull scripts/bench-netlab.sh   (some of them)
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; exit 1; }
 ROUNDS=${1:-1}
 LAB=target/release/faas-netlab
 [ -x "$LAB" ] || cargo build --release -q --workspace
-CSV="$OUT/netlab.csv"
+CSV="$OUT/netlab.csv"; LINKS="$OUT/netlab-links.csv"
 export FAAS_CONFIG_DIR="$OUT/netlab-keys"
 rm -rf "$FAAS_CONFIG_DIR"
 PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
@@ -28,7 +28,8 @@ lab_down
 run_config() {
     local label=$1 mode=$2 where=$3; shift 3
     "$LAB" up --nodes 3 "$@" >/dev/null
-    local addr=$HEAD; [ "$where" = head ] && addr=127.0.0.1
+    local addr=$HEAD probe=node1; [ "$where" = head ] && addr=127.0.0.1 probe=head
+    echo "$label-$mode,$("$LAB" rtt $probe)" >> "$LINKS"
     local redis_port=6379 http_port=8000 zmq_port=7001 pids=()
     "$LAB" run head redis-server --bind "$addr" --port $redis_port --requirepass "$PASSWORD" \
         --save "" --appendonly no > "$OUT/netlab-redis.log" 2>&1 & pids+=($!)
@@ -53,8 +54,9 @@ run_config() {
 }
 
 $FAAS bench --csv-header > "$CSV"
+echo "label,link_rtt_ms" > "$LINKS"
 for round in $(seq "$ROUNDS"); do
-    for mode in push pull; do
+    for mode in ${MODES:-push pull}; do
         echo "== round $round: $mode ==" >&2
         for config in ${CONFIGS:-loopback lab-0ms lab-20ms lab-20ms-loss1}; do
             case $config in
@@ -67,16 +69,21 @@ for round in $(seq "$ROUNDS"); do
         done
     done
 done
-python3 - "$CSV" <<'PY'
+python3 - "$CSV" "$LINKS" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
+links = list(csv.DictReader(open(sys.argv[2])))
 med = lambda label, col: statistics.median(float(r[col]) for r in rows if r["label"] == label)
+link = lambda label: statistics.median(float(r["link_rtt_ms"]) for r in links if r["label"] == label)
 for mode in ("push", "pull"):
     base = f"loopback-{mode}"
     for config in ("loopback", "lab-0ms", "lab-20ms", "lab-20ms-loss1"):
         label = f"{config}-{mode}"
         if not any(r["label"] == label for r in rows):
             continue
+        # What the distance adds beyond the link's own round trip.
+        beyond = med(label, 'p50_ms') - link(label) - med(base, 'p50_ms') + link(base)
         print(f"{label:22} {med(label, 'tasks_per_s'):>9,.0f} tasks/s ({med(label, 'tasks_per_s') / med(base, 'tasks_per_s'):6.1%} of loopback), "
-              f"round trip p50 {med(label, 'p50_ms'):7.3f} ms, p99 {med(label, 'p99_ms'):7.3f} ms")
+              f"round trip p50 {med(label, 'p50_ms'):7.3f} ms, p99 {med(label, 'p99_ms'):7.3f} ms; "
+              f"link {link(label):.3f} ms, beyond link and loopback {beyond:+.3f} ms")
 PY

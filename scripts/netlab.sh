@@ -6,6 +6,7 @@
 #   scripts/netlab.sh up [--nodes N] [--delay MS] [--jitter MS] [--loss PERCENT]
 #   scripts/netlab.sh run HOST COMMAND [ARG...]    HOST: head, node1, node2, ...
 #   scripts/netlab.sh cut|mend HOST                its link down or up
+#   scripts/netlab.sh rtt HOST                     its TCP round trip to the head (ms)
 #   scripts/netlab.sh status
 #   scripts/netlab.sh down                         removes it, and what runs in it
 #   scripts/netlab.sh test [FILTER]                the netlab test suite

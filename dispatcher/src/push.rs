@@ -422,9 +422,11 @@ impl Scheduler {
         for worker in self.workers.values_mut() {
             if let Some(rate) = worker.rate.sample(worker.completed, Self::TICK) {
                 let min = worker.slots * prefetch;
-                let round_trip = worker.assigned.round_trip();
+                // Twice the round trip: results come back in batches, and
+                // claims arrive in bursts, a round trip's worth of margin.
+                let round_trips = 2 * worker.assigned.round_trip();
                 worker.capacity =
-                    worker.slots + pace::ahead(rate, round_trip, min, pace::MAX_AHEAD.max(min));
+                    worker.slots + pace::ahead(rate, round_trips, min, pace::MAX_AHEAD.max(min));
             }
         }
     }

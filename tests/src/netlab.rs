@@ -353,6 +353,48 @@ impl Lab {
         )
     }
 
+    /// The median of `samples` TCP round trips of one byte from `host` to
+    /// the head: the link's own round trip, for comparison with the
+    /// platform's.
+    pub fn link_round_trip(&self, host: &Host, samples: usize) -> Result<Duration> {
+        use std::io::{Read, Write};
+        let listener = {
+            let _inside = self.head.enter()?;
+            std::net::TcpListener::bind((self.head.addr, 0))?
+        };
+        let addr = listener.local_addr()?;
+        let echo = std::thread::spawn(move || -> std::io::Result<()> {
+            let (mut conn, _) = listener.accept()?;
+            conn.set_nodelay(true)?;
+            let mut byte = [0u8; 1];
+            while conn.read(&mut byte)? == 1 {
+                conn.write_all(&byte)?;
+            }
+            Ok(())
+        });
+        let mut times = std::thread::scope(|s| {
+            s.spawn(|| -> Result<Vec<Duration>> {
+                let _inside = host.enter()?;
+                let mut conn = std::net::TcpStream::connect(addr)?;
+                conn.set_nodelay(true)?;
+                let mut byte = [0u8; 1];
+                let mut times = Vec::with_capacity(samples);
+                for _ in 0..samples.max(1) {
+                    let started = std::time::Instant::now();
+                    conn.write_all(&byte)?;
+                    conn.read_exact(&mut byte)?;
+                    times.push(started.elapsed());
+                }
+                Ok(times)
+            })
+            .join()
+            .unwrap_or_else(|_| bail!("the probe panicked"))
+        })?;
+        let _ = echo.join();
+        times.sort();
+        Ok(times[times.len() / 2])
+    }
+
     /// Deletes `host`'s namespace (and with it its link). Stop what runs
     /// there first: a process keeps a deleted namespace alive.
     pub fn remove(&mut self, host: &Host) -> Result<()> {
@@ -494,71 +536,69 @@ pub mod relay {
     //! to each one's original destination (marked, so the redirect lets it
     //! through) and copies both ways, each chunk released `delay` plus up
     //! to `jitter` after it was read, never before the one read before it.
+    //! Plain threads that sleep to the microsecond: a runtime's timer
+    //! rounds to the millisecond, which would lengthen every link.
 
-    use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-    use std::os::fd::AsRawFd;
-    use std::time::Duration;
+    use std::io::{Read, Write};
+    use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
 
-    use anyhow::{Context, Result};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpSocket, TcpStream};
-    use tokio::sync::mpsc;
-    use tokio::time::Instant;
+    use anyhow::{bail, Context, Result};
 
     /// Serves until the process is killed.
-    pub async fn serve(listen: SocketAddr, delay: Duration, jitter: Duration) -> Result<()> {
-        let listener = TcpListener::bind(listen).await.context("relay bind")?;
-        loop {
-            let (inbound, _) = listener.accept().await?;
-            tokio::spawn(async move {
-                if let Err(e) = connection(inbound, delay, jitter).await {
+    pub fn serve(listen: SocketAddr, delay: Duration, jitter: Duration) -> Result<()> {
+        let listener = TcpListener::bind(listen).context("relay bind")?;
+        for inbound in listener.incoming() {
+            let Ok(inbound) = inbound else { continue };
+            std::thread::spawn(move || {
+                if let Err(e) = connection(inbound, delay, jitter) {
                     eprintln!("relay: {e:#}");
                 }
             });
         }
+        Ok(())
     }
 
-    async fn connection(inbound: TcpStream, delay: Duration, jitter: Duration) -> Result<()> {
+    fn connection(inbound: TcpStream, delay: Duration, jitter: Duration) -> Result<()> {
         // A connection made to the relay itself (a readiness probe) has
         // nowhere to go.
         let Ok(target) = original_destination(&inbound) else {
             return Ok(());
         };
-        let socket = TcpSocket::new_v4()?;
-        set_mark(&socket, super::RELAY_MARK)?;
-        let outbound = socket.connect(target).await.context("relay connect")?;
+        let outbound = connect_marked(target, super::RELAY_MARK)?;
         inbound.set_nodelay(true)?;
         outbound.set_nodelay(true)?;
-        let (in_read, in_write) = inbound.into_split();
-        let (out_read, out_write) = outbound.into_split();
-        let up = tokio::spawn(pump(in_read, out_write, delay, jitter));
-        let down = tokio::spawn(pump(out_read, in_write, delay, jitter));
-        let _ = tokio::join!(up, down);
+        let up = {
+            let (from, to) = (inbound.try_clone()?, outbound.try_clone()?);
+            std::thread::spawn(move || pump(from, to, delay, jitter))
+        };
+        pump(outbound, inbound, delay, jitter);
+        let _ = up.join();
         Ok(())
     }
 
     /// Copies `from` to `to` through a delay line.
-    async fn pump(
-        mut from: impl AsyncReadExt + Unpin,
-        mut to: impl AsyncWriteExt + Unpin + Send + 'static,
-        delay: Duration,
-        jitter: Duration,
-    ) {
-        let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(4096);
-        let writer = tokio::spawn(async move {
-            while let Some((due, bytes)) = rx.recv().await {
-                tokio::time::sleep_until(due).await;
-                if to.write_all(&bytes).await.is_err() {
-                    return;
+    fn pump(mut from: TcpStream, mut to: TcpStream, delay: Duration, jitter: Duration) {
+        let (tx, rx) = mpsc::sync_channel::<(Instant, Vec<u8>)>(4096);
+        let writer = std::thread::spawn(move || {
+            for (due, bytes) in rx {
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+                if to.write_all(&bytes).is_err() {
+                    break;
                 }
             }
-            let _ = to.shutdown().await;
+            let _ = to.shutdown(Shutdown::Write);
         });
         let mut last = Instant::now();
         let mut buf = vec![0u8; 64 * 1024];
         let mut seed = u64::from(std::process::id()) | 1;
         loop {
-            let n = match from.read(&mut buf).await {
+            let n = match from.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
@@ -573,16 +613,17 @@ pub mod relay {
             };
             let due = (Instant::now() + delay + extra).max(last);
             last = due;
-            if tx.send((due, buf[..n].to_vec())).await.is_err() {
+            if tx.send((due, buf[..n].to_vec())).is_err() {
                 break;
             }
         }
         drop(tx);
-        let _ = writer.await;
+        let _ = writer.join();
     }
 
     fn original_destination(stream: &TcpStream) -> Result<SocketAddr> {
         const SO_ORIGINAL_DST: libc::c_int = 80;
+        // SAFETY: zeroed is a valid sockaddr_in.
         let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
         let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
         // SAFETY: addr and len describe a sockaddr_in the kernel fills in.
@@ -596,8 +637,8 @@ pub mod relay {
             )
         };
         if rc != 0 {
-            anyhow::bail!(
-                "no original destination (was it redirected?): {}",
+            bail!(
+                "no original destination: {}",
                 std::io::Error::last_os_error()
             );
         }
@@ -608,21 +649,48 @@ pub mod relay {
         )))
     }
 
-    fn set_mark(socket: &TcpSocket, mark: u32) -> Result<()> {
-        let mark = mark as libc::c_int;
-        // SAFETY: an int option on an open socket.
-        let rc = unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
+    /// A connection to `target` from a socket carrying firewall `mark`.
+    fn connect_marked(target: SocketAddr, mark: u32) -> Result<TcpStream> {
+        let SocketAddr::V4(target) = target else {
+            bail!("IPv4 only");
+        };
+        let last_error = || std::io::Error::last_os_error();
+        // SAFETY: a new socket, owned by the TcpStream made from it (or
+        // closed here on failure).
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            if fd < 0 {
+                bail!("socket: {}", last_error());
+            }
+            let stream = TcpStream::from_raw_fd(fd);
+            let mark = mark as libc::c_int;
+            if libc::setsockopt(
+                fd,
                 libc::SOL_SOCKET,
                 libc::SO_MARK,
                 (&mark as *const libc::c_int).cast(),
                 std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            anyhow::bail!("SO_MARK: {}", std::io::Error::last_os_error());
+            ) != 0
+            {
+                bail!("SO_MARK: {}", last_error());
+            }
+            let addr = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: target.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(*target.ip()).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            if libc::connect(
+                fd,
+                (&addr as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            ) != 0
+            {
+                bail!("connect to {target}: {}", last_error());
+            }
+            Ok(stream)
         }
-        Ok(())
     }
 }

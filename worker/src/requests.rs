@@ -161,7 +161,10 @@ impl Requests {
         if let Some(rate) = self.rate.sample(self.completed, PACE_EVERY) {
             let slots = self.slots as usize;
             let min = slots.saturating_mul(self.prefetch as usize);
-            let ahead = pace::ahead(rate, self.round_trip.get(), min, pace::MAX_AHEAD.max(min));
+            // One work PULL at a time: what arrives must last until the
+            // answer after next, two round trips away.
+            let round_trips = 2 * self.round_trip.get();
+            let ahead = pace::ahead(rate, round_trips, min, pace::MAX_AHEAD.max(min));
             self.capacity = u32::try_from(slots.saturating_add(ahead)).unwrap_or(u32::MAX);
         }
     }

@@ -13,6 +13,7 @@ usage: faas-netlab up [--nodes N] [--delay MS] [--jitter MS] [--loss PERCENT]
        faas-netlab status
        faas-netlab run HOST COMMAND [ARG...]
        faas-netlab cut|mend HOST
+       faas-netlab rtt HOST          (the link's TCP round trip to the head, ms)
        faas-netlab relay LISTEN DELAY_MS JITTER_MS   (started by up --delay)";
 
 fn main() {
@@ -55,6 +56,15 @@ fn real_main() -> Result<()> {
             let lab = Lab::open_persistent()?;
             let err = lab.host(host)?.command(program).args(program_args).exec();
             bail!("cannot run {program}: {err}")
+        }
+        "rtt" => {
+            let [host] = rest else {
+                bail!("{USAGE}");
+            };
+            let lab = Lab::open_persistent()?;
+            let rtt = lab.link_round_trip(lab.host(host)?, 200)?;
+            println!("{:.3}", rtt.as_secs_f64() * 1000.0);
+            Ok(())
         }
         "cut" | "mend" => {
             let [host] = rest else {
@@ -128,8 +138,5 @@ fn relay(args: &[String]) -> Result<()> {
     let listen = listen.parse().context("LISTEN: an address:port")?;
     let delay = Duration::from_millis(delay.parse().context("DELAY_MS")?);
     let jitter = Duration::from_millis(jitter.parse().context("JITTER_MS")?);
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(netlab::relay::serve(listen, delay, jitter))
+    netlab::relay::serve(listen, delay, jitter)
 }
