@@ -575,6 +575,14 @@ impl Daemon {
         env: &[(&str, &str)],
         ready_marker: &str,
     ) -> Daemon {
+        let mut daemon = Self::launch_on(host, args, env);
+        daemon.wait_for_line(ready_marker, Duration::from_secs(60));
+        daemon
+    }
+
+    /// As [`Daemon::start_on`], without waiting for it to be ready (many
+    /// start at once; [`Daemon::wait_for_line`] then waits for each).
+    pub fn launch_on(host: Option<&netlab::Host>, args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let given = env
             .iter()
             .find(|(k, _)| *k == "FAAS_CONFIG_DIR")
@@ -624,15 +632,13 @@ impl Daemon {
                 }
             });
         }
-        let mut daemon = Daemon {
+        Daemon {
             child: Some(child),
             lines: rx,
             log: Vec::new(),
             config_dir,
             owns_config_dir,
-        };
-        daemon.wait_for_line(ready_marker, Duration::from_secs(60));
-        daemon
+        }
     }
 
     /// Waits for an output line containing `marker`; panics with the log

@@ -55,6 +55,12 @@ impl Site {
     /// A lab of `nodes` node hosts with `links`, and the platform on it:
     /// one worker of `slots` per node, named after its node.
     fn start(mode: Mode, nodes: usize, slots: usize, links: Links) -> Site {
+        Site::start_many(mode, nodes, 1, slots, links)
+    }
+
+    /// As [`Site::start`], with `per_node` workers on each node, named
+    /// `node<n>-<k>` when there are several.
+    fn start_many(mode: Mode, nodes: usize, per_node: usize, slots: usize, links: Links) -> Site {
         common::require_binary();
         let mut lab = Lab::create(nodes).expect("a lab of network namespaces");
         for node in lab.nodes.clone() {
@@ -123,17 +129,26 @@ impl Site {
             lab,
         };
         for i in 0..nodes {
-            site.start_worker(i, slots);
+            for k in 1..=per_node {
+                let name = match per_node {
+                    1 => site.lab.nodes[i].name.clone(),
+                    _ => format!("{}-{k}", site.lab.nodes[i].name),
+                };
+                site.launch_worker(i, &name, slots);
+            }
+        }
+        for worker in &mut site.workers {
+            worker.wait_for_line(WORKER_READY, Duration::from_secs(60));
         }
         site
     }
 
-    /// A worker on node `i` (0-based), named `node<i+1>`.
-    fn start_worker(&mut self, i: usize, slots: usize) {
+    /// A worker on node `i` (0-based) named `name`, not waited for.
+    fn launch_worker(&mut self, i: usize, name: &str, slots: usize) {
         let node = self.lab.nodes[i].clone();
         let slots = slots.to_string();
-        let args = format!("--name {}", node.name);
-        let worker = unit_daemon(
+        let args = format!("--name {name}");
+        let worker = unit_launch(
             Some(&node),
             "faas-worker.service",
             &[
@@ -144,7 +159,6 @@ impl Site {
                 ("FAAS_CONFIG_DIR", &self.config_dir),
                 ("FAAS_COMPILED_DIR", ""),
             ],
-            WORKER_READY,
         );
         self.workers.push(worker);
     }
@@ -278,6 +292,13 @@ fn unit_daemon(
     settings: &[(&str, &str)],
     ready: &str,
 ) -> Daemon {
+    let mut daemon = unit_launch(host, name, settings);
+    daemon.wait_for_line(ready, Duration::from_secs(60));
+    daemon
+}
+
+/// As [`unit_daemon`], not waiting for it to be ready.
+fn unit_launch(host: Option<&netlab::Host>, name: &str, settings: &[(&str, &str)]) -> Daemon {
     let (args, env) = Unit::load(name).command(settings);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     // An empty FAAS_COMPILED_DIR means none: the default, per user.
@@ -286,7 +307,7 @@ fn unit_daemon(
         .filter(|(k, v)| !(k == "FAAS_COMPILED_DIR" && v.is_empty()))
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    Daemon::start_on(host, &args, &env, ready)
+    Daemon::launch_on(host, &args, &env)
 }
 
 /// Runs `body` on a lab made by `make`, one lab at a time, on a runtime
@@ -573,5 +594,74 @@ fn pull_node_removed_under_load_loses_nothing() {
         "pull node removed",
         || Site::start(Mode::Pull, 3, 2, Links::default()),
         a_node_removed_under_load_loses_nothing,
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Many workers on one dispatcher
+
+/// 256 workers of one slot, 64 on each of 4 nodes.
+const MANY_NODES: usize = 4;
+const MANY_PER_NODE: usize = 64;
+
+async fn many_workers_register_stay_alive_and_share_the_work(site: Site) {
+    let names: Vec<String> = (1..=MANY_NODES)
+        .flat_map(|n| (1..=MANY_PER_NODE).map(move |k| format!("node{n}-{k}")))
+        .collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    site.wait_for_workers(&refs, Duration::from_secs(30)).await;
+    // Heartbeats keep every one of them alive, idle, past two timeouts.
+    tokio::time::sleep(2 * HEARTBEAT_TIMEOUT).await;
+    let live = site.workers().await;
+    assert_eq!(live.len(), names.len(), "workers were declared dead");
+    for (name, row) in &live {
+        let ago = row["last_heartbeat_ms_ago"].as_u64().unwrap_or(u64::MAX);
+        assert!(ago < HEARTBEAT_TIMEOUT.as_millis() as u64, "{name}: {row}");
+    }
+    // Ten 20 ms tasks per slot: every task runs once, and the work is spread.
+    let f = site.api.register("sleep", SLEEP.as_bytes(), None).await;
+    let ids = site
+        .submit_batch(f, vec![json!("20"); 10 * names.len()])
+        .await;
+    let done = site.wait_all(&ids, Duration::from_secs(120)).await;
+    let failed: Vec<_> = done.values().filter(|(s, _)| s != "COMPLETED").collect();
+    assert!(
+        failed.is_empty(),
+        "{} not completed: {failed:?}",
+        failed.len()
+    );
+    for record in site.records(&ids).await {
+        assert_eq!(record["attempts"], 1, "{record}");
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let live = site.workers().await;
+    let per_worker: Vec<u64> = live
+        .values()
+        .map(|w| w["completed"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(per_worker.iter().sum::<u64>(), ids.len() as u64);
+    let idle = per_worker.iter().filter(|n| **n == 0).count();
+    assert!(
+        idle * 10 <= names.len(),
+        "{idle} of {} workers ran nothing",
+        names.len()
+    );
+}
+
+#[test]
+fn push_256_workers_register_stay_alive_and_share_the_work() {
+    in_lab(
+        "push 256 workers",
+        || Site::start_many(Mode::Push, MANY_NODES, MANY_PER_NODE, 1, Links::default()),
+        many_workers_register_stay_alive_and_share_the_work,
+    );
+}
+
+#[test]
+fn pull_256_workers_register_stay_alive_and_share_the_work() {
+    in_lab(
+        "pull 256 workers",
+        || Site::start_many(Mode::Pull, MANY_NODES, MANY_PER_NODE, 1, Links::default()),
+        many_workers_register_stay_alive_and_share_the_work,
     );
 }
