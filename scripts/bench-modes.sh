@@ -34,7 +34,6 @@ start_remote() {  # mode workers slots
     done
 }
 start() { if [ "$1" = local ]; then start_local "$(($2 * $3))"; else start_remote "$@"; fi; }
-stop_exec() { kill "${EXEC[@]}" 2>/dev/null || true; wait "${EXEC[@]}" 2>/dev/null || true; EXEC=(); }
 # -a: never truncate a log that stderr is redirected to.
 bench_to() { local csv=$1; shift; $FAAS bench "$@" | tee -a /dev/stderr | grep '^csv,' | cut -d, -f2- >> "$csv"; }
 

@@ -11,18 +11,9 @@
 # Usage: scripts/bench-netlab.sh [ROUNDS]   (default 1; about 4 minutes a round)
 #        CONFIGS="loopback lab-20ms" MODES=pull scripts/bench-netlab.sh   (some of them)
 source "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; exit 1; }
 ROUNDS=${1:-1}
-LAB=target/release/faas-netlab
-[ -x "$LAB" ] || cargo build --release -q --workspace
+netlab_setup netlab
 CSV="$OUT/netlab.csv"; LINKS="$OUT/netlab-links.csv"
-export FAAS_CONFIG_DIR="$OUT/netlab-keys"
-rm -rf "$FAAS_CONFIG_DIR"
-PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
-HEAD=198.18.0.1
-lab_down() { "$LAB" down >/dev/null 2>&1 || true; }
-trap 'cleanup; lab_down' EXIT
-lab_down
 
 # run_config LABEL MODE HOST_OF_WORKERS(head|nodes) [faas-netlab up flags...]
 run_config() {

@@ -41,3 +41,25 @@ print(f"{a} / {b}: throughput {med(a, 'tasks_per_s') / med(b, 'tasks_per_s'):.1%
       f"p50 {med(a, 'p50_ms') - med(b, 'p50_ms'):+.3f} ms")
 PY
 }
+# stop_exec: stops the processes listed in EXEC.
+stop_exec() { kill "${EXEC[@]}" 2>/dev/null || true; wait "${EXEC[@]}" 2>/dev/null || true; EXEC=(); }
+# cpu_seconds PID...: the CPU (user + system) those processes have spent, in seconds.
+cpu_seconds() {
+    local pid sum=0 ticks; ticks=$(getconf CLK_TCK)
+    for pid in "$@"; do sum=$(awk -v s="$sum" -v t="$ticks" '{ print s + ($14 + $15) / t }' "/proc/$pid/stat"); done
+    echo "$sum"
+}
+# netlab_setup NAME (root): the lab command (LAB), a fresh key directory
+# ($OUT/NAME-keys as FAAS_CONFIG_DIR), a Redis password (PASSWORD), the
+# head's address (HEAD); the lab is taken down now and on exit.
+netlab_setup() {
+    [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; exit 1; }
+    LAB=target/release/faas-netlab
+    [ -x "$LAB" ] || cargo build --release -q --workspace
+    export FAAS_CONFIG_DIR="$OUT/$1-keys"; rm -rf "$FAAS_CONFIG_DIR"
+    PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+    HEAD=198.18.0.1
+    trap 'cleanup; lab_down' EXIT
+    lab_down
+}
+lab_down() { "$LAB" down >/dev/null 2>&1 || true; }
