@@ -608,9 +608,11 @@ impl Scheduler {
                 // Twice the pace the worker sizes its own asks by: its
                 // sample and ours differ, and a worker refused room waits.
                 let min = worker.slots * MAX_PULL_PREFETCH;
-                let round_trip = worker.assigned.round_trip();
+                // The worker asks for two round trips' work (one request
+                // at a time), and its results come a round trip late.
+                let round_trips = 2 * worker.assigned.round_trip();
                 worker.capacity = worker.slots
-                    + pace::ahead(2.0 * rate, round_trip, min, 2 * pace::MAX_AHEAD.max(min));
+                    + pace::ahead(2.0 * rate, round_trips, min, 2 * pace::MAX_AHEAD.max(min));
             }
         }
     }
