@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Push and pull across hosts (root only): `faas bench` (50,000 no-ops in
-# batches of 1,000, and 500 single-task round trips) with Redis, the server
+# Push and pull across hosts (root only): `faas bench` (TASKS no-ops,
+# default 200,000, in batches of 1,000, 3 rounds: long enough that the work
+# held ahead has grown to cover the link; and 500 single-task round trips) with Redis, the server
 # and the dispatcher on a head host and 3 workers of 2 slots on 3 node
 # hosts (scripts/netlab.sh), side by side in one run:
 #   loopback  every process on the head, on 127.0.0.1
@@ -8,7 +9,7 @@
 #   lab-20ms  each link 20 ms each way (a 40 ms round trip)
 #   lab-20ms-loss1  and 1% of packets lost each way
 # -> bench-out/netlab.csv, and each configuration as a share of loopback.
-# Usage: scripts/bench-netlab.sh [ROUNDS]   (default 1; about 4 minutes a round)
+# Usage: scripts/bench-netlab.sh [ROUNDS]   (default 1; about 10 minutes a round)
 #        CONFIGS="loopback lab-20ms" MODES=pull scripts/bench-netlab.sh   (some of them)
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${1:-1}
@@ -39,7 +40,7 @@ run_config() {
         wait_line "$OUT/netlab-worker$i.log" "worker ready"
     done
     "$LAB" run head "$FAAS" bench --url "http://$addr:$http_port" --csv-label "$label-$mode" \
-        --tasks 50000 --latency-samples 500 | tee -a /dev/stderr | grep '^csv,' | cut -d, -f2- >> "$CSV"
+        --tasks "${TASKS:-200000}" --latency-samples 500 | tee -a /dev/stderr | grep '^csv,' | cut -d, -f2- >> "$CSV"
     kill "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true
     lab_down
 }
