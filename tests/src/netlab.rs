@@ -183,12 +183,12 @@ impl Lab {
             persistent: false,
         };
         // Until built, a failure removes what was made.
-        lab.wire(subnet)?;
+        lab.wire()?;
         lab.persistent = persistent;
         Ok(lab)
     }
 
-    fn wire(&self, _subnet: u8) -> Result<()> {
+    fn wire(&self) -> Result<()> {
         let sw = &self.switch;
         run("ip", &["-n", sw, "link", "add", "br0", "type", "bridge"])?;
         run("ip", &["-n", sw, "link", "set", "br0", "up"])?;

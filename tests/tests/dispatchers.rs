@@ -16,22 +16,8 @@ use uuid::Uuid;
 const LEASE: Duration = Duration::from_secs(3);
 
 fn local_dispatcher(redis: &RedisServer) -> Daemon {
-    let url = redis.url();
     let lease = LEASE.as_secs().to_string();
-    Daemon::start(
-        &[
-            "dispatcher",
-            "--redis",
-            &url,
-            "-m",
-            "local",
-            "-w",
-            "2",
-            "--lease",
-            &lease,
-        ],
-        DISPATCHER_READY,
-    )
+    common::start_dispatcher(redis, 2, Some(&lease))
 }
 
 /// A push or pull dispatcher and one worker of 2 slots named `name`.

@@ -256,6 +256,17 @@ impl Site {
         done
     }
 
+    /// Waits until every task has ended and asserts each completed.
+    async fn wait_all_completed(&self, ids: &[Uuid], timeout: Duration) {
+        let done = self.wait_all(ids, timeout).await;
+        let failed: Vec<_> = done.values().filter(|(s, _)| s != "COMPLETED").collect();
+        assert!(
+            failed.is_empty(),
+            "{} not completed: {failed:?}",
+            failed.len()
+        );
+    }
+
     /// `GET /task/{id}` of each, in order.
     async fn records(&self, ids: &[Uuid]) -> Vec<Value> {
         let mut out = Vec::new();
@@ -524,13 +535,8 @@ async fn a_partition_of_30_s_ends_with_every_task_completed(site: Site) {
     }
     site.lab.mend(&head).expect("mend");
     ids.extend(site.submit_batch(f, vec![json!("20"); 200]).await);
-    let done = site.wait_all(&ids, Duration::from_secs(120)).await;
-    let failed: Vec<_> = done.values().filter(|(s, _)| s != "COMPLETED").collect();
-    assert!(
-        failed.is_empty(),
-        "{} not completed: {failed:?}",
-        failed.len()
-    );
+    site.wait_all_completed(&ids, Duration::from_secs(120))
+        .await;
     for record in site.records(&ids).await {
         let attempts = record["attempts"].as_u64().unwrap_or(0);
         assert!((1..=3).contains(&attempts), "{record}");
@@ -569,13 +575,7 @@ async fn a_node_removed_under_load_loses_nothing(mut site: Site) {
     let node = site.lab.nodes[1].clone();
     site.workers[1].kill();
     site.lab.remove(&node).expect("remove node2");
-    let done = site.wait_all(&ids, Duration::from_secs(90)).await;
-    let failed: Vec<_> = done.values().filter(|(s, _)| s != "COMPLETED").collect();
-    assert!(
-        failed.is_empty(),
-        "{} not completed: {failed:?}",
-        failed.len()
-    );
+    site.wait_all_completed(&ids, Duration::from_secs(90)).await;
     site.wait_until_gone("node2", Duration::from_secs(3)).await;
 }
 
@@ -623,13 +623,8 @@ async fn many_workers_register_stay_alive_and_share_the_work(site: Site) {
     let ids = site
         .submit_batch(f, vec![json!("20"); 10 * names.len()])
         .await;
-    let done = site.wait_all(&ids, Duration::from_secs(120)).await;
-    let failed: Vec<_> = done.values().filter(|(s, _)| s != "COMPLETED").collect();
-    assert!(
-        failed.is_empty(),
-        "{} not completed: {failed:?}",
-        failed.len()
-    );
+    site.wait_all_completed(&ids, Duration::from_secs(120))
+        .await;
     for record in site.records(&ids).await {
         assert_eq!(record["attempts"], 1, "{record}");
     }
