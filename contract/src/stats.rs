@@ -83,6 +83,16 @@ impl SecondStats {
             ..SecondStats::default()
         }
     }
+
+    /// Adds `other`'s counts (of the same second) to these.
+    pub fn add(&mut self, other: &SecondStats) {
+        self.submitted += other.submitted;
+        self.completed += other.completed;
+        self.failed += other.failed;
+        for (count, more) in self.latency_counts.iter_mut().zip(&other.latency_counts) {
+            *count += more;
+        }
+    }
 }
 
 /// `GET /stats`.

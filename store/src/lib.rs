@@ -14,6 +14,7 @@
 
 mod error;
 mod keys;
+mod layout;
 mod memory;
 mod model;
 mod redis_store;
@@ -164,6 +165,16 @@ impl Store {
         match self {
             Store::Memory(_) => "embedded store".to_string(),
             Store::Redis(r) => format!("Redis at {}", r.url()),
+        }
+    }
+
+    /// The partition holding a task (Redis Cluster spreads tasks over
+    /// partitions; elsewhere there is one, 0). Each partition queues its
+    /// tasks in the order submitted; the partitions are claimed in turn.
+    pub fn partition_of(&self, id: &TaskId) -> usize {
+        match self {
+            Store::Memory(_) => 0,
+            Store::Redis(r) => r.partition_of(id),
         }
     }
 

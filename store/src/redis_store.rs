@@ -9,6 +9,9 @@
 //! `faas:done` channel (a line per task that reached its final state,
 //! carrying the outcome unless it is large).
 //!
+//! On Redis Cluster the same keys carry hash tags (`layout.rs`): a task's
+//! keys its partition's, the rest one shared tag.
+//!
 //! State changes that must be atomic (claim, finish, renew) are Lua scripts.
 //! A task's hash is the only key per task: the script that writes its final
 //! state (finish, or the claim script failing it as lost) also schedules
@@ -18,6 +21,7 @@
 
 use crate::error::{StoreError, StoreResult};
 use crate::keys::{ApiKey, KeyCache};
+use crate::layout::{Layout, DEFAULT_PARTITIONS};
 use crate::model::{
     new_receipt, now_ms, Cancelled, Claim, Final, FunctionId, FunctionRecord, Notice, Report,
     TaskId, TaskOutcome, TaskRecord, TaskStatus, TaskSummary, Usage, DEFAULT_TENANT, RECENT_TASKS,
@@ -33,7 +37,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, Value as RValue};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -50,8 +54,6 @@ pub const FUNCTIONS_INDEX: &str = "faas:functions";
 /// List of the latest `RECENT_TASKS` task ids, newest first (and one
 /// such list per tenant: `faas:recent_tasks:{tenant}`).
 pub const RECENT_INDEX: &str = "faas:recent_tasks";
-/// Set of API key ids; each key is the hash `faas:apikey:{id}`.
-pub const KEYS_INDEX: &str = "faas:apikeys";
 /// Channel of key revocations (`revoke {id} {nonce}`) and their
 /// acknowledgements (`ack {nonce}`, one per server process), and of new
 /// keys (`forget {id}`: drop what was cached of that id).
@@ -91,24 +93,42 @@ fn split_receipt(receipt: &str) -> (&str, &str) {
     receipt.rsplit_once('.').unwrap_or((receipt, ""))
 }
 
-/// A task's hash; `id` is a task id, parsed or as the queue entry names it.
-fn task_key(id: impl std::fmt::Display) -> String {
-    format!("faas:task:{id}")
+/// A script's text: the Redis 7 flags line if `allow_oom`, then what every
+/// script starts with (`P`, the prefix of the keys it touches, is KEYS[1],
+/// which also routes it to its shard on Redis Cluster), then `parts`.
+fn script(layout: &Layout, allow_oom: bool, parts: &[&str]) -> Script {
+    let mut text = String::new();
+    if allow_oom {
+        text.push_str(ALLOW_OOM);
+    }
+    text.push_str(&format!(
+        "local P = KEYS[1]\nlocal CLUSTER = {}\n",
+        layout.is_cluster()
+    ));
+    for part in parts {
+        text.push_str(part);
+    }
+    Script::new(&text)
 }
-/// A function's hash; `id` is a function id, parsed or as a queue entry
-/// names it.
-fn function_key(id: impl std::fmt::Display) -> String {
-    format!("faas:function:{id}")
+
+/// What one submission asks of the submit script, chunk after chunk.
+#[derive(Clone, Copy)]
+struct Submission<'a> {
+    tenant: &'a str,
+    function_id: FunctionId,
+    retention_ms: u64,
+    /// Publish the chunk's last task id on the new-task channel.
+    announce: bool,
+    /// "1": check the quotas for the whole batch; "0": do not; "2": do not,
+    /// nor the function (Redis Cluster: ADMIT_LUA did).
+    check: &'static str,
+    /// Tasks in the whole batch.
+    batch: usize,
 }
-fn module_key(hash: &str) -> String {
-    format!("faas:module:{hash}")
-}
-fn key_key(id: &str) -> String {
-    format!("faas:apikey:{id}")
-}
-fn tenant_key(tenant: &str) -> String {
-    format!("faas:tenant:{tenant}")
-}
+
+/// The longest a claim on Redis Cluster waits for an announcement before
+/// it looks at the partitions again.
+const ANNOUNCEMENT_WAIT: Duration = Duration::from_millis(250);
 
 /// Largest result (JSON bytes) a completion notification carries; a waiter
 /// reads larger ones from the task's hash.
@@ -127,35 +147,22 @@ const SUBMIT_LUA: &str = r#"
 -- Returns {0, stored}, or over a quota (nothing stored) {1, active, max},
 -- {2, ms until the tokens are there} or {3, queue length, its max}, or {4}
 -- if the function does not exist (deleted since the caller looked).
-if redis.call('EXISTS', 'faas:function:' .. ARGV[5]) == 0 then return {4} end
+-- check '2' (Redis Cluster): ADMIT_LUA checked the function and the
+-- quotas on the shared keys already.
+if ARGV[9] ~= '2' and redis.call('EXISTS', P .. 'function:' .. ARGV[5]) == 0 then return {4} end
 local tenant = ARGV[8]
-local tkey = 'faas:tenant:' .. tenant
+local tkey = P .. 'tenant:' .. tenant
 local now = tonumber(ARGV[6])
 if ARGV[9] == '1' then
-  local asked = tonumber(ARGV[10])
-  local depth, most = redis.call('XLEN', ARGV[1]), tonumber(ARGV[15])
-  if depth + asked > most then return {3, depth, most} end
-  local f = redis.call('HMGET', tkey, 'active', 'max_active_tasks', 'submit_rate',
-    'submit_burst', 'tokens', 'refilled_at')
-  local active = tonumber(f[1]) or 0
-  local max = tonumber(f[2]) or tonumber(ARGV[11])
-  if active + asked > max then return {1, active, max} end
-  local rate = tonumber(f[3]) or tonumber(ARGV[12])
-  local burst = tonumber(f[4]) or tonumber(ARGV[13])
-  if rate > 0 then
-    local tokens = tonumber(f[5]) or burst
-    local last = tonumber(f[6]) or now
-    if now > last then tokens = tokens + (now - last) * rate / 1000 end
-    if tokens > burst then tokens = burst end
-    if asked > tokens then return {2, math.ceil((asked - tokens) * 1000 / rate)} end
-    redis.call('HSET', tkey, 'tokens', string.format('%.3f', tokens - asked), 'refilled_at', ARGV[6])
-  end
+  local refused = admit(tkey, now, tonumber(ARGV[10]), nil, redis.call('XLEN', ARGV[1]),
+    tonumber(ARGV[15]), tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13]))
+  if refused then return refused end
 end
 local ids = {}
 for i = 16, #ARGV, 2 do
   local tid, payload = ARGV[i], ARGV[i + 1]
   local entry = redis.call('XADD', ARGV[1], '*', 'task', tid, 'f', ARGV[5], 'p', payload, 'a', '0')
-  redis.call('HSET', 'faas:task:' .. tid, 'function_id', ARGV[5], 'payload', payload,
+  redis.call('HSET', P .. 'task:' .. tid, 'function_id', ARGV[5], 'payload', payload,
     'status', 'QUEUED', 'created_at', ARGV[6], 'tenant', tenant, 'ttl_ms', ARGV[14],
     'entry', entry)
   ids[#ids + 1] = tid
@@ -169,9 +176,57 @@ if #ids > 0 then
   redis.call('LTRIM', own, 0, tonumber(ARGV[3]) - 1)
   if ARGV[7] == '1' then redis.call('PUBLISH', ARGV[4], ids[#ids]) end
   tally(now, 's', #ids)
-  redis.call('HINCRBY', 'faas:function:' .. ARGV[5], 'invocations', #ids)
+  redis.call('HINCRBY', P .. 'function:' .. ARGV[5], 'invocations', #ids)
 end
 return {0, #ids}
+"#;
+
+/// A tenant's quotas, shared by SUBMIT_LUA (one Redis) and ADMIT_LUA
+/// (Redis Cluster).
+const QUOTA_LUA: &str = r#"
+-- Checks `asked` more tasks of the tenant whose hash is `tkey` against its
+-- quotas, with `active` of its tasks active (nil: the hash's count) and
+-- `depth` entries queued, and takes the rate's tokens if all pass.
+-- Returns nil, or the refusal: {1, active, max}, {2, ms until the tokens
+-- are there} or {3, queue length, its max}.
+local function admit(tkey, now, asked, active, depth, most, max_default, rate_default,
+    burst_default)
+  if depth + asked > most then return {3, depth, most} end
+  local f = redis.call('HMGET', tkey, 'active', 'max_active_tasks', 'submit_rate',
+    'submit_burst', 'tokens', 'refilled_at')
+  active = active or tonumber(f[1]) or 0
+  local max = tonumber(f[2]) or max_default
+  if active + asked > max then return {1, active, max} end
+  local rate = tonumber(f[3]) or rate_default
+  local burst = tonumber(f[4]) or burst_default
+  if rate > 0 then
+    local tokens = tonumber(f[5]) or burst
+    local last = tonumber(f[6]) or now
+    if now > last then tokens = tokens + (now - last) * rate / 1000 end
+    if tokens > burst then tokens = burst end
+    if asked > tokens then return {2, math.ceil((asked - tokens) * 1000 / rate)} end
+    redis.call('HSET', tkey, 'tokens', string.format('%.3f', tokens - asked), 'refilled_at', now)
+  end
+  return nil
+end
+"#;
+
+/// Redis Cluster: a submission's checks, on the shared keys, before its
+/// tasks are written to their partitions. The tenant's active tasks and
+/// the queue's length are summed over the partitions by the caller just
+/// before: submissions of one tenant racing each other may together go
+/// past `max_active_tasks` by what they ask between that read and this
+/// script (the rate and the function's existence are checked atomically).
+const ADMIT_LUA: &str = r#"
+-- ARGV: function id, tenant, now, asked, active (summed), queue length
+-- (summed), the queue's most entries, default max_active_tasks,
+-- submit_rate, submit_burst. Returns {0}, a refusal as SUBMIT_LUA's, or
+-- {4} if the function does not exist.
+if redis.call('EXISTS', P .. 'function:' .. ARGV[1]) == 0 then return {4} end
+local refused = admit(P .. 'tenant:' .. ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]),
+  tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]),
+  tonumber(ARGV[9]), tonumber(ARGV[10]))
+return refused or {0}
 "#;
 
 const PUT_FUNCTION_LUA: &str = r#"
@@ -180,7 +235,7 @@ const PUT_FUNCTION_LUA: &str = r#"
 -- convention, module bytes, the record's module_size.
 -- Returns {0}, or over the tenant's module quota (nothing stored)
 -- {1, used, max}.
-local tkey = 'faas:tenant:' .. ARGV[2]
+local tkey = P .. 'tenant:' .. ARGV[2]
 local f = redis.call('HMGET', tkey, 'module_bytes', 'max_module_bytes')
 local used = tonumber(f[1]) or 0
 local max = tonumber(f[2]) or tonumber(ARGV[5])
@@ -189,17 +244,17 @@ if used + size > max then return {1, used, max} end
 -- Functions with the same module share it; `faas:module_refs:{hash}` counts
 -- them, so the last one deleted deletes it. A module stored by an older
 -- version has no count, and is never deleted.
-local refs = 'faas:module_refs:' .. ARGV[3]
-if redis.call('SET', 'faas:module:' .. ARGV[3], ARGV[10], 'NX') then
+local refs = P .. 'module_refs:' .. ARGV[3]
+if redis.call('SET', P .. 'module:' .. ARGV[3], ARGV[10], 'NX') then
   redis.call('SET', refs, 1)
 elseif redis.call('EXISTS', refs) == 1 then
   redis.call('INCR', refs)
 end
-redis.call('HSET', 'faas:function:' .. ARGV[1], 'name', ARGV[7], 'entry', ARGV[8],
+redis.call('HSET', P .. 'function:' .. ARGV[1], 'name', ARGV[7], 'entry', ARGV[8],
   'convention', ARGV[9], 'module', ARGV[3], 'module_size', ARGV[11], 'created_at', ARGV[6],
   'tenant', ARGV[2])
-redis.call('ZADD', 'faas:functions', ARGV[6], ARGV[1])
-redis.call('ZADD', 'faas:functions:' .. ARGV[2], ARGV[6], ARGV[1])
+redis.call('ZADD', P .. 'functions', ARGV[6], ARGV[1])
+redis.call('ZADD', P .. 'functions:' .. ARGV[2], ARGV[6], ARGV[1])
 redis.call('HINCRBY', tkey, 'module_bytes', size)
 redis.call('PUBLISH', 'faas:control', 'registered ' .. ARGV[1])
 return {0}
@@ -209,20 +264,20 @@ return {0}
 const DELETE_FUNCTION_LUA: &str = r#"
 -- ARGV: function id, tenant ('' for any). Returns 1 if deleted, 0 if there
 -- is no such function (or it is another tenant's).
-local key = 'faas:function:' .. ARGV[1]
+local key = P .. 'function:' .. ARGV[1]
 local f = redis.call('HMGET', key, 'tenant', 'module', 'module_size')
 if not f[2] then return 0 end
 local tenant = f[1] or 'default'
 if ARGV[2] ~= '' and ARGV[2] ~= tenant then return 0 end
 redis.call('DEL', key)
-redis.call('ZREM', 'faas:functions', ARGV[1])
-redis.call('ZREM', 'faas:functions:' .. tenant, ARGV[1])
-local tkey = 'faas:tenant:' .. tenant
+redis.call('ZREM', P .. 'functions', ARGV[1])
+redis.call('ZREM', P .. 'functions:' .. tenant, ARGV[1])
+local tkey = P .. 'tenant:' .. tenant
 local used = (tonumber(redis.call('HGET', tkey, 'module_bytes')) or 0) - (tonumber(f[3]) or 0)
 redis.call('HSET', tkey, 'module_bytes', math.max(used, 0))
-local refs = 'faas:module_refs:' .. f[2]
+local refs = P .. 'module_refs:' .. f[2]
 if redis.call('EXISTS', refs) == 1 and redis.call('DECR', refs) <= 0 then
-  redis.call('DEL', refs, 'faas:module:' .. f[2])
+  redis.call('DEL', refs, P .. 'module:' .. f[2])
 end
 redis.call('PUBLISH', 'faas:control', 'forget ' .. ARGV[1])
 return 1
@@ -231,17 +286,17 @@ return 1
 const PUT_KEY_LUA: &str = r#"
 -- ARGV: id, only first (1: only if there is no key at all), hash, tenant,
 -- admin (0/1), created_at. Returns 1 if stored.
-if ARGV[2] == '1' and redis.call('SCARD', 'faas:apikeys') > 0 then return 0 end
-redis.call('HSET', 'faas:apikey:' .. ARGV[1], 'hash', ARGV[3], 'tenant', ARGV[4],
+if ARGV[2] == '1' and redis.call('SCARD', P .. 'apikeys') > 0 then return 0 end
+redis.call('HSET', P .. 'apikey:' .. ARGV[1], 'hash', ARGV[3], 'tenant', ARGV[4],
   'admin', ARGV[5], 'created_at', ARGV[6])
-redis.call('SADD', 'faas:apikeys', ARGV[1])
+redis.call('SADD', P .. 'apikeys', ARGV[1])
 return 1
 "#;
 
 const TOUCH_KEYS_LUA: &str = r#"
 -- ARGV: (key id, last used ms) pairs. A revoked key is not brought back.
 for i = 1, #ARGV, 2 do
-  local key = 'faas:apikey:' .. ARGV[i]
+  local key = P .. 'apikey:' .. ARGV[i]
   if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'last_used', ARGV[i + 1]) end
 end
 return 1
@@ -258,8 +313,9 @@ const ALLOW_OOM: &str = "#!lua flags=allow-oom\n";
 /// finished task was half again as slow with 24 h PEXPIREs, and Redis
 /// spent 15-25% more CPU per task), so a record is instead listed under
 /// the second its retention ends, `faas:expiring:<second>` (the seconds in
-/// the sorted set `faas:expiring`), and deleted by SWEEP_LUA, which the
-/// dispatchers run every second.
+/// the sorted set `faas:expiring`; one such index per partition on Redis
+/// Cluster), and deleted by SWEEP_LUA, which the dispatchers run every
+/// second.
 const RETIRE_LUA: &str = r#"
 -- Schedules `key` for deletion `ttl` ms after `now` (ms); 0: at once.
 -- `due` gathers the keys by second, for `schedule` to list in one RPUSH
@@ -280,9 +336,9 @@ end
 local function schedule(due)
   for second, keys in pairs(due) do
     for i = 1, #keys, 1000 do
-      redis.call('RPUSH', 'faas:expiring:' .. second, unpack(keys, i, math.min(i + 999, #keys)))
+      redis.call('RPUSH', P .. 'expiring:' .. second, unpack(keys, i, math.min(i + 999, #keys)))
     end
-    redis.call('ZADD', 'faas:expiring', 'NX', second, second)
+    redis.call('ZADD', P .. 'expiring', 'NX', second, second)
   end
 end
 "#;
@@ -294,15 +350,16 @@ const TALLY_LUA: &str = r#"
 -- Adds `n` to `field` of the counts of the second holding `now` (ms).
 local function tally(now, field, n)
   if n <= 0 then return end
-  local key = 'faas:stats:' .. math.floor(now / 1000)
+  local key = P .. 'stats:' .. math.floor(now / 1000)
   if redis.call('HINCRBY', key, field, n) == n then redis.call('EXPIRE', key, STATS_RETENTION) end
 end
 -- Counts a task of function `fid` that ended FAILED, if the function is
--- still there.
+-- still there (on Redis Cluster, in the partition's counters of the
+-- function, which its deletion deletes).
 local function count_failure(fid)
   if not fid or fid == '' then return end
-  local fkey = 'faas:function:' .. fid
-  if redis.call('EXISTS', fkey) == 1 then redis.call('HINCRBY', fkey, 'failures', 1) end
+  local fkey = P .. 'function:' .. fid
+  if CLUSTER or redis.call('EXISTS', fkey) == 1 then redis.call('HINCRBY', fkey, 'failures', 1) end
 end
 "#;
 
@@ -315,8 +372,8 @@ const SWEEP_LUA: &str = r#"
 -- ARGV: now (ms), most records to delete. Returns the number deleted.
 local now, budget = math.floor(tonumber(ARGV[1]) / 1000), tonumber(ARGV[2])
 local removed = 0
-for _, second in ipairs(redis.call('ZRANGEBYSCORE', 'faas:expiring', '-inf', now, 'LIMIT', 0, 64)) do
-  local list = 'faas:expiring:' .. second
+for _, second in ipairs(redis.call('ZRANGEBYSCORE', P .. 'expiring', '-inf', now, 'LIMIT', 0, 64)) do
+  local list = P .. 'expiring:' .. second
   repeat
     local keys = redis.call('LPOP', list, 1000)
     if keys then
@@ -324,7 +381,7 @@ for _, second in ipairs(redis.call('ZRANGEBYSCORE', 'faas:expiring', '-inf', now
       removed = removed + #keys
     end
   until (not keys) or removed >= budget
-  if redis.call('EXISTS', list) == 0 then redis.call('ZREM', 'faas:expiring', second) end
+  if redis.call('EXISTS', list) == 0 then redis.call('ZREM', P .. 'expiring', second) end
   if removed >= budget then break end
 end
 return removed
@@ -336,13 +393,14 @@ const CLAIM_LUA: &str = r#"
 -- delivered that need the task's hash checked: entries taken over after a
 -- lease lapsed, from an older version without the task's fields, or out
 -- of attempts. A task whose function was deleted ends here, FAILED
--- (missing_function).
+-- (missing_function); on Redis Cluster the function is on another shard,
+-- and the caller checks it after.
 -- Returns {{task, entry, attempt, function, payload, token}, ...}.
 local max, now, stream, group = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local out, acks, lost, ended, due, exists = {}, {}, {}, {}, {}, {}
 for i = 6, #ARGV, 3 do
   local entry, tid, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local key = 'faas:task:' .. tid
+  local key = P .. 'task:' .. tid
   local f = redis.call('HMGET', key, 'status', 'function_id', 'payload', 'entry', 'attempts',
     'tenant', 'ttl_ms', 'cancel')
   -- An entry that is not the task's current one (the task was queued again
@@ -350,7 +408,9 @@ for i = 6, #ARGV, 3 do
   local stale = f[1] == 'RUNNING' and f[4] and f[4] ~= entry
   local n = (tonumber(f[5]) or 0) + 1
   local fid = f[2] or ''
-  if exists[fid] == nil then exists[fid] = redis.call('EXISTS', 'faas:function:' .. fid) == 1 end
+  if exists[fid] == nil then
+    exists[fid] = CLUSTER or redis.call('EXISTS', P .. 'function:' .. fid) == 1
+  end
   if (not f[1]) or f[1] == 'COMPLETED' or f[1] == 'FAILED' or stale then
     acks[#acks + 1] = entry
   elseif not exists[fid] then
@@ -386,7 +446,7 @@ for i = 6, #ARGV, 3 do
     out[#out + 1] = {tid, entry, n, f[2] or '', f[3] or 'null', token}
   end
 end
-for tenant, n in pairs(ended) do redis.call('HINCRBY', 'faas:tenant:' .. tenant, 'active', -n) end
+for tenant, n in pairs(ended) do redis.call('HINCRBY', P .. 'tenant:' .. tenant, 'active', -n) end
 schedule(due)
 for i = 1, #acks, 1000 do
   redis.call('XACK', stream, group, unpack(acks, i, math.min(i + 999, #acks)))
@@ -412,7 +472,7 @@ for i = 7, #ARGV, 9 do
   local tid, attempt, status, result, kind, entry, token, logs, usage =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6],
     ARGV[i + 7], ARGV[i + 8]
-  local key = 'faas:task:' .. tid
+  local key = P .. 'task:' .. tid
   local f = redis.call('HMGET', key, 'status', 'attempts', 'entry', 'receipt', 'tenant', 'ttl_ms',
     'cancel', 'created_at')
   -- The receipt comes from a worker: act only on the task's own entry and
@@ -471,7 +531,7 @@ end
 for i = 1, #acks, 1000 do
   redis.call('XACK', ARGV[1], ARGV[2], unpack(acks, i, math.min(i + 999, #acks)))
 end
-for tenant, n in pairs(counts) do redis.call('HINCRBY', 'faas:tenant:' .. tenant, 'active', -n) end
+for tenant, n in pairs(counts) do redis.call('HINCRBY', P .. 'tenant:' .. tenant, 'active', -n) end
 schedule(due)
 tally(now, 'c', completed)
 tally(now, 'f', failed)
@@ -490,7 +550,7 @@ const RENEW_LUA: &str = r#"
 -- or running on another attempt (taken over after the lease lapsed).
 local stop = {}
 for i = 4, #ARGV, 3 do
-  local f = redis.call('HMGET', 'faas:task:' .. ARGV[i + 1], 'status', 'attempts', 'entry', 'cancel',
+  local f = redis.call('HMGET', P .. 'task:' .. ARGV[i + 1], 'status', 'attempts', 'entry', 'cancel',
     'failure_kind')
   if f[1] == 'RUNNING' and tonumber(f[2]) == tonumber(ARGV[i + 2]) and f[3] == ARGV[i] then
     redis.call('XCLAIM', ARGV[1], ARGV[2], ARGV[3], 0, ARGV[i], 'JUSTID')
@@ -507,7 +567,7 @@ const RELEASE_LUA: &str = r#"
 -- never started, so it does not count), receipt token, now, retention (ms)
 -- of a task stored without its own. Queues the task again, unless it was
 -- cancelled while its claim landed: then it ends, as cancelled.
-local key = 'faas:task:' .. ARGV[1]
+local key = P .. 'task:' .. ARGV[1]
 local f = redis.call('HMGET', key, 'status', 'attempts', 'entry', 'receipt', 'cancel', 'tenant',
   'ttl_ms')
 if f[1] ~= 'RUNNING' or tonumber(f[2]) ~= tonumber(ARGV[2]) or (f[3] or '') ~= ARGV[5]
@@ -524,7 +584,7 @@ if f[5] == '1' then
     'finished_at', ARGV[8], 'attempts', attempts)
   retire(key, tonumber(f[7]) or tonumber(ARGV[9]), tonumber(ARGV[8]), due)
   schedule(due)
-  redis.call('HINCRBY', 'faas:tenant:' .. (f[6] or 'default'), 'active', -1)
+  redis.call('HINCRBY', P .. 'tenant:' .. (f[6] or 'default'), 'active', -1)
   tally(tonumber(ARGV[8]), 'f', 1)
   count_failure(redis.call('HGET', key, 'function_id'))
   redis.call('PUBLISH', 'faas:done', ARGV[1] .. ' FAILED @' .. (f[6] or 'default') .. ' "cancelled"')
@@ -553,7 +613,7 @@ local stream, group, now, scope = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local out, ended, stop, counts, due = {}, {}, {}, {}, {}
 for i = 6, #ARGV do
   local tid = ARGV[i]
-  local key = 'faas:task:' .. tid
+  local key = P .. 'task:' .. tid
   local f = redis.call('HMGET', key, 'status', 'tenant', 'entry', 'ttl_ms', 'function_id')
   local tenant = f[2] or 'default'
   if (not f[1]) or (scope ~= '' and tenant ~= scope) then
@@ -592,7 +652,7 @@ for i = 6, #ARGV do
     end
   end
 end
-for tenant, n in pairs(counts) do redis.call('HINCRBY', 'faas:tenant:' .. tenant, 'active', -n) end
+for tenant, n in pairs(counts) do redis.call('HINCRBY', P .. 'tenant:' .. tenant, 'active', -n) end
 schedule(due)
 tally(now, 'f', #ended)
 if #ended > 0 then redis.call('PUBLISH', 'faas:done', table.concat(ended, '\n')) end
@@ -636,6 +696,8 @@ return redis.call('XTRIM', ARGV[1], 'MINID', '~', keep, 'LIMIT', 0)
 
 pub struct RedisStore {
     url: String,
+    /// Where the keys live: one Redis, or the partitions of a cluster.
+    layout: Layout,
     /// The primary (the one a redis+sentinel:// URL's Sentinels name now).
     conn: Primary,
     /// A second connection for blocking reads, so they never hold up the
@@ -645,9 +707,16 @@ pub struct RedisStore {
     keys: Arc<KeyCache>,
     listening: AtomicBool,
     last_reclaim: Mutex<Option<Instant>>,
-    /// Where the next XAUTOCLAIM scan starts: Redis scans a bounded window
-    /// of the pending list per call.
-    reclaim_cursor: Mutex<String>,
+    /// Where each partition's next XAUTOCLAIM scan starts: Redis scans a
+    /// bounded window of the pending list per call.
+    reclaim_cursors: Mutex<Vec<String>>,
+    /// The partition a claim looks at first (Redis Cluster), turning so
+    /// that every partition is drained.
+    claim_turn: AtomicUsize,
+    /// Woken by each announcement of new tasks (Redis Cluster: claims wait
+    /// on it, for a blocking read can watch one partition only).
+    announced: Arc<tokio::sync::Notify>,
+    announcements: AtomicBool,
     config: StoreConfig,
     /// Replicas that must hold a write before it is acknowledged (0: none).
     wait_replicas: u32,
@@ -656,6 +725,7 @@ pub struct RedisStore {
     delete_function_script: Script,
     put_key_script: Script,
     touch_keys_script: Script,
+    admit_script: Script,
     claim_script: Script,
     finish_script: Script,
     renew_script: Script,
@@ -715,46 +785,48 @@ impl RedisStore {
         config: StoreConfig,
     ) -> StoreResult<Self> {
         let locator = Locator::open(url, options)?;
+        let asked_partitions = locator.partitions();
         let shown = redact_url(url);
         let conn = Primary::connect(locator, manager_config(Duration::from_secs(3)))
             .await
             .map_err(|e| StoreError::Unavailable(connect_failure(&shown, &e)))?;
+        let layout = if conn.is_cluster() {
+            cluster_layout(&conn, asked_partitions)
+                .await
+                .map_err(|e| StoreError::Unavailable(connect_failure(&shown, &e)))?
+        } else {
+            Layout::single()
+        };
+        let tally = tally_lua();
         let store = RedisStore {
             url: shown,
+            reclaim_cursors: Mutex::new(vec!["0-0".to_string(); layout.count()]),
+            claim_turn: AtomicUsize::new(0),
+            announced: Arc::new(tokio::sync::Notify::new()),
+            announcements: AtomicBool::new(false),
+            submit_script: script(&layout, false, &[QUOTA_LUA, &tally, SUBMIT_LUA]),
+            admit_script: script(&layout, false, &[QUOTA_LUA, ADMIT_LUA]),
+            put_function_script: script(&layout, false, &[PUT_FUNCTION_LUA]),
+            delete_function_script: script(&layout, true, &[DELETE_FUNCTION_LUA]),
+            put_key_script: script(&layout, false, &[PUT_KEY_LUA]),
+            touch_keys_script: script(&layout, false, &[TOUCH_KEYS_LUA]),
+            claim_script: script(&layout, true, &[RETIRE_LUA, &tally, CLAIM_LUA]),
+            finish_script: script(&layout, true, &[RETIRE_LUA, &tally, FINISH_LUA]),
+            sweep_script: script(&layout, true, &[SWEEP_LUA]),
+            renew_script: script(&layout, true, &[RENEW_LUA]),
+            release_script: script(&layout, true, &[RETIRE_LUA, &tally, RELEASE_LUA]),
+            cancel_script: script(&layout, true, &[RETIRE_LUA, &tally, CANCEL_LUA]),
+            trim_script: script(&layout, true, &[TRIM_LUA]),
+            unread_script: script(&layout, false, &[UNREAD_LUA]),
+            layout,
             conn,
             blocking: tokio::sync::Mutex::new(None),
             waiters: Arc::new(Waiters::default()),
             keys: Arc::new(KeyCache::default()),
             listening: AtomicBool::new(false),
             last_reclaim: Mutex::new(None),
-            reclaim_cursor: Mutex::new("0-0".to_string()),
             config,
             wait_replicas: options.wait_replicas,
-            submit_script: Script::new(&format!("{}{SUBMIT_LUA}", tally_lua())),
-            put_function_script: Script::new(PUT_FUNCTION_LUA),
-            delete_function_script: Script::new(&format!("{ALLOW_OOM}{DELETE_FUNCTION_LUA}")),
-            put_key_script: Script::new(PUT_KEY_LUA),
-            touch_keys_script: Script::new(TOUCH_KEYS_LUA),
-            claim_script: Script::new(&format!(
-                "{ALLOW_OOM}{RETIRE_LUA}{}{CLAIM_LUA}",
-                tally_lua()
-            )),
-            finish_script: Script::new(&format!(
-                "{ALLOW_OOM}{RETIRE_LUA}{}{FINISH_LUA}",
-                tally_lua()
-            )),
-            sweep_script: Script::new(&format!("{ALLOW_OOM}{SWEEP_LUA}")),
-            renew_script: Script::new(&format!("{ALLOW_OOM}{RENEW_LUA}")),
-            release_script: Script::new(&format!(
-                "{ALLOW_OOM}{RETIRE_LUA}{}{RELEASE_LUA}",
-                tally_lua()
-            )),
-            cancel_script: Script::new(&format!(
-                "{ALLOW_OOM}{RETIRE_LUA}{}{CANCEL_LUA}",
-                tally_lua()
-            )),
-            trim_script: Script::new(&format!("{ALLOW_OOM}{TRIM_LUA}")),
-            unread_script: Script::new(UNREAD_LUA),
         };
         // The first command is where a missing login shows (NOAUTH).
         let mut conn = store.conn.clone();
@@ -763,6 +835,10 @@ impl RedisStore {
         }
         store.ensure_group().await?;
         Ok(store)
+    }
+
+    pub fn partition_of(&self, id: &TaskId) -> usize {
+        self.layout.partition_of(id)
     }
 
     /// The URL, its password replaced by `***`.
@@ -804,26 +880,30 @@ impl RedisStore {
     /// Creates the consumer group from the start of the stream, so tasks
     /// queued before any dispatcher existed are delivered.
     async fn ensure_group(&self) -> StoreResult<()> {
-        let mut conn = self.conn.clone();
-        let created: Result<String, _> = redis::cmd("XGROUP")
-            .arg("CREATE")
-            .arg(STREAM)
-            .arg(GROUP)
-            .arg("0")
-            .arg("MKSTREAM")
-            .query_async(&mut conn)
-            .await;
-        match created {
-            Ok(_) => Ok(()),
-            Err(e) if e.to_string().contains("BUSYGROUP") => Ok(()),
-            Err(e) => Err(e.into()),
+        for p in 0..self.layout.count() {
+            let mut conn = self.conn.clone();
+            let created: Result<String, _> = redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg(self.layout.stream(p))
+                .arg(GROUP)
+                .arg("0")
+                .arg("MKSTREAM")
+                .query_async(&mut conn)
+                .await;
+            match created {
+                Ok(_) => {}
+                Err(e) if e.to_string().contains("BUSYGROUP") => {}
+                Err(e) => return Err(e.into()),
+            }
         }
+        Ok(())
     }
 
     pub async fn put_function(&self, record: &FunctionRecord, module: &[u8]) -> StoreResult<()> {
         let mut conn = self.conn.pin();
         let reply: Vec<u64> = self
             .put_function_script
+            .key(self.layout.global())
             .arg(record.id.to_string())
             .arg(&record.tenant)
             .arg(&record.module_hash)
@@ -852,12 +932,24 @@ impl RedisStore {
         let mut conn = self.conn.pin();
         let deleted: u32 = self
             .delete_function_script
+            .key(self.layout.global())
             .arg(id.to_string())
             .arg(tenant.unwrap_or(""))
             .invoke_async(&mut conn)
             .await?;
         if deleted == 0 {
             return Ok(false);
+        }
+        if self.layout.is_cluster() {
+            // Its tasks' counts, one hash per partition.
+            let deletes = (0..self.layout.count()).map(|p| {
+                let mut conn = self.conn.clone();
+                let key = self.layout.function_counts(p, id);
+                async move { conn.unlink::<_, ()>(key).await }
+            });
+            for deleted in futures::future::join_all(deletes).await {
+                deleted?;
+            }
         }
         self.replicated(&mut conn).await?;
         Ok(true)
@@ -873,10 +965,7 @@ impl RedisStore {
         }
         let last = limit.min(isize::MAX as usize) as isize - 1;
         let mut conn = self.conn.clone();
-        let index = match tenant {
-            Some(t) => format!("{FUNCTIONS_INDEX}:{t}"),
-            None => FUNCTIONS_INDEX.to_string(),
-        };
+        let index = self.layout.functions_index(tenant);
         let ids: Vec<String> = conn.zrevrange(index, 0, last).await?;
         let ids = listable_ids(&ids);
         if ids.is_empty() {
@@ -884,7 +973,7 @@ impl RedisStore {
         }
         let mut pipe = redis::pipe();
         for id in &ids {
-            pipe.hgetall(function_key(*id));
+            pipe.hgetall(self.layout.function(id));
         }
         let maps: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
         let mut out = Vec::with_capacity(ids.len());
@@ -896,18 +985,54 @@ impl RedisStore {
                 Err(e) => tracing::error!("listing functions: skipping {id}: {e}"),
             }
         }
+        self.add_partition_counts(&mut out).await?;
         Ok(out)
+    }
+
+    /// Redis Cluster: adds each function's counts of invocations and
+    /// failures, kept per partition (on one Redis they are the function
+    /// hash's own fields, already read).
+    async fn add_partition_counts(&self, records: &mut [FunctionRecord]) -> StoreResult<()> {
+        if !self.layout.is_cluster() || records.is_empty() {
+            return Ok(());
+        }
+        let reads = (0..self.layout.count()).map(|p| {
+            let mut pipe = redis::pipe();
+            for record in records.iter() {
+                pipe.cmd("HMGET")
+                    .arg(self.layout.function_counts(p, record.id))
+                    .arg(&["invocations", "failures"]);
+            }
+            let mut conn = self.conn.clone();
+            async move {
+                pipe.query_async::<Vec<(Option<u64>, Option<u64>)>>(&mut conn)
+                    .await
+            }
+        });
+        for counts in futures::future::join_all(reads).await {
+            for (record, (invocations, failures)) in records.iter_mut().zip(counts?) {
+                record.invocations += invocations.unwrap_or(0);
+                record.failures += failures.unwrap_or(0);
+            }
+        }
+        Ok(())
     }
 
     pub async fn function(&self, id: FunctionId) -> StoreResult<Option<FunctionRecord>> {
         let mut conn = self.conn.clone();
-        let map: HashMap<String, String> = conn.hgetall(function_key(id)).await?;
-        parse_function(id, &map)
+        let map: HashMap<String, String> = conn.hgetall(self.layout.function(id)).await?;
+        let Some(record) = parse_function(id, &map)? else {
+            return Ok(None);
+        };
+        let mut records = [record];
+        self.add_partition_counts(&mut records).await?;
+        let [record] = records;
+        Ok(Some(record))
     }
 
     pub async fn module(&self, hash: &str) -> StoreResult<Option<Arc<Vec<u8>>>> {
         let mut conn = self.conn.clone();
-        let bytes: Option<Vec<u8>> = conn.get(module_key(hash)).await?;
+        let bytes: Option<Vec<u8>> = conn.get(self.layout.module(hash)).await?;
         Ok(bytes.map(Arc::new))
     }
 
@@ -941,104 +1066,232 @@ impl RedisStore {
         tasks: &[(TaskId, Value)],
         retention_ms: u64,
     ) -> StoreResult<()> {
+        if self.layout.is_cluster() {
+            return self
+                .submit_partitioned(tenant, function_id, tasks, retention_ms)
+                .await;
+        }
         let mut conn = self.conn.pin();
-        let function_text = function_id.to_string();
-        let limits = &self.config.default_limits;
         let chunks = tasks.chunks(BATCH_CHUNK);
         let last = chunks.len();
         for (n, chunk) in chunks.enumerate() {
-            let now = now_ms();
-            let mut invocation = self.submit_script.prepare_invoke();
-            invocation
-                .arg(STREAM)
-                .arg(RECENT_INDEX)
-                .arg(RECENT_TASKS)
-                .arg(NEW_TASK_CHANNEL)
-                .arg(&function_text)
-                .arg(now)
+            let submission = Submission {
+                tenant,
+                function_id,
+                retention_ms,
                 // One announcement per batch: the last task's id.
-                .arg(if n + 1 == last { "1" } else { "0" })
-                .arg(tenant)
+                announce: n + 1 == last,
                 // The first chunk checks the quotas for the whole batch.
-                .arg(if n == 0 { "1" } else { "0" })
-                .arg(tasks.len())
-                .arg(limits.max_active_tasks)
-                .arg(limits.submit_rate)
-                .arg(limits.submit_burst)
-                .arg(retention_ms)
-                .arg(self.config.max_queue_depth);
-            for (id, payload) in chunk {
-                invocation.arg(id.to_string()).arg(payload.to_string());
-            }
-            let reply: Vec<u64> = invocation.invoke_async(&mut conn).await?;
-            match reply.as_slice() {
-                [4] => return Err(StoreError::NoFunction(function_id)),
-                [1, active, max] => {
-                    return Err(StoreError::OverQuota(OverQuota::active(
-                        tenant,
-                        *active,
-                        tasks.len() as u64,
-                        *max,
-                    )))
-                }
-                [3, depth, max] => {
-                    return Err(StoreError::OverQuota(OverQuota::queue_full(
-                        *depth,
-                        tasks.len() as u64,
-                        *max,
-                    )))
-                }
-                [2, wait_ms] => {
-                    let limits = self.tenant(tenant).await?.limits;
-                    return Err(StoreError::OverQuota(OverQuota::rate(
-                        tenant,
-                        tasks.len() as u64,
-                        &limits,
-                        *wait_ms,
-                    )));
-                }
-                _ => {}
-            }
+                check: if n == 0 { "1" } else { "0" },
+                batch: tasks.len(),
+            };
+            let reply = self
+                .submit_chunk(&mut conn, 0, &submission, chunk.iter())
+                .await?;
+            self.refusal(&submission, &reply).await?;
         }
         self.replicated(&mut conn).await
     }
 
-    pub async fn tasks_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskRecord>>> {
+    /// Redis Cluster: checks the function and the quotas on the shared
+    /// keys (ADMIT_LUA), then writes the tasks to their partitions, each
+    /// partition's in order, the partitions side by side.
+    async fn submit_partitioned(
+        &self,
+        tenant: &str,
+        function_id: FunctionId,
+        tasks: &[(TaskId, Value)],
+        retention_ms: u64,
+    ) -> StoreResult<()> {
+        let (active, depth) = self.partition_load(tenant).await?;
+        let limits = &self.config.default_limits;
         let mut conn = self.conn.clone();
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(BATCH_CHUNK) {
-            let mut pipe = redis::pipe();
-            for id in chunk {
-                pipe.hgetall(task_key(*id));
+        let reply: Vec<u64> = self
+            .admit_script
+            .key(self.layout.global())
+            .arg(function_id.to_string())
+            .arg(tenant)
+            .arg(now_ms())
+            .arg(tasks.len())
+            .arg(active)
+            .arg(depth)
+            .arg(self.config.max_queue_depth)
+            .arg(limits.max_active_tasks)
+            .arg(limits.submit_rate)
+            .arg(limits.submit_burst)
+            .invoke_async(&mut conn)
+            .await?;
+        let admitted = Submission {
+            tenant,
+            function_id,
+            retention_ms,
+            announce: true,
+            check: "2",
+            batch: tasks.len(),
+        };
+        self.refusal(&admitted, &reply).await?;
+        let groups = self.layout.group(tasks.iter().map(|(id, _)| id));
+        let writes = groups.into_iter().map(|(p, positions)| {
+            let admitted = &admitted;
+            async move {
+                let mut conn = self.conn.clone();
+                let chunks = positions.chunks(BATCH_CHUNK);
+                let last = chunks.len();
+                for (n, chunk) in chunks.enumerate() {
+                    let submission = Submission {
+                        announce: n + 1 == last,
+                        ..*admitted
+                    };
+                    let chunk = chunk.iter().map(|&i| &tasks[i]);
+                    self.submit_chunk(&mut conn, p, &submission, chunk).await?;
+                }
+                Ok::<_, StoreError>(())
             }
-            let maps: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
-            for (id, map) in chunk.iter().zip(maps) {
-                out.push(if map.is_empty() {
-                    None
-                } else {
-                    Some(parse_task(*id, &map)?)
-                });
-            }
+        });
+        for written in futures::future::join_all(writes).await {
+            written?;
         }
-        Ok(out)
+        Ok(())
     }
 
-    /// `fields` of each task's hash, in order, a pipeline per BATCH_CHUNK
-    /// (a missing task reads as all None).
+    /// A tenant's active tasks and the queue's length, summed over the
+    /// partitions.
+    async fn partition_load(&self, tenant: &str) -> StoreResult<(u64, u64)> {
+        let reads = (0..self.layout.count()).map(|p| {
+            let mut pipe = redis::pipe();
+            pipe.hget(self.layout.tenant_counts(p, tenant), "active")
+                .xlen(self.layout.stream(p));
+            let mut conn = self.conn.clone();
+            async move { pipe.query_async::<(Option<i64>, u64)>(&mut conn).await }
+        });
+        let (mut active, mut depth) = (0i64, 0);
+        for read in futures::future::join_all(reads).await {
+            let (a, d) = read?;
+            active += a.unwrap_or(0);
+            depth += d;
+        }
+        Ok((active.max(0) as u64, depth))
+    }
+
+    /// One call of the submit script on partition `p`.
+    async fn submit_chunk(
+        &self,
+        conn: &mut Primary,
+        p: usize,
+        submission: &Submission<'_>,
+        chunk: impl Iterator<Item = &(TaskId, Value)>,
+    ) -> StoreResult<Vec<u64>> {
+        let limits = &self.config.default_limits;
+        let mut invocation = self.submit_script.prepare_invoke();
+        invocation
+            .key(self.layout.prefix(p))
+            .arg(self.layout.stream(p))
+            .arg(self.layout.recent(p, None))
+            .arg(RECENT_TASKS)
+            .arg(NEW_TASK_CHANNEL)
+            .arg(submission.function_id.to_string())
+            .arg(now_ms())
+            .arg(if submission.announce { "1" } else { "0" })
+            .arg(submission.tenant)
+            .arg(submission.check)
+            .arg(submission.batch)
+            .arg(limits.max_active_tasks)
+            .arg(limits.submit_rate)
+            .arg(limits.submit_burst)
+            .arg(submission.retention_ms)
+            .arg(self.config.max_queue_depth);
+        for (id, payload) in chunk {
+            invocation.arg(id.to_string()).arg(payload.to_string());
+        }
+        Ok(invocation.invoke_async(conn).await?)
+    }
+
+    /// The error a submit or admit script's refusal stands for, if it is one.
+    async fn refusal(&self, submission: &Submission<'_>, reply: &[u64]) -> StoreResult<()> {
+        let (tenant, asked) = (submission.tenant, submission.batch as u64);
+        match reply {
+            [4] => Err(StoreError::NoFunction(submission.function_id)),
+            [1, active, max] => Err(StoreError::OverQuota(OverQuota::active(
+                tenant, *active, asked, *max,
+            ))),
+            [3, depth, max] => Err(StoreError::OverQuota(OverQuota::queue_full(
+                *depth, asked, *max,
+            ))),
+            [2, wait_ms] => {
+                let limits = self.tenant(tenant).await?.limits;
+                Err(StoreError::OverQuota(OverQuota::rate(
+                    tenant, asked, &limits, *wait_ms,
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub async fn tasks_many(&self, ids: &[TaskId]) -> StoreResult<Vec<Option<TaskRecord>>> {
+        let maps: Vec<HashMap<String, String>> = self
+            .read_tasks(ids, |pipe, key| {
+                pipe.hgetall(key);
+            })
+            .await?;
+        ids.iter()
+            .zip(maps)
+            .map(|(id, map)| {
+                if map.is_empty() {
+                    Ok(None)
+                } else {
+                    parse_task(*id, &map).map(Some)
+                }
+            })
+            .collect()
+    }
+
+    /// `fields` of each task's hash, in order (a missing task reads as all
+    /// None).
     async fn task_fields(
         &self,
         ids: &[TaskId],
         fields: &[&str],
     ) -> StoreResult<Vec<Vec<Option<String>>>> {
-        let mut conn = self.conn.clone();
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(BATCH_CHUNK) {
-            let mut pipe = redis::pipe();
-            for id in chunk {
-                pipe.cmd("HMGET").arg(task_key(*id)).arg(fields);
+        self.read_tasks(ids, |pipe, key| {
+            pipe.cmd("HMGET").arg(key).arg(fields);
+        })
+        .await
+    }
+
+    /// One reply per task of `ids`, in order: `command` adds what to ask
+    /// of a task's key to a pipeline. A pipeline per BATCH_CHUNK tasks of
+    /// a partition (a cluster's pipeline reaches one slot), the partitions
+    /// side by side.
+    async fn read_tasks<T>(
+        &self,
+        ids: &[TaskId],
+        command: impl Fn(&mut redis::Pipeline, String) + Sync,
+    ) -> StoreResult<Vec<T>>
+    where
+        T: redis::FromRedisValue + Default + Send,
+    {
+        let groups = self.layout.group(ids);
+        let reads = groups.iter().map(|(p, positions)| {
+            let command = &command;
+            async move {
+                let mut conn = self.conn.clone();
+                let mut rows: Vec<T> = Vec::with_capacity(positions.len());
+                for chunk in positions.chunks(BATCH_CHUNK) {
+                    let mut pipe = redis::pipe();
+                    for &i in chunk {
+                        command(&mut pipe, self.layout.task_key(*p, ids[i]));
+                    }
+                    rows.extend(pipe.query_async::<Vec<T>>(&mut conn).await?);
+                }
+                Ok::<_, redis::RedisError>(rows)
             }
-            let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut conn).await?;
-            out.extend(rows);
+        });
+        let replies = futures::future::join_all(reads).await;
+        let mut out: Vec<T> = std::iter::repeat_with(T::default).take(ids.len()).collect();
+        for ((_, positions), rows) in groups.iter().zip(replies) {
+            for (&i, row) in positions.iter().zip(rows?) {
+                out[i] = row;
+            }
         }
         Ok(out)
     }
@@ -1093,17 +1346,47 @@ impl RedisStore {
             .collect()
     }
 
+    /// On Redis Cluster each partition lists its own latest tasks: the
+    /// listing merges theirs by submission time (tasks submitted in the
+    /// same millisecond to different partitions come in no set order).
     pub async fn recent_tasks(
         &self,
         limit: usize,
         status: Option<TaskStatus>,
         tenant: Option<&str>,
     ) -> StoreResult<Vec<TaskSummary>> {
-        let index = match tenant {
-            Some(t) => format!("{RECENT_INDEX}:{t}"),
-            None => RECENT_INDEX.to_string(),
-        };
         let limit = limit.min(RECENT_TASKS);
+        if self.layout.count() == 1 {
+            return self.recent_in(0, limit, status, tenant).await;
+        }
+        let reads = (0..self.layout.count()).map(|p| self.recent_in(p, limit, status, tenant));
+        let mut lists = Vec::new();
+        for read in futures::future::join_all(reads).await {
+            lists.push(read?.into_iter().peekable());
+        }
+        // Merged newest first, each partition's list keeping its order.
+        let mut out = Vec::with_capacity(limit);
+        while out.len() < limit {
+            let newest = lists
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, list)| list.peek().map(|t| (t.created_at_ms, i)))
+                .max_by_key(|&(at, i)| (at, std::cmp::Reverse(i)));
+            let Some((_, i)) = newest else { break };
+            out.extend(lists[i].next());
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` of partition `p`'s latest tasks, newest first.
+    async fn recent_in(
+        &self,
+        p: usize,
+        limit: usize,
+        status: Option<TaskStatus>,
+        tenant: Option<&str>,
+    ) -> StoreResult<Vec<TaskSummary>> {
+        let index = self.layout.recent(p, tenant);
         // Without a filter every id is a row unless its task expired: read
         // exactly `limit` first, then more at a time.
         let mut chunk = if status.is_some() {
@@ -1166,12 +1449,18 @@ impl RedisStore {
         }
         let claimed = async {
             let expired = self.reclaim_expired(consumer, max).await?;
-            if !expired.is_empty() {
-                // Taken over: whatever an entry carries, the hash decides.
-                return self.claim_entries(expired, false).await;
+            // Taken over: whatever an entry carries, the hash decides.
+            let (read, fresh_ok) = match expired.is_empty() {
+                false => (expired, false),
+                true => (self.read_new(consumer, max, block).await?, true),
+            };
+            let mut claimed = (Vec::new(), HashSet::new());
+            for (p, entries) in read {
+                let (rows, gone) = self.claim_entries(p, entries, fresh_ok).await?;
+                claimed.0.extend(rows);
+                claimed.1.extend(gone);
             }
-            let entries = self.read_new(consumer, max, block).await?;
-            self.claim_entries(entries, true).await
+            Ok::<_, redis::RedisError>(claimed)
         };
         let rows = match claimed.await {
             Ok(rows) => rows,
@@ -1240,6 +1529,7 @@ impl RedisStore {
     /// script and no read. The rest have their task's hash checked.
     async fn claim_entries(
         &self,
+        p: usize,
         entries: Vec<Entry>,
         fresh_ok: bool,
     ) -> redis::RedisResult<(Vec<ClaimRow>, HashSet<String>)> {
@@ -1256,7 +1546,7 @@ impl RedisStore {
                 Entry::Junk(entry) => junk.push(entry),
             }
         }
-        let (mut rows, gone) = match self.claim_fresh(fresh).await {
+        let (mut rows, mut gone) = match self.claim_fresh(p, fresh).await {
             Ok(claimed) => claimed,
             // At maxmemory plain writes are refused, the claim script's
             // are not: the entries (delivered, so held) go through it.
@@ -1266,17 +1556,44 @@ impl RedisStore {
             }
             Err((e, _)) => return Err(e),
         };
-        rows.extend(self.claim_checked(&check).await?);
+        let checked = self.claim_checked(p, &check).await?;
+        if self.layout.is_cluster() && !checked.is_empty() {
+            // The claim script cannot see the functions' shard.
+            let functions: HashSet<&str> = checked.iter().map(|row| row.3.as_str()).collect();
+            gone.extend(self.missing_functions(functions).await?);
+        }
+        rows.extend(checked);
         if !junk.is_empty() {
-            self.drop_entries(&junk).await?;
+            self.drop_entries(p, &junk).await?;
         }
         Ok((rows, gone))
+    }
+
+    /// Those of `functions` that no longer exist.
+    async fn missing_functions(
+        &self,
+        functions: HashSet<&str>,
+    ) -> redis::RedisResult<HashSet<String>> {
+        let functions: Vec<&str> = functions.into_iter().collect();
+        let mut pipe = redis::pipe();
+        for function in &functions {
+            pipe.exists(self.layout.function(function));
+        }
+        let mut conn = self.conn.clone();
+        let exists: Vec<bool> = pipe.query_async(&mut conn).await?;
+        Ok(functions
+            .into_iter()
+            .zip(exists)
+            .filter(|(_, exists)| !exists)
+            .map(|(function, _)| function.to_string())
+            .collect())
     }
 
     /// The claim script, on entries already delivered whose task's hash
     /// must be checked first (see CLAIM_LUA).
     async fn claim_checked(
         &self,
+        p: usize,
         entries: &[(String, String)],
     ) -> redis::RedisResult<Vec<ClaimRow>> {
         if entries.is_empty() {
@@ -1285,9 +1602,10 @@ impl RedisStore {
         let mut conn = self.conn.clone();
         let mut invocation = self.claim_script.prepare_invoke();
         invocation
+            .key(self.layout.prefix(p))
             .arg(self.config.max_attempts)
             .arg(now_ms())
-            .arg(STREAM)
+            .arg(self.layout.stream(p))
             .arg(GROUP)
             .arg(self.config.default_retention_ms());
         for (entry, task) in entries {
@@ -1307,10 +1625,12 @@ impl RedisStore {
     /// transaction (each write stands alone; a dispatcher that dies halfway
     /// leaves entries whose lease lapses and which are then checked).
     /// The pipeline first asks whether each of their functions still
-    /// exists; it returns those that do not (deleted: their tasks must
+    /// exists (on Redis Cluster, a pipeline of its own to the functions'
+    /// shard); it returns those that do not (deleted: their tasks must
     /// end, not run).
     async fn claim_fresh(
         &self,
+        p: usize,
         fresh: Vec<NewEntry>,
     ) -> Result<(Vec<ClaimRow>, HashSet<String>), (redis::RedisError, Vec<NewEntry>)> {
         if fresh.is_empty() {
@@ -1325,12 +1645,14 @@ impl RedisStore {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        for function in &functions {
-            pipe.exists(function_key(function));
+        if !self.layout.is_cluster() {
+            for function in &functions {
+                pipe.exists(self.layout.function(function));
+            }
         }
         for (new, token) in fresh.iter().zip(&tokens) {
             pipe.cmd("HSET")
-                .arg(task_key(&new.task))
+                .arg(self.layout.task_key(p, &new.task))
                 .arg("status")
                 .arg("RUNNING")
                 .arg("started_at")
@@ -1344,16 +1666,25 @@ impl RedisStore {
                 .ignore();
         }
         let mut conn = self.conn.clone();
-        let exists: Vec<bool> = match pipe.query_async(&mut conn).await {
-            Ok(exists) => exists,
-            Err(e) => return Err((e, fresh)),
+        let gone = if self.layout.is_cluster() {
+            let marked = pipe.query_async::<()>(&mut conn);
+            let missing = self.missing_functions(functions.into_iter().collect());
+            match futures::future::join(marked, missing).await {
+                (Ok(()), Ok(gone)) => gone,
+                (Err(e), _) | (_, Err(e)) => return Err((e, fresh)),
+            }
+        } else {
+            let exists: Vec<bool> = match pipe.query_async(&mut conn).await {
+                Ok(exists) => exists,
+                Err(e) => return Err((e, fresh)),
+            };
+            functions
+                .into_iter()
+                .zip(exists)
+                .filter(|(_, exists)| !exists)
+                .map(|(function, _)| function.to_string())
+                .collect()
         };
-        let gone = functions
-            .into_iter()
-            .zip(exists)
-            .filter(|(_, exists)| !exists)
-            .map(|(function, _)| function.to_string())
-            .collect();
         let rows = fresh
             .into_iter()
             .zip(tokens)
@@ -1372,20 +1703,21 @@ impl RedisStore {
     }
 
     /// Acknowledges and deletes entries that name no task.
-    async fn drop_entries(&self, entries: &[String]) -> redis::RedisResult<()> {
+    async fn drop_entries(&self, p: usize, entries: &[String]) -> redis::RedisResult<()> {
         tracing::warn!(
             count = entries.len(),
             "dropping queue entries that name no task"
         );
         let mut conn = self.conn.clone();
+        let stream = self.layout.stream(p);
         redis::pipe()
             .cmd("XACK")
-            .arg(STREAM)
+            .arg(&stream)
             .arg(GROUP)
             .arg(entries)
             .ignore()
             .cmd("XDEL")
-            .arg(STREAM)
+            .arg(&stream)
             .arg(entries)
             .ignore()
             .query_async::<()>(&mut conn)
@@ -1397,7 +1729,11 @@ impl RedisStore {
     /// dispatcher's tasks run again soon after its lease lapses; one
     /// bounded `XAUTOCLAIM` a second (at the default lease) costs nothing
     /// that shows.
-    async fn reclaim_expired(&self, consumer: &str, max: usize) -> redis::RedisResult<Vec<Entry>> {
+    async fn reclaim_expired(
+        &self,
+        consumer: &str,
+        max: usize,
+    ) -> redis::RedisResult<Vec<(usize, Vec<Entry>)>> {
         {
             let mut last = self.last_reclaim.lock().unwrap_or_else(|e| e.into_inner());
             if last.is_some_and(|t| t.elapsed() < self.config.lease / 10) {
@@ -1405,14 +1741,48 @@ impl RedisStore {
             }
             *last = Some(Instant::now());
         }
+        let mut more = false;
+        let mut reclaimed = Vec::new();
+        let mut count = 0;
+        for p in 0..self.layout.count() {
+            if count >= max {
+                more = true;
+                break;
+            }
+            let (entries, unfinished) = self.reclaim_in(p, consumer, max - count).await?;
+            more |= unfinished;
+            if !entries.is_empty() {
+                count += entries.len();
+                reclaimed.push((p, entries));
+            }
+        }
+        if count > 0 {
+            tracing::info!(count, "reclaimed tasks whose executor stopped renewing");
+        }
+        if more || count > 0 {
+            // A scan is not through its pending list yet, or more may be
+            // waiting: look again on the next claim.
+            *self.last_reclaim.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+        Ok(reclaimed)
+    }
+
+    /// One bounded XAUTOCLAIM of partition `p`'s lapsed entries, from
+    /// where the last one ended; and whether its scan has further to go.
+    async fn reclaim_in(
+        &self,
+        p: usize,
+        consumer: &str,
+        max: usize,
+    ) -> redis::RedisResult<(Vec<Entry>, bool)> {
         let mut conn = self.conn.clone();
         let start = self
-            .reclaim_cursor
+            .reclaim_cursors
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(|e| e.into_inner())[p]
             .clone();
         let reply: RValue = redis::cmd("XAUTOCLAIM")
-            .arg(STREAM)
+            .arg(self.layout.stream(p))
             .arg(GROUP)
             .arg(consumer)
             .arg(self.config.lease.as_millis() as u64)
@@ -1431,39 +1801,30 @@ impl RedisStore {
             _ => ("0-0".to_string(), Vec::new()),
         };
         let more = next != "0-0";
-        *self
-            .reclaim_cursor
+        self.reclaim_cursors
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = next;
-        if more {
-            // The scan is not through the pending list yet: go on next claim.
-            *self.last_reclaim.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        }
-        if !entries.is_empty() {
-            tracing::info!(
-                count = entries.len(),
-                "reclaimed tasks whose executor stopped renewing"
-            );
-            // More may be waiting: look again on the next claim.
-            *self.last_reclaim.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        }
-        Ok(entries)
+            .unwrap_or_else(|e| e.into_inner())[p] = next;
+        Ok((entries, more))
     }
 
-    /// New entries for `consumer`, waiting up to `block` while there are
-    /// none. Under load they come on the shared connection (claims in
-    /// flight at once go side by side); only an empty queue takes the
-    /// blocking one.
+    /// Up to `max` new entries for `consumer`, by partition, waiting up to
+    /// `block` while there are none. On one Redis, under load they come on
+    /// the shared connection (claims in flight at once go side by side);
+    /// only an empty queue takes the blocking one.
     async fn read_new(
         &self,
         consumer: &str,
         max: usize,
         block: Duration,
-    ) -> redis::RedisResult<Vec<Entry>> {
+    ) -> redis::RedisResult<Vec<(usize, Vec<Entry>)>> {
+        if self.layout.is_cluster() {
+            return self.read_new_partitioned(consumer, max, block).await;
+        }
+        let stream = self.layout.stream(0);
         let mut conn = self.conn.clone();
-        let ready = read_group(&mut conn, consumer, max, None).await?;
+        let ready = read_group(&mut conn, &stream, consumer, max, None).await?;
         if !ready.is_empty() {
-            return Ok(ready);
+            return Ok(vec![(0, ready)]);
         }
         let mut guard = self.blocking.lock().await;
         if guard.is_none() {
@@ -1477,34 +1838,145 @@ impl RedisStore {
         let Some(conn) = guard.as_mut() else {
             return Ok(Vec::new());
         };
-        let read = read_group(conn, consumer, max, Some(block)).await;
+        let read = read_group(conn, &stream, consumer, max, Some(block)).await;
         if let Err(e) = &read {
             // Made anew from the primary of then (a Sentinel may have
             // named another since).
             *guard = None;
             self.conn.failed(e);
         }
-        read
+        read.map(|entries| vec![(0, entries)])
+    }
+
+    /// Redis Cluster: looks at the partitions in turn (from one further
+    /// along each time), taking new entries until it has `max`; with none,
+    /// waits for an announcement of new tasks (at most ANNOUNCEMENT_WAIT,
+    /// for entries queued again are not announced) and looks again, until
+    /// `block` has passed.
+    async fn read_new_partitioned(
+        &self,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> redis::RedisResult<Vec<(usize, Vec<Entry>)>> {
+        self.ensure_announcements();
+        let deadline = tokio::time::Instant::now() + block;
+        let count = self.layout.count();
+        let mut conn = self.conn.clone();
+        loop {
+            // Listening before looking: an announcement meanwhile counts.
+            let announced = self.announced.notified();
+            tokio::pin!(announced);
+            announced.as_mut().enable();
+            let first = self.claim_turn.fetch_add(1, Ordering::Relaxed);
+            let mut read = Vec::new();
+            let mut taken = 0;
+            for k in 0..count {
+                let p = (first + k) % count;
+                let stream = self.layout.stream(p);
+                let ready = read_group(&mut conn, &stream, consumer, max - taken, None).await?;
+                if !ready.is_empty() {
+                    taken += ready.len();
+                    read.push((p, ready));
+                    if taken >= max {
+                        break;
+                    }
+                }
+            }
+            let now = tokio::time::Instant::now();
+            if !read.is_empty() || now >= deadline {
+                return Ok(read);
+            }
+            let nap = (deadline - now).min(ANNOUNCEMENT_WAIT);
+            let _ = tokio::time::timeout(nap, announced).await;
+        }
+    }
+
+    /// Starts (once) the subscriber that wakes waiting claims when tasks
+    /// are announced (Redis Cluster). When the subscription drops, claims
+    /// are woken to look, and it reconnects.
+    fn ensure_announcements(&self) {
+        if self.announcements.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let announced = self.announced.clone();
+        let conn = self.conn.clone();
+        tokio::spawn(async move {
+            loop {
+                match conn.client().get_async_pubsub().await {
+                    Ok(mut pubsub) => {
+                        if pubsub.subscribe(NEW_TASK_CHANNEL).await.is_ok() {
+                            announced.notify_waiters();
+                            let mut messages = pubsub.on_message();
+                            while messages.next().await.is_some() {
+                                announced.notify_waiters();
+                            }
+                        }
+                    }
+                    Err(e) => tracing::debug!("task announcement subscription failed: {e}"),
+                }
+                // Its node may be down: the next subscription tries another.
+                conn.lost();
+                announced.notify_waiters();
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        });
     }
 
     pub async fn renew(&self, consumer: &str, claims: &[Claim]) -> StoreResult<Vec<TaskId>> {
         if claims.is_empty() {
             return Ok(Vec::new());
         }
-        let mut conn = self.conn.clone();
-        let mut invocation = self.renew_script.prepare_invoke();
-        invocation.arg(STREAM).arg(GROUP).arg(consumer);
-        for claim in claims {
-            invocation
-                .arg(split_receipt(&claim.receipt).0)
-                .arg(claim.task_id.to_string())
-                .arg(claim.attempt);
+        let stops = self
+            .per_partition(claims.iter().map(|c| &c.task_id), |p, positions| {
+                let mut invocation = self.renew_script.prepare_invoke();
+                invocation
+                    .key(self.layout.prefix(p))
+                    .arg(self.layout.stream(p))
+                    .arg(GROUP)
+                    .arg(consumer);
+                for &i in positions {
+                    let claim = &claims[i];
+                    invocation
+                        .arg(split_receipt(&claim.receipt).0)
+                        .arg(claim.task_id.to_string())
+                        .arg(claim.attempt);
+                }
+                invocation
+            })
+            .await;
+        let mut out = Vec::new();
+        for (_, stop) in stops {
+            let stop: Vec<String> = stop?;
+            out.extend(stop.iter().filter_map(|id| Uuid::parse_str(id).ok()));
         }
-        let stop: Vec<String> = invocation.invoke_async(&mut conn).await?;
-        Ok(stop
-            .iter()
-            .filter_map(|id| Uuid::parse_str(id).ok())
-            .collect())
+        Ok(out)
+    }
+
+    /// Invokes the script `invocation` makes for each partition that
+    /// `ids` fall in (given the partition and the positions in `ids` of
+    /// its tasks), the partitions side by side; each group's positions
+    /// with its reply.
+    async fn per_partition<'a, 's, T>(
+        &'s self,
+        ids: impl IntoIterator<Item = &'a TaskId>,
+        invocation: impl Fn(usize, &[usize]) -> redis::ScriptInvocation<'s>,
+    ) -> Vec<(Vec<usize>, redis::RedisResult<T>)>
+    where
+        T: redis::FromRedisValue + Send,
+    {
+        let groups = self.layout.group(ids);
+        let calls = groups.iter().map(|(p, positions)| {
+            let call = invocation(*p, positions);
+            let mut conn = self.conn.clone();
+            async move { call.invoke_async::<T>(&mut conn).await }
+        });
+        let replies = futures::future::join_all(calls).await;
+        groups
+            .into_iter()
+            .map(|(_, positions)| positions)
+            .zip(replies)
+            .collect()
     }
 
     pub async fn cancel_many(
@@ -1513,19 +1985,30 @@ impl RedisStore {
         tenant: Option<&str>,
     ) -> StoreResult<Vec<Cancelled>> {
         let mut out = Vec::with_capacity(ids.len());
-        let mut conn = self.conn.clone();
         for chunk in ids.chunks(1000) {
-            let mut invocation = self.cancel_script.prepare_invoke();
-            invocation
-                .arg(STREAM)
-                .arg(GROUP)
-                .arg(now_ms())
-                .arg(tenant.unwrap_or(""))
-                .arg(self.config.default_retention_ms());
-            for id in chunk {
-                invocation.arg(id.to_string());
+            let mut codes = vec![0i64; chunk.len()];
+            let replies = self
+                .per_partition(chunk, |p, positions| {
+                    let mut invocation = self.cancel_script.prepare_invoke();
+                    invocation
+                        .key(self.layout.prefix(p))
+                        .arg(self.layout.stream(p))
+                        .arg(GROUP)
+                        .arg(now_ms())
+                        .arg(tenant.unwrap_or(""))
+                        .arg(self.config.default_retention_ms());
+                    for &i in positions {
+                        invocation.arg(chunk[i].to_string());
+                    }
+                    invocation
+                })
+                .await;
+            for (positions, reply) in replies {
+                let reply: Vec<i64> = reply?;
+                for (i, code) in positions.into_iter().zip(reply) {
+                    codes[i] = code;
+                }
             }
-            let codes: Vec<i64> = invocation.invoke_async(&mut conn).await?;
             out.extend(codes.into_iter().map(|code| match code {
                 1 => Cancelled::Now,
                 2 => Cancelled::Pending,
@@ -1565,31 +2048,46 @@ impl RedisStore {
         if done.is_empty() {
             return Ok(Vec::new());
         }
-        let mut conn = self.conn.clone();
         let now = now_ms();
-        let mut invocation = self.finish_script.prepare_invoke();
-        invocation
-            .arg(STREAM)
-            .arg(GROUP)
-            .arg(now)
-            .arg(ANNOUNCED_RESULT_BYTES)
-            .arg(self.config.default_retention_ms())
-            .arg(latency_bounds());
-        for (claim, outcome, report) in done {
-            let (entry, token) = split_receipt(&claim.receipt);
-            invocation
-                .arg(claim.task_id.to_string())
-                .arg(claim.attempt)
-                .arg(outcome.status().as_str())
-                .arg(outcome.result().to_string())
-                .arg(outcome.kind().unwrap_or(""))
-                .arg(entry)
-                .arg(token)
-                .arg(report.kept_logs())
-                .arg(report.usage.as_ref().map_or_else(String::new, usage_text));
+        let replies = self
+            .per_partition(
+                done.iter().map(|(claim, ..)| &claim.task_id),
+                |p, positions| {
+                    let mut invocation = self.finish_script.prepare_invoke();
+                    invocation
+                        .key(self.layout.prefix(p))
+                        .arg(self.layout.stream(p))
+                        .arg(GROUP)
+                        .arg(now)
+                        .arg(ANNOUNCED_RESULT_BYTES)
+                        .arg(self.config.default_retention_ms())
+                        .arg(latency_bounds());
+                    for &i in positions {
+                        let (claim, outcome, report) = &done[i];
+                        let (entry, token) = split_receipt(&claim.receipt);
+                        invocation
+                            .arg(claim.task_id.to_string())
+                            .arg(claim.attempt)
+                            .arg(outcome.status().as_str())
+                            .arg(outcome.result().to_string())
+                            .arg(outcome.kind().unwrap_or(""))
+                            .arg(entry)
+                            .arg(token)
+                            .arg(report.kept_logs())
+                            .arg(report.usage.as_ref().map_or_else(String::new, usage_text));
+                    }
+                    invocation
+                },
+            )
+            .await;
+        let mut applied = vec![false; done.len()];
+        for (positions, reply) in replies {
+            let reply: Vec<i64> = reply?;
+            for (i, a) in positions.into_iter().zip(reply) {
+                applied[i] = a == 1;
+            }
         }
-        let applied: Vec<i64> = invocation.invoke_async(&mut conn).await?;
-        Ok(applied.into_iter().map(|a| a == 1).collect())
+        Ok(applied)
     }
 
     /// Deletes the records of tasks whose retention has ended, a bounded
@@ -1599,29 +2097,62 @@ impl RedisStore {
         const PER_CALL: u64 = 20_000;
         let mut conn = self.conn.clone();
         let mut total = 0;
-        loop {
-            let removed: u64 = self
-                .sweep_script
-                .arg(now_ms())
-                .arg(PER_CALL)
-                .invoke_async(&mut conn)
-                .await?;
-            total += removed;
-            if removed < PER_CALL {
-                return Ok(total);
+        for p in 0..self.layout.count() {
+            loop {
+                let removed: u64 = self
+                    .sweep_script
+                    .key(self.layout.prefix(p))
+                    .arg(now_ms())
+                    .arg(PER_CALL)
+                    .invoke_async(&mut conn)
+                    .await?;
+                total += removed;
+                if removed < PER_CALL {
+                    break;
+                }
             }
         }
+        Ok(total)
     }
 
-    /// Each second's counts (`TALLY_LUA`) in one pipelined round trip,
-    /// with the queue group's state.
+    /// Each second's counts (`TALLY_LUA`) in one pipelined round trip per
+    /// partition, with the queue group's state, summed.
     pub async fn stats(&self, seconds: u64) -> StoreResult<Stats> {
         let now = now_ms();
         let window = throughput::window(now, seconds);
+        let reads = (0..self.layout.count()).map(|p| self.partition_stats(p, window.clone()));
+        let mut queued = 0;
+        let mut running = 0;
+        let mut seconds: Vec<SecondStats> = window.clone().map(SecondStats::new).collect();
+        for read in futures::future::join_all(reads).await {
+            let (q, r, counts) = read?;
+            queued += q;
+            running += r;
+            for (total, part) in seconds.iter_mut().zip(counts) {
+                total.add(&part);
+            }
+        }
+        Ok(Stats {
+            now_ms: now,
+            queued,
+            running,
+            latency_bounds_ms: LATENCY_BOUNDS_MS.to_vec(),
+            seconds,
+        })
+    }
+
+    /// Partition `p`'s tasks queued and running, and its counts of each
+    /// second of `window`.
+    async fn partition_stats(
+        &self,
+        p: usize,
+        window: std::ops::RangeInclusive<u64>,
+    ) -> StoreResult<(u64, u64, Vec<SecondStats>)> {
+        let stream = self.layout.stream(p);
         let mut pipe = redis::pipe();
-        pipe.cmd("XINFO").arg("GROUPS").arg(STREAM).xlen(STREAM);
+        pipe.cmd("XINFO").arg("GROUPS").arg(&stream).xlen(&stream);
         for second in window.clone() {
-            pipe.hgetall(format!("faas:stats:{second}"));
+            pipe.hgetall(self.layout.stats(p, second));
         }
         let mut conn = self.conn.clone();
         // XINFO fails before anything was ever submitted (no stream).
@@ -1640,7 +2171,7 @@ impl RedisStore {
             Err(e) if matches!(e.kind(), redis::ErrorKind::Server(_)) => {
                 let mut pipe = redis::pipe();
                 for second in window.clone() {
-                    pipe.hgetall(format!("faas:stats:{second}"));
+                    pipe.hgetall(self.layout.stats(p, second));
                 }
                 (None, 0, pipe.query_async(&mut conn).await?)
             }
@@ -1650,7 +2181,10 @@ impl RedisStore {
         let queued = match &group {
             Some(g) => match g.lag {
                 Some(lag) => lag as u64,
-                None => self.unread(&g.last_delivered_id, length, running).await?,
+                None => {
+                    self.unread(p, &g.last_delivered_id, length, running)
+                        .await?
+                }
             },
             None => length,
         };
@@ -1662,26 +2196,28 @@ impl RedisStore {
                 second_stats(second, &fields)
             })
             .collect();
-        Ok(Stats {
-            now_ms: now,
-            queued,
-            running,
-            latency_bounds_ms: LATENCY_BOUNDS_MS.to_vec(),
-            seconds,
-        })
+        Ok((queued, running, seconds))
     }
 
-    /// The entries after the group's last delivered one, counted where
-    /// Redis has no lag for it: a cancellation deleted an entry no
-    /// dispatcher had read yet, and none has read past it (the queue is
-    /// idle or nearly). A longer queue is estimated from its length, less
-    /// the pending, which counts also the ended tasks not yet trimmed.
-    async fn unread(&self, last_delivered: &str, length: u64, running: u64) -> StoreResult<u64> {
+    /// The entries of partition `p` after the group's last delivered one,
+    /// counted where Redis has no lag for it: a cancellation deleted an
+    /// entry no dispatcher had read yet, and none has read past it (the
+    /// queue is idle or nearly). A longer queue is estimated from its
+    /// length, less the pending, which counts also the ended tasks not yet
+    /// trimmed.
+    async fn unread(
+        &self,
+        p: usize,
+        last_delivered: &str,
+        length: u64,
+        running: u64,
+    ) -> StoreResult<u64> {
         const MOST: u64 = 1000;
         let mut conn = self.conn.clone();
         let unread: u64 = self
             .unread_script
-            .arg(STREAM)
+            .key(self.layout.prefix(p))
+            .arg(self.layout.stream(p))
             .arg(last_delivered)
             .arg(MOST)
             .invoke_async(&mut conn)
@@ -1694,27 +2230,38 @@ impl RedisStore {
     }
 
     pub async fn queue_depth(&self) -> StoreResult<u64> {
-        let mut conn = self.conn.clone();
-        Ok(conn.xlen(STREAM).await?)
+        let mut depth = 0;
+        for p in 0..self.layout.count() {
+            let mut conn = self.conn.clone();
+            depth += conn.xlen::<_, u64>(self.layout.stream(p)).await?;
+        }
+        Ok(depth)
     }
 
     /// Deletes the queue's entries that every dispatcher is done with.
     pub async fn trim_queue(&self) -> StoreResult<u64> {
         let mut conn = self.conn.clone();
-        Ok(self
-            .trim_script
-            .arg(STREAM)
-            .invoke_async::<u64>(&mut conn)
-            .await?)
+        let mut trimmed = 0;
+        for p in 0..self.layout.count() {
+            trimmed += self
+                .trim_script
+                .key(self.layout.prefix(p))
+                .arg(self.layout.stream(p))
+                .invoke_async::<u64>(&mut conn)
+                .await?;
+        }
+        Ok(trimmed)
     }
 
     pub async fn release(&self, claim: &Claim, count_attempt: bool) -> StoreResult<()> {
         let mut conn = self.conn.clone();
         let (entry, token) = split_receipt(&claim.receipt);
+        let p = self.layout.partition_of(&claim.task_id);
         self.release_script
+            .key(self.layout.prefix(p))
             .arg(claim.task_id.to_string())
             .arg(claim.attempt)
-            .arg(STREAM)
+            .arg(self.layout.stream(p))
             .arg(GROUP)
             .arg(entry)
             .arg(if count_attempt { "0" } else { "1" })
@@ -1734,8 +2281,19 @@ impl RedisStore {
     ) -> StoreResult<()> {
         let mut conn = self.conn.clone();
         let ttl_ms = ttl.as_millis().max(1) as u64;
+        if self.layout.is_cluster() {
+            // One hash on the shared keys' shard (SCAN reaches one node):
+            // each dispatcher's list after the ms it lapses at.
+            conn.hset::<_, _, _, ()>(
+                self.layout.workers(""),
+                dispatcher,
+                format!("{} {workers}", now_ms() + ttl_ms),
+            )
+            .await?;
+            return Ok(());
+        }
         redis::cmd("SET")
-            .arg(format!("faas:workers:{dispatcher}"))
+            .arg(self.layout.workers(dispatcher))
             .arg(workers.to_string())
             .arg("PX")
             .arg(ttl_ms)
@@ -1744,7 +2302,32 @@ impl RedisStore {
         Ok(())
     }
 
+    /// Redis Cluster: the lists not lapsed; the lapsed are deleted.
+    async fn cluster_workers(&self) -> StoreResult<Vec<Value>> {
+        let mut conn = self.conn.clone();
+        let key = self.layout.workers("");
+        let lists: HashMap<String, String> = conn.hgetall(&key).await?;
+        let now = now_ms();
+        let mut out = Vec::new();
+        let mut lapsed = Vec::new();
+        for (dispatcher, text) in lists {
+            let (until, list) = text.split_once(' ').unwrap_or(("0", ""));
+            if until.parse::<u64>().unwrap_or(0) < now {
+                lapsed.push(dispatcher);
+            } else if let Ok(Value::Array(list)) = serde_json::from_str(list) {
+                out.extend(list);
+            }
+        }
+        if !lapsed.is_empty() {
+            conn.hdel::<_, _, ()>(&key, lapsed).await?;
+        }
+        Ok(out)
+    }
+
     pub async fn workers(&self) -> StoreResult<Vec<Value>> {
+        if self.layout.is_cluster() {
+            return self.cluster_workers().await;
+        }
         let mut conn = self.conn.clone();
         let mut keys: Vec<String> = Vec::new();
         let mut cursor: u64 = 0;
@@ -1752,7 +2335,7 @@ impl RedisStore {
             let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
                 .arg(cursor)
                 .arg("MATCH")
-                .arg("faas:workers:*")
+                .arg(self.layout.workers("*"))
                 .arg("COUNT")
                 .arg(500)
                 .query_async(&mut conn)
@@ -1777,6 +2360,7 @@ impl RedisStore {
         let mut conn = self.conn.pin();
         let stored: i64 = self
             .put_key_script
+            .key(self.layout.global())
             .arg(&key.id)
             .arg(if only_first { "1" } else { "0" })
             .arg(&key.hash)
@@ -1804,7 +2388,7 @@ impl RedisStore {
             Err(generation) => generation,
         };
         let mut conn = self.conn.clone();
-        let map: HashMap<String, String> = conn.hgetall(key_key(id)).await?;
+        let map: HashMap<String, String> = conn.hgetall(self.layout.api_key(id)).await?;
         let key = parse_key(id, &map);
         self.keys.fill(id, key.clone(), generation);
         Ok(key)
@@ -1812,10 +2396,10 @@ impl RedisStore {
 
     pub async fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
         let mut conn = self.conn.clone();
-        let ids: Vec<String> = conn.smembers(KEYS_INDEX).await?;
+        let ids: Vec<String> = conn.smembers(self.layout.keys_index()).await?;
         let mut pipe = redis::pipe();
         for id in &ids {
-            pipe.hgetall(key_key(id));
+            pipe.hgetall(self.layout.api_key(id));
         }
         let maps: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
         Ok(ids
@@ -1835,8 +2419,8 @@ impl RedisStore {
         let mut conn = self.conn.pin();
         let (deleted, _): (i64, i64) = redis::pipe()
             .atomic()
-            .del(key_key(id))
-            .srem(KEYS_INDEX, id)
+            .del(self.layout.api_key(id))
+            .srem(self.layout.keys_index(), id)
             .query_async(&mut conn)
             .await?;
         self.keys.forget(id);
@@ -1864,6 +2448,7 @@ impl RedisStore {
         }
         let mut conn = self.conn.clone();
         let mut invocation = self.touch_keys_script.prepare_invoke();
+        invocation.key(self.layout.global());
         for (id, at) in used {
             invocation.arg(id).arg(*at);
         }
@@ -1874,7 +2459,7 @@ impl RedisStore {
     pub async fn tenant(&self, tenant: &str) -> StoreResult<TenantInfo> {
         let mut conn = self.conn.clone();
         let fields: Vec<Option<u64>> = redis::cmd("HMGET")
-            .arg(tenant_key(tenant))
+            .arg(self.layout.tenant(tenant))
             .arg(&[
                 "max_active_tasks",
                 "submit_rate",
@@ -1886,6 +2471,11 @@ impl RedisStore {
             .query_async(&mut conn)
             .await?;
         let field = |i: usize| fields.get(i).copied().flatten();
+        // On Redis Cluster each partition counts its own.
+        let active = match self.layout.is_cluster() {
+            true => Some(self.partition_load(tenant).await?.0),
+            false => field(4),
+        };
         let overrides = LimitOverrides {
             max_active_tasks: field(0),
             submit_rate: field(1),
@@ -1895,7 +2485,7 @@ impl RedisStore {
         Ok(TenantInfo {
             tenant: tenant.to_string(),
             limits: overrides.apply(&self.config.default_limits),
-            active_tasks: field(4).unwrap_or(0),
+            active_tasks: active.unwrap_or(0),
             module_bytes: field(5).unwrap_or(0),
         })
     }
@@ -1914,7 +2504,7 @@ impl RedisStore {
             return Ok(());
         }
         let mut conn = self.conn.clone();
-        conn.hset_multiple::<_, _, _, ()>(tenant_key(tenant), &fields)
+        conn.hset_multiple::<_, _, _, ()>(self.layout.tenant(tenant), &fields)
             .await?;
         Ok(())
     }
@@ -2043,9 +2633,35 @@ fn parse_notice(text: &str) -> Option<Notice> {
     }
 }
 
+/// The layout of a cluster deployment: the partition count recorded by the
+/// first process to use the cluster, else the URL's (or the default),
+/// recorded now.
+async fn cluster_layout(conn: &Primary, asked: Option<usize>) -> redis::RedisResult<Layout> {
+    let key = Layout::cluster(1).partitions_key();
+    let wanted = asked.unwrap_or(DEFAULT_PARTITIONS);
+    let mut conn = conn.clone();
+    redis::cmd("SET")
+        .arg(&key)
+        .arg(wanted)
+        .arg("NX")
+        .query_async::<()>(&mut conn)
+        .await?;
+    let recorded: Option<usize> = conn.get(&key).await?;
+    let count = recorded.unwrap_or(wanted);
+    if asked.is_some_and(|asked| asked != count) {
+        tracing::warn!(
+            "this cluster's tasks are spread over {count} partitions (recorded in {key}), \
+             not the {} the URL asks for: using {count}",
+            asked.unwrap_or(0)
+        );
+    }
+    Ok(Layout::cluster(count))
+}
+
 /// XREADGROUP of up to `max` new entries, blocking up to `block` if given.
 async fn read_group(
     conn: &mut (impl redis::aio::ConnectionLike + Send),
+    stream: &str,
     consumer: &str,
     max: usize,
     block: Option<Duration>,
@@ -2061,7 +2677,7 @@ async fn read_group(
     }
     let reply: RValue = cmd
         .arg("STREAMS")
-        .arg(STREAM)
+        .arg(stream)
         .arg(">")
         .query_async(conn)
         .await?;

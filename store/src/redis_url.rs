@@ -2,13 +2,15 @@
 //! `rediss://` for TLS, optionally trusting a private CA, or
 //! `redis+sentinel://` to ask Sentinels where the primary is), printing one
 //! without its password, and the connection to the primary that follows
-//! a Sentinel failover.
+//! a Sentinel failover, or to a Redis Cluster (`redis+cluster://`).
 
 use crate::error::{StoreError, StoreResult};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{Client, Cmd, ConnectionAddr, Pipeline, RedisError, RedisFuture, RedisResult, Value};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,11 @@ use std::time::{Duration, Instant};
 /// primary under; the user and password are the Redis nodes' (the
 /// Sentinels are asked without them).
 const SENTINEL_SCHEME: &str = "redis+sentinel://";
+/// `redis+cluster://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...][?partitions=N]`:
+/// some nodes of a Redis Cluster (the rest are found from them), and how
+/// many partitions the tasks are spread over (see `layout.rs`; the first
+/// process to use the cluster records its count, and later ones use it).
+const CLUSTER_SCHEME: &str = "redis+cluster://";
 
 /// How to reach Redis beyond what the URL says.
 #[derive(Debug, Clone, Default)]
@@ -66,9 +73,9 @@ pub fn redact_url(url: &str) -> String {
 pub(crate) fn open_client(url: &str, options: &RedisOptions) -> StoreResult<Client> {
     let shown = redact_url(url);
     let bad = |e: redis::RedisError| StoreError::Unavailable(format!("bad Redis URL {shown}: {e}"));
-    if url.starts_with(SENTINEL_SCHEME) {
+    if url.starts_with(SENTINEL_SCHEME) || url.starts_with(CLUSTER_SCHEME) {
         return Err(StoreError::Unavailable(format!(
-            "{shown} names Sentinels, not one Redis: ask them for the primary (Locator)"
+            "{shown} names Sentinels or a cluster, not one Redis (Locator)"
         )));
     }
     match &options.ca_cert_pem {
@@ -96,6 +103,14 @@ pub(crate) fn open_client(url: &str, options: &RedisOptions) -> StoreResult<Clie
 pub(crate) enum Locator {
     Fixed(Client),
     Sentinel(tokio::sync::Mutex<SentinelClient>),
+    /// A Redis Cluster: the client of its data connection, a client per
+    /// node named in the URL (for pub/sub, which reaches every node), and
+    /// the partition count the URL asks for.
+    Cluster {
+        client: ClusterClient,
+        seeds: Vec<Client>,
+        partitions: Option<usize>,
+    },
 }
 
 /// The longest a Sentinel lookup (the Sentinels, then the primary they
@@ -106,6 +121,9 @@ const LOOKUP_GAP: Duration = Duration::from_millis(200);
 
 impl Locator {
     pub(crate) fn open(url: &str, options: &RedisOptions) -> StoreResult<Locator> {
+        if url.starts_with(CLUSTER_SCHEME) {
+            return Self::open_cluster(url, options);
+        }
         if !url.starts_with(SENTINEL_SCHEME) {
             return open_client(url, options).map(Locator::Fixed);
         }
@@ -137,10 +155,79 @@ impl Locator {
         Ok(Locator::Sentinel(tokio::sync::Mutex::new(client)))
     }
 
+    fn open_cluster(url: &str, options: &RedisOptions) -> StoreResult<Locator> {
+        let shown = redact_url(url);
+        let bad = |e: String| StoreError::Unavailable(format!("bad Redis URL {shown}: {e}"));
+        if options.ca_cert_pem.is_some() {
+            return Err(StoreError::Unavailable(format!(
+                "{shown}: TLS to a Redis Cluster is not supported yet; drop --redis-cacert"
+            )));
+        }
+        if options.wait_replicas > 0 {
+            return Err(StoreError::Unavailable(format!(
+                "{shown}: --redis-wait-replicas is not supported with a Redis Cluster \
+                 (a write's WAIT must meet its own shard)"
+            )));
+        }
+        let parsed = ClusterUrl::parse(url).map_err(bad)?;
+        let node_url = |host: &str, port: u16| {
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host.to_string()
+            };
+            format!("redis://{host}:{port}")
+        };
+        let mut builder = ClusterClientBuilder::new(
+            parsed
+                .nodes
+                .iter()
+                .map(|(host, port)| node_url(host, *port))
+                .collect::<Vec<_>>(),
+        )
+        .connection_timeout(Duration::from_secs(2))
+        .response_timeout(Duration::from_secs(3));
+        if let Some(user) = &parsed.user {
+            builder = builder.username(user);
+        }
+        if let Some(password) = &parsed.password {
+            builder = builder.password(password);
+        }
+        let client = builder.build().map_err(|e| bad(e.to_string()))?;
+        let mut seeds = Vec::new();
+        for (host, port) in &parsed.nodes {
+            let mut info = redis::IntoConnectionInfo::into_connection_info(node_url(host, *port))
+                .map_err(|e| bad(e.to_string()))?;
+            let mut redis = info.redis_settings().clone();
+            if let Some(user) = &parsed.user {
+                redis = redis.set_username(user);
+            }
+            if let Some(password) = &parsed.password {
+                redis = redis.set_password(password);
+            }
+            info = info.set_redis_settings(redis);
+            seeds.push(Client::open(info).map_err(|e| bad(e.to_string()))?);
+        }
+        Ok(Locator::Cluster {
+            client,
+            seeds,
+            partitions: parsed.partitions,
+        })
+    }
+
+    /// The partition count a cluster URL asks for.
+    pub(crate) fn partitions(&self) -> Option<usize> {
+        match self {
+            Locator::Cluster { partitions, .. } => *partitions,
+            _ => None,
+        }
+    }
+
     /// A client for the primary now.
     async fn primary(&self) -> RedisResult<Client> {
         match self {
             Locator::Fixed(client) => Ok(client.clone()),
+            Locator::Cluster { seeds, .. } => Ok(seeds[0].clone()),
             Locator::Sentinel(sentinel) => {
                 let lookup = async { sentinel.lock().await.async_get_client().await };
                 tokio::time::timeout(LOOKUP_LIMIT, lookup)
@@ -166,43 +253,52 @@ struct SentinelUrl {
     password: Option<String>,
 }
 
+/// The user, password and `HOST[:PORT]` list of a URL's authority (after
+/// its scheme), a missing port being `default_port`.
+type Authority = (Option<String>, Option<String>, Vec<(String, u16)>);
+
+fn parse_authority(authority: &str, default_port: u16) -> Result<Authority, String> {
+    // The last '@': a password may hold one (as in redact_url).
+    let (userinfo, hosts) = match authority.rfind('@') {
+        Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
+        None => (None, authority),
+    };
+    let (user, password) = match userinfo {
+        None => (None, None),
+        Some(info) => {
+            let (user, password) = match info.split_once(':') {
+                Some((u, p)) => (u, Some(percent_decode(p)?)),
+                None => (info, None),
+            };
+            let user = Some(percent_decode(user)?).filter(|u| !u.is_empty());
+            (user, password)
+        }
+    };
+    let mut nodes = Vec::new();
+    for host in hosts.split(',') {
+        let (name, port) = match host.rsplit_once(':') {
+            Some((name, port)) => (
+                name,
+                port.parse::<u16>()
+                    .map_err(|_| format!("bad port in {host:?}"))?,
+            ),
+            None => (host, default_port),
+        };
+        if name.is_empty() {
+            return Err(format!("an address without a host: {host:?}"));
+        }
+        nodes.push((name.trim_matches(['[', ']']).to_string(), port));
+    }
+    Ok((user, password, nodes))
+}
+
 impl SentinelUrl {
     fn parse(url: &str) -> Result<SentinelUrl, String> {
         let rest = url
             .strip_prefix(SENTINEL_SCHEME)
             .ok_or("not a redis+sentinel:// URL")?;
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        // The last '@': a password may hold one (as in redact_url).
-        let (userinfo, hosts) = match authority.rfind('@') {
-            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
-            None => (None, authority),
-        };
-        let (user, password) = match userinfo {
-            None => (None, None),
-            Some(info) => {
-                let (user, password) = match info.split_once(':') {
-                    Some((u, p)) => (u, Some(percent_decode(p)?)),
-                    None => (info, None),
-                };
-                let user = Some(percent_decode(user)?).filter(|u| !u.is_empty());
-                (user, password)
-            }
-        };
-        let mut sentinels = Vec::new();
-        for host in hosts.split(',') {
-            let (name, port) = match host.rsplit_once(':') {
-                Some((name, port)) => (
-                    name,
-                    port.parse::<u16>()
-                        .map_err(|_| format!("bad port in {host:?}"))?,
-                ),
-                None => (host, 26379),
-            };
-            if name.is_empty() {
-                return Err("a Sentinel address without a host".into());
-            }
-            sentinels.push((name.trim_matches(['[', ']']).to_string(), port));
-        }
+        let (user, password, sentinels) = parse_authority(authority, 26379)?;
         let mut parts = path.split('/');
         let service = parts.next().unwrap_or("").to_string();
         if service.is_empty() {
@@ -220,6 +316,56 @@ impl SentinelUrl {
             db,
             user,
             password,
+        })
+    }
+}
+
+/// A `redis+cluster://` URL taken apart.
+#[derive(Debug, PartialEq)]
+struct ClusterUrl {
+    nodes: Vec<(String, u16)>,
+    user: Option<String>,
+    password: Option<String>,
+    partitions: Option<usize>,
+}
+
+impl ClusterUrl {
+    fn parse(url: &str) -> Result<ClusterUrl, String> {
+        let rest = url
+            .strip_prefix(CLUSTER_SCHEME)
+            .ok_or("not a redis+cluster:// URL")?;
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.contains('/') {
+            return Err(
+                "a cluster has no database: redis+cluster://HOST:PORT[,HOST:PORT...]".into(),
+            );
+        }
+        let (user, password, nodes) = parse_authority(authority, 6379)?;
+        let mut partitions = None;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("partitions", n)) => {
+                    let n: usize = n
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=crate::layout::MAX_PARTITIONS).contains(n))
+                        .ok_or_else(|| {
+                            format!(
+                                "partitions must be 1 to {}, not {n:?}",
+                                crate::layout::MAX_PARTITIONS
+                            )
+                        })?;
+                    partitions = Some(n);
+                }
+                _ => return Err(format!("unknown option {pair:?} (known: partitions=N)")),
+            }
+        }
+        Ok(ClusterUrl {
+            nodes,
+            user,
+            password,
+            partitions,
         })
     }
 }
@@ -257,6 +403,9 @@ pub(crate) struct Primary {
     /// The connection this handle keeps to (all of a fixed URL's
     /// handles; `pin` for a Sentinel's), or None: the current one.
     pinned: Option<ConnectionManager>,
+    /// A Redis Cluster's connection, which routes each command to the
+    /// shard of its key and follows failovers by itself.
+    cluster: Option<ClusterConnection>,
 }
 
 struct Shared {
@@ -265,6 +414,9 @@ struct Shared {
     current: RwLock<(Client, ConnectionManager)>,
     looking: AtomicBool,
     looked_at: Mutex<Option<Instant>>,
+    /// A cluster's node that pub/sub connects to now (an index into its
+    /// seeds; the next one after a subscription drops).
+    seed: AtomicUsize,
 }
 
 impl Primary {
@@ -273,10 +425,21 @@ impl Primary {
         locator: Locator,
         config: ConnectionManagerConfig,
     ) -> RedisResult<Primary> {
+        let cluster = match &locator {
+            Locator::Cluster { client, .. } => Some(client.get_async_connection().await?),
+            _ => None,
+        };
         let client = locator.primary().await?;
-        let manager = client
-            .get_connection_manager_with_config(config.clone())
-            .await?;
+        // A cluster's commands take its own connection: this one (to the
+        // first node named) is made lazily and used by none of them.
+        let manager = match cluster {
+            Some(_) => ConnectionManager::new_lazy_with_config(client.clone(), config.clone())?,
+            None => {
+                client
+                    .get_connection_manager_with_config(config.clone())
+                    .await?
+            }
+        };
         let pinned = matches!(locator, Locator::Fixed(_)).then(|| manager.clone());
         Ok(Primary {
             shared: Arc::new(Shared {
@@ -285,9 +448,15 @@ impl Primary {
                 current: RwLock::new((client, manager)),
                 looking: AtomicBool::new(false),
                 looked_at: Mutex::new(None),
+                seed: AtomicUsize::new(0),
             }),
             pinned,
+            cluster,
         })
+    }
+
+    pub(crate) fn is_cluster(&self) -> bool {
+        self.cluster.is_some()
     }
 
     /// A handle whose commands all go to the primary of now, even if
@@ -297,12 +466,17 @@ impl Primary {
         Primary {
             shared: self.shared.clone(),
             pinned: Some(self.manager()),
+            cluster: self.cluster.clone(),
         }
     }
 
     /// A client for the primary of now (for connections of other kinds:
-    /// pub/sub, blocking reads).
+    /// pub/sub, blocking reads); in a cluster, for one of its nodes (any
+    /// node's subscribers hear what is published on every node).
     pub(crate) fn client(&self) -> Client {
+        if let Locator::Cluster { seeds, .. } = &self.shared.locator {
+            return seeds[self.shared.seed.load(Ordering::Relaxed) % seeds.len()].clone();
+        }
         self.shared
             .current
             .read()
@@ -341,8 +515,13 @@ impl Primary {
     /// With Sentinel: asks the Sentinels where the primary is now (a
     /// connection to it dropped).
     pub(crate) fn lost(&self) {
-        if matches!(self.shared.locator, Locator::Sentinel(_)) {
-            self.shared.clone().look_up();
+        match self.shared.locator {
+            Locator::Sentinel(_) => self.shared.clone().look_up(),
+            // Pub/sub moves to the next node named (this one may be down).
+            Locator::Cluster { .. } => {
+                self.shared.seed.fetch_add(1, Ordering::Relaxed);
+            }
+            Locator::Fixed(_) => {}
         }
     }
 }
@@ -416,6 +595,10 @@ impl Shared {
 
 impl ConnectionLike for Primary {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        if self.cluster.is_some() {
+            let cluster = self.cluster.as_mut().expect("a cluster handle");
+            return cluster.req_packed_command(cmd);
+        }
         if self.is_fixed() {
             // (Borrowed here only: a borrow that may be returned cannot
             // come before the branch.)
@@ -437,6 +620,10 @@ impl ConnectionLike for Primary {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
+        if self.cluster.is_some() {
+            let cluster = self.cluster.as_mut().expect("a cluster handle");
+            return cluster.req_packed_commands(pipeline, offset, count);
+        }
         if self.is_fixed() {
             // (Borrowed here only: a borrow that may be returned cannot
             // come before the branch.)
@@ -462,7 +649,7 @@ impl ConnectionLike for Primary {
 
 #[cfg(test)]
 mod tests {
-    use super::{redact_url, SentinelUrl};
+    use super::{redact_url, ClusterUrl, SentinelUrl};
 
     #[test]
     fn passwords_are_never_shown() {
@@ -517,6 +704,37 @@ mod tests {
             "redis+sentinel://h:1/faas/x",
         ] {
             assert!(SentinelUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_cluster_url_names_some_nodes_and_maybe_the_partitions() {
+        let url = "redis+cluster://faas:p%40ss@10.0.0.1:7000,10.0.0.2:7001,node3?partitions=24";
+        assert_eq!(
+            ClusterUrl::parse(url),
+            Ok(ClusterUrl {
+                nodes: vec![
+                    ("10.0.0.1".into(), 7000),
+                    ("10.0.0.2".into(), 7001),
+                    ("node3".into(), 6379)
+                ],
+                user: Some("faas".into()),
+                password: Some("p@ss".into()),
+                partitions: Some(24),
+            })
+        );
+        assert!(!redact_url(url).contains("p%40ss"));
+        let plain = ClusterUrl::parse("redis+cluster://127.0.0.1:7000/").unwrap();
+        assert_eq!((plain.partitions, plain.user), (None, None));
+        for bad in [
+            "redis+cluster://127.0.0.1:7000/0",
+            "redis+cluster://127.0.0.1:x",
+            "redis+cluster://:7000",
+            "redis+cluster://h:1?partitions=0",
+            "redis+cluster://h:1?partitions=100000",
+            "redis+cluster://h:1?db=2",
+        ] {
+            assert!(ClusterUrl::parse(bad).is_err(), "{bad}");
         }
     }
 }

@@ -1,6 +1,8 @@
-//! One store test suite, run against both backends: the embedded store and
-//! a real `redis-server` started on a free port for each test.
+//! One store test suite, run against both backends: the embedded store, a
+//! real `redis-server` started on a free port for each test, and a real
+//! Redis Cluster of three primaries started for each test.
 
+use faas_e2e::cluster::RedisCluster;
 use faas_e2e::RedisServer;
 use faas_store::{
     ApiKey, Cancelled, Claim, Final, FunctionRecord, Limit, LimitOverrides, Notice, OverQuota,
@@ -19,27 +21,47 @@ fn config() -> StoreConfig {
     }
 }
 
+/// What keeps a fixture's backend alive.
+enum Backend {
+    Embedded,
+    Redis(RedisServer),
+    Cluster(RedisCluster),
+}
+
 /// A store plus whatever keeps its backend alive.
 struct Fixture {
     store: Store,
-    _redis: Option<RedisServer>,
+    backend: Backend,
 }
 
 impl Fixture {
     /// Another store of the same backend with `config` (embedded: a new
     /// one; Redis: a new connection to the same server).
     async fn store_with(&self, config: StoreConfig) -> Store {
-        match &self._redis {
-            None => Store::memory(config),
-            Some(server) => Store::redis(&server.url(), config).await.expect("connects"),
+        match &self.backend {
+            Backend::Embedded => Store::memory(config),
+            Backend::Redis(server) => Store::redis(&server.url(), config).await.expect("connects"),
+            Backend::Cluster(cluster) => Store::redis(&cluster.url(), config)
+                .await
+                .expect("connects"),
         }
     }
+}
+
+/// `n` new task ids that the store queues together, so they are claimed
+/// and listed in the order submitted (a cluster keeps that order within
+/// each of its partitions only).
+fn ordered_ids(s: &Store, n: usize) -> Vec<Uuid> {
+    std::iter::repeat_with(Uuid::new_v4)
+        .filter(|id| s.partition_of(id) == 0)
+        .take(n)
+        .collect()
 }
 
 async fn memory() -> Fixture {
     Fixture {
         store: Store::memory(config()),
-        _redis: None,
+        backend: Backend::Embedded,
     }
 }
 
@@ -50,7 +72,20 @@ async fn redis() -> Fixture {
         .expect("connects");
     Fixture {
         store,
-        _redis: Some(server),
+        backend: Backend::Redis(server),
+    }
+}
+
+async fn cluster() -> Fixture {
+    let cluster = tokio::task::spawn_blocking(|| RedisCluster::start(3, 0))
+        .await
+        .expect("the cluster starts");
+    let store = Store::redis(&cluster.url(), config())
+        .await
+        .expect("connects");
+    Fixture {
+        store,
+        backend: Backend::Cluster(cluster),
     }
 }
 
@@ -101,7 +136,7 @@ async fn functions_and_modules_round_trip(f: Fixture) {
 async fn submitted_tasks_are_queued_and_claimed_in_order(f: Fixture) {
     let s = &f.store;
     let fid = registered(s).await;
-    let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
+    let ids = ordered_ids(s, 5);
     for (i, id) in ids.iter().enumerate() {
         s.submit(T, *id, fid, &json!([i]), None).await.unwrap();
     }
@@ -413,7 +448,7 @@ async fn recent_tasks_are_listed_newest_first_and_filtered(f: Fixture) {
     let s = &f.store;
     assert!(s.recent_tasks(10, None, ALL).await.unwrap().is_empty());
     let fid = registered(s).await;
-    let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
+    let ids = ordered_ids(s, 5);
     for id in &ids {
         s.submit(T, *id, fid, &json!([1]), None).await.unwrap();
     }
@@ -494,12 +529,18 @@ async fn recent_tasks_are_listed_newest_first_and_filtered(f: Fixture) {
 }
 
 /// Submits `n` tasks of one function, 100 at a time.
+/// A new task id queued with those of `ordered_ids`.
+fn task_id(s: &Store) -> Uuid {
+    ordered_ids(s, 1)[0]
+}
+
+/// Submits `n` tasks, one a call, all queued together (`ordered_ids`).
 async fn submit_many(s: &Store, n: usize) {
     let fid = registered(s).await;
     let payload = json!([]);
+    let ids = ordered_ids(s, n);
     for start in (0..n).step_by(100) {
-        let batch =
-            (start..n.min(start + 100)).map(|_| s.submit(T, Uuid::new_v4(), fid, &payload, None));
+        let batch = (start..n.min(start + 100)).map(|i| s.submit(T, ids[i], fid, &payload, None));
         for done in futures::future::join_all(batch).await {
             done.unwrap();
         }
@@ -508,7 +549,7 @@ async fn submit_many(s: &Store, n: usize) {
 
 async fn the_recent_task_index_is_capped(f: Fixture) {
     let s = &f.store;
-    let first = Uuid::new_v4();
+    let first = ordered_ids(s, 1)[0];
     s.submit(T, first, registered(s).await, &json!([]), None)
         .await
         .unwrap();
@@ -541,8 +582,11 @@ async fn a_batch_is_stored_indexed_and_claimed_in_order(f: Fixture) {
     let s = &f.store;
     let fid = registered(s).await;
     // More than one Redis chunk (1,000 per MULTI).
-    let tasks: Vec<(Uuid, serde_json::Value)> =
-        (0..2_500).map(|i| (Uuid::new_v4(), json!([i]))).collect();
+    let tasks: Vec<(Uuid, serde_json::Value)> = ordered_ids(s, 2_500)
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| (id, json!([i])))
+        .collect();
     s.submit_many(T, fid, &tasks, None).await.unwrap();
     s.submit_many(T, fid, &[], None).await.unwrap();
     let ids: Vec<Uuid> = tasks.iter().map(|(id, _)| *id).collect();
@@ -605,8 +649,11 @@ async fn a_batch_wakes_a_blocked_claim(f: Fixture) {
 
 async fn wait_final_many_returns_when_all_are_final_or_on_timeout(f: Fixture) {
     let s = f.store.clone();
-    let tasks: Vec<(Uuid, serde_json::Value)> =
-        (0..3).map(|i| (Uuid::new_v4(), json!([i]))).collect();
+    let tasks: Vec<(Uuid, serde_json::Value)> = ordered_ids(&s, 3)
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| (id, json!([i])))
+        .collect();
     s.submit_many(T, registered(&s).await, &tasks, None)
         .await
         .unwrap();
@@ -677,8 +724,11 @@ async fn wait_final_many_returns_when_all_are_final_or_on_timeout(f: Fixture) {
 
 async fn outcomes_and_the_trimmed_queue_leave_results_readable(f: Fixture) {
     let s = f.store.clone();
-    let tasks: Vec<(Uuid, serde_json::Value)> =
-        (0..4).map(|i| (Uuid::new_v4(), json!([i]))).collect();
+    let tasks: Vec<(Uuid, serde_json::Value)> = ordered_ids(&s, 4)
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| (id, json!([i])))
+        .collect();
     s.submit_many(T, registered(&s).await, &tasks, None)
         .await
         .unwrap();
@@ -815,11 +865,7 @@ async fn active_tasks_are_capped_per_tenant_and_counted_down_as_they_end(f: Fixt
         .unwrap();
     assert_eq!(info.limits.max_active_tasks, 3);
     let fid = registered(s).await;
-    let batch = |n: usize| {
-        (0..n)
-            .map(|i| (Uuid::new_v4(), json!([i])))
-            .collect::<Vec<_>>()
-    };
+    let batch = |n: usize| (0..n).map(|i| (task_id(s), json!([i]))).collect::<Vec<_>>();
     let four = batch(4);
     let err = over_quota(s.submit_many("q", fid, &four, None).await.unwrap_err());
     assert_eq!(err.limit, Limit::ActiveTasks);
@@ -838,7 +884,7 @@ async fn active_tasks_are_capped_per_tenant_and_counted_down_as_they_end(f: Fixt
     // Other tenants are not affected.
     s.submit_many("other", fid, &batch(4), None).await.unwrap();
     over_quota(
-        s.submit("q", Uuid::new_v4(), fid, &json!([]), None)
+        s.submit("q", task_id(s), fid, &json!([]), None)
             .await
             .unwrap_err(),
     );
@@ -859,7 +905,7 @@ async fn active_tasks_are_capped_per_tenant_and_counted_down_as_they_end(f: Fixt
         if owner == "q" { 2 } else { 3 }
     );
     assert_eq!(owner, "q", "tasks are claimed in order");
-    s.submit("q", Uuid::new_v4(), fid, &json!([]), None)
+    s.submit("q", task_id(s), fid, &json!([]), None)
         .await
         .unwrap();
     assert_eq!(s.tenant("q").await.unwrap().active_tasks, 3);
@@ -1018,12 +1064,7 @@ const PATIENCE: Duration = Duration::from_secs(10);
 async fn a_finished_task_is_gone_after_its_ttl_and_unfinished_ones_stay(f: Fixture) {
     let s = &f.store;
     let fid = registered(s).await;
-    let (done, running, kept, queued) = (
-        Uuid::new_v4(),
-        Uuid::new_v4(),
-        Uuid::new_v4(),
-        Uuid::new_v4(),
-    );
+    let (done, running, kept, queued) = (task_id(s), task_id(s), task_id(s), task_id(s));
     s.submit(T, done, fid, &json!([]), SHORT_TTL).await.unwrap();
     s.submit(T, running, fid, &json!([]), SHORT_TTL)
         .await
@@ -1154,8 +1195,8 @@ async fn recent_tasks_skip_expired_ids(f: Fixture) {
     let fid = registered(s).await;
     // The oldest outlive the newest: expired ids sit at the top of the
     // list, where a listing starts.
-    let kept: Vec<Uuid> = (0..2).map(|_| Uuid::new_v4()).collect();
-    let short: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
+    let kept: Vec<Uuid> = (0..2).map(|_| task_id(s)).collect();
+    let short: Vec<Uuid> = (0..3).map(|_| task_id(s)).collect();
     for id in &kept {
         s.submit(T, *id, fid, &json!([]), None).await.unwrap();
     }
@@ -1323,7 +1364,7 @@ async fn a_deleted_function_fails_its_queued_tasks_and_refuses_new_ones(f: Fixtu
         );
     }
     assert_eq!(s.tenant(T).await.unwrap().module_bytes, 6);
-    let (running, lapsing, queued) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let (running, lapsing, queued) = (task_id(s), task_id(s), task_id(s));
     for id in [running, lapsing] {
         s.submit(T, id, doomed.id, &json!([]), None).await.unwrap();
     }
@@ -1359,9 +1400,7 @@ async fn a_deleted_function_fails_its_queued_tasks_and_refuses_new_ones(f: Fixtu
         "its twin uses it"
     );
     assert_eq!(s.tenant(T).await.unwrap().module_bytes, 3);
-    let refused = s
-        .submit(T, Uuid::new_v4(), doomed.id, &json!([]), None)
-        .await;
+    let refused = s.submit(T, task_id(s), doomed.id, &json!([]), None).await;
     assert!(
         matches!(refused, Err(StoreError::NoFunction(id)) if id == doomed.id),
         "{refused:?}"
@@ -1405,10 +1444,10 @@ async fn stats_count_submissions_endings_and_latency(f: Fixture) {
     assert_eq!(quiet.seconds.len(), 30);
     assert_eq!((quiet.queued, quiet.running), (0, 0));
     assert!(quiet.seconds.iter().all(|sec| sec.submitted == 0));
-    let batch: Vec<(Uuid, serde_json::Value)> =
-        (0..3).map(|_| (Uuid::new_v4(), json!([]))).collect();
+    let mut ids = ordered_ids(s, 4);
+    let doomed = ids.pop().unwrap();
+    let batch: Vec<(Uuid, serde_json::Value)> = ids.into_iter().map(|id| (id, json!([]))).collect();
     s.submit_many(T, fid, &batch, None).await.unwrap();
-    let doomed = Uuid::new_v4();
     s.submit(T, doomed, fid, &json!([]), None).await.unwrap();
     let claims = s.claim("c", 3, NO_WAIT).await.unwrap();
     assert_eq!(claims.len(), 3);
@@ -1466,6 +1505,9 @@ macro_rules! suite {
         }
         mod redis {
             $(#[tokio::test] async fn $name() { super::$name(super::redis().await).await })*
+        }
+        mod cluster {
+            $(#[tokio::test] async fn $name() { super::$name(super::cluster().await).await })*
         }
     };
 }
@@ -1630,7 +1672,9 @@ async fn embedded_the_finished_record_cap_drops_the_oldest_finished_first() {
 async fn redis_nothing_per_task_outlives_its_retention() {
     let f = redis().await;
     let s = &f.store;
-    let server = f._redis.as_ref().expect("a Redis fixture");
+    let Backend::Redis(server) = &f.backend else {
+        panic!("a Redis fixture")
+    };
     let client = ::redis::Client::open(server.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let fid = registered(s).await;
@@ -1731,7 +1775,10 @@ async fn redis_nothing_per_task_outlives_its_retention() {
 async fn redis_a_task_cancelled_while_being_claimed_ends_cancelled() {
     let f = redis().await;
     let s = &f.store;
-    let url = f._redis.as_ref().unwrap().url();
+    let Backend::Redis(server) = &f.backend else {
+        panic!("a Redis fixture")
+    };
+    let url = server.url();
     let mut conn = ::redis::Client::open(url)
         .unwrap()
         .get_multiplexed_async_connection()
