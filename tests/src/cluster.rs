@@ -92,7 +92,27 @@ impl RedisCluster {
             String::from_utf8_lossy(&out.stderr)
         );
         cluster.wait_ok(Duration::from_secs(30));
+        cluster.wait_replicas_synced(Duration::from_secs(30));
         cluster
+    }
+
+    /// Waits until every replica's link to its primary is up.
+    fn wait_replicas_synced(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        for node in &self.nodes {
+            loop {
+                let text = self.cli(node.port, &["info", "replication"]);
+                if text.contains("role:master") || text.contains("master_link_status:up") {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the replica on {} did not sync within {limit:?}",
+                    node.port
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
     }
 
     fn launch(&mut self, i: usize) {
@@ -106,6 +126,11 @@ impl RedisCluster {
             .args(["--cluster-require-full-coverage", "no"])
             .arg("--dir")
             .arg(&self.dir)
+            .arg("--dbfilename")
+            .arg(format!("dump-{port}.rdb"))
+            // A replica syncs at once, not after the 5 s Redis waits for
+            // more: one that never synced is never promoted.
+            .args(["--repl-diskless-sync-delay", "0"])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
