@@ -29,7 +29,8 @@ fn default_slots() -> usize {
 pub struct UpArgs {
     /// Use Redis at this URL instead of the embedded store
     /// (redis://[USER:PASSWORD@]HOST:PORT, rediss:// for TLS,
-    /// redis+sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/SERVICE)
+    /// redis+sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/SERVICE,
+    /// redis+cluster://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...][?partitions=N])
     #[arg(long, env = "FAAS_REDIS_URL", hide_env_values = true)]
     pub redis: Option<String>,
     /// PEM CA certificate(s) to trust for a rediss:// URL instead of the system's roots
@@ -160,7 +161,8 @@ pub struct AccessArgs {
 #[derive(clap::Args, Debug)]
 pub struct ServerArgs {
     /// Redis URL: redis://[USER:PASSWORD@]HOST:PORT, rediss:// for TLS,
-    /// redis+sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/SERVICE
+    /// redis+sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/SERVICE,
+    /// redis+cluster://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...][?partitions=N]
     #[arg(long, env = "FAAS_REDIS_URL", hide_env_values = true)]
     pub redis: String,
     /// PEM CA certificate(s) to trust for a rediss:// URL instead of the system's roots
@@ -197,7 +199,8 @@ pub enum Mode {
 #[derive(clap::Args, Debug)]
 pub struct DispatcherArgs {
     /// Redis URL: redis://[USER:PASSWORD@]HOST:PORT, rediss:// for TLS,
-    /// redis+sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/SERVICE
+    /// redis+sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/SERVICE,
+    /// redis+cluster://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...][?partitions=N]
     #[arg(long, env = "FAAS_REDIS_URL", hide_env_values = true)]
     pub redis: String,
     /// PEM CA certificate(s) to trust for a rediss:// URL instead of the system's roots

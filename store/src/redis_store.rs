@@ -37,7 +37,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, Value as RValue};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -126,9 +126,80 @@ struct Submission<'a> {
     batch: usize,
 }
 
-/// The longest a claim on Redis Cluster waits for an announcement before
-/// it looks at the partitions again.
-const ANNOUNCEMENT_WAIT: Duration = Duration::from_millis(250);
+/// How often a claim on Redis Cluster looks at every partition, announced
+/// or not (entries queued again are not announced, and an announcement
+/// may be missed).
+const FULL_SWEEP_EVERY: Duration = Duration::from_millis(250);
+
+/// Which partitions of a cluster may hold unread entries: each partition's
+/// count of announcements, and the count as of the last read that found it
+/// drained (a read asked for more than it got). An announcement during
+/// that read leaves the partition marked.
+struct UnreadHints {
+    announced: Vec<AtomicU64>,
+    drained_at: Mutex<Vec<u64>>,
+    last_full_sweep: Mutex<Option<Instant>>,
+}
+
+impl UnreadHints {
+    fn new(count: usize) -> UnreadHints {
+        UnreadHints {
+            announced: (0..count).map(|_| AtomicU64::new(0)).collect(),
+            drained_at: Mutex::new(vec![u64::MAX; count]),
+            last_full_sweep: Mutex::new(None),
+        }
+    }
+
+    fn announced(&self, p: usize) {
+        self.announced[p].fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The next claim looks at every partition.
+    fn sweep_all(&self) {
+        *self
+            .last_full_sweep
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Whether this claim should look at every partition (and, if so,
+    /// counts it as done now).
+    fn full_sweep_due(&self) -> bool {
+        let mut last = self
+            .last_full_sweep
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|t| t.elapsed() < FULL_SWEEP_EVERY) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
+    }
+
+    fn until_full_sweep(&self) -> Duration {
+        match *self
+            .last_full_sweep
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+        {
+            Some(t) => FULL_SWEEP_EVERY.saturating_sub(t.elapsed()),
+            None => Duration::ZERO,
+        }
+    }
+
+    /// If partition `p` is to be read now (`full`: every one is), its
+    /// announcement count before the read.
+    fn maybe(&self, p: usize, full: bool) -> Option<u64> {
+        let announced = self.announced[p].load(Ordering::SeqCst);
+        let drained = self.drained_at.lock().unwrap_or_else(|e| e.into_inner())[p];
+        (full || announced != drained).then_some(announced)
+    }
+
+    /// A read of `p` that began at `announced` found it drained.
+    fn drained(&self, p: usize, announced: u64) {
+        self.drained_at.lock().unwrap_or_else(|e| e.into_inner())[p] = announced;
+    }
+}
 
 /// Largest result (JSON bytes) a completion notification carries; a waiter
 /// reads larger ones from the task's hash.
@@ -717,6 +788,9 @@ pub struct RedisStore {
     /// on it, for a blocking read can watch one partition only).
     announced: Arc<tokio::sync::Notify>,
     announcements: AtomicBool,
+    /// Redis Cluster: what a claim knows of each partition's unread
+    /// entries, so that it reads only those that may have some.
+    unread: Arc<UnreadHints>,
     config: StoreConfig,
     /// Replicas that must hold a write before it is acknowledged (0: none).
     wait_replicas: u32,
@@ -804,6 +878,7 @@ impl RedisStore {
             claim_turn: AtomicUsize::new(0),
             announced: Arc::new(tokio::sync::Notify::new()),
             announcements: AtomicBool::new(false),
+            unread: Arc::new(UnreadHints::new(layout.count())),
             submit_script: script(&layout, false, &[QUOTA_LUA, &tally, SUBMIT_LUA]),
             admit_script: script(&layout, false, &[QUOTA_LUA, ADMIT_LUA]),
             put_function_script: script(&layout, false, &[PUT_FUNCTION_LUA]),
@@ -1848,11 +1923,11 @@ impl RedisStore {
         read.map(|entries| vec![(0, entries)])
     }
 
-    /// Redis Cluster: looks at the partitions in turn (from one further
-    /// along each time), taking new entries until it has `max`; with none,
-    /// waits for an announcement of new tasks (at most ANNOUNCEMENT_WAIT,
-    /// for entries queued again are not announced) and looks again, until
-    /// `block` has passed.
+    /// Redis Cluster: looks at the partitions that may hold unread entries
+    /// (`UnreadHints`; every one each FULL_SWEEP_EVERY), in turn from one
+    /// further along each time, taking new entries until it has `max`;
+    /// with none, waits for an announcement of new tasks or the next full
+    /// sweep and looks again, until `block` has passed.
     async fn read_new_partitioned(
         &self,
         consumer: &str,
@@ -1868,13 +1943,21 @@ impl RedisStore {
             let announced = self.announced.notified();
             tokio::pin!(announced);
             announced.as_mut().enable();
-            let first = self.claim_turn.fetch_add(1, Ordering::Relaxed);
+            let turn = self.claim_turn.fetch_add(1, Ordering::Relaxed);
+            let full = self.unread.full_sweep_due();
             let mut read = Vec::new();
             let mut taken = 0;
             for k in 0..count {
-                let p = (first + k) % count;
+                let p = (turn + k) % count;
+                let Some(announced) = self.unread.maybe(p, full) else {
+                    continue;
+                };
                 let stream = self.layout.stream(p);
-                let ready = read_group(&mut conn, &stream, consumer, max - taken, None).await?;
+                let asked = max - taken;
+                let ready = read_group(&mut conn, &stream, consumer, asked, None).await?;
+                if ready.len() < asked {
+                    self.unread.drained(p, announced);
+                }
                 if !ready.is_empty() {
                     taken += ready.len();
                     read.push((p, ready));
@@ -1887,7 +1970,7 @@ impl RedisStore {
             if !read.is_empty() || now >= deadline {
                 return Ok(read);
             }
-            let nap = (deadline - now).min(ANNOUNCEMENT_WAIT);
+            let nap = (deadline - now).min(self.unread.until_full_sweep());
             let _ = tokio::time::timeout(nap, announced).await;
         }
     }
@@ -1901,14 +1984,21 @@ impl RedisStore {
         }
         let announced = self.announced.clone();
         let conn = self.conn.clone();
+        let (unread, layout) = (self.unread.clone(), self.layout.clone());
         tokio::spawn(async move {
             loop {
                 match conn.client().get_async_pubsub().await {
                     Ok(mut pubsub) => {
                         if pubsub.subscribe(NEW_TASK_CHANNEL).await.is_ok() {
+                            // What was said meanwhile is lost: look everywhere.
+                            unread.sweep_all();
                             announced.notify_waiters();
                             let mut messages = pubsub.on_message();
-                            while messages.next().await.is_some() {
+                            while let Some(msg) = messages.next().await {
+                                let id = msg.get_payload::<String>().ok();
+                                if let Some(id) = id.and_then(|id| Uuid::parse_str(&id).ok()) {
+                                    unread.announced(layout.partition_of(&id));
+                                }
                                 announced.notify_waiters();
                             }
                         }
@@ -1917,6 +2007,7 @@ impl RedisStore {
                 }
                 // Its node may be down: the next subscription tries another.
                 conn.lost();
+                unread.sweep_all();
                 announced.notify_waiters();
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
@@ -2230,10 +2321,14 @@ impl RedisStore {
     }
 
     pub async fn queue_depth(&self) -> StoreResult<u64> {
-        let mut depth = 0;
-        for p in 0..self.layout.count() {
+        let lengths = (0..self.layout.count()).map(|p| {
             let mut conn = self.conn.clone();
-            depth += conn.xlen::<_, u64>(self.layout.stream(p)).await?;
+            let stream = self.layout.stream(p);
+            async move { conn.xlen::<_, u64>(stream).await }
+        });
+        let mut depth = 0;
+        for length in futures::future::join_all(lengths).await {
+            depth += length?;
         }
         Ok(depth)
     }
