@@ -14,12 +14,13 @@ HTTP_PORT=$(free_port)
 export FAAS_URL=http://127.0.0.1:$HTTP_PORT
 NODES=()
 
-# A cluster node port whose bus port (+10000) is free too.
+# A cluster node port whose bus port (+10000) is free too, both below the
+# kernel's ephemeral ports (from 32768).
 node_port() {
     python3 -c '
 import random, socket
 while True:
-    p = random.randint(20000, 30000)
+    p = random.randint(20000, 22767)
     try:
         for q in (p, p + 10000):
             s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()

@@ -29,25 +29,25 @@ pub struct RedisCluster {
     dir: PathBuf,
 }
 
-/// A port whose cluster bus port (+10000) is free too.
+/// Node ports come from 20000..22768, so that their cluster bus ports
+/// (+10000) sit below the kernel's ephemeral range (from 32768), where an
+/// outgoing connection could take one first.
+const FIRST_NODE_PORT: u16 = 20_000;
+const NODE_PORTS: u16 = 2_768;
+
+/// A free port whose cluster bus port is free too.
 fn free_cluster_port() -> u16 {
-    for _ in 0..1000 {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        if port < 55_000
+    use std::sync::atomic::{AtomicU16, Ordering};
+    // Each process starts elsewhere in the range, and goes on from there.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let offset = (std::process::id() % u32::from(NODE_PORTS)) as u16;
+    for _ in 0..NODE_PORTS {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = FIRST_NODE_PORT + (offset + n % NODE_PORTS) % NODE_PORTS;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok()
             && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok()
-            && TcpListener::bind(("127.0.0.1", port)).is_ok()
         {
             return port;
-        }
-        // The kernel hands out high ports: try one below instead.
-        let low = 20_000 + (port % 30_000);
-        if TcpListener::bind(("127.0.0.1", low)).is_ok()
-            && TcpListener::bind(("127.0.0.1", low + 10_000)).is_ok()
-        {
-            return low;
         }
     }
     panic!("no free port pair for a cluster node");
