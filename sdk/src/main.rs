@@ -1,7 +1,7 @@
 //! The `faas` command: the platform's daemons (`up`, `server`, `dispatcher`)
 //! and its client (`deploy`, `invoke`, `status`, `result`).
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use faas_sdk::{commands, daemons};
 use std::process::ExitCode;
 
@@ -63,10 +63,28 @@ enum Command {
     Keys(faas_sdk::keys::KeysArgs),
     /// Show a tenant's limits and usage, or set its limits (needs an admin key)
     Limits(faas_sdk::keys::LimitsArgs),
+    /// Print the completion script of a shell: `source <(faas completions bash)`
+    Completions(CompletionsArgs),
+}
+
+#[derive(clap::Args)]
+struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Completions(args) = &cli.command {
+        clap_complete::generate(
+            args.shell,
+            &mut Cli::command(),
+            "faas",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
     // One TLS crypto provider for the whole process (https, rediss://):
     // ring, the only one built in (deprecated in rustls 0.23.48 only for
     // lacking post-quantum key exchange; aws-lc-rs needs cmake to build).
@@ -118,6 +136,8 @@ fn main() -> ExitCode {
             Command::Bench(args) => faas_sdk::bench::bench(args).await,
             Command::Keys(args) => faas_sdk::keys::keys(args).await,
             Command::Limits(args) => faas_sdk::keys::limits(args).await,
+            // Answered before the runtime started.
+            Command::Completions(_) => Ok(ExitCode::SUCCESS),
         }
     });
     // A daemon's last spans (on SIGTERM or Ctrl-C).

@@ -1255,3 +1255,55 @@ fn javascript_functions_build_run_and_deploy() {
     let out = up.faas(&["invoke", &id.to_string(), r#"{"numbers": [40, 2]}"#]);
     assert_eq!(success(&out), "{\"sum\":42}\n");
 }
+
+/// What bash's completion of `faas` offers for the words of `line`, with
+/// the script `faas completions bash` printed, sourced by a real bash.
+fn bash_completes(script: &std::path::Path, line: &str) -> Vec<String> {
+    let probe = r#"source "$1"; read -ra COMP_WORDS <<< "$2"; [[ "$2" == *" " ]] && COMP_WORDS+=("");
+COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMP_LINE="$2"; COMP_POINT=${#2};
+_faas faas "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"; printf '%s\n' "${COMPREPLY[@]}""#;
+    let out = Command::new("bash")
+        .args(["-c", probe, "probe"])
+        .arg(script)
+        .arg(line)
+        .output()
+        .expect("bash runs");
+    success(&out).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn completions_complete_commands_and_flags_in_bash() {
+    let script = success(&faas_env(&["completions", "bash"], &[]));
+    let path = std::env::temp_dir().join(format!("faas-completion-{}.bash", std::process::id()));
+    std::fs::write(&path, script).unwrap();
+    let commands = bash_completes(&path, "faas dep");
+    assert_eq!(commands, ["deploy"], "{commands:?}");
+    let flags = bash_completes(&path, "faas dispatcher --red");
+    assert!(flags.contains(&"--redis".to_string()), "{flags:?}");
+    let all = bash_completes(&path, "faas ");
+    for command in [
+        "up",
+        "server",
+        "dispatcher",
+        "worker",
+        "invoke",
+        "completions",
+    ] {
+        assert!(all.contains(&command.to_string()), "{command}: {all:?}");
+    }
+    let _ = std::fs::remove_file(&path);
+    for (shell, redis_flag) in [("zsh", "--redis"), ("fish", "-l redis")] {
+        let script = success(&faas_env(&["completions", shell], &[]));
+        assert!(
+            script.contains("dispatcher") && script.contains(redis_flag),
+            "{shell}"
+        );
+    }
+    let refused = faas_env(&["completions", "tcsh"], &[]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("possible values"),
+        "{}",
+        stderr(&refused)
+    );
+}
