@@ -1656,12 +1656,7 @@ impl RedisStore {
         }
         let mut conn = self.conn.clone();
         let exists: Vec<bool> = pipe.query_async(&mut conn).await?;
-        Ok(functions
-            .into_iter()
-            .zip(exists)
-            .filter(|(_, exists)| !exists)
-            .map(|(function, _)| function.to_string())
-            .collect())
+        Ok(absent(functions, exists))
     }
 
     /// The claim script, on entries already delivered whose task's hash
@@ -1749,16 +1744,10 @@ impl RedisStore {
                 (Err(e), _) | (_, Err(e)) => return Err((e, fresh)),
             }
         } else {
-            let exists: Vec<bool> = match pipe.query_async(&mut conn).await {
-                Ok(exists) => exists,
+            match pipe.query_async(&mut conn).await {
+                Ok(exists) => absent(functions, exists),
                 Err(e) => return Err((e, fresh)),
-            };
-            functions
-                .into_iter()
-                .zip(exists)
-                .filter(|(_, exists)| !exists)
-                .map(|(function, _)| function.to_string())
-                .collect()
+            }
         };
         let rows = fresh
             .into_iter()
@@ -2751,6 +2740,16 @@ async fn cluster_layout(conn: &Primary, asked: Option<usize>) -> redis::RedisRes
         );
     }
     Ok(Layout::cluster(count))
+}
+
+/// Those of `functions` whose EXISTS answered false.
+fn absent(functions: Vec<&str>, exists: Vec<bool>) -> HashSet<String> {
+    functions
+        .into_iter()
+        .zip(exists)
+        .filter(|(_, exists)| !exists)
+        .map(|(function, _)| function.to_string())
+        .collect()
 }
 
 /// XREADGROUP of up to `max` new entries, blocking up to `block` if given.

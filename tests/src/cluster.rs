@@ -13,13 +13,6 @@ pub struct ClusterNode {
     child: Option<Child>,
 }
 
-impl ClusterNode {
-    /// The node's process id, while it runs.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-}
-
 /// A Redis Cluster of `primaries` primaries with `replicas` replicas each.
 /// A node is declared failed after 1 s (`cluster-node-timeout`), and the
 /// shards left keep serving while one is down
@@ -262,24 +255,6 @@ impl RedisCluster {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
-    }
-
-    /// CPU seconds (user + system) each node has used, by port.
-    pub fn cpu_seconds(&self) -> Vec<(u16, f64)> {
-        self.nodes
-            .iter()
-            .filter(|n| n.child.is_some())
-            .map(|n| {
-                let text = self.cli(n.port, &["info", "cpu"]);
-                let field = |name: &str| {
-                    text.lines()
-                        .find_map(|l| l.strip_prefix(name))
-                        .and_then(|v| v.trim().parse::<f64>().ok())
-                        .unwrap_or(0.0)
-                };
-                (n.port, field("used_cpu_user:") + field("used_cpu_sys:"))
-            })
-            .collect()
     }
 }
 
