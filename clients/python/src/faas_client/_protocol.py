@@ -32,12 +32,33 @@ LONG_POLL_MAX = 30.0
 #: client gives up on it.
 WAIT_MARGIN = 15.0
 
-_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
+_encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+try:
+    # The C encoder made once: json.dumps makes one per call, which costs
+    # more than encoding a small payload (no circular-reference check: a
+    # circular payload is a RecursionError, turned into a ValueError).
+    from json.encoder import c_make_encoder, encode_basestring
+
+    _c_encode = c_make_encoder(None, _not_json, encode_basestring, None, ":", ",", False, False, False)
+except (ImportError, TypeError):  # pragma: no cover - no C accelerator
+    _c_encode = None
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON; NaN and infinities (not JSON) are a ValueError."""
-    return _dumps(value)
+    """Compact JSON; NaN and infinities (not JSON) are a ValueError, other
+    values JSON cannot hold a TypeError."""
+    if _c_encode is None or isinstance(value, str):
+        return _encoder.encode(value)
+    try:
+        return "".join(_c_encode(value, 0))
+    except RecursionError:
+        raise ValueError("circular reference (or nesting too deep) in a payload") from None
 
 
 @dataclass

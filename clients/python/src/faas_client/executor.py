@@ -10,7 +10,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
 
 from . import _protocol as p
 from .client import Client
@@ -24,9 +24,52 @@ class TaskFuture(concurrent.futures.Future):
     once the task was created on the server (None before, and for a
     submission the server refused)."""
 
+    #: Set on the instance when the task is created.
+    task_id: Optional[str] = None
+
+
+_PENDING, _DONE, _ERROR = 0, 1, 2
+
+
+class _Group:
+    """The tasks of one ``map`` call: one condition for all of them, woken
+    once per batch of results rather than once per task."""
+
+    __slots__ = ("cond", "closed")
+
     def __init__(self) -> None:
-        super().__init__()
+        self.cond = threading.Condition()
+        self.closed = False
+
+    def wake(self) -> None:
+        with self.cond:
+            self.cond.notify_all()
+
+
+class _Slot:
+    """A task of a ``map``: what a future does for ``submit``, without a
+    lock and a condition per task (their cost dominates a no-op task's).
+    Written by the executor's threads, read by the map's consumer after
+    its group's condition was notified."""
+
+    __slots__ = ("group", "state", "value", "task_id")
+
+    def __init__(self, group: _Group) -> None:
+        self.group = group
+        self.state = _PENDING
+        self.value: Any = None
         self.task_id: Optional[str] = None
+
+    def set_running_or_notify_cancel(self) -> bool:
+        return not self.group.closed
+
+    def set_result(self, value: Any) -> None:
+        self.value = value
+        self.state = _DONE
+
+    def set_exception(self, error: BaseException) -> None:
+        self.value = error
+        self.state = _ERROR
 
 
 class Executor(concurrent.futures.Executor):
@@ -93,12 +136,14 @@ class Executor(concurrent.futures.Executor):
         self._send_cv = threading.Condition(self._lock)
         self._poll_cv = threading.Condition(self._lock)
         # Submitted, not yet taken by the sender: (future, payload as JSON).
-        self._pending: Deque[Tuple[TaskFuture, str]] = deque()
+        self._pending: Deque[Tuple[Union[TaskFuture, _Slot], str]] = deque()
         # Sent and unresolved, by task id; and those ids no poller holds, oldest first.
-        self._outstanding: Dict[str, TaskFuture] = {}
+        self._outstanding: Dict[str, Union[TaskFuture, _Slot]] = {}
         self._unclaimed: Deque[str] = deque()
         self._shutdown = False
         self._sender_done = False
+        # Groups of the maps running: woken after each batch of results.
+        self._groups: Set[_Group] = set()
 
         self._threads = [threading.Thread(target=self._send_loop, name="faas-executor-sender", daemon=True)]
         for i in range(pollers):
@@ -123,16 +168,16 @@ class Executor(concurrent.futures.Executor):
             self._send_cv.notify()
         return future
 
-    def _submit_many(self, payloads: Iterable[Any]) -> List[TaskFuture]:
+    def _enqueue(self, slots: List[Any], payloads: Iterable[Any]) -> List[Any]:
         dumps = p.dumps
-        items = [(TaskFuture(), dumps(x)) for x in payloads]
+        items = [(slot, dumps(x)) for slot, x in zip(slots, payloads)]
         if items:
             with self._lock:
                 if self._shutdown:
                     raise RuntimeError("cannot schedule new futures after shutdown")
                 self._pending.extend(items)
                 self._send_cv.notify()
-        return [f for f, _ in items]
+        return [slot for slot, _ in items]
 
     def map(  # type: ignore[override]
         self,
@@ -148,38 +193,68 @@ class Executor(concurrent.futures.Executor):
         ahead of what was consumed, so any iterable (a generator of
         millions) runs in bounded memory. ``timeout``: seconds from this
         call for the whole map (``TimeoutError`` past it). A FAILED task
-        raises its :class:`TaskFailed` where its result would be (the
-        unsent rest is cancelled), unless ``return_exceptions``: then the
-        exception is yielded in its place and the map goes on.
+        raises its :class:`TaskFailed` where its result would be, a refused
+        submission its :class:`FaasError` (the rest not yet sent is then
+        dropped), unless ``return_exceptions``: then the exception is
+        yielded in its place and the map goes on. Closing the iterator
+        early drops what was not sent yet.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         window = self.max_in_flight
         refill = max(1, min(self.max_batch, window // 4))
         source = iter(payloads)
-        futures: Deque[TaskFuture] = deque(self._submit_many(itertools.islice(source, window)))
+        group = _Group()
+        with self._lock:
+            self._groups.add(group)
+
+        def submit(n: int) -> List[_Slot]:
+            chunk = list(itertools.islice(source, n))
+            return self._enqueue([_Slot(group) for _ in chunk], chunk)
+
+        try:
+            slots: Deque[_Slot] = deque(submit(window))
+        except BaseException:
+            self._close_group(group)
+            raise
 
         def results() -> Iterator[Any]:
+            cond = group.cond
             try:
-                while futures:
-                    future = futures[0]
-                    try:
-                        if deadline is None:
-                            value = future.result()
-                        else:
-                            value = future.result(max(0.0, deadline - time.monotonic()))
-                    except (TaskFailed, FaasError) as e:
-                        if not return_exceptions:
-                            raise
-                        value = e
-                    futures.popleft()
-                    if len(futures) <= window - refill:
-                        futures.extend(self._submit_many(itertools.islice(source, window - len(futures))))
-                    yield value
+                while slots:
+                    slot = slots[0]
+                    if slot.state == _PENDING:
+                        with cond:
+                            while slot.state == _PENDING:
+                                if deadline is None:
+                                    cond.wait()
+                                else:
+                                    remaining = deadline - time.monotonic()
+                                    if remaining <= 0:
+                                        raise concurrent.futures.TimeoutError()
+                                    cond.wait(remaining)
+                    slots.popleft()
+                    if len(slots) <= window - refill:
+                        slots.extend(submit(window - len(slots)))
+                    if slot.state == _ERROR:
+                        error = slot.value
+                        if not (return_exceptions and isinstance(error, (TaskFailed, FaasError))):
+                            raise error
+                    yield slot.value
             finally:
-                for f in futures:
-                    f.cancel()
+                self._close_group(group)
 
         return results()
+
+    def _close_group(self, group: _Group) -> None:
+        group.closed = True
+        with self._lock:
+            self._groups.discard(group)
+
+    def _wake_groups(self) -> None:
+        with self._lock:
+            groups = list(self._groups)
+        for group in groups:
+            group.wake()
 
     # ------------------------------------------------------------ shutting down
 
@@ -221,7 +296,7 @@ class Executor(concurrent.futures.Executor):
             if live:
                 self._send(live)
 
-    def _send(self, live: List[Tuple[TaskFuture, str]]) -> None:
+    def _send(self, live: List[Tuple[Any, str]]) -> None:
         while live:
             try:
                 answer = self.client._send(p.batch_call(self.function_id, [e for _, e in live], self.ttl))
@@ -232,9 +307,11 @@ class Executor(concurrent.futures.Executor):
                     index, why = refused
                     future, _ = live.pop(index)
                     future.set_exception(BadRequest(why, 400))
+                    self._wake_groups()
                     continue
                 for future, _ in live:
                     future.set_exception(e)
+                self._wake_groups()
                 if not isinstance(e, Exception):
                     raise
                 return
@@ -271,6 +348,7 @@ class Executor(concurrent.futures.Executor):
                     self._poll_cv.notify_all()
                 for f in futures:
                     f.set_exception(e)
+                self._wake_groups()
                 if not isinstance(e, Exception):
                     raise
                 continue
@@ -315,11 +393,18 @@ class Executor(concurrent.futures.Executor):
                 future.set_exception(
                     NotFound(f"task {task_id} is unknown to the server (its record expired, or was never there)", 404)
                 )
+        if self._groups:
+            self._wake_groups()
         if bad:
-            kinds = self._failure_kinds([t for _, t, _ in bad])
+            try:
+                kinds = self._failure_kinds([t for _, t, _ in bad])
+            except Exception:  # noqa: BLE001 - the kind is extra; the failure must still be told
+                kinds = {}
             for future, task_id, message in bad:
                 if future is not None:
                     future.set_exception(TaskFailed(p.failure_message(message), kinds.get(task_id), task_id))
+            if self._groups:
+                self._wake_groups()
         return len(done) + len(lost) + len(bad)
 
     def _failure_kinds(self, task_ids: List[str]) -> Dict[str, Optional[str]]:
