@@ -160,3 +160,31 @@ def test_a_request_that_keeps_failing_fails_its_futures(fake_server: Any) -> Non
             error = ex.submit([1]).exception(60)
     assert error is not None and error.status_code == 503 and "store down" in error.detail
     assert len(fake.requests) == 3
+
+
+def test_shutdown_cancelling_during_a_map(fake_server: Any) -> None:
+    script = HeldBatches()
+    fake = fake_server(script)
+    with Client(fake.url, "k") as c:
+        ex = Executor(c, "f", max_batch=1)
+        results = ex.map([[1], [2], [3]])
+        assert script.arrived.wait(60)
+        ex.shutdown(wait=False, cancel_futures=True)
+        script.release.set()
+        assert next(results) == 1
+        with pytest.raises(concurrent.futures.CancelledError):
+            next(results)
+        ex.shutdown(wait=True)
+    assert script.batches == [[[1]]]
+
+
+def test_closing_a_map_early_drops_what_was_not_sent(fake_server: Any) -> None:
+    script = HeldBatches()
+    fake = fake_server(script)
+    with Client(fake.url, "k") as c:
+        with Executor(c, "f", max_batch=1) as ex:
+            results = ex.map([[1], [2], [3]])
+            assert script.arrived.wait(60)  # [1] is out, [2] and [3] wait
+            results.close()
+            script.release.set()
+    assert script.batches == [[[1]]]

@@ -14,7 +14,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Generator, Iterable, List, Optional, Sequence, Union
+from typing import Any, Dict, FrozenSet, Generator, Iterable, List, Optional, Sequence, Union
 from urllib.parse import quote
 
 from .errors import FaasError, TaskFailed, TaskNotFinished, error_for
@@ -43,7 +43,7 @@ try:
     # The C encoder made once: json.dumps makes one per call, which costs
     # more than encoding a small payload (no circular-reference check: a
     # circular payload is a RecursionError, turned into a ValueError).
-    from json.encoder import c_make_encoder, encode_basestring
+    from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 
     _c_encode = c_make_encoder(None, _not_json, encode_basestring, None, ":", ",", False, False, False)
 except (ImportError, TypeError):  # pragma: no cover - no C accelerator
@@ -96,7 +96,7 @@ class RetryPolicy:
     backoff: float = 0.1
     max_backoff: float = 5.0
     max_retry_after: float = 30.0
-    retry_statuses: frozenset = field(default_factory=lambda: frozenset({429, 503}))
+    retry_statuses: FrozenSet[int] = field(default_factory=lambda: frozenset({429, 503}))
 
     def delay(self, attempt: int, retry_after: Optional[float] = None) -> Optional[float]:
         """Seconds to wait before try ``attempt + 1``; None: give up."""

@@ -19,7 +19,7 @@ from .errors import BadRequest, FaasError, NotFound, TaskFailed
 __all__ = ["Executor", "TaskFuture"]
 
 
-class TaskFuture(concurrent.futures.Future):
+class TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
     """A ``concurrent.futures.Future`` of one task; ``task_id`` is its id
     once the task was created on the server (None before, and for a
     submission the server refused)."""
@@ -70,6 +70,32 @@ class _Slot:
     def set_exception(self, error: BaseException) -> None:
         self.value = error
         self.state = _ERROR
+
+    def cancel(self) -> bool:
+        """Only before it is sent (by :meth:`Executor.shutdown`)."""
+        self.set_exception(concurrent.futures.CancelledError())
+        return True
+
+
+class _MapIterator(Iterator[Any]):
+    """What ``map`` returns: its results; ``close()`` (or dropping it, even
+    unstarted) ends the map, and what it had not sent is never sent."""
+
+    def __init__(self, results: Iterator[Any], on_close: Any) -> None:
+        self._results = results
+        self._on_close = on_close
+
+    def __next__(self) -> Any:
+        return next(self._results)
+
+    def close(self) -> None:
+        close = getattr(self._results, "close", None)
+        if close is not None:
+            close()
+        self._on_close()
+
+    def __del__(self) -> None:
+        self.close()
 
 
 class Executor(concurrent.futures.Executor):
@@ -243,7 +269,7 @@ class Executor(concurrent.futures.Executor):
             finally:
                 self._close_group(group)
 
-        return results()
+        return _MapIterator(results(), lambda: self._close_group(group))
 
     def _close_group(self, group: _Group) -> None:
         group.closed = True
@@ -263,7 +289,7 @@ class Executor(concurrent.futures.Executor):
         sent yet (sent tasks run on and their futures resolve). ``wait``:
         return once everything submitted was sent and every sent task's
         future is resolved."""
-        cancelled: List[TaskFuture] = []
+        cancelled: List[Union[TaskFuture, _Slot]] = []
         with self._lock:
             self._shutdown = True
             if cancel_futures:
@@ -273,6 +299,8 @@ class Executor(concurrent.futures.Executor):
             self._poll_cv.notify_all()
         for f in cancelled:
             f.cancel()
+        if cancelled:
+            self._wake_groups()
         if wait:
             for t in self._threads:
                 if t is not threading.current_thread():
