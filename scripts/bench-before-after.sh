@@ -5,7 +5,7 @@
 # alternately with this tree's `faas bench` (batched no-ops and the
 # single-task round trip). This tree's server runs as shipped (API keys on).
 # Build the older one first, e.g.:
-#   git worktree add /tmp/faas-old <commit> && (cd /tmp/faas-old && cargo build --release -p faas-sdk)
+#   git worktree add /tmp/faas-old <commit> && (cd /tmp/faas-old && cargo build --release -p faas-cli)
 # Usage: scripts/bench-before-after.sh OLD_FAAS_BINARY [PAIRS] [local|push|pull]
 #   (default 5 pairs, about a minute each, local mode)
 OLD=$(realpath "${1:?the older faas binary}")

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # FAAS=PATH runs that binary instead of building one; OUT=DIR moves the output.
-if [ -z "${FAAS:-}" ]; then cargo build --release -q -p faas-sdk; FAAS=target/release/faas; fi
+if [ -z "${FAAS:-}" ]; then cargo build --release -q -p faas-cli; FAAS=target/release/faas; fi
 OUT=${OUT:-bench-out}; mkdir -p "$OUT"; OUT=$(realpath "$OUT")
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 REDIS_PORT=$(free_port)

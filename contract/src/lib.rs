@@ -49,6 +49,10 @@ pub const MAX_LIST_LIMIT: usize = 1000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     pub detail: String,
+    /// A batch refused for one payload (`POST /execute_batch`, 400): that
+    /// payload's index in `payloads`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_index: Option<usize>,
 }
 
 /// `GET /health`: the server is up and its store answers.

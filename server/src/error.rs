@@ -4,6 +4,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use faas_contract::ErrorBody;
 use faas_store::StoreError;
 use std::time::Duration;
 
@@ -13,6 +14,8 @@ pub struct ApiError {
     pub detail: String,
     /// Sent as `Retry-After` (whole seconds, at least 1).
     pub retry_after: Option<Duration>,
+    /// The refused payload of a batch, sent as `payload_index`.
+    pub payload_index: Option<usize>,
 }
 
 impl ApiError {
@@ -21,6 +24,7 @@ impl ApiError {
             status,
             detail: detail.into(),
             retry_after: None,
+            payload_index: None,
         }
     }
 
@@ -44,6 +48,7 @@ impl From<StoreError> for ApiError {
                 status: StatusCode::TOO_MANY_REQUESTS,
                 detail: over.detail,
                 retry_after: Some(over.retry_after),
+                payload_index: None,
             },
             StoreError::NoFunction(id) => ApiError::not_found(format!("function {id} not found")),
             e => {
@@ -58,7 +63,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (
             self.status,
-            Json(serde_json::json!({ "detail": self.detail })),
+            Json(ErrorBody {
+                detail: self.detail,
+                payload_index: self.payload_index,
+            }),
         )
             .into_response();
         if let Some(after) = self.retry_after {

@@ -26,10 +26,21 @@ pub const SANDBOX_PROBE: &str = include_str!("../../../runtime/tests/fixtures/sa
 /// stay out of the tree); returns whether it succeeded and its output,
 /// panicking with how to install `package` if the module is missing.
 pub fn python_module(module: &str, args: &[&str], package: &str) -> (bool, String) {
+    python_module_env(module, args, package, &[])
+}
+
+/// [`python_module`] with more environment variables.
+pub fn python_module_env(
+    module: &str,
+    args: &[&str],
+    package: &str,
+    env: &[(&str, &str)],
+) -> (bool, String) {
     let out = std::process::Command::new("python3")
         .arg("-m")
         .arg(module)
         .args(args)
+        .envs(env.iter().copied())
         .env("NO_COLOR", "1")
         .current_dir(std::env::temp_dir())
         .output()
@@ -55,12 +66,12 @@ pub const DISPATCHER_READY: &str = "dispatcher ready";
 
 /// Panics with a useful message if the `faas` binary was not built: this
 /// package does not depend on it, so `cargo test -p faas-e2e` alone needs
-/// `cargo build --release -p faas-sdk` first (`--workspace` builds it).
+/// `cargo build --release -p faas-cli` first (`--workspace` builds it).
 pub fn require_binary() {
     let bin = faas_bin();
     assert!(
         bin.exists(),
-        "{} does not exist: run `cargo build --release -p faas-sdk` first, \
+        "{} does not exist: run `cargo build --release -p faas-cli` first, \
          or `cargo test --release --workspace`",
         bin.display()
     );
