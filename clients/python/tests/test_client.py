@@ -85,7 +85,7 @@ def test_errors_carry_status_and_detail(server: Server, client: Client) -> None:
     assert bad.value.status_code == 400 and bad.value.detail
     with pytest.raises(BadRequest) as bad_batch:
         client.submit_batch(fid, [[1, 2], [1], [3, 4]])
-    assert bad_batch.value.detail.startswith("payloads[1]")
+    assert bad_batch.value.payload_index == 1 and "payloads[1]" in bad_batch.value.detail
     with pytest.raises(BadRequest):
         client.register(b"(module", "broken")
 

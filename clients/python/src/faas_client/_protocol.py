@@ -134,7 +134,26 @@ def error_detail(body: bytes) -> str:
 
 
 def error_from_answer(status: int, body: bytes, retry_after: Optional[str]) -> FaasError:
-    return error_for(status, error_detail(body), retry_after_seconds(retry_after))
+    error = error_for(status, error_detail(body), retry_after_seconds(retry_after))
+    error.payload_index = _payload_index(body, error.detail)
+    return error
+
+
+def _payload_index(body: bytes, detail: str) -> Optional[int]:
+    """The refused payload of a batch: the body's ``payload_index``, or
+    (servers before it) the ``payloads[3]: ...`` its detail starts with."""
+    if b"payload_index" in body:
+        try:
+            index = json.loads(body).get("payload_index")
+        except (ValueError, AttributeError):
+            index = None
+        if isinstance(index, int) and not isinstance(index, bool) and index >= 0:
+            return index
+    if detail.startswith("payloads["):
+        digits, sep, _ = detail[len("payloads[") :].partition("]: ")
+        if sep and digits.isdigit():
+            return int(digits)
+    return None
 
 
 def decode(body: bytes, path: str) -> Any:
@@ -211,6 +230,8 @@ def submit_batch(function_id: str, payloads: Iterable[Any], ttl: Optional[float]
             answer = yield batch_call(function_id, chunk, ttl)
         except FaasError as e:
             e.submitted = ids
+            if e.payload_index is not None:
+                e.payload_index += start  # an index into all the payloads
             raise
         ids.extend(batch_ids(answer, len(chunk)))
     return ids

@@ -158,7 +158,7 @@ class Client:
     def submit_batch(self, function_id: str, payloads: Iterable[Any], ttl: Optional[float] = None) -> List[str]:
         """Queues one task per payload and returns their ids in order,
         10,000 per request (each request all or none: one bad payload
-        refuses its request, naming it, e.g. ``payloads[3]: ...``). If a
+        refuses its request; the error's ``payload_index`` names it). If a
         request fails after earlier ones succeeded, the exception's
         ``submitted`` lists the ids created before it."""
         return self._drive(p.submit_batch(function_id, payloads, ttl))

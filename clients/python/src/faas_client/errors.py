@@ -19,6 +19,9 @@ class FaasError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.status_code = status_code
+        #: A batch refused for one payload (400 of ``/execute_batch``): that
+        #: payload's index in the request, as the server's ``payload_index``.
+        self.payload_index: Optional[int] = None
         #: For :meth:`Client.submit_batch` of more than 10,000 payloads: the
         #: ids of the tasks created by the requests that succeeded before
         #: this one failed (they run; nothing else was created).

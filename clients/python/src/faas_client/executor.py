@@ -116,8 +116,8 @@ class Executor(concurrent.futures.Executor):
 
     Errors: a payload that is not JSON raises at ``submit``. A batch the
     server refuses fails its futures with the error (a 404 for an unknown
-    function, 401, ...); when the refusal names one payload (400
-    ``payloads[3]: ...``), only that future fails and the rest of the
+    function, 401, ...); when the refusal names one payload (a 400 with
+    ``payload_index``), only that future fails and the rest of the
     batch is sent again. A request that still fails after the client's
     retries fails the futures it was for.
 
@@ -456,13 +456,10 @@ class Executor(concurrent.futures.Executor):
 
 
 def _refused_index(error: BaseException, sent: int) -> Optional[Tuple[int, str]]:
-    """A 400 naming one payload of the batch (``payloads[3]: why``)."""
+    """A 400 naming one payload of the batch (its ``payload_index``)."""
     if not isinstance(error, BadRequest) or error.status_code != 400:
         return None
-    detail = error.detail
-    if not detail.startswith("payloads["):
+    index = error.payload_index
+    if index is None or index >= sent:
         return None
-    index, sep, why = detail[len("payloads[") :].partition("]: ")
-    if not sep or not index.isdigit() or int(index) >= sent:
-        return None
-    return int(index), detail
+    return index, error.detail
