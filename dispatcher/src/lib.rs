@@ -20,6 +20,7 @@ mod push;
 mod recorder;
 mod remote;
 mod router;
+mod workers;
 mod zap;
 
 pub use functions::{FunctionCache, LoadFailure};

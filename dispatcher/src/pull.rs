@@ -13,19 +13,18 @@
 //! One async task (the scheduler) owns all state; the ZeroMQ thread
 //! (`router.rs`), the claimer and the recorder talk to it over channels.
 
-use crate::push::show_key;
 use crate::remote::{
-    self, claim_from_ref, publish_workers, sendable, task_message, unsent_outcome, Assigned,
-    Listen, ListenError, Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
+    self, claim_from_ref, listen, sendable, task_message, unsent_outcome, ListenError, Plumbing,
+    Scheduling,
 };
 use crate::router::{Framing, Inbound};
+use crate::workers::{self, show_key, Mode, Workers};
 use crate::zap::CurveServer;
 use faas_protocol::budget::Budget;
 use faas_protocol::curve::CurveKey;
-use faas_protocol::pace::{self, Rate};
 use faas_protocol::{DispatcherMessage, PullRequest, TaskRef, TasksReply, WorkerMessage};
 use faas_store::{Claim, Final, FunctionId, Store, TaskId};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -104,18 +103,8 @@ struct Waiting {
     until: Instant,
 }
 
-struct Worker {
-    name: String,
-    /// The key of its first request (CURVE); later ones must come under it.
-    key: Option<CurveKey>,
-    slots: usize,
-    /// Most tasks it may hold: slots plus prefetch, paced by `rate`.
-    capacity: usize,
-    rate: Rate,
-    assigned: Assigned,
-    last_seen: Instant,
-    draining: bool,
-    completed: u64,
+/// What only pull mode keeps of a worker.
+struct Pull {
     waiting: Option<Waiting>,
     /// Its tasks that were cancelled, for its next answer.
     cancel: Vec<TaskRef>,
@@ -129,16 +118,17 @@ struct Worker {
     reported_while_new: HashSet<uuid::Uuid>,
 }
 
-impl Worker {
-    /// Tasks it may be sent now by this dispatcher's count.
-    fn room(&self) -> usize {
-        if self.draining {
-            0
-        } else {
-            self.capacity.saturating_sub(self.assigned.len())
-        }
+impl Mode for Pull {
+    type Id = String;
+    const NAME: &'static str = "pull";
+    const SIGN_OF_LIFE: &'static str = "request";
+    const QUIET_WHEN_IDLE: bool = true;
+    fn row_id(id: &String) -> String {
+        id.clone()
     }
 }
+
+type Worker = workers::Worker<Pull>;
 
 /// Runs until `shutdown` turns true. On shutdown it stops claiming, hands
 /// back tasks not yet sent, and keeps answering requests (with no tasks)
@@ -149,35 +139,22 @@ pub async fn run_pull(
     config: PullConfig,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), ListenError> {
-    let listen = Listen {
-        mode: "pull",
-        endpoint: &config.endpoint,
-        curve: config.curve.as_ref(),
-        allow_plain_beyond_loopback: config.allow_plain_beyond_loopback,
-        framing: Framing::Request,
-        consumer: &config.consumer,
-        claim_block: config.claim_block,
-        renew_every: config.renew_every,
-        metrics: config.metrics.clone(),
-    };
-    let (io, inboxes, running) = remote::start(store, listen)?;
-    let mut scheduler = Scheduler {
+    let (io, inboxes, running) =
+        remote::start(store, listen!(config, Pull::NAME, Framing::Request))?;
+    let scheduler = Scheduler {
         io,
         config,
-        workers: HashMap::new(),
-        ticks: 0,
+        workers: Workers::default(),
         over_target_since: None,
     };
-    remote::serve(&mut scheduler, inboxes, shutdown).await;
-    running.stop(scheduler.io).await;
+    remote::serve(scheduler, inboxes, running, shutdown).await;
     Ok(())
 }
 
 struct Scheduler {
     io: Plumbing,
     config: PullConfig,
-    workers: HashMap<String, Worker>,
-    ticks: u64,
+    workers: Workers<Pull>,
     /// Since when more tasks are claimed than the target (see `tick`).
     over_target_since: Option<Instant>,
 }
@@ -187,6 +164,10 @@ impl Scheduling for Scheduler {
 
     fn io(&mut self) -> &mut Plumbing {
         &mut self.io
+    }
+
+    fn into_io(self) -> Plumbing {
+        self.io
     }
 
     async fn handle(&mut self, message: Inbound) {
@@ -199,11 +180,14 @@ impl Scheduling for Scheduler {
 
     async fn tick(&mut self, stopping: bool) {
         self.end_holds(false).await;
-        self.reap_dead();
+        self.workers
+            .reap_dead(self.config.heartbeat_timeout, &self.io);
         if stopping {
             return;
         }
-        self.pace_workers();
+        // Twice the pace the worker sizes its own asks by: its sample and
+        // ours differ, and a worker refused room waits.
+        self.workers.pace(Self::TICK, MAX_PULL_PREFETCH, 2);
         // Hand back what is claimed beyond the target only once it has
         // stayed beyond it for OVER_TARGET_GRACE (workers left or died):
         // a paced capacity dips with one slow rate sample, and handing
@@ -221,10 +205,7 @@ impl Scheduling for Scheduler {
             self.io.release_beyond(target);
             self.over_target_since = None;
         }
-        self.ticks += 1;
-        if self.ticks % 20 == 1 {
-            self.publish_workers();
-        }
+        self.workers.publish_on_tick(Self::TICK, &self.io);
     }
 
     fn wanted(&self) -> usize {
@@ -236,11 +217,11 @@ impl Scheduling for Scheduler {
     async fn stop(&mut self, tasks: Vec<TaskId>) {
         let sent = self.io.stop_pending(tasks);
         let mut tell = Vec::new();
-        for (key, worker) in &mut self.workers {
+        for (key, worker) in self.workers.iter_mut() {
             let tasks = worker.assigned.refs(&sent);
             if !tasks.is_empty() {
-                worker.cancel.extend(tasks);
-                tell.extend(worker.waiting.take().map(|hold| (key.clone(), hold)));
+                worker.own.cancel.extend(tasks);
+                tell.extend(worker.own.waiting.take().map(|hold| (key.clone(), hold)));
             }
         }
         for (key, hold) in tell {
@@ -250,7 +231,7 @@ impl Scheduling for Scheduler {
     }
 
     fn busy(&self) -> bool {
-        self.workers.values().any(|w| !w.assigned.is_empty())
+        self.workers.busy()
     }
 
     async fn stopped(&mut self) {
@@ -295,21 +276,13 @@ impl Scheduler {
         let grace = self.config.heartbeat_interval * 2;
         let worker = self.workers.entry(key.clone()).or_insert_with(|| {
             tracing::info!(worker = %request.name, key = %show_key(peer), slots = request.slots, "worker joined");
-            Worker {
-                name: request.name.clone(),
-                key: peer,
-                slots: 1,
-                capacity: 0,
-                rate: Rate::default(),
-                assigned: Assigned::default(),
-                last_seen: Instant::now(),
-                draining: false,
-                completed: 0,
+            let own = Pull {
                 waiting: None,
                 cancel: Vec::new(),
                 joined: Instant::now(),
                 reported_while_new: HashSet::new(),
-            }
+            };
+            Worker::new(request.name.clone(), peer, own)
         });
         worker.last_seen = Instant::now();
         worker.name = request.name;
@@ -319,11 +292,10 @@ impl Scheduler {
         } else {
             request.free
         };
-        worker.slots = (slots as usize).clamp(1, MAX_SLOTS_PER_WORKER);
-        worker.capacity = worker.capacity.max(worker.slots * (1 + MAX_PULL_PREFETCH));
+        worker.announce(slots, MAX_PULL_PREFETCH);
         let capacity = worker.capacity;
 
-        let new_here = worker.joined.elapsed() < self.config.heartbeat_timeout;
+        let new_here = worker.own.joined.elapsed() < self.config.heartbeat_timeout;
         if request.free > 0 {
             // See `Assigned::settled_below`.
             worker.assigned.settled_below = worker.assigned.settled_below.max(request.seq);
@@ -342,7 +314,7 @@ impl Scheduler {
             let (adopt_up_to, mut listed) = if new_here {
                 let unreported: Vec<TaskRef> = listed
                     .iter()
-                    .filter(|t| !worker.reported_while_new.contains(&t.task_id))
+                    .filter(|t| !worker.own.reported_while_new.contains(&t.task_id))
                     .cloned()
                     .collect();
                 (capacity, std::borrow::Cow::Owned(unreported))
@@ -366,9 +338,9 @@ impl Scheduler {
         }
         if new_here {
             let ids = request.results.iter().map(|r| r.task.task_id);
-            worker.reported_while_new.extend(ids);
-        } else if !worker.reported_while_new.is_empty() {
-            worker.reported_while_new = HashSet::new();
+            worker.own.reported_while_new.extend(ids);
+        } else if !worker.own.reported_while_new.is_empty() {
+            worker.own.reported_while_new = HashSet::new();
         }
         for result in request.results {
             match worker.assigned.take_result(&result) {
@@ -399,11 +371,11 @@ impl Scheduler {
             worker.draining = true;
         }
 
-        let free = (request.free as usize).min(worker.room());
+        let free = (request.free as usize).min(worker.free());
         if request.free > 0 || request.bye {
             // A new request for work supersedes a held one; a leaving
             // worker wants no more.
-            if let Some(old) = worker.waiting.take() {
+            if let Some(old) = worker.own.waiting.take() {
                 self.answer(&key, old.route, old.seq, Vec::new(), &[]).await;
             }
         }
@@ -414,7 +386,7 @@ impl Scheduler {
             if let Some(worker) = self.workers.get_mut(&key) {
                 // If this worker holds all it may by our count, the
                 // request waits for its results to make room.
-                worker.waiting = Some(Waiting {
+                worker.own.waiting = Some(Waiting {
                     route,
                     seq: request.seq,
                     asked: request.free as usize,
@@ -429,7 +401,7 @@ impl Scheduler {
         need.dedup();
         need.truncate(MAX_MODULES_PER_ANSWER);
         self.answer(&key, route, request.seq, claims, &need).await;
-        self.forget_if_gone(&key);
+        self.workers.forget_if_gone(&key);
     }
 
     /// Sends `claims` (and the modules asked for) to a worker in one
@@ -451,7 +423,7 @@ impl Scheduler {
             cancel: self
                 .workers
                 .get_mut(key)
-                .map(|w| std::mem::take(&mut w.cancel))
+                .map(|w| std::mem::take(&mut w.own.cancel))
                 .unwrap_or_default(),
             ..TasksReply::default()
         };
@@ -546,9 +518,10 @@ impl Scheduler {
             .workers
             .iter()
             .filter_map(|(key, w)| {
-                w.waiting
+                w.own
+                    .waiting
                     .as_ref()
-                    .filter(|_| w.room() > 0)
+                    .filter(|_| w.free() > 0)
                     .map(|h| (h.until, key.clone()))
             })
             .collect();
@@ -560,8 +533,8 @@ impl Scheduler {
             let Some(worker) = self.workers.get_mut(&key) else {
                 continue;
             };
-            let room = worker.room();
-            let Some(hold) = worker.waiting.take() else {
+            let room = worker.free();
+            let Some(hold) = worker.own.waiting.take() else {
                 continue;
             };
             let take = hold.asked.min(room).min(self.io.pending.len());
@@ -577,11 +550,20 @@ impl Scheduler {
         let over: Vec<String> = self
             .workers
             .iter()
-            .filter(|(_, w)| w.waiting.as_ref().is_some_and(|h| all || h.until <= now))
+            .filter(|(_, w)| {
+                w.own
+                    .waiting
+                    .as_ref()
+                    .is_some_and(|h| all || h.until <= now)
+            })
             .map(|(key, _)| key.clone())
             .collect();
         for key in over {
-            if let Some(hold) = self.workers.get_mut(&key).and_then(|w| w.waiting.take()) {
+            if let Some(hold) = self
+                .workers
+                .get_mut(&key)
+                .and_then(|w| w.own.waiting.take())
+            {
                 self.answer(&key, hold.route, hold.seq, Vec::new(), &[])
                     .await;
             }
@@ -599,86 +581,5 @@ impl Scheduler {
             .map(|w| (w.slots * per_slot).max(w.capacity))
             .sum();
         ahead.min(MAX_CLAIM_AHEAD)
-    }
-
-    /// Sizes each worker's capacity by the rate it completes tasks.
-    fn pace_workers(&mut self) {
-        for worker in self.workers.values_mut() {
-            if let Some(rate) = worker.rate.sample(worker.completed, Self::TICK) {
-                // Twice the pace the worker sizes its own asks by: its
-                // sample and ours differ, and a worker refused room waits.
-                let min = worker.slots * MAX_PULL_PREFETCH;
-                // The worker asks for two round trips' work (one request
-                // at a time), and its results come a round trip late.
-                let round_trips = 2 * worker.assigned.round_trip();
-                worker.capacity = worker.slots
-                    + pace::ahead(2.0 * rate, round_trips, min, 2 * pace::MAX_AHEAD.max(min));
-            }
-        }
-    }
-
-    /// Declares silent workers dead and queues their tasks again (counting
-    /// the attempt).
-    fn reap_dead(&mut self) {
-        let timeout = self.config.heartbeat_timeout;
-        let dead: Vec<String> = self
-            .workers
-            .iter()
-            .filter(|(_, w)| w.last_seen.elapsed() > timeout)
-            .map(|(key, _)| key.clone())
-            .collect();
-        for key in dead {
-            let Some(mut worker) = self.workers.remove(&key) else {
-                continue;
-            };
-            if worker.assigned.is_empty() {
-                tracing::info!(worker = %worker.name, "worker gone (no request for {timeout:?})");
-                continue;
-            }
-            tracing::warn!(
-                worker = %worker.name,
-                tasks = worker.assigned.len(),
-                "worker lost (no request for {timeout:?}); its tasks go back to the queue"
-            );
-            for claim in worker.assigned.drain() {
-                self.io.lost(claim);
-            }
-        }
-    }
-
-    /// Forgets a worker that said bye once it has nothing left running.
-    fn forget_if_gone(&mut self, key: &str) {
-        if self
-            .workers
-            .get(key)
-            .is_some_and(|w| w.draining && w.assigned.is_empty())
-        {
-            if let Some(w) = self.workers.remove(key) {
-                tracing::info!(worker = %w.name, "worker left");
-            }
-        }
-    }
-
-    fn publish_workers(&self) {
-        let rows = self
-            .workers
-            .iter()
-            .map(|(key, w)| WorkerRow {
-                id: key.clone(),
-                name: &w.name,
-                slots: w.slots,
-                running: w.assigned.len(),
-                completed: w.completed,
-                draining: w.draining,
-                last_seen: w.last_seen,
-            })
-            .collect();
-        publish_workers(
-            &self.io.store,
-            &self.config.consumer,
-            "pull",
-            rows,
-            self.io.metrics.as_deref(),
-        );
     }
 }

@@ -6,14 +6,13 @@
 //! (`router.rs`), the claimer and the recorder talk to it over channels.
 
 use crate::remote::{
-    self, publish_workers, sendable, task_message, unsent_outcome, Assigned, Listen, ListenError,
-    Plumbing, Scheduling, WorkerRow, MAX_SLOTS_PER_WORKER,
+    self, listen, sendable, task_message, unsent_outcome, ListenError, Plumbing, Scheduling,
 };
 use crate::router::{hex_id, Framing, Identity, Inbound};
+use crate::workers::{self, show_key, Mode, Workers};
 use crate::zap::CurveServer;
 use faas_protocol::budget::Budget;
 use faas_protocol::curve::CurveKey;
-use faas_protocol::pace::{self, Rate};
 use faas_protocol::{
     DispatcherMessage, ResultMessage, TaskMessage, TaskRef, TasksReply, WorkerMessage,
 };
@@ -74,32 +73,23 @@ impl PushConfig {
 /// ([`faas_protocol::budget`]).
 const MAX_TASKS_PER_MESSAGE: usize = 256;
 
-struct Worker {
-    name: String,
-    /// The key it registered under (CURVE); its messages must come under it.
-    key: Option<CurveKey>,
-    slots: usize,
-    /// Most tasks held at once: slots plus prefetch, paced by `rate`.
-    capacity: usize,
-    rate: Rate,
+/// What only push mode keeps of a worker.
+struct Push {
     /// It takes `TASKS`: the tasks of one `assign` go in one message.
     batch: bool,
-    assigned: Assigned,
-    last_seen: Instant,
-    draining: bool,
-    /// Results received from it.
-    completed: u64,
 }
 
-impl Worker {
-    fn free(&self) -> usize {
-        if self.draining {
-            0
-        } else {
-            self.capacity.saturating_sub(self.assigned.len())
-        }
+impl Mode for Push {
+    type Id = Identity;
+    const NAME: &'static str = "push";
+    const SIGN_OF_LIFE: &'static str = "heartbeat";
+    const QUIET_WHEN_IDLE: bool = false;
+    fn row_id(id: &Identity) -> String {
+        hex_id(id)
     }
 }
+
+type Worker = workers::Worker<Push>;
 
 /// Runs until `shutdown` turns true. On shutdown it stops taking work,
 /// hands back tasks not yet sent, and waits (up to 30 s) for the workers'
@@ -109,37 +99,23 @@ pub async fn run_push(
     config: PushConfig,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), ListenError> {
-    let listen = Listen {
-        mode: "push",
-        endpoint: &config.endpoint,
-        curve: config.curve.as_ref(),
-        allow_plain_beyond_loopback: config.allow_plain_beyond_loopback,
-        framing: Framing::Push,
-        consumer: &config.consumer,
-        claim_block: config.claim_block,
-        renew_every: config.renew_every,
-        metrics: config.metrics.clone(),
-    };
-    let (io, inboxes, running) = remote::start(store, listen)?;
-    let mut scheduler = Scheduler {
+    let (io, inboxes, running) = remote::start(store, listen!(config, Push::NAME, Framing::Push))?;
+    let scheduler = Scheduler {
         io,
         config,
-        workers: HashMap::new(),
+        workers: Workers::default(),
         turn: 0,
-        ticks: 0,
     };
-    remote::serve(&mut scheduler, inboxes, shutdown).await;
-    running.stop(scheduler.io).await;
+    remote::serve(scheduler, inboxes, running, shutdown).await;
     Ok(())
 }
 
 struct Scheduler {
     io: Plumbing,
     config: PushConfig,
-    workers: HashMap<Identity, Worker>,
+    workers: Workers<Push>,
     /// Round-robin start for ties between equally loaded workers.
     turn: usize,
-    ticks: u64,
 }
 
 impl Scheduling for Scheduler {
@@ -147,6 +123,10 @@ impl Scheduling for Scheduler {
 
     fn io(&mut self) -> &mut Plumbing {
         &mut self.io
+    }
+
+    fn into_io(self) -> Plumbing {
+        self.io
     }
 
     async fn handle(&mut self, message: Inbound) {
@@ -159,26 +139,27 @@ impl Scheduling for Scheduler {
     }
 
     async fn tick(&mut self, stopping: bool) {
-        self.reap_dead();
+        self.workers
+            .reap_dead(self.config.heartbeat_timeout, &self.io);
         if stopping {
             return;
         }
-        self.pace_workers();
-        self.release_excess();
-        self.ticks += 1;
-        if self.ticks % 5 == 1 {
-            self.publish_workers();
-        }
+        self.workers
+            .pace(Self::TICK, self.config.prefetch_per_slot, 1);
+        // Hand back claimed tasks no worker has room for (workers left or
+        // died while a claim was under way), so they are not held here
+        // while another dispatcher could run them.
+        self.io.release_beyond(self.workers.free());
+        self.workers.publish_on_tick(Self::TICK, &self.io);
     }
 
     fn wanted(&self) -> usize {
-        let free: usize = self.workers.values().map(Worker::free).sum();
-        free.saturating_sub(self.io.pending.len())
+        self.workers.free().saturating_sub(self.io.pending.len())
     }
 
     async fn stop(&mut self, tasks: Vec<TaskId>) {
         let sent = self.io.stop_pending(tasks);
-        for (id, worker) in &self.workers {
+        for (id, worker) in self.workers.iter() {
             let tasks = worker.assigned.refs(&sent);
             if !tasks.is_empty() {
                 self.io
@@ -189,7 +170,7 @@ impl Scheduling for Scheduler {
     }
 
     fn busy(&self) -> bool {
-        self.workers.values().any(|w| !w.assigned.is_empty())
+        self.workers.busy()
     }
 
     /// With every slot's next task already queued behind it, wait for room
@@ -209,30 +190,6 @@ impl Scheduling for Scheduler {
 }
 
 impl Scheduler {
-    /// Publishes the live workers to the store (for `GET /workers`).
-    fn publish_workers(&self) {
-        let rows = self
-            .workers
-            .iter()
-            .map(|(id, w)| WorkerRow {
-                id: hex_id(id),
-                name: &w.name,
-                slots: w.slots,
-                running: w.assigned.len(),
-                completed: w.completed,
-                draining: w.draining,
-                last_seen: w.last_seen,
-            })
-            .collect();
-        publish_workers(
-            &self.io.store,
-            &self.config.consumer,
-            "push",
-            rows,
-            self.io.metrics.as_deref(),
-        );
-    }
-
     async fn message(&mut self, from: Identity, key: Option<CurveKey>, message: WorkerMessage) {
         if let Some(worker) = self.workers.get_mut(&from) {
             if worker.key != key {
@@ -247,7 +204,8 @@ impl Scheduler {
                     show_key(worker.key),
                     show_key(key)
                 ));
-                self.drop_worker(&from, "its routing id was taken by another key");
+                let why = format_args!("its routing id was taken by another key");
+                self.workers.drop_worker(&from, why, &self.io);
                 return;
             }
             worker.last_seen = Instant::now();
@@ -291,25 +249,13 @@ impl Scheduler {
         batch: bool,
     ) {
         let known = self.workers.contains_key(&from);
-        let worker = self.workers.entry(from.clone()).or_insert_with(|| Worker {
-            name: name.clone(),
-            key,
-            slots: 0,
-            capacity: 0,
-            rate: Rate::default(),
-            batch: false,
-            assigned: Assigned::default(),
-            last_seen: Instant::now(),
-            draining: false,
-            completed: 0,
-        });
+        let worker = self
+            .workers
+            .entry(from.clone())
+            .or_insert_with(|| Worker::new(name.clone(), key, Push { batch: false }));
         worker.name = name;
-        worker.batch = batch;
-        // A worker's word sets how much this dispatcher claims for it: bound it.
-        worker.slots = (slots as usize).clamp(1, MAX_SLOTS_PER_WORKER);
-        worker.capacity = worker
-            .capacity
-            .max(worker.slots * (1 + self.config.prefetch_per_slot));
+        worker.own.batch = batch;
+        worker.announce(slots, self.config.prefetch_per_slot);
         worker.draining = false;
         // Tasks we think it holds but it does not list (a TASK lost on a
         // broken connection, say), sent long enough ago not to be in
@@ -348,19 +294,6 @@ impl Scheduler {
         );
     }
 
-    /// Forgets a worker that said BYE once it has nothing left running.
-    fn forget_if_gone(&mut self, from: &Identity) {
-        if self
-            .workers
-            .get(from)
-            .is_some_and(|w| w.draining && w.assigned.is_empty())
-        {
-            if let Some(w) = self.workers.remove(from) {
-                tracing::info!(worker = %w.name, "worker left");
-            }
-        }
-    }
-
     /// Records a result if the sender holds that task (this attempt); see
     /// [`Plumbing::unassigned_result`](crate::remote::Plumbing::unassigned_result) otherwise.
     fn result(&mut self, from: Identity, result: ResultMessage) {
@@ -381,7 +314,7 @@ impl Scheduler {
             Some(claim) => self.io.end_run(claim, &name, result),
             None => self.io.unassigned_result(&name, result),
         }
-        self.forget_if_gone(&from);
+        self.workers.forget_if_gone(&from);
     }
 
     async fn resend_with_module(&mut self, from: Identity, task: TaskRef, function_id: FunctionId) {
@@ -413,60 +346,7 @@ impl Scheduler {
                 self.io.end(claim, None);
             }
         }
-        self.forget_if_gone(&from);
-    }
-
-    /// Sizes each worker's capacity by the rate it completes tasks.
-    fn pace_workers(&mut self) {
-        let prefetch = self.config.prefetch_per_slot;
-        for worker in self.workers.values_mut() {
-            if let Some(rate) = worker.rate.sample(worker.completed, Self::TICK) {
-                let min = worker.slots * prefetch;
-                // Twice the round trip: results come back in batches, and
-                // claims arrive in bursts, a round trip's worth of margin.
-                let round_trips = 2 * worker.assigned.round_trip();
-                worker.capacity =
-                    worker.slots + pace::ahead(rate, round_trips, min, pace::MAX_AHEAD.max(min));
-            }
-        }
-    }
-
-    /// Hands back claimed tasks no worker has room for (workers left or
-    /// died while a claim was under way), so they are not held here while
-    /// another dispatcher could run them.
-    fn release_excess(&mut self) {
-        let free: usize = self.workers.values().map(Worker::free).sum();
-        self.io.release_beyond(free);
-    }
-
-    /// Declares silent workers dead and queues their tasks again (counting
-    /// the attempt).
-    fn reap_dead(&mut self) {
-        let timeout = self.config.heartbeat_timeout;
-        let dead: Vec<Identity> = self
-            .workers
-            .iter()
-            .filter(|(_, w)| w.last_seen.elapsed() > timeout)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in dead {
-            self.drop_worker(&id, &format!("no heartbeat for {timeout:?}"));
-        }
-    }
-
-    /// Forgets a worker and queues its tasks again (counting the attempt).
-    fn drop_worker(&mut self, id: &Identity, why: &str) {
-        let Some(mut worker) = self.workers.remove(id) else {
-            return;
-        };
-        tracing::warn!(
-            worker = %worker.name,
-            tasks = worker.assigned.len(),
-            "worker lost ({why}); its tasks go back to the queue"
-        );
-        for claim in worker.assigned.drain() {
-            self.io.lost(claim);
-        }
+        self.workers.forget_if_gone(&from);
     }
 
     /// Sends pending tasks to the least-loaded workers while any has room:
@@ -484,7 +364,7 @@ impl Scheduler {
             let batch = match self.workers.get_mut(&to) {
                 Some(worker) => {
                     worker.assigned.sent(claim.clone());
-                    worker.batch
+                    worker.own.batch
                 }
                 None => false,
             };
@@ -582,9 +462,4 @@ impl Scheduler {
         }
         self.io.end(claim, unsent_outcome(failure));
     }
-}
-
-/// A key for logs (`none` without CURVE).
-pub(crate) fn show_key(key: Option<CurveKey>) -> String {
-    key.map_or_else(|| "none".into(), |k| k.to_z85())
 }

@@ -121,6 +121,25 @@ pub struct Listen<'a> {
     pub metrics: Option<Arc<DispatcherMetrics>>,
 }
 
+/// The [`Listen`] of a `PushConfig` or `PullConfig` (which name these
+/// fields alike) in mode `$mode`.
+macro_rules! listen {
+    ($config:expr, $mode:expr, $framing:expr) => {
+        $crate::remote::Listen {
+            mode: $mode,
+            endpoint: &$config.endpoint,
+            curve: $config.curve.as_ref(),
+            allow_plain_beyond_loopback: $config.allow_plain_beyond_loopback,
+            framing: $framing,
+            consumer: &$config.consumer,
+            claim_block: $config.claim_block,
+            renew_every: $config.renew_every,
+            metrics: $config.metrics.clone(),
+        }
+    };
+}
+pub(crate) use listen;
+
 /// Binds the ROUTER and starts the recorder, the lease renewer and the
 /// claimer; logs the ready line.
 pub fn start(
@@ -247,6 +266,11 @@ impl Running {
 }
 
 impl Plumbing {
+    /// This dispatcher's name in the store.
+    pub fn consumer(&self) -> &str {
+        &self.consumer
+    }
+
     /// Room for `wanted` more tasks: asks the claimer for what claims
     /// under way do not already cover, if that is at least `floor` and
     /// fewer than CLAIMS_IN_FLIGHT claims are under way.
@@ -430,6 +454,8 @@ pub trait Scheduling {
     /// How often `tick` runs.
     const TICK: Duration;
     fn io(&mut self) -> &mut Plumbing;
+    /// Its plumbing, for [`Running::stop`] once the drain is over.
+    fn into_io(self) -> Plumbing;
     async fn handle(&mut self, message: Inbound);
     /// Sends pending tasks that can go now.
     async fn dispatch(&mut self);
@@ -453,11 +479,13 @@ pub trait Scheduling {
 }
 
 /// Runs a scheduler until `shutdown` turns true; then stops claiming,
-/// hands back tasks not yet sent, and handles workers' messages until they
-/// have reported what they run, they are declared dead, or 30 s pass.
+/// hands back tasks not yet sent, handles workers' messages until they
+/// have reported what they run, they are declared dead, or 30 s pass, and
+/// stops what [`start`] started.
 pub async fn serve<S: Scheduling>(
-    s: &mut S,
+    mut s: S,
     inboxes: Inboxes,
+    running: Running,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let Inboxes {
@@ -513,6 +541,7 @@ pub async fn serve<S: Scheduling>(
         }
     }
     s.stopped().await;
+    running.stop(s.into_io()).await;
 }
 
 /// Claims in flight at once: while one waits on the store, the next is
@@ -874,58 +903,6 @@ fn requeue_later(store: &Store, claim: Claim) {
     tokio::spawn(async move {
         if let Err(e) = store.requeue(&claim).await {
             tracing::warn!(task = %claim.task_id, "cannot re-queue (its lease will lapse instead): {e}");
-        }
-    });
-}
-
-/// One worker's row in `GET /workers`.
-pub struct WorkerRow<'a> {
-    pub id: String,
-    pub name: &'a str,
-    pub slots: usize,
-    pub running: usize,
-    pub completed: u64,
-    pub draining: bool,
-    pub last_seen: Instant,
-}
-
-/// Publishes the live workers to the store (for `GET /workers`), without
-/// waiting.
-pub fn publish_workers(
-    store: &Store,
-    consumer: &str,
-    mode: &str,
-    rows: Vec<WorkerRow<'_>>,
-    metrics: Option<&DispatcherMetrics>,
-) {
-    if let Some(m) = metrics {
-        m.workers.set(rows.len() as i64);
-        let free: usize = rows.iter().map(|w| w.slots.saturating_sub(w.running)).sum();
-        m.free_slots.set(free as i64);
-    }
-    let list: Vec<Value> = rows
-        .into_iter()
-        .map(|w| faas_contract::WorkerRow {
-            id: w.id,
-            name: w.name.to_string(),
-            slots: w.slots as u64,
-            running: w.running as u64,
-            completed: w.completed,
-            draining: w.draining,
-            last_heartbeat_ms_ago: w.last_seen.elapsed().as_millis() as u64,
-            dispatcher: consumer.to_string(),
-            mode: mode.to_string(),
-        })
-        .filter_map(|row| serde_json::to_value(row).ok())
-        .collect();
-    let store = store.clone();
-    let consumer = consumer.to_string();
-    tokio::spawn(async move {
-        if let Err(e) = store
-            .publish_workers(&consumer, &Value::Array(list), Duration::from_secs(3))
-            .await
-        {
-            tracing::debug!("cannot publish workers: {e}");
         }
     });
 }
