@@ -105,7 +105,7 @@ impl Layout {
         }
     }
 
-    /// Partition `p`'s counts of one second (see `TALLY_LUA`).
+    /// Partition `p`'s counts of one second (see `lua/tally.lua`).
     pub fn stats(&self, p: usize, second: u64) -> String {
         format!("{}stats:{second}", self.partitions[p])
     }

@@ -12,12 +12,13 @@
 //! On Redis Cluster the same keys carry hash tags (`layout.rs`): a task's
 //! keys its partition's, the rest one shared tag.
 //!
-//! State changes that must be atomic (claim, finish, renew) are Lua scripts.
+//! State changes that must be atomic (claim, finish, renew) are Lua scripts
+//! (`src/lua/`, made into `Script`s by `scripts.rs`).
 //! A task's hash is the only key per task: the script that writes its final
 //! state (finish, or the claim script failing it as lost) also schedules
-//! its deletion from its `ttl_ms` (RETIRE_LUA); queue entries are acknowledged then and
-//! trimmed in bulk, and the listing indexes are capped lists whose expired
-//! ids are skipped.
+//! its deletion from its `ttl_ms` (retire.lua); queue entries are
+//! acknowledged then and trimmed in bulk, and the listing indexes are
+//! capped lists whose expired ids are skipped.
 
 use crate::error::{StoreError, StoreResult};
 use crate::keys::{ApiKey, KeyCache};
@@ -31,10 +32,10 @@ use crate::tenants::{LimitOverrides, OverQuota, TenantInfo};
 use crate::throughput;
 use crate::waiters::Waiters;
 use crate::StoreConfig;
-use faas_contract::{SecondStats, Stats, LATENCY_BOUNDS_MS, STATS_RETENTION_SECONDS};
+use faas_contract::{SecondStats, Stats, LATENCY_BOUNDS_MS};
 use futures::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Script, Value as RValue};
+use redis::{AsyncCommands, Value as RValue};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -42,6 +43,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use uuid::Uuid;
+
+mod scripts;
+use scripts::Scripts;
 
 pub const STREAM: &str = "faas:tasks";
 pub const GROUP: &str = "dispatchers";
@@ -93,24 +97,6 @@ fn split_receipt(receipt: &str) -> (&str, &str) {
     receipt.rsplit_once('.').unwrap_or((receipt, ""))
 }
 
-/// A script's text: the Redis 7 flags line if `allow_oom`, then what every
-/// script starts with (`P`, the prefix of the keys it touches, is KEYS[1],
-/// which also routes it to its shard on Redis Cluster), then `parts`.
-fn script(layout: &Layout, allow_oom: bool, parts: &[&str]) -> Script {
-    let mut text = String::new();
-    if allow_oom {
-        text.push_str(ALLOW_OOM);
-    }
-    text.push_str(&format!(
-        "local P = KEYS[1]\nlocal CLUSTER = {}\n",
-        layout.is_cluster()
-    ));
-    for part in parts {
-        text.push_str(part);
-    }
-    Script::new(&text)
-}
-
 /// What one submission asks of the submit script, chunk after chunk.
 #[derive(Clone, Copy)]
 struct Submission<'a> {
@@ -120,7 +106,7 @@ struct Submission<'a> {
     /// Publish the chunk's last task id on the new-task channel.
     announce: bool,
     /// "1": check the quotas for the whole batch; "0": do not; "2": do not,
-    /// nor the function (Redis Cluster: ADMIT_LUA did).
+    /// nor the function (Redis Cluster: admit.lua did).
     check: &'static str,
     /// Tasks in the whole batch.
     batch: usize,
@@ -205,566 +191,6 @@ impl UnreadHints {
 /// reads larger ones from the task's hash.
 const ANNOUNCED_RESULT_BYTES: usize = 16 * 1024;
 
-const SUBMIT_LUA: &str = r#"
--- ARGV: stream, recent index, its cap, new-task channel, function id, now,
--- announce (1: publish the last id), tenant, check (1: check the tenant's
--- quotas for the whole batch first), batch size, default max_active_tasks,
--- submit_rate, submit_burst, retention (ms, kept as `ttl_ms` for whichever
--- script ends the task), the queue's most entries, then (task id, payload
--- json) pairs.
--- The queue entry carries what a claim needs (function, payload, attempts
--- so far), so claiming a new entry writes the hash without reading it; the
--- hash names its entry, so a cancellation can take it out of the queue.
--- Returns {0, stored}, or over a quota (nothing stored) {1, active, max},
--- {2, ms until the tokens are there} or {3, queue length, its max}, or {4}
--- if the function does not exist (deleted since the caller looked).
--- check '2' (Redis Cluster): ADMIT_LUA checked the function and the
--- quotas on the shared keys already.
-if ARGV[9] ~= '2' and redis.call('EXISTS', P .. 'function:' .. ARGV[5]) == 0 then return {4} end
-local tenant = ARGV[8]
-local tkey = P .. 'tenant:' .. tenant
-local now = tonumber(ARGV[6])
-if ARGV[9] == '1' then
-  local refused = admit(tkey, now, tonumber(ARGV[10]), nil, redis.call('XLEN', ARGV[1]),
-    tonumber(ARGV[15]), tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13]))
-  if refused then return refused end
-end
-local ids = {}
-for i = 16, #ARGV, 2 do
-  local tid, payload = ARGV[i], ARGV[i + 1]
-  local entry = redis.call('XADD', ARGV[1], '*', 'task', tid, 'f', ARGV[5], 'p', payload, 'a', '0')
-  redis.call('HSET', P .. 'task:' .. tid, 'function_id', ARGV[5], 'payload', payload,
-    'status', 'QUEUED', 'created_at', ARGV[6], 'tenant', tenant, 'ttl_ms', ARGV[14],
-    'entry', entry)
-  ids[#ids + 1] = tid
-end
-if #ids > 0 then
-  redis.call('HINCRBY', tkey, 'active', #ids)
-  redis.call('LPUSH', ARGV[2], unpack(ids))
-  redis.call('LTRIM', ARGV[2], 0, tonumber(ARGV[3]) - 1)
-  local own = ARGV[2] .. ':' .. tenant
-  redis.call('LPUSH', own, unpack(ids))
-  redis.call('LTRIM', own, 0, tonumber(ARGV[3]) - 1)
-  if ARGV[7] == '1' then redis.call('PUBLISH', ARGV[4], ids[#ids]) end
-  tally(now, 's', #ids)
-  redis.call('HINCRBY', P .. 'function:' .. ARGV[5], 'invocations', #ids)
-end
-return {0, #ids}
-"#;
-
-/// A tenant's quotas, shared by SUBMIT_LUA (one Redis) and ADMIT_LUA
-/// (Redis Cluster).
-const QUOTA_LUA: &str = r#"
--- Checks `asked` more tasks of the tenant whose hash is `tkey` against its
--- quotas, with `active` of its tasks active (nil: the hash's count) and
--- `depth` entries queued, and takes the rate's tokens if all pass.
--- Returns nil, or the refusal: {1, active, max}, {2, ms until the tokens
--- are there} or {3, queue length, its max}.
-local function admit(tkey, now, asked, active, depth, most, max_default, rate_default,
-    burst_default)
-  if depth + asked > most then return {3, depth, most} end
-  local f = redis.call('HMGET', tkey, 'active', 'max_active_tasks', 'submit_rate',
-    'submit_burst', 'tokens', 'refilled_at')
-  active = active or tonumber(f[1]) or 0
-  local max = tonumber(f[2]) or max_default
-  if active + asked > max then return {1, active, max} end
-  local rate = tonumber(f[3]) or rate_default
-  local burst = tonumber(f[4]) or burst_default
-  if rate > 0 then
-    local tokens = tonumber(f[5]) or burst
-    local last = tonumber(f[6]) or now
-    if now > last then tokens = tokens + (now - last) * rate / 1000 end
-    if tokens > burst then tokens = burst end
-    if asked > tokens then return {2, math.ceil((asked - tokens) * 1000 / rate)} end
-    redis.call('HSET', tkey, 'tokens', string.format('%.3f', tokens - asked), 'refilled_at', now)
-  end
-  return nil
-end
-"#;
-
-/// Redis Cluster: a submission's checks, on the shared keys, before its
-/// tasks are written to their partitions. The tenant's active tasks and
-/// the queue's length are summed over the partitions by the caller just
-/// before: submissions of one tenant racing each other may together go
-/// past `max_active_tasks` by what they ask between that read and this
-/// script (the rate and the function's existence are checked atomically).
-const ADMIT_LUA: &str = r#"
--- ARGV: function id, tenant, now, asked, active (summed), queue length
--- (summed), the queue's most entries, default max_active_tasks,
--- submit_rate, submit_burst. Returns {0}, a refusal as SUBMIT_LUA's, or
--- {4} if the function does not exist.
-if redis.call('EXISTS', P .. 'function:' .. ARGV[1]) == 0 then return {4} end
-local refused = admit(P .. 'tenant:' .. ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]),
-  tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]),
-  tonumber(ARGV[9]), tonumber(ARGV[10]))
-return refused or {0}
-"#;
-
-const PUT_FUNCTION_LUA: &str = r#"
--- ARGV: function id, tenant, module hash, module size (what counts against
--- the quota), default max_module_bytes, created_at, name, entry,
--- convention, module bytes, the record's module_size.
--- Returns {0}, or over the tenant's module quota (nothing stored)
--- {1, used, max}.
-local tkey = P .. 'tenant:' .. ARGV[2]
-local f = redis.call('HMGET', tkey, 'module_bytes', 'max_module_bytes')
-local used = tonumber(f[1]) or 0
-local max = tonumber(f[2]) or tonumber(ARGV[5])
-local size = tonumber(ARGV[4])
-if used + size > max then return {1, used, max} end
--- Functions with the same module share it; `faas:module_refs:{hash}` counts
--- them, so the last one deleted deletes it. A module stored by an older
--- version has no count, and is never deleted.
-local refs = P .. 'module_refs:' .. ARGV[3]
-if redis.call('SET', P .. 'module:' .. ARGV[3], ARGV[10], 'NX') then
-  redis.call('SET', refs, 1)
-elseif redis.call('EXISTS', refs) == 1 then
-  redis.call('INCR', refs)
-end
-redis.call('HSET', P .. 'function:' .. ARGV[1], 'name', ARGV[7], 'entry', ARGV[8],
-  'convention', ARGV[9], 'module', ARGV[3], 'module_size', ARGV[11], 'created_at', ARGV[6],
-  'tenant', ARGV[2])
-redis.call('ZADD', P .. 'functions', ARGV[6], ARGV[1])
-redis.call('ZADD', P .. 'functions:' .. ARGV[2], ARGV[6], ARGV[1])
-redis.call('HINCRBY', tkey, 'module_bytes', size)
-redis.call('PUBLISH', 'faas:control', 'registered ' .. ARGV[1])
-return {0}
-"#;
-
-/// Deletes a function (see `Store::delete_function`).
-const DELETE_FUNCTION_LUA: &str = r#"
--- ARGV: function id, tenant ('' for any). Returns 1 if deleted, 0 if there
--- is no such function (or it is another tenant's).
-local key = P .. 'function:' .. ARGV[1]
-local f = redis.call('HMGET', key, 'tenant', 'module', 'module_size')
-if not f[2] then return 0 end
-local tenant = f[1] or 'default'
-if ARGV[2] ~= '' and ARGV[2] ~= tenant then return 0 end
-redis.call('DEL', key)
-redis.call('ZREM', P .. 'functions', ARGV[1])
-redis.call('ZREM', P .. 'functions:' .. tenant, ARGV[1])
-local tkey = P .. 'tenant:' .. tenant
-local used = (tonumber(redis.call('HGET', tkey, 'module_bytes')) or 0) - (tonumber(f[3]) or 0)
-redis.call('HSET', tkey, 'module_bytes', math.max(used, 0))
-local refs = P .. 'module_refs:' .. f[2]
-if redis.call('EXISTS', refs) == 1 and redis.call('DECR', refs) <= 0 then
-  redis.call('DEL', refs, P .. 'module:' .. f[2])
-end
-redis.call('PUBLISH', 'faas:control', 'forget ' .. ARGV[1])
-return 1
-"#;
-
-const PUT_KEY_LUA: &str = r#"
--- ARGV: id, only first (1: only if there is no key at all), hash, tenant,
--- admin (0/1), created_at. Returns 1 if stored.
-if ARGV[2] == '1' and redis.call('SCARD', P .. 'apikeys') > 0 then return 0 end
-redis.call('HSET', P .. 'apikey:' .. ARGV[1], 'hash', ARGV[3], 'tenant', ARGV[4],
-  'admin', ARGV[5], 'created_at', ARGV[6])
-redis.call('SADD', P .. 'apikeys', ARGV[1])
-return 1
-"#;
-
-const TOUCH_KEYS_LUA: &str = r#"
--- ARGV: (key id, last used ms) pairs. A revoked key is not brought back.
-for i = 1, #ARGV, 2 do
-  local key = P .. 'apikey:' .. ARGV[i]
-  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'last_used', ARGV[i + 1]) end
-end
-return 1
-"#;
-
-/// The first line of the scripts that move tasks already accepted along
-/// (claim, renew, finish, release, cancel) or free memory (sweep, trim,
-/// delete a function): they run even when Redis is at `maxmemory` with
-/// `noeviction`, where a submission is refused (Redis 7's script flags).
-const ALLOW_OOM: &str = "#!lua flags=allow-oom\n";
-
-/// Ending a task's record, shared by the scripts that write a final state.
-/// A key with an expiry costs Redis on every access to it (HMGET of a
-/// finished task was half again as slow with 24 h PEXPIREs, and Redis
-/// spent 15-25% more CPU per task), so a record is instead listed under
-/// the second its retention ends, `faas:expiring:<second>` (the seconds in
-/// the sorted set `faas:expiring`; one such index per partition on Redis
-/// Cluster), and deleted by SWEEP_LUA, which the dispatchers run every
-/// second.
-const RETIRE_LUA: &str = r#"
--- Schedules `key` for deletion `ttl` ms after `now` (ms); 0: at once.
--- `due` gathers the keys by second, for `schedule` to list in one RPUSH
--- each (a redis.call per task costs more than the push itself).
-local function retire(key, ttl, now, due)
-  if ttl <= 0 then
-    redis.call('UNLINK', key)
-    return
-  end
-  local second = math.ceil((now + ttl) / 1000)
-  local keys = due[second]
-  if not keys then
-    keys = {}
-    due[second] = keys
-  end
-  keys[#keys + 1] = key
-end
-local function schedule(due)
-  for second, keys in pairs(due) do
-    for i = 1, #keys, 1000 do
-      redis.call('RPUSH', P .. 'expiring:' .. second, unpack(keys, i, math.min(i + 999, #keys)))
-    end
-    redis.call('ZADD', P .. 'expiring', 'NX', second, second)
-  end
-end
-"#;
-
-/// Counts for `GET /stats` (see `throughput.rs`): a hash per second,
-/// `s` submitted, `c` completed, `f` failed, `l0`..`l15` ended by latency
-/// bucket. The retention is appended when the scripts are made.
-const TALLY_LUA: &str = r#"
--- Adds `n` to `field` of the counts of the second holding `now` (ms).
-local function tally(now, field, n)
-  if n <= 0 then return end
-  local key = P .. 'stats:' .. math.floor(now / 1000)
-  if redis.call('HINCRBY', key, field, n) == n then redis.call('EXPIRE', key, STATS_RETENTION) end
-end
--- Counts a task of function `fid` that ended FAILED, if the function is
--- still there (on Redis Cluster, in the partition's counters of the
--- function, which its deletion deletes).
-local function count_failure(fid)
-  if not fid or fid == '' then return end
-  local fkey = P .. 'function:' .. fid
-  if CLUSTER or redis.call('EXISTS', fkey) == 1 then redis.call('HINCRBY', fkey, 'failures', 1) end
-end
-"#;
-
-fn tally_lua() -> String {
-    TALLY_LUA.replace("STATS_RETENTION", &STATS_RETENTION_SECONDS.to_string())
-}
-
-/// Deletes the records whose retention has ended (see RETIRE_LUA).
-const SWEEP_LUA: &str = r#"
--- ARGV: now (ms), most records to delete. Returns the number deleted.
-local now, budget = math.floor(tonumber(ARGV[1]) / 1000), tonumber(ARGV[2])
-local removed = 0
-for _, second in ipairs(redis.call('ZRANGEBYSCORE', P .. 'expiring', '-inf', now, 'LIMIT', 0, 64)) do
-  local list = P .. 'expiring:' .. second
-  repeat
-    local keys = redis.call('LPOP', list, 1000)
-    if keys then
-      redis.call('UNLINK', unpack(keys))
-      removed = removed + #keys
-    end
-  until (not keys) or removed >= budget
-  if redis.call('EXISTS', list) == 0 then redis.call('ZREM', P .. 'expiring', second) end
-  if removed >= budget then break end
-end
-return removed
-"#;
-
-const CLAIM_LUA: &str = r#"
--- ARGV: max_attempts, now, stream, group, retention (ms) of a task stored
--- without its own, then (entry id, task id, receipt token) triples already
--- delivered that need the task's hash checked: entries taken over after a
--- lease lapsed, from an older version without the task's fields, or out
--- of attempts. A task whose function was deleted ends here, FAILED
--- (missing_function); on Redis Cluster the function is on another shard,
--- and the caller checks it after.
--- Returns {{task, entry, attempt, function, payload, token}, ...}.
-local max, now, stream, group = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
-local out, acks, lost, ended, due, exists = {}, {}, {}, {}, {}, {}
-for i = 6, #ARGV, 3 do
-  local entry, tid, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local key = P .. 'task:' .. tid
-  local f = redis.call('HMGET', key, 'status', 'function_id', 'payload', 'entry', 'attempts',
-    'tenant', 'ttl_ms', 'cancel')
-  -- An entry that is not the task's current one (the task was queued again
-  -- meanwhile) is a stale duplicate: drop it.
-  local stale = f[1] == 'RUNNING' and f[4] and f[4] ~= entry
-  local n = (tonumber(f[5]) or 0) + 1
-  local fid = f[2] or ''
-  if exists[fid] == nil then
-    exists[fid] = CLUSTER or redis.call('EXISTS', P .. 'function:' .. fid) == 1
-  end
-  if (not f[1]) or f[1] == 'COMPLETED' or f[1] == 'FAILED' or stale then
-    acks[#acks + 1] = entry
-  elseif not exists[fid] then
-    -- Its function was deleted while it waited: it can never run.
-    local message = cjson.encode('function ' .. fid .. ' was deleted before this task started')
-    redis.call('HSET', key, 'status', 'FAILED', 'failure_kind', 'missing_function',
-      'result', message, 'finished_at', now)
-    retire(key, tonumber(f[7]) or tonumber(ARGV[5]), tonumber(now), due)
-    acks[#acks + 1] = entry
-    lost[#lost + 1] = tid .. ' FAILED @' .. (f[6] or 'default') .. ' ' .. message
-    if f[6] then ended[f[6]] = (ended[f[6]] or 0) + 1 end
-  elseif f[8] == '1' then
-    -- Cancelled while a claim was landing (CANCEL_LUA): it ends here.
-    redis.call('HSET', key, 'status', 'FAILED', 'failure_kind', 'cancelled',
-      'result', '"cancelled"', 'finished_at', now)
-    retire(key, tonumber(f[7]) or tonumber(ARGV[5]), tonumber(now), due)
-    acks[#acks + 1] = entry
-    lost[#lost + 1] = tid .. ' FAILED @' .. (f[6] or 'default') .. ' "cancelled"'
-    count_failure(fid)
-    if f[6] then ended[f[6]] = (ended[f[6]] or 0) + 1 end
-  elseif n > max then
-    local message = cjson.encode('worker lost ' .. (n - 1) .. ' times')
-    redis.call('HSET', key, 'attempts', n - 1, 'status', 'FAILED', 'failure_kind', 'lost',
-      'result', message, 'finished_at', now)
-    retire(key, tonumber(f[7]) or tonumber(ARGV[5]), tonumber(now), due)
-    acks[#acks + 1] = entry
-    lost[#lost + 1] = tid .. ' FAILED @' .. (f[6] or 'default') .. ' ' .. message
-    if f[6] then ended[f[6]] = (ended[f[6]] or 0) + 1 end
-    count_failure(fid)
-  else
-    redis.call('HSET', key, 'status', 'RUNNING', 'started_at', now, 'entry', entry,
-      'attempts', n, 'receipt', token)
-    out[#out + 1] = {tid, entry, n, f[2] or '', f[3] or 'null', token}
-  end
-end
-for tenant, n in pairs(ended) do redis.call('HINCRBY', P .. 'tenant:' .. tenant, 'active', -n) end
-schedule(due)
-for i = 1, #acks, 1000 do
-  redis.call('XACK', stream, group, unpack(acks, i, math.min(i + 999, #acks)))
-  redis.call('XDEL', stream, unpack(acks, i, math.min(i + 999, #acks)))
-end
-tally(tonumber(now), 'f', #lost)
-if #lost > 0 then redis.call('PUBLISH', 'faas:done', table.concat(lost, '\n')) end
-return out
-"#;
-
-const FINISH_LUA: &str = r#"
--- ARGV: stream, group, now, largest announced result, retention (ms) of a
--- task stored without its own, the latency buckets' upper bounds (ms,
--- space-separated), then (task id, attempt, status, result json, failure
--- kind, entry id, receipt token, logs, usage) nonets (an empty failure
--- kind or log is not written). Returns 1 per nonet that was applied.
-local out, ended, acks, counts, due = {}, {}, {}, {}, {}
-local cap, now = tonumber(ARGV[4]), tonumber(ARGV[3])
-local completed, failed, latencies = 0, 0, nil
-local bounds = {}
-for bound in string.gmatch(ARGV[6], '%d+') do bounds[#bounds + 1] = tonumber(bound) end
-for i = 7, #ARGV, 9 do
-  local tid, attempt, status, result, kind, entry, token, logs, usage =
-    ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6],
-    ARGV[i + 7], ARGV[i + 8]
-  local key = P .. 'task:' .. tid
-  local f = redis.call('HMGET', key, 'status', 'attempts', 'entry', 'receipt', 'tenant', 'ttl_ms',
-    'cancel', 'created_at')
-  -- The receipt comes from a worker: act only on the task's own entry and
-  -- attempt token (random, so it cannot be guessed).
-  local own = (f[3] or '') == entry and (f[4] or '') == token
-  local applied = 0
-  if not f[1] then
-    applied = 0
-  elseif f[1] == 'COMPLETED' or f[1] == 'FAILED' then
-    if entry ~= '' and own then acks[#acks + 1] = entry end
-  elseif f[1] == 'RUNNING' and tonumber(f[2]) == tonumber(attempt) and own then
-    if f[7] == '1' then
-      -- Cancelled while its claim landed (CANCEL_LUA): whatever it got to.
-      status, result, kind = 'FAILED', '"cancelled"', 'cancelled'
-    else
-      -- Ended by running: its latency from submission counts.
-      local latency, bucket = now - (tonumber(f[8]) or now), #bounds + 1
-      for b = 1, #bounds do
-        if latency <= bounds[b] then bucket = b; break end
-      end
-      latencies = latencies or {}
-      latencies[bucket] = (latencies[bucket] or 0) + 1
-    end
-    if kind == '' and logs == '' then
-      -- The common case, without building a table.
-      redis.call('HSET', key, 'status', status, 'result', result, 'finished_at', ARGV[3], 'usage', usage)
-    else
-      local fields = {'status', status, 'result', result, 'finished_at', ARGV[3], 'usage', usage}
-      if kind ~= '' then fields[#fields + 1] = 'failure_kind'; fields[#fields + 1] = kind end
-      if logs ~= '' then fields[#fields + 1] = 'logs'; fields[#fields + 1] = logs end
-      redis.call('HSET', key, unpack(fields))
-    end
-    -- The record's retention starts now (queued and running never expire).
-    retire(key, tonumber(f[6]) or tonumber(ARGV[5]), now, due)
-    -- Acknowledged only: the stream is trimmed below its oldest
-    -- unacknowledged entry from time to time (TRIM_LUA), far cheaper than
-    -- a delete per task.
-    if entry ~= '' then acks[#acks + 1] = entry end
-    -- Written once, so the announcement may carry the outcome itself.
-    if #result <= cap then
-      ended[#ended + 1] = tid .. ' ' .. status .. ' @' .. (f[5] or 'default') .. ' ' .. result
-    else
-      ended[#ended + 1] = tid
-    end
-    if f[5] then counts[f[5]] = (counts[f[5]] or 0) + 1 end
-    if status == 'COMPLETED' then
-      completed = completed + 1
-    else
-      failed = failed + 1
-      count_failure(redis.call('HGET', key, 'function_id'))
-    end
-    applied = 1
-  end
-  out[#out + 1] = applied
-end
-for i = 1, #acks, 1000 do
-  redis.call('XACK', ARGV[1], ARGV[2], unpack(acks, i, math.min(i + 999, #acks)))
-end
-for tenant, n in pairs(counts) do redis.call('HINCRBY', P .. 'tenant:' .. tenant, 'active', -n) end
-schedule(due)
-tally(now, 'c', completed)
-tally(now, 'f', failed)
-if latencies then
-  for bucket, n in pairs(latencies) do tally(now, 'l' .. (bucket - 1), n) end
-end
--- One announcement for the batch: a line per ended task.
-if #ended > 0 then redis.call('PUBLISH', 'faas:done', table.concat(ended, '\n')) end
-return out
-"#;
-
-const RENEW_LUA: &str = r#"
--- ARGV: stream, group, consumer, then (entry id, task id, attempt) triples.
--- Only entries whose task is still on our attempt: never take back an entry
--- another consumer has reclaimed. Returns the task ids to stop: cancelled,
--- or running on another attempt (taken over after the lease lapsed).
-local stop = {}
-for i = 4, #ARGV, 3 do
-  local f = redis.call('HMGET', P .. 'task:' .. ARGV[i + 1], 'status', 'attempts', 'entry', 'cancel',
-    'failure_kind')
-  if f[1] == 'RUNNING' and tonumber(f[2]) == tonumber(ARGV[i + 2]) and f[3] == ARGV[i] then
-    redis.call('XCLAIM', ARGV[1], ARGV[2], ARGV[3], 0, ARGV[i], 'JUSTID')
-    if f[4] == '1' then stop[#stop + 1] = ARGV[i + 1] end
-  elseif f[1] == 'RUNNING' or f[5] == 'cancelled' then
-    stop[#stop + 1] = ARGV[i + 1]
-  end
-end
-return stop
-"#;
-
-const RELEASE_LUA: &str = r#"
--- ARGV: task id, attempt, stream, group, entry, uncount (1: the attempt
--- never started, so it does not count), receipt token, now, retention (ms)
--- of a task stored without its own. Queues the task again, unless it was
--- cancelled while its claim landed: then it ends, as cancelled.
-local key = P .. 'task:' .. ARGV[1]
-local f = redis.call('HMGET', key, 'status', 'attempts', 'entry', 'receipt', 'cancel', 'tenant',
-  'ttl_ms')
-if f[1] ~= 'RUNNING' or tonumber(f[2]) ~= tonumber(ARGV[2]) or (f[3] or '') ~= ARGV[5]
-  or (f[4] or '') ~= ARGV[7] then return 0 end
-local attempts = tonumber(f[2])
-if ARGV[6] == '1' then attempts = attempts - 1 end
-if ARGV[5] ~= '' then
-  redis.call('XACK', ARGV[3], ARGV[4], ARGV[5])
-  redis.call('XDEL', ARGV[3], ARGV[5])
-end
-if f[5] == '1' then
-  local due = {}
-  redis.call('HSET', key, 'status', 'FAILED', 'failure_kind', 'cancelled', 'result', '"cancelled"',
-    'finished_at', ARGV[8], 'attempts', attempts)
-  retire(key, tonumber(f[7]) or tonumber(ARGV[9]), tonumber(ARGV[8]), due)
-  schedule(due)
-  redis.call('HINCRBY', P .. 'tenant:' .. (f[6] or 'default'), 'active', -1)
-  tally(tonumber(ARGV[8]), 'f', 1)
-  count_failure(redis.call('HGET', key, 'function_id'))
-  redis.call('PUBLISH', 'faas:done', ARGV[1] .. ' FAILED @' .. (f[6] or 'default') .. ' "cancelled"')
-  return 1
-end
-local g = redis.call('HMGET', key, 'function_id', 'payload')
-local fresh = redis.call('XADD', ARGV[3], '*', 'task', ARGV[1], 'f', g[1] or '', 'p', g[2] or 'null', 'a', attempts)
-redis.call('HSET', key, 'status', 'QUEUED', 'attempts', attempts, 'entry', fresh)
-return 1
-"#;
-
-/// Cancels tasks (see `Store::cancel_many`). A queued task whose entry no
-/// dispatcher has read is ended here and its entry deleted, so it is never
-/// delivered; a running one is ended here too (its attempt's result, when
-/// it comes, finds it FAILED and is dropped). A queued task whose entry a
-/// dispatcher has read but not yet marked RUNNING cannot be ended here:
-/// that claim's plain HSET (no script, see `claim_fresh`) would overwrite
-/// the final state. It is flagged instead (`cancel`), and whichever script
-/// ends it next (finish, claim, release) ends it as cancelled.
-const CANCEL_LUA: &str = r#"
--- ARGV: stream, group, now, tenant ('' for any), retention (ms) of a task
--- stored without its own, then task ids. Returns a code per id: 0 unknown
--- (or another tenant's), 1 cancelled, 2 flagged (being claimed), 3
--- already COMPLETED, 4 already FAILED.
-local stream, group, now, scope = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local out, ended, stop, counts, due = {}, {}, {}, {}, {}
-for i = 6, #ARGV do
-  local tid = ARGV[i]
-  local key = P .. 'task:' .. tid
-  local f = redis.call('HMGET', key, 'status', 'tenant', 'entry', 'ttl_ms', 'function_id')
-  local tenant = f[2] or 'default'
-  if (not f[1]) or (scope ~= '' and tenant ~= scope) then
-    out[#out + 1] = 0
-  elseif f[1] == 'COMPLETED' then
-    out[#out + 1] = 3
-  elseif f[1] == 'FAILED' then
-    out[#out + 1] = 4
-  else
-    local entry, read = f[3], true
-    if f[1] == 'RUNNING' then
-      read = false
-    elseif entry then
-      read = #redis.call('XPENDING', stream, group, entry, entry, 1) > 0
-    end
-    if read then
-      -- Being claimed (or queued by an older version, whose hash does not
-      -- name its entry): flagged; told to stop in case it starts.
-      redis.call('HSET', key, 'cancel', '1')
-      stop[#stop + 1] = tid
-      out[#out + 1] = 2
-    else
-      redis.call('HSET', key, 'status', 'FAILED', 'failure_kind', 'cancelled',
-        'result', '"cancelled"', 'finished_at', ARGV[3])
-      if f[1] == 'RUNNING' then
-        if entry then redis.call('XACK', stream, group, entry) end
-        stop[#stop + 1] = tid
-      else
-        redis.call('XDEL', stream, entry)
-      end
-      retire(key, tonumber(f[4]) or tonumber(ARGV[5]), now, due)
-      ended[#ended + 1] = tid .. ' FAILED @' .. tenant .. ' "cancelled"'
-      counts[tenant] = (counts[tenant] or 0) + 1
-      count_failure(f[5])
-      out[#out + 1] = 1
-    end
-  end
-end
-for tenant, n in pairs(counts) do redis.call('HINCRBY', P .. 'tenant:' .. tenant, 'active', -n) end
-schedule(due)
-tally(now, 'f', #ended)
-if #ended > 0 then redis.call('PUBLISH', 'faas:done', table.concat(ended, '\n')) end
-if #stop > 0 then redis.call('PUBLISH', 'faas:control', 'stop ' .. table.concat(stop, ' ')) end
-return out
-"#;
-
-/// Counts a stream's entries after an id, without sending them.
-const UNREAD_LUA: &str = r#"
--- ARGV: stream, an entry id, most. Returns how many entries follow it, at
--- most `most`.
-return #redis.call('XRANGE', ARGV[1], '(' .. ARGV[2], '+', 'COUNT', tonumber(ARGV[3]))
-"#;
-
-const TRIM_LUA: &str = r#"
--- ARGV: stream. Deletes the entries every group is done with: those before
--- each group's oldest unacknowledged entry and its last delivered one
--- (finished tasks are only acknowledged). Returns the number deleted.
-local function older(a, b)
-  local am, as = string.match(a, '(%d+)-(%d+)')
-  local bm, bs = string.match(b, '(%d+)-(%d+)')
-  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
-  return am < bm or (am == bm and as < bs)
-end
-local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', ARGV[1])
-if not ok or #groups == 0 then return 0 end
-local keep
-for _, g in ipairs(groups) do
-  local info = {}
-  for k = 1, #g, 2 do info[g[k]] = g[k + 1] end
-  local candidates = {info['last-delivered-id']}
-  local pending = redis.call('XPENDING', ARGV[1], info['name'])
-  if pending[1] > 0 then table.insert(candidates, pending[2]) end
-  for _, id in ipairs(candidates) do
-    if not keep or older(id, keep) then keep = id end
-  end
-end
--- LIMIT 0: no cap on the entries one call deletes (`~` caps it at 10,000).
-return redis.call('XTRIM', ARGV[1], 'MINID', '~', keep, 'LIMIT', 0)
-"#;
-
 pub struct RedisStore {
     url: String,
     /// Where the keys live: one Redis, or the partitions of a cluster.
@@ -794,20 +220,8 @@ pub struct RedisStore {
     config: StoreConfig,
     /// Replicas that must hold a write before it is acknowledged (0: none).
     wait_replicas: u32,
-    submit_script: Script,
-    put_function_script: Script,
-    delete_function_script: Script,
-    put_key_script: Script,
-    touch_keys_script: Script,
-    admit_script: Script,
-    claim_script: Script,
-    finish_script: Script,
-    renew_script: Script,
-    release_script: Script,
-    cancel_script: Script,
-    trim_script: Script,
-    unread_script: Script,
-    sweep_script: Script,
+    /// Its Lua scripts (`scripts.rs`).
+    scripts: Scripts,
 }
 
 /// Whether Redis refused a write for being at its `maxmemory` (a
@@ -871,7 +285,6 @@ impl RedisStore {
         } else {
             Layout::single()
         };
-        let tally = tally_lua();
         let store = RedisStore {
             url: shown,
             reclaim_cursors: Mutex::new(vec!["0-0".to_string(); layout.count()]),
@@ -879,20 +292,7 @@ impl RedisStore {
             announced: Arc::new(tokio::sync::Notify::new()),
             announcements: AtomicBool::new(false),
             unread: Arc::new(UnreadHints::new(layout.count())),
-            submit_script: script(&layout, false, &[QUOTA_LUA, &tally, SUBMIT_LUA]),
-            admit_script: script(&layout, false, &[QUOTA_LUA, ADMIT_LUA]),
-            put_function_script: script(&layout, false, &[PUT_FUNCTION_LUA]),
-            delete_function_script: script(&layout, true, &[DELETE_FUNCTION_LUA]),
-            put_key_script: script(&layout, false, &[PUT_KEY_LUA]),
-            touch_keys_script: script(&layout, false, &[TOUCH_KEYS_LUA]),
-            claim_script: script(&layout, true, &[RETIRE_LUA, &tally, CLAIM_LUA]),
-            finish_script: script(&layout, true, &[RETIRE_LUA, &tally, FINISH_LUA]),
-            sweep_script: script(&layout, true, &[SWEEP_LUA]),
-            renew_script: script(&layout, true, &[RENEW_LUA]),
-            release_script: script(&layout, true, &[RETIRE_LUA, &tally, RELEASE_LUA]),
-            cancel_script: script(&layout, true, &[RETIRE_LUA, &tally, CANCEL_LUA]),
-            trim_script: script(&layout, true, &[TRIM_LUA]),
-            unread_script: script(&layout, false, &[UNREAD_LUA]),
+            scripts: Scripts::new(&layout),
             layout,
             conn,
             blocking: tokio::sync::Mutex::new(None),
@@ -977,7 +377,8 @@ impl RedisStore {
     pub async fn put_function(&self, record: &FunctionRecord, module: &[u8]) -> StoreResult<()> {
         let mut conn = self.conn.pin();
         let reply: Vec<u64> = self
-            .put_function_script
+            .scripts
+            .put_function
             .key(self.layout.global())
             .arg(record.id.to_string())
             .arg(&record.tenant)
@@ -1006,7 +407,8 @@ impl RedisStore {
     pub async fn delete_function(&self, id: FunctionId, tenant: Option<&str>) -> StoreResult<bool> {
         let mut conn = self.conn.pin();
         let deleted: u32 = self
-            .delete_function_script
+            .scripts
+            .delete_function
             .key(self.layout.global())
             .arg(id.to_string())
             .arg(tenant.unwrap_or(""))
@@ -1169,7 +571,7 @@ impl RedisStore {
     }
 
     /// Redis Cluster: checks the function and the quotas on the shared
-    /// keys (ADMIT_LUA), then writes the tasks to their partitions, each
+    /// keys (admit.lua), then writes the tasks to their partitions, each
     /// partition's in order, the partitions side by side.
     async fn submit_partitioned(
         &self,
@@ -1182,7 +584,8 @@ impl RedisStore {
         let limits = &self.config.default_limits;
         let mut conn = self.conn.clone();
         let reply: Vec<u64> = self
-            .admit_script
+            .scripts
+            .admit
             .key(self.layout.global())
             .arg(function_id.to_string())
             .arg(tenant)
@@ -1257,7 +660,7 @@ impl RedisStore {
         chunk: impl Iterator<Item = &(TaskId, Value)>,
     ) -> StoreResult<Vec<u64>> {
         let limits = &self.config.default_limits;
-        let mut invocation = self.submit_script.prepare_invoke();
+        let mut invocation = self.scripts.submit.prepare_invoke();
         invocation
             .key(self.layout.prefix(p))
             .arg(self.layout.stream(p))
@@ -1660,7 +1063,7 @@ impl RedisStore {
     }
 
     /// The claim script, on entries already delivered whose task's hash
-    /// must be checked first (see CLAIM_LUA).
+    /// must be checked first (see claim.lua).
     async fn claim_checked(
         &self,
         p: usize,
@@ -1670,7 +1073,7 @@ impl RedisStore {
             return Ok(Vec::new());
         }
         let mut conn = self.conn.clone();
-        let mut invocation = self.claim_script.prepare_invoke();
+        let mut invocation = self.scripts.claim.prepare_invoke();
         invocation
             .key(self.layout.prefix(p))
             .arg(self.config.max_attempts)
@@ -2009,7 +1412,7 @@ impl RedisStore {
         }
         let stops = self
             .per_partition(claims.iter().map(|c| &c.task_id), |p, positions| {
-                let mut invocation = self.renew_script.prepare_invoke();
+                let mut invocation = self.scripts.renew.prepare_invoke();
                 invocation
                     .key(self.layout.prefix(p))
                     .arg(self.layout.stream(p))
@@ -2069,7 +1472,7 @@ impl RedisStore {
             let mut codes = vec![0i64; chunk.len()];
             let replies = self
                 .per_partition(chunk, |p, positions| {
-                    let mut invocation = self.cancel_script.prepare_invoke();
+                    let mut invocation = self.scripts.cancel.prepare_invoke();
                     invocation
                         .key(self.layout.prefix(p))
                         .arg(self.layout.stream(p))
@@ -2133,7 +1536,7 @@ impl RedisStore {
             .per_partition(
                 done.iter().map(|(claim, ..)| &claim.task_id),
                 |p, positions| {
-                    let mut invocation = self.finish_script.prepare_invoke();
+                    let mut invocation = self.scripts.finish.prepare_invoke();
                     invocation
                         .key(self.layout.prefix(p))
                         .arg(self.layout.stream(p))
@@ -2180,7 +1583,8 @@ impl RedisStore {
         for p in 0..self.layout.count() {
             loop {
                 let removed: u64 = self
-                    .sweep_script
+                    .scripts
+                    .sweep
                     .key(self.layout.prefix(p))
                     .arg(now_ms())
                     .arg(PER_CALL)
@@ -2195,7 +1599,7 @@ impl RedisStore {
         Ok(total)
     }
 
-    /// Each second's counts (`TALLY_LUA`) in one pipelined round trip per
+    /// Each second's counts (tally.lua) in one pipelined round trip per
     /// partition, with the queue group's state, summed.
     pub async fn stats(&self, seconds: u64) -> StoreResult<Stats> {
         let now = now_ms();
@@ -2295,7 +1699,8 @@ impl RedisStore {
         const MOST: u64 = 1000;
         let mut conn = self.conn.clone();
         let unread: u64 = self
-            .unread_script
+            .scripts
+            .unread
             .key(self.layout.prefix(p))
             .arg(self.layout.stream(p))
             .arg(last_delivered)
@@ -2328,7 +1733,8 @@ impl RedisStore {
         let mut trimmed = 0;
         for p in 0..self.layout.count() {
             trimmed += self
-                .trim_script
+                .scripts
+                .trim
                 .key(self.layout.prefix(p))
                 .arg(self.layout.stream(p))
                 .invoke_async::<u64>(&mut conn)
@@ -2341,7 +1747,8 @@ impl RedisStore {
         let mut conn = self.conn.clone();
         let (entry, token) = split_receipt(&claim.receipt);
         let p = self.layout.partition_of(&claim.task_id);
-        self.release_script
+        self.scripts
+            .release
             .key(self.layout.prefix(p))
             .arg(claim.task_id.to_string())
             .arg(claim.attempt)
@@ -2443,7 +1850,8 @@ impl RedisStore {
     pub async fn put_key(&self, key: &ApiKey, only_first: bool) -> StoreResult<bool> {
         let mut conn = self.conn.pin();
         let stored: i64 = self
-            .put_key_script
+            .scripts
+            .put_key
             .key(self.layout.global())
             .arg(&key.id)
             .arg(if only_first { "1" } else { "0" })
@@ -2531,7 +1939,7 @@ impl RedisStore {
             return Ok(());
         }
         let mut conn = self.conn.clone();
-        let mut invocation = self.touch_keys_script.prepare_invoke();
+        let mut invocation = self.scripts.touch_keys.prepare_invoke();
         invocation.key(self.layout.global());
         for (id, at) in used {
             invocation.arg(id).arg(*at);
@@ -2798,7 +2206,7 @@ fn latency_bounds() -> &'static str {
     &BOUNDS
 }
 
-/// A second's counts from its hash (see `TALLY_LUA`).
+/// A second's counts from its hash (see tally.lua).
 fn second_stats(second: u64, fields: &HashMap<String, u64>) -> SecondStats {
     let mut stats = SecondStats::new(second);
     let get = |name: &str| fields.get(name).copied().unwrap_or(0);
