@@ -224,20 +224,27 @@ pub struct RedisStore {
     scripts: Scripts,
 }
 
-/// Whether Redis refused a write for being at its `maxmemory` (a
-/// command's error, or any of a pipeline's).
+/// Whether Redis answered with the error code `code` (`OOM`, `NOGROUP`,
+/// ...): a command's error, or any of a pipeline's. An error a command
+/// raised inside a script keeps its code (Redis 7).
+pub(crate) fn has_code(e: &redis::RedisError, code: &str) -> bool {
+    e.code() == Some(code)
+        || e.clone()
+            .into_server_errors()
+            .is_some_and(|errors| errors.iter().any(|(_, error)| error.code() == code))
+}
+
+/// Whether Redis refused a write for being at its `maxmemory`.
 pub(crate) fn is_oom(e: &redis::RedisError) -> bool {
-    e.clone()
-        .into_server_errors()
-        .is_some_and(|errors| errors.iter().any(|(_, error)| error.code() == "OOM"))
+    has_code(e, "OOM")
 }
 
 /// Why the first connection failed, saying what to check.
 fn connect_failure(shown: &str, e: &redis::RedisError) -> String {
     let text = e.to_string();
     let hint = if e.kind() == redis::ErrorKind::AuthenticationFailed
-        || text.contains("WRONGPASS")
-        || text.contains("NOAUTH")
+        || has_code(e, "WRONGPASS")
+        || has_code(e, "NOAUTH")
     {
         "; check the user name and password in the URL (redis://USER:PASSWORD@HOST:PORT)"
     } else if e.is_connection_refusal() {
@@ -367,7 +374,7 @@ impl RedisStore {
                 .await;
             match created {
                 Ok(_) => {}
-                Err(e) if e.to_string().contains("BUSYGROUP") => {}
+                Err(e) if has_code(&e, "BUSYGROUP") => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -944,7 +951,7 @@ impl RedisStore {
             Ok(rows) => rows,
             // Redis came back empty (no persistence): the group is gone with
             // the stream. Make them again; new tasks will be delivered.
-            Err(e) if e.to_string().contains("NOGROUP") => {
+            Err(e) if has_code(&e, "NOGROUP") => {
                 tracing::warn!("the task stream's consumer group is missing (Redis restarted empty?); recreating it");
                 self.ensure_group().await?;
                 return Ok(Vec::new());

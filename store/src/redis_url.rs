@@ -5,6 +5,7 @@
 //! a Sentinel failover, or to a Redis Cluster (`redis+cluster://`).
 
 use crate::error::{StoreError, StoreResult};
+use crate::redis_store::has_code;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
@@ -532,8 +533,8 @@ fn primary_may_be_gone(error: &RedisError) -> bool {
         || error.is_connection_dropped()
         || error.is_connection_refusal()
         || error.is_timeout()
-        || matches!(error.code(), Some("READONLY" | "MASTERDOWN"))
-        || error.to_string().contains("READONLY")
+        || has_code(error, "READONLY")
+        || has_code(error, "MASTERDOWN")
 }
 
 impl Shared {

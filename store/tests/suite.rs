@@ -1585,6 +1585,44 @@ async fn redis_unreachable_at_start_is_a_clear_error() {
     assert!(err.to_string().contains("cannot connect to Redis"), "{err}");
 }
 
+/// Credentials Redis refuses, wrong (WRONGPASS) or missing (NOAUTH), are
+/// an error that says to check them.
+#[tokio::test]
+async fn redis_a_wrong_or_missing_password_is_a_clear_error() {
+    let server = RedisServer::start_with(faas_e2e::RedisOptions {
+        user: Some(("faas".into(), "s3cret".into())),
+        ..faas_e2e::RedisOptions::default()
+    });
+    for url in [server.url_as(Some("faas:wrong")), server.url_as(None)] {
+        let err = Store::redis(&url, config()).await.err().expect("must fail");
+        assert!(
+            err.to_string().contains("check the user name and password"),
+            "{url}: {err}"
+        );
+    }
+    Store::redis(&server.url(), config())
+        .await
+        .expect("the right password works");
+}
+
+/// Redis restarted empty (no persistence) has lost the queue's consumer
+/// group with the stream: a claim that finds it missing (NOGROUP) makes it
+/// again, and new tasks are delivered.
+#[tokio::test]
+async fn redis_a_lost_consumer_group_is_made_again() {
+    let server = RedisServer::start();
+    let s = Store::redis(&server.url(), config()).await.unwrap();
+    assert_eq!(faas_e2e::redis_cli(server.port, &[], "FLUSHALL\n"), "OK\n");
+    assert!(s.claim("c", 1, NO_WAIT).await.unwrap().is_empty());
+    let id = Uuid::new_v4();
+    s.submit(T, id, registered(&s).await, &json!([1]), None)
+        .await
+        .unwrap();
+    let claims = s.claim("c", 1, NO_WAIT).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].task_id, id);
+}
+
 /// Receipts come back from workers over the network: one naming another
 /// task's queue entry must not touch that entry (Redis keeps the entry id).
 #[tokio::test]
