@@ -45,6 +45,7 @@ def start_faas(binary: str, workers: int, redis: str | None, tmp: Path) -> tuple
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAAS_")}
     env["FAAS_CONFIG_DIR"] = str(tmp / "config")
+    env["RUST_LOG"] = "info"  # the ready line is an info line
     cmd = [binary, "up", "--port", str(port), "-w", str(workers), "--compiled-dir", str(tmp / "compiled")]
     if redis:
         cmd += ["--redis", redis]

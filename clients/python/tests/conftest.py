@@ -159,7 +159,7 @@ def _start_faas(tmp: Path, redis: Optional[str]) -> Server:
     config.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAAS_")}
     env["FAAS_CONFIG_DIR"] = str(config)
-    env.setdefault("RUST_LOG", "warn")
+    env["RUST_LOG"] = "info"  # the ready line is an info line
     for attempt in range(3):
         port = free_port()
         url = f"http://127.0.0.1:{port}"
