@@ -33,7 +33,7 @@ pub fn println_out(text: &str) -> anyhow::Result<()> {
 
 /// What a result command prints and how it exits.
 #[derive(Debug, PartialEq, Eq)]
-struct Rendered {
+pub struct Rendered {
     stdout: String,
     stderr: String,
     code: u8,
@@ -41,7 +41,7 @@ struct Rendered {
 
 /// Renders a `/result` answer. `waited` is the --wait timeout in seconds, if
 /// the caller waited: then a status that is not final means the wait ran out.
-fn render_result(answer: &TaskResult, json: bool, waited: Option<f64>) -> Rendered {
+pub fn render_result(answer: &TaskResult, json: bool, waited: Option<f64>) -> Rendered {
     let mut stdout = String::new();
     let mut stderr = String::new();
     let code = match answer.status {
@@ -97,18 +97,18 @@ fn failure_message(result: &Value) -> String {
 }
 
 /// Prints a final result exactly as `faas invoke` does (for `faas run`).
-pub(crate) fn emit_result(answer: &TaskResult) -> anyhow::Result<ExitCode> {
+pub fn emit_result(answer: &TaskResult) -> anyhow::Result<ExitCode> {
     emit(render_result(answer, false, None))
 }
 
-fn emit(rendered: Rendered) -> anyhow::Result<ExitCode> {
+pub fn emit(rendered: Rendered) -> anyhow::Result<ExitCode> {
     print_stdout(&rendered.stdout)?;
     print_stderr(&rendered.stderr);
     Ok(ExitCode::from(rendered.code))
 }
 
 /// Best effort: if stderr is gone, there is nowhere left to report that.
-fn print_stderr(text: &str) {
+pub fn print_stderr(text: &str) {
     let _ = io::stderr().lock().write_all(text.as_bytes());
 }
 
@@ -117,6 +117,7 @@ mod tests {
     use super::*;
     use uuid::Uuid;
 
+    fn answer(status: TaskStatus, result: Value) -> TaskResult {
         TaskResult {
             task_id: Uuid::nil(),
             status,

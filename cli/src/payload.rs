@@ -116,6 +116,7 @@ fn read_stdin_payload(path: &Path) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use uuid::Uuid;
 
     fn words(ws: &[&str]) -> Vec<String> {

@@ -262,6 +262,7 @@ pub(super) fn build_c(file: &Path, tools: &ToolchainArgs) -> Result<PathBuf, Bui
 mod tests {
     use super::*;
 
+    #[test]
     fn c_hint_names_the_missing_packages() {
         let full = CProbe {
             clang: PathBuf::from("/usr/bin/clang"),
@@ -324,6 +325,4 @@ mod tests {
             PathBuf::from("/x/target/my.fn.wasm")
         );
     }
-
-    #[test]
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The platform's world, as the repository has it.
-pub const WIT: &str = include_str!("../../wit/faas-function.wit");
+pub const WIT: &str = include_str!("../../../wit/faas-function.wit");
 
 /// Where one build of `source` writes: the component, and the directory
 /// that holds the world and the wrapper the componentizer reads.

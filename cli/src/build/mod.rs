@@ -398,7 +398,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-
     fn sizes_read_well() {
         assert_eq!(format_size(103), "103 bytes");
         assert_eq!(format_size(12_595), "12.3 KiB");
@@ -434,3 +433,4 @@ pub(crate) mod tests {
         .expect("runtime");
         assert!(matches!(info.entry, Err(LoadError::AmbiguousEntry { .. })));
     }
+}

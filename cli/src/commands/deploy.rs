@@ -1,7 +1,7 @@
 //! `faas deploy FILE`: upload a module (or build a source first) and print
 //! its function id.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use faas_client::{FunctionInfo, TaskInfo, TaskStatus};
 use crate::connection::Connection;
+use crate::output::print_stdout;
 
 /// Most rows the server returns for one listing.
 const MAX_LIMIT: usize = 1000;
