@@ -7,10 +7,10 @@
 //! whole machine spent per task. `scripts/bench-modes.sh` runs it across
 //! modes; `faas bench plot CSV` draws what it collected (see [`crate::plot`]).
 
-use faas_client::{Client, ClientError, TaskStatus};
 use crate::connection::Connection;
 use crate::progress::Progress;
 use anyhow::{bail, Context};
+use faas_client::{Client, ClientError, TaskStatus};
 use faas_contract::{latency_quantile, LATENCY_BUCKETS, STATS_RETENTION_SECONDS};
 use serde_json::json;
 use std::io::IsTerminal;

@@ -170,38 +170,21 @@ mod tests {
             raw: None,
             stdin: None,
         };
-        let hint =
-            remote_hint("trap", "add.wasm", p, None).expect("hint");
+        let hint = remote_hint("trap", "add.wasm", p, None).expect("hint");
         assert_eq!(hint, "run it locally to debug: faas run add.wasm 1 2");
-        let hint = remote_hint("timeout",
-            "spin.wat",
-            p,
-            None,
-        )
-        .expect("hint");
+        let hint = remote_hint("timeout", "spin.wat", p, None).expect("hint");
         assert!(
             hint.contains("after 10 s") && hint.contains("--timeout 60"),
             "{hint}"
         );
-        let hint = remote_hint("memory",
-            "m",
-            p,
-            None,
-        )
-        .expect("hint");
+        let hint = remote_hint("memory", "m", p, None).expect("hint");
         assert!(
             hint.contains("256 MiB") && hint.contains("--memory-mib"),
             "{hint}"
         );
-        let hint = remote_hint("bad_arguments",
-            "m",
-            p,
-            Some("(i32, i32) -> (i32)"),
-        )
-        .expect("hint");
+        let hint = remote_hint("bad_arguments", "m", p, Some("(i32, i32) -> (i32)")).expect("hint");
         assert!(hint.contains("(i32, i32) -> (i32)"), "{hint}");
         assert!(remote_hint("lost", "m", p, None).is_some());
         assert_eq!(remote_hint("something new", "m", p, None), None);
     }
-
 }

@@ -14,8 +14,8 @@
 //! Files are written mode 0600 in a 0700 directory, and never replaced:
 //! a file that exists is read, not overwritten.
 
-use faas_client::credentials::config_dir;
 use anyhow::{bail, Context};
+use faas_client::credentials::config_dir;
 use faas_protocol::curve::{self, CurveKey, KeyPair, Z85_KEY_LEN};
 use std::collections::HashSet;
 use std::io::Write;

@@ -1338,7 +1338,10 @@ fn new_projects_deploy_and_invoke_as_their_readme_says() {
     } else {
         println!("SKIPPED rust: apt-get install rustc cargo libstd-rust-dev-wasm32");
     }
-    if installed("clang", "apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32") {
+    if installed(
+        "clang",
+        "apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32",
+    ) {
         languages.push(("c", "Hello, world!"));
     }
     if installed("componentize-py", "pip install componentize-py==0.25.1") {
@@ -1350,8 +1353,15 @@ fn new_projects_deploy_and_invoke_as_their_readme_says() {
     ) {
         languages.push(("js", r#"{"greeting":"Hello, world!"}"#));
     }
-    let bin_dir = PathBuf::from(FAAS).parent().expect("the binary's directory").to_path_buf();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let bin_dir = PathBuf::from(FAAS)
+        .parent()
+        .expect("the binary's directory")
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let config_dir = up.config_dir.to_string_lossy().into_owned();
     let in_tmp = |program: &str, args: &[&str]| {
         Command::new(program)
@@ -1369,20 +1379,42 @@ fn new_projects_deploy_and_invoke_as_their_readme_says() {
         let name = format!("hello-{language}");
         let out = in_tmp(FAAS, &["new", language, &name]);
         success(&out);
-        assert!(stderr(&out).contains("faas invoke $(faas deploy"), "{}", stderr(&out));
-        let readme = std::fs::read_to_string(tmp.0.join(&name).join("README.md")).expect("a README");
+        assert!(
+            stderr(&out).contains("faas invoke $(faas deploy"),
+            "{}",
+            stderr(&out)
+        );
+        let readme =
+            std::fs::read_to_string(tmp.0.join(&name).join("README.md")).expect("a README");
         let line = readme
             .lines()
             .find(|l| l.starts_with("faas invoke"))
             .unwrap_or_else(|| panic!("no invoke line in {language}'s README:\n{readme}"));
         let out = in_tmp("sh", &["-c", line]);
-        assert_eq!(success(&out).trim(), greeting, "{language}: {line}\n{}", stderr(&out));
+        assert_eq!(
+            success(&out).trim(),
+            greeting,
+            "{language}: {line}\n{}",
+            stderr(&out)
+        );
 
         let again = in_tmp(FAAS, &["new", language, &name]);
-        assert_eq!(again.status.code(), Some(1), "{language}: a second new must fail");
-        assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+        assert_eq!(
+            again.status.code(),
+            Some(1),
+            "{language}: a second new must fail"
+        );
+        assert!(
+            stderr(&again).contains("already exists"),
+            "{}",
+            stderr(&again)
+        );
     }
     let out = in_tmp(FAAS, &["new", "rust", "9lives"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("cannot name a function"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot name a function"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -32,13 +32,19 @@ async fn main() -> anyhow::Result<()> {
     while let Some(done) = results.next().await {
         let done = done?;
         if done.status != TaskStatus::Completed || done.result != json!(fib(i % 30)) {
-            eprintln!("task {i} ({}): {} {}", done.task_id, done.status, done.result);
+            eprintln!(
+                "task {i} ({}): {} {}",
+                done.task_id, done.status, done.result
+            );
             wrong += 1;
         }
         i += 1;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    println!("{i} tasks in {elapsed:.2} s ({:.0} tasks/s), {wrong} wrong", i as f64 / elapsed);
+    println!(
+        "{i} tasks in {elapsed:.2} s ({:.0} tasks/s), {wrong} wrong",
+        i as f64 / elapsed
+    );
     if i != n || wrong > 0 {
         bail!("{wrong} of {i} results were wrong (expected {n})");
     }

@@ -22,7 +22,6 @@ const WAIT_MARGIN: Duration = Duration::from_secs(15);
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-
 use crate::error::{
     error_detail, error_payload_index, root_cause, tls_failure, truncate_chars, MAX_DETAIL_CHARS,
 };
@@ -34,8 +33,8 @@ use faas_contract::{
 };
 use faas_contract::{
     CancelList, Function, FunctionDeleted, FunctionRow as FunctionInfo, KeyRow, LimitOverrides,
-    NewKey, ResultRow, Revoked, Stats, Task, TaskLogs, TaskResult, TaskRow as TaskInfo,
-    TaskStatus, TenantInfo, WorkerRow, MAX_BATCH,
+    NewKey, ResultRow, Revoked, Stats, Task, TaskLogs, TaskResult, TaskRow as TaskInfo, TaskStatus,
+    TenantInfo, WorkerRow, MAX_BATCH,
 };
 
 /// How a [`Client`] authenticates and whom it trusts, beyond the URL.

@@ -185,5 +185,4 @@ mod tests {
         };
         assert_eq!(e.to_string(), "HTTP 599: x");
     }
-
 }

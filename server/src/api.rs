@@ -294,12 +294,13 @@ pub async fn execute_batch(
     let ttl = retention(req.ttl)?;
     let (function_id, signature) = signature(&state, &req.function_id, &caller).await?;
     for (index, payload) in req.payloads.iter().enumerate() {
-        signature.convention.parse_args(payload).map_err(|e| {
-            ApiError {
+        signature
+            .convention
+            .parse_args(payload)
+            .map_err(|e| ApiError {
                 payload_index: Some(index),
                 ..ApiError::bad_request(format!("payloads[{index}]: {}: {e}", signature.name))
-            }
-        })?;
+            })?;
     }
     let tasks: Vec<(Uuid, Value)> = req
         .payloads

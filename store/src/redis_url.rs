@@ -596,6 +596,9 @@ impl Shared {
 
 impl ConnectionLike for Primary {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        // `if let` would keep `self` borrowed past the branch (the borrow
+        // checker's conditional-return limit), as with `pinned` below.
+        #[allow(clippy::unnecessary_unwrap)]
         if self.cluster.is_some() {
             let cluster = self.cluster.as_mut().expect("a cluster handle");
             return cluster.req_packed_command(cmd);
@@ -621,6 +624,9 @@ impl ConnectionLike for Primary {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
+        // `if let` would keep `self` borrowed past the branch (the borrow
+        // checker's conditional-return limit), as with `pinned` below.
+        #[allow(clippy::unnecessary_unwrap)]
         if self.cluster.is_some() {
             let cluster = self.cluster.as_mut().expect("a cluster handle");
             return cluster.req_packed_commands(pipeline, offset, count);

@@ -17,7 +17,12 @@ fn the_python_client_suite_passes_against_the_real_binary() {
     let bin = faas_e2e::faas_bin();
     let (ok, text) = common::python_module_env(
         "pytest",
-        &[tests.to_str().expect("utf-8"), "-q", "-p", "no:cacheprovider"],
+        &[
+            tests.to_str().expect("utf-8"),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
         "pytest httpx",
         // The tree's client, not an installed copy; the binary just built.
         &[

@@ -38,7 +38,11 @@ async fn map_in_order(platform: Platform) {
     let mut next = 0;
     while let Some(done) = results.next().await {
         let done = done.unwrap_or_else(|e| panic!("result {next}: {e}"));
-        assert_eq!(done.status, TaskStatus::Completed, "result {next}: {done:?}");
+        assert_eq!(
+            done.status,
+            TaskStatus::Completed,
+            "result {next}: {done:?}"
+        );
         assert_eq!(done.result, json!(next), "result {next} out of order");
         next += 1;
     }
@@ -66,9 +70,18 @@ async fn failures_are_results_and_refusals_are_errors() {
     // A trap is the task's outcome: a FAILED result with its message.
     let mut results = client.map(boom, vec![json!([]), json!([])]);
     for _ in 0..2 {
-        let done = results.next().await.expect("a result").expect("not an error");
+        let done = results
+            .next()
+            .await
+            .expect("a result")
+            .expect("not an error");
         assert_eq!(done.status, TaskStatus::Failed);
-        assert!(done.result.as_str().is_some_and(|m| m.contains("unreachable")), "{done:?}");
+        assert!(
+            done.result
+                .as_str()
+                .is_some_and(|m| m.contains("unreachable")),
+            "{done:?}"
+        );
     }
     assert!(results.next().await.is_none());
 
@@ -79,7 +92,11 @@ async fn failures_are_results_and_refusals_are_errors() {
         .expect("registered");
     let payloads = [json!([1, 2]), json!([3, 4]), json!(["x"]), json!([5, 6])];
     match client.execute_batch(add, &payloads).await {
-        Err(ClientError::Http { status: 400, payload_index, detail }) => {
+        Err(ClientError::Http {
+            status: 400,
+            payload_index,
+            detail,
+        }) => {
             assert_eq!(payload_index, Some(2), "{detail}");
         }
         other => panic!("expected a 400 naming payload 2, got {other:?}"),

@@ -3,7 +3,6 @@
 
 use super::*;
 
-
 /// What a clang can do for wasm32-wasi.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CProbe {
@@ -256,7 +255,6 @@ pub(super) fn build_c(file: &Path, tools: &ToolchainArgs) -> Result<PathBuf, Bui
     }
     Ok(out)
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -8,8 +8,8 @@
 //! into a component, with WASI's HTTP left out since a function has no
 //! network.
 
-use crate::build::{BuildError, ToolchainArgs};
 use crate::build::componentize::{self, Workspace};
+use crate::build::{BuildError, ToolchainArgs};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;

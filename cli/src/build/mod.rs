@@ -390,11 +390,20 @@ pub(crate) mod tests {
         assert!(Source::C(c).needs_build() && !Source::Module(wat).needs_build());
         // Projects of `faas new`: a C or WAT file named like its directory, app.js.
         let project_c = tmp.file("hello/hello.c");
-        assert_eq!(Source::classify(&tmp.0.join("hello")).expect("c project"), Source::C(project_c));
+        assert_eq!(
+            Source::classify(&tmp.0.join("hello")).expect("c project"),
+            Source::C(project_c)
+        );
         let project_wat = tmp.file("sum/sum.wat");
-        assert_eq!(Source::classify(&tmp.0.join("sum")).expect("wat project"), Source::Module(project_wat));
+        assert_eq!(
+            Source::classify(&tmp.0.join("sum")).expect("wat project"),
+            Source::Module(project_wat)
+        );
         let js = tmp.file("greet/app.js");
-        assert_eq!(Source::classify(&tmp.0.join("greet")).expect("js project"), Source::JavaScript(js));
+        assert_eq!(
+            Source::classify(&tmp.0.join("greet")).expect("js project"),
+            Source::JavaScript(js)
+        );
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! returns its result as JSON; an exception becomes the task's failure,
 //! with its traceback.
 
-use crate::build::{BuildError, ToolchainArgs};
 use crate::build::componentize::{self, Workspace};
+use crate::build::{BuildError, ToolchainArgs};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,7 +4,6 @@
 
 use super::*;
 
-
 /// A cargo and the rustc it must use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RustToolchain {
@@ -481,7 +480,6 @@ fn run_cargo(
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -790,5 +788,4 @@ mod tests {
         );
         assert!(wasm_artifacts("", None).is_empty());
     }
-
 }

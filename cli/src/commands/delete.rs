@@ -1,10 +1,10 @@
 //! `faas delete FUNCTION...`: delete functions. Their tasks already
 //! running finish; queued ones end FAILED (`missing_function`).
 
-use faas_client::ClientError;
 use crate::connection::Connection;
 use crate::output::print_stdout;
 use anyhow::Context;
+use faas_client::ClientError;
 use serde_json::json;
 use std::process::ExitCode;
 use uuid::Uuid;

@@ -3,8 +3,8 @@
 //! (the worker port's keys, see `port_keys.rs`); and `faas limits`, a
 //! tenant's quotas.
 
-use crate::connection::Connection;
 use crate::commands::listing::{age_text, column_width, now_ms};
+use crate::connection::Connection;
 use crate::output::print_stdout;
 use crate::port_keys::write_new_private;
 use anyhow::{bail, Context};

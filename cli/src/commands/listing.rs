@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::json;
 
-use faas_client::{FunctionInfo, TaskInfo, TaskStatus};
 use crate::connection::Connection;
 use crate::output::print_stdout;
+use faas_client::{FunctionInfo, TaskInfo, TaskStatus};
 
 /// Most rows the server returns for one listing.
 const MAX_LIMIT: usize = 1000;
@@ -196,7 +196,6 @@ pub(crate) fn parse_status(s: &str) -> Result<TaskStatus, String> {
         .ok_or_else(|| format!("`{s}` is not a status; use queued, running, completed or failed"))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,7 +268,7 @@ mod tests {
                 ..Default::default()
             }),
         };
-        let table = tasks_table(&[t.clone()], 2_000);
+        let table = tasks_table(std::slice::from_ref(&t), 2_000);
         assert!(
             table.lines().nth(1).is_some_and(
                 |l| l.contains("FAILED (trap)         1    3.0ms    1.5ms  128.0 KiB     1s")

@@ -21,10 +21,10 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use faas_client::{Client, ClientError, TaskResult, TaskStatus};
 use crate::connection::Connection;
 use crate::output::print_stdout;
 use crate::progress::Progress;
+use faas_client::{Client, ClientError, TaskResult, TaskStatus};
 
 /// Exit code when a task failed or could not be submitted or read.
 const EXIT_FAILED: u8 = 1;

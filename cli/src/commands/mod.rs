@@ -2,9 +2,9 @@
 //! it does. They reach the platform only through `faas-client` (HTTP);
 //! `build` and `run` also build and run modules on this machine.
 
+pub mod build;
 pub mod cancel;
 pub mod dashboard;
-pub mod build;
 pub mod delete;
 pub mod deploy;
 pub mod invoke;

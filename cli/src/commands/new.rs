@@ -42,7 +42,13 @@ macro_rules! template {
     };
 }
 
-const RUST: &[File] = template!["rust/Cargo.toml", "rust/src/main.rs", "rust/payload.txt", "rust/README.md", "rust/.gitignore"];
+const RUST: &[File] = template![
+    "rust/Cargo.toml",
+    "rust/src/main.rs",
+    "rust/payload.txt",
+    "rust/README.md",
+    "rust/.gitignore"
+];
 const C: &[File] = template!["c/{{name}}.c", "c/payload.txt", "c/README.md"];
 const WAT: &[File] = template!["wat/{{name}}.wat", "wat/payload.json", "wat/README.md"];
 const PYTHON: &[File] = template!["python/app.py", "python/payload.json", "python/README.md"];
@@ -136,11 +142,26 @@ mod tests {
 
     #[test]
     fn every_template_names_its_function_and_says_how_to_invoke_it() {
-        for language in [Language::Rust, Language::C, Language::Wat, Language::Python, Language::Js] {
+        for language in [
+            Language::Rust,
+            Language::C,
+            Language::Wat,
+            Language::Python,
+            Language::Js,
+        ] {
             let files = language.files();
-            let readme = files.iter().find(|(p, _)| p.ends_with("/README.md")).expect("a README");
-            assert!(readme.1.contains("faas invoke $(faas deploy {{name}})"), "{language:?}");
-            assert!(files.iter().any(|(p, _)| p.contains("/payload.")), "{language:?}: a payload");
+            let readme = files
+                .iter()
+                .find(|(p, _)| p.ends_with("/README.md"))
+                .expect("a README");
+            assert!(
+                readme.1.contains("faas invoke $(faas deploy {{name}})"),
+                "{language:?}"
+            );
+            assert!(
+                files.iter().any(|(p, _)| p.contains("/payload.")),
+                "{language:?}: a payload"
+            );
         }
     }
 
@@ -152,7 +173,10 @@ mod tests {
         assert_eq!(written, ["hello.c", "payload.txt", "README.md"]);
         let source = std::fs::read_to_string(dir.join("hello.c")).expect("source");
         assert!(source.starts_with("/* hello: ") && !source.contains("{{name}}"));
-        assert!(write_project(&dir, "hello", C).is_err(), "an existing directory is kept");
+        assert!(
+            write_project(&dir, "hello", C).is_err(),
+            "an existing directory is kept"
+        );
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -84,7 +84,7 @@ struct Invoke {
 
 #[test]
 fn invoke_waits_unless_told_not_to() {
-        const ID: &str = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+    const ID: &str = "67e55044-10b1-426f-9247-bb680e5fe0c8";
     let parse = |extra: &[&str]| {
         let mut argv = vec!["invoke", ID, "1"];
         argv.extend_from_slice(extra);

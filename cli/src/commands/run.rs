@@ -11,7 +11,7 @@ use faas_client::{TaskResult, TaskStatus};
 use faas_runtime::{Failure, FailureKind, Invocation, Outcome, Runtime, RuntimeConfig};
 use serde_json::{json, Value};
 
-use crate::build::{self, module_bytes, display_path, ToolchainArgs};
+use crate::build::{self, display_path, module_bytes, ToolchainArgs};
 use crate::commands::deploy::function_name;
 use crate::output::{emit_result, println_out};
 use crate::payload::PayloadArgs;

@@ -3,10 +3,10 @@
 //! busiest functions. Needs an admin key (`GET /stats` counts every
 //! tenant's tasks).
 
-use faas_client::{SecondStats, Stats, WorkerRow};
 use crate::connection::Connection;
 use crate::output::print_stdout;
 use anyhow::Context;
+use faas_client::{SecondStats, Stats, WorkerRow};
 use faas_contract::{latency_quantile, FunctionRow, LATENCY_BUCKETS};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
@@ -143,7 +143,7 @@ fn render(stats: &Stats, workers: &[WorkerRow], mut functions: Vec<FunctionRow>)
         }
     }
     out.push('\n');
-    functions.sort_by(|a, b| b.invocations.cmp(&a.invocations));
+    functions.sort_by_key(|f| std::cmp::Reverse(f.invocations));
     let _ = writeln!(
         out,
         "{:<24} {:<36} {:>12} {:>9}",
