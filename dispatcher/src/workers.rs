@@ -25,7 +25,7 @@ pub trait Mode {
     /// that declares a silent one dead.
     const SIGN_OF_LIFE: &'static str;
     /// A silent worker that held nothing is logged as gone (info), not
-    /// lost (warn). Push has always warned; kept as it was.
+    /// lost (warn).
     const QUIET_WHEN_IDLE: bool;
     /// Its id in the `GET /workers` rows.
     fn row_id(id: &Self::Id) -> String;
