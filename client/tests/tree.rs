@@ -1,6 +1,6 @@
 //! The client stays light: a program that depends on faas-client builds
 //! none of the platform's engine. Asks cargo for the crate's dependency
-//! tree (normal and build dependencies, every target platform) and fails
+//! tree (normal and build dependencies, for this machine) and fails
 //! if any of them is in it.
 
 use std::process::Command;
@@ -33,9 +33,7 @@ fn the_client_depends_on_no_wasmtime_redis_or_zeromq() {
         .args([
             "--edges",
             "normal,build",
-            "--target",
-            "all",
-            "--manifest-path",
+                        "--manifest-path",
             manifest,
         ])
         .args(["-p", "faas-client"])
