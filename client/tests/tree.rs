@@ -30,12 +30,7 @@ fn the_client_depends_on_no_wasmtime_redis_or_zeromq() {
             "--format",
             "{p}",
         ])
-        .args([
-            "--edges",
-            "normal,build",
-                        "--manifest-path",
-            manifest,
-        ])
+        .args(["--edges", "normal,build", "--manifest-path", manifest])
         .args(["-p", "faas-client"])
         .output()
         .expect("cargo runs");
