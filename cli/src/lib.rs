@@ -24,3 +24,4 @@ pub mod plot;
 pub mod port_keys;
 pub mod progress;
 pub mod seconds;
+pub mod table;

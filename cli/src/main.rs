@@ -4,8 +4,8 @@
 
 use clap::{CommandFactory, Parser, Subcommand};
 use faas_cli::commands::{
-    build, cancel, dashboard, delete, deploy, invoke, keys, listing, logs, map, new, result, run,
-    status, top, workers,
+    build, cancel, dashboard, delete, deploy, functions, invoke, keys, limits, logs, map, new,
+    result, run, status, tasks, top, workers,
 };
 use faas_cli::{bench, daemons};
 use std::process::ExitCode;
@@ -51,9 +51,9 @@ enum Command {
     /// List the live workers of all dispatchers
     Workers(workers::WorkersArgs),
     /// List registered functions, newest first
-    Functions(listing::FunctionsArgs),
+    Functions(functions::FunctionsArgs),
     /// List the most recent tasks, newest first (--status to filter)
-    Tasks(listing::TasksArgs),
+    Tasks(tasks::TasksArgs),
     /// Print what a task's function logged (stderr, and print() in a handler); --follow waits for its end
     Logs(logs::LogsArgs),
     /// Print the web dashboard's address, with this machine's key for it (open it in a browser)
@@ -67,7 +67,7 @@ enum Command {
     /// Manage keys: API keys (create, list, revoke; an admin key is needed) and workers' CURVE key pairs (worker)
     Keys(keys::KeysArgs),
     /// Show a tenant's limits and usage, or set its limits (needs an admin key)
-    Limits(keys::LimitsArgs),
+    Limits(limits::LimitsArgs),
     /// Write a new function project: faas new rust|c|wat|python|js NAME
     New(new::NewArgs),
     /// Print the completion script of a shell: `source <(faas completions bash)`
@@ -134,15 +134,15 @@ fn main() -> ExitCode {
             Command::Cancel(args) => cancel::cancel(args).await,
             Command::Delete(args) => delete::delete(args).await,
             Command::Workers(args) => workers::workers(args).await,
-            Command::Functions(args) => listing::functions(args).await,
-            Command::Tasks(args) => listing::tasks(args).await,
+            Command::Functions(args) => functions::functions(args).await,
+            Command::Tasks(args) => tasks::tasks(args).await,
             Command::Logs(args) => logs::logs(args).await,
             Command::Top(args) => top::top(args).await,
             Command::Dashboard(args) => dashboard::dashboard(args),
             Command::Map(args) => map::map(args).await,
             Command::Bench(args) => bench::bench(args).await,
             Command::Keys(args) => keys::keys(args).await,
-            Command::Limits(args) => keys::limits(args).await,
+            Command::Limits(args) => limits::limits(args).await,
             Command::New(args) => new::new(args),
             // Answered before the runtime started.
             Command::Completions(_) => Ok(ExitCode::SUCCESS),

@@ -260,14 +260,10 @@ pub fn describe_entry(entry: &str, convention: &Convention) -> String {
 
 /// `103 bytes`, `12.3 KiB`, `1.5 MiB`.
 pub fn format_size(bytes: usize) -> String {
-    const KIB: f64 = 1024.0;
-    let b = bytes as f64;
     if bytes < 1024 {
         format!("{bytes} bytes")
-    } else if b < KIB * KIB {
-        format!("{:.1} KiB", b / KIB)
     } else {
-        format!("{:.1} MiB", b / (KIB * KIB))
+        crate::table::size_text(bytes as u64)
     }
 }
 

@@ -7,15 +7,17 @@ pub mod cancel;
 pub mod dashboard;
 pub mod delete;
 pub mod deploy;
+pub mod functions;
 pub mod invoke;
 pub mod keys;
-pub mod listing;
+pub mod limits;
 pub mod logs;
 pub mod map;
 pub mod new;
 pub mod result;
 pub mod run;
 pub mod status;
+pub mod tasks;
 pub mod top;
 pub mod workers;
 
