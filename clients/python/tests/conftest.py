@@ -85,7 +85,7 @@ def stop(proc: subprocess.Popen, grace: float = 20.0) -> None:
 def faas_bin() -> Path:
     path = Path(os.environ.get("FAAS_BIN") or REPO / "target" / "release" / "faas")
     if not path.is_file():
-        pytest.skip(f"no faas binary at {path} (build it: cargo build --release -p faas-sdk; or set FAAS_BIN)")
+        pytest.skip(f"no faas binary at {path} (build it: cargo build --release -p faas-cli; or set FAAS_BIN)")
     return path
 
 

@@ -1,4 +1,4 @@
-"""The credentials file is read as the faas CLI reads it (sdk/src/credentials.rs)."""
+"""The credentials file is read as the faas CLI reads it (client/src/credentials.rs)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Where a client finds its server and key: arguments, then ``FAAS_URL`` /
 ``FAAS_TOKEN``, then the ``faas`` CLI's credentials file, read exactly as
-the CLI reads it (sdk/src/credentials.rs)."""
+the CLI reads it (client/src/credentials.rs)."""
 
 from __future__ import annotations
 
