@@ -10,7 +10,7 @@ from typing import Any, Iterable, List, Optional, Union
 import httpx
 
 from . import _protocol as p
-from .client import _NOT_SENT, _headers, _verify, connection_failed
+from .client import _headers, _verify, request_args, settle
 from .config import resolve
 from .errors import FaasError
 from .types import CancelList, FunctionRow, ResultRow, Task, TaskRow
@@ -45,36 +45,19 @@ class AsyncClient:
         )
 
     async def _send(self, call: p.Call) -> Any:
+        """One call, with retries (see `settle`); the decoded answer of a 2xx."""
         attempt = 0
-        headers = {"content-type": "application/json"} if call.body is not None else None
-        timeout = call.timeout if call.timeout is not None else httpx.USE_CLIENT_DEFAULT
         while True:
+            outcome: Union[httpx.Response, httpx.TransportError]
             try:
-                resp = await self._http.request(
-                    call.method,
-                    call.path,
-                    content=call.body.encode("utf-8") if call.body is not None else None,
-                    params=call.params,
-                    headers=headers,
-                    timeout=timeout,
-                )
+                outcome = await self._http.request(**request_args(call))
             except httpx.TransportError as e:
-                safe = call.idempotent or isinstance(e, _NOT_SENT)
-                delay = self.retry.delay(attempt) if safe else None
-                if delay is None:
-                    raise connection_failed(self.url, call, e) from e
-            else:
-                status = resp.status_code
-                if status < 300:
-                    return p.decode(resp.content, call.path)
-                retry_after = resp.headers.get("retry-after")
-                delay = None
-                if status in self.retry.retry_statuses:
-                    delay = self.retry.delay(attempt, p.retry_after_seconds(retry_after))
-                if delay is None:
-                    raise p.error_from_answer(status, resp.content, retry_after)
+                outcome = e
+            done, value = settle(self.retry, attempt, self.url, call, outcome)
+            if done:
+                return value
             attempt += 1
-            await asyncio.sleep(delay)
+            await asyncio.sleep(value)
 
     async def _drive(self, op: p.Op) -> Any:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Iterable, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import httpx
 
@@ -43,6 +43,48 @@ def _verify(verify: Union[bool, str, None]) -> Union[bool, str]:
     if verify is None:
         return os.environ.get("FAAS_CACERT") or True
     return verify
+
+
+def request_args(call: p.Call) -> Dict[str, Any]:
+    """The arguments of httpx's `request` for `call`."""
+    return {
+        "method": call.method,
+        "url": call.path,
+        "content": call.body.encode("utf-8") if call.body is not None else None,
+        "params": call.params,
+        "headers": {"content-type": "application/json"} if call.body is not None else None,
+        "timeout": call.timeout if call.timeout is not None else httpx.USE_CLIENT_DEFAULT,
+    }
+
+
+def settle(
+    retry: p.RetryPolicy,
+    attempt: int,
+    url: str,
+    call: p.Call,
+    outcome: Union[httpx.Response, httpx.TransportError],
+) -> Tuple[bool, Any]:
+    """What try number `attempt` of `call` came to: (True, the decoded answer
+    of a 2xx) or (False, seconds to wait before trying again); raises when
+    it may not be tried again. One decision for Client and AsyncClient."""
+    if isinstance(outcome, httpx.TransportError):
+        # A request that may have reached the server is repeated only if
+        # repeating it is harmless.
+        safe = call.idempotent or isinstance(outcome, _NOT_SENT)
+        delay = retry.delay(attempt) if safe else None
+        if delay is None:
+            raise connection_failed(url, call, outcome) from outcome
+        return False, delay
+    status = outcome.status_code
+    if status < 300:
+        return True, p.decode(outcome.content, call.path)
+    retry_after = outcome.headers.get("retry-after")
+    delay = None
+    if status in retry.retry_statuses:
+        delay = retry.delay(attempt, p.retry_after_seconds(retry_after))
+    if delay is None:
+        raise p.error_from_answer(status, outcome.content, retry_after)
+    return False, delay
 
 
 class Client:
@@ -85,35 +127,17 @@ class Client:
     def _send(self, call: p.Call) -> Any:
         """One call, with retries; the decoded answer of a 2xx."""
         attempt = 0
-        headers = {"content-type": "application/json"} if call.body is not None else None
-        timeout = call.timeout if call.timeout is not None else httpx.USE_CLIENT_DEFAULT
         while True:
+            outcome: Union[httpx.Response, httpx.TransportError]
             try:
-                resp = self._http.request(
-                    call.method,
-                    call.path,
-                    content=call.body.encode("utf-8") if call.body is not None else None,
-                    params=call.params,
-                    headers=headers,
-                    timeout=timeout,
-                )
+                outcome = self._http.request(**request_args(call))
             except httpx.TransportError as e:
-                safe = call.idempotent or isinstance(e, _NOT_SENT)
-                delay = self.retry.delay(attempt) if safe else None
-                if delay is None:
-                    raise connection_failed(self.url, call, e) from e
-            else:
-                status = resp.status_code
-                if status < 300:
-                    return p.decode(resp.content, call.path)
-                retry_after = resp.headers.get("retry-after")
-                delay = None
-                if status in self.retry.retry_statuses:
-                    delay = self.retry.delay(attempt, p.retry_after_seconds(retry_after))
-                if delay is None:
-                    raise p.error_from_answer(status, resp.content, retry_after)
+                outcome = e
+            done, value = settle(self.retry, attempt, self.url, call, outcome)
+            if done:
+                return value
             attempt += 1
-            time.sleep(delay)
+            time.sleep(value)
 
     def _drive(self, op: p.Op) -> Any:
         try:
