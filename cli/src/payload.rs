@@ -87,23 +87,26 @@ fn positional_payload(args: &[String]) -> anyhow::Result<Value> {
         .map(Value::Array)
 }
 
-/// Contents of `path` (`-` = standard input) as text, for a WASI command's stdin.
-fn read_stdin_payload(path: &Path) -> anyhow::Result<String> {
+/// The bytes of FILE, `-` being standard input, and how to name it in a
+/// message (`faas invoke --stdin`, `faas map`).
+pub fn read_file_or_stdin(path: &Path) -> anyhow::Result<(Vec<u8>, String)> {
     // Blocking reads are fine: the CLI does nothing else meanwhile.
-    let bytes = if path == Path::new("-") {
+    if path == Path::new("-") {
         let mut buf = Vec::new();
         io::stdin()
             .read_to_end(&mut buf)
             .context("cannot read standard input")?;
-        buf
+        Ok((buf, "standard input".to_owned()))
     } else {
-        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
-    };
-    let name = if path == Path::new("-") {
-        "standard input".to_owned()
-    } else {
-        path.display().to_string()
-    };
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Ok((bytes, path.display().to_string()))
+    }
+}
+
+/// Contents of `path` (`-` = standard input) as text, for a WASI command's stdin.
+fn read_stdin_payload(path: &Path) -> anyhow::Result<String> {
+    let (bytes, name) = read_file_or_stdin(path)?;
     // The payload travels as a JSON string, which cannot hold arbitrary bytes.
     String::from_utf8(bytes).map_err(|e| {
         anyhow::anyhow!(

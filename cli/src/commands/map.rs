@@ -7,7 +7,7 @@
 //! with `POST /execute_batch` in chunks), then collect results with waiting
 //! `POST /results` in chunks.
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -139,21 +139,7 @@ pub async fn map(args: MapArgs) -> anyhow::Result<ExitCode> {
 
 /// Reads FILE (`-` = stdin) and parses its payloads.
 fn read_inputs(path: &Path) -> anyhow::Result<Vec<Input>> {
-    let stdin = path == Path::new("-");
-    let bytes = if stdin {
-        let mut buf = Vec::new();
-        io::stdin()
-            .read_to_end(&mut buf)
-            .context("cannot read standard input")?;
-        buf
-    } else {
-        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
-    };
-    let source = if stdin {
-        "standard input".to_string()
-    } else {
-        path.display().to_string()
-    };
+    let (bytes, source) = crate::payload::read_file_or_stdin(path)?;
     parse_inputs(&bytes, &source)
 }
 
