@@ -4,17 +4,11 @@
 use std::path::Path;
 
 use faas_client::{Client, TaskResult};
-use faas_runtime::{Convention, FailureKind, RuntimeConfig};
+use faas_runtime::{Convention, FailureKind};
 use uuid::Uuid;
 
 use crate::commands::invoke::InvokeArgs;
-
-const KIB: usize = 1024;
-const MIB: usize = 1024 * 1024;
-
-fn defaults() -> RuntimeConfig {
-    RuntimeConfig::default()
-}
+use crate::commands::run::{defaults, KIB, MIB};
 
 /// How the payload of an invocation was given on the command line, to repeat
 /// it in a `faas run` hint.

@@ -16,10 +16,12 @@ use crate::commands::deploy::function_name;
 use crate::output::{emit_result, println_out};
 use crate::payload::PayloadArgs;
 
-const KIB: usize = 1024;
-const MIB: usize = 1024 * 1024;
+pub(crate) const KIB: usize = 1024;
+pub(crate) const MIB: usize = 1024 * 1024;
 
-fn defaults() -> RuntimeConfig {
+/// The platform's limits, which `faas run` applies unless told otherwise
+/// and the hints name.
+pub(crate) fn defaults() -> RuntimeConfig {
     RuntimeConfig::default()
 }
 
